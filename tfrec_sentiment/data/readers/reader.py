@@ -1,0 +1,299 @@
+"""Reads a review file of any known format into the canonical table, chunk by chunk.
+
+Every input record ends in exactly one place: a row of the table (with its `line`) or
+a `Rejection` (file, line, field, reason). `ReadResult.lines` counts input records, so
+`len(reviews) + len(rejections) == lines` always holds.
+
+Example:
+
+>>> result = read_reviews("reviews_Musical_Instruments_5.json.gz")  # doctest: +SKIP
+>>> result.format, result.lines, len(result.reviews), len(result.rejections)  # doctest: +SKIP
+('amazon2014', 10261, 10261, 0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tfrec_sentiment.data.readers.amazon import AMAZON_2014, AMAZON_2018, AMAZON_2023
+from tfrec_sentiment.data.readers.fields import FieldError, shorten
+from tfrec_sentiment.data.readers.format import Review, ReviewFormat
+from tfrec_sentiment.data.readers.generic import ColumnSpec, generic_format
+from tfrec_sentiment.data.readers.sources import (
+    DAMAGE_ERRORS,
+    ReaderError,
+    iter_csv_records,
+    iter_json_records,
+    iter_parquet_records,
+    open_stream,
+    sniff_kind,
+)
+from tfrec_sentiment.data.readers.yelp import YELP, YELP_CSV, YELP_JSON, YELP_REQUIRED
+from tfrec_sentiment.data.schema import CANONICAL_COLUMNS, Rejection
+
+FORMATS: dict[str, ReviewFormat] = {
+    "amazon2014": AMAZON_2014,
+    "amazon2018": AMAZON_2018,
+    "amazon2023": AMAZON_2023,
+    "yelp": YELP,
+    "yelp_csv": YELP_CSV,
+    "yelp_json": YELP_JSON,
+}
+GENERIC_FORMATS = ("csv", "parquet", "jsonl")
+FORMAT_NAMES: tuple[str, ...] = (*FORMATS, *GENERIC_FORMATS)
+_GUESS_BYTES = 1 << 20
+
+
+@dataclasses.dataclass
+class ReadChunk:
+    """Up to `chunk_size` input records: accepted rows, rejections, records seen."""
+
+    reviews: pd.DataFrame
+    rejections: list[Rejection]
+    lines: int
+
+
+@dataclasses.dataclass
+class ReadResult:
+    """A whole file read: canonical table (+ `line`), rejections, and notes."""
+
+    file: str
+    format: str
+    reviews: pd.DataFrame
+    rejections: list[Rejection]
+    lines: int
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    def rejected_counts(self) -> Counter:
+        """reason -> number of records rejected for it."""
+        return Counter(rejection.reason for rejection in self.rejections)
+
+
+def resolve_format(name: str, columns: ColumnSpec = None) -> ReviewFormat:
+    """The ReviewFormat for a `--format` name (generic ones take a column mapping).
+
+    Raises:
+        ValueError: unknown name, or a mapping given to a fixed format.
+    """
+    if name in GENERIC_FORMATS:
+        return generic_format(name, columns)
+    if name not in FORMATS:
+        raise ValueError(f"unknown review format {name!r}; choose one of {list(FORMAT_NAMES)}")
+    if columns:
+        raise ValueError(f"a column mapping applies to {list(GENERIC_FORMATS)}, not {name!r}")
+    return FORMATS[name]
+
+
+def guess_format(path: str | Path) -> str:
+    """Guesses a format name from a file's first record (compression is seen through).
+
+    Raises:
+        ReaderError: the first record matches no known format; pass a format explicitly.
+    """
+    path = Path(path)
+    if sniff_kind(path) == "parquet":
+        return "parquet"
+    with open_stream(path) as (stream, _):
+        first = _first_line(stream).decode("utf-8-sig", errors="replace").strip()
+    if not first:  # empty (or unreadable from the start): the reader will say so
+        return "csv" if ".csv" in path.name.lower() else "jsonl"
+    guess = _guess_json(first) if first.startswith("{") else _guess_csv(first)
+    if guess is None:
+        raise ReaderError(path, f"cannot tell the review format from the first record; pass "
+                          f"a format, one of {list(FORMAT_NAMES)}", line=1)
+    return guess
+
+
+def _first_line(stream) -> bytes:
+    """The first non-blank line (cut at 1 MiB); b"" if none or the stream is damaged."""
+    try:
+        for _ in range(1000):
+            line = stream.readline(_GUESS_BYTES)
+            if not line or line.strip():
+                return line
+    except DAMAGE_ERRORS:
+        pass
+    return b""
+
+
+def _guess_json(first: str) -> str | None:
+    try:
+        keys = set(json.loads(first))
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if "reviewerID" in keys:
+        return "amazon2014" if "helpful" in keys else "amazon2018"
+    if {"user_id", "rating"} <= keys and keys & {"parent_asin", "asin"}:
+        return "amazon2023"
+    if {"review_id", "business_id"} <= keys:
+        return "yelp_json"
+    return "jsonl" if {"user_id", "item_id", "rating"} <= keys else None
+
+
+def _guess_csv(first: str) -> str | None:
+    header = next(csv.reader(io.StringIO(first)), [])
+    if set(YELP_REQUIRED) <= set(header):
+        return "yelp_csv"
+    return "csv" if len(header) > 1 else None
+
+
+def iter_review_chunks(path: str | Path, format: str | None = None,
+                       columns: ColumnSpec = None, *, chunk_size: int = 50_000,
+                       progress: bool | None = False) -> Iterator[ReadChunk]:
+    """Streams a review file as canonical chunks; memory holds one chunk of raw records.
+
+    Args:
+        path: the file (plain, .gz, .bz2, .xz, or a .zip with one member; or Parquet).
+        format: a name in FORMAT_NAMES; None guesses it from the first record.
+        columns: column mapping for the generic formats (see `generic.parse_columns`).
+        chunk_size: records per chunk.
+        progress: show a tqdm bar (bytes of the file on disk); None = only when
+            stderr is a terminal.
+
+    Yields:
+        ReadChunk; at least one, even for an empty file.
+
+    Raises:
+        ReaderError: the file cannot be opened, or a CSV / Parquet lacks a required column.
+    """
+    path = Path(path)
+    fmt = resolve_format(format or guess_format(path), columns)
+    builder = _ChunkBuilder(fmt, str(path))
+    size = path.stat().st_size if path.is_file() else 0
+    with _records(path, fmt) as (records, position), tqdm(
+            total=size, unit="B", unit_scale=True, desc=path.name,
+            disable=None if progress is None else not progress) as bar:
+        for item in records:
+            builder.add(item)
+            if builder.count >= chunk_size:
+                bar.update(position() - bar.n)
+                yield builder.flush()
+        bar.update(size - bar.n)
+        yield builder.flush()
+
+
+def read_reviews(path: str | Path, format: str | None = None, columns: ColumnSpec = None,
+                 *, chunk_size: int = 50_000, progress: bool | None = False) -> ReadResult:
+    """Reads a whole review file; see `iter_review_chunks` for the arguments.
+
+    Returns:
+        ReadResult with `reviews` a canonical table plus `line` (int64), one row per
+        accepted record, in file order.
+    """
+    name = format or guess_format(path)
+    frames, rejections, lines = [], [], 0
+    for chunk in iter_review_chunks(path, name, columns, chunk_size=chunk_size,
+                                    progress=progress):
+        frames.append(chunk.reviews)
+        rejections.extend(chunk.rejections)
+        lines += chunk.lines
+    reviews = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    result = ReadResult(str(path), name, reviews, rejections, lines)
+    result.warnings = read_warnings(result.file, name, lines, len(reviews),
+                                    result.rejected_counts())
+    return result
+
+
+def read_warnings(file: str, format: str, lines: int, accepted: int,
+                  reasons: Counter) -> list[str]:
+    """Notes for a human about a whole file: empty, nothing accepted, damaged."""
+    notes = []
+    if lines == 0:
+        notes.append(f"{file} holds no records (empty file)")
+    elif accepted == 0:
+        top = reasons.most_common(1)[0][0] if reasons else "duplicates"
+        notes.append(f"no review of {file} was accepted (most common reason: {top}); "
+                     f"is {format!r} the right format?")
+    damaged = [reason for reason in ("truncated_file", "corrupt_file") if reasons[reason]]
+    if damaged:
+        notes.append(f"{file} is damaged ({damaged[0]}): records after the damage are lost, "
+                     "and a corrupt stream may have garbled the records just before it")
+    return notes
+
+
+@contextlib.contextmanager
+def _records(path: Path, fmt: ReviewFormat):
+    if fmt.container == "parquet":
+        records = iter_parquet_records(path, str(path), fmt.required)
+        yield records, lambda: 0
+        return
+    with open_stream(path) as (stream, position):
+        container = _sniff_container(stream) if fmt.container == "auto" else fmt.container
+        if container == "csv":
+            yield iter_csv_records(stream, str(path), fmt.required), position
+        else:
+            yield iter_json_records(stream, str(path)), position
+
+
+def _sniff_container(stream) -> str:
+    """"jsonl" if the decompressed content starts with "{", else "csv"."""
+    try:
+        head = stream.peek(64)
+    except DAMAGE_ERRORS:
+        return "jsonl"  # the JSON reader reports the damage as a rejection
+    return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
+
+
+class _ChunkBuilder:
+    """Collects parsed reviews and rejections until a chunk is full."""
+
+    def __init__(self, fmt: ReviewFormat, file: str) -> None:
+        self.fmt = fmt
+        self.file = file
+        self._reset()
+
+    def _reset(self) -> None:
+        self.reviews: list[Review] = []
+        self.lines: list[int] = []
+        self.rejections: list[Rejection] = []
+        self.count = 0
+
+    def add(self, item: tuple[int, dict] | Rejection) -> None:
+        self.count += 1
+        if isinstance(item, Rejection):
+            self.rejections.append(item)
+            return
+        line, record = item
+        try:
+            review = self.fmt.parse(record)
+        except FieldError as error:
+            self.rejections.append(Rejection(self.file, line, error.reason, error.field,
+                                             error.detail))
+            return
+        except (TypeError, ValueError, AttributeError) as error:
+            # A record shaped unlike the format (e.g. a list where an id belongs).
+            self.rejections.append(Rejection(self.file, line, "invalid_record",
+                                             detail=shorten(str(error))))
+            return
+        self.reviews.append(review)
+        self.lines.append(line)
+
+    def flush(self) -> ReadChunk:
+        chunk = ReadChunk(reviews_frame(self.reviews, self.lines, self.fmt.source),
+                          self.rejections, self.count)
+        self._reset()
+        return chunk
+
+
+def reviews_frame(reviews: list[Review], lines: list[int], source: str) -> pd.DataFrame:
+    """Canonical table (+ `line`) from parsed reviews, with the schema's dtypes."""
+    columns = list(zip(*reviews)) if reviews else [()] * len(Review._fields)
+    data = {}
+    for name, values in zip(Review._fields, columns):
+        dtype = CANONICAL_COLUMNS[name]
+        data[name] = pd.array(values, dtype="boolean") if dtype == "boolean" else \
+            pd.Series(values, dtype=dtype)
+    data["source"] = pd.Series([source] * len(reviews), dtype=object)
+    data["line"] = np.asarray(lines, dtype=np.int64)
+    return pd.DataFrame(data)

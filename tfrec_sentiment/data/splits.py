@@ -1,0 +1,319 @@
+"""Splits of a review table by time: per-user leave-last-out, or one global cut-off.
+
+Never random rows: a model is evaluated on reviews written after the ones it learnt
+from (see "Evaluation must not leak" in DESIGN.md). Both splits are deterministic and
+put every row in exactly one part.
+
+Rules shared by both splits:
+
+- **Ties.** Amazon stores review times as whole days, so one user's reviews often
+  share a timestamp. Such ties are ordered by a fixed 64-bit hash (BLAKE2b) of
+  `(user_id, item_id)`: the order depends neither on the file's row order nor on
+  the alphabet of item ids (which would always hold out the "largest" asin), nor on
+  how text cleaning rewrote the review, and it is the same on every machine and run.
+- **Leak units.** Rows of one user that share an item (a re-review) or a non-empty text
+  (a copy under another item id) form one unit, and a unit is never cut: it goes
+  whole to the part of its latest row. So no `(user, item)` and no `(user, text)` pair
+  of a held-out part is also in train. After ingestion collapses variant copies such
+  units are rare; without them every unit is one row.
+
+Example:
+
+>>> from tfrec_sentiment.data.demo import generate_demo
+>>> split = leave_last_out(generate_demo(seed=0, users=40, items=30))
+>>> split.test["user_id"].nunique() == split.test.shape[0] == 40
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec_sentiment.data.config import DataConfig
+from tfrec_sentiment.data.schema import to_canonical
+
+PARTS = ("train", "validation", "test")
+SPLIT_METHODS = ("leave_last_out", "time_cutoff")
+
+
+@dataclasses.dataclass
+class Split:
+    """Three canonical review tables: `train`, `validation` and `test`.
+
+    Each part keeps the input's columns and the input's row order; indexes are reset.
+    """
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+    @property
+    def parts(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in PARTS}
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {name: len(frame) for name, frame in self.parts.items()}
+
+    @property
+    def users(self) -> dict[str, int]:
+        """Distinct users per part."""
+        return {name: int(frame["user_id"].nunique()) for name, frame in self.parts.items()}
+
+    def summary(self) -> dict:
+        """Rows, users and time range per part, as plain JSON-able values."""
+        summary = {}
+        for name, frame in self.parts.items():
+            times = frame["timestamp"]
+            summary[name] = {
+                "rows": len(frame),
+                "users": int(frame["user_id"].nunique()),
+                "items": int(frame["item_id"].nunique()),
+                "first": _iso(times.min()) if len(frame) else None,
+                "last": _iso(times.max()) if len(frame) else None,
+            }
+        return summary
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes `train.parquet`, `validation.parquet`, `test.parquet` and `split.json`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, frame in self.parts.items():
+            frame.to_parquet(directory / f"{name}.parquet", index=False)
+        (directory / "split.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Split:
+        """Reads the parts written by `save`."""
+        directory = Path(directory)
+        frames = {}
+        for name in PARTS:
+            path = directory / f"{name}.parquet"
+            if not path.is_file():
+                raise FileNotFoundError(f"split part {path} is missing")
+            # Parquet gives pandas 3's "str" dtype back; restore the canonical dtypes.
+            frames[name] = to_canonical(pd.read_parquet(path))
+        return cls(**frames)
+
+
+def _iso(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).date().isoformat()
+
+
+def parse_time(value: str | int | float) -> int:
+    """Unix seconds from Unix seconds or an ISO date/datetime ("2013-06-01"; UTC if naive)."""
+    if isinstance(value, int | float | np.integer | np.floating):
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(f"time {value!r} is neither Unix seconds nor an ISO date") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def tie_break_keys(frame: pd.DataFrame) -> np.ndarray:
+    """The fixed hash that orders one user's reviews with equal timestamps.
+
+    Returns:
+        uint64 [N]: BLAKE2b-64 of `user_id` and `item_id`, joined by U+001F. The text
+        is left out on purpose: a change to cleaning must not move the held-out review.
+    """
+    keys = frame["user_id"].astype(str) + "\x1f" + frame["item_id"].astype(str)
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(k.encode("utf-8"), digest_size=8).digest(), "big")
+         for k in keys),
+        dtype=np.uint64, count=len(frame))
+
+
+def leak_units(frame: pd.DataFrame) -> np.ndarray:
+    """Connected groups of one user's rows that share an item or a non-empty text.
+
+    Returns:
+        int64 [N]: a unit id per row (the smallest row position in its unit).
+    """
+    n = len(frame)
+    labels = np.arange(n, dtype=np.int64)
+    by_item = frame.groupby(["user_id", "item_id"], sort=False).ngroup().to_numpy()
+    by_text = frame.groupby(["user_id", "text"], sort=False).ngroup().to_numpy().copy()
+    empty = (frame["text"].astype(str) == "").to_numpy()
+    by_text[empty] = n + np.arange(int(empty.sum()))  # an empty text links nothing
+    keys = [key for key in (by_item, by_text) if len(np.unique(key)) < n]
+    while keys:  # label propagation: each round takes the minimum over shared keys
+        updated = labels
+        for key in keys:
+            updated = pd.Series(updated).groupby(key).transform("min").to_numpy()
+        if np.array_equal(updated, labels):
+            break
+        labels = updated
+    return labels
+
+
+def _unit_order(frame: pd.DataFrame, units: np.ndarray) -> pd.DataFrame:
+    """One row per leak unit (user, unit, latest time, tie key), in time order per user."""
+    rows = pd.DataFrame({
+        "user": frame["user_id"].astype(str).to_numpy(),
+        "unit": units,
+        "time": frame["timestamp"].to_numpy(np.int64),
+        "tie": tie_break_keys(frame),
+    })
+    grouped = rows.groupby("unit", sort=False)
+    per_unit = pd.DataFrame({
+        "user": grouped["user"].first(),
+        "time": grouped["time"].max(),
+        "tie": grouped["tie"].min(),
+    })
+    return per_unit.reset_index().sort_values(["user", "time", "tie"], kind="stable")
+
+
+def _assemble(frame: pd.DataFrame, part_of_row: np.ndarray) -> Split:
+    parts = {}
+    for code, name in enumerate(PARTS):
+        parts[name] = frame.loc[part_of_row == code].reset_index(drop=True)
+    return Split(**parts)
+
+
+def leave_last_out(
+    frame: pd.DataFrame,
+    validation_per_user: int = 1,
+    test_per_user: int = 1,
+    min_train_per_user: int = 1,
+) -> Split:
+    """Per user: the latest reviews to test, the ones before them to validation.
+
+    A user with fewer than `test_per_user + validation_per_user + min_train_per_user`
+    units (rows, unless leak units join some; see the module docstring) keeps all of
+    them in train. Units are ordered by their latest row, so a user's test rows are at
+    least as late as all of that user's train and validation rows (the earlier rows of
+    a multi-row test unit excepted: they follow their unit).
+
+    Args:
+        frame: a canonical review table (user_id, item_id, text, timestamp used).
+        validation_per_user: units per user held out for validation (0 for none).
+        test_per_user: units per user held out for test.
+        min_train_per_user: units a user must keep in train to be held out at all.
+
+    Returns:
+        The `Split`.
+
+    Example:
+        `leave_last_out(frame, validation_per_user=0)` gives train + test only.
+    """
+    if min(validation_per_user, test_per_user) < 0 or min_train_per_user < 1:
+        raise ValueError("per-user counts must be >= 0 and min_train_per_user >= 1")
+    row_units = leak_units(frame)
+    units = _unit_order(frame, row_units)
+    from_end = units.groupby("user", sort=False).cumcount(ascending=False).to_numpy()
+    count = units.groupby("user", sort=False)["unit"].transform("size").to_numpy()
+    eligible = count >= test_per_user + validation_per_user + min_train_per_user
+    part = np.zeros(len(units), dtype=np.int64)
+    part[eligible & (from_end < test_per_user + validation_per_user)] = 1
+    part[eligible & (from_end < test_per_user)] = 2
+    part_of_unit = pd.Series(part, index=units["unit"].to_numpy())
+    return _assemble(frame, part_of_unit.loc[row_units].to_numpy())
+
+
+def cutoff_times(
+    timestamps: np.ndarray,
+    validation_start: str | int | None = None,
+    test_start: str | int | None = None,
+    validation_quantile: float | None = 0.8,
+    test_quantile: float = 0.9,
+) -> tuple[int, int]:
+    """The two cut-off times of `time_cutoff`, explicit or from quantiles.
+
+    A quantile `q` cuts at the timestamp of the review at rank ceil(q * N) in time
+    order, so at most a share `q` of the reviews comes before it (less when that day
+    has several reviews: a day is never cut in two). No validation part is made when
+    both `validation_start` and `validation_quantile` are None.
+
+    Returns:
+        `(validation_start, test_start)` in Unix seconds; equal when there is no
+        validation part.
+    """
+    ordered = np.sort(np.asarray(timestamps, dtype=np.int64))
+
+    def at_quantile(q: float) -> int:
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"split quantile must be in (0, 1), got {q}")
+        if len(ordered) == 0:
+            return 0
+        return int(ordered[min(len(ordered) - 1, int(np.ceil(q * len(ordered))))])
+
+    test = parse_time(test_start) if test_start is not None else at_quantile(test_quantile)
+    if validation_start is not None:
+        validation = parse_time(validation_start)
+    elif validation_quantile is not None:
+        validation = at_quantile(validation_quantile)
+    else:
+        validation = test
+    if validation > test:
+        raise ValueError(f"validation starts ({_iso(validation)}) after test ({_iso(test)})")
+    return validation, test
+
+
+def time_cutoff(
+    frame: pd.DataFrame,
+    validation_start: str | int | None = None,
+    test_start: str | int | None = None,
+    validation_quantile: float | None = 0.8,
+    test_quantile: float = 0.9,
+) -> Split:
+    """One global time line: train before `validation_start`, test from `test_start` on.
+
+    Args:
+        frame: a canonical review table.
+        validation_start, test_start: ISO dates or Unix seconds; None = from quantiles
+            (see `cutoff_times`).
+        validation_quantile, test_quantile: shares of reviews before each cut.
+
+    Returns:
+        The `Split`. Users and items may appear only in later parts (cold start).
+    """
+    validation, test = cutoff_times(frame["timestamp"].to_numpy(), validation_start,
+                                    test_start, validation_quantile, test_quantile)
+    row_units = leak_units(frame)
+    # A unit goes whole to the part of its latest row.
+    unit_time = _unit_order(frame, row_units).set_index("unit")["time"]
+    unit_time = unit_time.loc[row_units].to_numpy()
+    part = np.where(unit_time >= test, 2, np.where(unit_time >= validation, 1, 0))
+    return _assemble(frame, part)
+
+
+def split_reviews(frame: pd.DataFrame, config: DataConfig) -> Split:
+    """Splits `frame` as `config.split` says ("leave_last_out" or "time_cutoff")."""
+    if config.split == "leave_last_out":
+        return leave_last_out(frame, config.split_validation_per_user,
+                              config.split_test_per_user, config.split_min_train_per_user)
+    if config.split == "time_cutoff":
+        return time_cutoff(frame, config.split_validation_start, config.split_test_start,
+                           config.split_validation_quantile, config.split_test_quantile)
+    raise ValueError(f"data.split={config.split!r}: choose one of {SPLIT_METHODS}")
+
+
+def leaked_pairs(split: Split) -> dict[str, int]:
+    """Held-out rows whose (user, item) or (user, text) pair is also in train.
+
+    Returns:
+        `{"user_item": n, "user_text": n}` over validation and test together.
+    """
+    train = split.train
+    held = pd.concat([split.validation, split.test], ignore_index=True)
+    counts = {}
+    for name, column in (("user_item", "item_id"), ("user_text", "text")):
+        seen = set(zip(train["user_id"], train[column]))
+        pairs = zip(held["user_id"], held[column])
+        counts[name] = sum(1 for pair in pairs if pair in seen and pair[1] != "")
+    return counts
