@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tfrec_sentiment.data.config import DataConfig
+from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.recsys.config import RecsysConfig
@@ -45,6 +46,7 @@ class RunConfig:
     sentiment: SentimentConfig = dataclasses.field(default_factory=SentimentConfig)
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
     recsys: RecsysConfig = dataclasses.field(default_factory=RecsysConfig)
+    evaluation: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
 

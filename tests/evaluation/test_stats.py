@@ -1,0 +1,113 @@
+"""Student-t intervals and the paired bootstrap: known quantiles, coverage, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tfrec_sentiment.evaluation.stats import mean_ci, paired_bootstrap, t_quantile
+
+
+@pytest.mark.parametrize("df, expected", [
+    (1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (29, 2.045), (120, 1.980),
+])
+def test_t_quantile_matches_printed_tables(df, expected):
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=6e-4)
+
+
+def test_t_quantile_is_symmetric_and_monotone():
+    assert t_quantile(0.025, 5) == pytest.approx(-t_quantile(0.975, 5))
+    assert t_quantile(0.5, 3) == pytest.approx(0.0, abs=1e-9)
+    assert t_quantile(0.9, 3) < t_quantile(0.95, 3) < t_quantile(0.99, 3)
+
+
+def test_mean_ci_by_hand():
+    values = [0.90, 0.95, 1.00]
+    interval = mean_ci(values)
+    spread = np.std(values, ddof=1) / math.sqrt(3)
+    assert interval.mean == pytest.approx(0.95)
+    assert interval.half_width == pytest.approx(4.3027 * spread, rel=1e-4)
+    assert interval.low < interval.mean < interval.high
+
+
+def test_mean_ci_of_one_value_has_no_interval():
+    interval = mean_ci([0.5])
+    assert interval.mean == 0.5 and math.isnan(interval.low) and math.isnan(interval.high)
+    with pytest.raises(ValueError):
+        mean_ci([0.5, float("nan")])
+
+
+def test_mean_ci_coverage_with_three_seeds():
+    rng = np.random.default_rng(0)
+    trials = 4000
+    samples = rng.normal(1.0, 0.2, (trials, 3))
+    covered = 0
+    for row in samples:
+        interval = mean_ci(row)
+        covered += interval.low <= 1.0 <= interval.high
+    # Binomial sd at 0.95 and 4000 trials is 0.0034: allow about 4 sd.
+    assert covered / trials == pytest.approx(0.95, abs=0.015)
+
+
+def _mean_statistic(values):
+    return lambda index: values[index].mean(axis=1)
+
+
+def test_bootstrap_is_deterministic_given_the_seed():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, 300), rng.normal(0.1, 1, 300)
+    first = paired_bootstrap(_mean_statistic(b), _mean_statistic(a), 300, seed=7)
+    again = paired_bootstrap(_mean_statistic(b), _mean_statistic(a), 300, seed=7)
+    other = paired_bootstrap(_mean_statistic(b), _mean_statistic(a), 300, seed=8)
+    assert first == again
+    assert (first.low, first.high) != (other.low, other.high)
+    assert first.difference == pytest.approx(b.mean() - a.mean())
+
+
+def test_bootstrap_blocks_do_not_change_the_answer():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(0, 1, 50), rng.normal(0, 1, 50)
+    whole = paired_bootstrap(_mean_statistic(b), _mean_statistic(a), 50, n_resamples=500)
+    blocks = paired_bootstrap(_mean_statistic(b), _mean_statistic(a), 50, n_resamples=500,
+                              max_elements=50 * 7)
+    assert (whole.low, whole.high, whole.share) == pytest.approx(
+        (blocks.low, blocks.high, blocks.share))
+
+
+def test_pairing_removes_shared_user_noise():
+    # Users differ a lot; the candidate is better by exactly 0.01 for every user.
+    rng = np.random.default_rng(3)
+    reference = rng.normal(0, 5, 200)
+    candidate = reference + 0.01
+    diff = paired_bootstrap(_mean_statistic(candidate), _mean_statistic(reference), 200)
+    assert diff.low == pytest.approx(0.01) and diff.high == pytest.approx(0.01)
+    assert diff.candidate_better and diff.share == 0.0
+
+
+def test_bootstrap_interval_coverage_and_share():
+    rng = np.random.default_rng(4)
+    true_shift, n_users, trials = 0.2, 150, 200
+    covered, small_share_null = 0, 0
+    for trial in range(trials):
+        reference = rng.normal(0, 1, n_users)
+        candidate = reference + true_shift + rng.normal(0, 1, n_users)
+        diff = paired_bootstrap(_mean_statistic(candidate), _mean_statistic(reference), n_users,
+                                n_resamples=400, seed=trial)
+        covered += diff.low <= true_shift <= diff.high
+        null = paired_bootstrap(_mean_statistic(reference + rng.normal(0, 1, n_users)),
+                                _mean_statistic(reference), n_users, n_resamples=400, seed=trial)
+        small_share_null += null.share < 0.05
+    assert covered / trials >= 0.88  # nominal 0.95; percentile intervals run a bit narrow
+    assert small_share_null / trials <= 0.12  # about 5% false alarms under no difference
+
+
+def test_direction_of_better():
+    rng = np.random.default_rng(5)
+    errors = rng.uniform(0.5, 1.5, 100)
+    lower = paired_bootstrap(_mean_statistic(errors - 0.3), _mean_statistic(errors), 100,
+                             lower_is_better=True)
+    assert lower.difference == pytest.approx(-0.3) and lower.candidate_better
+    higher = paired_bootstrap(_mean_statistic(errors - 0.3), _mean_statistic(errors), 100)
+    assert not higher.candidate_better

@@ -1,0 +1,403 @@
+"""Baselines that every run reports beside the TFRS model, all fitted on the train split.
+
+| name | predict_rating | score_items (ranking) |
+|---|---|---|
+| `GlobalMean` | mean training rating mu | constant (a random ranking) |
+| `ItemMean` | item's mean rating, optionally shrunk to mu | the same item mean |
+| `Popularity` | mu | item's training interaction count |
+| `UserItemBias` | mu + b_u + b_i, L2-regularised | mu + b_u + b_i (per user: b_i) |
+| `MatrixFactorization` | mu + b_u + b_i + p_u . q_i (ALS, k factors) | the same |
+
+Unknown ids at prediction time fall back to what is known: an unknown item gets mu
+(item mean, popularity count 0), an unknown user gets no user bias or factors, so the
+bias and MF models predict mu + b_i for a new user and mu + b_u for a new item.
+
+`ItemMean` is unshrunk by default (`shrinkage=0`), the textbook baseline: on sparse data
+its one-review items make it worse than the global mean. `UserItemBias` and
+`MatrixFactorization` choose their L2 weight from a grid by validation RMSE: on the
+validation frame passed to `fit`, or, when none is given, on each user's last training
+review by time, held out from a first fit; the final model is then refitted on all of
+`train` with the chosen weight.
+
+Example:
+
+>>> import pandas as pd
+>>> train = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"],
+...                       "rating": [5.0, 3.0, 4.0]})
+>>> ItemMean().fit(train).predict_rating(np.array(["b", "b"]), np.array(["y", "new"]))
+array([3., 4.])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec_sentiment.data.splits import leave_last_out
+from tfrec_sentiment.evaluation.ablation import AblationResult, Variant, run_ablation
+from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.metrics import rmse
+from tfrec_sentiment.evaluation.protocol import SplitLike
+
+REQUIRED_COLUMNS = ("user_id", "item_id", "rating")
+BIAS_REG_GRID: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
+MF_REG_GRID: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+class _IdTable:
+    """Maps string ids to rows of a value table whose extra last row is the fallback."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.index = pd.Index(np.unique(np.asarray(ids, str)))
+        self.fallback_row = len(self.index)
+
+    def codes(self, ids: np.ndarray) -> np.ndarray:
+        """int [N]: row of each id, `fallback_row` (= len(index)) for unknown ids."""
+        found = self.index.get_indexer(np.asarray(ids, str))
+        return np.where(found >= 0, found, self.fallback_row)
+
+
+def _check_train(train: pd.DataFrame, model: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in train.columns]
+    if missing:
+        raise ValueError(f"{model}.fit: training frame lacks column(s) {missing}")
+    if len(train) == 0:
+        raise ValueError(f"{model}.fit: training frame is empty")
+    if not np.isfinite(train["rating"].to_numpy(np.float64)).all():
+        raise ValueError(f"{model}.fit: column 'rating' holds NaN or infinite values")
+
+
+class GlobalMean:
+    """Predicts the mean training rating for everyone; ranks all items equally."""
+
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> GlobalMean:
+        """Args: train: canonical rows (`user_id`, `item_id`, `rating`); validation: unused."""
+        _check_train(train, type(self).__name__)
+        self.mean_ = float(train["rating"].mean())
+        return self
+
+    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [N], all mu."""
+        return np.full(len(user_ids), self.mean_)
+
+    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [U, I], all zero: every order is equally likely (see metrics.py on ties)."""
+        return np.zeros((len(user_ids), len(item_ids)))
+
+
+class ItemMean:
+    """The item's mean training rating, (sum + shrinkage * mu) / (count + shrinkage).
+
+    Args:
+        shrinkage: pseudo-ratings at mu added to each item; 0 = the plain item mean.
+    """
+
+    def __init__(self, shrinkage: float = 0.0) -> None:
+        self.shrinkage = shrinkage
+
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> ItemMean:
+        """Args: train: canonical rows; validation: unused."""
+        _check_train(train, type(self).__name__)
+        self.mean_ = float(train["rating"].mean())
+        self.items_ = _IdTable(train["item_id"].to_numpy(str))
+        codes = self.items_.codes(train["item_id"].to_numpy(str))
+        total = np.bincount(codes, train["rating"].to_numpy(np.float64), len(self.items_.index))
+        count = np.bincount(codes, minlength=len(self.items_.index))
+        means = (total + self.shrinkage * self.mean_) / (count + self.shrinkage)
+        self.item_mean_ = np.append(means, self.mean_)  # last row: unknown items
+        return self
+
+    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [N]: the item mean, mu for unknown items."""
+        return self.item_mean_[self.items_.codes(item_ids)]
+
+    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [U, I]: the item means, the same for every user."""
+        means = self.item_mean_[self.items_.codes(item_ids)]
+        return np.broadcast_to(means, (len(user_ids), len(item_ids))).copy()
+
+
+class Popularity:
+    """Ranks items by training interaction count; predicts mu (it has no rating model)."""
+
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> Popularity:
+        """Args: train: canonical rows; validation: unused."""
+        _check_train(train, type(self).__name__)
+        self.mean_ = float(train["rating"].mean())
+        self.items_ = _IdTable(train["item_id"].to_numpy(str))
+        codes = self.items_.codes(train["item_id"].to_numpy(str))
+        self.count_ = np.append(np.bincount(codes, minlength=len(self.items_.index)), 0)
+        return self
+
+    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [N], all mu."""
+        return np.full(len(user_ids), self.mean_)
+
+    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [U, I]: training counts (0 for unknown items), the same for every user."""
+        counts = self.count_[self.items_.codes(item_ids)].astype(np.float64)
+        return np.broadcast_to(counts, (len(user_ids), len(item_ids))).copy()
+
+
+class UserItemBias:
+    """r = mu + b_u + b_i, fitted by alternating closed-form ridge updates.
+
+    Each sweep sets b_i = sum_u (r - mu - b_u) / (reg + n_i), then
+    b_u = sum_i (r - mu - b_i) / (reg + n_u), until no bias moves by more than `tol`.
+
+    Args:
+        reg: L2 weight; None = choose from `reg_grid` by validation RMSE.
+        reg_grid: candidates for `reg`.
+        max_sweeps: cap on alternating sweeps.
+        tol: convergence threshold on the largest bias change.
+
+    Example:
+        >>> model = UserItemBias(reg=5.0).fit(train)  # doctest: +SKIP
+        >>> model.user_bias_["some_user"]  # doctest: +SKIP
+    """
+
+    def __init__(self, reg: float | None = None, reg_grid: Sequence[float] = BIAS_REG_GRID,
+                 max_sweeps: int = 200, tol: float = 1e-7) -> None:
+        self.reg = reg
+        self.reg_grid = tuple(reg_grid)
+        self.max_sweeps = max_sweeps
+        self.tol = tol
+
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> UserItemBias:
+        """Fits the biases (choosing `reg` first when it is None).
+
+        Args:
+            train: canonical rows (`user_id`, `item_id`, `rating`; `timestamp` when `reg`
+                is None and no validation is given).
+            validation: rows for choosing `reg`; None = each user's last training review.
+        """
+        _check_train(train, type(self).__name__)
+        self.reg_, self.validation_rmse_ = _choose_reg(
+            lambda reg: UserItemBias(reg, max_sweeps=self.max_sweeps, tol=self.tol),
+            self.reg, self.reg_grid, train, validation)
+        data = _Interactions(train)
+        self.mean_, self.users_, self.items_ = data.mean, data.users, data.items
+        user_bias, item_bias = _fit_biases(data, self.reg_, self.max_sweeps, self.tol)
+        self.user_bias_table_ = np.append(user_bias, 0.0)
+        self.item_bias_table_ = np.append(item_bias, 0.0)
+        return self
+
+    @property
+    def user_bias_(self) -> pd.Series:
+        """b_u by user id."""
+        return pd.Series(self.user_bias_table_[:-1], index=self.users_.index)
+
+    @property
+    def item_bias_(self) -> pd.Series:
+        """b_i by item id."""
+        return pd.Series(self.item_bias_table_[:-1], index=self.items_.index)
+
+    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [N]: mu + b_u + b_i, with 0 for an unknown user's or item's bias."""
+        return (self.mean_ + self.user_bias_table_[self.users_.codes(user_ids)]
+                + self.item_bias_table_[self.items_.codes(item_ids)])
+
+    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [U, I]: predicted ratings of every pair."""
+        user = self.user_bias_table_[self.users_.codes(user_ids)]
+        item = self.item_bias_table_[self.items_.codes(item_ids)]
+        return self.mean_ + user[:, None] + item[None, :]
+
+
+class MatrixFactorization:
+    """Biased matrix factorisation, r = mu + b_u + b_i + p_u . q_i, by alternating least squares.
+
+    Each half-step solves, for every user at once, the ridge problem over that user's
+    ratings with the items' [q_i, 1] as features and target r - mu - b_i (giving [p_u,
+    b_u]); then the same for items. Factors start as N(0, init_scale^2) from `seed`.
+
+    Args:
+        factors: k, the latent dimension.
+        reg: L2 weight on factors and biases; None = choose from `reg_grid` on validation.
+        reg_grid: candidates for `reg`.
+        sweeps: ALS sweeps (user step + item step).
+        init_scale: standard deviation of the initial factors.
+        seed: seeds the initial factors.
+    """
+
+    def __init__(self, factors: int = 10, reg: float | None = None,
+                 reg_grid: Sequence[float] = MF_REG_GRID, sweeps: int = 15,
+                 init_scale: float = 0.1, seed: int = 0) -> None:
+        self.factors = factors
+        self.reg = reg
+        self.reg_grid = tuple(reg_grid)
+        self.sweeps = sweeps
+        self.init_scale = init_scale
+        self.seed = seed
+
+    def fit(self, train: pd.DataFrame,
+            validation: pd.DataFrame | None = None) -> MatrixFactorization:
+        """Fits factors and biases (choosing `reg` first when None); as `UserItemBias.fit`."""
+        _check_train(train, type(self).__name__)
+        self.reg_, self.validation_rmse_ = _choose_reg(
+            lambda reg: MatrixFactorization(self.factors, reg, sweeps=self.sweeps,
+                                            init_scale=self.init_scale, seed=self.seed),
+            self.reg, self.reg_grid, train, validation)
+        data = _Interactions(train)
+        self.mean_, self.users_, self.items_ = data.mean, data.users, data.items
+        rng = np.random.default_rng(self.seed)
+        user = rng.normal(0.0, self.init_scale, (data.n_users, self.factors + 1))
+        item = rng.normal(0.0, self.init_scale, (data.n_items, self.factors + 1))
+        user[:, -1] = item[:, -1] = 0.0  # last column: the bias
+        for _ in range(self.sweeps):
+            user = _als_step(data.user, item, data.item, data.residual, data.n_users, self.reg_)
+            item = _als_step(data.item, user, data.user, data.residual, data.n_items, self.reg_)
+        # Unknown ids: a zero row (no factors, no bias).
+        self.user_table_ = np.vstack([user, np.zeros(self.factors + 1)])
+        self.item_table_ = np.vstack([item, np.zeros(self.factors + 1)])
+        return self
+
+    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [N]: mu + b_u + b_i + p_u . q_i; an unknown id contributes nothing."""
+        user = self.user_table_[self.users_.codes(user_ids)]
+        item = self.item_table_[self.items_.codes(item_ids)]
+        return (self.mean_ + user[:, -1] + item[:, -1]
+                + np.einsum("nf,nf->n", user[:, :-1], item[:, :-1]))
+
+    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [U, I]: predicted ratings of every pair."""
+        user = self.user_table_[self.users_.codes(user_ids)]
+        item = self.item_table_[self.items_.codes(item_ids)]
+        return (self.mean_ + user[:, -1:] + item[None, :, -1]
+                + user[:, :-1] @ item[:, :-1].T)
+
+
+class _Interactions:
+    """Training rows as integer codes, shared by the bias and MF fits."""
+
+    def __init__(self, train: pd.DataFrame) -> None:
+        self.users = _IdTable(train["user_id"].to_numpy(str))
+        self.items = _IdTable(train["item_id"].to_numpy(str))
+        self.user = self.users.codes(train["user_id"].to_numpy(str))
+        self.item = self.items.codes(train["item_id"].to_numpy(str))
+        self.rating = train["rating"].to_numpy(np.float64)
+        self.mean = float(self.rating.mean())
+        self.residual = self.rating - self.mean
+        self.n_users, self.n_items = len(self.users.index), len(self.items.index)
+
+
+def _fit_biases(data: _Interactions, reg: float, max_sweeps: int,
+                tol: float) -> tuple[np.ndarray, np.ndarray]:
+    user_count = np.bincount(data.user, minlength=data.n_users) + reg
+    item_count = np.bincount(data.item, minlength=data.n_items) + reg
+    user_bias, item_bias = np.zeros(data.n_users), np.zeros(data.n_items)
+    for _ in range(max_sweeps):
+        new_item = np.bincount(data.item, data.residual - user_bias[data.user],
+                               data.n_items) / item_count
+        new_user = np.bincount(data.user, data.residual - new_item[data.item],
+                               data.n_users) / user_count
+        change = max(np.abs(new_item - item_bias).max(), np.abs(new_user - user_bias).max())
+        user_bias, item_bias = new_user, new_item
+        if change < tol:
+            break
+    return user_bias, item_bias
+
+
+def _als_step(own: np.ndarray, other: np.ndarray, other_code: np.ndarray,
+              residual: np.ndarray, n_own: int, reg: float) -> np.ndarray:
+    """Solves every row of one side's [factors, bias] given the other side's.
+
+    Args:
+        own: int [N], this side's code of each rating.
+        other: float [M, k + 1], the other side's [factors, bias].
+        other_code: int [N], the other side's code of each rating.
+        residual: float [N], r - mu.
+        n_own: rows of this side.
+        reg: L2 weight.
+
+    Returns:
+        float [n_own, k + 1]: this side's [factors, bias].
+    """
+    width = other.shape[1]
+    features = other[other_code].copy()
+    target = residual - features[:, -1]  # take away the other side's bias
+    features[:, -1] = 1.0  # this side's bias multiplies 1
+    # One weighted bincount per entry of the symmetric Gram matrix: memory stays O(N).
+    gram = np.empty((n_own, width, width))
+    for a in range(width):
+        for b in range(a, width):
+            gram[:, a, b] = gram[:, b, a] = np.bincount(own, features[:, a] * features[:, b],
+                                                        n_own)
+    rhs = np.stack([np.bincount(own, features[:, a] * target, n_own) for a in range(width)], 1)
+    gram += reg * np.eye(width)
+    return np.linalg.solve(gram, rhs[..., None])[..., 0]
+
+
+def _choose_reg(make: Callable[[float], object], reg: float | None, grid: Sequence[float],
+                train: pd.DataFrame,
+                validation: pd.DataFrame | None) -> tuple[float, dict[float, float]]:
+    """The fixed `reg`, or the grid value with the lowest validation RMSE (and all RMSEs)."""
+    if reg is not None:
+        return float(reg), {}
+    fit_rows, check_rows = (train, validation) if validation is not None else _hold_out_last(train)
+    if len(check_rows) == 0:
+        raise ValueError("cannot choose the regularisation: the validation rows are empty")
+    scores = {}
+    for candidate in grid:
+        model = make(candidate).fit(fit_rows)
+        predicted = model.predict_rating(check_rows["user_id"].to_numpy(str),
+                                         check_rows["item_id"].to_numpy(str))
+        scores[float(candidate)] = rmse(predicted, check_rows["rating"].to_numpy(np.float64))
+    return min(scores, key=scores.get), scores
+
+
+def _hold_out_last(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit rows, check rows): each user's last training review by time is held out."""
+    missing = [c for c in ("timestamp",) if c not in train.columns]
+    if missing:
+        raise ValueError(f"choosing the regularisation without a validation frame needs "
+                         f"column(s) {missing} in train")
+    frame = train if "text" in train.columns else train.assign(text="")
+    inner = leave_last_out(frame, validation_per_user=0, test_per_user=1)
+    return inner.train, inner.test
+
+
+def baseline_variants(split: SplitLike, mf_factors: int = 10) -> dict[str, Variant]:
+    """The in-run baselines as ablation variants, fitted on `split.train`.
+
+    The bias and MF models choose their regularisation on `split.validation` (or, when
+    it is empty, on each user's last training review). Only MF depends on the seed.
+
+    Args:
+        split: the time split of the run.
+        mf_factors: k of the matrix factorisation.
+
+    Returns:
+        name -> `Variant`: "global mean", "item mean", "popularity", "user + item bias",
+        "MF (k=<mf_factors>)".
+
+    Example:
+        >>> run_ablation(baseline_variants(split), split)  # doctest: +SKIP
+    """
+    train = split.train
+    validation = split.validation if len(split.validation) else None
+    return {
+        "global mean": Variant(lambda seed: GlobalMean().fit(train), deterministic=True),
+        "item mean": Variant(lambda seed: ItemMean().fit(train), deterministic=True),
+        "popularity": Variant(lambda seed: Popularity().fit(train), deterministic=True),
+        "user + item bias": Variant(lambda seed: UserItemBias().fit(train, validation),
+                                    deterministic=True),
+        f"MF (k={mf_factors})": Variant(
+            lambda seed: MatrixFactorization(mf_factors, seed=seed).fit(train, validation)),
+    }
+
+
+def baseline_report(split: SplitLike, out_dir: str | Path | None = None,
+                    config: EvalConfig | None = None, title: str = "baselines",
+                    progress: bool = True) -> AblationResult:
+    """Runs every baseline on `split` (one table, one chart) and optionally writes the files.
+
+    Example:
+        >>> print(baseline_report(split).to_markdown())  # doctest: +SKIP
+    """
+    config = config or EvalConfig()
+    return run_ablation(baseline_variants(split, config.mf_factors), split, out_dir,
+                        config=config, title=title, progress=progress)

@@ -1,0 +1,119 @@
+"""PNG charts for run folders: the ablation bars and training curves.
+
+Drawn with matplotlib's object API on an Agg canvas, so nothing here touches pyplot's
+global state or needs a display.
+
+Example:
+
+>>> path = plot_training_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]},
+...                             "/tmp/curves.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from tfrec_sentiment.evaluation.stats import MeanCI
+
+_VALIDATION_PREFIX = "val_"
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]], path: str | Path,
+                         title: str = "") -> Path:
+    """One panel per metric of a Keras-style history, training and `val_` curves together.
+
+    Args:
+        history: metric name -> one value per epoch, e.g. `model.fit(...).history`
+            ({"loss": [...], "val_loss": [...], "rmse": [...]}).
+        path: the PNG to write (parent folders are created).
+        title: figure title.
+
+    Returns:
+        The path written.
+    """
+    curves = {name: list(values) for name, values in history.items() if len(values)}
+    if not curves:
+        raise ValueError("plot_training_curves: history holds no values")
+    panels: dict[str, list[str]] = {}
+    for name in curves:
+        panels.setdefault(name.removeprefix(_VALIDATION_PREFIX), []).append(name)
+    figure = Figure(figsize=(4.5 * min(len(panels), 3), 3.4 * math.ceil(len(panels) / 3)))
+    columns = min(len(panels), 3)
+    rows = math.ceil(len(panels) / columns)
+    for slot, (panel, names) in enumerate(panels.items(), start=1):
+        axes = figure.add_subplot(rows, columns, slot)
+        for name in names:
+            epochs = range(1, len(curves[name]) + 1)
+            axes.plot(epochs, curves[name], marker="o", markersize=3,
+                      label="validation" if name.startswith(_VALIDATION_PREFIX) else "train")
+        axes.set_title(panel)
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    return _save(figure, path, title)
+
+
+def plot_ablation(summaries: Mapping[str, Mapping[str, MeanCI]], metrics: Sequence[str],
+                  path: str | Path, labels: Mapping[str, str] | None = None,
+                  title: str = "") -> Path:
+    """Horizontal bars of each variant's mean metric with its confidence interval.
+
+    Args:
+        summaries: variant name -> metric name -> `MeanCI` (intervals that are NaN, e.g.
+            one seed, are drawn without an error bar).
+        metrics: the metrics to draw, one panel each (e.g. ("rmse", "ndcg@10")).
+        path: the PNG to write.
+        labels: panel titles by metric; default the metric keys.
+        title: figure title.
+
+    Returns:
+        The path written.
+    """
+    names = list(summaries)
+    if not names:
+        raise ValueError("plot_ablation: no variants to draw")
+    figure = Figure(figsize=(4.8 * len(metrics), 0.5 * len(names) + 1.6))
+    for slot, metric in enumerate(metrics, start=1):
+        axes = figure.add_subplot(1, len(metrics), slot)
+        means = [summaries[n][metric].mean for n in names]
+        errors = [summaries[n][metric].half_width for n in names]
+        positions = list(range(len(names)))
+        axes.barh(positions, means, color="tab:blue", alpha=0.75)
+        with_interval = [p for p in positions if errors[p] > 0]  # NaN and 0 compare False
+        axes.errorbar([means[p] for p in with_interval], with_interval,
+                      xerr=[errors[p] for p in with_interval], fmt="none", ecolor="black",
+                      capsize=4)
+        for position, mean, error in zip(positions, means, errors):
+            axes.annotate(f"{mean:.4f}", (mean + (error if error > 0 else 0), position),
+                          xytext=(4, -4),
+                          textcoords="offset points", fontsize=7)
+        axes.set_yticks(positions, names if slot == 1 else [""] * len(names))
+        axes.invert_yaxis()  # first variant on top, as in the table
+        spans = [(m - (e if e > 0 else 0), m + (e if e > 0 else 0)) for m, e in zip(means, errors)]
+        low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+        margin = (high - low) * 0.25 or abs(high) * 0.05 or 0.01
+        # Differences between models are small next to the values: the axis starts near
+        # the lowest bar, not at zero (the panel says so).
+        start = max(0.0, low - margin)
+        axes.set_xlim(start, high + margin)
+        name = (labels or {}).get(metric, metric)
+        axes.set_title(name if start == 0 else f"{name}\naxis from {start:.3g}", fontsize=10)
+        axes.grid(axis="x", alpha=0.3)
+    return _save(figure, path, title)
+
+
+def _save(figure: Figure, path: str | Path, title: str) -> Path:
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(figure).print_png(str(path))
+    return path
