@@ -1,4 +1,11 @@
-"""Sentiment stage config (owned by tfrec_sentiment.sentiment)."""
+"""Sentiment stage config (owned by tfrec_sentiment.sentiment).
+
+Example:
+
+>>> config = SentimentConfig(preset="tiny", epochs=2)
+>>> config.bucket_boundaries[-1] == config.sequence_length
+True
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,74 @@ import dataclasses
 
 @dataclasses.dataclass
 class SentimentConfig:
-    """The BERT review classifier and its fine-tuning."""
+    """The BERT review classifier, its fine-tuning and its batch inference.
 
-    preset: str = "minilm"  # "minilm" (packaged weights), "tiny", or a local preset folder
+    Attributes:
+        preset: "minilm" (the packaged all-MiniLM-L6-v2 weights), "tiny" (a tiny
+            randomly initialised BERT with a built-in toy vocabulary, for tests), or a
+            local keras-hub preset / Hugging Face BERT folder.
+        epochs: fine-tuning epochs; the best one by validation macro-F1 is kept.
+        sequence_length: the longest packed sequence, [CLS] and [SEP] included;
+            longer reviews are truncated (their head is kept).
+        bucket_boundaries: the padded lengths a batch may have; a batch is padded
+            to the smallest boundary that holds its longest review. The last
+            boundary is raised to `sequence_length` if it is smaller.
+        batch_size: global training batch (split across replicas).
+        inference_batch_size: batch of the scorer; on 2 CPU cores 32 beat 64 and 128
+            (bench/sentiment_speed.py: large batches of long rows fall out of cache).
+        learning_rate: peak AdamW learning rate, reached after the warm-up.
+        warmup_fraction: share of all training steps spent warming up linearly.
+        weight_decay: AdamW decoupled weight decay.
+        dropout: dropout of the classifier head and the backbone.
+        class_weighting: "balanced" (n / (k * n_c)), "sqrt" (its square root, milder)
+            or "none"; counters the ~85% five-star skew of Amazon data.
+        max_train_examples: cap on the training rows (the newest are kept), None = all.
+        label_column: take labels from this column (names in LABELS or 0/1/2)
+            instead of deriving them from `rating`.
+        sort_pool_batches: training batches are formed by sorting pools of this many
+            batches by length (shuffled per epoch), so a batch pads little.
+        jit_compile: XLA-compile the inference function (one compile per bucket length;
+            bench/sentiment_speed.py measures whether it pays on the machine at hand).
+        inference_bfloat16: score with a bfloat16-compute copy (`inference.bfloat16_copy`):
+            with length buckets 1.96x keras-hub's predict per CPU-second here (AVX512_BF16),
+            SST-2 dev accuracy unchanged (bench/sentiment_speed.py --accuracy-set).
+        tiny_hidden_dim / tiny_layers / tiny_heads: the "tiny" backbone's size.
+    """
+
+    preset: str = "minilm"
     epochs: int = 1
+    sequence_length: int = 128
+    bucket_boundaries: tuple[int, ...] = (16, 32, 48, 64, 96, 128)
+    batch_size: int = 32
+    inference_batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    class_weighting: str = "balanced"
+    max_train_examples: int | None = None
+    label_column: str | None = None
+    sort_pool_batches: int = 50
+    jit_compile: bool = False
+    inference_bfloat16: bool = True
+    tiny_hidden_dim: int = 32
+    tiny_layers: int = 2
+    tiny_heads: int = 2
+
+    def __post_init__(self) -> None:
+        self.bucket_boundaries = tuple(int(b) for b in self.bucket_boundaries)
+        if self.sequence_length < 3:
+            raise ValueError(f"sequence_length must be >= 3, got {self.sequence_length}")
+        if self.class_weighting not in CLASS_WEIGHTINGS:
+            raise ValueError(
+                f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTINGS}"
+            )
+
+    @property
+    def buckets(self) -> tuple[int, ...]:
+        """Sorted padded lengths, capped at and always ending with `sequence_length`."""
+        kept = sorted({b for b in self.bucket_boundaries if 2 < b < self.sequence_length})
+        return (*kept, self.sequence_length)
+
+
+CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")

@@ -1,0 +1,248 @@
+"""Reviews per second of the sentiment model: our pipeline vs keras-hub's plain path.
+
+    python bench/sentiment_speed.py                      # ~10 minutes on 2 busy cores
+    python bench/sentiment_speed.py --n 128 --rounds 1 --skip-train   # a quick look
+    python bench/sentiment_speed.py --model runs/sentiment-sst2/model \
+        --accuracy-set ../shared/data/sentiment/sst/dev.txt  # bfloat16 accuracy check too
+
+Same weights and the same 3-class head on both sides (MiniLM-L6 with a new head, or
+a fine-tuned `--model`), on a fixed random sample of Musical Instruments review texts
+(title + text), in one process:
+
+- inference, baseline: `BertTextClassifier.predict` with keras-hub's
+  `BertTextClassifierPreprocessor` at fixed length 128, batch 32 (keras-hub defaults).
+- inference, ours: texts sorted by length, batches padded to bucket lengths, at
+  batch 32/64/128; then each further lever: XLA (`jit_compile`), bfloat16 compute
+  (Keras `mixed_bfloat16`), and oneDNN's grappler bfloat16 rewrite. Each variant is
+  timed back to back with the baseline `--rounds` times; the ratio is the median of
+  per-round ratios of reviews per CPU-second of this process (steady when other jobs
+  share the cores), with the wall-clock ratio beside it.
+- fine-tuning, baseline: `fit` on raw strings at fixed length 128; ours: the
+  length-sorted, bucket-padded `tf.data` pipeline of `training.py`.
+
+Each timing follows a warm-up that traces (and compiles) every shape it meets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
+
+# isort: split
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst
+from tfrec_sentiment.sentiment.inference import (
+    bfloat16_copy,
+    forward_function,
+    packed_lengths,
+    predict_sorted,
+)
+from tfrec_sentiment.sentiment.labels import POSITIVE, labels_from_stars, review_texts
+from tfrec_sentiment.sentiment.metrics import to_binary
+from tfrec_sentiment.sentiment.model import FEATURE_NAMES, SentimentModel
+from tfrec_sentiment.sentiment.training import (
+    compile_classifier,
+    training_dataset,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+DEFAULT_FILE = DATA / "amazon2014" / "reviews_Musical_Instruments_5.json.gz"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--n", type=int, default=384, help="texts per inference timing")
+    parser.add_argument("--batch", type=int, default=128, help="largest inference batch tried")
+    parser.add_argument("--train-batches", type=int, default=6,
+                        help="timed fine-tuning batches per side")
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="paired baseline/variant timings per inference variant")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a saved SentimentModel (fine-tuned: makes the bfloat16 check "
+                             "meaningful); default: MiniLM with a new head")
+    parser.add_argument("--accuracy-set", type=Path, default=None,
+                        help="an SST file (e.g. sst/dev.txt): print its binary accuracy "
+                             "in float32 and bfloat16 (use with --model)")
+    parser.add_argument("--skip-train", action="store_true")
+    return parser.parse_args()
+
+
+def load_texts(path: Path, n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """A fixed random sample of review texts and their 3-class labels."""
+    from tfrec_sentiment.data.readers import read_reviews
+
+    frame = read_reviews(path, "amazon2014").reviews
+    rows = np.random.default_rng(seed).permutation(len(frame))[:n]
+    sample = frame.iloc[rows]
+    return review_texts(sample), labels_from_stars(sample["rating"].to_numpy())
+
+
+def plain_classifier(model: SentimentModel) -> keras_hub.models.BertTextClassifier:
+    """keras-hub's own classifier + preprocessor (fixed 128) on our weights."""
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        model.preprocessor.tokenizer, sequence_length=128)
+    classifier = keras_hub.models.BertTextClassifier(
+        backbone=model.classifier.backbone, num_classes=3, preprocessor=preprocessor)
+    classifier.output_dense.set_weights(model.classifier.output_dense.get_weights())
+    return classifier
+
+
+def timed(fn, count: int) -> tuple[float, object]:
+    """Items per wall-clock second, and `fn`'s result."""
+    rate, _, result = timed_both(fn, count)
+    return rate, result
+
+
+def timed_both(fn, count: int) -> tuple[float, float, object]:
+    """Items per wall-clock second and per CPU second of this process (all threads).
+
+    On cores shared with other jobs the wall-clock rate swings with their load; the
+    CPU-time rate counts only the work this process did, so it is the steadier basis
+    for a ratio (thread-pool spinning counts on both sides alike).
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return count / wall, count / max(cpu, 1e-9), result
+
+
+def bench_inference(model: SentimentModel, texts: list[str], batch: int, rounds: int) -> None:
+    n = len(texts)
+    lengths = packed_lengths(model, texts)
+    print(f"\n## inference on {n} reviews (packed length mean {lengths.mean():.0f}, "
+          f"median {np.median(lengths):.0f}, capped at 128)")
+    print("Each variant is timed back to back with keras-hub's predict (fixed 128, batch 32), "
+          "`rounds` times; ratios are medians of per-round ratios, by CPU time of this "
+          "process (steady on shared cores) and by wall clock.")
+    baseline = plain_classifier(model)
+    baseline.predict(texts[:32], batch_size=32, verbose=0)  # trace
+
+    def run_baseline():
+        return keras.ops.softmax(baseline.predict(texts, batch_size=32, verbose=0)).numpy()
+
+    base_probs = run_baseline()
+
+    def ours(label: str, scorer_model: SentimentModel, size: int, jit: bool,
+             forward=None) -> np.ndarray:
+        forward = forward or forward_function(scorer_model, jit_compile=jit)
+        warm, _ = timed(lambda: predict_sorted(scorer_model, texts, size, predict_fn=forward), 1)
+        wall_ratios, cpu_ratios, cpu_rates = [], [], []
+        for _ in range(rounds):
+            base_wall, base_cpu, _ = timed_both(run_baseline, n)
+            wall, cpu, scores = timed_both(
+                lambda: predict_sorted(scorer_model, texts, size, predict_fn=forward), n)
+            wall_ratios.append(wall / base_wall)
+            cpu_ratios.append(cpu / base_cpu)
+            cpu_rates.append((cpu, base_cpu))
+        gap = np.abs(scores.probabilities - base_probs).max()
+        ours_cpu, base_cpu = np.median(np.array(cpu_rates), axis=0)
+        print(f"{label:30s}: {ours_cpu:5.1f} vs {base_cpu:5.1f} reviews/CPU-s -> "
+              f"{np.median(cpu_ratios):.2f}x CPU time, {np.median(wall_ratios):.2f}x wall "
+              f"(warm-up {1 / warm:4.1f} s, max |p - p_keras_hub| {gap:.1e})")
+        return scores.probabilities
+
+    reference = None
+    for size in sorted({32, 64, batch}):
+        probs = ours(f"sorted + buckets, batch {size}", model, size, False)
+        reference = probs if reference is None else reference
+    for size in (32, 64):
+        ours(f"+ XLA, batch {size}", model, size, True)
+    half_model = bfloat16_copy(model)
+    for size in (32, 64):
+        half = ours(f"+ bfloat16, batch {size}", half_model, size, False)
+    agree = (half.argmax(1) == reference.argmax(1)).mean()
+    print(f"Keras bfloat16 vs float32: max |dp| {np.abs(half - reference).max():.1e}, "
+          f"arg-max agreement {agree:.3f}")
+    # Last: a process-wide grappler switch. oneDNN rewrites the graph to bfloat16 where
+    # it has fused kernels, instead of Keras casting around generic ones.
+    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
+    spec = {name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE_NAMES}
+
+    @tf.function(input_signature=[spec])
+    def amp(features):
+        return model.scorer(features, training=False)
+
+    # The switch speeds up keras-hub's predict too; the ratio printed is against that.
+    half = ours("+ oneDNN bfloat16, batch 32", model, 32, False, amp)
+    agree = (half.argmax(1) == reference.argmax(1)).mean()
+    print(f"oneDNN bfloat16 vs float32: max |dp| {np.abs(half - reference).max():.1e}, "
+          f"arg-max agreement {agree:.3f}")
+
+
+def bfloat16_accuracy(model: SentimentModel, path: Path) -> None:
+    """Binary accuracy of float32 vs bfloat16 scoring on an SST file."""
+    data = read_sst(path)
+    truth = data.labels == POSITIVE
+    print(f"\n## bfloat16 accuracy check on {path.name} ({len(data)} sentences)")
+    for name, scorer in (("float32", model), ("bfloat16", bfloat16_copy(model))):
+        probabilities = predict_sorted(scorer, data.texts, 32).probabilities
+        accuracy = ((to_binary(probabilities)[:, 1] > 0.5) == truth).mean()
+        print(f"{name:9s}: accuracy {accuracy:.4f}")
+
+
+def bench_training(model: SentimentModel, texts: list[str], labels: np.ndarray,
+                   batches: int, batch: int) -> None:
+    n = batches * batch
+    print(f"\n## fine-tuning, {batches} batches of {batch} (after a 2-batch warm-up)")
+    onehot = np.eye(3, dtype=np.float32)[labels]
+    baseline = plain_classifier(model)
+    baseline.compile(optimizer=keras.optimizers.AdamW(2e-5),
+                     loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=[])
+    baseline.fit(texts[:2 * batch], onehot[:2 * batch], batch_size=batch, verbose=0)
+    base_wall, base_cpu, _ = timed_both(
+        lambda: baseline.fit(texts[:n], onehot[:n], batch_size=batch, verbose=0), n)
+    print(f"keras-hub fit, fixed 128: {base_cpu:5.1f} reviews/CPU-s, {base_wall:5.1f}/s wall")
+
+    config = SentimentConfig(batch_size=batch)
+    compile_classifier(model, config, total_steps=1000)
+    data = LabelledTexts("bench", texts[:n], labels[:n], binary=False)
+    lengths = packed_lengths(model, data.texts)
+    weights = np.ones(3, np.float32)
+
+    def fit(dataset: tf.data.Dataset):
+        return model.classifier.fit(dataset, epochs=1, verbose=0, shuffle=False)
+
+    fit(training_dataset(data, lengths, weights, batch, seed=0, epochs=[0]).take(2))
+    wall, cpu, _ = timed_both(
+        lambda: fit(training_dataset(data, lengths, weights, batch, 0, [1])), n)
+    print(f"ours: sorted + buckets  : {cpu:5.1f} reviews/CPU-s, {wall:5.1f}/s wall -> "
+          f"{cpu / base_cpu:.2f}x CPU time, {wall / base_wall:.2f}x wall")
+
+
+def main() -> None:
+    args = parse_args()
+    print("# sentiment speed")
+    print(f"cores visible: {os.cpu_count()}, load average at start: "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; TF {tf.__version__}, "
+          f"keras {keras.__version__}, keras-hub {keras_hub.__version__}; intra-op threads "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    texts, labels = load_texts(args.file, args.n, args.seed)
+    keras.utils.set_random_seed(args.seed)
+    if args.model is not None:
+        model = SentimentModel.load(args.model)
+    else:
+        model = SentimentModel.build(SentimentConfig(preset="minilm"))
+    if args.accuracy_set is not None:
+        bfloat16_accuracy(model, args.accuracy_set)
+    bench_inference(model, texts, args.batch, args.rounds)
+    if not args.skip_train:
+        bench_training(model, texts, labels, args.train_batches, args.train_batch)
+    print(f"\nload average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

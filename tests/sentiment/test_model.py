@@ -1,0 +1,58 @@
+"""SentimentModel: outputs, consistency with the classifier, save/load, fingerprint."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from tests.sentiment.conftest import NEGATIVE_TEXTS, POSITIVE_TEXTS
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.model import SentimentModel
+
+TEXTS = POSITIVE_TEXTS[:3] + NEGATIVE_TEXTS[:3] + [""]
+
+
+def test_scores_have_contract_shapes_and_are_normalised(tiny_model):
+    scores = tiny_model.score(TEXTS)
+    assert scores.probabilities.shape == (len(TEXTS), 3)
+    assert scores.embedding.shape == (len(TEXTS), tiny_model.embedding_dim)
+    assert scores.probabilities.dtype == scores.embedding.dtype == np.float32
+    np.testing.assert_allclose(scores.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(scores.embedding, axis=1), 1.0, rtol=1e-5)
+    assert set(scores.labels) <= {"negative", "neutral", "positive"}
+
+
+def test_scorer_probabilities_are_the_classifier_softmax(tiny_model):
+    # The scorer reuses the classifier's layers: same weights, same answer.
+    logits = tiny_model.classifier.predict(np.array(TEXTS), verbose=0)
+    expected = keras.ops.softmax(logits).numpy()
+    np.testing.assert_allclose(tiny_model.score(TEXTS).probabilities, expected, atol=1e-5)
+
+
+def test_save_load_round_trip_keeps_scores_and_fingerprint(tiny_model, tmp_path):
+    tiny_model.save(tmp_path / "model")
+    restored = SentimentModel.load(tmp_path / "model")
+    assert restored.fingerprint() == tiny_model.fingerprint()
+    assert restored.metadata["labels"] == ["negative", "neutral", "positive"]
+    before, after = tiny_model.score(TEXTS), restored.score(TEXTS)
+    np.testing.assert_allclose(after.probabilities, before.probabilities, atol=1e-6)
+    np.testing.assert_allclose(after.embedding, before.embedding, atol=1e-6)
+    # A saved folder is itself a preset: building from it loads it.
+    again = SentimentModel.build(SentimentConfig(preset=str(tmp_path / "model")))
+    assert again.fingerprint() == tiny_model.fingerprint()
+
+
+def test_fingerprint_follows_the_weights():
+    model = SentimentModel.build(SentimentConfig(preset="tiny", sequence_length=16))
+    first = model.fingerprint()
+    dense = model.classifier.output_dense
+    dense.kernel.assign(dense.kernel.numpy() + 1.0)
+    assert model.fingerprint() != first
+
+
+def test_missing_folder_and_too_long_sequences_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a saved SentimentModel"):
+        SentimentModel.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not 'minilm'"):
+        SentimentModel.build(SentimentConfig(preset="bert_base_en"))

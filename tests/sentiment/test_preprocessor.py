@@ -1,0 +1,89 @@
+"""The single-segment packer and the preprocessor: shapes, dtypes, buckets, bad bytes."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tests.layer_test_case import run_config_round_trip, run_save_load
+from tests.sentiment.wrapper import LayerModel
+from tfrec_sentiment.sentiment.preprocessor import (
+    SentimentPreprocessor,
+    SingleSegmentPacker,
+    tiny_tokenizer,
+)
+
+CLS, SEP, PAD = 2, 3, 0
+
+
+def packer(**kwargs) -> SingleSegmentPacker:
+    defaults = dict(start_value=CLS, end_value=SEP, pad_value=PAD, sequence_length=10,
+                    bucket_boundaries=(4, 8))
+    return SingleSegmentPacker(**{**defaults, **kwargs})
+
+
+def test_packer_pads_to_the_smallest_bucket_that_holds_the_batch():
+    ids = tf.ragged.constant([[11, 12], [13], []], dtype=tf.int32)
+    out = packer()(ids)
+    # Longest packed row: 2 ids + [CLS] + [SEP] = 4 -> bucket 4.
+    assert out["token_ids"].numpy().tolist() == [[CLS, 11, 12, SEP], [CLS, 13, SEP, PAD],
+                                                 [CLS, SEP, PAD, PAD]]
+    assert out["padding_mask"].numpy().tolist() == [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]]
+    assert {v.dtype for v in out.values()} == {tf.int32}
+    assert not out["segment_ids"].numpy().any()
+
+
+def test_packer_moves_up_buckets_and_truncates_at_sequence_length():
+    five = tf.ragged.constant([[1, 2, 3, 4, 5]], dtype=tf.int32)
+    assert packer()(five)["token_ids"].shape == (1, 8)
+    long = tf.ragged.constant([list(range(20, 40))], dtype=tf.int32)
+    out = packer()(long)["token_ids"].numpy()
+    # Truncated to 8 ids + [CLS] + [SEP]; the head of the review is kept.
+    assert out.tolist() == [[CLS, *range(20, 28), SEP]]
+    assert packer(bucket_boundaries=())(tf.ragged.constant([[7]]))["token_ids"].shape == (1, 10)
+
+
+def test_packer_config_round_trip_and_save_load(tmp_path):
+    layer = packer()
+    run_config_round_trip(layer, keras)
+    assert layer.lengths == [4, 8, 10]
+
+
+def test_preprocessor_maps_strings_and_passes_labels_through():
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16,
+                                  bucket_boundaries=(8, 16))
+    features, labels, weights = layer(tf.constant(["great", "the cable broke"]),
+                                      tf.constant([2, 0]), tf.constant([1.0, 3.0]))
+    assert features["token_ids"].shape[1] in (8, 16)
+    assert features["padding_mask"].dtype == tf.int32
+    lengths = features["padding_mask"].numpy().sum(axis=1)
+    np.testing.assert_array_equal(layer.packed_lengths(["great", "the cable broke"]), lengths)
+    assert labels.numpy().tolist() == [2, 0] and weights.numpy().tolist() == [1.0, 3.0]
+
+
+def test_preprocessor_survives_invalid_utf8_empty_and_huge_texts():
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16, bucket_boundaries=(8,))
+    texts = tf.constant([b"bad \xff\xfe bytes", b"", b"x " * 50_000])
+    out = layer(texts)
+    mask = out["padding_mask"].numpy()
+    assert out["token_ids"].shape == (3, 16)
+    assert mask[1].sum() == 2  # [CLS] [SEP]
+    assert mask[2].sum() == 16  # truncated, not crashed
+
+
+def test_preprocessor_runs_inside_tf_data():
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16, bucket_boundaries=(8,))
+    dataset = tf.data.Dataset.from_tensor_slices(["ok", "good", "a b c d e f g h i"]).batch(2)
+    shapes = [batch["token_ids"].shape.as_list() for batch in dataset.map(layer)]
+    assert shapes == [[2, 8], [1, 16]]
+
+
+def test_preprocessor_config_round_trip_and_save_load(tmp_path):
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16, bucket_boundaries=(8,))
+    rebuilt = run_config_round_trip(layer, keras)
+    assert rebuilt.bucket_boundaries == [8]
+    texts = tf.constant(["great strings", "the cable broke down"])
+    restored = run_save_load(LayerModel(layer), texts, tmp_path, keras, atol=0)
+    # The vocabulary came back as an asset of the archive.
+    assert restored.layer.tokenizer.get_vocabulary() == layer.tokenizer.get_vocabulary()

@@ -1,0 +1,107 @@
+"""Fine-tuning: batch order, pipeline shapes, checkpoints, resume, 2 replicas."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.sentiment.conftest import labelled
+from tfrec_sentiment.distribute.strategy import make_strategy
+from tfrec_sentiment.sentiment.labels import class_weights
+from tfrec_sentiment.sentiment.metrics import classification_metrics
+from tfrec_sentiment.sentiment.training import (
+    epoch_order,
+    read_state,
+    train_classifier,
+    training_dataset,
+)
+
+
+def test_epoch_order_is_a_deterministic_length_sorted_permutation():
+    lengths = np.random.default_rng(0).integers(3, 128, size=1003)
+    order = epoch_order(lengths, batch_size=10, seed=7, epoch=2, pool_batches=20)
+    assert sorted(order.tolist()) == list(range(1003))
+    np.testing.assert_array_equal(order, epoch_order(lengths, 10, 7, 2, 20))
+    assert not np.array_equal(order, epoch_order(lengths, 10, 7, 3, 20))
+    batches = order[:1000].reshape(100, 10)
+    spread = np.ptp(lengths[batches], axis=1).mean()
+    random_spread = np.ptp(lengths[np.arange(1000).reshape(100, 10)], axis=1).mean()
+    assert spread < random_spread / 4  # sorting in pools makes batches length-homogeneous
+
+
+def test_training_dataset_yields_each_epoch_in_full(tiny_model):
+    data = labelled()
+    lengths = np.arange(len(data)) % 7 + 3
+    weights = class_weights(data.labels)
+    dataset = training_dataset(data, lengths, weights, batch_size=8, seed=0, epochs=[0, 1])
+    batches = list(dataset)
+    per_epoch = -(-len(data) // 8)
+    assert len(batches) == 2 * per_epoch
+    texts, onehot, sample_weight = batches[0]
+    assert texts.dtype == tf.string and onehot.shape == (8, 3)
+    seen = [t.decode() for b in batches[:per_epoch] for t in b[0].numpy()]
+    assert sorted(seen) == sorted(data.texts)
+    np.testing.assert_allclose(sample_weight, weights[np.argmax(onehot, axis=1)])
+    features, _, _ = tiny_model.preprocessor(texts, onehot, sample_weight)
+    assert features["padding_mask"].dtype == tf.int32
+
+
+class StopAfterFirstEpoch(keras.callbacks.Callback):
+    """Simulates a crash once epoch 1's checkpoint is on disk."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt("simulated crash")
+
+
+def test_interrupted_run_resumes_where_it_stopped(tiny_config, tmp_path):
+    data, validation = labelled(2), labelled(1, "validation")
+    tiny_config.dropout = 0.0  # the comparison below is exact only without dropout noise
+    straight = train_classifier(tiny_config, data, validation, tmp_path / "straight",
+                                seed=3, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(tiny_config, data, validation, tmp_path / "resumed", seed=3,
+                         verbose=0, callbacks=[StopAfterFirstEpoch()])
+    state = read_state(tmp_path / "resumed" / "checkpoints")
+    assert state["epochs_done"] == 1 and state["last_checkpoint"] == "epoch-001.weights.h5"
+    resumed = train_classifier(tiny_config, data, validation, tmp_path / "resumed", seed=3,
+                               verbose=0)
+    assert resumed.epochs_run == 1 and straight.epochs_run == 2
+    assert len(resumed.history) == len(straight.history) == 2
+    final = read_state(tmp_path / "resumed" / "checkpoints")["last_checkpoint"]
+    assert final == "epoch-002.weights.h5"
+    assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == [
+        "best.weights.h5", "epoch-002.weights.h5", "state.json"]
+    # Same batches, same optimizer state: the resumed run ends where the straight one did.
+    for a, b in zip(resumed.history[-1].values(), straight.history[-1].values()):
+        assert a == pytest.approx(b, rel=1e-4)
+    texts = validation.texts
+    np.testing.assert_allclose(resumed.model.score(texts).probabilities,
+                               straight.model.score(texts).probabilities, atol=1e-5)
+    # Nothing left to do: a third call trains no epoch.
+    again = train_classifier(tiny_config, data, validation, tmp_path / "resumed", seed=3,
+                             verbose=0)
+    assert again.epochs_run == 0
+
+
+def test_two_replicas_train_and_select_by_true_macro_f1(tiny_config, tmp_path):
+    strategy = make_strategy("mirrored", replicas=2)
+    assert strategy.num_replicas_in_sync == 2
+    data, validation = labelled(3), labelled(1, "validation")
+    tiny_config.epochs = 2
+    result = train_classifier(tiny_config, data, validation, tmp_path, strategy=strategy,
+                              seed=0, verbose=0)
+    losses = [epoch["loss"] for epoch in result.history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    best = max(range(2), key=lambda e: state["history"][e]["val_macro_f1"])
+    assert result.best_epoch == best + 1
+    # The compiled metric, summed over replicas, equals numpy's macro-F1 of the predictions
+    # of the best weights (which the returned model holds).
+    expected = classification_metrics(
+        validation.labels, result.model.score(validation.texts).probabilities,
+        ("negative", "neutral", "positive"))["macro_f1"]
+    assert result.best_macro_f1 == pytest.approx(expected, abs=1e-5)

@@ -1,0 +1,100 @@
+"""Evaluation of the sentiment model and the VADER baseline on labelled sets.
+
+Each set is scored by the model and by VADER in the same run and measured with
+`metrics.classification_metrics`. Binary sets (SST-2, UCI) are measured as negative vs
+positive, with the 3-class output renormalised over those two classes
+(`metrics.to_binary`); 3-class sets (Amazon stars) on all three.
+
+Example:
+
+>>> results = evaluate_sets(model, [read_sst("sst/dev.txt")])
+>>> sorted(results["sst2-dev"])
+['bert', 'vader']
+>>> write_report(results, "runs/x/sentiment", extra={"dataset": "sst2"})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec_sentiment.sentiment.baselines import vader_probabilities
+from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst, read_uci_folder
+from tfrec_sentiment.sentiment.labels import LABELS, POSITIVE, labels_from_frame, review_texts
+from tfrec_sentiment.sentiment.metrics import classification_metrics, markdown_table, to_binary
+
+BINARY_NAMES = ("negative", "positive")
+METRICS_JSON = "metrics.json"
+METRICS_MD = "metrics.md"
+
+
+def labelled_reviews(frame: pd.DataFrame, name: str,
+                     label_column: str | None = None) -> LabelledTexts:
+    """A canonical review table as labelled texts (title + text; labels from stars)."""
+    return LabelledTexts(name, review_texts(frame), labels_from_frame(frame, label_column),
+                         binary=False)
+
+
+def public_sets(folder: str | Path) -> list[LabelledTexts]:
+    """SST-2 dev and the UCI sentences from a `sentiment/` data folder (those present)."""
+    folder = Path(folder)
+    sets = []
+    if (folder / "sst" / "dev.txt").is_file():
+        sets.append(read_sst(folder / "sst" / "dev.txt", binary=True))
+    if (folder / "uci_labelled_sentences").is_dir():
+        sets.append(read_uci_folder(folder / "uci_labelled_sentences"))
+    return sets
+
+
+def measure(data: LabelledTexts, probabilities: np.ndarray) -> dict:
+    """Metrics of 3-class `probabilities` [N, 3] on `data` (binary sets: neg vs pos)."""
+    if data.binary:
+        truth = (np.asarray(data.labels) == POSITIVE).astype(np.int64)
+        return classification_metrics(truth, to_binary(probabilities), BINARY_NAMES)
+    return classification_metrics(data.labels, probabilities, LABELS)
+
+
+def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
+                  cache=None, vader: bool = True, progress: bool = False,
+                  jit_compile: bool = False,
+                  bfloat16: bool = False) -> dict[str, dict[str, dict]]:
+    """{set name: {"bert": metrics, "vader": metrics}} for every set.
+
+    Args:
+        model: a `SentimentModel`.
+        sets: labelled sets; binary ones are measured as negative vs positive.
+        cache: optional `ScoreCache` for the model's scores.
+        vader: also score the VADER lexicon baseline.
+        jit_compile: XLA-compile the model's forward pass.
+        bfloat16: score in bfloat16 compute (see `inference.bfloat16_copy`).
+    """
+    results: dict[str, dict[str, dict]] = {}
+    for data in sets:
+        scores = model.score(data.texts, batch_size=batch_size, cache=cache, progress=progress,
+                             jit_compile=jit_compile, bfloat16=bfloat16)
+        results[data.name] = {"bert": measure(data, scores.probabilities)}
+        if vader:
+            results[data.name]["vader"] = measure(data, vader_probabilities(data.texts))
+    return results
+
+
+def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
+                 extra: dict | None = None) -> tuple[Path, Path]:
+    """Writes `metrics.json` (results + `extra`) and `metrics.md` into `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {**(extra or {}), "results": results,
+               "binary_mapping": "P(pos) = p_pos / (p_neg + p_pos); neutral mass dropped"}
+    json_path = directory / METRICS_JSON
+    json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    md_path = directory / METRICS_MD
+    md_path.write_text(
+        "# Sentiment evaluation\n\n" + markdown_table(results)
+        + "\nBinary sets: negative vs positive, the 3-class output renormalised over those "
+        "two classes. VADER: compound score as pseudo-probabilities (see baselines.py).\n"
+    )
+    return json_path, md_path

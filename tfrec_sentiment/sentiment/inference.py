@@ -1,0 +1,247 @@
+"""Fast batch inference with an on-disk score cache.
+
+Speed comes from three things (measured by bench/sentiment_speed.py): texts are
+sorted by packed length so each batch holds similar lengths; each batch is padded
+only to the smallest bucket length that holds it (a handful of shapes, so a traced
+or XLA-compiled function is reused); and batches are large, with tokenization
+running ahead in `tf.data` on the side.
+
+The cache maps (model fingerprint, sha256 of the text) to that text's scores, so a
+rerun, or a feedback update that adds a few reviews, scores only what is new.
+
+Example:
+
+>>> cache = ScoreCache(tmp_dir)
+>>> scores = score_texts(model, ["love it", "broke"], cache=cache)
+>>> again = score_texts(model, ["love it", "new text"], cache=cache)
+>>> cache.stats["hits"]
+1
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from tfrec_sentiment.sentiment.labels import LABELS
+from tfrec_sentiment.sentiment.model import FEATURE_NAMES, Scores, SentimentModel
+
+# One traced forward function per model and XLA setting (tracing BERT takes seconds).
+_FORWARD_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BFLOAT16_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FEATURE_SPEC = {name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE_NAMES}
+
+
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """sha256 of each text's UTF-8 bytes, as 32-byte keys [N] (dtype S32)."""
+    return np.array(
+        [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts],
+        dtype="S32",
+    )
+
+
+class ScoreCache:
+    """On-disk cache of scores keyed by (model fingerprint, text hash).
+
+    Layout: `directory/<fingerprint>/part-*.npz`, each shard holding `keys` [n] S32,
+    `probabilities` [n, 3] and `embedding` [n, D]. Shards are written to a temporary
+    name and renamed, so a crash never leaves a torn shard; a new model fingerprint
+    gets a fresh folder (old scores of other weights are never served).
+
+    Attributes:
+        stats: Counter with `hits` and `misses` over this object's lookups.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self.stats: Counter = Counter()
+        self._loaded: dict[str, dict[bytes, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def _entries(self, fingerprint: str) -> dict[bytes, tuple[np.ndarray, np.ndarray]]:
+        if fingerprint not in self._loaded:
+            entries = {}
+            for shard in sorted((self.directory / fingerprint).glob("part-*.npz")):
+                with np.load(shard) as data:
+                    for key, prob, emb in zip(data["keys"], data["probabilities"],
+                                              data["embedding"]):
+                        entries[bytes(key)] = (prob, emb)
+            self._loaded[fingerprint] = entries
+        return self._loaded[fingerprint]
+
+    def lookup(self, fingerprint: str, keys: np.ndarray) -> list[tuple | None]:
+        """Cached (probabilities [3], embedding [D]) per key, None where absent."""
+        entries = self._entries(fingerprint)
+        found = [entries.get(bytes(key)) for key in keys]
+        hits = sum(item is not None for item in found)
+        self.stats["hits"] += hits
+        self.stats["misses"] += len(found) - hits
+        return found
+
+    def add(self, fingerprint: str, keys: np.ndarray, scores: Scores) -> None:
+        """Stores new scores (rows aligned with `keys`) as one more shard."""
+        if len(keys) == 0:
+            return
+        folder = self.directory / fingerprint
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-{uuid.uuid4().hex}"
+        tmp = folder / f".{name}.tmp.npz"
+        np.savez(tmp, keys=keys, probabilities=scores.probabilities,
+                 embedding=scores.embedding)
+        os.replace(tmp, folder / f"{name}.npz")
+        entries = self._entries(fingerprint)
+        for key, prob, emb in zip(keys, scores.probabilities, scores.embedding):
+            entries[bytes(key)] = (prob, emb)
+
+
+def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 32,
+                cache: ScoreCache | None = None, progress: bool = False,
+                jit_compile: bool = False, bfloat16: bool = False) -> Scores:
+    """Class probabilities and embeddings for every text, rows in input order.
+
+    Identical texts are scored once; with a `cache`, texts it already holds for this
+    model's fingerprint are not scored at all.
+
+    Args:
+        model: the sentiment model.
+        texts: N review strings (see `labels.review_texts`).
+        batch_size: texts per forward pass.
+        cache: optional `ScoreCache`.
+        progress: show a tqdm bar.
+        jit_compile: XLA-compile the forward pass (one compile per bucket length).
+        bfloat16: compute in bfloat16 (`bfloat16_copy`); cached apart from float32.
+
+    Returns:
+        `Scores` with probabilities float32 [N, 3] and embedding float32 [N, D].
+    """
+    texts = [str(t) for t in texts]
+    keys = text_keys(texts)
+    unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    unique_texts = [texts[i] for i in first]
+    if bfloat16:
+        model = _bfloat16_model(model)
+    fingerprint = model.fingerprint() if cache is not None else ""
+    if bfloat16:
+        fingerprint += "-bfloat16"
+    cached = cache.lookup(fingerprint, unique_keys) if cache is not None else [None] * len(first)
+    todo = np.array([i for i, item in enumerate(cached) if item is None], dtype=np.int64)
+
+    dim = model.embedding_dim
+    probabilities = np.zeros((len(unique_texts), len(LABELS)), np.float32)
+    embedding = np.zeros((len(unique_texts), dim), np.float32)
+    for i, item in enumerate(cached):
+        if item is not None:
+            probabilities[i], embedding[i] = item
+    if len(todo):
+        fresh = predict_sorted(model, [unique_texts[i] for i in todo], batch_size,
+                               progress=progress, jit_compile=jit_compile)
+        probabilities[todo], embedding[todo] = fresh.probabilities, fresh.embedding
+        if cache is not None:
+            cache.add(fingerprint, unique_keys[todo], fresh)
+    return Scores(probabilities[inverse.ravel()], embedding[inverse.ravel()])
+
+
+def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int = 32,
+                   progress: bool = False, jit_compile: bool = False,
+                   predict_fn=None) -> Scores:
+    """Scores `texts` in length-sorted batches, each padded to its bucket length.
+
+    Args:
+        predict_fn: optional features -> outputs callable (the bench swaps in
+            variants); default `forward_function(model, jit_compile)`.
+
+    Returns:
+        `Scores` in the order of `texts`.
+    """
+    if not texts:
+        return Scores(np.zeros((0, len(LABELS)), np.float32),
+                      np.zeros((0, model.embedding_dim), np.float32))
+    lengths = packed_lengths(model, texts)
+    order = np.argsort(lengths, kind="stable")
+    sorted_texts = np.array(texts, dtype=object)[order]
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.constant(list(sorted_texts)))
+        .batch(batch_size)
+        .map(model.preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    predict_fn = predict_fn or forward_function(model, jit_compile)
+    probs, embs = [], []
+    with tqdm(total=len(texts), desc="sentiment", unit="review", disable=not progress) as bar:
+        for features in dataset:
+            outputs = predict_fn(features)
+            probs.append(outputs["probabilities"].numpy())
+            embs.append(outputs["embedding"].numpy())
+            bar.update(len(probs[-1]))
+    restore = np.empty_like(order)
+    restore[order] = np.arange(len(order))
+    return Scores(np.concatenate(probs)[restore], np.concatenate(embs)[restore])
+
+
+def packed_lengths(model: SentimentModel, texts: Sequence[str],
+                   batch_size: int = 1024) -> np.ndarray:
+    """Packed token length of each text ([CLS]/[SEP] included, capped), int32 [N]."""
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.constant(list(texts)))
+        .batch(batch_size)
+        .map(model.preprocessor.packed_lengths, num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    return np.concatenate([batch.numpy() for batch in dataset]).astype(np.int32)
+
+
+def _bfloat16_model(model: SentimentModel) -> SentimentModel:
+    # One copy per model, refreshed when the float32 weights change.
+    fingerprint = model.fingerprint()
+    cached = _BFLOAT16_COPIES.get(model)
+    if cached is None or cached[0] != fingerprint:
+        cached = (fingerprint, bfloat16_copy(model))
+        _BFLOAT16_COPIES[model] = cached
+    return cached[1]
+
+
+def bfloat16_copy(model: SentimentModel) -> SentimentModel:
+    """The same model computing in bfloat16 (weights stay float32): Keras `mixed_bfloat16`.
+
+    On CPUs with AVX512_BF16, oneDNN runs the matmuls at about twice the float32
+    rate; softmax and pooling stay float32. For inference only: bench/ measures the
+    speed and the change in probabilities.
+    """
+    import keras_hub
+
+    source = model.classifier
+    backbone = type(source.backbone).from_config(
+        {**source.backbone.get_config(), "dtype": "mixed_bfloat16"})
+    backbone.set_weights(source.backbone.get_weights())
+    classifier = keras_hub.models.BertTextClassifier(
+        backbone=backbone, num_classes=len(LABELS), preprocessor=model.preprocessor,
+        dropout=source.dropout, name=f"{source.name}_bfloat16",
+    )
+    classifier.output_dense.set_weights(source.output_dense.get_weights())
+    return SentimentModel(classifier, {**model.metadata, "compute_dtype": "bfloat16"})
+
+
+def forward_function(model: SentimentModel, jit_compile: bool = False):
+    """A traced features -> {"probabilities", "embedding"} function of `model.scorer`.
+
+    Shapes are [None, None], so one trace serves every bucket length; with XLA each
+    distinct length compiles once, which the bucket lengths keep to a handful.
+    """
+    functions = _FORWARD_FUNCTIONS.setdefault(model, {})
+    if jit_compile in functions:
+        return functions[jit_compile]
+    scorer = model.scorer
+
+    @tf.function(input_signature=[_FEATURE_SPEC], jit_compile=jit_compile)
+    def forward(features):
+        return scorer(features, training=False)
+
+    functions[jit_compile] = forward
+    return forward

@@ -1,0 +1,312 @@
+"""The review sentiment model: a keras-hub `BertTextClassifier` plus a pooled embedding.
+
+`SentimentModel` holds one `keras_hub.models.BertTextClassifier` (3 classes, our
+`SentimentPreprocessor` attached, so `fit`/`predict` on raw strings tokenize in the
+`tf.data` pipeline) and derives from the same layers a scorer that returns, per text,
+the class `probabilities` [N, 3] and the `embedding` [N, D] (masked mean of the last
+hidden layer, L2-normalised; see pooling.py for why) in one backbone pass.
+
+In-graph use (the export composes this with the recommender): `as_module()` returns a
+`tf.Module` whose `__call__` is a `tf.function` from `tf.string` [B] to
+`{"probabilities": float32 [B, 3], "embedding": float32 [B, D], "label": string [B]}`.
+Attach it to your own `tf.Module` and call it inside your `tf.function`s::
+
+    class Export(tf.Module):
+        def __init__(self, sentiment: SentimentModel):
+            self.sentiment = sentiment.as_module()   # tracks variables + tokenizer
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def score(self, text):
+            return self.sentiment(text)
+
+    tf.saved_model.save(Export(model), path)  # loads with tensorflow + tensorflow_text
+
+Example:
+
+>>> model = SentimentModel.build(SentimentConfig(preset="tiny"))
+>>> scores = model.score(["great strings", "the cable broke"])
+>>> scores.probabilities.shape, scores.embedding.shape
+((2, 3), (2, 32))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.labels import LABELS
+from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
+from tfrec_sentiment.sentiment.preprocessor import (
+    SentimentPreprocessor,
+    tiny_tokenizer,
+    tiny_vocabulary,
+)
+from tfrec_sentiment.sentiment.presets import TINY, resolve_preset
+
+CLASSIFIER_FILE = "classifier.keras"
+METADATA_FILE = "sentiment.json"
+FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
+
+
+@dataclasses.dataclass
+class Scores:
+    """Per-text outputs, rows aligned with the input texts.
+
+    Attributes:
+        probabilities: float32 [N, 3], columns in LABELS order, rows sum to 1.
+        embedding: float32 [N, D], unit L2 norm.
+    """
+
+    probabilities: np.ndarray
+    embedding: np.ndarray
+
+    @property
+    def labels(self) -> list[str]:
+        return [LABELS[i] for i in self.probabilities.argmax(axis=1)]
+
+
+class SentimentModel:
+    """A 3-class BERT review classifier with a pooled text embedding.
+
+    Build with `SentimentModel.build(config)` (inside `strategy.scope()` to train
+    distributed), restore with `SentimentModel.load(dir)`.
+
+    Attributes:
+        classifier: the `keras_hub.models.BertTextClassifier` (logits out); its
+            `preprocessor` is the `SentimentPreprocessor`.
+        metadata: what `save` writes beside the weights (labels, preset, ...).
+    """
+
+    def __init__(self, classifier: keras_hub.models.BertTextClassifier,
+                 metadata: dict | None = None):
+        if not isinstance(classifier.preprocessor, SentimentPreprocessor):
+            raise TypeError("the classifier's preprocessor must be a SentimentPreprocessor")
+        self.classifier = classifier
+        self.metadata = dict(metadata or {})
+        self._scorer: keras.Model | None = None
+        self._module: SentimentModule | None = None
+
+    # --- construction -------------------------------------------------------------
+
+    @classmethod
+    def build(cls, config: SentimentConfig) -> SentimentModel:
+        """A fresh classifier on the backbone named by `config.preset`.
+
+        "tiny": random weights, toy vocabulary. "minilm" or a folder: pretrained
+        backbone and tokenizer loaded offline by keras-hub (the 3-class head is new).
+        A folder written by `SentimentModel.save` is loaded as it is (fine-tuned head).
+        """
+        if config.preset != TINY:
+            folder = resolve_preset(config.preset)
+            if (folder / METADATA_FILE).is_file():
+                return cls.load(folder)
+        tokenizer, backbone = _tokenizer_and_backbone(config)
+        if config.sequence_length > backbone.max_sequence_length:
+            raise ValueError(
+                f"sequence_length {config.sequence_length} exceeds the backbone's "
+                f"{backbone.max_sequence_length} positions"
+            )
+        preprocessor = SentimentPreprocessor(
+            tokenizer, sequence_length=config.sequence_length,
+            bucket_boundaries=config.buckets, name="sentiment_preprocessor",
+        )
+        classifier = keras_hub.models.BertTextClassifier(
+            backbone=backbone, num_classes=len(LABELS), preprocessor=preprocessor,
+            dropout=config.dropout, name="sentiment_classifier",
+        )
+        return cls(classifier, {"preset": config.preset})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SentimentModel:
+        """Restores a model written by `save` (weights, vocabulary, metadata)."""
+        directory = Path(directory)
+        path = directory / CLASSIFIER_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: not a saved SentimentModel folder")
+        # The vocabulary is an asset inside the archive, read by the tokenizer. keras-hub
+        # tasks compile a default optimizer when built; the archive (rightly) has no
+        # optimizer state for it, which Keras would warn about.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            classifier = keras.saving.load_model(path, safe_mode=False, compile=False)
+        metadata = json.loads((directory / METADATA_FILE).read_text())
+        return cls(classifier, metadata)
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes `classifier.keras` (weights + vocabulary asset) and `sentiment.json`.
+
+        Written into a temporary sibling folder and renamed, so a crash never leaves
+        a half-written model where a reader expects a whole one.
+        """
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        # The `.keras` format always stores a compiled model's optimizer (twice the
+        # weights again for AdamW); a finished model is for scoring, so leave it out.
+        optimizer = getattr(self.classifier, "optimizer", None)
+        self.classifier.optimizer = None
+        try:
+            self.classifier.save(staging / CLASSIFIER_FILE)
+        finally:
+            self.classifier.optimizer = optimizer
+        metadata = {**self.metadata, **self.describe()}
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
+            directory.rename(old)
+            staging.rename(directory)
+            _remove_tree(old)
+        else:
+            staging.rename(directory)
+        self.metadata = metadata
+        return directory
+
+    # --- properties ---------------------------------------------------------------
+
+    @property
+    def preprocessor(self) -> SentimentPreprocessor:
+        return self.classifier.preprocessor
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.classifier.backbone.hidden_dim)
+
+    def describe(self) -> dict:
+        """Facts a reader of the saved folder needs, including the weights fingerprint."""
+        return {
+            "labels": list(LABELS),
+            "embedding": "masked mean of the last hidden layer over real tokens, L2-normalised",
+            "embedding_dim": self.embedding_dim,
+            "sequence_length": self.preprocessor.sequence_length,
+            "bucket_lengths": self.preprocessor.packer.lengths
+            if self.preprocessor.packer else None,
+            "fingerprint": self.fingerprint(),
+            "keras_hub": keras_hub.__version__,
+        }
+
+    def fingerprint(self) -> str:
+        """sha256 (hex, 16 chars) of the weights, vocabulary and preprocessing settings.
+
+        Two models score a text identically iff (up to hash collisions) their
+        fingerprints agree, so it keys the score cache.
+        """
+        digest = hashlib.sha256()
+        for weight in self.classifier.get_weights():
+            digest.update(np.ascontiguousarray(weight).tobytes())
+        tokenizer = self.preprocessor.tokenizer
+        digest.update("\n".join(tokenizer.get_vocabulary()).encode())
+        settings = [self.preprocessor.sequence_length, tokenizer.lowercase]
+        digest.update(json.dumps(settings).encode())
+        return digest.hexdigest()[:16]
+
+    # --- scoring ------------------------------------------------------------------
+
+    @property
+    def scorer(self) -> keras.Model:
+        """Keras model: token features (int32 [B, L] each) -> probabilities, embedding.
+
+        Shares every layer (and so every weight) with `classifier`; one backbone pass.
+        """
+        if self._scorer is None:
+            self._scorer = build_scorer(self.classifier)
+        return self._scorer
+
+    def as_module(self) -> SentimentModule:
+        """The in-graph `tf.string` [B] -> outputs function as a savable `tf.Module`."""
+        if self._module is None:
+            self._module = SentimentModule(self.preprocessor, self.scorer)
+        return self._module
+
+    def score(self, texts: Sequence[str], batch_size: int = 32, cache=None,
+              progress: bool = False, jit_compile: bool = False,
+              bfloat16: bool = False) -> Scores:
+        """Batch inference; see `tfrec_sentiment.sentiment.inference.score_texts`."""
+        from tfrec_sentiment.sentiment.inference import score_texts
+
+        return score_texts(self, texts, batch_size=batch_size, cache=cache,
+                           progress=progress, jit_compile=jit_compile, bfloat16=bfloat16)
+
+
+class SentimentModule(tf.Module):
+    """`tf.Module` around the preprocessor and scorer, for `tf.saved_model.save`.
+
+    Call it with `tf.string` [B]; returns `probabilities` float32 [B, 3], `embedding`
+    float32 [B, D] and `label` string [B] (the arg-max class name). Every op in its
+    graph is a core TensorFlow op or a TF Text tokenizer op, so a process that imports
+    only `tensorflow` and `tensorflow_text` can load and call it.
+    """
+
+    def __init__(self, preprocessor: SentimentPreprocessor, scorer: keras.Model,
+                 name: str = "sentiment"):
+        super().__init__(name=name)
+        self.preprocessor = preprocessor
+        self.scorer = scorer
+        self.label_names = tf.constant(LABELS)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = self.preprocessor(text)
+        outputs = self.scorer(features, training=False)
+        probabilities = outputs["probabilities"]
+        return {
+            "probabilities": probabilities,
+            "embedding": outputs["embedding"],
+            "label": tf.gather(self.label_names, tf.argmax(probabilities, axis=-1)),
+        }
+
+
+def build_scorer(classifier: keras_hub.models.BertTextClassifier) -> keras.Model:
+    """Token features -> {"probabilities" [B, 3], "embedding" [B, D]}, reusing layers.
+
+    The classifier's dropout is left out: it is the identity at inference.
+    """
+    # === Layers ===
+    backbone = classifier.backbone
+    softmax = keras.layers.Softmax(dtype="float32", name="probabilities")
+    pooling = MaskedMeanPooling(normalize=True, dtype="float32", name="embedding")
+
+    # === Functional Model ===
+    inputs = {
+        name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES
+    }
+    outputs = backbone(inputs)
+    logits = classifier.output_dense(outputs["pooled_output"])
+    probabilities = softmax(logits)
+    embedding = pooling(outputs["sequence_output"], inputs["padding_mask"])
+    return keras.Model(
+        inputs, {"probabilities": probabilities, "embedding": embedding},
+        name="sentiment_scorer",
+    )
+
+
+def _tokenizer_and_backbone(config: SentimentConfig):
+    if config.preset == TINY:
+        hidden = config.tiny_hidden_dim
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=len(tiny_vocabulary()), num_layers=config.tiny_layers,
+            num_heads=config.tiny_heads, hidden_dim=hidden, intermediate_dim=4 * hidden,
+            dropout=config.dropout, max_sequence_length=max(config.sequence_length, 16),
+        )
+        return tiny_tokenizer(), backbone
+    folder = str(resolve_preset(config.preset))
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(folder)
+    backbone = keras_hub.models.BertBackbone.from_preset(folder, dropout=config.dropout)
+    return tokenizer, backbone
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

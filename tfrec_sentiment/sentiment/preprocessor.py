@@ -1,0 +1,231 @@
+"""Raw review strings -> BERT inputs, in-graph, with core TF ops plus TF Text's tokenizer.
+
+Two public Keras 3 layers:
+
+- `SingleSegmentPacker`: ragged WordPiece ids [B, None] -> `token_ids` and `padding_mask`
+  [B, L] int32, with [CLS] ... [SEP], truncation to `sequence_length`, and L the
+  smallest bucket length that holds the batch's longest review. It uses only core
+  TensorFlow ops: keras-hub's `MultiSegmentPacker` emits `TFText>RoundRobinTrim`, which
+  TF Serving images built with TF Text < 2.13 lack (DESIGN.md), so this lifts that floor.
+- `SentimentPreprocessor`: owns the WordPiece tokenizer (and so the vocabulary asset)
+  and the packer; maps `tf.string` [B] to the backbone's inputs. It runs in `tf.data`
+  for training, in the scorer for inference and inside the export's `tf.function`.
+
+The padding mask is int32, not bool: a bool mask makes MirroredStrategy's gradient
+all-reduce fail with `AddN ... bool` (DESIGN.md).
+
+Example:
+
+>>> preprocessor = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16,
+...                                      bucket_boundaries=(8, 16))
+>>> features = preprocessor(tf.constant(["great strings", "bad"]))
+>>> features["token_ids"].shape, features["padding_mask"].dtype
+(TensorShape([2, 8]), tf.int32)
+"""
+
+from __future__ import annotations
+
+import string
+import weakref
+from collections.abc import Sequence
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+PACKAGE = "tfrec_sentiment"
+# A token is rarely over 64 bytes of text, so this many bytes per token hold any review
+# that fits `sequence_length` tokens; cutting first keeps 100 KB inputs cheap to tokenize.
+BYTES_PER_TOKEN = 64
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SingleSegmentPacker(keras.layers.Layer):
+    """Packs one segment of token ids as `[CLS] ids [SEP] [PAD]...`, core TF ops only.
+
+    Args:
+        start_value: id of [CLS].
+        end_value: id of [SEP].
+        pad_value: id of [PAD].
+        sequence_length: the longest output, [CLS] and [SEP] included; longer inputs
+            keep their first `sequence_length - 2` ids.
+        bucket_boundaries: allowed padded lengths. Each batch is padded to the smallest
+            one >= its longest packed row (values above `sequence_length` are dropped,
+            `sequence_length` is always allowed). Empty: always `sequence_length`.
+
+    Call arguments:
+        inputs: `tf.RaggedTensor` int [B, None] of WordPiece ids.
+
+    Returns:
+        dict with `token_ids`, `padding_mask` (1 = real token) and `segment_ids`
+        (zeros), each int32 [B, L].
+    """
+
+    def __init__(self, start_value: int, end_value: int, pad_value: int,
+                 sequence_length: int, bucket_boundaries: Sequence[int] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.start_value = int(start_value)
+        self.end_value = int(end_value)
+        self.pad_value = int(pad_value)
+        self.sequence_length = int(sequence_length)
+        self.bucket_boundaries = [int(b) for b in bucket_boundaries]
+
+    @property
+    def lengths(self) -> list[int]:
+        """The padded lengths a batch can have, ascending."""
+        kept = {b for b in self.bucket_boundaries if 2 < b < self.sequence_length}
+        return [*sorted(kept), self.sequence_length]
+
+    def call(self, inputs: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        ids = tf.cast(inputs[:, : self.sequence_length - 2], tf.int32)
+        rows = ids.nrows(out_type=tf.int32)
+        packed = tf.concat(
+            [tf.fill([rows, 1], self.start_value), ids, tf.fill([rows, 1], self.end_value)],
+            axis=1,
+        )
+        row_lengths = tf.cast(packed.row_lengths(), tf.int32)
+        length = self.padded_length(row_lengths)
+        token_ids = packed.to_tensor(default_value=self.pad_value, shape=tf.stack([rows, length]))
+        return {
+            "token_ids": token_ids,
+            "padding_mask": tf.sequence_mask(row_lengths, length, dtype=tf.int32),
+            "segment_ids": tf.zeros_like(token_ids),
+        }
+
+    def padded_length(self, row_lengths: tf.Tensor) -> tf.Tensor:
+        """The smallest allowed length >= max(row_lengths); scalar int32."""
+        lengths = tf.constant(self.lengths, tf.int32)
+        longest = tf.reduce_max(tf.concat([row_lengths, [2]], axis=0))
+        return tf.reduce_min(tf.boolean_mask(lengths, lengths >= longest))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "start_value": self.start_value,
+            "end_value": self.end_value,
+            "pad_value": self.pad_value,
+            "sequence_length": self.sequence_length,
+            "bucket_boundaries": list(self.bucket_boundaries),
+        })
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SentimentPreprocessor(keras_hub.models.Preprocessor):
+    """Raw review strings [B] -> the BERT backbone's int32 inputs [B, L].
+
+    Cleans bytes (invalid UTF-8 -> U+FFFD, inputs cut to `BYTES_PER_TOKEN` bytes per
+    allowed token), WordPiece-tokenizes with the owned `tokenizer` (its vocabulary is
+    saved as an asset by Keras saving, and lives inside the graph's tokenizer op when
+    exported) and packs one segment with `SingleSegmentPacker`.
+
+    Args:
+        tokenizer: a `keras_hub.models.BertTokenizer` (any WordPiece tokenizer with
+            [CLS]/[SEP]/[PAD] special tokens).
+        sequence_length: longest packed sequence, [CLS] and [SEP] included.
+        bucket_boundaries: allowed padded lengths (see `SingleSegmentPacker`).
+
+    Call arguments:
+        x: `tf.string` [B] (texts). `y` and `sample_weight` pass through, so the layer
+            maps over a `tf.data` dataset of `(texts, labels, weights)` batches.
+
+    Returns:
+        `x` as dict `token_ids`, `padding_mask`, `segment_ids` (int32 [B, L]), packed
+        with `y` and `sample_weight` when given.
+    """
+
+    def __init__(self, tokenizer: keras_hub.models.BertTokenizer, sequence_length: int = 128,
+                 bucket_boundaries: Sequence[int] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.sequence_length = int(sequence_length)
+        self.bucket_boundaries = [int(b) for b in bucket_boundaries]
+        self.packer = None
+
+    def build(self, input_shape=None) -> None:
+        # The packer needs the special token ids, known once the vocabulary (an asset
+        # that loading restores after construction) is set.
+        self.packer = SingleSegmentPacker(
+            start_value=self.tokenizer.start_token_id,
+            end_value=self.tokenizer.end_token_id,
+            pad_value=self.tokenizer.pad_token_id,
+            sequence_length=self.sequence_length,
+            bucket_boundaries=self.bucket_boundaries,
+            name="packer",
+        )
+        self.built = True
+
+    def call(self, x, y=None, sample_weight=None):
+        if tf.executing_eagerly():
+            # keras-hub tokenizers take a pure-Python path when eager; run the TF path.
+            features = self._eager_graph()(tf.convert_to_tensor(x, tf.string))
+        else:
+            features = self.packer(self.tokenize(x))
+        return keras.utils.pack_x_y_sample_weight(features, y, sample_weight)
+
+    def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """WordPiece ids of cleaned `texts` [B] -> ragged int32 [B, None] (no [CLS]/[SEP])."""
+        if not self.built:
+            self.build()
+        texts = tf.strings.substr(texts, 0, self.sequence_length * BYTES_PER_TOKEN)
+        texts = tf.strings.unicode_transcode(
+            texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+        )
+        return tf.cast(self.tokenizer(texts), tf.int32)
+
+    def packed_lengths(self, texts: tf.Tensor) -> tf.Tensor:
+        """Packed length of each text (tokens + 2, at most `sequence_length`), int32 [B]."""
+        if tf.executing_eagerly():
+            return self._eager_lengths()(tf.convert_to_tensor(texts, tf.string))
+        lengths = tf.cast(self.tokenize(texts).row_lengths(), tf.int32) + 2
+        return tf.minimum(lengths, self.sequence_length)
+
+    def _eager_graph(self):
+        return _graph_function(self, "pack", lambda texts: self.packer(self.tokenize(texts)))
+
+    def _eager_lengths(self):
+        return _graph_function(self, "lengths", self.packed_lengths)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "sequence_length": self.sequence_length,
+            "bucket_boundaries": list(self.bucket_boundaries),
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> SentimentPreprocessor:
+        # keras-hub's Preprocessor.from_config deserializes the tokenizer in place;
+        # a copy leaves the caller's config intact.
+        return super().from_config(dict(config))
+
+
+# Eager calls run through one traced function per layer. Kept outside the layer, or
+# tf.saved_model.save would export these helpers as extra functions of the object.
+_GRAPH_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _graph_function(layer: SentimentPreprocessor, kind: str, fn):
+    functions = _GRAPH_FUNCTIONS.setdefault(layer, {})
+    if kind not in functions:
+        functions[kind] = tf.function(fn, input_signature=[tf.TensorSpec([None], tf.string)])
+    return functions[kind]
+
+
+def tiny_vocabulary() -> list[str]:
+    """A toy WordPiece vocabulary for the "tiny" test preset (no weights needed).
+
+    Special tokens, single characters and their "##" continuations (so every ASCII
+    word tokenizes without [UNK]) and a few whole review words.
+    """
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = list(string.ascii_lowercase + string.digits + string.punctuation)
+    words = ["the", "and", "great", "good", "bad", "love", "hate", "not", "sound",
+             "guitar", "strings", "cable", "broke", "works", "fine", "ok", "okay"]
+    return specials + chars + [f"##{c}" for c in chars] + words
+
+
+def tiny_tokenizer() -> keras_hub.models.BertTokenizer:
+    """A lower-casing BERT tokenizer over `tiny_vocabulary()`."""
+    return keras_hub.models.BertTokenizer(vocabulary=tiny_vocabulary(), lowercase=True)

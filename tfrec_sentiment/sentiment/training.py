@@ -1,0 +1,255 @@
+"""Fine-tuning the sentiment classifier: tf.data, distribution, checkpoints, resume.
+
+- Input: raw texts go through `tf.data`; keras-hub's `fit` maps the classifier's
+  `SentimentPreprocessor` over each batch (tokenization in the pipeline).
+- Length bucketing by sort-then-batch: each epoch the rows are shuffled, cut into
+  pools of `sort_pool_batches` batches, sorted by token length inside a pool, batched,
+  and the batches shuffled. A batch is padded to the smallest bucket length that holds
+  it. The order is a pure function of (seed, epoch), so a resumed run sees exactly the
+  batches the uninterrupted run would have.
+- Imbalance: class weights (see `labels.class_weights`) enter as sample weights;
+  model selection by validation macro-F1 (`MacroF1`, compiled), the best
+  epoch's weights are kept.
+- Loss: categorical cross-entropy on logits, in the compiled loss.
+- Distribution: build and compile inside `strategy.scope()`; the global batch is
+  split across replicas by Keras.
+- Checkpoints: after every epoch, `checkpoints/epoch-NNN.weights.h5` (model and
+  optimizer state) and `state.json`; a new call with the same folder resumes after
+  the last finished epoch.
+
+Example:
+
+>>> result = train_classifier(SentimentConfig(preset="tiny", epochs=2), train, validation,
+...                           "runs/x/sentiment", seed=0, verbose=0)
+>>> result.best_epoch in (1, 2)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.datasets import LabelledTexts
+from tfrec_sentiment.sentiment.inference import packed_lengths
+from tfrec_sentiment.sentiment.labels import LABELS, class_weights
+from tfrec_sentiment.sentiment.macro_f1 import MacroF1
+from tfrec_sentiment.sentiment.model import SentimentModel
+
+STATE_FILE = "state.json"
+BEST_WEIGHTS = "best.weights.h5"
+MACRO_F1 = "macro_f1"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a fine-tuning run produced.
+
+    Attributes:
+        model: the model holding the best epoch's weights.
+        history: one dict of Keras logs per finished epoch (resumed runs included).
+        best_epoch: 1-based epoch with the highest validation macro-F1.
+        best_macro_f1: that value.
+        epochs_run: epochs trained by this call (less than `epochs` when resumed).
+        class_weights: the per-class loss weights used, LABELS order.
+    """
+
+    model: SentimentModel
+    history: list[dict]
+    best_epoch: int
+    best_macro_f1: float
+    epochs_run: int
+    class_weights: list[float]
+
+
+def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int,
+                pool_batches: int = 50) -> np.ndarray:
+    """Row order for one epoch: consecutive `batch_size` chunks are the batches.
+
+    Shuffled, then sorted by length inside pools of `pool_batches` batches (so a
+    batch's rows have similar lengths), then the full batches shuffled; the one
+    partial batch, if any, comes last. Deterministic in (seed, epoch).
+
+    Args:
+        lengths: packed token length per row [N].
+
+    Returns:
+        int64 permutation of range(N).
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    pool = max(batch_size * pool_batches, batch_size)
+    pools = [order[i:i + pool] for i in range(0, len(order), pool)]
+    order = np.concatenate([p[np.argsort(lengths[p], kind="stable")] for p in pools])
+    full = len(order) // batch_size
+    batches = order[: full * batch_size].reshape(full, batch_size)
+    batches = batches[rng.permutation(full)]
+    return np.concatenate([batches.ravel(), order[full * batch_size:]]).astype(np.int64)
+
+
+def training_dataset(data: LabelledTexts, lengths: np.ndarray, weights: np.ndarray,
+                     batch_size: int, seed: int, epochs: Sequence[int],
+                     pool_batches: int = 50) -> tf.data.Dataset:
+    """Batches `(texts [B], one-hot labels [B, 3], sample weights [B])` for `epochs`.
+
+    The epochs follow one another in one dataset, each ceil(N / batch_size) batches,
+    so Keras can run `steps_per_epoch` over it from any `initial_epoch`.
+    """
+    texts = np.array(data.texts, dtype=object)
+    onehot = np.eye(len(LABELS), dtype=np.float32)[data.labels]
+    row_weights = weights[data.labels].astype(np.float32)
+    dataset = None
+    for epoch in epochs:
+        order = epoch_order(lengths, batch_size, seed, epoch, pool_batches)
+        part = tf.data.Dataset.from_tensor_slices(
+            (tf.constant(list(texts[order])), onehot[order], row_weights[order])
+        ).batch(batch_size)
+        dataset = part if dataset is None else dataset.concatenate(part)
+    return dataset
+
+
+def evaluation_dataset(data: LabelledTexts, lengths: np.ndarray,
+                       batch_size: int) -> tf.data.Dataset:
+    """Length-sorted batches `(texts [B], one-hot labels [B, 3])`, unweighted."""
+    order = np.argsort(lengths, kind="stable")
+    onehot = np.eye(len(LABELS), dtype=np.float32)[data.labels]
+    texts = np.array(data.texts, dtype=object)[order]
+    return tf.data.Dataset.from_tensor_slices(
+        (tf.constant(list(texts)), onehot[order])
+    ).batch(batch_size)
+
+
+def compile_classifier(model: SentimentModel, config: SentimentConfig,
+                       total_steps: int) -> None:
+    """AdamW with linear warm-up then cosine decay; loss and metrics compiled.
+
+    Call inside the strategy scope the model was built in.
+    """
+    warmup = int(round(config.warmup_fraction * total_steps))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0, decay_steps=max(total_steps - warmup, 1),
+        warmup_target=config.learning_rate, warmup_steps=warmup,
+    )
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule,
+                                       weight_decay=config.weight_decay)
+    # Decay the matrices only, as BERT was pre-trained.
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    model.classifier.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                 MacroF1(num_classes=len(LABELS), name=MACRO_F1)],
+    )
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves weights + optimizer after every epoch and tracks the best by macro-F1.
+
+    Writes `epoch-NNN.weights.h5` (1-based; the previous one is removed once the new
+    one is complete), `best.weights.h5` on improvement, and `state.json` last, so the
+    state never points at a file that is not yet written.
+    """
+
+    def __init__(self, directory: Path, state: dict, monitor: str = f"val_{MACRO_F1}"):
+        super().__init__()
+        self.directory = Path(directory)
+        self.state = state
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        done = epoch + 1
+        path = self.directory / f"epoch-{done:03d}.weights.h5"
+        self.model.save_weights(path)
+        score = logs.get(self.monitor, logs.get(MACRO_F1, 0.0))
+        if score > self.state.get("best_macro_f1", -1.0):
+            self.model.save_weights(self.directory / f".{BEST_WEIGHTS}")
+            os.replace(self.directory / f".{BEST_WEIGHTS}", self.directory / BEST_WEIGHTS)
+            self.state.update(best_epoch=done, best_macro_f1=score)
+        previous = self.state.get("last_checkpoint")
+        self.state.update(epochs_done=done, last_checkpoint=path.name,
+                          history=[*self.state.get("history", []), logs])
+        write_state(self.directory, self.state)
+        if previous and previous != path.name:
+            (self.directory / previous).unlink(missing_ok=True)
+
+
+def read_state(directory: Path) -> dict:
+    """The checkpoint state of a run folder, or an empty one."""
+    path = Path(directory) / STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_state(directory: Path, state: dict) -> None:
+    tmp = Path(directory) / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    os.replace(tmp, Path(directory) / STATE_FILE)
+
+
+def train_classifier(config: SentimentConfig, train: LabelledTexts,
+                     validation: LabelledTexts, directory: str | Path,
+                     strategy: tf.distribute.Strategy | None = None, seed: int = 0,
+                     verbose: int | str = "auto",
+                     callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
+    """Fine-tunes a classifier (or resumes one) and returns it with the best weights.
+
+    Args:
+        config: model and fine-tuning settings.
+        train: training texts and labels (3-class or binary ids in LABELS numbering).
+        validation: held-out texts for model selection (macro-F1).
+        directory: the stage folder; checkpoints go to `directory/checkpoints`.
+            If it holds a finished epoch, training resumes after it.
+        strategy: a `tf.distribute.Strategy` (default: the current one).
+        seed: seeds weights of the new head, dropout and the batch order.
+        verbose: Keras `fit` verbosity (progress bar by default).
+        callbacks: extra Keras callbacks (run after the checkpoint callback).
+
+    Returns:
+        `TrainResult`; `model` holds the best epoch's weights.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    checkpoints = Path(directory) / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    state = read_state(checkpoints)
+    done = int(state.get("epochs_done", 0))
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = SentimentModel.build(config)
+    weights = class_weights(train.labels, config.class_weighting)
+    train_lengths = packed_lengths(model, train.texts)
+    val_lengths = packed_lengths(model, validation.texts)
+    steps = -(-len(train) // config.batch_size)
+    with strategy.scope():
+        compile_classifier(model, config, total_steps=steps * config.epochs)
+        if done:
+            model.classifier.optimizer.build(model.classifier.trainable_variables)
+            model.classifier.load_weights(checkpoints / state["last_checkpoint"])
+    state.setdefault("class_weights", weights.tolist())
+    epochs_run = 0
+    if done < config.epochs:
+        dataset = training_dataset(train, train_lengths, weights, config.batch_size, seed,
+                                   range(done, config.epochs), config.sort_pool_batches)
+        model.classifier.fit(
+            dataset, epochs=config.epochs, initial_epoch=done, steps_per_epoch=steps,
+            validation_data=evaluation_dataset(validation, val_lengths,
+                                               config.inference_batch_size),
+            callbacks=[EpochCheckpoint(checkpoints, state), *callbacks], verbose=verbose,
+            shuffle=False,  # the order is planned per epoch (epoch_order)
+        )
+        epochs_run = int(state["epochs_done"]) - done
+    if (checkpoints / BEST_WEIGHTS).is_file():
+        model.classifier.load_weights(checkpoints / BEST_WEIGHTS)
+    return TrainResult(
+        model=model, history=list(state.get("history", [])),
+        best_epoch=int(state.get("best_epoch", 0)),
+        best_macro_f1=float(state.get("best_macro_f1", 0.0)),
+        epochs_run=epochs_run, class_weights=list(state["class_weights"]),
+    )
