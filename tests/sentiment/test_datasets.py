@@ -76,3 +76,13 @@ def test_real_files_have_the_documented_sizes(shared_data):
     assert len(dev) == 872  # SST-2 dev (1,101 trees minus neutral roots)
     uci = read_uci_folder(folder / "uci_labelled_sentences")
     assert len(uci) == 3000 and np.bincount(uci.labels).tolist() == [1500, 0, 1500]
+
+
+def test_newest_keeps_the_tail_in_order():
+    from tfrec_sentiment.sentiment.datasets import LabelledTexts
+
+    data = LabelledTexts("t", ["a", "b", "c", "d"], np.array([0, 1, 2, 0]), binary=False)
+    newest = data.newest(2)
+    assert newest.texts == ["c", "d"]
+    assert newest.labels.tolist() == [2, 0]
+    assert data.newest(None) is data and data.newest(10) is data

@@ -7,6 +7,29 @@ import dataclasses
 
 @dataclasses.dataclass
 class FeatureConfig:
-    """How sentiment, ratings and helpful votes are fused into features."""
+    """How sentiment, ratings and helpful votes are fused into features.
+
+    Attributes:
+        use_sentiment: build the sentiment feature group (needs per-review
+            probabilities). Off: the tables hold only rating and helpful-vote groups.
+        use_text: build the mean text embedding of each user's and item's reviews.
+        prior_strength: pseudo-count `k` of the shrinkage towards the training-wide
+            mean: a profile mean is `(sum + k * prior) / (count + k)`. It keeps
+            profiles of users and items with few reviews near the global mean and
+            gives users/items with no reviews (cold start, leave-one-out of a single
+            review) a defined profile: the prior itself.
+        training_features: which reviews a TRAINING row's features may use (the
+            row's own review never): "past_only" - the user's and the item's reviews
+            strictly before the row's time; "leave_one_out" - all other reviews of
+            the user / item (leaks through id embeddings: see features/tables.py).
+            Validation, test and serving rows always get all training reviews.
+        history_length: how many of a user's latest reviews form the user's review
+            history (the reviewed items, signed by rating and by sentiment), the
+            bag-of-items input of the user tower; 0 = none.
+    """
 
     use_sentiment: bool = True
+    use_text: bool = True
+    prior_strength: float = 2.0
+    training_features: str = "past_only"
+    history_length: int = 20

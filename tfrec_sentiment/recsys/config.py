@@ -4,9 +4,141 @@ from __future__ import annotations
 
 import dataclasses
 
+# Ablation variants: which feature groups the towers read.
+# Signals that sign the user's review history, per variant.
+VARIANT_HISTORY_SIGNALS: dict[str, tuple[str, ...]] = {
+    "ids": (),
+    "ratings": ("rating",),
+    "full": ("rating", "sentiment"),
+}
+VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
+    "ids": (),
+    "ratings": ("activity", "rating", "helpful"),
+    "full": ("activity", "rating", "helpful", "sentiment"),
+}
+
 
 @dataclasses.dataclass
 class RecsysConfig:
-    """The TFRS retrieval + ranking model and its training."""
+    """The TFRS retrieval + ranking model and its training.
 
-    epochs: int = 5
+    Model:
+        variant: ablation switch: "ids" (id embeddings only), "ratings" (+ the
+            interaction aggregates: review count and times, ratings, helpful votes),
+            "full" (+ the sentiment group and, with use_text, the text embedding).
+        use_text: towers also read the mean review text embedding (only with
+            variant "full"; the text is the review, so it belongs to "sentiment").
+        embedding_dim: id embedding width; output_dim: tower output width (the
+            retrieval embedding); fusion_units / text_units: fused feature widths.
+        num_oov_buckets: StringLookup OOV buckets for unknown ids.
+        history_dim: width of the user tower's bag-of-items embedding of the user's
+            review history (0 = no history); the variant decides its signs (ids:
+            none, ratings: + rating, full: + rating and sentiment).
+        id_dropout: share of training examples whose id is replaced by the OOV
+            bucket, so the OOV path learns to score from features (cold start).
+        normalize_embeddings: L2-normalise both towers' outputs (cosine retrieval
+            scores; use with a temperature).
+        retrieval_bias: retrieval scores get a learned item bias (an extra
+            embedding column: 1 for users, the bias for items), which learns the
+            popularity that ridge-shrunk embeddings under-express.
+        profile_in_embedding: the profile (fused features, text) also enters the
+            retrieval embedding; off, it reaches retrieval only through the item
+            retrieval bias (and rating through the biases and the head).
+        cross_layers, hidden_units, dropout: the ranking head (DCN Cross + MLP).
+        id_l2: ridge weight on the id (and history) embedding tables, in the
+            units of the bias baseline's `reg` (b = sum(residual) / (n + reg)).
+        bias_l2: ridge weight on the id bias tables (the bias baseline's `reg`).
+        history_l2: ridge weight on the history item embedding table (shared by
+            every user who reviewed the item, so it needs less than an id).
+        head_l2: L2 weight on the rating head's dense and cross kernels.
+        feature_l2: L2 weight on the towers' profile-path kernels (fusion, text
+            and feature projections): profile features nearly identify an id, so
+            this path needs about as much shrinkage as an id embedding.
+        bias_init: start the id biases at the closed-form ridge biases (the bias
+            baseline, reg = bias_l2); the head's output starts at zero, so the
+            untrained model IS the bias baseline and training learns the residual.
+
+    Losses:
+        retrieval_weight, rating_weight, pairwise_weight: weights of the in-batch
+            softmax retrieval loss, the rating regression loss and the BPR-style
+            pairwise loss (observed item vs an in-batch other item, on the
+            ranking head's output). A weight of 0 turns that loss off.
+        rating_loss: "mse" or "huber".
+        sampling_correction: subtract log(item popularity) from the in-batch
+            logits (logQ correction), so retrieval scores keep popularity.
+        temperature: softmax temperature of the retrieval loss (None = 1).
+
+    Training:
+        epochs, batch_size (GLOBAL, split over replicas), learning_rate,
+        steps_per_execution, early_stopping_patience, monitor (the validation
+        metric early stopping follows, restoring its best epoch: the default is
+        the retrieval hit rate at 10, which keeps improving long after the
+        rating RMSE has settled; "val_rmse" or "val_total_loss" also work),
+        topk_metrics_in_training (FactorizedTopK metrics in every validation
+        pass; they cost a catalogue scoring per pass, and are switched on by
+        themselves when `monitor` names them).
+
+    Scoring:
+        score_mode: how `score_items` ranks: "retrieval" (tower dot product),
+            "rating" (ranking head), or "blend" (retrieval score standardised per
+            user + score_blend * predicted rating).
+    """
+
+    epochs: int = 40
+    variant: str = "full"
+    use_text: bool = True
+    embedding_dim: int = 16
+    output_dim: int = 16
+    fusion_units: int = 16
+    text_units: int = 8
+    num_oov_buckets: int = 1
+    normalize_embeddings: bool = False
+    retrieval_bias: bool = False
+    profile_in_embedding: bool = True
+    history_dim: int = 16
+    id_dropout: float = 0.1
+    cross_layers: int = 1
+    hidden_units: tuple[int, ...] = (32,)
+    dropout: float = 0.1
+    id_l2: float = 50.0
+    bias_l2: float = 8.0
+    history_l2: float = 50.0
+    head_l2: float = 0.03
+    feature_l2: float = 0.3
+    bias_init: bool = True
+    retrieval_weight: float = 1.0
+    rating_weight: float = 1.0
+    pairwise_weight: float = 0.0
+    rating_loss: str = "mse"
+    sampling_correction: bool = True
+    temperature: float | None = 0.1
+    batch_size: int = 256
+    learning_rate: float = 0.005
+    steps_per_execution: int = 1
+    early_stopping_patience: int = 10
+    monitor: str = "val_factorized_top_k/top_10_categorical_accuracy"
+    topk_metrics_in_training: bool = False
+    topk_ks: tuple[int, ...] = (10, 50)
+    score_mode: str = "retrieval"
+    score_blend: float = 1.0
+
+    @property
+    def feature_groups(self) -> tuple[str, ...]:
+        """Fused groups of the variant, e.g. ("rating", "helpful", "sentiment")."""
+        _check_variant(self.variant)
+        return VARIANT_GROUPS[self.variant]
+
+    @property
+    def history_signals(self) -> tuple[str, ...]:
+        """Signals that sign the review history for this variant."""
+        _check_variant(self.variant)
+        return VARIANT_HISTORY_SIGNALS[self.variant]
+
+    @property
+    def text_enabled(self) -> bool:
+        return self.use_text and self.variant == "full"
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANT_GROUPS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {list(VARIANT_GROUPS)}")

@@ -46,6 +46,10 @@ class SentimentConfig:
             with length buckets 1.96x keras-hub's predict per CPU-second here (AVX512_BF16),
             SST-2 dev accuracy unchanged (bench/sentiment_speed.py --accuracy-set).
         tiny_hidden_dim / tiny_layers / tiny_heads: the "tiny" backbone's size.
+        model_dir: a fine-tuned `SentimentModel` folder to reuse; the pipeline then
+            skips fine-tuning (e.g. one model scored into several recommender runs).
+        cache_dir: the score cache folder; None = `<run>/sentiment/scores`. Scores are
+            keyed by the model fingerprint, so one cache can serve many runs.
     """
 
     preset: str = "minilm"
@@ -67,6 +71,8 @@ class SentimentConfig:
     tiny_hidden_dim: int = 32
     tiny_layers: int = 2
     tiny_heads: int = 2
+    model_dir: str | None = None
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         self.bucket_boundaries = tuple(int(b) for b in self.bucket_boundaries)

@@ -50,6 +50,13 @@ class LabelledTexts:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def newest(self, limit: int | None) -> LabelledTexts:
+        """The last `limit` rows (all if None): for a table in time order, the newest,
+        which are closest to what the model scores later."""
+        if limit is None or len(self) <= limit:
+            return self
+        return LabelledTexts(self.name, self.texts[-limit:], self.labels[-limit:], self.binary)
+
 
 def parse_tree_line(line: str) -> tuple[int, str]:
     """Root label (0-4) and detokenized sentence of one PTB-style SST tree.

@@ -68,7 +68,7 @@ def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path 
         train = read_sst(path, phrases=dataset == SST2_PHRASES, trees=slice(0, cut))
         validation = read_sst(path, trees=slice(cut, None))
         validation.name = "sst2-train-heldout"
-        return SentimentData(_cap(train, config.max_train_examples), validation, [])
+        return SentimentData(train.newest(config.max_train_examples), validation, [])
     from tfrec_sentiment.data.prepare import load_dataset
     from tfrec_sentiment.data.splits import time_cutoff
 
@@ -79,14 +79,7 @@ def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path 
                              f"{name}-train", config.label_column)
     validation = labelled_reviews(split.validation, f"{name}-validation", config.label_column)
     test = labelled_reviews(split.test, f"{name}-test (time split)", config.label_column)
-    return SentimentData(_cap(train, config.max_train_examples), validation, [test])
-
-
-def _cap(data: LabelledTexts, limit: int | None) -> LabelledTexts:
-    # Keep the newest rows (the table is in time order): closest to what is scored later.
-    if limit is None or len(data) <= limit:
-        return data
-    return LabelledTexts(data.name, data.texts[-limit:], data.labels[-limit:], data.binary)
+    return SentimentData(train.newest(config.max_train_examples), validation, [test])
 
 
 def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,

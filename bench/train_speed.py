@@ -1,0 +1,100 @@
+"""Recommender training speed: examples/s with 1 and N replicas, in one run.
+
+    python bench/train_speed.py                       # Musical Instruments if present
+    python bench/train_speed.py --data demo --replicas 1,2 --epochs 4
+
+Splits the CPU into logical devices first (no GPU: `--replicas 1,2` means 1 and 2
+logical CPUs; with GPUs, N GPUs), builds the feature tables once, then trains the
+same model (same global batch, same seed) under each replica count. Epoch 1
+includes tracing, so throughput is the median over the later epochs. Sentiment
+probabilities and text embeddings are random here: they change no shape and no
+cost, and this measures the recommender alone. Prints one line per replica count
+and the speed-up ratio of the last against the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS)
+
+# isort: split
+import numpy as np
+import tensorflow as tf
+
+from tfrec_sentiment.data.prepare import load_dataset
+from tfrec_sentiment.data.splits import leave_last_out
+from tfrec_sentiment.distribute.strategy import configure_cpu_replicas, make_strategy
+from tfrec_sentiment.features.tables import build_feature_tables
+from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.train import train_recommender
+
+REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon2014"
+             / "reviews_Musical_Instruments_5.json.gz")
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(REAL_DATA) if REAL_DATA.exists() else "demo",
+                        help="'demo' or a review file (default: Musical Instruments if present)")
+    parser.add_argument("--replicas", default="1,2", help="comma-separated replica counts")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=256, help="GLOBAL batch size")
+    parser.add_argument("--variant", default="full", choices=("ids", "ratings", "full"))
+    parser.add_argument("--text-dim", type=int, default=384)
+    return parser.parse_args()
+
+
+class EpochTimer(tf.keras.callbacks.Callback):
+    """Records each epoch's wall time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self.start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def main() -> None:
+    args = _parse()
+    counts = [int(r) for r in args.replicas.split(",")]
+    if not tf.config.list_physical_devices("GPU"):
+        configure_cpu_replicas(max(counts))  # before TensorFlow's runtime starts
+    reviews = load_dataset(args.data).reviews
+    split = leave_last_out(reviews)
+    rng = np.random.default_rng(0)
+    n = len(split.train)
+    probabilities = rng.dirichlet(np.ones(3), size=n).astype(np.float32)
+    embeddings = rng.normal(size=(n, args.text_dim)).astype(np.float32)
+    tables = build_feature_tables(split.train, probabilities, embeddings)
+    # No early stopping and no per-epoch catalogue scoring: pure training steps.
+    config = RecsysConfig(variant=args.variant, epochs=args.epochs, batch_size=args.batch_size,
+                          monitor="val_rmse", early_stopping_patience=args.epochs + 1)
+    no_validation = type("TrainOnly", (), {"train": split.train, "validation": None})()
+    steps = n // args.batch_size
+    print(f"data {args.data}: {n} training examples, global batch {args.batch_size}, "
+          f"{steps} steps/epoch, variant {args.variant}")
+    rates = {}
+    for count in counts:
+        strategy = make_strategy("default" if count == 1 else "mirrored",
+                                 replicas=None if count == 1 else count)
+        timer = EpochTimer()
+        train_recommender(config, no_validation, tables, strategy, seed=0, callbacks=[timer])
+        later = timer.seconds[1:] or timer.seconds
+        rates[count] = steps * args.batch_size / statistics.median(later)
+        print(f"replicas {count}: {rates[count]:9.0f} examples/s "
+              f"(first epoch incl. tracing {timer.seconds[0]:.1f} s)")
+    first, last = counts[0], counts[-1]
+    print(f"ratio {last} vs {first} replicas: {rates[last] / rates[first]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

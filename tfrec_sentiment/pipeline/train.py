@@ -1,0 +1,231 @@
+"""The whole chain behind `tools/train.py`: data -> sentiment -> features -> recsys
+-> evaluation -> export, into one run folder.
+
+Each stage is a function of the previous stages' outputs and writes its own
+sub-folder (the run-folder contract: data/, sentiment/, features/, recsys/,
+evaluation/), so a later tool (`tools/export.py`, `tools/update.py`) can load a
+finished run. Stage wall times go to `timing.json`; a markdown summary to `report.md`.
+
+Example:
+
+>>> from tfrec_sentiment import config as config_lib
+>>> run = run_training(config_lib.resolve("smoke"))          # doctest: +SKIP
+>>> sorted(run.metrics["evaluation"]["variants"])[:2]         # doctest: +SKIP
+['+ ratings/helpful', 'MF (k=10)']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.data.prepare import PreparedReviews, load_dataset
+from tfrec_sentiment.data.splits import Split, split_reviews
+from tfrec_sentiment.distribute.strategy import make_strategy
+from tfrec_sentiment.evaluation.ablation import (
+    FULL,
+    IDS_ONLY,
+    AblationResult,
+    Variant,
+    run_ablation,
+)
+from tfrec_sentiment.evaluation.baselines import baseline_variants
+from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
+from tfrec_sentiment.recsys.train import train_recommender
+from tfrec_sentiment.recsys.trained import TrainedRecommender
+from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
+from tfrec_sentiment.sentiment.inference import ScoreCache
+from tfrec_sentiment.sentiment.labels import review_texts
+from tfrec_sentiment.sentiment.model import Scores, SentimentModel
+from tfrec_sentiment.sentiment.training import train_classifier
+
+log = logging.getLogger(__name__)
+
+# Ablation rows of the recommender: report name -> RecsysConfig.variant.
+RECSYS_VARIANTS = {IDS_ONLY: "ids", "+ ratings/helpful": "ratings", FULL: "full"}
+
+
+@dataclasses.dataclass
+class TrainRun:
+    """What one run produced; everything is also on disk under `run_dir`."""
+
+    run_dir: Path
+    split: Split
+    sentiment: SentimentModel
+    tables: FeatureTables
+    recommender: TrainedRecommender
+    ablation: AblationResult
+    timing: dict
+    export_dir: Path | None = None
+
+    @property
+    def metrics(self) -> dict:
+        return {"evaluation": self.ablation.to_dict(), "timing": self.timing}
+
+
+def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None,
+                 *, progress: bool = True, export: bool = True) -> TrainRun:
+    """Runs every stage of the chain and returns the trained pieces.
+
+    Args:
+        config: the resolved run config (see `tfrec_sentiment.config.resolve`).
+        run_dir: the run folder; default `<run_root>/<name>-<timestamp>`.
+        progress: progress bars on the long stages.
+        export: end with the SavedModel export (needs the export stage).
+    """
+    run_dir = new_run_dir(config, run_dir)
+    strategy = make_strategy(config.strategy, config.replicas)
+    timer = StageTimer()
+    with timer("data"):
+        _, split = data_stage(config, run_dir)
+    with timer("sentiment"):
+        sentiment, train_scores = sentiment_stage(config, split, run_dir, strategy, progress)
+    with timer("features"):
+        tables = feature_stage(config, split, train_scores, run_dir)
+    with timer("recsys"):
+        recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
+    with timer("evaluation"):
+        ablation = evaluation_stage(config, split, tables, recommender, run_dir, strategy,
+                                    progress)
+    export_dir = None
+    if export:
+        with timer("export"):
+            export_dir = export_stage(config, run_dir, sentiment, recommender)
+    timing = timer.to_dict()
+    write_json(run_dir / "timing.json", timing)
+    run = TrainRun(run_dir, split, sentiment, tables, recommender, ablation, timing, export_dir)
+    write_run_report(run)
+    return run
+
+
+def data_stage(config: config_lib.RunConfig, run_dir: Path) -> tuple[PreparedReviews, Split]:
+    """Reads, cleans and splits the reviews; writes `data/`."""
+    data = config.data
+    prepared = load_dataset(data.dataset, format=data.format, columns=data.columns or None,
+                            config=data, seed=config.seed)
+    prepared.save(run_dir / "data")
+    split = split_reviews(prepared.reviews, data)
+    split.save(run_dir / "data")
+    return prepared, split
+
+
+def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
+                    strategy: tf.distribute.Strategy,
+                    progress: bool) -> tuple[SentimentModel, Scores]:
+    """Fine-tunes the classifier on the train split (or loads `sentiment.model_dir`),
+    evaluates it on the test split with VADER beside it, and scores every training
+    review; writes `sentiment/`.
+
+    Returns:
+        The model and the scores of `split.train`'s rows (probabilities [N, 3],
+        embeddings [N, D]), aligned with its rows.
+    """
+    folder = run_dir / "sentiment"
+    settings = config.sentiment
+    summary: dict = {}
+    if settings.model_dir:
+        model = SentimentModel.load(settings.model_dir)
+        summary["reused_model"] = str(settings.model_dir)
+    else:
+        train = labelled_reviews(split.train.sort_values("timestamp", kind="stable"),
+                                 "train", settings.label_column)
+        validation = labelled_reviews(split.validation, "validation", settings.label_column)
+        result = train_classifier(settings, train.newest(settings.max_train_examples),
+                                  validation, folder, strategy=strategy, seed=config.seed,
+                                  verbose="auto" if progress else 0)
+        model = result.model
+        summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
+                       class_weights=result.class_weights, history=result.history)
+    model.save(folder / "model")
+    cache = ScoreCache(settings.cache_dir or folder / "scores")
+    held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
+    fast = {"batch_size": settings.inference_batch_size, "jit_compile": settings.jit_compile,
+            "bfloat16": settings.inference_bfloat16}
+    results = evaluate_sets(model, [held_out], cache=cache, progress=progress, **fast)
+    write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
+    scores = model.score(review_texts(split.train), cache=cache, progress=progress, **fast)
+    return model, scores
+
+
+def feature_stage(config: config_lib.RunConfig, split: Split, scores: Scores,
+                  run_dir: Path) -> FeatureTables:
+    """Builds the leak-free feature tables from the train split; writes `features/`."""
+    tables = build_feature_tables(split.train, scores.probabilities, scores.embedding,
+                                  config.features)
+    tables.save(run_dir / "features")
+    return tables
+
+
+def recsys_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTables,
+                 run_dir: Path, strategy: tf.distribute.Strategy,
+                 progress: bool) -> TrainedRecommender:
+    """Trains the full model with the run's seed; writes `recsys/` (the export's input)."""
+    settings = dataclasses.replace(config.recsys, variant="full")
+    return train_recommender(settings, split, tables, strategy, run_dir / "recsys",
+                             seed=config.seed, progress=progress)
+
+
+def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTables,
+                     recommender: TrainedRecommender, run_dir: Path,
+                     strategy: tf.distribute.Strategy, progress: bool) -> AblationResult:
+    """Baselines and the recommender's ablation, all on the same split and seeds."""
+    def trainer(variant: str):
+        settings = dataclasses.replace(config.recsys, variant=variant)
+
+        def train(seed: int) -> TrainedRecommender:
+            if variant == "full" and seed == config.seed:
+                return recommender  # trained by the recsys stage already
+            return train_recommender(settings, split, tables, strategy, seed=seed)
+        return train
+
+    variants: dict[str, Variant] = dict(
+        baseline_variants(split, mf_factors=config.evaluation.mf_factors))
+    for name, variant in RECSYS_VARIANTS.items():
+        variants[name] = Variant(trainer(variant))
+    seeds = _seeds_with_run_seed(config)
+    result = run_ablation(variants, split, run_dir / "evaluation", config=config.evaluation,
+                          seeds=seeds, title=f"{config.name}: {config.data.dataset}",
+                          progress=progress)
+    return result
+
+
+def _seeds_with_run_seed(config: config_lib.RunConfig) -> list[int]:
+    # The run's own seed goes first, so the exported model is one of the evaluated ones.
+    seeds = [config.seed] + [s for s in config.evaluation.seeds if s != config.seed]
+    return seeds[:max(1, len(config.evaluation.seeds))]
+
+
+def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: SentimentModel,
+                 recommender: TrainedRecommender) -> Path | None:
+    """Writes the one SavedModel (see `tfrec_sentiment.export`)."""
+    try:
+        from tfrec_sentiment.export.saved_model import export_run
+    except ImportError:
+        log.warning("export stage not available yet; skipping")
+        return None
+    return export_run(run_dir, config.export, sentiment=sentiment, recommender=recommender)
+
+
+def write_run_report(run: TrainRun) -> Path:
+    """`report.md` at the run root: data, sentiment, ablation and timing in one page."""
+    lines = [f"# Run `{run.run_dir.name}`", ""]
+    sizes = {name: len(part) for name, part in run.split.parts.items()}
+    lines += ["## Data", "", f"Split sizes: {sizes}", ""]
+    sentiment_md = run.run_dir / "sentiment" / "metrics.md"
+    if sentiment_md.is_file():
+        lines += ["## Sentiment", "", sentiment_md.read_text().strip(), ""]
+    lines += ["## Recommendation", "", run.ablation.to_markdown().strip(), ""]
+    lines += ["## Stage wall times", "", "| stage | seconds | share |", "|---|---|---|"]
+    for stage, seconds in run.timing["seconds"].items():
+        lines.append(f"| {stage} | {seconds:.1f} | {run.timing['share'][stage]:.0%} |")
+    if run.export_dir is not None:
+        lines += ["", f"Exported SavedModel: `{run.export_dir}`"]
+    path = run.run_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+

@@ -1,0 +1,73 @@
+"""tf.data pipelines for the recommender: example dicts in, batched datasets out.
+
+Examples are the dicts of numpy arrays from `FeatureTables.training_examples()` /
+`lookup_examples(frame)`; the pipeline keeps only the keys the model reads, then
+cache -> shuffle -> batch -> prefetch. Batches are GLOBAL: under a
+`MirroredStrategy` Keras splits each batch over the replicas.
+
+Example:
+
+>>> ds = make_dataset(tables.training_examples(), config, training=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.model import model_input_keys
+
+
+def select_inputs(examples: Mapping[str, np.ndarray], config: RecsysConfig) -> dict:
+    """The subset of `examples` the model reads, with TF-friendly dtypes."""
+    keys = [k for k in model_input_keys(config) if k in examples]
+    out = {}
+    for key in keys:
+        value = np.asarray(examples[key])
+        if value.dtype == object:
+            out[key] = value.astype(str)
+        elif value.dtype.kind in "iu":  # item indices of a history
+            out[key] = value.astype(np.int64)
+        else:
+            out[key] = value.astype(np.float32)
+    return out
+
+
+def make_dataset(
+    examples: Mapping[str, np.ndarray],
+    config: RecsysConfig,
+    training: bool,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> tf.data.Dataset:
+    """Batched dataset of example dicts.
+
+    Args:
+        examples: key -> array [N, ...] (all the same N).
+        config: selects the keys (variant) and the global batch size.
+        training: shuffle every epoch (seeded) and drop the last partial batch
+            (in-batch negatives need full batches; static shapes trace once).
+        seed: shuffle seed.
+        batch_size: override of `config.batch_size` (e.g. larger for evaluation).
+
+    Returns:
+        tf.data.Dataset of dict[str, Tensor [B, ...]].
+    """
+    inputs = select_inputs(examples, config)
+    size = len(next(iter(inputs.values())))
+    batch = batch_size or config.batch_size
+    if training and size < batch:
+        raise ValueError(f"{size} training examples are fewer than one batch of {batch}")
+    dataset = tf.data.Dataset.from_tensor_slices(inputs).cache()
+    if training:
+        dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # In-memory data: shard by elements across workers (multi-worker), not by files.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    options.deterministic = True
+    return dataset.with_options(options)

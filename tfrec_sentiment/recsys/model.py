@@ -1,0 +1,406 @@
+"""The TFRS recommender: two towers, a retrieval task and a rating (ranking) task.
+
+    rating(u, i) = global_mean + bias_u + bias_i
+                   + RatingHead([e_u, e_i, e_u * e_i, features_u, features_i])
+    score(u, i)  = <e_u, e_i>                      (retrieval, brute-force top-k)
+
+Losses (all in `compute_loss`, per example, then averaged over the GLOBAL batch
+with `tf.nn.compute_average_loss`, so 1 and N replicas optimise the same objective):
+
+- retrieval: in-batch softmax (`tfrs.tasks.Retrieval`), optional logQ popularity
+  correction, accidental hits (same item twice in a batch) removed;
+- rating: MSE or Huber on the rating (`tfrs.tasks.Ranking`);
+- pairwise (optional): BPR, -log sigmoid(rating(u, i) - rating(u, j)) with j
+  another item of the same (per-replica) batch (`tfrs.tasks.Ranking` with a
+  logistic loss on the difference);
+- ridge on the embedding tables and the bias tables, `id_l2 / N * |E|^2 +
+  bias_l2 / N * |b|^2` (and `history_l2` for the history item table) with N
+  training examples: over an epoch the objective is
+  (sum of losses + id_l2 |E|^2 + bias_l2 |b|^2) / N, the same count-independent
+  shrinkage as the bias baseline's b = sum(residual) / (n + reg); plus L2 on the
+  towers' profile-path kernels and the rating head's kernels. All of it is added
+  in `compute_loss`, scaled with `tf.nn.scale_regularization_loss`, rather than
+  kept in `self.losses`, which Keras would add once per replica.
+
+Example:
+
+>>> model = build_model(RecsysConfig(), tables)                 # doctest: +SKIP
+>>> model.compile(optimizer=make_optimizer(RecsysConfig()))     # doctest: +SKIP
+>>> model.fit(dataset)                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.head import RatingHead
+from tfrec_sentiment.recsys.towers import ItemTower, UserTower
+
+RATING_LOSSES = ("mse", "huber")
+SCORE_MODES = ("retrieval", "rating", "blend")
+
+
+class RecommenderModel(tfrs.Model):
+    """Two towers + rating head, trained on retrieval, rating and pairwise losses.
+
+    Args:
+        user_tower: a `UserTower`.
+        item_tower: an `ItemTower` (same output_dim).
+        rating_head: a `RatingHead`.
+        global_mean: mean training rating (the rating baseline).
+        retrieval_weight, rating_weight, pairwise_weight: loss weights (0 = off).
+        id_l2: ridge weight of the embedding tables, in units of one example's loss.
+        bias_l2: ridge weight of the id bias tables (the bias baseline's `reg`).
+        history_l2: ridge weight of the history item embedding table.
+        num_examples: N, the number of training examples (scales the ridge).
+        head_l2: L2 weight on the rating head's dense and cross kernels.
+        feature_l2: L2 weight on the towers' profile-path kernels (`profile_kernels`).
+        rating_loss: "mse" or "huber".
+        sampling_correction: logQ-correct the in-batch logits by item popularity;
+            examples must then carry "item_probability" [B].
+        temperature: retrieval softmax temperature (None = 1).
+        topk_ks: the k of the FactorizedTopK metrics (see `set_topk_candidates`).
+
+    Inputs of every method: a dict of batched tensors, "user_id", "item_id"
+    (string [B]), the towers' feature groups "{side}_{group}" (float [B, dim]),
+    "rating" (float [B], for losses) and "item_probability" (float [B]).
+    """
+
+    def __init__(
+        self,
+        user_tower: UserTower,
+        item_tower: ItemTower,
+        rating_head: RatingHead,
+        global_mean: float,
+        retrieval_weight: float = 1.0,
+        rating_weight: float = 1.0,
+        pairwise_weight: float = 0.0,
+        id_l2: float = 0.0,
+        bias_l2: float = 0.0,
+        history_l2: float = 0.0,
+        num_examples: int = 1,
+        head_l2: float = 0.0,
+        feature_l2: float = 0.0,
+        rating_loss: str = "mse",
+        sampling_correction: bool = True,
+        temperature: float | None = None,
+        topk_ks: tuple[int, ...] = (10, 50),
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if rating_loss not in RATING_LOSSES:
+            raise ValueError(f"rating_loss {rating_loss!r} not in {RATING_LOSSES}")
+        self.user_tower = user_tower
+        self.item_tower = item_tower
+        self.rating_head = rating_head
+        self.global_mean = float(global_mean)
+        self.retrieval_weight = float(retrieval_weight)
+        self.rating_weight = float(rating_weight)
+        self.pairwise_weight = float(pairwise_weight)
+        self.id_l2 = float(id_l2)
+        self.bias_l2 = float(bias_l2)
+        self.history_l2 = float(history_l2)
+        self.num_examples = int(num_examples)
+        self.head_l2 = float(head_l2)
+        self.feature_l2 = float(feature_l2)
+        self.sampling_correction = bool(sampling_correction)
+        self.topk_ks = tuple(topk_ks)
+        none = tf.keras.losses.Reduction.NONE
+        self.retrieval_task = tfrs.tasks.Retrieval(
+            loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True, reduction=none),
+            temperature=temperature, remove_accidental_hits=True, name="retrieval",
+        )
+        point_loss = (tf.keras.losses.MeanSquaredError(reduction=none) if rating_loss == "mse"
+                      else tf.keras.losses.Huber(reduction=none))
+        self.rating_task = tfrs.tasks.Ranking(
+            loss=point_loss,
+            metrics=[tf.keras.metrics.RootMeanSquaredError(name="rmse"),
+                     tf.keras.metrics.MeanAbsoluteError(name="mae")],
+            name="rating",
+        )
+        # Only when used: an idle task would report a metric stuck at 0.
+        self.pairwise_task = None if self.pairwise_weight <= 0 else tfrs.tasks.Ranking(
+            loss=tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=none),
+            metrics=[tf.keras.metrics.BinaryAccuracy(name="pairwise_accuracy", threshold=0.0)],
+            name="pairwise",
+        )
+
+    # --- forward pieces (also used by serving) -----------------------------------------
+
+    def towers(self, inputs: dict, training: bool | None = None) -> tuple[dict, dict]:
+        """Both towers' outputs (see `towers.py`) for a batch of (user, item) pairs."""
+        return (self.user_tower(inputs, training=training),
+                self.item_tower(inputs, training=training))
+
+    def rate(self, user: dict, item: dict, training: bool | None = None) -> tf.Tensor:
+        """Predicted rating [B] from tower outputs (unclipped)."""
+        interaction = tf.concat(
+            [user["embedding"], item["embedding"], user["embedding"] * item["embedding"],
+             user["features"], item["features"]], axis=-1,
+        )
+        residual = self.rating_head(interaction, training=training)
+        return self.global_mean + user["bias"] + item["bias"] + residual
+
+    def call(self, inputs: dict, training: bool | None = None) -> dict:
+        """{"rating": [B] predicted rating, "score": [B] retrieval score} per pair."""
+        user, item = self.towers(inputs, training)
+        score = tf.reduce_sum(user["embedding"] * item["embedding"], axis=-1)
+        return {"rating": self.rate(user, item, training), "score": score}
+
+    # --- losses ------------------------------------------------------------------------
+
+    def compute_loss(self, inputs: dict, training: bool = False) -> tf.Tensor:
+        user, item = self.towers(inputs, training)
+        per_example = tf.zeros_like(inputs["rating"])
+        if self.retrieval_weight > 0:
+            candidate = self._candidate_outputs(inputs, item, training)
+            per_example += self.retrieval_weight * self._retrieval_loss(
+                inputs, user, candidate, training)
+        rating = self.rate(user, item, training)
+        if self.rating_weight > 0:
+            per_example += self.rating_weight * self.rating_task(
+                labels=inputs["rating"][:, None], predictions=rating[:, None],
+                training=training)
+        if self.pairwise_weight > 0:
+            per_example += self.pairwise_weight * self._pairwise_loss(
+                inputs, user, item, rating, training)
+        return tf.nn.compute_average_loss(per_example) + tf.nn.scale_regularization_loss(
+            self.id_ridge())
+
+    def id_ridge(self) -> tf.Tensor:
+        """Ridge: (id_l2 |id emb.|^2 + history_l2 |history emb.|^2 + bias_l2 |biases|^2) / N
+        + feature_l2 |profile kernels|^2 + head_l2 |rating head kernels|^2.
+
+        The collaborative projections are left free: their inputs (id and history
+        embeddings) are already shrunk by id_l2."""
+        towers = (self.user_tower, self.item_tower)
+        penalty = 0.0
+        for weight, tables in (
+            (self.id_l2, [t for tower in towers for t in tower.embedding_tables()]),
+            (self.history_l2, [t for tower in towers for t in tower.history_tables()]),
+            (self.bias_l2, [t for tower in towers for t in tower.bias_tables()]),
+        ):
+            if weight > 0 and tables:
+                penalty += weight / self.num_examples * tf.add_n(
+                    [tf.reduce_sum(tf.square(t)) for t in tables])
+        profile = [k for tower in towers for k in tower.profile_kernels()]
+        head = [v for v in self.rating_head.trainable_variables if "kernel" in v.name]
+        for weight, kernels in ((self.feature_l2, profile), (self.head_l2, head)):
+            if weight > 0 and kernels:
+                penalty += weight * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+        return penalty
+
+    def _candidate_outputs(self, inputs: dict, item: dict, training: bool) -> dict:
+        """Item tower outputs on the candidates' static features, if the batch has them.
+
+        Training rows carry held-out item features (without the row's own review)
+        for the rating, and "candidate_item_{group}" - the item's full
+        training-period features, the same for every row of that item - for the
+        in-batch softmax. Row-specific candidate features would let the softmax
+        match a positive to its query by what both lack (the same review, the same
+        time), a shortcut that serving never offers.
+        """
+        prefix = "candidate_item_"
+        static = {k[len("candidate_"):]: v for k, v in inputs.items() if k.startswith(prefix)}
+        if not static:
+            return item
+        return self.item_tower({"item_id": inputs["item_id"], **static}, training=training)
+
+    def _retrieval_loss(self, inputs: dict, user: dict, item: dict,
+                        training: bool) -> tf.Tensor:
+        probability = inputs["item_probability"] if self.sampling_correction else None
+        return self.retrieval_task(
+            user["embedding"], item["embedding"],
+            candidate_sampling_probability=probability,
+            candidate_ids=inputs["item_id"],
+            compute_metrics=not training and bool(self.retrieval_task.factorized_metrics),
+            compute_batch_metrics=False,
+        )
+
+    def _pairwise_loss(self, inputs: dict, user: dict, item: dict, rating: tf.Tensor,
+                       training: bool) -> tf.Tensor:
+        # The negative of example b is the item of example b - 1 in the same batch.
+        negative = {k: tf.roll(v, shift=1, axis=0) for k, v in item.items()}
+        difference = rating - self.rate(user, negative, training)
+        distinct = tf.not_equal(inputs["item_id"], tf.roll(inputs["item_id"], 1, axis=0))
+        return self.pairwise_task(
+            labels=tf.ones_like(difference)[:, None], predictions=difference[:, None],
+            sample_weight=tf.cast(distinct, tf.float32), training=training)
+
+    # --- FactorizedTopK metrics, only when asked ----------------------------------------
+
+    def set_topk_candidates(self, item_inputs: dict | None) -> None:
+        """Turns the retrieval task's FactorizedTopK metrics on (over these items) or off.
+
+        Args:
+            item_inputs: the item tower's inputs for every candidate ("item_id"
+                string [I] and the item groups), or None to turn the metrics off.
+
+        Call it in the strategy's scope, before `evaluate`; the metrics are
+        "factorized_top_k/top_{k}_categorical_accuracy" (id-based hit rate; it does
+        not exclude the user's training items - the evaluation stage does).
+        """
+        if item_inputs is None:
+            self.retrieval_task.factorized_metrics = []
+        else:
+            self.topk_index = CatalogueTopK(k=max(self.topk_ks))
+            self.topk_index.index(self.item_tower(item_inputs, training=False)["embedding"],
+                                  identifiers=item_inputs["item_id"])
+            self.retrieval_task.factorized_metrics = [
+                tfrs.metrics.FactorizedTopK(candidates=self.topk_index, ks=self.topk_ks)]
+        # Keras caches the traced test step; the metric set changed, so retrace.
+        self.test_function = None
+
+    def refresh_topk_candidates(self, item_inputs: dict) -> None:
+        """Recomputes the candidates' embeddings in place (no retrace)."""
+        if self.retrieval_task.factorized_metrics:
+            self.topk_index.refresh(self.item_tower(item_inputs, training=False)["embedding"])
+
+
+class CatalogueTopK(tfrs.layers.factorized_top_k.TopK):
+    """Exact brute-force top-k over a fixed catalogue whose embeddings can be refreshed.
+
+    Unlike `tfrs.layers.factorized_top_k.BruteForce`, `refresh` assigns new
+    embeddings to the same variable, so traced functions keep working.
+    """
+
+    def __init__(self, k: int = 10, **kwargs) -> None:
+        super().__init__(k=k, **kwargs)
+        self._identifiers = None
+        self._embeddings = None
+
+    def index(self, candidates: tf.Tensor, identifiers: tf.Tensor | None = None) -> CatalogueTopK:
+        if identifiers is None:
+            identifiers = tf.range(tf.shape(candidates)[0])
+        self._identifiers = tf.Variable(identifiers, trainable=False, name="identifiers")
+        self._embeddings = tf.Variable(candidates, trainable=False, name="candidates")
+        return self
+
+    def index_from_dataset(self, candidates: tf.data.Dataset) -> CatalogueTopK:
+        raise NotImplementedError("CatalogueTopK indexes tensors; call index()")
+
+    def refresh(self, candidates: tf.Tensor) -> None:
+        self._embeddings.assign(candidates)
+
+    def call(self, queries: tf.Tensor, k: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        scores = tf.matmul(queries, self._embeddings, transpose_b=True)
+        # A catalogue smaller than k returns all of it, ranked.
+        k = tf.minimum(k or self._k, tf.shape(self._embeddings)[0])
+        values, indices = tf.math.top_k(scores, k=k)
+        return values, tf.gather(self._identifiers, indices)
+
+    def is_exact(self) -> bool:
+        return True
+
+
+def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel:
+    """Builds the recommender for `config` over `tables` (vocabularies, statistics).
+
+    Raises:
+        ValueError: the variant needs a feature group the tables lack.
+    """
+    groups = config.feature_groups
+    missing = [g for g in groups + (("text",) if config.text_enabled else ())
+               if g not in tables.groups]
+    if missing:
+        raise ValueError(
+            f"variant {config.variant!r} needs feature group(s) {missing}, but the "
+            f"feature tables only have {list(tables.groups)} (see FeatureConfig)")
+    history = history_inputs(config, tables)
+    missing = [g for g in history if g not in tables.history_groups]
+    if missing:
+        raise ValueError(f"variant {config.variant!r} needs history input(s) {missing}; the "
+                         f"feature tables have {list(tables.history_groups)}")
+    towers = {}
+    for side, cls in (("user", UserTower), ("item", ItemTower)):
+        with_history = side == "user" and bool(history)
+        towers[side] = cls(
+            vocabulary=tables.ids[side].tolist(), embedding_dim=config.embedding_dim,
+            output_dim=config.output_dim, num_oov_buckets=config.num_oov_buckets,
+            feature_groups=groups, use_text=config.text_enabled,
+            fusion_units=config.fusion_units, text_units=config.text_units,
+            statistics=tables.statistics[side], id_dropout=config.id_dropout,
+            dropout=config.dropout,
+            history_size=len(tables.ids["item"]) + 1 if with_history else 0,
+            history_dim=config.history_dim, history_signals=config.history_signals,
+            normalize=config.normalize_embeddings, retrieval_bias=config.retrieval_bias,
+            profile_in_embedding=config.profile_in_embedding,
+            name=f"{side}_tower",
+        )
+    head = RatingHead(hidden_units=config.hidden_units, cross_layers=config.cross_layers,
+                      dropout=config.dropout, name="rating_head")
+    return RecommenderModel(
+        towers["user"], towers["item"], head, global_mean=tables.global_mean,
+        retrieval_weight=config.retrieval_weight, rating_weight=config.rating_weight,
+        pairwise_weight=config.pairwise_weight, id_l2=config.id_l2, bias_l2=config.bias_l2,
+        history_l2=config.history_l2,
+        num_examples=len(tables.rows["rating"]), head_l2=config.head_l2,
+        feature_l2=config.feature_l2,
+        rating_loss=config.rating_loss, sampling_correction=config.sampling_correction,
+        temperature=config.temperature, topk_ks=config.topk_ks,
+    )
+
+
+def closed_form_biases(tables: FeatureTables, reg: float,
+                       sweeps: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge user and item rating biases of the training rows (alternating updates).
+
+    b_i = sum(r - mean - b_u) / (n_i + reg), b_u = sum(r - mean - b_i) / (n_u + reg):
+    the bias baseline. Used to start the model's id biases at that optimum, so
+    training begins from the baseline and the other parts learn the residual.
+
+    Returns:
+        user biases [U], item biases [I] (float32, in `tables.ids` order).
+    """
+    user, item = tables.rows["user_index"], tables.rows["item_index"]
+    residual = tables.rows["rating"].astype(np.float64) - tables.global_mean
+    n_users, n_items = len(tables.ids["user"]), len(tables.ids["item"])
+    user_count = np.bincount(user, minlength=n_users) + reg
+    item_count = np.bincount(item, minlength=n_items) + reg
+    user_bias = np.zeros(n_users)
+    for _ in range(sweeps):
+        item_bias = np.bincount(item, residual - user_bias[user], n_items) / item_count
+        user_bias = np.bincount(user, residual - item_bias[item], n_users) / user_count
+    return user_bias.astype(np.float32), item_bias.astype(np.float32)
+
+
+def initialize_biases(model: RecommenderModel, tables: FeatureTables, reg: float) -> None:
+    """Sets both towers' id biases to `closed_form_biases` (OOV rows stay 0)."""
+    for tower, bias in zip((model.user_tower, model.item_tower),
+                           closed_form_biases(tables, reg)):
+        table = tower.id_bias.embeddings
+        oov = tower.num_oov_buckets
+        table.assign(tf.concat([tf.zeros([oov, 1]), bias[:, None]], axis=0))
+
+
+def history_inputs(config: RecsysConfig, tables: FeatureTables | None = None) -> list[str]:
+    """User history inputs of `config`, e.g. ["history", "history_rating"]; [] if none.
+
+    With `tables`, none when the tables were built without histories.
+    """
+    if not config.history_dim or (tables is not None and not tables.history):
+        return []
+    return ["history"] + [f"history_{s}" for s in config.history_signals]
+
+
+def input_groups(config: RecsysConfig, side: str,
+                 tables: FeatureTables | None = None) -> list[str]:
+    """Feature inputs one side's tower reads, e.g. ["rating", "text", "history"]."""
+    groups = list(config.feature_groups) + (["text"] if config.text_enabled else [])
+    return groups + (history_inputs(config, tables) if side == "user" else [])
+
+
+def model_input_keys(config: RecsysConfig) -> list[str]:
+    """Example keys the model reads for `config` (ids, groups, labels)."""
+    keys = ["user_id", "item_id", "rating", "item_probability"]
+    keys += [f"{side}_{g}" for side in ("user", "item") for g in input_groups(config, side)]
+    return keys + [f"candidate_item_{g}" for g in input_groups(config, "item")]
+
+
+def make_optimizer(config: RecsysConfig) -> tf.keras.optimizers.Optimizer:
+    """Adam; regularisation is in the loss (`*_l2` of the config), not in the optimizer."""
+    return tf.keras.optimizers.Adam(learning_rate=config.learning_rate)

@@ -1,0 +1,200 @@
+"""TF-callable pieces of a trained recommender, for evaluation and for the export.
+
+`RecommenderServing` is a `tf.Module` holding the trained towers and rating head,
+the training-period feature tables as in-graph lookups (`FeatureLookup`), the
+`ReviewProfile` aggregation for brand-new users, and the item catalogue's tower
+outputs (a brute-force index, computed once at construction). Every public method
+is a `tf.function` with a fixed input signature, so the module can be saved with
+`tf.saved_model.save` as it is, or composed into a larger module.
+
+Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users):
+
+- `user_tower(user_id string[B])` -> {"embedding" [B, E], "features", "bias"}
+- `item_tower(item_id string[B])` -> same for items (unknown ids: OOV + prior)
+- `rank(user_id string[B], item_id string[B])` ->
+  {"predicted_rating" float[B] in [1, 5], "score" float[B] retrieval score}
+- `catalogue()` -> {"item_ids" string[I], "embeddings" float[I, E]}
+- `score_catalogue(user_id string[B])` -> float[B, I], the configured score mode
+- `score_items(user_id string[B], item_id string[I])` -> float[B, I]
+- `impute_ratings(probabilities float[N, 3])` -> float[N] stars from sentiment
+- `profile_from_reviews(probabilities [N, 3], rating [N], helpful_votes [N],
+  timestamp int64[N] (seconds; the request time for fresh reviews),
+  embedding [N, D], segment_ids int32[N], num_users int32[])` -> user feature
+  groups [G, dim]; `score_catalogue_from_reviews(...)` (same inputs) -> [G, I]
+  scores for G brand-new users (their id is unknown, so the OOV row is used).
+
+Example:
+
+>>> serving = RecommenderServing(model, tables, config)              # doctest: +SKIP
+>>> serving.rank(tf.constant(["u1"]), tf.constant(["i9"]))            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.model import SCORE_MODES, RecommenderModel, input_groups
+
+RATING_RANGE = (1.0, 5.0)
+_IDS = tf.TensorSpec([None], tf.string)
+
+
+class RecommenderServing(tf.Module):
+    """In-graph feature lookup + towers + rating head + catalogue scoring.
+
+    Args:
+        model: the trained `RecommenderModel` (built).
+        tables: the FeatureTables whose full training-period features are served.
+        config: the RecsysConfig the model was trained with (score mode, groups).
+    """
+
+    def __init__(self, model: RecommenderModel, tables: FeatureTables,
+                 config: RecsysConfig) -> None:
+        super().__init__(name="recommender_serving")
+        if config.score_mode not in SCORE_MODES:
+            raise ValueError(f"score_mode {config.score_mode!r} not in {SCORE_MODES}")
+        self.model = model
+        self.user_features = tables.lookup_layer("user")
+        self.item_features = tables.lookup_layer("item")
+        self.profile = tables.profile
+        self.score_mode = config.score_mode
+        self.score_blend = float(config.score_blend)
+        self._groups = {side: input_groups(config, side, tables) for side in ("user", "item")}
+        self._text_dim = tables.profile.text_dim
+        calibration = tables.rating_calibration or [1.0, 3.0, 5.0]
+        self.rating_calibration = tf.constant(calibration, tf.float32)
+        self.item_ids = tf.Variable(tables.ids["item"].astype(str), trainable=False,
+                                    name="item_ids")
+        items = self._item_outputs(self.item_ids)
+        self.item_embeddings = tf.Variable(items["embedding"], trainable=False)
+        self.item_biases = tf.Variable(items["bias"], trainable=False)
+        self.item_features_fused = tf.Variable(items["features"], trainable=False)
+        self._build_signatures()
+
+    # --- inputs ------------------------------------------------------------------------
+
+    def _side_inputs(self, side: str, ids: tf.Tensor) -> dict:
+        lookup = self.user_features if side == "user" else self.item_features
+        found = lookup(ids)
+        inputs = {f"{side}_id": tf.reshape(ids, [-1])}
+        inputs.update({f"{side}_{g}": found[g] for g in self._groups[side]})
+        return inputs
+
+    def _user_outputs(self, user_id: tf.Tensor) -> dict:
+        return self.model.user_tower(self._side_inputs("user", user_id), training=False)
+
+    def _item_outputs(self, item_id: tf.Tensor) -> dict:
+        return self.model.item_tower(self._side_inputs("item", item_id), training=False)
+
+    def _catalogue_outputs(self) -> dict:
+        return {"embedding": self.item_embeddings.read_value(),
+                "bias": self.item_biases.read_value(),
+                "features": self.item_features_fused.read_value()}
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def _rating_matrix(self, user: dict, item: dict) -> tf.Tensor:
+        """Predicted ratings [U, I] of every user x item pair (unclipped)."""
+        num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
+
+        def tile(values: tf.Tensor, repeat_users: bool) -> tf.Tensor:
+            if repeat_users:  # row u * I + i holds user u
+                return tf.repeat(values, num_items, axis=0)
+            return tf.tile(values, tf.concat([[num_users], tf.ones_like(tf.shape(values)[1:])], 0))
+
+        pairs_user = {k: tile(user[k], True) for k in ("embedding", "features", "bias")}
+        pairs_item = {k: tile(item[k], False) for k in ("embedding", "features", "bias")}
+        rating = self.model.rate(pairs_user, pairs_item, training=False)
+        return tf.reshape(rating, [num_users, num_items])
+
+    def _score_matrix(self, user: dict, item: dict) -> tf.Tensor:
+        retrieval = tf.matmul(user["embedding"], item["embedding"], transpose_b=True)
+        if self.score_mode == "retrieval":
+            return retrieval
+        rating = self._rating_matrix(user, item)
+        if self.score_mode == "rating":
+            return rating
+        return _standardize_rows(retrieval) + self.score_blend * _standardize_rows(rating)
+
+    # --- the tf.functions ----------------------------------------------------------------
+
+    def _build_signatures(self) -> None:
+        reviews = [
+            tf.TensorSpec([None, 3], tf.float32, name="probabilities"),
+            tf.TensorSpec([None], tf.float32, name="rating"),
+            tf.TensorSpec([None], tf.float32, name="helpful_votes"),
+            tf.TensorSpec([None], tf.int64, name="timestamp"),
+            tf.TensorSpec([None, self._text_dim], tf.float32, name="embedding"),
+            tf.TensorSpec([None], tf.int32, name="segment_ids"),
+            tf.TensorSpec([], tf.int32, name="num_users"),
+        ]
+        self.profile_from_reviews = tf.function(self._profile_from_reviews,
+                                                input_signature=reviews)
+        self.score_catalogue_from_reviews = tf.function(self._score_catalogue_from_reviews,
+                                                        input_signature=reviews)
+
+    @tf.function(input_signature=[_IDS])
+    def user_tower(self, user_id: tf.Tensor) -> dict:
+        out = self._user_outputs(user_id)
+        return {k: out[k] for k in ("embedding", "features", "bias")}
+
+    @tf.function(input_signature=[_IDS])
+    def item_tower(self, item_id: tf.Tensor) -> dict:
+        out = self._item_outputs(item_id)
+        return {k: out[k] for k in ("embedding", "features", "bias")}
+
+    @tf.function(input_signature=[_IDS, _IDS])
+    def rank(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict:
+        user, item = self._user_outputs(user_id), self._item_outputs(item_id)
+        rating = self.model.rate(user, item, training=False)
+        return {
+            "predicted_rating": tf.clip_by_value(rating, *RATING_RANGE),
+            "score": tf.reduce_sum(user["embedding"] * item["embedding"], axis=-1),
+        }
+
+    @tf.function(input_signature=[])
+    def catalogue(self) -> dict:
+        return {"item_ids": self.item_ids.read_value(),
+                "embeddings": self.item_embeddings.read_value()}
+
+    @tf.function(input_signature=[_IDS])
+    def score_catalogue(self, user_id: tf.Tensor) -> tf.Tensor:
+        return self._score_matrix(self._user_outputs(user_id), self._catalogue_outputs())
+
+    @tf.function(input_signature=[_IDS, _IDS])
+    def score_items(self, user_id: tf.Tensor, item_id: tf.Tensor) -> tf.Tensor:
+        return self._score_matrix(self._user_outputs(user_id), self._item_outputs(item_id))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+    def impute_ratings(self, probabilities: tf.Tensor) -> tf.Tensor:
+        """Stars [N] from sentiment, a least-squares map fitted on the training split."""
+        stars = tf.linalg.matvec(probabilities, self.rating_calibration)
+        return tf.clip_by_value(stars, *RATING_RANGE)
+
+    def _profile_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
+                              embedding, segment_ids, num_users) -> dict:
+        reviews = {"probabilities": probabilities, "rating": rating,
+                   "helpful_votes": helpful_votes, "timestamp": timestamp}
+        if self._text_dim:
+            reviews["embedding"] = embedding
+        return self.profile(reviews, segment_ids=segment_ids, num_segments=num_users)
+
+    def _score_catalogue_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
+                                      embedding, segment_ids, num_users) -> tf.Tensor:
+        profile = self._profile_from_reviews(probabilities, rating, helpful_votes, timestamp,
+                                             embedding, segment_ids, num_users)
+        # A new user has no id (the empty id falls in the OOV rows) and no history of
+        # known items, only the profile of their reviews.
+        inputs = {"user_id": tf.fill([num_users], "")}
+        empty = self.user_features(inputs["user_id"])
+        inputs.update({f"user_{g}": profile[g] if g in profile else empty[g]
+                       for g in self._groups["user"]})
+        user = self.model.user_tower(inputs, training=False)
+        return self._score_matrix(user, self._catalogue_outputs())
+
+
+def _standardize_rows(scores: tf.Tensor) -> tf.Tensor:
+    mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+    return (scores - mean) * tf.math.rsqrt(variance + 1e-12)

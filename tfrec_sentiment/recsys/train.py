@@ -1,0 +1,211 @@
+"""Training the recommender: tf.data in, `model.fit` under a distribution strategy.
+
+    trained = train_recommender(config, split, tables, strategy, out_dir, seed)
+
+- Examples: leave-one-out training examples from the feature tables; validation
+  rows get the full training-period features (`FeatureTables.lookup_examples`).
+- Distribution: build and compile inside `strategy.scope()`; the global batch is
+  `config.batch_size`, split over `strategy.num_replicas_in_sync` replicas
+  (in-batch negatives are per replica: with 2 replicas each softmax sees half the
+  batch).
+- Checkpoints: `out_dir/checkpoints/backup` (`BackupAndRestore`: an interrupted
+  run started again with the same out_dir resumes from its last finished epoch),
+  early stopping on `config.monitor` restoring the best weights, TensorBoard logs in
+  `out_dir/tensorboard`, a tqdm progress bar with `progress=True`.
+- Output: `out_dir/recsys.json`, `out_dir/weights/`, `out_dir/metrics.json`.
+
+Example:
+
+>>> strategy = make_strategy("mirrored", replicas=2)                       # doctest: +SKIP
+>>> trained = train_recommender(RecsysConfig(), split, tables, strategy,
+...                             out_dir="runs/x/recsys", seed=0)            # doctest: +SKIP
+>>> trained.predict_rating(split.test.user_id, split.test.item_id)         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.data import make_dataset, select_inputs
+from tfrec_sentiment.recsys.model import (
+    RecommenderModel,
+    build_model,
+    initialize_biases,
+    make_optimizer,
+)
+from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
+
+
+def train_recommender(
+    config: RecsysConfig,
+    split: Any,
+    tables: FeatureTables,
+    strategy: tf.distribute.Strategy | None = None,
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+    progress: bool = False,
+) -> TrainedRecommender:
+    """Trains the TFRS recommender and returns it behind the EVAL protocol.
+
+    Args:
+        config: model, loss and training settings (variant = ablation switch).
+        split: an object with `train` and `validation` canonical frames (e.g.
+            `tfrec_sentiment.data.splits.Split`); `validation` may be None or empty
+            (then no early stopping). `tables` must have been built from `train`.
+        tables: `build_feature_tables(split.train, probabilities, embeddings)`.
+        strategy: a `tf.distribute.Strategy` (default: the current one).
+        out_dir: run folder for checkpoints, TensorBoard logs, weights and metrics;
+            None keeps everything in memory (no resume).
+        seed: seeds weights, dropout and the shuffle order.
+        callbacks: extra Keras callbacks (appended after the built-in ones).
+        progress: show a tqdm progress bar per epoch.
+
+    Returns:
+        TrainedRecommender (saved to `out_dir` when given).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    train = getattr(split, "train", None)
+    if train is not None and len(train) != len(tables.rows["rating"]):
+        raise ValueError(
+            f"tables were built from {len(tables.rows['rating'])} training rows but "
+            f"split.train has {len(train)}: build the tables from this split")
+    tf.keras.utils.set_random_seed(seed)
+    train_ds = make_dataset(tables.training_examples(), config, training=True, seed=seed)
+    validation = getattr(split, "validation", None)
+    val_ds = None
+    if validation is not None and len(validation):
+        val_ds = make_dataset(tables.lookup_examples(validation), config, training=False,
+                              batch_size=4 * config.batch_size)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    with strategy.scope():
+        model = build_model(config, tables)
+        build_model_variables(model, tables, config)
+        if config.bias_init:
+            initialize_biases(model, tables, config.bias_l2)
+        model.compile(optimizer=make_optimizer(config),
+                      steps_per_execution=config.steps_per_execution)
+        if val_ds is not None and _topk_in_training(config):
+            model.set_topk_candidates(catalogue_inputs(tables, config))
+    all_callbacks = _callbacks(config, model, tables, out_dir, val_ds is not None, progress)
+    start = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
+                        callbacks=[*all_callbacks, *callbacks])
+    metrics = {"train_seconds": time.perf_counter() - start,
+               "epochs_run": len(history.history.get("total_loss", [])),
+               "replicas": strategy.num_replicas_in_sync}
+    if val_ds is not None:
+        metrics.update(evaluate_model(model, val_ds, tables, config, strategy))
+    trained = TrainedRecommender(model, tables, config, history.history, metrics)
+    if out_dir is not None:
+        trained.save(out_dir)
+        (out_dir / "metrics.json").write_text(json.dumps(trained.metrics, indent=1) + "\n")
+    return trained
+
+
+def evaluate_model(model: RecommenderModel, dataset: tf.data.Dataset, tables: FeatureTables,
+                   config: RecsysConfig, strategy: tf.distribute.Strategy,
+                   topk: bool = True) -> dict[str, float]:
+    """Keras evaluation (losses, RMSE/MAE, and FactorizedTopK hit rates if `topk`).
+
+    Returns:
+        metric name -> value, names prefixed "val_" (e.g. "val_rmse",
+        "val_factorized_top_k/top_10_categorical_accuracy").
+    """
+    with strategy.scope():
+        model.set_topk_candidates(catalogue_inputs(tables, config) if topk else None)
+    results = model.evaluate(dataset, verbose=0, return_dict=True)
+    with strategy.scope():
+        model.set_topk_candidates(None)
+    return {f"val_{k}": float(v) for k, v in results.items()}
+
+
+def catalogue_inputs(tables: FeatureTables, config: RecsysConfig) -> dict[str, tf.Tensor]:
+    """Item tower inputs (full training-period features) of every known item."""
+    items = tables.ids["item"]
+    frame = pd.DataFrame({"user_id": [""] * len(items), "item_id": items})
+    examples = select_inputs(tables.lookup_examples(frame), config)
+    return {k: tf.constant(v) for k, v in examples.items() if k.startswith("item_")}
+
+
+class TopKRefresh(tf.keras.callbacks.Callback):
+    """Re-indexes the FactorizedTopK candidates before each validation pass.
+
+    The item embeddings change while training, so the brute-force index built
+    before `fit` would score stale candidates.
+    """
+
+    def __init__(self, item_inputs: dict[str, tf.Tensor]) -> None:
+        super().__init__()
+        self.item_inputs = item_inputs
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self.model.refresh_topk_candidates(self.item_inputs)
+
+
+class TqdmProgress(tf.keras.callbacks.Callback):
+    """One tqdm bar per epoch over its steps, showing the running loss."""
+
+    def __init__(self, steps: int, epochs: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.epochs = epochs
+        self.bar = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.bar = tqdm(total=self.steps, desc=f"recsys epoch {epoch + 1}/{self.epochs}",
+                        unit="batch", leave=False)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.update(1)
+        if logs and "total_loss" in logs:
+            self.bar.set_postfix(loss=f"{float(np.mean(logs['total_loss'])):.4f}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.bar.close()
+        summary = {k.replace("factorized_top_k/top_", "hit@").replace("_categorical_accuracy", ""):
+                   round(float(v), 4) for k, v in (logs or {}).items()
+                   if k in ("total_loss", "rmse", "val_rmse", "val_total_loss")
+                   or "top_10_" in k}
+        tqdm.write(f"recsys epoch {epoch + 1}: {summary}")
+
+
+def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTables,
+               out_dir: Path | None, has_validation: bool,
+               progress: bool) -> list[tf.keras.callbacks.Callback]:
+    callbacks: list[tf.keras.callbacks.Callback] = []
+    if out_dir is not None:
+        # First, so that a later callback's crash still finds the epoch backed up.
+        callbacks.append(tf.keras.callbacks.BackupAndRestore(
+            str(out_dir / "checkpoints" / "backup")))
+        callbacks.append(tf.keras.callbacks.TensorBoard(
+            str(out_dir / "tensorboard"), write_graph=False, profile_batch=0))
+    if has_validation:
+        if _topk_in_training(config):
+            callbacks.append(TopKRefresh(catalogue_inputs(tables, config)))
+        callbacks.append(tf.keras.callbacks.EarlyStopping(
+            monitor=config.monitor, mode="min" if _lower_is_better(config.monitor) else "max",
+            patience=config.early_stopping_patience, restore_best_weights=True))
+    if progress:
+        steps = len(tables.rows["rating"]) // config.batch_size
+        callbacks.append(TqdmProgress(steps, config.epochs))
+    return callbacks
+
+
+def _topk_in_training(config: RecsysConfig) -> bool:
+    return config.topk_metrics_in_training or "factorized_top_k" in config.monitor
+
+
+def _lower_is_better(monitor: str) -> bool:
+    return not any(word in monitor for word in ("accuracy", "top_", "auc"))
