@@ -38,7 +38,7 @@ class RunConfig:
     """Everything one `tools/train.py` run needs, with defaults for the demo data."""
 
     name: str = "demo"
-    seed: int = 42
+    seed: int = 0  # data, sentiment and the exported recommender; see evaluation.seeds
     run_root: str = "runs"
     strategy: str = "default"  # default | mirrored | multi_worker
     replicas: int | None = None  # mirrored: devices; None = all GPUs or 1 CPU

@@ -20,6 +20,9 @@ class DataConfig:
     """Where reviews come from, how they are ingested, and how they are split."""
 
     dataset: str = "demo"  # "demo", a fetched data set name, or a file path
+    # Size of the synthetic demo data (tfrec_sentiment.data.demo.generate_demo).
+    demo_users: int = 600
+    demo_items: int = 300
     format: str | None = None  # reader name; None = guess from the file
     # Generic csv / parquet / jsonl readers: "canonical=source" pairs, e.g. "user_id=uid".
     columns: tuple[str, ...] = ()

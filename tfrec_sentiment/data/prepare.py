@@ -289,7 +289,8 @@ def load_dataset(spec: str, format: str | None = None, columns: ColumnSpec = Non
     """
     config = config or DataConfig()
     if spec == DEMO:
-        return prepare_reviews(generate_demo(seed=seed), config=config, **prepare_kwargs)
+        demo = generate_demo(seed=seed, users=config.demo_users, items=config.demo_items)
+        return prepare_reviews(demo, config=config, **prepare_kwargs)
     path = Path(spec).expanduser()
     if path.is_file():
         return prepare_reviews(path, format, columns, config=config, **prepare_kwargs)

@@ -187,17 +187,12 @@ def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: Feature
         baseline_variants(split, mf_factors=config.evaluation.mf_factors))
     for name, variant in RECSYS_VARIANTS.items():
         variants[name] = Variant(trainer(variant))
-    seeds = _seeds_with_run_seed(config)
+    # The recsys stage's model (trained with `config.seed`) is reused when that seed
+    # is one of the evaluation seeds, so the exported model is one of those evaluated.
     result = run_ablation(variants, split, run_dir / "evaluation", config=config.evaluation,
-                          seeds=seeds, title=f"{config.name}: {config.data.dataset}",
+                          title=f"{config.name}: {config.data.dataset}",
                           progress=progress)
     return result
-
-
-def _seeds_with_run_seed(config: config_lib.RunConfig) -> list[int]:
-    # The run's own seed goes first, so the exported model is one of the evaluated ones.
-    seeds = [config.seed] + [s for s in config.evaluation.seeds if s != config.seed]
-    return seeds[:max(1, len(config.evaluation.seeds))]
 
 
 def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: SentimentModel,

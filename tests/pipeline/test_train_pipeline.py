@@ -1,0 +1,107 @@
+"""The whole chain through `tools/train.py`, on a small demo set with a tiny BERT."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.pipeline import stages
+from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = ["data.demo_users=80", "data.demo_items=40", "evaluation.seeds=0,1",
+         "evaluation.n_resamples=200", "recsys.epochs=2"]
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> tuple[Path, dict]:
+    run_dir = tmp_path_factory.mktemp("run") / "smoke"
+    command = [sys.executable, str(REPO / "tools" / "train.py"), "--preset", "smoke",
+               "--run-dir", str(run_dir), "--no-export", "--quiet", "--seeds", "0,1"]
+    for override in SMALL:
+        command += ["--set", override]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return run_dir, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_cli_writes_every_stage_of_the_run_folder(cli_run):
+    run_dir, summary = cli_run
+    assert Path(summary["run_dir"]) == run_dir
+    for relative in ["config.json", "report.md", "timing.json",
+                     "data/reviews.parquet", "data/report.json", "data/train.parquet",
+                     "data/test.parquet", "sentiment/model", "sentiment/metrics.json",
+                     "features/features.json", "recsys/recsys.json",
+                     "evaluation/metrics.json", "evaluation/ablation.png"]:
+        assert (run_dir / relative).exists(), relative
+    assert (run_dir / "evaluation" / "ablation.png").stat().st_size > 1000
+
+
+def test_resolved_config_is_the_one_that_ran(cli_run):
+    run_dir, _ = cli_run
+    config = config_lib.load(run_dir / "config.json")
+    assert config.sentiment.preset == "tiny"
+    assert config.data.demo_users == 80
+    assert config.evaluation.seeds == (0, 1)
+
+
+def test_every_input_record_is_accounted_for(cli_run):
+    run_dir, _ = cli_run
+    report = json.loads((run_dir / "data" / "report.json").read_text())
+    assert report["lines"] == report["accepted"] + sum(report["rejected"].values()) \
+        + report["duplicates"]
+    split = json.loads((run_dir / "data" / "split.json").read_text())
+    assert sum(part["rows"] for part in split.values()) == report["accepted"]
+
+
+def test_ablation_has_baselines_and_the_three_recommender_variants(cli_run):
+    run_dir, _ = cli_run
+    metrics = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+    names = set(metrics["variants"])
+    assert set(RECSYS_VARIANTS) <= names
+    assert {"global mean", "popularity", "user + item bias"} <= names
+    full = metrics["variants"]["full"]
+    assert full["seeds"] == [0, 1] and len(full["per_seed"]) == 2
+    rmse = full["mean"]["rmse"]
+    assert 0.0 < rmse < 2.5
+
+
+def test_timing_covers_the_stages_that_ran(cli_run):
+    run_dir, summary = cli_run
+    timing = json.loads((run_dir / "timing.json").read_text())
+    assert list(timing["seconds"]) == ["data", "sentiment", "features", "recsys", "evaluation"]
+    assert abs(sum(timing["share"].values()) - 1.0) < 1e-3
+    assert summary["timing"] == timing
+    report = (run_dir / "report.md").read_text()
+    assert "## Recommendation" in report and "## Stage wall times" in report
+
+
+def test_bad_override_exits_with_a_named_error():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "train.py"), "--set", "recsys.nope=1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 2
+    assert "unknown config field 'nope'" in result.stderr
+
+
+def test_stage_timer_accumulates_and_shares(tmp_path):
+    timer = stages.StageTimer()
+    with timer("a"):
+        time.sleep(0.02)
+    with timer("b"):
+        pass
+    with timer("a"):
+        time.sleep(0.01)
+    assert list(timer.seconds) == ["a", "b"]
+    assert timer.seconds["a"] >= 0.03
+    assert abs(sum(timer.shares().values()) - 1.0) < 1e-9
+    config = config_lib.resolve("smoke", [f"run_root={tmp_path}"])
+    run_dir = stages.new_run_dir(config)
+    assert run_dir.parent == tmp_path and run_dir.name.startswith("smoke-")
+    assert config_lib.load(run_dir / "config.json") == config
