@@ -21,9 +21,11 @@ SMALL = ["data.demo_users=80", "data.demo_items=40", "evaluation.seeds=0,1",
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory) -> tuple[Path, dict]:
-    run_dir = tmp_path_factory.mktemp("run") / "smoke"
+    base = tmp_path_factory.mktemp("run")
+    run_dir = base / "smoke"
     command = [sys.executable, str(REPO / "tools" / "train.py"), "--preset", "smoke",
-               "--run-dir", str(run_dir), "--no-export", "--quiet", "--seeds", "0,1"]
+               "--run-dir", str(run_dir), "--quiet", "--seeds", "0,1",
+               "--set", f"export.root={base / 'saved_models'}"]
     for override in SMALL:
         command += ["--set", override]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
@@ -75,11 +77,21 @@ def test_ablation_has_baselines_and_the_three_recommender_variants(cli_run):
 def test_timing_covers_the_stages_that_ran(cli_run):
     run_dir, summary = cli_run
     timing = json.loads((run_dir / "timing.json").read_text())
-    assert list(timing["seconds"]) == ["data", "sentiment", "features", "recsys", "evaluation"]
+    assert list(timing["seconds"]) == list(stages.STAGES)
     assert abs(sum(timing["share"].values()) - 1.0) < 1e-3
     assert summary["timing"] == timing
     report = (run_dir / "report.md").read_text()
     assert "## Recommendation" in report and "## Stage wall times" in report
+
+
+def test_the_run_ends_with_an_integer_version_folder_and_models_config(cli_run):
+    run_dir, summary = cli_run
+    version = Path(summary["export_dir"])
+    assert version.name == "1" and version.parent.name == "tfrec_sentiment"
+    assert (version / "saved_model.pb").is_file()
+    assert (version / "assets" / "vocab.txt").is_file()
+    assert (version.parent / "models.config").is_file()
+    assert f"`{version}`" in (run_dir / "report.md").read_text()
 
 
 def test_bad_override_exits_with_a_named_error():

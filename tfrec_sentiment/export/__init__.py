@@ -1,1 +1,18 @@
-"""export stage."""
+"""export stage: the sentiment model and the recommender as ONE TF Serving SavedModel.
+
+Modules, in the order a version is built (kept out of this file so that importing
+the config does not import TensorFlow):
+
+- `config`: ExportConfig (root, model name, K, models.config settings).
+- `index`: CatalogueIndex, the brute-force top-K over every item that leaves out the
+  items each user reviewed in the training data (CSR table, no dense mask).
+- `module`: ServingModule, the one `tf.Module` with the signatures `recommend`
+  (= `serving_default`), `rank`, `sentiment` and `recommend_from_reviews`;
+  `build_serving_module(sentiment, recommender, top_k)`.
+- `ops`: the op audit (core TensorFlow or TF Text, else the export fails) and the
+  minimum TF Serving release that follows.
+- `saved_model`: `export_run(run_dir, config, sentiment=None, recommender=None)`,
+  the pipeline's entry point; staging, versioning, export.json, models.config.
+
+See docs/serving.md for the deployment and the REST requests.
+"""

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 
 import tensorflow as tf
@@ -34,6 +33,7 @@ from tfrec_sentiment.evaluation.ablation import (
     run_ablation,
 )
 from tfrec_sentiment.evaluation.baselines import baseline_variants
+from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
 from tfrec_sentiment.recsys.train import train_recommender
@@ -43,8 +43,6 @@ from tfrec_sentiment.sentiment.inference import ScoreCache
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 from tfrec_sentiment.sentiment.training import train_classifier
-
-log = logging.getLogger(__name__)
 
 # Ablation rows of the recommender: report name -> RecsysConfig.variant.
 RECSYS_VARIANTS = {IDS_ONLY: "ids", "+ ratings/helpful": "ratings", FULL: "full"}
@@ -196,13 +194,8 @@ def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: Feature
 
 
 def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: SentimentModel,
-                 recommender: TrainedRecommender) -> Path | None:
-    """Writes the one SavedModel (see `tfrec_sentiment.export`)."""
-    try:
-        from tfrec_sentiment.export.saved_model import export_run
-    except ImportError:
-        log.warning("export stage not available yet; skipping")
-        return None
+                 recommender: TrainedRecommender) -> Path:
+    """Writes the one SavedModel; returns its version folder."""
     return export_run(run_dir, config.export, sentiment=sentiment, recommender=recommender)
 
 

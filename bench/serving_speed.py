@@ -1,0 +1,267 @@
+"""Latency of the exported SavedModel: `recommend` vs catalogue size, and `sentiment`.
+
+    python bench/serving_speed.py                        # 1k, 10k, 100k, 1M items (~5 min)
+    python bench/serving_speed.py --sizes 1000,10000 --calls 100 --sentiment tiny
+
+For each catalogue size it builds synthetic feature tables (each user ~10 training
+reviews, each item at least one), a recommender with random weights over them (the
+same towers, rating head and cost as a trained one: default RecsysConfig without
+text features), and exports it with the sentiment model through the export code
+(`export_models`). The SavedModel is then LOADED (`tf.saved_model.load`, the Keras
+objects dropped) and its `recommend` signature timed: latency p50 / p99 at batch 1
+(known users, so the reviewed-item exclusion runs) and users/s at batch 64. The
+`sentiment` signature is timed on one review of exactly 64 tokens ([CLS] and [SEP]
+included). Last, the core of `recommend` at the largest size - one [B, E] x [E, I]
+matmul and top-k - is timed with the catalogue stored as float32 (as exported),
+float32 transposed, bfloat16 and float16, each as a ratio to float32.
+
+The machine's cores are shared: the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
+
+# isort: split
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.saved_model import export_models
+from tfrec_sentiment.features.config import FeatureConfig
+from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.model import build_model
+from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.model import SentimentModel
+
+REVIEWS_PER_USER = 10
+GOALS_MS = {10_000: 10.0, 1_000_000: 50.0}  # recommend p99 at batch 1, on 2 cores
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000,1000000",
+                        help="catalogue sizes, comma-separated")
+    parser.add_argument("--calls", type=int, default=300, help="timed batch-1 calls per size")
+    parser.add_argument("--batch-calls", type=int, default=15,
+                        help="timed batch-64 calls per size")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--sentiment", choices=("minilm", "tiny"), default="minilm",
+                        help="sentiment model in the export (minilm: the deployed size)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args()
+
+
+def synthetic_tables(num_items: int, seed: int) -> FeatureTables:
+    """Feature tables of a synthetic training split: every item reviewed at least once."""
+    rng = np.random.default_rng(seed)
+    num_users = max(1000, num_items // REVIEWS_PER_USER)
+    n = max(num_items, num_users * REVIEWS_PER_USER)
+    item = np.concatenate([rng.permutation(num_items), rng.integers(0, num_items, n - num_items)])
+    user = np.arange(n) % num_users
+    frame = pd.DataFrame({
+        "user_id": np.char.add("U", user.astype(str)),
+        "item_id": np.char.add("I", item.astype(str)),
+        "rating": rng.integers(1, 6, n).astype(np.float32),
+        "helpful_votes": rng.geometric(0.6, n) - 1,
+        "timestamp": 1_450_000_000 + rng.integers(0, 63_000_000, n),
+    })
+    probabilities = rng.dirichlet([1.0, 1.0, 1.0], n).astype(np.float32)
+    return build_feature_tables(frame, probabilities, None, FeatureConfig(use_text=False))
+
+
+def random_recommender(tables: FeatureTables, seed: int) -> TrainedRecommender:
+    """A recommender over `tables` with random weights: a trained one's shapes and cost."""
+    tf.keras.utils.set_random_seed(seed)
+    config = RecsysConfig(use_text=False)
+    model = build_model(config, tables)
+    build_model_variables(model, tables, config)
+    return TrainedRecommender(model, tables, config)
+
+
+def latencies(call: Callable[[], object], calls: int, warmup: int = 10) -> list[float]:
+    """Wall milliseconds of each of `calls` calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        call()
+    out = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - start) * 1e3)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def time_recommend(version_dir: Path, users: np.ndarray, args: argparse.Namespace,
+                   rng: np.random.Generator) -> dict:
+    loaded = tf.saved_model.load(str(version_dir))
+    recommend = loaded.signatures["recommend"]
+    singles = [tf.constant([u]) for u in rng.choice(users, args.calls + 10)]
+    batches = [tf.constant(rng.choice(users, 64)) for _ in range(args.batch_calls + 2)]
+    single_iter, batch_iter = iter(singles), iter(batches)
+
+    def one() -> None:
+        recommend(user_id=next(single_iter))["item_ids"].numpy()
+
+    def many() -> None:
+        recommend(user_id=next(batch_iter))["item_ids"].numpy()
+
+    b1 = latencies(one, args.calls)
+    b64 = latencies(many, args.batch_calls, warmup=2)
+    return {"p50": percentile(b1, 50), "p99": percentile(b1, 99),
+            "users_per_s": 64 * 1e3 / statistics.median(b64), "b64_ms": statistics.median(b64)}
+
+
+def review_of_tokens(sentiment: SentimentModel, tokens: int) -> str:
+    """A review text whose packed length ([CLS] ... [SEP]) is exactly `tokens`."""
+    words = ("the tuner holds pitch well but the strap buckle feels cheap and the case "
+             "rattles a little when i carry it to practice every week").split()
+
+    def length(text: str) -> int:
+        return int(sentiment.preprocessor.packed_lengths(tf.constant([text]))[0])
+
+    text = ""
+    for i in range(4 * tokens):  # whole words while they fit ...
+        longer = f"{text} {words[i % len(words)]}".strip()
+        if length(longer) > tokens:
+            break
+        text = longer
+    while length(text) < tokens:  # ... then one-token words
+        text += " a"
+    if length(text) != tokens:
+        raise ValueError(f"no text of {tokens} tokens found")
+    return text
+
+
+def time_sentiment(version_dir: Path, text: str, calls: int) -> dict:
+    loaded = tf.saved_model.load(str(version_dir))
+    sentiment = loaded.signatures["sentiment"]
+    batch = tf.constant([text])
+    values = latencies(lambda: sentiment(text=batch)["probabilities"].numpy(), calls)
+    return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+
+
+def storage_ratios(num_items: int, dim: int, calls: int, k: int) -> dict[str, dict]:
+    """matmul + top-k latency per catalogue storage, at batch 1 and 64."""
+    rng = np.random.default_rng(0)
+    catalogue = rng.normal(size=(num_items, dim)).astype(np.float32)
+    layouts = {
+        "float32 [I, E]": (tf.constant(catalogue), True, tf.float32),
+        "float32 [E, I]": (tf.constant(catalogue.T.copy()), False, tf.float32),
+        "bfloat16 [I, E]": (tf.cast(tf.constant(catalogue), tf.bfloat16), True, tf.bfloat16),
+        "float16 [I, E]": (tf.cast(tf.constant(catalogue), tf.float16), True, tf.float16),
+    }
+    out = {}
+    for name, (stored, transpose, dtype) in layouts.items():
+        @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32)])
+        def search(query, stored=stored, transpose=transpose, dtype=dtype):
+            scores = tf.matmul(tf.cast(query, dtype), stored, transpose_b=transpose)
+            return tf.math.top_k(tf.cast(scores, tf.float32), k=k)
+
+        one, many = tf.constant(rng.normal(size=(1, dim)), tf.float32), tf.constant(
+            rng.normal(size=(64, dim)), tf.float32)
+        out[name] = {
+            "b1": percentile(latencies(lambda s=search, q=one: s(q)[0].numpy(), calls), 50),
+            "b64": percentile(latencies(lambda s=search, q=many: s(q)[0].numpy(),
+                                        max(calls // 10, 5), warmup=2), 50),
+        }
+    return out
+
+
+def folder_megabytes(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def conditions() -> str:
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"cpus={os.cpu_count()} load average (1/5/15 min)={load} "
+            f"intra-op threads={tf.config.threading.get_intra_op_parallelism_threads() or 'all'} "
+            f"tensorflow={tf.__version__}")
+
+
+def main() -> None:
+    args = parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print("conditions before:", conditions())
+    sentiment = SentimentModel.build(
+        SentimentConfig(preset=args.sentiment) if args.sentiment == "minilm"
+        else SentimentConfig(preset="tiny", sequence_length=128))
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    sentiment_row = None
+    with tempfile.TemporaryDirectory(prefix="serving-speed-") as root:
+        config = ExportConfig(root=root, model_name="bench", top_k=args.top_k)
+        for size in sizes:
+            start = time.perf_counter()
+            tables = synthetic_tables(size, args.seed)
+            recommender = random_recommender(tables, args.seed)
+            users = np.asarray(tables.ids["user"])
+            version_dir = export_models(sentiment, recommender, config)
+            built = time.perf_counter() - start
+            del recommender, tables
+            gc.collect()
+            row = time_recommend(version_dir, users, args, rng)
+            row.update(items=size, build_s=built, megabytes=folder_megabytes(version_dir))
+            rows.append(row)
+            print(f"  {size:>9,} items: p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms, "
+                  f"{row['users_per_s']:.0f} users/s at batch 64 (export {built:.0f} s, "
+                  f"{row['megabytes']:.0f} MB)", flush=True)
+            if sentiment_row is None:
+                text = review_of_tokens(sentiment, 64)
+                sentiment_row = time_sentiment(version_dir, text, max(args.calls // 3, 20))
+            gc.collect()
+        dim = RecsysConfig().output_dim
+        storage = storage_ratios(max(sizes), dim, max(args.calls // 3, 20), args.top_k)
+    report(rows, sentiment_row, storage, args)
+    print("conditions after:", conditions())
+
+
+def report(rows: list[dict], sentiment_row: dict, storage: dict, args: argparse.Namespace) -> None:
+    print(f"\nrecommend (loaded SavedModel, K={args.top_k}, E={RecsysConfig().output_dim}, "
+          "retrieval score mode, reviewed items excluded)")
+    print("| items | p50 ms (batch 1) | p99 ms (batch 1) | users/s (batch 64) | goal p99 | "
+          "p50 / p50 at smallest |")
+    print("|---:|---:|---:|---:|---|---:|")
+    base = rows[0]["p50"]
+    for row in rows:
+        goal = GOALS_MS.get(row["items"])
+        verdict = "" if goal is None else (
+            f"< {goal:.0f} ms: {'met' if row['p99'] < goal else 'MISSED'}")
+        print(f"| {row['items']:,} | {row['p50']:.2f} | {row['p99']:.2f} | "
+              f"{row['users_per_s']:.0f} | {verdict} | {row['p50'] / base:.1f}x |")
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        slope = (last["p50"] - first["p50"]) / (last["items"] - first["items"]) * 1e6
+        print(f"growth: p50 rises {slope:.2f} ms per million items "
+              f"({last['p50'] / first['p50']:.1f}x from {first['items']:,} to "
+              f"{last['items']:,}); the per-request overhead is ~{first['p50']:.2f} ms")
+    print(f"\nsentiment ({args.sentiment}, one review of 64 tokens, batch 1): "
+          f"p50 {sentiment_row['p50']:.1f} ms, p99 {sentiment_row['p99']:.1f} ms")
+    print(f"\nscore + top-{args.top_k} core at {max(r['items'] for r in rows):,} items, "
+          "by catalogue storage (ratio = time / float32 [I, E])")
+    print("| storage | batch 1 ms | ratio | batch 64 ms | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    reference = storage["float32 [I, E]"]
+    for name, row in storage.items():
+        print(f"| {name} | {row['b1']:.2f} | {row['b1'] / reference['b1']:.2f} | "
+              f"{row['b64']:.1f} | {row['b64'] / reference['b64']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

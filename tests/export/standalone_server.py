@@ -1,0 +1,97 @@
+"""The stand-in for TF Serving: run as a script in a fresh Python process.
+
+    python tests/export/standalone_server.py SAVED_MODEL_DIR REQUESTS_JSON
+
+Before TensorFlow is imported, Keras (both worlds), keras-hub / keras-nlp, TFRS and
+this project are made unimportable, and TF Text is not imported as a Python package
+(its package imports Keras): its op libraries are loaded directly, as TF Serving
+links them. Then it lists the graph's ops (core = registered by TensorFlow alone,
+tf_text = registered by the TF Text libraries, unknown = neither), loads the
+SavedModel, calls each requested signature and prints one JSON line:
+
+    {"ops": {...}, "signatures": [...], "results": [...], "modules": [...]}
+
+Requests and results carry tensors as {"dtype", "shape", "values"}; strings are
+base64 (any bytes, invalid UTF-8 included).
+"""
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+BLOCKED = ("keras", "keras_hub", "keras_nlp", "tf_keras", "tensorflow_recommenders",
+           "tensorflow_text", "tfrec_sentiment", "tests")
+for _name in BLOCKED:
+    sys.modules[_name] = None  # `import keras` now fails: the model must not need it
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
+from tensorflow.python.framework import op_def_registry  # noqa: E402
+
+
+def graph_ops(path: Path) -> set[str]:
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    ops = set()
+    for graph in proto.meta_graphs:
+        functions = {f.signature.name for f in graph.graph_def.library.function}
+        ops |= {node.op for node in graph.graph_def.node}
+        for function in graph.graph_def.library.function:
+            ops |= {node.op for node in function.node_def}
+        ops -= functions
+    return ops
+
+
+def load_tf_text_ops() -> None:
+    # The package name is blocked, so find its folder on sys.path by hand.
+    for entry in sys.path:
+        folder = Path(entry) / "tensorflow_text" / "python" / "ops"
+        if folder.is_dir():
+            for library in sorted(folder.glob("*.so")):
+                tf.load_op_library(str(library))
+            return
+    raise RuntimeError("tensorflow_text's op libraries not found")
+
+
+def to_tensor(spec: dict) -> tf.Tensor:
+    if spec["dtype"] == "string":
+        values = np.array([base64.b64decode(v) for v in spec["values"]], dtype=object)
+        return tf.constant(values.reshape(spec["shape"]), tf.string)
+    return tf.constant(np.array(spec["values"], dtype=spec["dtype"]).reshape(spec["shape"]))
+
+
+def from_tensor(tensor: tf.Tensor) -> dict:
+    value = tensor.numpy()
+    if tensor.dtype == tf.string:
+        flat = [base64.b64encode(v).decode() for v in value.reshape(-1)]
+    else:
+        flat = value.reshape(-1).tolist()
+    return {"dtype": tensor.dtype.name, "shape": list(value.shape), "values": flat}
+
+
+def main() -> None:
+    path, requests = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
+    ops = graph_ops(path)
+    core = {op for op in ops if op_def_registry.get(op) is not None}
+    load_tf_text_ops()
+    text = {op for op in ops - core if op_def_registry.get(op) is not None}
+    model = tf.saved_model.load(str(path))
+    results = []
+    for request in requests:
+        function = model.signatures[request["signature"]]
+        inputs = {name: to_tensor(spec) for name, spec in request["inputs"].items()}
+        results.append({name: from_tensor(t) for name, t in function(**inputs).items()})
+    print(json.dumps({
+        "ops": {"core": sorted(core), "tf_text": sorted(text),
+                "unknown": sorted(ops - core - text)},
+        "signatures": sorted(model.signatures.keys()),
+        "results": results,
+        "modules": sorted({m.split(".")[0] for m, v in sys.modules.items()
+                           if v is not None and m.split(".")[0] in BLOCKED}),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""tools/export.py on a run folder written by the stages' own save methods."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.export.conftest import tiny_sentiment, trained  # noqa: F401  (fixtures)
+from tfrec_sentiment import config as config_lib
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+
+import export  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_sentiment, trained) -> Path:  # noqa: F811
+    run = tmp_path_factory.mktemp("run")
+    config = config_lib.RunConfig()
+    config.export.top_k = 4
+    config_lib.save(config, run / "config.json")
+    tiny_sentiment.save(run / "sentiment" / "model")
+    # As the pipeline does: the feature stage saves the tables, the recsys stage
+    # saves the model pointing at them.
+    tables = trained.tables
+    previous = tables.path
+    tables.save(run / "features")
+    try:
+        trained.save(run / "recsys")
+    finally:
+        tables.path = previous
+    return run
+
+
+def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path, capsys):
+    root = tmp_path / "served"
+    assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop"]) == 0
+    version = root / "shop" / "1"
+    facts = json.loads((version / "assets.extra" / "export.json").read_text())
+    assert facts["top_k"] == 4  # from the run's config.json
+    assert facts["signatures"]["recommend"]["outputs"]["scores"]["shape"] == [-1, 4]
+    assert facts["source_run"] == str(run_dir)
+    out = capsys.readouterr().out
+    assert f"wrote {version}" in out and "minimum TF Serving: 2.12" in out
+    assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop",
+                        "--top-k", "2"]) == 0
+    facts = json.loads((root / "shop" / "2" / "assets.extra" / "export.json").read_text())
+    assert facts["top_k"] == 2 and (root / "shop" / "1").is_dir()
+
+
+def test_incomplete_run_and_bad_flags_exit_nonzero(tmp_path, capsys):
+    assert export.main(["--run", str(tmp_path), "--root", str(tmp_path / "s")]) == 1
+    assert "not a finished run folder" in capsys.readouterr().err
+    assert export.main(["--run", str(tmp_path), "--top-k", "0"]) == 2
+    assert "top_k" in capsys.readouterr().err

@@ -1,0 +1,211 @@
+"""`ServingModule`: the sentiment model and the recommender in ONE `tf.Module`.
+
+It composes the sentiment side's `SentimentModule` (Keras 3: in-graph WordPiece +
+BERT) and the recommender's `RecommenderServing` (tf-keras + TFRS: feature lookups,
+towers, ranking head, catalogue scoring), plus the `CatalogueIndex` (brute-force
+top-k without the user's reviewed items). Only tensors cross between the two Keras
+worlds. Its four `tf.function`s are the SavedModel's signatures:
+
+- `recommend` (= `serving_default`): `user_id` string [B] -> `item_ids` string [B, K],
+  `scores` float32 [B, K];
+- `rank`: `user_id`, `item_id` string [B] -> `predicted_rating` float32 [B] (1..5),
+  `score` float32 [B];
+- `sentiment`: `text` string [B] -> `probabilities` float32 [B, 3], `label` string [B],
+  `embedding` float32 [B, D];
+- `recommend_from_reviews`: `text` string [N], `user_index` int32 [N], `rating`
+  float32 [N], `item_id` string [N] -> `item_ids` string [G, K], `scores` float32 [G, K].
+
+Defined behaviour on odd input (never an error):
+
+- unknown or empty user / item ids take the OOV path: the recommender's OOV id rows
+  and the training-wide prior profile; an unknown user has no reviewed items to exclude;
+- texts are cut to `sequence_length * 64` bytes before tokenising (a 100 KB review
+  costs what a long one does) and invalid UTF-8 bytes become U+FFFD; an empty text
+  is scored as the empty review `[CLS] [SEP]`;
+- `recommend_from_reviews`: one row per review of a NEW user. `user_index` numbers
+  the users 0..G-1 of this request (G = largest valid index + 1; a user with no rows
+  gets the prior profile); rows whose `user_index` is negative or >= N are ignored.
+  `rating` in [1, 5] is used as given; anything else (0 = "no stars", NaN) is imputed
+  from the text's sentiment with the training split's calibration. `item_id` is the
+  reviewed item: known items are excluded from that user's recommendations, "" or
+  unknown ids exclude nothing. Reviews are dated at the end of the training period
+  (`review_time`) and carry no helpful votes.
+- fewer than K eligible items: the remaining slots are `""` with score
+  `tfrec_sentiment.export.index.EMPTY_SCORE` (the lowest float32).
+
+Inputs of different lengths where equal lengths are required (`rank`,
+`recommend_from_reviews`) fail with an InvalidArgument error that says so.
+
+Example:
+
+>>> module = build_serving_module(sentiment_model, trained_recommender, top_k=10)  # doctest: +SKIP
+>>> module.recommend(tf.constant(["A1B2"]))["item_ids"].shape                      # doctest: +SKIP
+TensorShape([1, 10])
+"""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfrec_sentiment.export.index import CatalogueIndex
+
+VOCABULARY_FILE = "vocab.txt"
+SIGNATURE_NAMES = ("serving_default", "recommend", "rank", "sentiment",
+                   "recommend_from_reviews")
+
+_IDS = {name: tf.TensorSpec([None], tf.string, name=name) for name in ("user_id", "item_id")}
+_TEXT = tf.TensorSpec([None], tf.string, name="text")
+_REVIEWS = [
+    _TEXT,
+    tf.TensorSpec([None], tf.int32, name="user_index"),
+    tf.TensorSpec([None], tf.float32, name="rating"),
+    _IDS["item_id"],
+]
+
+
+class ServingModule(tf.Module):
+    """Sentiment + recommender + catalogue index behind named signatures.
+
+    Args:
+        sentiment: the sentiment side's savable module (`SentimentModel.as_module()`):
+            string [B] -> {"probabilities", "embedding", "label"}.
+        recommender: a `RecommenderServing` (`TrainedRecommender.serving`).
+        index: the `CatalogueIndex` over the recommender's catalogue (same column order).
+        text_dim: the width of the text embedding the recommender's profile reads
+            (0: none; else the sentiment embedding width D).
+        review_time: Unix seconds at which fresh reviews of `recommend_from_reviews`
+            are dated (the end of the training period).
+        vocabulary: the tokenizer's vocabulary, saved as the asset `vocab.txt`.
+    """
+
+    def __init__(self, sentiment: tf.Module, recommender: tf.Module, index: CatalogueIndex,
+                 text_dim: int, review_time: int, vocabulary: Sequence[str] = ()) -> None:
+        super().__init__(name="tfrec_sentiment_serving")
+        self.sentiment_model = sentiment
+        self.recommender = recommender
+        self.index = index
+        self.text_dim = int(text_dim)
+        self.review_time = tf.constant(int(review_time), tf.int64)
+        if vocabulary:
+            self.vocabulary = tf.saved_model.Asset(_write_vocabulary(self, vocabulary))
+
+    @property
+    def top_k(self) -> int:
+        return self.index.k
+
+    def serving_signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """Signature name -> concrete function, for `tf.saved_model.save`."""
+        recommend = self.recommend.get_concrete_function()
+        return {
+            "serving_default": recommend,
+            "recommend": recommend,
+            "rank": self.rank.get_concrete_function(),
+            "sentiment": self.sentiment.get_concrete_function(),
+            "recommend_from_reviews": self.recommend_from_reviews.get_concrete_function(),
+        }
+
+    @tf.function(input_signature=[_IDS["user_id"]])
+    def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Top-K items for known (or unknown) users, without their reviewed items."""
+        scores = self.recommender.score_catalogue(user_id)
+        item_ids, top = self.index.top_k(scores, self.index.seen(user_id))
+        return {"item_ids": item_ids, "scores": top}
+
+    @tf.function(input_signature=[_IDS["user_id"], _IDS["item_id"]])
+    def rank(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Predicted stars (1..5) and retrieval score of each (user, item) pair."""
+        check = tf.debugging.assert_equal(
+            tf.size(user_id), tf.size(item_id),
+            message="rank: user_id and item_id must have the same length")
+        with tf.control_dependencies([check]):
+            out = self.recommender.rank(user_id, item_id)
+        return {"predicted_rating": out["predicted_rating"], "score": out["score"]}
+
+    @tf.function(input_signature=[_TEXT])
+    def sentiment(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Class probabilities (negative, neutral, positive), label and text embedding."""
+        out = self.sentiment_model(text)
+        return {"probabilities": out["probabilities"], "label": out["label"],
+                "embedding": out["embedding"]}
+
+    @tf.function(input_signature=_REVIEWS)
+    def recommend_from_reviews(self, text: tf.Tensor, user_index: tf.Tensor,
+                               rating: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Top-K items for G new users, from the raw text of their reviews."""
+        rows = tf.size(text)
+        check = tf.debugging.assert_equal(
+            tf.stack([tf.size(user_index), tf.size(rating), tf.size(item_id)]),
+            tf.fill([3], rows),
+            message="recommend_from_reviews: text, user_index, rating and item_id "
+                    "must have the same length")
+        with tf.control_dependencies([check]):
+            valid = (user_index >= 0) & (user_index < rows)
+        text, user_index = text[valid], user_index[valid]
+        rating, item_id = rating[valid], item_id[valid]
+        num_users = tf.reduce_max(tf.concat([user_index + 1, [0]], axis=0))
+        scores = self._score_new_users(text, user_index, rating, num_users)
+        excluded = self.index.columns_by_user(item_id, user_index, num_users)
+        item_ids, top = self.index.top_k(scores, excluded)
+        return {"item_ids": item_ids, "scores": top}
+
+    def _score_new_users(self, text: tf.Tensor, user_index: tf.Tensor, rating: tf.Tensor,
+                         num_users: tf.Tensor) -> tf.Tensor:
+        """Catalogue scores [G, I] of new users from their reviews' sentiment."""
+        scored = self.sentiment_model(text)
+        probabilities = scored["probabilities"]
+        given = (rating >= 1.0) & (rating <= 5.0)
+        stars = tf.where(given, rating, self.recommender.impute_ratings(probabilities))
+        rows = tf.size(text)
+        embedding = scored["embedding"] if self.text_dim else tf.zeros([rows, 0])
+        return self.recommender.score_catalogue_from_reviews(
+            probabilities, stars, tf.zeros([rows]), tf.fill([rows], self.review_time),
+            embedding, user_index, num_users)
+
+
+def build_serving_module(sentiment, recommender, top_k: int) -> ServingModule:
+    """Composes a `SentimentModel` and a `TrainedRecommender` into a `ServingModule`.
+
+    Args:
+        sentiment: `tfrec_sentiment.sentiment.model.SentimentModel`.
+        recommender: `tfrec_sentiment.recsys.trained.TrainedRecommender`; its feature
+            tables give the catalogue (column order of `serving.catalogue()`) and the
+            training reviews whose items are excluded per user.
+        top_k: K, the number of recommendations of every signature.
+
+    Raises:
+        ValueError: the recommender reads text embeddings of another width than the
+            sentiment model's, or the catalogue differs from the tables' items.
+    """
+    tables = recommender.tables
+    text_dim = tables.profile.text_dim
+    if text_dim and text_dim != sentiment.embedding_dim:
+        raise ValueError(
+            f"the recommender's profiles read {text_dim}-wide text embeddings but the "
+            f"sentiment model gives {sentiment.embedding_dim}: they were not trained together")
+    serving = recommender.serving
+    catalogue = [v.decode("utf-8") for v in serving.catalogue()["item_ids"].numpy()]
+    if catalogue != [str(i) for i in tables.ids["item"]]:
+        raise ValueError("the recommender's catalogue is not in the feature tables' item order")
+    index = CatalogueIndex.from_interactions(
+        catalogue, tables.ids["user"], tables.rows["user_index"], tables.rows["item_index"],
+        k=top_k)
+    review_time = int(tables.rows["timestamp"].max()) if len(tables.rows["timestamp"]) else 0
+    return ServingModule(sentiment.as_module(), serving, index, text_dim, review_time,
+                         vocabulary=sentiment.preprocessor.tokenizer.get_vocabulary())
+
+
+def _write_vocabulary(owner: object, vocabulary: Sequence[str]) -> str:
+    """Writes the vocabulary, one token a line, to a folder that lives as long as `owner`.
+
+    `tf.saved_model.save` copies it into the SavedModel's assets/.
+    """
+    folder = tempfile.TemporaryDirectory(prefix="tfrec-vocab-")
+    weakref.finalize(owner, folder.cleanup)
+    path = Path(folder.name) / VOCABULARY_FILE
+    path.write_text("".join(f"{token}\n" for token in vocabulary), encoding="utf-8")
+    return str(path)

@@ -1,0 +1,270 @@
+"""Writes the one SavedModel TF Serving loads: `<root>/<model_name>/<version>/`.
+
+    saved_models/tfrec_sentiment/
+        models.config              TF Serving model config (text protobuf)
+        1/                         a version: never overwritten
+            saved_model.pb, variables/, fingerprint.pb
+            assets/vocab.txt       the tokenizer vocabulary
+            assets.extra/export.json
+        2/ ...
+
+A version is written into a hidden staging folder beside the versions (TF Serving
+only loads integer-named folders), audited, described and then renamed to the next
+free integer, so a server polling the folder never sees a half-written version. A
+failed export (op audit, disk) leaves no version behind.
+
+`assets.extra/` is the SavedModel folder for files that the graph does not load (TF
+Serving reads only its warm-up file there): `export.json` records the signatures,
+the non-core ops and the minimum TF Serving release, the exporting versions, and
+where the model came from.
+
+Example:
+
+>>> version_dir = export_run(Path("runs/demo-20260101-120000"), ExportConfig())  # doctest: +SKIP
+>>> version_dir.name                                                             # doctest: +SKIP
+'1'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.module import VOCABULARY_FILE, build_serving_module
+from tfrec_sentiment.export.ops import audit_ops, saved_model_ops
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.recsys.trained import TrainedRecommender
+    from tfrec_sentiment.sentiment.model import SentimentModel
+
+MODELS_CONFIG = "models.config"
+METADATA_FILE = "export.json"
+_STAGING_PREFIX = ".staging-"
+
+
+class ExportError(RuntimeError):
+    """The export could not be written (the message names the folder and the cause)."""
+
+
+def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | None = None,
+               recommender: TrainedRecommender | None = None) -> Path:
+    """Exports a run's sentiment model and recommender as the next SavedModel version.
+
+    Args:
+        run_dir: the run folder (see the run-folder contract); models not passed in
+            are loaded from `run_dir/sentiment/model` and `run_dir/recsys` (whose
+            feature tables live in `run_dir/features`).
+        config: where to write (`root`, `model_name`) and `top_k`.
+        sentiment: the trained `SentimentModel`, if already in memory.
+        recommender: the trained `TrainedRecommender`, if already in memory.
+
+    Returns:
+        The version folder written, e.g. `saved_models/tfrec_sentiment/3`.
+    """
+    run_dir = Path(run_dir)
+    if sentiment is None:
+        from tfrec_sentiment.sentiment.model import SentimentModel
+
+        sentiment = SentimentModel.load(_existing(run_dir / "sentiment" / "model", run_dir))
+    if recommender is None:
+        from tfrec_sentiment.recsys.trained import TrainedRecommender
+
+        recommender = TrainedRecommender.load(_existing(run_dir / "recsys", run_dir))
+    return export_models(sentiment, recommender, config, source=run_dir)
+
+
+def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
+                  config: ExportConfig, source: Path | None = None) -> Path:
+    """Composes both models (`build_serving_module`) and writes the next version.
+
+    Args:
+        sentiment: the `SentimentModel`.
+        recommender: the `TrainedRecommender`.
+        config: the ExportConfig.
+        source: the run folder the models come from (recorded in export.json).
+
+    Returns:
+        The version folder.
+    """
+    module = build_serving_module(sentiment, recommender, config.top_k)
+    tables = recommender.tables
+    described = {
+        "source_run": str(source) if source is not None else None,
+        "top_k": config.top_k,
+        "catalogue_items": len(tables.ids["item"]),
+        "known_users": len(tables.ids["user"]),
+        "excluded_training_reviews": int(module.index.seen_items.shape[0]),
+        "review_time": int(module.review_time.numpy()),
+        "sentiment": _jsonable(sentiment.describe()),
+        "recommender": {"config": _jsonable(dataclasses.asdict(recommender.config)),
+                        "metrics": _jsonable(recommender.metrics)},
+    }
+    return write_version(module, module.serving_signatures(), config, described)
+
+
+def write_version(module: tf.Module, signatures: dict[str, Any], config: ExportConfig,
+                  metadata: dict | None = None) -> Path:
+    """Saves `module` as the next version of `config.model_name` under `config.root`.
+
+    Stages the SavedModel, audits its ops (`audit_ops`), writes
+    `assets.extra/export.json`, renames the folder into place and (re)writes
+    `models.config`.
+
+    Args:
+        module: any `tf.Module` to save.
+        signatures: signature name -> concrete function (or tf.function).
+        config: the ExportConfig.
+        metadata: extra facts for export.json.
+
+    Returns:
+        The version folder.
+
+    Raises:
+        OpAuditError: an op stock TF Serving cannot run (nothing is written).
+        ExportError: the version folder could not be put in place.
+    """
+    model_dir = Path(config.root) / config.model_name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = model_dir / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
+    try:
+        tf.saved_model.save(module, str(staging), signatures=signatures)
+        audit = audit_ops(saved_model_ops(staging))
+        facts = {
+            "model_name": config.model_name,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "signatures": signature_specs(staging),
+            "ops": audit.to_dict(),
+            "min_tf_serving": audit.min_tf_serving,
+            "exported_with": _versions(),
+            "vocabulary": _asset_facts(staging / "assets" / VOCABULARY_FILE),
+            **(metadata or {}),
+        }
+        version = _move_into_place(staging, model_dir, facts)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_models_config(config)
+    return model_dir / str(version)
+
+
+def signature_specs(saved_model_dir: str | Path) -> dict[str, dict]:
+    """The signatures as TF Serving sees them: name -> inputs / outputs -> dtype, shape.
+
+    Shapes use -1 for an unknown dimension, e.g. {"dtype": "string", "shape": [-1, 10]}.
+    """
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
+    specs = {}
+    for name, signature in sorted(proto.meta_graphs[0].signature_def.items()):
+        if name.startswith("__"):  # the loader's own init op, not a serving signature
+            continue
+        specs[name] = {
+            side: {key: {"dtype": tf.dtypes.as_dtype(info.dtype).name,
+                         "shape": [d.size for d in info.tensor_shape.dim]}
+                   for key, info in sorted(getattr(signature, side).items())}
+            for side in ("inputs", "outputs")
+        }
+    return specs
+
+
+def versions(model_dir: str | Path) -> list[int]:
+    """The integer version folders of a model folder, ascending."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def models_config_text(config: ExportConfig) -> str:
+    """TF Serving's `--model_config_file` content (ModelServerConfig, text format)."""
+    return (
+        "model_config_list {\n"
+        "  config {\n"
+        f"    name: {json.dumps(config.model_name)}\n"
+        f"    base_path: {json.dumps(config.serving_base_path)}\n"
+        '    model_platform: "tensorflow"\n'
+        "    model_version_policy {\n"
+        "      latest {\n"
+        f"        num_versions: {config.num_versions}\n"
+        "      }\n"
+        "    }\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def write_models_config(config: ExportConfig) -> Path:
+    """Writes `<root>/<model_name>/models.config` (atomically)."""
+    path = Path(config.root) / config.model_name / MODELS_CONFIG
+    _write_atomic(path, models_config_text(config))
+    return path
+
+
+def _move_into_place(staging: Path, model_dir: Path, facts: dict) -> int:
+    # The next free integer; a folder that appears meanwhile (another exporter) is
+    # skipped, never replaced.
+    for _ in range(100):
+        version = max(versions(model_dir), default=0) + 1
+        target = model_dir / str(version)
+        if target.exists():
+            continue
+        facts["version"] = version
+        extra = staging / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        (extra / METADATA_FILE).write_text(json.dumps(facts, indent=1) + "\n")
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if target.exists():
+                continue
+            raise
+        return version
+    raise ExportError(f"{model_dir}: could not claim a free version folder")
+
+
+def _asset_facts(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    return {"file": f"assets/{path.name}", "tokens": data.count(b"\n"),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as metadata
+
+    out = {"tensorflow": tf.__version__}
+    for package in ("tensorflow-text", "keras", "keras-hub", "tf-keras",
+                    "tensorflow-recommenders"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _existing(path: Path, run_dir: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a finished run folder")
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    staging.write_text(text)
+    os.replace(staging, path)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.tolist()
+                                 if hasattr(v, "tolist") else str(v)))
