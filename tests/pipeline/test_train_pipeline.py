@@ -12,7 +12,7 @@ import pytest
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.pipeline import stages
-from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS
+from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS, plot_history
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["data.demo_users=80", "data.demo_items=40", "evaluation.seeds=0,1",
@@ -40,7 +40,8 @@ def test_cli_writes_every_stage_of_the_run_folder(cli_run):
                      "data/reviews.parquet", "data/report.json", "data/train.parquet",
                      "data/test.parquet", "sentiment/model", "sentiment/metrics.json",
                      "features/features.json", "recsys/recsys.json",
-                     "evaluation/metrics.json", "evaluation/ablation.png"]:
+                     "evaluation/metrics.json", "evaluation/ablation.png",
+                     "sentiment/training_curves.png", "recsys/training_curves.png"]:
         assert (run_dir / relative).exists(), relative
     assert (run_dir / "evaluation" / "ablation.png").stat().st_size > 1000
 
@@ -100,6 +101,14 @@ def test_bad_override_exits_with_a_named_error():
         capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 2
     assert "unknown config field 'nope'" in result.stderr
+
+
+def test_plot_history_accepts_both_history_shapes(tmp_path):
+    per_epoch = [{"loss": 1.0, "val_loss": 1.2}, {"loss": 0.5, "val_loss": 0.9}]
+    assert plot_history(per_epoch, tmp_path / "a.png", "t").stat().st_size > 1000
+    keras_style = {"loss": [1.0, 0.5], "top_10": [0.0, 0.0]}
+    assert plot_history(keras_style, tmp_path / "b.png", "t").is_file()
+    assert plot_history({"top_10": [0.0, 0.0]}, tmp_path / "c.png", "t") is None
 
 
 def test_stage_timer_accumulates_and_shares(tmp_path):

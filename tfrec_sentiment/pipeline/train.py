@@ -33,6 +33,7 @@ from tfrec_sentiment.evaluation.ablation import (
     run_ablation,
 )
 from tfrec_sentiment.evaluation.baselines import baseline_variants
+from tfrec_sentiment.evaluation.plots import plot_training_curves
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
@@ -139,6 +140,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         model = result.model
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
                        class_weights=result.class_weights, history=result.history)
+        plot_history(result.history, folder / "training_curves.png", "sentiment fine-tuning")
     model.save(folder / "model")
     cache = ScoreCache(settings.cache_dir or folder / "scores")
     held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
@@ -164,8 +166,21 @@ def recsys_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTabl
                  progress: bool) -> TrainedRecommender:
     """Trains the full model with the run's seed; writes `recsys/` (the export's input)."""
     settings = dataclasses.replace(config.recsys, variant="full")
-    return train_recommender(settings, split, tables, strategy, run_dir / "recsys",
-                             seed=config.seed, progress=progress)
+    recommender = train_recommender(settings, split, tables, strategy, run_dir / "recsys",
+                                    seed=config.seed, progress=progress)
+    plot_history(recommender.history, run_dir / "recsys" / "training_curves.png",
+                 "recommender (full)")
+    return recommender
+
+
+def plot_history(history: dict | list, path: Path, title: str) -> Path | None:
+    """Training curves PNG from a Keras history (dict of lists, or a list of per-epoch
+    dicts); curves that never leave zero (metrics switched off) are left out."""
+    if isinstance(history, list):
+        history = {key: [epoch.get(key, float("nan")) for epoch in history]
+                   for key in dict.fromkeys(k for epoch in history for k in epoch)}
+    curves = {k: v for k, v in history.items() if any(value for value in v)}
+    return plot_training_curves(curves, path, title) if curves else None
 
 
 def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTables,
