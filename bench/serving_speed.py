@@ -6,10 +6,12 @@
 For each catalogue size it builds synthetic feature tables (each user ~10 training
 reviews, each item at least one), a recommender with random weights over them (the
 same towers, rating head and cost as a trained one: default RecsysConfig without
-text features), and exports it with the sentiment model through the export code
-(`export_models`). The SavedModel is then LOADED (`tf.saved_model.load`, the Keras
-objects dropped) and its `recommend` signature timed: latency p50 / p99 at batch 1
-(known users, so the reviewed-item exclusion runs) and users/s at batch 64. The
+text features and without the item-to-item term, which is meant for catalogues of at
+most `FeatureConfig.similarity_max_items` items), and exports it with the sentiment
+model through the export code (`export_models`). The SavedModel is then LOADED
+(`tf.saved_model.load`, the Keras objects dropped) and its `recommend` signature
+timed: latency p50 / p99 at batch 1 (known users, so the reviewed-item exclusion
+runs) and users/s at batch 64. The
 `sentiment` signature is timed on one review of exactly 64 tokens ([CLS] and [SEP]
 included). Last, the core of `recommend` at the largest size - one [B, E] x [E, I]
 matmul and top-k - is timed with the catalogue stored as float32 (as exported),
@@ -80,13 +82,16 @@ def synthetic_tables(num_items: int, seed: int) -> FeatureTables:
         "timestamp": 1_450_000_000 + rng.integers(0, 63_000_000, n),
     })
     probabilities = rng.dirichlet([1.0, 1.0, 1.0], n).astype(np.float32)
-    return build_feature_tables(frame, probabilities, None, FeatureConfig(use_text=False))
+    # The item-to-item term stores [I, I] and [users, I] tables: it is for catalogues up
+    # to FeatureConfig.similarity_max_items, not for this sweep.
+    return build_feature_tables(frame, probabilities, None,
+                                FeatureConfig(use_text=False, item_similarity=False))
 
 
 def random_recommender(tables: FeatureTables, seed: int) -> TrainedRecommender:
     """A recommender over `tables` with random weights: a trained one's shapes and cost."""
     tf.keras.utils.set_random_seed(seed)
-    config = RecsysConfig(use_text=False)
+    config = RecsysConfig(use_text=False, item_similarity=False)
     model = build_model(config, tables)
     build_model_variables(model, tables, config)
     return TrainedRecommender(model, tables, config)

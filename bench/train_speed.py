@@ -2,6 +2,8 @@
 
     python bench/train_speed.py                       # Musical Instruments if present
     python bench/train_speed.py --data demo --replicas 1,2 --epochs 4
+    python bench/train_speed.py --end-to-end          # + tools/train.py on it, per stage
+    python bench/train_speed.py --run runs/real/musical --replicas ''   # a finished run's stages
 
 Splits the CPU into logical devices first (no GPU: `--replicas 1,2` means 1 and 2
 logical CPUs; with GPUs, N GPUs), builds the feature tables once, then trains the
@@ -10,12 +12,19 @@ includes tracing, so throughput is the median over the later epochs. Sentiment
 probabilities and text embeddings are random here: they change no shape and no
 cost, and this measures the recommender alone. Prints one line per replica count
 and the speed-up ratio of the last against the first.
+
+With `--end-to-end` it then runs the whole chain (`tools/train.py` on the same data,
+3 seeds, no export) and prints its wall time and each stage's share, from the run's
+`timing.json`; `--run DIR` prints those of a finished run instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,7 +41,8 @@ from tfrec_sentiment.features.tables import build_feature_tables
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.train import train_recommender
 
-REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon2014"
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = (REPO.parent / "shared" / "data" / "amazon2014"
              / "reviews_Musical_Instruments_5.json.gz")
 
 
@@ -45,7 +55,31 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=256, help="GLOBAL batch size")
     parser.add_argument("--variant", default="full", choices=("ids", "ratings", "full"))
     parser.add_argument("--text-dim", type=int, default=384)
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also time tools/train.py on the same data, per stage")
+    parser.add_argument("--run", type=Path, help="print the stage times of this finished run")
     return parser.parse_args()
+
+
+def run_chain(data: str, run_dir: Path) -> Path:
+    """Runs tools/train.py (no export) into `run_dir`; returns it."""
+    command = [sys.executable, str(REPO / "tools" / "train.py"), "--data", data,
+               "--run-dir", str(run_dir), "--no-export", "--quiet"]
+    if data == str(REAL_DATA):
+        command += ["--format", "amazon2014", "--name", "musical"]
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    return run_dir
+
+
+def stage_table(run_dir: Path) -> str:
+    """Markdown: each stage's seconds and share of the run's wall time."""
+    timing = json.loads((run_dir / "timing.json").read_text())
+    lines = [f"end to end ({run_dir.name}): {timing['total_seconds'] / 60:.1f} min",
+             "| stage | seconds | share |", "|---|---:|---:|"]
+    for stage, seconds in timing["seconds"].items():
+        lines.append(f"| {stage} | {seconds:.0f} | {timing['share'][stage]:.0%} |")
+    return "\n".join(lines)
 
 
 class EpochTimer(tf.keras.callbacks.Callback):
@@ -65,7 +99,17 @@ class EpochTimer(tf.keras.callbacks.Callback):
 
 def main() -> None:
     args = _parse()
-    counts = [int(r) for r in args.replicas.split(",")]
+    counts = [int(r) for r in args.replicas.split(",") if r]
+    if counts:
+        replica_speed(args, counts)
+    if args.end_to_end:
+        args.run = run_chain(args.data, REPO / "runs" / "bench-train-speed")
+    if args.run:
+        print(stage_table(args.run))
+
+
+def replica_speed(args: argparse.Namespace, counts: list[int]) -> None:
+    """Trains the same model under each replica count; prints examples/s and the ratio."""
     if not tf.config.list_physical_devices("GPU"):
         configure_cpu_replicas(max(counts))  # before TensorFlow's runtime starts
     reviews = load_dataset(args.data).reviews

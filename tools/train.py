@@ -60,12 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     except config_lib.ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from tfrec_sentiment.pipeline.train import check_multi_worker, run_training
+
+    try:
+        check_multi_worker(config, args.run_dir)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if config.strategy == "mirrored" and config.replicas:
         # Logical CPU devices must exist before TensorFlow's runtime starts.
         from tfrec_sentiment.distribute.strategy import configure_cpu_replicas
 
         configure_cpu_replicas(config.replicas)
-    from tfrec_sentiment.pipeline.train import run_training
 
     run = run_training(config, args.run_dir, progress=not args.quiet, export=not args.no_export)
     print(run.ablation.to_markdown())

@@ -12,6 +12,7 @@ from tests.evaluation.synthetic import synthetic_ratings
 from tfrec_sentiment.data.splits import leave_last_out
 from tfrec_sentiment.evaluation.baselines import (
     GlobalMean,
+    ItemKNN,
     ItemMean,
     MatrixFactorization,
     Popularity,
@@ -40,7 +41,8 @@ def _test_rmse(model, split):
 
 
 @pytest.mark.parametrize("model", [GlobalMean(), ItemMean(), Popularity(),
-                                   UserItemBias(reg=1.0), MatrixFactorization(reg=1.0)])
+                                   UserItemBias(reg=1.0), MatrixFactorization(reg=1.0),
+                                   ItemKNN(shrinkage=1.0, popularity_weight=0.1, bias_reg=1.0)])
 def test_every_baseline_follows_the_protocol(model):
     fitted = model.fit(TRAIN)
     assert fitted is model and isinstance(model, FittableRecommender)
@@ -147,10 +149,56 @@ def test_baseline_variants_cover_the_issue_list():
     split = leave_last_out(data.frame)
     variants = baseline_variants(split, mf_factors=4)
     assert list(variants) == ["global mean", "item mean", "popularity", "user + item bias",
-                              "MF (k=4)"]
-    assert [v.deterministic for v in variants.values()] == [True, True, True, True, False]
+                              "MF (k=4)", "item-kNN"]
+    assert [v.deterministic for v in variants.values()] == [True, True, True, True, False, True]
     mf = variants["MF (k=4)"].train(0)
     assert mf.factors == 4 and mf.reg_ in mf.reg_grid
     no_validation = SimpleNamespace(train=split.train, validation=split.validation.iloc[:0],
                                     test=split.test)
     assert baseline_variants(no_validation)["user + item bias"].train(0).reg_ > 0
+    with pytest.warns(UserWarning, match="item-kNN left out"):
+        capped = baseline_variants(split, knn_max_items=split.train["item_id"].nunique() - 1)
+    assert "item-kNN" not in capped and "popularity" in capped
+
+
+def test_item_knn_by_hand():
+    # Co-reviews: x-y by a, x-z by b; reviewers: x 3, y 1, z 1.
+    model = ItemKNN(shrinkage=1.0, popularity_weight=0.5, bias_reg=1.0).fit(TRAIN)
+    sim_xy = sim_xz = 1 / (np.sqrt(3 * 1) + 1.0)
+    prior = 0.5 * np.log1p(np.array([3.0, 1.0, 1.0]))  # x, y, z
+    scores = model.score_items(_ids("c", "a", "new"), _ids("x", "y", "z", "unknown"))
+    np.testing.assert_allclose(scores, [
+        [0.0 + prior[0], sim_xy + prior[1], sim_xz + prior[2], 0.0],  # c reviewed x
+        [sim_xy + prior[0], sim_xy + prior[1], sim_xz + prior[2], 0.0],  # a: x and y
+        [prior[0], prior[1], prior[2], 0.0],  # an unknown user: the prior alone
+    ], atol=1e-6)
+    # Rating: the bias model plus c's residual on x, weighted by sim(x, z).
+    bias = UserItemBias(reg=1.0).fit(TRAIN)
+    residual = 3.0 - bias.predict_rating(_ids("c"), _ids("x"))[0]
+    expected = bias.predict_rating(_ids("c"), _ids("z"))[0] + sim_xz * residual / (sim_xz + 1)
+    assert model.predict_rating(_ids("c"), _ids("z"))[0] == pytest.approx(expected)
+    assert model.predict_rating(_ids("new"), _ids("y"))[0] == pytest.approx(
+        bias.predict_rating(_ids("new"), _ids("y"))[0])
+
+
+def test_item_knn_finds_co_reviewed_items_and_chooses_its_settings_on_validation():
+    # Two communities of items; each user reviews within one: the neighbours of the
+    # user's items, not the globally popular ones, hold the held-out item.
+    rng = np.random.default_rng(7)
+    rows = []
+    for u in range(120):
+        group = u % 2
+        items = rng.choice(np.arange(10) + 10 * group, size=5, replace=False)
+        rows += [(f"u{u}", f"i{i}", 4.0, 1000 * u + t) for t, i in enumerate(items)]
+    rows += [(f"p{u}", "i0", 5.0, 10 ** 7 + u) for u in range(30)]  # i0: popular
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    split = leave_last_out(frame.assign(text=[f"t{n}" for n in range(len(frame))]))
+    model = ItemKNN(shrinkage_grid=(1.0,), popularity_grid=(0.0, 10.0)).fit(
+        split.train, split.validation)
+    assert model.popularity_weight_ == 0.0  # the popularity-only ranking loses
+    assert model.validation_ndcg_[(1.0, 0.0)] > model.validation_ndcg_[(1.0, 10.0)]
+    user = split.test["user_id"].iloc[0]
+    group = int(user[1:]) % 2
+    scores = model.score_items(_ids(user), model.items_.index.to_numpy())[0]
+    in_group = np.array([int(i[1:]) // 10 == group for i in model.items_.index])
+    assert scores[in_group].mean() > scores[~in_group].mean()

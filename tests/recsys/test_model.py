@@ -55,6 +55,24 @@ def test_retrieval_loss_is_logq_corrected_in_batch_softmax_over_static_candidate
     np.testing.assert_allclose(model.compute_loss(batch), expected, rtol=1e-4)
 
 
+def test_catalogue_retrieval_loss_is_the_exact_softmax_over_every_item():
+    config = tiny_config(rating_weight=0.0, retrieval_candidates="catalogue", temperature=0.5,
+                         **NO_RIDGE)
+    batch, tables = _batch(config)
+    model = _model(config, tables)
+    with pytest.raises(ValueError, match="set_retrieval_catalogue"):
+        model.compute_loss(batch)
+    catalogue = catalogue_inputs(tables, config)
+    model.set_retrieval_catalogue(catalogue)
+    user = model.user_tower(batch)["embedding"].numpy()
+    items = model.item_tower(catalogue)["embedding"].numpy()
+    logits = user @ items.T / 0.5  # no sampling correction: nothing is sampled
+    log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    position = tables.index_of("item", batch["item_id"].numpy().astype(str))
+    expected = -np.mean(log_softmax[np.arange(len(position)), position])
+    np.testing.assert_allclose(model.compute_loss(batch), expected, rtol=1e-4)
+
+
 def test_pairwise_loss_is_bpr_against_the_previous_rows_item():
     config = tiny_config(rating_weight=0.0, retrieval_weight=0.0, pairwise_weight=1.0,
                          **NO_RIDGE)

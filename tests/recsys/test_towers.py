@@ -29,7 +29,7 @@ def test_tower_outputs_and_oov(cls, side):
     inputs[f"{side}_text"][2] = inputs[f"{side}_text"][1]
     out = tower(inputs)
     assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "embedding": (3, 5), "features": (3, 5), "bias": (3,)}
+        "embedding": (3, 5), "latent": (3, 5), "features": (3, 5), "bias": (3,)}
     # Two unknown ids with equal features share the OOV row: same outputs.
     np.testing.assert_allclose(out["embedding"][1], out["embedding"][2])
     # An unknown id with different features (cold start) still gets its own output.
@@ -78,19 +78,21 @@ def test_tower_config_round_trip_and_save_load(cls, side, tmp_path):
     tower = cls(vocabulary=VOCAB, embedding_dim=4, output_dim=3, num_oov_buckets=2,
                 feature_groups=("rating", "helpful"), use_text=True, statistics=STATS,
                 id_dropout=0.2, dropout=0.1, history_size=4, history_dim=2,
-                history_signals=("sentiment",), normalize=True, name=f"{side}_tower")
+                history_signals=("sentiment",), normalize=True, similarity_size=3,
+                name=f"{side}_tower")
     rebuilt = run_config_round_trip(tower, tf.keras)
     assert rebuilt.statistics == tower.statistics
     assert set(rebuilt.statistics) == {"rating", "text"}  # only what it reads
     symbolic = {f"{side}_id": tf.keras.Input([], dtype=tf.string, name=f"{side}_id")}
     symbolic.update({f"{side}_{g}": tf.keras.Input([d], name=f"{side}_{g}")
                      for g, d in (("rating", 3), ("helpful", 3), ("text", 4),
-                                  ("history_sentiment", 2))})
+                                  ("history_sentiment", 2), ("similarity", 3))})
     symbolic[f"{side}_history"] = tf.keras.Input([2], dtype=tf.int64, name=f"{side}_history")
     model = tf.keras.Model(symbolic, tower(symbolic))
     data = _inputs(side, ["b", "unseen"])
     data[f"{side}_history"] = np.array([[1, 3], [0, 0]])
     data[f"{side}_history_sentiment"] = np.array([[0.5, -1.0], [0.0, 0.0]], "float32")
+    data[f"{side}_similarity"] = np.array([[0.5, 0.0, 0.2], [0.0, 0.0, 0.0]], "float32")
     run_save_load(model, data, tmp_path, tf.keras)
 
 
@@ -130,3 +132,24 @@ def test_retrieval_bias_column_adds_an_item_bias_to_dot_products():
     item.feature_retrieval_bias.kernel.assign(tf.ones([item.fusion_units, 1]))
     changed = item(other)["embedding"].numpy()
     np.testing.assert_allclose(changed[:, :-1], moved[:, :-1], atol=1e-6)
+
+
+def test_similarity_block_adds_the_users_profile_at_the_items_position():
+    user = UserTower(vocabulary=VOCAB, embedding_dim=3, output_dim=4, similarity_size=3)
+    item = ItemTower(vocabulary=VOCAB, embedding_dim=3, output_dim=4, similarity_size=3,
+                     num_oov_buckets=2)
+    # A profile wider than the tower's catalogue (tables grown after training): the
+    # columns of later items are cut off.
+    profile = np.array([[0.1, 0.2, 0.3, 9.0], [0.0, 0.5, 0.0, 9.0]], "float32")
+    users = user({"user_id": tf.constant(["a", "b"]), "user_similarity": profile})
+    items = item({"item_id": tf.constant(["c", "a", "unknown"])})
+    assert users["embedding"].shape == (2, 7) and users["latent"].shape == (2, 4)
+    np.testing.assert_array_equal(items["embedding"][:, 4:], [[0, 0, 1], [1, 0, 0], [0, 0, 0]])
+    user.similarity_weight.assign(2.0)
+    users = user({"user_id": tf.constant(["a", "b"]), "user_similarity": profile})
+    scores = users["embedding"].numpy() @ items["embedding"].numpy().T
+    latent = users["latent"].numpy() @ items["latent"].numpy().T
+    np.testing.assert_allclose(scores - latent, 2.0 * np.array([[0.3, 0.1, 0.0], [0.0, 0.0, 0.0]]),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="catalogue size"):
+        ItemTower(vocabulary=VOCAB, similarity_size=5)

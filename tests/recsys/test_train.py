@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -8,8 +9,10 @@ import tensorflow as tf
 from tests.features.synthetic import leave_last_out, synthetic_reviews
 from tests.recsys.trained_fixture import rmse, synthetic_split, tiny_config, trained_full
 from tfrec_sentiment.distribute.strategy import make_strategy
+from tfrec_sentiment.evaluation.evaluate import evaluate_split
 from tfrec_sentiment.features.tables import build_feature_tables
-from tfrec_sentiment.recsys.train import train_recommender
+from tfrec_sentiment.recsys.train import RankingMonitor, train_recommender
+from tfrec_sentiment.recsys.trained import TrainedRecommender
 
 TOP10 = "val_factorized_top_k/top_10_categorical_accuracy"
 
@@ -27,6 +30,30 @@ def test_early_stopping_restores_the_best_validation_epoch():
     trained = trained_full()
     best = min(trained.history["val_rmse"])
     assert trained.metrics["val_rmse"] == pytest.approx(best, rel=1e-4)
+
+
+@pytest.mark.parametrize("score_mode", ["retrieval", "blend"])
+def test_ranking_monitor_measures_what_the_evaluation_measures(score_mode):
+    data, trained = synthetic_split(), trained_full()
+    config = dataclasses.replace(trained.config, score_mode=score_mode)
+    monitor = RankingMonitor(data.tables, config, data.split.validation, k=10)
+    monitor.set_model(trained.model)
+    recommender = TrainedRecommender(trained.model, data.tables, config)
+    expected = evaluate_split(recommender, data.split, on="validation").metrics["ndcg@10"]
+    assert monitor.ndcg() == pytest.approx(expected, abs=1e-6)
+    logs = {}
+    monitor.on_epoch_end(0, logs)
+    assert logs == {"val_ndcg_at_10": pytest.approx(expected, abs=1e-6)}
+
+
+def test_early_stopping_on_validation_ndcg():
+    data = synthetic_split()
+    config = tiny_config(epochs=3, early_stopping_patience=1, monitor="val_ndcg_at_10")
+    trained = train_recommender(config, data.split, data.tables, seed=0)
+    curve = trained.history["val_ndcg_at_10"]
+    assert len(curve) == trained.metrics["epochs_run"] and max(curve) > 0
+    best = evaluate_split(trained, data.split, on="validation").metrics["ndcg@10"]
+    assert best == pytest.approx(max(curve), abs=1e-6)  # the best epoch was restored
 
 
 class _Interrupt(tf.keras.callbacks.Callback):

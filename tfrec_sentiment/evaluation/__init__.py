@@ -22,6 +22,7 @@ from tfrec_sentiment.evaluation.ablation import (
 )
 from tfrec_sentiment.evaluation.baselines import (
     GlobalMean,
+    ItemKNN,
     ItemMean,
     MatrixFactorization,
     Popularity,
@@ -43,6 +44,7 @@ __all__ = [
     "EvalResult",
     "FittableRecommender",
     "GlobalMean",
+    "ItemKNN",
     "ItemMean",
     "MatrixFactorization",
     "Popularity",

@@ -7,6 +7,7 @@
 | `Popularity` | mu | item's training interaction count |
 | `UserItemBias` | mu + b_u + b_i, L2-regularised | mu + b_u + b_i (per user: b_i) |
 | `MatrixFactorization` | mu + b_u + b_i + p_u . q_i (ALS, k factors) | the same |
+| `ItemKNN` | bias + similarity-weighted residuals | item-kNN + log-popularity prior |
 
 Unknown ids at prediction time fall back to what is known: an unknown item gets mu
 (item mean, popularity count 0), an unknown user gets no user bias or factors, so the
@@ -17,7 +18,8 @@ its one-review items make it worse than the global mean. `UserItemBias` and
 `MatrixFactorization` choose their L2 weight from a grid by validation RMSE: on the
 validation frame passed to `fit`, or, when none is given, on each user's last training
 review by time, held out from a first fit; the final model is then refitted on all of
-`train` with the chosen weight.
+`train` with the chosen weight. `ItemKNN` chooses its similarity shrinkage and its
+popularity weight the same way, by validation NDCG@10.
 
 Example:
 
@@ -30,6 +32,7 @@ array([3., 4.])
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -39,12 +42,17 @@ import pandas as pd
 from tfrec_sentiment.data.splits import leave_last_out
 from tfrec_sentiment.evaluation.ablation import AblationResult, Variant, run_ablation
 from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.evaluate import evaluate
 from tfrec_sentiment.evaluation.metrics import rmse
 from tfrec_sentiment.evaluation.protocol import SplitLike
 
 REQUIRED_COLUMNS = ("user_id", "item_id", "rating")
 BIAS_REG_GRID: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0)
 MF_REG_GRID: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+KNN_SHRINKAGE_GRID: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0, 20.0)
+KNN_POPULARITY_GRID: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+# The co-review matrix is dense [I, I] float64: 20k items are 3.2 GB.
+KNN_MAX_ITEMS = 20_000
 
 
 class _IdTable:
@@ -270,6 +278,142 @@ class MatrixFactorization:
                 + user[:, :-1] @ item[:, :-1].T)
 
 
+class ItemKNN:
+    """Item-based collaborative filtering with a popularity prior (cosine similarity).
+
+    With C[j, i] the number of training users who reviewed both j and i, n_i the
+    reviews of item i and I(u) the user's training items:
+
+        sim(j, i)   = C[j, i] / (sqrt(n_j * n_i) + shrinkage),  sim(i, i) = 0
+        score(u, i) = sum_{j in I(u)} sim(j, i) + popularity_weight * log(1 + n_i)
+        rating(u, i) = mu + b_u + b_i + sum_j sim(j, i) * (r_uj - mu - b_u - b_j)
+                                        / (sum_j sim(j, i) + 1)
+
+    (b: the `UserItemBias` of the same data; the residual term is shrunk towards 0
+    when the user's items say little about i.) An unknown user has no items (the
+    popularity prior alone ranks), an unknown item scores 0 and is rated mu + b_u.
+
+    Args:
+        shrinkage: damps similarities resting on few co-reviews; None = choose.
+        popularity_weight: weight of the log-popularity prior; None = choose.
+        shrinkage_grid, popularity_grid: candidates, chosen jointly by NDCG@10 on
+            the validation frame given to `fit` (or each user's last training review).
+        bias_reg: L2 weight of the biases; None = chosen as `UserItemBias` does.
+
+    Example:
+        >>> model = ItemKNN(shrinkage=5.0, popularity_weight=0.05).fit(train)  # doctest: +SKIP
+    """
+
+    def __init__(self, shrinkage: float | None = None, popularity_weight: float | None = None,
+                 shrinkage_grid: Sequence[float] = KNN_SHRINKAGE_GRID,
+                 popularity_grid: Sequence[float] = KNN_POPULARITY_GRID,
+                 bias_reg: float | None = None) -> None:
+        self.shrinkage = shrinkage
+        self.popularity_weight = popularity_weight
+        self.shrinkage_grid = tuple(shrinkage_grid)
+        self.popularity_grid = tuple(popularity_grid)
+        self.bias_reg = bias_reg
+
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> ItemKNN:
+        """Fits the similarities (choosing shrinkage and popularity weight when None).
+
+        Args:
+            train: canonical rows (`user_id`, `item_id`, `rating`; `timestamp` when a
+                setting must be chosen and no validation is given).
+            validation: rows for choosing the settings; None = each user's last review.
+        """
+        _check_train(train, type(self).__name__)
+        self.shrinkage_, self.popularity_weight_, self.validation_ndcg_ = self._choose(
+            train, validation)
+        self.bias_ = UserItemBias(self.bias_reg).fit(train, validation)
+        data = _Interactions(train)
+        self.users_, self.items_ = data.users, data.items
+        # Distinct (user, item) pairs: a repeated review is one co-review, not two.
+        pairs = np.unique(np.stack([data.user, data.item], 1), axis=0)
+        self.user_start_ = np.searchsorted(pairs[:, 0], np.arange(data.n_users + 1))
+        self.user_items_ = pairs[:, 1]
+        count = np.bincount(pairs[:, 1], minlength=data.n_items).astype(np.float64)
+        co_reviews = _co_reviews(pairs, self.user_start_, data.n_items)
+        norm = np.sqrt(count[:, None] * count[None, :]) + self.shrinkage_
+        similarity = np.where(co_reviews > 0, co_reviews / np.maximum(norm, 1e-12), 0.0)
+        np.fill_diagonal(similarity, 0.0)
+        self.similarity_ = similarity.astype(np.float32)
+        self.prior_ = np.append(self.popularity_weight_ * np.log1p(count), 0.0)
+        # Residual of each of the user's items against the bias model, for ratings.
+        ratings = pd.DataFrame({"user": data.user, "item": data.item,
+                                "rating": data.rating}).groupby(["user", "item"]).rating.mean()
+        user_ids = self.users_.index.to_numpy()[pairs[:, 0]]
+        item_ids = self.items_.index.to_numpy()[pairs[:, 1]]
+        self.residual_ = (ratings.to_numpy() - self.bias_.predict_rating(user_ids, item_ids))
+        return self
+
+    def _choose(self, train: pd.DataFrame, validation: pd.DataFrame | None
+                ) -> tuple[float, float, dict[tuple[float, float], float]]:
+        shrinkages = self.shrinkage_grid if self.shrinkage is None else (self.shrinkage,)
+        weights = self.popularity_grid if self.popularity_weight is None \
+            else (self.popularity_weight,)
+        if len(shrinkages) == len(weights) == 1:
+            return float(shrinkages[0]), float(weights[0]), {}
+        fit_rows, check_rows = ((train, validation) if validation is not None
+                                else _hold_out_last(train))
+        if len(check_rows) == 0:
+            raise ValueError("ItemKNN: cannot choose its settings, the validation rows are "
+                             "empty")
+        scores = {}
+        for shrinkage in shrinkages:
+            for weight in weights:
+                # The ranking ignores the biases: any fixed weight spares their own choice.
+                model = ItemKNN(shrinkage, weight, bias_reg=1.0).fit(fit_rows)
+                scores[(float(shrinkage), float(weight))] = evaluate(
+                    model, fit_rows, check_rows).metrics["ndcg@10"]
+        best = max(scores, key=scores.get)
+        return best[0], best[1], scores
+
+    def _neighbours(self, user_ids: np.ndarray) -> np.ndarray:
+        """float [U, I + 1]: each user's multi-hot training items (last column: unknown)."""
+        codes = self.users_.codes(user_ids)
+        out = np.zeros((len(codes), len(self.items_.index) + 1), np.float32)
+        for row, code in enumerate(codes):
+            if code < self.users_.fallback_row:
+                out[row, self.user_items_[self.user_start_[code]:self.user_start_[code + 1]]] = 1
+        return out
+
+    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [N]: the bias rating plus the similarity-weighted residuals."""
+        base = self.bias_.predict_rating(user_ids, item_ids)
+        users, items = self.users_.codes(user_ids), self.items_.codes(item_ids)
+        out = np.asarray(base, np.float64).copy()
+        known = np.flatnonzero((users < self.users_.fallback_row)
+                               & (items < self.items_.fallback_row))
+        for row in known:
+            lo, hi = self.user_start_[users[row]], self.user_start_[users[row] + 1]
+            weights = self.similarity_[self.user_items_[lo:hi], items[row]]
+            out[row] += weights @ self.residual_[lo:hi] / (weights.sum() + 1.0)
+        return out
+
+    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float [U, I]: summed similarity to the user's items + the popularity prior."""
+        items = self.items_.codes(item_ids)
+        similarity = np.vstack([self.similarity_,
+                                np.zeros((1, self.similarity_.shape[1]), np.float32)])
+        similarity = np.hstack([similarity, np.zeros((similarity.shape[0], 1), np.float32)])
+        scores = self._neighbours(user_ids) @ similarity[:, items]
+        return scores.astype(np.float64) + self.prior_[items][None, :]
+
+
+def _co_reviews(pairs: np.ndarray, user_start: np.ndarray, n_items: int) -> np.ndarray:
+    """float [I, I]: how many users reviewed both items (pairs sorted by user)."""
+    sizes = np.diff(user_start)
+    owner = np.repeat(np.arange(len(sizes)), sizes ** 2)
+    # Every ordered pair (a, b) of each user's items, built without a Python loop.
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(sizes ** 2) - sizes ** 2, sizes ** 2)
+    first = user_start[owner] + offset // np.repeat(sizes, sizes ** 2)
+    second = user_start[owner] + offset % np.repeat(sizes, sizes ** 2)
+    flat = pairs[first, 1] * n_items + pairs[second, 1]
+    return np.bincount(flat, minlength=n_items * n_items).reshape(n_items, n_items).astype(
+        np.float64)
+
+
 class _Interactions:
     """Training rows as integer codes, shared by the bias and MF fits."""
 
@@ -360,26 +504,29 @@ def _hold_out_last(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return inner.train, inner.test
 
 
-def baseline_variants(split: SplitLike, mf_factors: int = 10) -> dict[str, Variant]:
+def baseline_variants(split: SplitLike, mf_factors: int = 10,
+                      knn_max_items: int = KNN_MAX_ITEMS) -> dict[str, Variant]:
     """The in-run baselines as ablation variants, fitted on `split.train`.
 
-    The bias and MF models choose their regularisation on `split.validation` (or, when
-    it is empty, on each user's last training review). Only MF depends on the seed.
+    The bias, MF and item-kNN models choose their settings on `split.validation` (or,
+    when it is empty, on each user's last training review). Only MF depends on the seed.
 
     Args:
         split: the time split of the run.
         mf_factors: k of the matrix factorisation.
+        knn_max_items: item-kNN is left out (with a warning) above this many
+            training items, as its dense co-review matrix would not fit in memory.
 
     Returns:
         name -> `Variant`: "global mean", "item mean", "popularity", "user + item bias",
-        "MF (k=<mf_factors>)".
+        "MF (k=<mf_factors>)", "item-kNN".
 
     Example:
         >>> run_ablation(baseline_variants(split), split)  # doctest: +SKIP
     """
     train = split.train
     validation = split.validation if len(split.validation) else None
-    return {
+    variants = {
         "global mean": Variant(lambda seed: GlobalMean().fit(train), deterministic=True),
         "item mean": Variant(lambda seed: ItemMean().fit(train), deterministic=True),
         "popularity": Variant(lambda seed: Popularity().fit(train), deterministic=True),
@@ -388,6 +535,14 @@ def baseline_variants(split: SplitLike, mf_factors: int = 10) -> dict[str, Varia
         f"MF (k={mf_factors})": Variant(
             lambda seed: MatrixFactorization(mf_factors, seed=seed).fit(train, validation)),
     }
+    num_items = train["item_id"].nunique()
+    if num_items <= knn_max_items:
+        variants["item-kNN"] = Variant(lambda seed: ItemKNN().fit(train, validation),
+                                       deterministic=True)
+    else:
+        warnings.warn(f"baseline item-kNN left out: {num_items} training items exceed "
+                      f"knn_max_items ({knn_max_items})", stacklevel=2)
+    return variants
 
 
 def baseline_report(split: SplitLike, out_dir: str | Path | None = None,

@@ -26,6 +26,17 @@ class FeatureConfig:
         history_length: how many of a user's latest reviews form the user's review
             history (the reviewed items, signed by rating and by sentiment), the
             bag-of-items input of the user tower; 0 = none.
+        item_similarity: build the item co-review matrix of the training split and
+            each user's similarity profile (features/similarity.py: the mean
+            leave-user-out cosine similarity of the history items to every
+            catalogue item), the item-kNN signal the recommender's item-to-item
+            retrieval term reads. Needs a history (history_length > 0).
+        similarity_shrinkage: added to the cosine's denominator, so that item pairs
+            resting on few co-reviews count less.
+        similarity_max_items: refuse to build the [I, I] co-review matrix (and the
+            [users, I] profiles, which the export stores as well) for a larger
+            catalogue; `tools/train.py` switches item_similarity off there by itself.
+            5,000 items x 50,000 users of profiles are 1 GB of float32.
     """
 
     use_sentiment: bool = True
@@ -33,3 +44,6 @@ class FeatureConfig:
     prior_strength: float = 2.0
     training_features: str = "past_only"
     history_length: int = 20
+    item_similarity: bool = True
+    similarity_shrinkage: float = 5.0
+    similarity_max_items: int = 5_000

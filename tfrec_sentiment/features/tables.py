@@ -43,6 +43,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tfrec_sentiment.features import history as history_lib
+from tfrec_sentiment.features import similarity as similarity_lib
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.lookup import FeatureLookup
 from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
@@ -52,6 +53,8 @@ TRAINING_FEATURES: tuple[str, str] = ("past_only", "leave_one_out")
 # tables.history key -> example / lookup group name (user side).
 HISTORY_GROUPS: dict[str, str] = {
     "items": "history", "rating": "history_rating", "sentiment": "history_sentiment"}
+# The user-side group of the item-to-item similarity profile (features/similarity.py).
+SIMILARITY_GROUP = "similarity"
 _FORMAT_VERSION = 2
 
 
@@ -84,6 +87,8 @@ class FeatureTables:
             first: "items" int64 [U, L] (item index + 1, 0 = padding), "rating"
             float32 [U, L] ((stars - 3) / 2) and "sentiment" float32 [U, L]
             (p_pos - p_neg; with sentiment only). Empty dict when L = 0.
+        co_reviews: float32 [I, I], training users who reviewed both items (diagonal:
+            reviewers per item), with `config.item_similarity`; else None.
         path: the folder the tables were last saved to or loaded from, if any.
     """
 
@@ -97,6 +102,7 @@ class FeatureTables:
     rating_calibration: list[float] | None
     global_mean: float
     history: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    co_reviews: np.ndarray | None = None
     path: Path | None = None
 
     # --- what the model sees ---------------------------------------------------------
@@ -122,6 +128,10 @@ class FeatureTables:
             for key, value in self.history.items():
                 padded = np.concatenate([np.zeros_like(value[:1]), value])
                 table[HISTORY_GROUPS[key]] = padded
+            if self.has_similarity:
+                users = np.arange(-1, len(self.ids["user"]))  # row 0: the unknown user
+                table[SIMILARITY_GROUP] = self._similarity_profiles(
+                    table[HISTORY_GROUPS["items"]], users)
         return table
 
     def lookup_layer(self, side: str, name: str | None = None) -> FeatureLookup:
@@ -157,6 +167,9 @@ class FeatureTables:
             examples.update({f"{side}_{g}": v for g, v in features.items()})
         for key, value in self._held_out_history().items():
             examples[f"user_{HISTORY_GROUPS[key]}"] = value
+        if self.has_similarity:
+            examples[f"user_{SIMILARITY_GROUP}"] = self._similarity_profiles(
+                examples[f"user_{HISTORY_GROUPS['items']}"], user)
         # The item as a retrieval candidate: one representation per item, see
         # RecommenderModel._candidate_outputs.
         for group, table in self.feature_table("item").items():
@@ -167,6 +180,22 @@ class FeatureTables:
     def history_groups(self) -> tuple[str, ...]:
         """History inputs present, e.g. ("history", "history_rating", "history_sentiment")."""
         return tuple(HISTORY_GROUPS[k] for k in self.history)
+
+    @property
+    def has_similarity(self) -> bool:
+        """Whether the user tables carry the similarity profile (co-reviews + history)."""
+        return self.co_reviews is not None and "items" in self.history
+
+    def _similarity_profiles(self, history: np.ndarray, users: np.ndarray) -> np.ndarray:
+        """Leave-user-out similarity profiles [M, I] of history rows owned by `users` [M]."""
+        co = self.co_reviews
+        grown = len(self.ids["item"]) - co.shape[0]
+        if grown:  # items added after training have no co-reviews yet
+            co = np.pad(co, ((0, grown), (0, grown)))
+        item_sets = similarity_lib.user_item_sets(
+            self.rows["user_index"], self.rows["item_index"], len(self.ids["user"]))
+        return similarity_lib.similarity_profiles(history, users, item_sets, co,
+                                                  self.config.similarity_shrinkage)
 
     def _held_out_history(self) -> dict[str, np.ndarray]:
         """Per training row, the user's history without the row's own review."""
@@ -290,6 +319,8 @@ class FeatureTables:
             self._side_frame(side).to_parquet(directory / f"{side}_features.parquet", index=False)
         arrays = {f"rows_{k}": v for k, v in self.rows.items()}
         arrays.update({f"history_{k}": v for k, v in self.history.items()})
+        if self.co_reviews is not None:
+            arrays["co_reviews"] = self.co_reviews
         for side in SIDES:
             if "text" in self.sums[side]:
                 arrays[f"{side}_text_sums"] = self.sums[side]["text"]
@@ -337,6 +368,7 @@ class FeatureTables:
             item_probability=item_probability,
             rating_calibration=meta["rating_calibration"],
             global_mean=float(meta["global_mean"]), history=history, path=directory,
+            co_reviews=arrays["co_reviews"] if "co_reviews" in arrays.files else None,
         )
 
     def _side_frame(self, side: str) -> pd.DataFrame:
@@ -424,7 +456,17 @@ def build_feature_tables(
                                          len(ids["user"]), config.history_length)
         tables.history = history_lib.gather_history(
             latest, rows["item_index"], tables._history_signals())
+    # Statistics first: the similarity profiles are not standardised, so they need not
+    # be formed for them.
     tables.statistics = _fit_statistics(tables.training_examples())
+    if config.item_similarity and config.history_length:
+        if len(ids["item"]) > config.similarity_max_items:
+            raise FeatureError(
+                f"build_feature_tables: {len(ids['item'])} items exceed similarity_max_items "
+                f"({config.similarity_max_items}); the co-review matrix is [I, I]: set "
+                "features.item_similarity=false (or raise the limit)")
+        tables.co_reviews = similarity_lib.co_reviews(rows["user_index"], rows["item_index"],
+                                                      len(ids["item"]))
     return tables
 
 
@@ -523,7 +565,8 @@ def _fit_statistics(examples: Mapping[str, np.ndarray]) -> dict:
     statistics: dict[str, dict] = {side: {} for side in SIDES}
     for key, value in examples.items():
         side, _, group = key.partition("_")
-        if side not in SIDES or value.ndim != 2 or group.startswith("history"):
+        if (side not in SIDES or value.ndim != 2 or group.startswith("history")
+                or group == SIMILARITY_GROUP):
             continue
         variance = value.astype(np.float64).var(axis=0)
         # A constant feature (e.g. no helpful votes at all) would divide by zero.

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import tensorflow as tf
@@ -24,6 +25,11 @@ import tensorflow as tf
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.prepare import PreparedReviews, load_dataset
 from tfrec_sentiment.data.splits import Split, split_reviews
+from tfrec_sentiment.distribute.multi_worker import (
+    cluster_size,
+    remove_worker_write_dir,
+    worker_write_dir,
+)
 from tfrec_sentiment.distribute.strategy import make_strategy
 from tfrec_sentiment.evaluation.ablation import (
     FULL,
@@ -76,30 +82,77 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
         run_dir: the run folder; default `<run_root>/<name>-<timestamp>`.
         progress: progress bars on the long stages.
         export: end with the SavedModel export (needs the export stage).
+
+    Strategy "multi_worker" (TF_CONFIG set on every worker): each worker runs this
+    with the SAME `run_dir` on a shared file system and `sentiment.model_dir` set
+    (Keras 3 cannot fine-tune under MultiWorkerMirroredStrategy). The chief writes
+    the run folder and the export; the other workers write a temporary folder
+    inside it, removed at the end, except the recommender's backup, which all share.
     """
+    check_multi_worker(config, run_dir)
+    strategy = make_strategy(config.strategy, config.replicas)  # before any other op
     run_dir = new_run_dir(config, run_dir)
-    strategy = make_strategy(config.strategy, config.replicas)
+    out = worker_write_dir(run_dir, strategy)  # this worker's outputs (run_dir on the chief)
     timer = StageTimer()
     with timer("data"):
-        _, split = data_stage(config, run_dir)
+        _, split = data_stage(config, out)
+        config = fit_item_similarity(config, split, out)
     with timer("sentiment"):
-        sentiment, train_scores = sentiment_stage(config, split, run_dir, strategy, progress)
+        sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress)
     with timer("features"):
-        tables = feature_stage(config, split, train_scores, run_dir)
+        tables = feature_stage(config, split, train_scores, out)
     with timer("recsys"):
         recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
     with timer("evaluation"):
-        ablation = evaluation_stage(config, split, tables, recommender, run_dir, strategy,
+        ablation = evaluation_stage(config, split, tables, recommender, out, strategy,
                                     progress)
     export_dir = None
     if export:
         with timer("export"):
-            export_dir = export_stage(config, run_dir, sentiment, recommender)
+            export_config = config.export if out == run_dir else dataclasses.replace(
+                config.export, root=str(out / "saved_models"))
+            export_dir = export_stage(dataclasses.replace(config, export=export_config), out,
+                                      sentiment, recommender)
     timing = timer.to_dict()
-    write_json(run_dir / "timing.json", timing)
-    run = TrainRun(run_dir, split, sentiment, tables, recommender, ablation, timing, export_dir)
+    write_json(out / "timing.json", timing)
+    run = TrainRun(out, split, sentiment, tables, recommender, ablation, timing, export_dir)
     write_run_report(run)
+    remove_worker_write_dir(run_dir, strategy)
     return run
+
+
+def check_multi_worker(config: config_lib.RunConfig, run_dir: str | Path | None) -> None:
+    """Raises ValueError when a multi-worker run lacks a shared run_dir or a sentiment model.
+
+    Reads only the config and TF_CONFIG, so tools can call it before TensorFlow starts.
+    """
+    if config.strategy != "multi_worker" or cluster_size() < 2:
+        return
+    if run_dir is None:
+        raise ValueError("strategy 'multi_worker': give every worker the same run_dir "
+                         "(--run-dir), on a file system all workers share")
+    if not config.sentiment.model_dir:
+        raise ValueError("strategy 'multi_worker': set sentiment.model_dir to a fine-tuned "
+                         "model (tools/train_sentiment.py); Keras 3 cannot fine-tune under "
+                         "MultiWorkerMirroredStrategy")
+
+
+def fit_item_similarity(config: config_lib.RunConfig, split: Split,
+                        run_dir: Path) -> config_lib.RunConfig:
+    """Switches the item-to-item term off (features and recsys alike) when the
+    catalogue is larger than `features.similarity_max_items`, whose dense [I, I]
+    co-review matrix would not fit; says so and rewrites `config.json`."""
+    items = split.train["item_id"].nunique()
+    limit = config.features.similarity_max_items
+    if not config.features.item_similarity or items <= limit:
+        return config
+    warnings.warn(f"item similarity switched off: {items} training items exceed "
+                  f"features.similarity_max_items ({limit})", stacklevel=2)
+    config = dataclasses.replace(
+        config, features=dataclasses.replace(config.features, item_similarity=False),
+        recsys=dataclasses.replace(config.recsys, item_similarity=False))
+    config_lib.save(config, run_dir / "config.json")
+    return config
 
 
 def data_stage(config: config_lib.RunConfig, run_dir: Path) -> tuple[PreparedReviews, Split]:

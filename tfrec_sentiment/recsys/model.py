@@ -35,12 +35,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.head import RatingHead
 from tfrec_sentiment.recsys.towers import ItemTower, UserTower
 
 RATING_LOSSES = ("mse", "huber")
+RETRIEVAL_CANDIDATES = ("batch", "catalogue")
 SCORE_MODES = ("retrieval", "rating", "blend")
 
 
@@ -63,6 +64,8 @@ class RecommenderModel(tfrs.Model):
         sampling_correction: logQ-correct the in-batch logits by item popularity;
             examples must then carry "item_probability" [B].
         temperature: retrieval softmax temperature (None = 1).
+        retrieval_candidates: "batch" (in-batch softmax) or "catalogue" (softmax
+            over every catalogue item; call `set_retrieval_catalogue` before fit).
         topk_ks: the k of the FactorizedTopK metrics (see `set_topk_candidates`).
 
     Inputs of every method: a dict of batched tensors, "user_id", "item_id"
@@ -88,6 +91,7 @@ class RecommenderModel(tfrs.Model):
         rating_loss: str = "mse",
         sampling_correction: bool = True,
         temperature: float | None = None,
+        retrieval_candidates: str = "batch",
         topk_ks: tuple[int, ...] = (10, 50),
         **kwargs,
     ) -> None:
@@ -108,6 +112,12 @@ class RecommenderModel(tfrs.Model):
         self.head_l2 = float(head_l2)
         self.feature_l2 = float(feature_l2)
         self.sampling_correction = bool(sampling_correction)
+        if retrieval_candidates not in RETRIEVAL_CANDIDATES:
+            raise ValueError(f"retrieval_candidates {retrieval_candidates!r} not in "
+                             f"{RETRIEVAL_CANDIDATES}")
+        self.retrieval_candidates = retrieval_candidates
+        self.temperature = temperature
+        self.catalogue_inputs: dict | None = None
         self.topk_ks = tuple(topk_ks)
         none = tf.keras.losses.Reduction.NONE
         self.retrieval_task = tfrs.tasks.Retrieval(
@@ -138,8 +148,10 @@ class RecommenderModel(tfrs.Model):
 
     def rate(self, user: dict, item: dict, training: bool | None = None) -> tf.Tensor:
         """Predicted rating [B] from tower outputs (unclipped)."""
+        # "latent": the dense part of the retrieval embedding (without the wide
+        # item-to-item block, which the head has no use for).
         interaction = tf.concat(
-            [user["embedding"], item["embedding"], user["embedding"] * item["embedding"],
+            [user["latent"], item["latent"], user["latent"] * item["latent"],
              user["features"], item["features"]], axis=-1,
         )
         residual = self.rating_head(interaction, training=training)
@@ -212,14 +224,42 @@ class RecommenderModel(tfrs.Model):
 
     def _retrieval_loss(self, inputs: dict, user: dict, item: dict,
                         training: bool) -> tf.Tensor:
+        topk_metrics = not training and bool(self.retrieval_task.factorized_metrics)
+        if self.retrieval_candidates == "catalogue" and not topk_metrics:
+            return self._catalogue_loss(inputs, user, training)
         probability = inputs["item_probability"] if self.sampling_correction else None
-        return self.retrieval_task(
+        batch_loss = self.retrieval_task(
             user["embedding"], item["embedding"],
             candidate_sampling_probability=probability,
-            candidate_ids=inputs["item_id"],
-            compute_metrics=not training and bool(self.retrieval_task.factorized_metrics),
+            candidate_ids=inputs["item_id"], compute_metrics=topk_metrics,
             compute_batch_metrics=False,
         )
+        if self.retrieval_candidates == "catalogue":  # the task ran for its metrics only
+            return self._catalogue_loss(inputs, user, training)
+        return batch_loss
+
+    def set_retrieval_catalogue(self, item_inputs: dict) -> None:
+        """The item tower inputs of every catalogue item ("item_id" string [I] and the
+        item groups [I, dim]), the candidates of the "catalogue" retrieval softmax."""
+        self.catalogue_inputs = item_inputs
+
+    def _catalogue_loss(self, inputs: dict, user: dict, training: bool) -> tf.Tensor:
+        """Softmax over the whole catalogue: exact, so no sampling correction.
+
+        A row whose item is not in the catalogue (a validation item never seen in
+        training) contributes 0.
+        """
+        if self.catalogue_inputs is None:
+            raise ValueError("retrieval_candidates='catalogue' needs set_retrieval_catalogue()")
+        items = self.item_tower(self.catalogue_inputs, training=training)["embedding"]
+        logits = tf.matmul(user["embedding"], items, transpose_b=True)
+        logits /= self.temperature or 1.0
+        tower = self.item_tower
+        position = tower.index(tf.reshape(inputs["item_id"], [-1])) - tower.num_oov_buckets
+        known = position >= 0
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.maximum(position, 0), logits=logits)
+        return tf.where(known, loss, 0.0)
 
     def _pairwise_loss(self, inputs: dict, user: dict, item: dict, rating: tf.Tensor,
                        training: bool) -> tf.Tensor:
@@ -276,7 +316,9 @@ class CatalogueTopK(tfrs.layers.factorized_top_k.TopK):
     def index(self, candidates: tf.Tensor, identifiers: tf.Tensor | None = None) -> CatalogueTopK:
         if identifiers is None:
             identifiers = tf.range(tf.shape(candidates)[0])
-        self._identifiers = tf.Variable(identifiers, trainable=False, name="identifiers")
+        # A constant, not a variable: MultiWorkerMirroredStrategy broadcasts a new
+        # variable's initial value with a collective op, which refuses strings.
+        self._identifiers = tf.constant(identifiers)
         self._embeddings = tf.Variable(candidates, trainable=False, name="candidates")
         return self
 
@@ -315,6 +357,10 @@ def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel
     if missing:
         raise ValueError(f"variant {config.variant!r} needs history input(s) {missing}; the "
                          f"feature tables have {list(tables.history_groups)}")
+    similarity = len(tables.ids["item"]) if config.item_similarity else 0
+    if similarity and not tables.has_similarity:
+        raise ValueError("item_similarity needs the similarity profiles of the feature tables "
+                         "(FeatureConfig.item_similarity with a history_length > 0)")
     towers = {}
     for side, cls in (("user", UserTower), ("item", ItemTower)):
         with_history = side == "user" and bool(history)
@@ -329,6 +375,7 @@ def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel
             history_dim=config.history_dim, history_signals=config.history_signals,
             normalize=config.normalize_embeddings, retrieval_bias=config.retrieval_bias,
             profile_in_embedding=config.profile_in_embedding,
+            similarity_size=similarity, similarity_weight=config.similarity_weight,
             name=f"{side}_tower",
         )
     head = RatingHead(hidden_units=config.hidden_units, cross_layers=config.cross_layers,
@@ -341,7 +388,8 @@ def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel
         num_examples=len(tables.rows["rating"]), head_l2=config.head_l2,
         feature_l2=config.feature_l2,
         rating_loss=config.rating_loss, sampling_correction=config.sampling_correction,
-        temperature=config.temperature, topk_ks=config.topk_ks,
+        temperature=config.temperature, retrieval_candidates=config.retrieval_candidates,
+        topk_ks=config.topk_ks,
     )
 
 
@@ -369,12 +417,29 @@ def closed_form_biases(tables: FeatureTables, reg: float,
 
 
 def initialize_biases(model: RecommenderModel, tables: FeatureTables, reg: float) -> None:
-    """Sets both towers' id biases to `closed_form_biases` (OOV rows stay 0)."""
+    """Starts the biases where the simple baselines are (OOV rows stay 0).
+
+    Both towers' rating biases get `closed_form_biases`; the item retrieval bias
+    (with `retrieval_bias`) gets the popularity prior, temperature * log(share of
+    training reviews) centred on the items: what the softmax's item bias converges to
+    when nothing personal is known, so training starts from the popularity ranking
+    instead of walking there for many epochs.
+    """
     for tower, bias in zip((model.user_tower, model.item_tower),
                            closed_form_biases(tables, reg)):
-        table = tower.id_bias.embeddings
-        oov = tower.num_oov_buckets
-        table.assign(tf.concat([tf.zeros([oov, 1]), bias[:, None]], axis=0))
+        _assign_known_rows(tower, tower.id_bias.embeddings, bias)
+    tower = model.item_tower
+    if hasattr(tower, "retrieval_bias_table"):
+        log_share = np.log(np.maximum(tables.item_probability, 1e-12))
+        prior = (model.temperature or 1.0) * (log_share - log_share.mean())
+        _assign_known_rows(tower, tower.retrieval_bias_table.embeddings, prior)
+
+
+def _assign_known_rows(tower: tf.keras.layers.Layer, table: tf.Variable,
+                       values: np.ndarray) -> None:
+    oov = tower.num_oov_buckets
+    table.assign(tf.concat([tf.zeros([oov, 1]), tf.constant(values, tf.float32)[:, None]],
+                           axis=0))
 
 
 def history_inputs(config: RecsysConfig, tables: FeatureTables | None = None) -> list[str]:
@@ -391,7 +456,10 @@ def input_groups(config: RecsysConfig, side: str,
                  tables: FeatureTables | None = None) -> list[str]:
     """Feature inputs one side's tower reads, e.g. ["rating", "text", "history"]."""
     groups = list(config.feature_groups) + (["text"] if config.text_enabled else [])
-    return groups + (history_inputs(config, tables) if side == "user" else [])
+    if side != "user":
+        return groups
+    similarity = [SIMILARITY_GROUP] if config.item_similarity else []
+    return groups + history_inputs(config, tables) + similarity
 
 
 def model_input_keys(config: RecsysConfig) -> list[str]:

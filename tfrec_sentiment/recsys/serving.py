@@ -69,6 +69,7 @@ class RecommenderServing(tf.Module):
                                     name="item_ids")
         items = self._item_outputs(self.item_ids)
         self.item_embeddings = tf.Variable(items["embedding"], trainable=False)
+        self.item_latents = tf.Variable(items["latent"], trainable=False)
         self.item_biases = tf.Variable(items["bias"], trainable=False)
         self.item_features_fused = tf.Variable(items["features"], trainable=False)
         self._build_signatures()
@@ -90,33 +91,14 @@ class RecommenderServing(tf.Module):
 
     def _catalogue_outputs(self) -> dict:
         return {"embedding": self.item_embeddings.read_value(),
+                "latent": self.item_latents.read_value(),
                 "bias": self.item_biases.read_value(),
                 "features": self.item_features_fused.read_value()}
 
     # --- scoring -------------------------------------------------------------------------
 
-    def _rating_matrix(self, user: dict, item: dict) -> tf.Tensor:
-        """Predicted ratings [U, I] of every user x item pair (unclipped)."""
-        num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
-
-        def tile(values: tf.Tensor, repeat_users: bool) -> tf.Tensor:
-            if repeat_users:  # row u * I + i holds user u
-                return tf.repeat(values, num_items, axis=0)
-            return tf.tile(values, tf.concat([[num_users], tf.ones_like(tf.shape(values)[1:])], 0))
-
-        pairs_user = {k: tile(user[k], True) for k in ("embedding", "features", "bias")}
-        pairs_item = {k: tile(item[k], False) for k in ("embedding", "features", "bias")}
-        rating = self.model.rate(pairs_user, pairs_item, training=False)
-        return tf.reshape(rating, [num_users, num_items])
-
     def _score_matrix(self, user: dict, item: dict) -> tf.Tensor:
-        retrieval = tf.matmul(user["embedding"], item["embedding"], transpose_b=True)
-        if self.score_mode == "retrieval":
-            return retrieval
-        rating = self._rating_matrix(user, item)
-        if self.score_mode == "rating":
-            return rating
-        return _standardize_rows(retrieval) + self.score_blend * _standardize_rows(rating)
+        return score_matrix(self.model, user, item, self.score_mode, self.score_blend)
 
     # --- the tf.functions ----------------------------------------------------------------
 
@@ -193,6 +175,46 @@ class RecommenderServing(tf.Module):
                        for g in self._groups["user"]})
         user = self.model.user_tower(inputs, training=False)
         return self._score_matrix(user, self._catalogue_outputs())
+
+
+def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
+    """Predicted ratings [U, I] of every user x item pair (unclipped).
+
+    Args:
+        model: the `RecommenderModel`.
+        user: user tower outputs ("latent" [U, E], "features" [U, F], "bias" [U]).
+        item: item tower outputs, the same keys with I rows.
+    """
+    num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
+
+    def tile(values: tf.Tensor, repeat_users: bool) -> tf.Tensor:
+        if repeat_users:  # row u * I + i holds user u
+            return tf.repeat(values, num_items, axis=0)
+        return tf.tile(values, tf.concat([[num_users], tf.ones_like(tf.shape(values)[1:])], 0))
+
+    keys = ("latent", "features", "bias")
+    pairs_user = {k: tile(user[k], True) for k in keys}
+    pairs_item = {k: tile(item[k], False) for k in keys}
+    rating = model.rate(pairs_user, pairs_item, training=False)
+    return tf.reshape(rating, [num_users, num_items])
+
+
+def score_matrix(model: RecommenderModel, user: dict, item: dict, score_mode: str,
+                 score_blend: float = 1.0) -> tf.Tensor:
+    """Scores [U, I] of every user x item pair by `score_mode` (see `RecsysConfig`).
+
+    The one scoring rule of serving, evaluation and the training-time ranking
+    monitor: "retrieval" = dot product of the tower embeddings, "rating" = the
+    predicted rating, "blend" = both standardised per user, the rating weighted
+    by `score_blend`.
+    """
+    retrieval = tf.matmul(user["embedding"], item["embedding"], transpose_b=True)
+    if score_mode == "retrieval":
+        return retrieval
+    rating = rating_matrix(model, user, item)
+    if score_mode == "rating":
+        return rating
+    return _standardize_rows(retrieval) + score_blend * _standardize_rows(rating)
 
 
 def _standardize_rows(scores: tf.Tensor) -> tf.Tensor:

@@ -2,9 +2,13 @@
 
 A tower turns one side's raw inputs into:
 
-- "embedding" [B, output_dim]: the retrieval embedding (scores are dot products),
-  the sum of a collaborative path (id embedding + review history, projected) and
-  a profile path (fused features + projected text, projected);
+- "embedding" [B, output_dim (+ 1) (+ I)]: the retrieval embedding (scores are dot
+  products): the sum of a collaborative path (id embedding + review history,
+  projected) and a profile path (fused features + projected text, projected),
+  then optionally a retrieval bias column and an item-to-item block of width I,
+  the catalogue size (the user's weighted similarity profile; the item's one-hot);
+- "latent" [B, output_dim (+ 1)]: the embedding without the item-to-item block,
+  which the ranking head reads;
 - "features" [B, F]: the fused profile features (`SentimentFusion`), the projected
   text embedding and the history vectors, which the ranking head reads too
   ([B, 0] for an ids-only tower);
@@ -65,6 +69,8 @@ class _Tower(tf.keras.layers.Layer):
         normalize: bool = False,
         retrieval_bias: bool = False,
         profile_in_embedding: bool = True,
+        similarity_size: int = 0,
+        similarity_weight: float = 1.0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,6 +97,12 @@ class _Tower(tf.keras.layers.Layer):
         self.normalize = bool(normalize)
         self.retrieval_bias = bool(retrieval_bias)
         self.profile_in_embedding = bool(profile_in_embedding)
+        self.similarity_size = int(similarity_size)
+        self.similarity_weight_init = float(similarity_weight)
+        if self.similarity_size and self.side == "item" and (
+                self.similarity_size != len(self.vocabulary)):
+            raise ValueError(f"ItemTower similarity_size ({self.similarity_size}) must equal "
+                             f"the catalogue size ({len(self.vocabulary)})")
 
     def build(self, input_shape: Mapping[str, tf.TensorShape]) -> None:
         rows = len(self.vocabulary) + self.num_oov_buckets
@@ -125,6 +137,10 @@ class _Tower(tf.keras.layers.Layer):
                 embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05),
             )
             history_width = self.history_dim * (1 + len(self.history_signals))
+        if self.similarity_size and self.side == "user":
+            self.similarity_weight = self.add_weight(
+                name="similarity_weight", shape=(), trainable=True,
+                initializer=tf.keras.initializers.Constant(self.similarity_weight_init))
         # Two additive paths, regularised separately (see `profile_kernels`): the
         # collaborative one (id + history) and the profile one (features + text).
         self.projection = tf.keras.layers.Dense(self.output_dim, name="projection")
@@ -200,7 +216,29 @@ class _Tower(tf.keras.layers.Layer):
         if self.retrieval_bias:
             output = tf.concat([output, self._retrieval_bias(index, profile)], axis=-1)
         features = _concat(history) if history else tf.zeros([tf.shape(embedding)[0], 0])
-        return {"embedding": output, "features": features, "bias": bias}
+        latent = output
+        if self.similarity_size:
+            output = tf.concat([output, self._similarity(inputs, index)], axis=-1)
+        return {"embedding": output, "latent": latent, "features": features, "bias": bias}
+
+    def _similarity(self, inputs: Mapping[str, tf.Tensor], index: tf.Tensor) -> tf.Tensor:
+        """The item-to-item block [B, similarity_size] of the retrieval embedding.
+
+        User: the mean of the similarity rows of the history items; item: the
+        one-hot of its catalogue position (zeros for an OOV item). Their dot
+        product is mean_j W[j, i] over the user's history items j: a learned,
+        full-rank item-to-item score, the counterpart of item-kNN.
+        """
+        if self.side == "item":
+            position = tf.where(index >= self.num_oov_buckets, index - self.num_oov_buckets, -1)
+            return tf.one_hot(position, self.similarity_size)  # -1 -> all zeros
+        profile = tf.cast(inputs[self._key("similarity")], tf.float32)
+        # Tables grown after training append new items at the end: keep the
+        # catalogue this tower was built for.
+        profile = profile[:, :self.similarity_size]
+        missing = self.similarity_size - tf.shape(profile)[1]
+        profile = tf.pad(profile, [[0, 0], [0, missing]])
+        return self.similarity_weight * profile
 
     def _retrieval_bias(self, index: tf.Tensor, profile: tf.Tensor | list) -> tf.Tensor:
         """Last embedding column: 1 for users, the item's retrieval bias for items.
@@ -255,6 +293,7 @@ class _Tower(tf.keras.layers.Layer):
             history_size=self.history_size, history_dim=self.history_dim,
             history_signals=self.history_signals, normalize=self.normalize,
             retrieval_bias=self.retrieval_bias, profile_in_embedding=self.profile_in_embedding,
+            similarity_size=self.similarity_size, similarity_weight=self.similarity_weight_init,
         )
         return config
 
@@ -293,11 +332,19 @@ class UserTower(_Tower):
         profile_in_embedding: add the projected profile to the retrieval
             embedding; off, the profile reaches retrieval only through the item's
             retrieval bias, and rating through the bias and the head.
+        similarity_size: I, the catalogue size of the item-to-item block (0 = none):
+            the user tower appends similarity_weight * "user_similarity" [B, I] (the
+            user's item-kNN profile, features/similarity.py; wider inputs, from
+            tables grown after training, are cut to I), the item tower the one-hot
+            of the item's catalogue position (zeros for an unknown item), so the
+            retrieval score gains similarity_weight * profile[item]. Set it on both
+            towers.
+        similarity_weight: the initial value of that trainable scalar.
         **kwargs: forwarded to `tf.keras.layers.Layer`.
 
     Call: dict with "user_id" string [B] and "user_{group}" float [B, dim] ->
-    dict "embedding" [B, output_dim (+ 1 with retrieval_bias)], "features" [B, F],
-    "bias" [B].
+    dict "embedding" [B, output_dim (+ 1 with retrieval_bias) (+ similarity_size)],
+    "latent" [B, output_dim (+ 1)], "features" [B, F], "bias" [B].
     """
 
     side = "user"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfrec_sentiment.distribute.multi_worker import remove_worker_write_dir, worker_write_dir
+from tfrec_sentiment.evaluation.metrics import EXCLUDED, topk_metrics
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import make_dataset, select_inputs
@@ -44,7 +46,11 @@ from tfrec_sentiment.recsys.model import (
     initialize_biases,
     make_optimizer,
 )
+from tfrec_sentiment.recsys.serving import score_matrix
 from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
+
+# Monitors named "val_ndcg_at_<k>" are computed by `RankingMonitor`.
+RANKING_MONITOR_PREFIX = "val_ndcg_at_"
 
 
 def train_recommender(
@@ -56,6 +62,8 @@ def train_recommender(
     seed: int = 0,
     callbacks: Sequence[tf.keras.callbacks.Callback] = (),
     progress: bool = False,
+    *,
+    initialize: Callable[[RecommenderModel], None] | None = None,
 ) -> TrainedRecommender:
     """Trains the TFRS recommender and returns it behind the EVAL protocol.
 
@@ -71,6 +79,14 @@ def train_recommender(
         seed: seeds weights, dropout and the shuffle order.
         callbacks: extra Keras callbacks (appended after the built-in ones).
         progress: show a tqdm progress bar per epoch.
+        initialize: called in the strategy's scope once the model's variables
+            exist, INSTEAD of the closed-form bias start (`config.bias_init`); e.g.
+            `recsys.warm_start` copies a parent model's weights in. A backup in
+            `out_dir` (an interrupted run) still wins: it is restored by `fit`.
+
+    Under a multi-worker strategy `out_dir` must be the same shared folder on every
+    worker (all of them restore from its backup); the chief writes the outputs,
+    the other workers write a temporary folder that is then removed.
 
     Returns:
         TrainedRecommender (saved to `out_dir` when given).
@@ -92,13 +108,18 @@ def train_recommender(
     with strategy.scope():
         model = build_model(config, tables)
         build_model_variables(model, tables, config)
-        if config.bias_init:
+        if initialize is not None:
+            initialize(model)
+        elif config.bias_init:
             initialize_biases(model, tables, config.bias_l2)
         model.compile(optimizer=make_optimizer(config),
                       steps_per_execution=config.steps_per_execution)
         if val_ds is not None and _topk_in_training(config):
             model.set_topk_candidates(catalogue_inputs(tables, config))
-    all_callbacks = _callbacks(config, model, tables, out_dir, val_ds is not None, progress)
+        if config.retrieval_candidates == "catalogue":
+            model.set_retrieval_catalogue(catalogue_inputs(tables, config))
+    all_callbacks = _callbacks(config, model, tables, out_dir, val_ds is not None, progress,
+                               validation)
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
                         callbacks=[*all_callbacks, *callbacks])
@@ -109,8 +130,11 @@ def train_recommender(
         metrics.update(evaluate_model(model, val_ds, tables, config, strategy))
     trained = TrainedRecommender(model, tables, config, history.history, metrics)
     if out_dir is not None:
-        trained.save(out_dir)
-        (out_dir / "metrics.json").write_text(json.dumps(trained.metrics, indent=1) + "\n")
+        # Every worker saves (reading some variables all-reduces); only the chief keeps it.
+        write_dir = worker_write_dir(out_dir, strategy)
+        trained.save(write_dir)
+        (write_dir / "metrics.json").write_text(json.dumps(trained.metrics, indent=1) + "\n")
+        remove_worker_write_dir(out_dir, strategy)
     return trained
 
 
@@ -154,6 +178,63 @@ class TopKRefresh(tf.keras.callbacks.Callback):
         self.model.refresh_topk_candidates(self.item_inputs)
 
 
+class RankingMonitor(tf.keras.callbacks.Callback):
+    """Validation NDCG@k over the full catalogue, as the evaluation stage measures it.
+
+    After every epoch it scores each validation user against every catalogue item
+    with the configured score mode (`serving.score_matrix`), leaves out the user's
+    training items, and writes the mean NDCG@k of the validation items into the
+    epoch's logs as "val_ndcg_at_<k>" (e.g. "val_ndcg_at_10"), for early
+    stopping and TensorBoard. (The FactorizedTopK hit rate ranks the training items
+    too, which the evaluation never does.)
+
+    Args:
+        tables: the feature tables the model trains on.
+        config: the RecsysConfig (input groups, score mode).
+        validation: validation rows (`user_id`, `item_id`); items outside the
+            catalogue are dropped.
+        k: the cut-off.
+    """
+
+    def __init__(self, tables: FeatureTables, config: RecsysConfig, validation: pd.DataFrame,
+                 k: int = 10) -> None:
+        super().__init__()
+        self.config = config
+        self.k = int(k)
+        self.key = f"{RANKING_MONITOR_PREFIX}{self.k}"
+        item = tables.index_of("item", validation["item_id"].to_numpy())
+        users, position = np.unique(np.asarray(validation["user_id"], str)[item >= 0],
+                                    return_inverse=True)
+        frame = pd.DataFrame({"user_id": users, "item_id": tables.ids["item"][0]})
+        inputs = select_inputs(tables.lookup_examples(frame), config)
+        self.user_inputs = {k: tf.constant(v) for k, v in inputs.items()
+                            if k.startswith("user_")}
+        self.item_inputs = catalogue_inputs(tables, config)
+        self.relevant = np.zeros((len(users), len(tables.ids["item"])), bool)
+        self.relevant[position, item[item >= 0]] = True
+        seen = tables.index_of("user", users)
+        self.excluded = np.zeros_like(self.relevant)
+        rows = np.isin(tables.rows["user_index"], seen[seen >= 0])
+        owner = pd.Index(seen).get_indexer(tables.rows["user_index"][rows])
+        self.excluded[owner, tables.rows["item_index"][rows]] = True
+        self.relevant &= ~self.excluded
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs[self.key] = self.ndcg()
+
+    def ndcg(self) -> float:
+        """Mean NDCG@k of the validation users with a relevant item."""
+        model = self.model
+        user = model.user_tower(self.user_inputs, training=False)
+        item = model.item_tower(self.item_inputs, training=False)
+        scores = score_matrix(model, user, item, self.config.score_mode,
+                              self.config.score_blend).numpy().astype(np.float64)
+        scores[self.excluded] = EXCLUDED
+        has = self.relevant.any(axis=1)
+        return float(np.mean(topk_metrics(scores[has], self.relevant[has], self.k).ndcg))
+
+
 class TqdmProgress(tf.keras.callbacks.Callback):
     """One tqdm bar per epoch over its steps, showing the running loss."""
 
@@ -177,18 +258,24 @@ class TqdmProgress(tf.keras.callbacks.Callback):
         summary = {k.replace("factorized_top_k/top_", "hit@").replace("_categorical_accuracy", ""):
                    round(float(v), 4) for k, v in (logs or {}).items()
                    if k in ("total_loss", "rmse", "val_rmse", "val_total_loss")
+                   or k.startswith(RANKING_MONITOR_PREFIX)
                    or "top_10_" in k}
         tqdm.write(f"recsys epoch {epoch + 1}: {summary}")
 
 
 def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTables,
-               out_dir: Path | None, has_validation: bool,
-               progress: bool) -> list[tf.keras.callbacks.Callback]:
+               out_dir: Path | None, has_validation: bool, progress: bool,
+               validation: pd.DataFrame | None = None) -> list[tf.keras.callbacks.Callback]:
     callbacks: list[tf.keras.callbacks.Callback] = []
     if out_dir is not None:
         # First, so that a later callback's crash still finds the epoch backed up.
         callbacks.append(tf.keras.callbacks.BackupAndRestore(
             str(out_dir / "checkpoints" / "backup")))
+    if has_validation and config.monitor.startswith(RANKING_MONITOR_PREFIX):
+        # Before TensorBoard and early stopping, which read its metric from the logs.
+        k = int(config.monitor[len(RANKING_MONITOR_PREFIX):])
+        callbacks.append(RankingMonitor(tables, config, validation, k=k))
+    if out_dir is not None:
         callbacks.append(tf.keras.callbacks.TensorBoard(
             str(out_dir / "tensorboard"), write_graph=False, profile_batch=0))
     if has_validation:
@@ -208,4 +295,4 @@ def _topk_in_training(config: RecsysConfig) -> bool:
 
 
 def _lower_is_better(monitor: str) -> bool:
-    return not any(word in monitor for word in ("accuracy", "top_", "auc"))
+    return not any(word in monitor for word in ("accuracy", "top_", "auc", "ndcg"))

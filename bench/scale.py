@@ -1,0 +1,247 @@
+"""Scaling: recommender examples/s with 1 process vs 2 worker processes, and the wall
+time of a feedback update vs a full retrain on the same data.
+
+    python bench/scale.py                        # both parts, demo data
+    python bench/scale.py --part workers \
+        --data ../shared/data/amazon2014/reviews_Musical_Instruments_5.json.gz
+    python bench/scale.py --part update --sentiment-preset tiny
+
+Part "workers": the same training (same data, seed and GLOBAL batch) runs once in
+one process (default strategy, one replica) and once as a 2-worker
+MultiWorkerMirroredStrategy cluster on 127.0.0.1 (one replica per worker, each
+worker keeps half of every global batch). Both run as fresh subprocesses of this
+script. Sentiment probabilities and text embeddings are random (no shape or cost
+changes; this measures the recommender). Throughput is the median over the epochs
+after the first (which traces). Prints both rates and the ratio.
+
+Part "update": a parent run is trained on the older (1 - feedback share) of the
+reviews (data, sentiment fine-tuning, features, recommender, export), then
+  - the update folds the newer reviews in (`pipeline.update.run_update`: ingest,
+    cached scoring, features, warm start, guardrail, export), and
+  - a full retrain runs the same stages from scratch on all the reviews,
+each timed by wall clock. Prints both, the ratio and the stage times.
+
+On a machine shared with other jobs the numbers move; run it alone and quote the
+conditions it prints (CPU count, load average before each part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS; no TF op yet)
+from tfrec_sentiment.distribute.multi_worker import tf_config
+
+REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon2014"
+             / "reviews_Musical_Instruments_5.json.gz")
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=("workers", "update", "both"), default="both")
+    parser.add_argument("--data", default="demo",
+                        help="'demo' or a review file (e.g. Musical Instruments: "
+                             f"{REAL_DATA})")
+    parser.add_argument("--epochs", type=int, default=4, help="workers part: epochs")
+    parser.add_argument("--batch-size", type=int, default=256, help="GLOBAL batch size")
+    parser.add_argument("--text-dim", type=int, default=384)
+    parser.add_argument("--feedback-share", type=float, default=0.2,
+                        help="update part: newest share of the reviews used as feedback")
+    parser.add_argument("--sentiment-preset", default="tiny",
+                        help="update part: 'tiny' (fast) or 'minilm' (real, slow on CPU)")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal
+    return parser.parse_args()
+
+
+def conditions() -> str:
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} CPUs visible, load average {load[0]:.2f} / {load[1]:.2f} "
+            f"(1 / 5 min)")
+
+
+# --- part "workers" ---------------------------------------------------------------------
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    """One training process (TF_CONFIG set: one worker of the cluster). Writes JSON."""
+    from tfrec_sentiment.distribute.strategy import make_strategy
+
+    strategy = make_strategy("multi_worker" if "TF_CONFIG" in os.environ else "default")
+    import numpy as np
+    import tensorflow as tf
+
+    from tfrec_sentiment.data.prepare import load_dataset
+    from tfrec_sentiment.data.splits import leave_last_out
+    from tfrec_sentiment.features.tables import build_feature_tables
+    from tfrec_sentiment.recsys.config import RecsysConfig
+    from tfrec_sentiment.recsys.train import train_recommender
+
+    class EpochTimer(tf.keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self.start = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self.start)
+
+    split = leave_last_out(load_dataset(args.data).reviews)
+    rng = np.random.default_rng(0)
+    n = len(split.train)
+    tables = build_feature_tables(
+        split.train, rng.dirichlet(np.ones(3), size=n).astype(np.float32),
+        rng.normal(size=(n, args.text_dim)).astype(np.float32))
+    config = RecsysConfig(epochs=args.epochs, batch_size=args.batch_size, monitor="val_rmse",
+                          early_stopping_patience=args.epochs + 1)
+    train_only = type("TrainOnly", (), {"train": split.train, "validation": None})()
+    timer = EpochTimer()
+    train_recommender(config, train_only, tables, strategy, seed=0, callbacks=[timer])
+    steps = n // args.batch_size
+    later = timer.seconds[1:] or timer.seconds
+    args.worker.write_text(json.dumps({
+        "examples": n, "steps": steps, "epoch_seconds": timer.seconds,
+        "examples_per_s": steps * args.batch_size / statistics.median(later),
+        "replicas": strategy.num_replicas_in_sync}))
+
+
+def _spawn(args: argparse.Namespace, result: Path, env: dict) -> subprocess.Popen:
+    command = [sys.executable, __file__, "--worker", str(result), "--data", args.data,
+               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+               "--text-dim", str(args.text_dim)]
+    return subprocess.Popen(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(processes: list[subprocess.Popen], timeout: float) -> None:
+    try:
+        for process in processes:
+            _, err = process.communicate(timeout=timeout)
+            if process.returncode:
+                raise RuntimeError(f"training process failed:\n{err[-3000:]}")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
+
+def bench_workers(args: argparse.Namespace) -> None:
+    print(f"[workers] {conditions()}")
+    with tempfile.TemporaryDirectory(prefix="scale-") as folder:
+        folder = Path(folder)
+        single = folder / "single.json"
+        _finish([_spawn(args, single, {})], timeout=3600)
+        one = json.loads(single.read_text())
+        ports = []
+        for _ in range(2):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                ports.append(sock.getsockname()[1])
+        addresses = [f"127.0.0.1:{p}" for p in ports]
+        results = [folder / f"worker-{i}.json" for i in range(2)]
+        _finish([_spawn(args, results[i], {"TF_CONFIG": tf_config(addresses, i)})
+                 for i in range(2)], timeout=3600)
+        two = json.loads(results[0].read_text())
+    print(f"data {args.data}: {one['examples']} training examples, global batch "
+          f"{args.batch_size}, {one['steps']} steps/epoch, {args.epochs} epochs")
+    print(f"1 process  (1 replica):            {one['examples_per_s']:9.0f} examples/s")
+    print(f"2 workers  ({two['replicas']} replicas, gRPC on 127.0.0.1): "
+          f"{two['examples_per_s']:9.0f} examples/s")
+    print(f"ratio 2 workers vs 1 process: {two['examples_per_s'] / one['examples_per_s']:.2f}x")
+
+
+# --- part "update" ----------------------------------------------------------------------
+
+
+def _write_parts(args: argparse.Namespace, folder: Path) -> tuple[Path, Path, Path]:
+    """The reviews as three CSV files: older (parent), newer (feedback), all (retrain)."""
+    from tfrec_sentiment.data.prepare import load_dataset
+
+    reviews = load_dataset(args.data).reviews.sort_values("timestamp", kind="stable")
+    columns = ["user_id", "item_id", "rating", "text", "title", "helpful_votes", "timestamp"]
+    cut = int(reviews["timestamp"].quantile(1.0 - args.feedback_share))
+    paths = (folder / "older.csv", folder / "newer.csv", folder / "all.csv")
+    for path, part in zip(paths, (reviews[reviews["timestamp"] < cut],
+                                  reviews[reviews["timestamp"] >= cut], reviews)):
+        part[columns].to_csv(path, index=False)
+    return paths
+
+
+def _train_run(config, run_dir: Path) -> dict:
+    """The training chain without the ablation (the update has none either)."""
+    from tfrec_sentiment.distribute.strategy import make_strategy
+    from tfrec_sentiment.pipeline import train as pipeline
+    from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir
+
+    run_dir = new_run_dir(config, run_dir)
+    strategy, timer = make_strategy("default"), StageTimer()
+    with timer("data"):
+        _, split = pipeline.data_stage(config, run_dir)
+    with timer("sentiment"):
+        sentiment, scores = pipeline.sentiment_stage(config, split, run_dir, strategy, False)
+    with timer("features"):
+        tables = pipeline.feature_stage(config, split, scores, run_dir)
+    with timer("recsys"):
+        recommender = pipeline.recsys_stage(config, split, tables, run_dir, strategy, False)
+    with timer("export"):
+        pipeline.export_stage(config, run_dir, sentiment, recommender)
+    return timer.to_dict()
+
+
+def bench_update(args: argparse.Namespace) -> None:
+    from tfrec_sentiment import config as config_lib
+    from tfrec_sentiment.pipeline.update import run_update
+
+    print(f"[update] {conditions()}")
+    folder = Path(tempfile.mkdtemp(prefix="scale-update-"))
+    try:
+        older, newer, everything = _write_parts(args, folder)
+
+        def config(path: Path, name: str):
+            return config_lib.resolve("demo", [
+                f"name={name}", f"data.dataset={path}", "data.format=csv",
+                f"sentiment.preset={args.sentiment_preset}",
+                f"export.root={folder / 'saved_models'}", f"export.model_name={name}"])
+
+        parent = _train_run(config(older, "scale"), folder / "parent")
+        start = time.perf_counter()
+        update = run_update(folder / "parent", [newer], run_dir=folder / "update",
+                            progress=False)
+        update_s = time.perf_counter() - start
+        retrain = _train_run(config(everything, "retrain"), folder / "retrain")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"data {args.data}: feedback = newest {args.feedback_share:.0%} of the reviews, "
+          f"sentiment preset {args.sentiment_preset}")
+    print(f"parent run (older reviews): {parent['total_seconds']:.1f} s {parent['seconds']}")
+    print(f"update:  {update_s:7.1f} s  {update.timing['seconds']} -> {update.decision.status}")
+    print(f"retrain: {retrain['total_seconds']:7.1f} s  {retrain['seconds']}")
+    print(f"ratio update vs full retrain: {update_s / retrain['total_seconds']:.2f}x "
+          f"({retrain['total_seconds'] / update_s:.1f}x faster)")
+
+
+def main() -> None:
+    args = _parse()
+    if args.worker is not None:
+        worker_main(args)
+        return
+    if args.part in ("workers", "both"):
+        bench_workers(args)
+    if args.part in ("update", "both"):
+        bench_update(args)
+
+
+if __name__ == "__main__":
+    main()

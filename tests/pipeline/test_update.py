@@ -1,0 +1,232 @@
+"""The feedback update end to end: growth, guardrail, publishing, crashes, lineage.
+
+One small parent run (tiny BERT, tiny recommender, demo reviews before a date) is
+trained and published as version 1 once per module; each test publishes into its
+own copy of that saved_models folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from tests.pipeline.update_fixture import demo_logs, parent_run, spoil, tree_snapshot
+from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.versions import versions
+from tfrec_sentiment.pipeline.config import UpdateConfig
+from tfrec_sentiment.pipeline.update import UpdateError, run_update
+
+MODEL = "shop"
+FAST = UpdateConfig(epochs=3)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> types.SimpleNamespace:
+    folder = tmp_path_factory.mktemp("update")
+    logs = demo_logs(folder / "logs")
+    saved = folder / "saved_models"
+    run = parent_run(folder, logs, saved)
+    return types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved)
+
+
+def fresh_export(world: types.SimpleNamespace, folder: Path) -> ExportConfig:
+    """A private copy of the published versions (version 1 of the parent)."""
+    root = folder / "saved_models"
+    shutil.copytree(world.saved, root)
+    return ExportConfig(root=str(root), model_name=MODEL, top_k=5)
+
+
+@pytest.fixture(scope="module")
+def updated(world, tmp_path_factory) -> types.SimpleNamespace:
+    folder = tmp_path_factory.mktemp("updated")
+    export = fresh_export(world, folder)
+    result = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+                        run_dir=folder / "run-1", progress=False)
+    return types.SimpleNamespace(result=result, export=export,
+                                 model_dir=Path(export.root) / MODEL)
+
+
+def recommend(version_dir: Path, user_ids: list[str]) -> np.ndarray:
+    import tensorflow_text  # noqa: F401  (the sentiment side's ops)
+
+    loaded = tf.saved_model.load(str(version_dir))
+    out = loaded.signatures["recommend"](user_id=tf.constant(user_ids))
+    return out["item_ids"].numpy().astype(str)
+
+
+def test_update_publishes_the_next_version_and_keeps_the_old_one(updated):
+    decision = updated.result.decision
+    assert decision.status == "published" and decision.publish and not decision.forced
+    assert decision.compared_version == 1 and decision.version == 2
+    assert versions(updated.model_dir) == [1, 2]
+    assert updated.result.version_dir == updated.model_dir / "2"
+    assert (updated.model_dir / "models.config").is_file()
+    # The real checks ran and passed: each within its limit.
+    assert {c.metric for c in decision.checks} == {"rmse", "ndcg@10"}
+    for check in decision.checks:
+        assert check.passed
+        assert (check.candidate <= check.limit if check.lower_is_better
+                else check.candidate >= check.limit)
+    assert not [p for p in updated.model_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_new_users_and_items_join_the_vocabularies_and_get_recommendations(world, updated):
+    result = updated.result
+    train = Split.load(result.run_dir / "data").train
+    known_users, known_items = set(result.candidate.tables.ids["user"]), set(
+        result.candidate.tables.ids["item"])
+    new_users = [u for u in world.logs.new_users if u in set(train["user_id"])]
+    new_items = [i for i in world.logs.new_items if i in set(train["item_id"])]
+    assert new_users and new_items  # the feedback's training part has some of each
+    assert set(new_users) <= known_users and set(new_items) <= known_items
+    growth = result.candidate.metrics["growth"]
+    assert growth["added"]["user"] >= len(new_users) and growth["added"]["item"] >= len(new_items)
+    assert growth["kept"]["user"] == len(
+        pd.read_parquet(world.run / "features" / "user_features.parquet"))
+    # Version 1 serves a new user from the OOV row (like any stranger); version 2 knows them.
+    stranger = "nobody-at-all"
+    old = recommend(updated.model_dir / "1", [new_users[0], stranger])
+    new = recommend(updated.model_dir / "2", [new_users[0], stranger])
+    assert (old[0] == old[1]).all()
+    assert (new[0] != "").all() and not (new[0] == new[1]).all()
+    # New items are in the published catalogue.
+    facts = json.loads((updated.model_dir / "2" / "assets.extra" / "export.json").read_text())
+    assert facts["catalogue_items"] == len(known_items)
+
+
+def test_run_folder_records_lineage_and_accounts_for_every_feedback_row(world, updated):
+    run_dir = updated.result.run_dir
+    lineage = json.loads((run_dir / "lineage.json").read_text())
+    assert lineage["complete"] and lineage["generation"] == 1
+    assert lineage["parent_run"] == str(world.run.resolve())
+    assert lineage["feedback"] == [str(world.logs.feedback_a.resolve())]
+    assert lineage["published_version"] == 2
+    decision = json.loads((run_dir / "decision.json").read_text())
+    assert decision["status"] == "published" and decision["version"] == 2
+    report = json.loads((run_dir / "data" / "update.json").read_text())
+    (ingest,) = report["files"]
+    counts = report["counts"]
+    outcomes = counts["new"] + counts["already_known"] + counts["updated"] + counts["repeated"]
+    assert outcomes == ingest["accepted"]
+    assert counts["new"] == counts["new_train"] + counts["new_validation"] + counts["new_test"]
+    assert counts["new_test"] > 0
+    # The evaluation slice is the newest part of the new reviews.
+    split = Split.load(run_dir / "data")
+    assert len(split.validation) > 0
+    assert split.test["timestamp"].min() > split.validation["timestamp"].max()
+    parent_rows = sum(len(p) for p in Split.load(world.run / "data").parts.values())
+    assert len(split.train) == parent_rows + counts["new_train"]
+    for name in ("config.json", "features/features.json", "recsys/recsys.json",
+                 "sentiment/model", "evaluation/update.json", "report.md", "timing.json"):
+        assert (run_dir / name).exists(), name
+
+
+def test_only_texts_new_to_the_cache_are_scored(world, updated):
+    scored = json.loads((updated.result.run_dir / "sentiment" / "update.json").read_text())
+    train = Split.load(updated.result.run_dir / "data").train
+    parent_train = Split.load(world.run / "data").train
+    # The parent run cached its training reviews; only the other rows can miss.
+    assert 0 < scored["cache"]["misses"] <= len(train) - len(parent_train)
+    assert scored["cache"]["hits"] > 0
+
+
+def test_a_later_update_starts_from_the_updated_run_and_prunes(world, updated, tmp_path):
+    # force: this test is about lineage and pruning, not the guardrail's verdict.
+    config = UpdateConfig(epochs=2, keep_versions=2, force=True)
+    result = run_update(updated.result.run_dir, [world.logs.feedback_b], config,
+                        export=updated.export, run_dir=tmp_path / "run-2", progress=False)
+    lineage = json.loads((result.run_dir / "lineage.json").read_text())
+    assert lineage["generation"] == 2 and lineage["root_run"] == str(world.run.resolve())
+    assert lineage["parent_run"] == str(updated.result.run_dir.resolve())
+    assert result.decision.compared_version == 2 and result.decision.version == 3
+    assert versions(updated.model_dir) == [2, 3] and result.decision.pruned == [1]
+    # The second update's history holds the first update's evaluation slice.
+    first = Split.load(updated.result.run_dir / "data")
+    second_train = Split.load(result.run_dir / "data").train
+    assert len(second_train) >= sum(len(p) for p in first.parts.values())
+
+
+def test_worse_candidate_is_refused_and_nothing_is_published(world, tmp_path):
+    export = fresh_export(world, tmp_path)
+    model_dir = Path(export.root) / MODEL
+    before = tree_snapshot(model_dir)
+    result = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+                        run_dir=tmp_path / "run", progress=False,
+                        hook=lambda stage, state: spoil(state.candidate) if stage == "trained"
+                        else None)
+    decision = result.decision
+    assert decision.status == "refused" and not decision.publish and decision.version is None
+    failed = [c for c in decision.checks if not c.passed]
+    assert failed and "beyond the tolerance" in decision.reason
+    for check in failed:  # decided by the measured metrics, nothing else
+        assert (check.candidate > check.limit if check.lower_is_better
+                else check.candidate < check.limit)
+    assert tree_snapshot(model_dir) == before
+    assert result.version_dir is None
+    # --force publishes the same kind of candidate, and says why.
+    forced = run_update(world.run, [world.logs.feedback_a],
+                        UpdateConfig(epochs=3, force=True), export=export,
+                        run_dir=tmp_path / "run-forced", progress=False,
+                        hook=lambda stage, state: spoil(state.candidate) if stage == "trained"
+                        else None)
+    assert forced.decision.status == "published" and forced.decision.forced
+    assert forced.decision.reason.startswith("forced") and versions(model_dir) == [1, 2]
+
+
+def _raise_at(stage_name: str):
+    def hook(stage, state):
+        if stage == stage_name:
+            raise RuntimeError(f"injected failure after {stage}")
+    return hook
+
+
+def test_crash_after_training_leaves_published_versions_untouched(world, tmp_path):
+    export = fresh_export(world, tmp_path)
+    model_dir = Path(export.root) / MODEL
+    before = tree_snapshot(model_dir)
+    with pytest.raises(RuntimeError, match="injected failure after trained"):
+        run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+                   run_dir=tmp_path / "run", progress=False, hook=_raise_at("trained"))
+    assert tree_snapshot(model_dir) == before
+    decision = json.loads((tmp_path / "run" / "decision.json").read_text())
+    assert decision["status"] == "failed" and "injected failure" in decision["error"]
+    assert not json.loads((tmp_path / "run" / "lineage.json").read_text())["complete"]
+    with pytest.raises(UpdateError, match="did not complete"):
+        run_update(tmp_path / "run", [world.logs.feedback_b], FAST, export=export,
+                   run_dir=tmp_path / "never", progress=False)
+
+
+def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, monkeypatch):
+    from tfrec_sentiment.export import saved_model
+
+    export = fresh_export(world, tmp_path)
+    model_dir = Path(export.root) / MODEL
+    before = tree_snapshot(model_dir)
+    seen_while_exporting: list[str] = []
+
+    def failing_audit(ops):
+        seen_while_exporting.extend(p.name for p in model_dir.iterdir())
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(saved_model, "audit_ops", failing_audit)
+    with pytest.raises(OSError, match="injected"):
+        run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+                   run_dir=tmp_path / "run", progress=False)
+    # The crash hit a half-made export (a staging folder existed), which is gone now.
+    assert any(name.startswith(".staging-") for name in seen_while_exporting)
+    assert tree_snapshot(model_dir) == before and versions(model_dir) == [1]
+    decision = json.loads((tmp_path / "run" / "decision.json").read_text())
+    assert decision["status"] == "failed" and decision["publish"]
+
+
+def test_parent_must_be_a_finished_run(tmp_path):
+    with pytest.raises(UpdateError, match="not a finished run folder"):
+        run_update(tmp_path, [tmp_path / "feedback.jsonl"], FAST, run_dir=tmp_path / "out")

@@ -1,0 +1,64 @@
+"""`tools/update.py` as a user runs it: a subprocess on a finished run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.update_fixture import demo_logs, parent_run
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = str(REPO / "tools" / "update.py")
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tool")
+    logs = demo_logs(folder / "logs")
+    saved = folder / "saved_models"
+    return parent_run(folder, logs, saved), logs, saved
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
+
+
+def test_update_tool_publishes_and_prints_where(parent, tmp_path):
+    run, logs, saved = parent
+    root = tmp_path / "saved_models"
+    shutil.copytree(saved, root)
+    # --force: this test is about the tool; the guardrail's verdicts are tested in
+    # tests/pipeline/test_update.py. The checks still run and are printed.
+    result = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--format", "jsonl",
+                  "--root", str(root), "--keep", "1", "--set", "epochs=2", "--force",
+                  "--run-dir", str(tmp_path / "updated"), "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["run_dir"] == str(tmp_path / "updated")
+    assert summary["status"] == "published"
+    decision = json.loads((tmp_path / "updated" / "decision.json").read_text())
+    assert decision["forced"] and decision["version"] == 2
+    assert {c["metric"] for c in decision["checks"]} == {"rmse", "ndcg@10"}
+    assert "rmse: candidate" in result.stdout
+    # --keep 1: the new version replaced version 1.
+    assert summary["version_dir"] == str(root / "shop" / "2")
+    assert sorted(p.name for p in (root / "shop").iterdir()) == ["2", "models.config"]
+    assert summary["pruned"] == [1]
+
+
+def test_update_tool_names_bad_input(parent, tmp_path):
+    run, logs, _ = parent
+    missing = _run("--run", str(run), "--feedback", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
+    bad = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--tolerance", "-1")
+    assert bad.returncode == 2 and "tolerance" in bad.stderr
+    unknown = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--set", "nope=1")
+    assert unknown.returncode == 2 and "unknown config field 'nope'" in unknown.stderr
+    not_a_run = _run("--run", str(tmp_path), "--feedback", str(logs.feedback_a))
+    assert not_a_run.returncode == 1 and "not a finished run folder" in not_a_run.stderr
