@@ -78,25 +78,12 @@ def worker_main(args: argparse.Namespace) -> None:
 
     strategy = make_strategy("multi_worker" if "TF_CONFIG" in os.environ else "default")
     import numpy as np
-    import tensorflow as tf
 
     from tfrec_sentiment.data.prepare import load_dataset
     from tfrec_sentiment.data.splits import leave_last_out
     from tfrec_sentiment.features.tables import build_feature_tables
     from tfrec_sentiment.recsys.config import RecsysConfig
-    from tfrec_sentiment.recsys.train import train_recommender
-
-    class EpochTimer(tf.keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-            self.start = 0.0
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.start)
+    from tfrec_sentiment.recsys.train import EpochTimer, train_recommender
 
     split = leave_last_out(load_dataset(args.data).reviews)
     rng = np.random.default_rng(0)

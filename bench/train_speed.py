@@ -25,7 +25,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS)
@@ -39,7 +38,7 @@ from tfrec_sentiment.data.splits import leave_last_out
 from tfrec_sentiment.distribute.strategy import configure_cpu_replicas, make_strategy
 from tfrec_sentiment.features.tables import build_feature_tables
 from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.train import train_recommender
+from tfrec_sentiment.recsys.train import EpochTimer, train_recommender
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = (REPO.parent / "shared" / "data" / "amazon2014"
@@ -80,21 +79,6 @@ def stage_table(run_dir: Path) -> str:
     for stage, seconds in timing["seconds"].items():
         lines.append(f"| {stage} | {seconds:.0f} | {timing['share'][stage]:.0%} |")
     return "\n".join(lines)
-
-
-class EpochTimer(tf.keras.callbacks.Callback):
-    """Records each epoch's wall time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
-        self.start = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def main() -> None:

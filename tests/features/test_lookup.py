@@ -38,7 +38,7 @@ def test_feature_lookup_config_round_trip_and_save_load(tmp_path):
     tables, _ = _tables()
     layer = tables.lookup_layer("user")
     rebuilt = run_config_round_trip(layer, tf.keras)
-    assert rebuilt.vocabulary == list(tables.ids["user"])
+    assert list(rebuilt.vocabulary) == list(tables.ids["user"])
     ids = tf.keras.Input([], dtype=tf.string, name="user_id")
     model = tf.keras.Model(ids, layer(ids))
     restored = run_save_load(model, tf.constant(["u001", "nobody"]), tmp_path, tf.keras)

@@ -69,7 +69,7 @@ def test_growth_copies_old_rows_by_id_and_adds_rows_for_new_ids(grown_world):
         new_ids = sorted(set(new_tower.vocabulary) - set(old_ids))
         assert new_ids, side  # the vocabulary grew
         assert len(new_tower.vocabulary) == len(old_ids) + len(new_ids)
-        assert new_tower.vocabulary != old_ids + new_ids  # interleaved: copy by id needed
+        assert list(new_tower.vocabulary) != old_ids + new_ids  # interleaved: copy by id needed
         for old_table, new_table in zip(old_tower.embedding_tables() + old_tower.bias_tables(),
                                         new_tower.embedding_tables() + new_tower.bias_tables()):
             assert new_table.shape[0] == old_table.shape[0] + len(new_ids)

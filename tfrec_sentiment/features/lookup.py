@@ -22,6 +22,39 @@ import numpy as np
 import tensorflow as tf
 
 
+def as_vocabulary(values: Sequence[str]) -> np.ndarray:
+    """str [V]: ids as a numpy array, kept that way on layers.
+
+    A layer attribute that is a Python list becomes a tracked list, which every
+    SavedModel and checkpoint traversal walks element by element: with a million ids
+    an export took minutes in that walk. An array is one leaf. `get_config` lists it.
+    """
+    return np.asarray([str(v) for v in values], dtype=str).reshape([-1])
+
+
+class _ArrayStringLookup(tf.keras.layers.StringLookup):
+    """A `StringLookup` built from an `as_vocabulary` array.
+
+    Its owner's config holds the vocabulary and its owner's `build` makes it again,
+    so it writes no vocabulary asset of its own (the stock `save_assets` tests the
+    vocabulary's truth value, which an array does not have).
+    """
+
+    def save_assets(self, dir_path: str) -> None:
+        del dir_path
+
+    def load_assets(self, dir_path: str) -> None:
+        del dir_path
+
+
+def id_lookup(vocabulary: np.ndarray, num_oov_indices: int,
+              name: str = "index") -> tf.keras.layers.StringLookup:
+    """id string [B] -> int64 row [B]: OOV ids -> rows [0, num_oov_indices), then the
+    vocabulary in order (no mask token)."""
+    return _ArrayStringLookup(vocabulary=vocabulary, num_oov_indices=num_oov_indices,
+                              mask_token=None, name=name)
+
+
 @tf.keras.utils.register_keras_serializable(package="tfrec_sentiment")
 class FeatureLookup(tf.keras.layers.Layer):
     """Looks up per-id feature groups; unknown ids map to the empty profile (row 0).
@@ -42,14 +75,12 @@ class FeatureLookup(tf.keras.layers.Layer):
     def __init__(self, vocabulary: Sequence[str], group_dims: Mapping[str, int],
                  integer_groups: Sequence[str] = (), **kwargs) -> None:
         super().__init__(**kwargs)
-        self.vocabulary = [str(v) for v in vocabulary]
+        self.vocabulary = as_vocabulary(vocabulary)
         self.group_dims = {str(k): int(v) for k, v in group_dims.items()}
         self.integer_groups = [str(g) for g in integer_groups]
 
     def build(self, input_shape: tf.TensorShape) -> None:
-        self.index = tf.keras.layers.StringLookup(
-            vocabulary=self.vocabulary, num_oov_indices=1, mask_token=None, name="index"
-        )
+        self.index = id_lookup(self.vocabulary, num_oov_indices=1)
         rows = len(self.vocabulary) + 1
         self.tables = {
             group: self.add_weight(
@@ -76,6 +107,6 @@ class FeatureLookup(tf.keras.layers.Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(vocabulary=self.vocabulary, group_dims=self.group_dims,
+        config.update(vocabulary=self.vocabulary.tolist(), group_dims=self.group_dims,
                       integer_groups=self.integer_groups)
         return config

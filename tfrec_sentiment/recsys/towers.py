@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 
 from tfrec_sentiment.features.fusion import SentimentFusion, standardize
+from tfrec_sentiment.features.lookup import as_vocabulary, id_lookup
 
 
 class _Tower(tf.keras.layers.Layer):
@@ -76,7 +77,7 @@ class _Tower(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         if num_oov_buckets < 1:
             raise ValueError("num_oov_buckets must be >= 1: unknown ids need a row")
-        self.vocabulary = [str(v) for v in vocabulary]
+        self.vocabulary = as_vocabulary(vocabulary)
         self.embedding_dim = int(embedding_dim)
         self.output_dim = int(output_dim)
         self.num_oov_buckets = int(num_oov_buckets)
@@ -106,10 +107,7 @@ class _Tower(tf.keras.layers.Layer):
 
     def build(self, input_shape: Mapping[str, tf.TensorShape]) -> None:
         rows = len(self.vocabulary) + self.num_oov_buckets
-        self.index = tf.keras.layers.StringLookup(
-            vocabulary=self.vocabulary, num_oov_indices=self.num_oov_buckets,
-            mask_token=None, name="index",
-        )
+        self.index = id_lookup(self.vocabulary, self.num_oov_buckets)
         self.id_embedding = tf.keras.layers.Embedding(
             rows, self.embedding_dim, name="id_embedding",
             embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05),
@@ -285,7 +283,7 @@ class _Tower(tf.keras.layers.Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
-            vocabulary=self.vocabulary, embedding_dim=self.embedding_dim,
+            vocabulary=self.vocabulary.tolist(), embedding_dim=self.embedding_dim,
             output_dim=self.output_dim, num_oov_buckets=self.num_oov_buckets,
             feature_groups=self.feature_groups, use_text=self.use_text,
             fusion_units=self.fusion_units, text_units=self.text_units,

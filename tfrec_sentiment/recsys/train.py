@@ -235,6 +235,21 @@ class RankingMonitor(tf.keras.callbacks.Callback):
         return float(np.mean(topk_metrics(scores[has], self.relevant[has], self.k).ndcg))
 
 
+class EpochTimer(tf.keras.callbacks.Callback):
+    """Records each epoch's wall time in `seconds` (the benchmarks' throughput clock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self.start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self.start)
+
+
 class TqdmProgress(tf.keras.callbacks.Callback):
     """One tqdm bar per epoch over its steps, showing the running loss."""
 
