@@ -46,6 +46,31 @@ def test_ranking_monitor_measures_what_the_evaluation_measures(score_mode):
     assert logs == {"val_ndcg_at_10": pytest.approx(expected, abs=1e-6)}
 
 
+def test_ranking_monitor_with_validation_users_unknown_to_training():
+    # A global time cut-off puts new users into validation: they own no training rows.
+    data, trained = synthetic_split(), trained_full()
+    validation = data.split.validation
+    strangers = validation.assign(user_id=[f"new{n}" for n in range(len(validation))])
+    both = pd.concat([validation, strangers], ignore_index=True)
+    split = type(data.split)(train=data.split.train, validation=both, test=data.split.test)
+    monitor = RankingMonitor(data.tables, trained.config, both, k=10)
+    monitor.set_model(trained.model)
+    expected = evaluate_split(trained, split, on="validation").metrics["ndcg@10"]
+    assert monitor.ndcg() == pytest.approx(expected, abs=1e-6)
+
+
+def test_early_stopping_falls_back_to_rmse_when_no_validation_item_is_known():
+    data = synthetic_split()
+    unknown = data.split.validation.assign(item_id="never-reviewed")
+    split = type(data.split)(train=data.split.train, validation=unknown, test=data.split.test)
+    config = tiny_config(epochs=2, monitor="val_ndcg_at_10")
+    with pytest.warns(UserWarning, match="early stopping on val_rmse"):
+        trained = train_recommender(config, split, data.tables, seed=0)
+    assert "val_ndcg_at_10" not in trained.history
+    assert trained.metrics["val_rmse"] == pytest.approx(min(trained.history["val_rmse"]),
+                                                        rel=1e-4)
+
+
 def test_early_stopping_on_validation_ndcg():
     data = synthetic_split()
     config = tiny_config(epochs=3, early_stopping_patience=1, monitor="val_ndcg_at_10")

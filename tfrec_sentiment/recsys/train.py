@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -212,11 +213,15 @@ class RankingMonitor(tf.keras.callbacks.Callback):
         self.item_inputs = catalogue_inputs(tables, config)
         self.relevant = np.zeros((len(users), len(tables.ids["item"])), bool)
         self.relevant[position, item[item >= 0]] = True
+        # Each training row's validation-user position (-1: not a validation user);
+        # validation users unknown to training (a time cut-off has many) own no rows.
         seen = tables.index_of("user", users)
+        position_of = np.full(len(tables.ids["user"]), -1)
+        position_of[seen[seen >= 0]] = np.flatnonzero(seen >= 0)
+        owner = position_of[tables.rows["user_index"]]
+        rows = owner >= 0
         self.excluded = np.zeros_like(self.relevant)
-        rows = np.isin(tables.rows["user_index"], seen[seen >= 0])
-        owner = pd.Index(seen).get_indexer(tables.rows["user_index"][rows])
-        self.excluded[owner, tables.rows["item_index"][rows]] = True
+        self.excluded[owner[rows], tables.rows["item_index"][rows]] = True
         self.relevant &= ~self.excluded
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -286,10 +291,17 @@ def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTab
         # First, so that a later callback's crash still finds the epoch backed up.
         callbacks.append(tf.keras.callbacks.BackupAndRestore(
             str(out_dir / "checkpoints" / "backup")))
-    if has_validation and config.monitor.startswith(RANKING_MONITOR_PREFIX):
+    monitor = config.monitor
+    if has_validation and monitor.startswith(RANKING_MONITOR_PREFIX):
         # Before TensorBoard and early stopping, which read its metric from the logs.
-        k = int(config.monitor[len(RANKING_MONITOR_PREFIX):])
-        callbacks.append(RankingMonitor(tables, config, validation, k=k))
+        k = int(monitor[len(RANKING_MONITOR_PREFIX):])
+        ranking = RankingMonitor(tables, config, validation, k=k)
+        if ranking.relevant.any():
+            callbacks.append(ranking)
+        else:  # no validation item is in the catalogue: NDCG is undefined
+            warnings.warn(f"early stopping on val_rmse instead of {monitor}: no validation "
+                          "user has a validation item among the training items", stacklevel=2)
+            monitor = "val_rmse"
     if out_dir is not None:
         callbacks.append(tf.keras.callbacks.TensorBoard(
             str(out_dir / "tensorboard"), write_graph=False, profile_batch=0))
@@ -297,7 +309,7 @@ def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTab
         if _topk_in_training(config):
             callbacks.append(TopKRefresh(catalogue_inputs(tables, config)))
         callbacks.append(tf.keras.callbacks.EarlyStopping(
-            monitor=config.monitor, mode="min" if _lower_is_better(config.monitor) else "max",
+            monitor=monitor, mode="min" if _lower_is_better(monitor) else "max",
             patience=config.early_stopping_patience, restore_best_weights=True))
     if progress:
         steps = len(tables.rows["rating"]) // config.batch_size
