@@ -71,6 +71,15 @@ def test_early_stopping_falls_back_to_rmse_when_no_validation_item_is_known():
                                                         rel=1e-4)
 
 
+def test_data_smaller_than_one_batch_train_with_a_smaller_batch():
+    data = synthetic_split()
+    rows = len(data.tables.rows["rating"])
+    config = tiny_config(epochs=1, batch_size=4 * rows)
+    with pytest.warns(UserWarning, match=f"lowered to {2 ** int(np.log2(rows))}"):
+        trained = train_recommender(config, data.split, data.tables, seed=0)
+    assert trained.config.batch_size <= rows and trained.metrics["epochs_run"] == 1
+
+
 def test_early_stopping_on_validation_ndcg():
     data = synthetic_split()
     config = tiny_config(epochs=3, early_stopping_patience=1, monitor="val_ndcg_at_10")

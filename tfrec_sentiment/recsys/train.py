@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
@@ -98,6 +99,7 @@ def train_recommender(
         raise ValueError(
             f"tables were built from {len(tables.rows['rating'])} training rows but "
             f"split.train has {len(train)}: build the tables from this split")
+    config = fit_batch_size(config, len(tables.rows["rating"]))
     tf.keras.utils.set_random_seed(seed)
     train_ds = make_dataset(tables.training_examples(), config, training=True, seed=seed)
     validation = getattr(split, "validation", None)
@@ -137,6 +139,25 @@ def train_recommender(
         (write_dir / "metrics.json").write_text(json.dumps(trained.metrics, indent=1) + "\n")
         remove_worker_write_dir(out_dir, strategy)
     return trained
+
+
+def fit_batch_size(config: RecsysConfig, num_examples: int) -> RecsysConfig:
+    """`config`, with the batch size lowered to the largest power of two that fits
+    `num_examples` when the data are smaller than one batch (training drops partial
+    batches, so none would be left); says so in a warning.
+
+    Example:
+        >>> fit_batch_size(RecsysConfig(batch_size=256), 98).batch_size  # doctest: +SKIP
+        64
+    """
+    if num_examples >= config.batch_size:
+        return config
+    if num_examples < 2:
+        raise ValueError(f"{num_examples} training example(s): too few to train on")
+    batch = 2 ** int(np.log2(num_examples))
+    warnings.warn(f"batch size {config.batch_size} lowered to {batch}: only {num_examples} "
+                  "training examples", stacklevel=2)
+    return dataclasses.replace(config, batch_size=batch)
 
 
 def evaluate_model(model: RecommenderModel, dataset: tf.data.Dataset, tables: FeatureTables,
