@@ -15,7 +15,6 @@ Requests and results carry tensors as {"dtype", "shape", "values"}; strings are
 base64 (any bytes, invalid UTF-8 included).
 """
 
-import base64
 import json
 import sys
 from pathlib import Path
@@ -25,10 +24,10 @@ BLOCKED = ("keras", "keras_hub", "keras_nlp", "tf_keras", "tensorflow_recommende
 for _name in BLOCKED:
     sys.modules[_name] = None  # `import keras` now fails: the model must not need it
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
 from tensorflow.python.framework import op_def_registry  # noqa: E402
+from wire import decode, encode  # noqa: E402  (this folder: first on sys.path)
 
 
 def graph_ops(path: Path) -> set[str]:
@@ -55,22 +54,6 @@ def load_tf_text_ops() -> None:
     raise RuntimeError("tensorflow_text's op libraries not found")
 
 
-def to_tensor(spec: dict) -> tf.Tensor:
-    if spec["dtype"] == "string":
-        values = np.array([base64.b64decode(v) for v in spec["values"]], dtype=object)
-        return tf.constant(values.reshape(spec["shape"]), tf.string)
-    return tf.constant(np.array(spec["values"], dtype=spec["dtype"]).reshape(spec["shape"]))
-
-
-def from_tensor(tensor: tf.Tensor) -> dict:
-    value = tensor.numpy()
-    if tensor.dtype == tf.string:
-        flat = [base64.b64encode(v).decode() for v in value.reshape(-1)]
-    else:
-        flat = value.reshape(-1).tolist()
-    return {"dtype": tensor.dtype.name, "shape": list(value.shape), "values": flat}
-
-
 def main() -> None:
     path, requests = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
     ops = graph_ops(path)
@@ -81,8 +64,8 @@ def main() -> None:
     results = []
     for request in requests:
         function = model.signatures[request["signature"]]
-        inputs = {name: to_tensor(spec) for name, spec in request["inputs"].items()}
-        results.append({name: from_tensor(t) for name, t in function(**inputs).items()})
+        inputs = {name: tf.constant(decode(spec)) for name, spec in request["inputs"].items()}
+        results.append({name: encode(t) for name, t in function(**inputs).items()})
     print(json.dumps({
         "ops": {"core": sorted(core), "tf_text": sorted(text),
                 "unknown": sorted(ops - core - text)},

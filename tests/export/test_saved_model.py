@@ -7,7 +7,6 @@ op libraries loaded, is the stand-in (DESIGN.md).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from tests.export.conftest import TOP_K
+from tests.export.wire import decode, encode
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.module import SIGNATURE_NAMES
 from tfrec_sentiment.export.ops import OpAuditError
@@ -53,24 +53,8 @@ def _tensor(values) -> tf.Tensor:
     return tf.constant([v if isinstance(v, bytes) else v.encode() for v in values], tf.string)
 
 
-def _wire(tensor: tf.Tensor) -> dict:
-    value = tensor.numpy()
-    if tensor.dtype == tf.string:
-        flat = [base64.b64encode(v).decode() for v in value.reshape(-1)]
-    else:
-        flat = value.reshape(-1).tolist()
-    return {"dtype": tensor.dtype.name, "shape": list(value.shape), "values": flat}
-
-
-def _unwire(spec: dict) -> np.ndarray:
-    if spec["dtype"] == "string":
-        return np.array([base64.b64decode(v) for v in spec["values"]],
-                        dtype=object).reshape(spec["shape"])
-    return np.array(spec["values"], dtype=spec["dtype"]).reshape(spec["shape"])
-
-
 def _serve(version_dir: Path, tmp_path: Path) -> dict:
-    requests = [{"signature": name, "inputs": {k: _wire(_tensor(v)) for k, v in inputs.items()}}
+    requests = [{"signature": name, "inputs": {k: encode(_tensor(v)) for k, v in inputs.items()}}
                 for name, inputs in REQUESTS]
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(requests))
@@ -123,7 +107,7 @@ def test_a_fresh_process_without_keras_serves_every_signature_like_the_module(
         want = method(**{k: _tensor(v) for k, v in inputs.items()})
         assert set(got) == set(want), name
         for key, tensor in want.items():
-            value = _unwire(got[key])
+            value = decode(got[key])
             if tensor.dtype == tf.string:
                 np.testing.assert_array_equal(value, tensor.numpy(), err_msg=f"{name}/{key}")
             else:
