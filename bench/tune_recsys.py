@@ -61,8 +61,7 @@ def main() -> int:
     parser.add_argument("--log", type=Path, help="JSON lines file to append to")
     args = parser.parse_args()
     config, split, probabilities, embeddings = load_run(args.run)
-    for override in args.overrides:
-        config_lib.apply_override(config, override)
+    config = config_lib.apply_overrides(config, args.overrides)  # a checked copy
     log = args.log or REPO / "bench" / "results" / f"recsys_tuning_{args.run.name}.jsonl"
     tables = build_feature_tables(split.train, probabilities, embeddings, config.features)
     for variant in args.variants.split(","):

@@ -11,6 +11,7 @@ import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+SHARED_CASES = Path(os.environ.get("TFREC_SHARED_CASES", REPO_ROOT.parent / "shared" / "cases"))
 TEST_REPLICAS = 2
 
 
@@ -45,6 +46,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (set TFREC_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_cases() -> Path:
+    """`../shared/cases`: failing inputs found by trying the package; skips where absent.
+
+    Every test that reads a case also builds an equivalent input itself, so the fault
+    kind stays covered on a machine without `../shared`.
+    """
+    if not SHARED_CASES.is_dir():
+        pytest.skip(f"failing-case folder {SHARED_CASES} is absent (set TFREC_SHARED_CASES)")
+    return SHARED_CASES
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """tfrec_sentiment: sentiment-aware recommendations in one TF Serving SavedModel.
 
-Two Keras worlds share this process (see DESIGN.md): the recommender side uses
+Two Keras worlds share this process (see docs/design.md): the recommender side uses
 TensorFlow Recommenders, which needs Keras 2 (`tf-keras`) as `tf.keras`; the
 sentiment side uses keras-nlp / keras-hub, which needs Keras 3 (`import keras`).
 `TF_USE_LEGACY_KERAS=1` must be set before TensorFlow first resolves `tf.keras`,

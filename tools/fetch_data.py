@@ -17,11 +17,12 @@ import argparse
 import sys
 
 import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
+from tfrec_sentiment.config_checks import ToolArgumentParser
 from tfrec_sentiment.data import fetch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", choices=sorted(fetch.SOURCES), help="data set family")
     parser.add_argument("names", nargs="+", help="category names, e.g. All_Beauty")
     parser.add_argument("--base-url", default=None, help="replaces the source's base URL")
@@ -32,7 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30.0, help="network timeout (s)")
     parser.add_argument("--retries", type=int, default=3,
                         help="resumes after a dropped connection")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error(f"--timeout={args.timeout}: must be > 0")
+    if args.retries < 0:
+        parser.error(f"--retries={args.retries}: must be >= 0")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,11 @@ with lines == accepted + sum(rejected) + duplicates.
 
 Formats: amazon2014, amazon2018, amazon2023, yelp (CSV or JSON lines), yelp_csv,
 yelp_json, and csv / parquet / jsonl with `--columns user_id=uid,item_id=product,...`.
-Without `--format` the format is guessed from the first record.
+Without `--format` the format is guessed from the first record. Files are read as
+UTF-8 unless `--encoding NAME` (any ASCII-compatible Python codec, e.g. cp1252) says
+otherwise; records that do not decode are rejected and a warning names the encoding
+they most likely are in. A record longer than `--max-record-bytes` (default 16 MiB) is
+set aside alone as `record_too_long`.
 
 Exit status: 0 when the file was read (even with rejected records), 1 when the file
 itself cannot be read or lacks a required column, 2 for bad arguments.
@@ -22,14 +26,31 @@ import argparse
 import sys
 
 import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
+from tfrec_sentiment.config_checks import ConfigError, ToolArgumentParser
 from tfrec_sentiment.data.config import PSEUDONYMIZE_KEY_ENV, DataConfig
-from tfrec_sentiment.data.prepare import prepare_reviews
 from tfrec_sentiment.data.pseudonymize import PseudonymKeyError
 from tfrec_sentiment.data.readers import FORMAT_NAMES, ReaderError, parse_columns
+from tfrec_sentiment.data.readers.encoding import check_encoding
+from tfrec_sentiment.data.readers.sources import MAX_RECORD_BYTES
+
+
+def encoding_arg(name: str) -> str:
+    """argparse type of `--encoding`: the codec name, checked before anything is read."""
+    try:
+        return check_encoding(name)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="review file (plain, .gz, .zip, ...)")
     parser.add_argument("--format", choices=FORMAT_NAMES, default=None,
                         help="reader; default: guessed from the first record")
@@ -38,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="csv/parquet/jsonl column mapping: canonical=source,... "
                              "(user_id, item_id, rating, text, timestamp or timestamp_ms, "
                              "title, helpful_votes, verified)")
+    parser.add_argument("--encoding", type=encoding_arg, default=None,
+                        help="text encoding of the file, e.g. cp1252 (default: UTF-8; records "
+                             "that fail are rejected and the likely encoding is named)")
+    parser.add_argument("--max-record-bytes", type=_positive, default=MAX_RECORD_BYTES,
+                        help="a longer record is set aside alone as record_too_long "
+                             "(default %(default)s)")
     collapse = parser.add_mutually_exclusive_group()
     collapse.add_argument("--collapse-variants", dest="collapse", action="store_true",
                           default=None, help="merge one review copied onto several items "
@@ -65,12 +92,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = DataConfig(dataset=args.input, format=args.format, columns=args.columns,
-                        collapse_variants=args.collapse, chunk_size=args.chunk_size,
-                        pseudonymize_key_env=args.pseudonymize_key_env)
+    try:
+        config = DataConfig(dataset=args.input, format=args.format, columns=args.columns,
+                            collapse_variants=args.collapse, chunk_size=args.chunk_size,
+                            pseudonymize_key_env=args.pseudonymize_key_env,
+                            encoding=args.encoding)
+    except ConfigError as error:  # before any record is read
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # The cleaning steps import TensorFlow: only once the arguments are known good.
+    from tfrec_sentiment.data.prepare import prepare_reviews
+
     try:
         prepared = prepare_reviews(args.input, config=config, progress=args.progress,
-                                   pseudonymize_key=args.pseudonymize_key)
+                                   pseudonymize_key=args.pseudonymize_key,
+                                   max_record_bytes=args.max_record_bytes)
     except (ReaderError, PseudonymKeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

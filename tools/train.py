@@ -11,6 +11,9 @@ With no arguments it runs on the embedded synthetic `demo` data, offline:
 
 Every run writes `runs/<name>-<timestamp>/` with the resolved config, metrics, a
 markdown report and plots, and exports `saved_models/<name>/<version>/`.
+
+A bad flag or `--set` value exits with status 2 and one `error: ...` line naming the
+field, the value and what is allowed, before any data is read or folder written.
 """
 
 from __future__ import annotations
@@ -21,17 +24,20 @@ import sys
 
 import tfrec_sentiment  # noqa: F401  (first: selects Keras 2 for tf.keras)
 from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.config_checks import ToolArgumentParser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="demo", choices=config_lib.PRESETS,
                         help="named config to start from (default: demo)")
     parser.add_argument("--data", help="'demo', a review file, or a fetched data set name")
     parser.add_argument("--format", help="reader name (default: guessed from the file)")
     parser.add_argument("--columns", help="csv/parquet column map, e.g. user_id=uid,text=body")
+    parser.add_argument("--encoding", help="text encoding of the review file, e.g. cp1252 "
+                                           "(default: UTF-8)")
     parser.add_argument("--name", help="run and exported model name")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"))
+    parser.add_argument("--strategy", choices=config_lib.STRATEGIES)
     parser.add_argument("--replicas", type=int,
                         help="mirrored: N logical CPUs (default: all GPUs, or 1 CPU)")
     parser.add_argument("--seeds", help="evaluation seeds, e.g. 0,1,2")
@@ -47,6 +53,7 @@ def overrides_from_flags(args: argparse.Namespace) -> list[str]:
     """Flags are shorthands for `--set` overrides, applied before the explicit ones."""
     shorthands = {
         "data.dataset": args.data, "data.format": args.format, "data.columns": args.columns,
+        "data.encoding": args.encoding,
         "name": args.name, "export.model_name": args.name, "strategy": args.strategy,
         "replicas": args.replicas, "evaluation.seeds": args.seeds,
     }
@@ -73,7 +80,14 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_cpu_replicas(config.replicas)
 
-    run = run_training(config, args.run_dir, progress=not args.quiet, export=not args.no_export)
+    from tfrec_sentiment.export.preflight import ExportRootError
+
+    try:
+        run = run_training(config, args.run_dir, progress=not args.quiet,
+                           export=not args.no_export)
+    except ExportRootError as error:  # checked before training; or the export's write failed
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(run.ablation.to_markdown())
     print(json.dumps({"run_dir": str(run.run_dir),
                       "export_dir": str(run.export_dir) if run.export_dir else None,

@@ -19,6 +19,7 @@ resolved SentimentConfig), `checkpoints/`, `model/`, `scores/`, `metrics.json`,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,8 +27,8 @@ import time
 from pathlib import Path
 
 import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
-from tfrec_sentiment.config import ConfigError, apply_override
-from tfrec_sentiment.distribute.strategy import STRATEGIES, make_strategy
+from tfrec_sentiment.config import STRATEGIES, ConfigError, apply_overrides
+from tfrec_sentiment.config_checks import ToolArgumentParser
 from tfrec_sentiment.sentiment.config import SentimentConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ DEFAULT_EVAL_DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="demo",
                         help="sst2, sst2-phrases, demo, a review file, or a data set name "
                              "(default demo)")
@@ -59,17 +60,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def resolve_config(args: argparse.Namespace) -> SentimentConfig:
-    config = SentimentConfig()
+    """SentimentConfig defaults, the data set's epochs, `--set`, then `--preset`/`--epochs`.
+
+    Raises:
+        ConfigError: a field or value that is not allowed (one line).
+    """
+    overrides = []
     if args.dataset.startswith("sst2"):
-        config.epochs = 3 if args.dataset == "sst2" else 2
-    for override in args.set:
-        apply_override(config, override)
-    if args.preset is not None:
-        config.preset = args.preset
-    if args.epochs is not None:
-        config.epochs = args.epochs
-    config.__post_init__()
-    return config
+        overrides.append(f"epochs={3 if args.dataset == 'sst2' else 2}")
+    overrides += args.set
+    overrides += [f"{k}={v}" for k, v in (("preset", args.preset), ("epochs", args.epochs))
+                  if v is not None]
+    return apply_overrides(SentimentConfig(), overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.strategy == "mirrored" and args.replicas:
-        from tfrec_sentiment.distribute.strategy import configure_cpu_replicas
+    from tfrec_sentiment.distribute.strategy import configure_cpu_replicas, make_strategy
 
+    if args.strategy == "mirrored" and args.replicas:
         configure_cpu_replicas(args.replicas)
     from tfrec_sentiment.sentiment.run import run_sentiment
 
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     resolved = {"dataset": args.dataset, "format": args.format, "seed": args.seed,
                 "strategy": args.strategy, "replicas": args.replicas,
-                "sentiment": config.__dict__}
+                "sentiment": dataclasses.asdict(config)}
     (out / "config.json").write_text(json.dumps(resolved, indent=2, default=list) + "\n")
     summary = run_sentiment(
         args.dataset, config, out, public_dir=args.eval_data, data_format=args.format,

@@ -26,9 +26,9 @@ def _review(user: str, asin: str, text: str, **extra) -> dict:
 
 
 MIXED = [
-    _review("U1", "B1", "Lovely scent."),                      # 1 kept
-    _review("U1", "B1", "Lovely scent."),                      # 2 exact duplicate of 1
-    _review("U1", "B2", "Lovely scent."),                      # 3 variant copy of 1
+    _review("U1", "B1", "Lovely scent, not too strong."),      # 1 kept
+    _review("U1", "B1", "Lovely scent, not too strong."),      # 2 exact duplicate of 1
+    _review("U1", "B2", "Lovely scent, not too strong."),      # 3 variant copy of 1
     _review("U2", "B2", "Write me at someone@example.com"),    # 4 kept, e-mail scrubbed
     _review("U3", "B3", "Too oily.", overall="five"),          # 5 rating_not_a_number
     _review("U4", "B3", "!!!!", summary=""),                   # 6 cleaning: no letters
@@ -114,7 +114,7 @@ def test_a_table_goes_through_the_same_checks(tmp_path):
         "user_id": ["u1", "u2", None, "u4"], "item_id": ["i1", "i2", "i3", "i4"],
         "rating": [5.0, 9.0, 3.0, 2.0], "text": ["good", "bad", "meh", "poor"],
         "title": ["", "", "", ""], "helpful_votes": [0, 1, 2, 3],
-        "timestamp": [1, 2, 3, 4], "verified": pd.array([True, None, False, None],
+        "timestamp": [14e8] * 4, "verified": pd.array([True, None, False, None],
                                                         dtype="boolean"),
         "source": "mine", "line": [10, 11, 12, 13]})
     prepared = prepare_reviews(frame)

@@ -160,7 +160,7 @@ def test_generic_parquet_with_millisecond_timestamps(tmp_path):
 def test_generic_jsonl_defaults_to_canonical_names(tmp_path):
     path = tmp_path / "canonical.jsonl"
     write_jsonl(path, [{"user_id": "u", "item_id": "i", "rating": 2, "text": "t",
-                        "timestamp": 5}])
+                        "timestamp": 1_500_000_000}])
     assert guess_format(path) == "jsonl"
     assert read_reviews(path, "jsonl").reviews["rating"].tolist() == [2.0]
 

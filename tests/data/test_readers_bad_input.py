@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
+import random
 import zipfile
 
 import pytest
 
 from tfrec_sentiment.data.readers import ReaderError, read_reviews
+from tfrec_sentiment.data.readers.sources import _frame_state, _parse_row, csv_frames
 
 GOOD = {"reviewerID": "U1", "asin": "B1", "overall": 4.0, "reviewText": "Fine.",
         "summary": "ok", "unixReviewTime": 1400000000, "vote": "2", "verified": True}
@@ -46,6 +50,9 @@ def _sandwich(tmp_path, bad: bytes, name: str = "reviews.json"):
     (_line(vote="-3"), "helpful_votes_negative", "vote"),
     (_line(unixReviewTime="soon"), "timestamp_invalid", "unixReviewTime"),
     (_line(unixReviewTime=1_400_000_000_000), "timestamp_out_of_range", "unixReviewTime"),
+    (_line(unixReviewTime=700_000_000), "timestamp_out_of_range", "unixReviewTime"),  # 1992
+    (_line(unixReviewTime=_DROP, reviewTime="01 01, 1990"), "timestamp_out_of_range",
+     "reviewTime"),
     (_line(unixReviewTime=_DROP), "missing_timestamp", "reviewTime"),
     (_line(verified="maybe"), "verified_invalid", "verified"),
     (_line(reviewText=["a", "list"]), "text_invalid", "reviewText"),
@@ -174,3 +181,113 @@ def test_wrong_format_warns_instead_of_passing_silently(tmp_path):
     result = read_reviews(path, "amazon2023")
     assert result.reviews.empty and len(result.rejections) == 2
     assert "right format" in result.warnings[0]
+
+
+YELP_HEADER = b"business_id,date,review_id,stars,text,type,user_id,cool,useful,funny"
+
+
+def _yelp_row(user: str, text: bytes) -> bytes:
+    return b"b1,2011-01-26,r1,4," + text + b",review," + user.encode() + b",0,0,0"
+
+
+def test_csv_quote_never_closed_is_one_rejection_naming_its_lines(tmp_path):
+    path = tmp_path / "yelp.csv"
+    path.write_bytes(b"\n".join([YELP_HEADER, _yelp_row("u1", b"fine"),
+                                  _yelp_row("u2", b'"cut short'), b"by the end", b"of file"]))
+    result = read_reviews(path, "yelp_csv")
+    assert result.lines == 2 and result.reviews["user_id"].tolist() == ["u1"]
+    (rejection,) = result.rejections
+    assert (rejection.line, rejection.reason) == (3, "csv_unclosed_quote")
+    assert "lines 3-5" in rejection.detail
+
+
+def test_csv_stray_quote_inside_a_field_does_not_open_a_quote(tmp_path):
+    # Python's csv (and so the framer) takes a quote inside an unquoted field literally.
+    path = tmp_path / "yelp.csv"
+    path.write_bytes(b"\r\n".join([YELP_HEADER, _yelp_row("u1", b'a 5" screen, "great"'),
+                                    _yelp_row("u2", b"next"), b""]))
+    result = read_reviews(path, "yelp_csv")
+    # 'a 5" screen' and ' "great"' are two fields: wrong count, rejected ALONE.
+    assert [(r.line, r.reason) for r in result.rejections] == [(2, "csv_wrong_field_count")]
+    assert result.reviews["user_id"].tolist() == ["u2"]
+    assert result.reviews["line"].tolist() == [3]
+
+
+def test_csv_with_lone_carriage_returns_reads_line_by_line(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"\r".join([YELP_HEADER, _yelp_row("u1", b'"two\rlines"'),
+                                 _yelp_row("u2", b"one line"), b""]))
+    result = read_reviews(path, "yelp_csv")
+    assert result.reviews["user_id"].tolist() == ["u1", "u2"]
+    assert result.reviews["line"].tolist() == [2, 4]
+    assert result.reviews["text"].tolist()[0] == "two\rlines"
+
+
+def test_csv_record_over_a_small_limit_keeps_the_escaped_quotes_in_sync(tmp_path):
+    # Lines longer than the limit are read in pieces; over 24 limits (the period of the
+    # text) the pieces are cut at every offset, including between the two quotes of "".
+    path = tmp_path / "yelp.csv"
+    quoted = b'"' + (b'he said ""no"", twice, ' * 10 + b"\n") * 4 + b'"'
+    path.write_bytes(b"\n".join([YELP_HEADER, _yelp_row("u1", b"ok"), _yelp_row("u2", quoted),
+                                  _yelp_row("u3", b'"also ""ok"""'), b""]))
+    for limit in range(len(YELP_HEADER) + 20, len(YELP_HEADER) + 44):
+        result = read_reviews(path, "yelp_csv", max_record_bytes=limit)
+        assert result.reviews["user_id"].tolist() == ["u1", "u3"], limit
+        assert result.reviews["line"].tolist() == [2, 8]
+        assert result.reviews["text"].tolist()[1] == 'also "ok"'
+        (rejection,) = result.rejections
+        assert (rejection.line, rejection.reason) == (3, "record_too_long")
+        assert f"{len(_yelp_row('u2', quoted)) + 1:,} bytes (lines 3-7)" in rejection.detail
+
+
+def test_json_line_over_the_limit_is_rejected_alone(tmp_path):
+    path = tmp_path / "reviews.json.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(_line(reviewerID="U0") + _line(reviewText="x" * 5000) +
+                     _line(reviewerID="U2"))
+    result = read_reviews(path, "amazon2018", max_record_bytes=1000)
+    assert result.lines == 3
+    assert result.reviews["user_id"].tolist() == ["U0", "U2"]
+    (rejection,) = result.rejections
+    assert (rejection.line, rejection.reason) == (2, "record_too_long")
+    assert rejection.detail.startswith(f"{len(_line(reviewText='x' * 5000)):,} bytes (line 2)")
+
+
+def _python_csv(text: str) -> list[tuple[int, list[str]]]:
+    """(start line, row) of every record as Python's own csv reader sees the text."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            rows.append((start, next(reader)))
+        except StopIteration:
+            return rows
+
+
+def test_csv_framing_agrees_with_pythons_csv_on_random_documents():
+    generator = random.Random(7)
+    pieces = ["a", "b c", ",", '"', '""', "\n", "\r\n", "\r", " "]
+    checked = 0
+    for _ in range(400):
+        text = "".join(generator.choice(pieces) for _ in range(generator.randint(1, 30)))
+        framed = list(csv_frames(io.BytesIO(text.encode()), "f.csv", limit=1000))
+        if any(not isinstance(item, tuple) for item in framed):  # an unclosed quote at the end
+            assert sum(not isinstance(item, tuple) for item in framed) == 1
+            assert framed[-1].reason == "csv_unclosed_quote"
+            continue
+        mine = [(line, _parse_row(record)) for line, record in framed]
+        assert mine == _python_csv(text), repr(text)
+        checked += 1
+    assert checked > 200
+
+
+def test_frame_state_is_the_same_whatever_the_cut():
+    record = 'x,"he said ""no"", twice",y"z,"a\nb"\n'
+    whole = _frame_state(record, 0)
+    assert whole == 0  # a complete record
+    for cut in range(1, len(record)):
+        if record[cut - 1] in "\r\n":
+            continue  # a piece ends at a line end only where the line ends
+        state = _frame_state(record[:cut], 0)
+        assert _frame_state(record[cut:], state) == whole, cut

@@ -158,8 +158,8 @@ def test_split_reviews_dispatches_on_config(demo, clean_demo):
     overridden = resolve("demo", ["data.split=time_cutoff", "data.split_test_start=2017-09-01",
                                   "data.split_validation_quantile=0.5"]).data
     assert splits.split_reviews(clean_demo, overridden).sizes == split.sizes
-    with pytest.raises(ValueError, match="data.split='random'"):
-        splits.split_reviews(demo, DataConfig(split="random"))
+    with pytest.raises(ValueError, match="split='random': choose one of leave_last_out"):
+        splits.split_reviews(demo, DataConfig(split="random"))  # refused when built
 
 
 def test_save_load_round_trip(demo, tmp_path):

@@ -13,6 +13,7 @@ from tfrec_sentiment.evaluation.ablation import (
     FULL,
     IDS_ONLY,
     Variant,
+    compare_variants,
     load_metrics,
     run_ablation,
 )
@@ -22,6 +23,7 @@ from tfrec_sentiment.evaluation.baselines import (
     baseline_variants,
 )
 from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.evaluate import metric_names
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,7 +43,8 @@ def ablation(split, tmp_path_factory):
         FULL: lambda seed: MatrixFactorization(3, reg=1.0, sweeps=10, seed=seed).fit(split.train),
     }
     out = tmp_path_factory.mktemp("evaluation")
-    config = EvalConfig(n_resamples=300, mf_factors=3)
+    # Items average 39 training reviews here: the item slice takes those with <= 20.
+    config = EvalConfig(n_resamples=300, mf_factors=3, few_reviews_max=20)
     result = run_ablation(variants, split, out, config=config, seeds=(0, 1, 2),
                           title="synthetic", progress=False)
     return result, out
@@ -76,7 +79,8 @@ def test_bootstrap_compares_full_with_every_other_variant(ablation):
     others = [name for name in result.variants if name != FULL]
     pairs = list(dict.fromkeys((c.candidate, c.reference) for c in result.comparisons))
     assert pairs[0] == (FULL, IDS_ONLY) and sorted(pairs) == sorted((FULL, n) for n in others)
-    assert len(result.comparisons) == 5 * len(others)  # every metric
+    assert len(result.comparisons) == len(metric_names(10)) * len(others)  # every metric
+    assert {c.population for c in result.comparisons} == {"all"}
     rmse = next(c for c in result.comparisons if c.metric == "rmse" and c.reference == IDS_ONLY)
     full_mean = result.variants[FULL].summary(0.95)["rmse"].mean
     ids_mean = result.variants[IDS_ONLY].summary(0.95)["rmse"].mean
@@ -113,3 +117,64 @@ def test_deterministic_variants_are_trained_once(split):
                           seeds=(5, 6), progress=False)
     assert calls == [5, 5, 6]
     assert result.variants["det"].seeds == [5] and result.comparisons == []
+
+
+def test_new_metrics_reach_metrics_json_with_intervals(ablation):
+    result, out = ablation
+    metrics = load_metrics(out)
+    full = metrics["variants"][FULL]
+    for metric in ("liked_recall@10", "liked_ndcg@10", "disliked@10", "disliked_cond@10"):
+        values = [run[metric] for run in full["per_seed"]]
+        assert full["mean"][metric] == pytest.approx(np.mean(values))
+        low, high = full["ci"][metric]
+        assert low <= min(values) <= max(values) <= high
+    assert metrics["counts"]["liked_users"] + metrics["counts"]["disliked_users"] <= \
+        metrics["counts"]["users"]
+    assert set(metrics["protocols"]) == {"any", "liked", "disliked", "slices"}
+    bootstrapped = {(c["reference"], c["metric"]) for c in metrics["comparisons"]}
+    assert (IDS_ONLY, "disliked@10") in bootstrapped
+    disliked = next(c for c in result.comparisons if c.metric == "disliked@10")
+    assert disliked.lower_is_better and not next(
+        c for c in result.comparisons if c.metric == "liked_ndcg@10").lower_is_better
+
+
+def test_every_slice_has_its_means_table_and_bootstrap(ablation):
+    result, out = ablation
+    metrics = load_metrics(out)
+    slices = list(metrics["slice_counts"])
+    # Every synthetic user has 13 training rows; the popularity skew leaves rare items.
+    assert slices == ["user_history=5+", "item_reviews<=20"]
+    for name in result.variants:
+        assert set(metrics["variants"][name]["slices"]) == set(slices)
+    # One history bucket holds every user: its numbers are those of all users.
+    everyone = metrics["variants"][FULL]["mean"]
+    assert metrics["variants"][FULL]["slices"]["user_history=5+"]["mean"] == \
+        pytest.approx(everyone, nan_ok=True)
+    report = (out / "report.md").read_text()
+    assert "### Users with 5+ training review(s)" in report
+    assert "### Held-out items with at most 20 training reviews" in report
+    assert "Disliked@10 ↓" in report and "Liked NDCG@10" in report
+    populations = {c.population for c in result.slice_comparisons}
+    assert populations == set(slices)
+    others = len(result.variants) - 1
+    assert len(result.slice_comparisons) == len(slices) * others * len(metric_names(10))
+
+
+def test_slice_bootstrap_can_be_switched_off(split):
+    variants = {IDS_ONLY: Variant(lambda seed: UserItemBias(reg=2.0).fit(split.train), True),
+                FULL: Variant(lambda seed: UserItemBias(reg=1.0).fit(split.train), True)}
+    result = run_ablation(variants, split, seeds=(0,), progress=False,
+                          config=EvalConfig(n_resamples=50, bootstrap_slices=False))
+    assert result.slice_comparisons == [] and len(result.comparisons) == len(metric_names(10))
+    assert result.slice_counts  # the slice tables are still there
+
+
+def test_shared_resamples_give_the_pairwise_answers(ablation):
+    result, _ = ablation
+    config = result.config
+    for population, diffs in (("all", result.comparisons),
+                              ("item_reviews<=20", result.slice_comparisons)):
+        alone = compare_variants(result.variants[FULL], result.variants["popularity"], config,
+                                 population)
+        shared = [d for d in diffs if d.reference == "popularity" and d.population == population]
+        assert [d.to_dict() for d in shared] == [d.to_dict() for d in alone]

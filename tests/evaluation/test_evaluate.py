@@ -10,9 +10,17 @@ import pandas as pd
 import pytest
 
 from tests.evaluation.synthetic import TableModel, synthetic_ratings
+from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.data.splits import leave_last_out
 from tfrec_sentiment.evaluation.baselines import MatrixFactorization, UserItemBias
-from tfrec_sentiment.evaluation.evaluate import UserMetrics, evaluate, evaluate_split
+from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.evaluate import (
+    LOWER_IS_BETTER,
+    UserMetrics,
+    evaluate,
+    evaluate_split,
+    history_buckets,
+)
 from tfrec_sentiment.evaluation.protocol import Recommender
 
 
@@ -147,3 +155,138 @@ def test_nothing_left_to_evaluate_is_an_error():
     train = _frame([("u1", "a", 5.0)])
     with pytest.raises(ValueError, match="no test rows"):
         evaluate(TableModel({}, {}), train, _frame([("u1", "new", 4.0)]))
+
+
+# === Liked / disliked protocols and slices, by hand ===
+
+def _ideal(n):
+    return sum(_discount(p) for p in range(n))
+
+
+@pytest.fixture()
+def protocols():
+    """k = 2. u1 trained on 2 items, u2 on 1, u3 on 5; u4 only fills the catalogue.
+
+    Training reviews per item: a 3, b 2, c, d, e, f, g 1 each.
+    u1 (a, b excluded): d 9 | c 5, e 5 (tie) | f 1 | g 0. Held out: c rated 5, d rated 1.
+    u2 (a excluded): all six candidates tie at 0. Held out: b rated 2, c rated 5.
+    u3 (a-e excluded): f 2 | g 1. Held out: g rated 3.
+    """
+    split = SimpleNamespace(
+        train=_frame([("u1", "a", 5.0), ("u1", "b", 4.0), ("u2", "a", 3.0),
+                      ("u3", "a", 4.0), ("u3", "b", 2.0), ("u3", "c", 5.0), ("u3", "d", 4.0),
+                      ("u3", "e", 1.0), ("u4", "f", 3.0), ("u4", "g", 3.0)]),
+        validation=_frame([]),
+        test=_frame([("u1", "c", 5.0), ("u1", "d", 1.0), ("u2", "b", 2.0), ("u2", "c", 5.0),
+                     ("u3", "g", 3.0)]),
+    )
+    model = TableModel(ratings={}, default=3.0, scores={
+        "u1": {"d": 9, "c": 5, "e": 5, "f": 1, "g": 0},
+        "u2": {},
+        "u3": {"f": 2, "g": 1}})
+    return split, model
+
+
+# Per user, by hand (positions are 0-based; a tie group spreads an item evenly).
+# u1: d at 0; c in the tie {c, e} at 1-2, so in the top 2 half the time.
+U1_ANY = dict(recall=(1 + 0.5) / 2,
+              ndcg=(_discount(0) + _discount(1) / 2) / _ideal(2), hit=1.0)
+U1_LIKED = dict(recall=0.5, ndcg=_discount(1) / 2)  # c only
+U2_ANY = dict(recall=(2 / 6 + 2 / 6) / 2, ndcg=2 * (_ideal(2) / 6) / _ideal(2),
+              hit=1 - (4 * 3 / 2) / (6 * 5 / 2))  # P(no hit) = C(4, 2) / C(6, 2)
+U2_LIKED = dict(recall=2 / 6, ndcg=_ideal(2) / 6)  # c in a 6-way tie over 2 slots
+U3_ANY = dict(recall=1.0, ndcg=_discount(1), hit=1.0)  # g second
+
+
+def test_liked_and_disliked_by_hand(protocols):
+    split, model = protocols
+    result = evaluate_split(model, split, k=2)
+    m = result.metrics
+    assert m["recall@2"] == pytest.approx((U1_ANY["recall"] + U2_ANY["recall"] + 1.0) / 3)
+    assert m["ndcg@2"] == pytest.approx((U1_ANY["ndcg"] + U2_ANY["ndcg"] + U3_ANY["ndcg"]) / 3)
+    assert m["hitrate@2"] == pytest.approx((1.0 + 0.6 + 1.0) / 3)
+    # Liked (>= 4): u1 has c, u2 has c, u3 (a 3-star item) has none and is left out.
+    assert m["liked_recall@2"] == pytest.approx((U1_LIKED["recall"] + U2_LIKED["recall"]) / 2)
+    assert m["liked_ndcg@2"] == pytest.approx((U1_LIKED["ndcg"] + U2_LIKED["ndcg"]) / 2)
+    assert math.isnan(result.per_user.liked_ndcg[2])
+    # Disliked (<= 2): u1's d is ranked first (1); u2's b sits in the 6-way tie (2 of 6
+    # slots: 1/3); u3 has no disliked item and counts as 0 in Disliked@2 only.
+    assert m["disliked@2"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert m["disliked_cond@2"] == pytest.approx((1 + 1 / 3) / 2)
+    assert m["rmse"] == pytest.approx(math.sqrt((4 + 4 + 1 + 4 + 0) / 5))  # all predict 3
+    assert (result.counts["users"], result.counts["topk_users"], result.counts["liked_users"],
+            result.counts["disliked_users"]) == (3, 3, 2, 2)
+
+
+def test_slices_by_hand(protocols):
+    split, model = protocols
+    config = EvalConfig(few_reviews_max=1)
+    result = evaluate_split(model, split, k=2, config=config)
+    slices = result.slice_metrics
+    assert list(slices) == ["user_history=1", "user_history=2-4", "user_history=5+",
+                            "item_reviews<=1"]
+    u2 = slices["user_history=1"]  # u2 alone: no liked-free mean, a disliked item
+    assert u2["recall@2"] == pytest.approx(U2_ANY["recall"])
+    assert u2["disliked@2"] == u2["disliked_cond@2"] == pytest.approx(1 / 3)
+    assert u2["rmse"] == pytest.approx(math.sqrt((1 + 4) / 2))
+    u3 = slices["user_history=5+"]  # u3 alone: nothing liked or disliked
+    assert u3["disliked@2"] == 0.0 and math.isnan(u3["disliked_cond@2"])
+    assert math.isnan(u3["liked_ndcg@2"]) and u3["ndcg@2"] == pytest.approx(U3_ANY["ndcg"])
+    assert slices["user_history=2-4"]["ndcg@2"] == pytest.approx(U1_ANY["ndcg"])
+    # Items with <= 1 training review: c, d, g (not b, reviewed twice). u2 keeps only c,
+    # which is liked; the ranking is the same full-catalogue one.
+    rare = slices["item_reviews<=1"]
+    assert rare["recall@2"] == pytest.approx((U1_ANY["recall"] + 2 / 6 + 1.0) / 3)
+    assert rare["ndcg@2"] == pytest.approx((U1_ANY["ndcg"] + U2_LIKED["ndcg"]
+                                            + U3_ANY["ndcg"]) / 3)
+    assert rare["liked_ndcg@2"] == pytest.approx((U1_LIKED["ndcg"] + U2_LIKED["ndcg"]) / 2)
+    assert rare["disliked@2"] == pytest.approx(1 / 3) and rare["disliked_cond@2"] == 1.0
+    assert rare["rmse"] == pytest.approx(math.sqrt((4 + 4 + 4 + 0) / 4))
+    assert result.slices["item_reviews<=1"].counts() == {
+        "users": 3, "test_rows": 4, "topk_users": 3, "liked_users": 2, "disliked_users": 1}
+
+
+def test_thresholds_are_configurable(protocols):
+    split, model = protocols
+    # Liked from 3 stars: u3's g (ranked second) now counts; disliked only at 1 star.
+    result = evaluate_split(model, split, k=2,
+                            config=EvalConfig(liked_min_rating=3.0, disliked_max_rating=1.0))
+    assert result.counts["liked_users"] == 3 and result.counts["disliked_users"] == 1
+    assert result.metrics["disliked@2"] == pytest.approx(1 / 3)
+    assert result.metrics["liked_ndcg@2"] == pytest.approx(
+        (U1_LIKED["ndcg"] + U2_LIKED["ndcg"] + _discount(1)) / 3)
+
+
+def test_a_user_with_no_training_review_gets_a_zero_bucket():
+    train = _frame([("u1", "a", 4.0), ("u1", "b", 5.0)])
+    test = _frame([("u1", "c", 5.0), ("new", "a", 4.0)])
+    model = TableModel({}, {"new": {"a": 1.0}}, default=0.0)
+    result = evaluate(model, pd.concat([train, _frame([("u2", "c", 3.0)])]), test, k=1)
+    assert list(result.slices)[:2] == ["user_history=0", "user_history=2-4"]
+    assert result.slice_metrics["user_history=0"]["hitrate@1"] == 1.0
+
+
+def test_bad_thresholds_fail_before_any_work():
+    with pytest.raises(ConfigError, match="liked_min_rating"):
+        EvalConfig(liked_min_rating=2.0, disliked_max_rating=2.0)
+    with pytest.raises(ConfigError, match="history_bounds"):
+        EvalConfig(history_bounds=(1, 5, 2))
+    with pytest.raises(ValueError, match="liked_min_rating"):
+        evaluate(TableModel({}, {}), _frame([("u", "a", 1.0)]), _frame([("u", "a", 1.0)]),
+                 liked_min_rating=1.0, disliked_max_rating=3.0)
+
+
+def test_history_buckets_and_metric_directions():
+    assert history_buckets((1, 2, 5)) == [("0", 0, 1), ("1", 1, 2), ("2-4", 2, 5),
+                                          ("5+", 5, math.inf)]
+    assert [label for label, _, _ in history_buckets((0, 3))] == ["0-2", "3+"]
+    assert "disliked@10" in LOWER_IS_BETTER and "disliked_cond@5" in LOWER_IS_BETTER
+    assert "rmse" in LOWER_IS_BETTER and "liked_ndcg@10" not in LOWER_IS_BETTER
+
+
+def test_ranking_only_skips_the_rating_model(protocols):
+    split, model = protocols
+    full = evaluate_split(model, split, k=2)
+    ranking_only = evaluate(model, split.train, split.test, k=2, ratings=False)
+    assert math.isnan(ranking_only.metrics["rmse"])
+    assert ranking_only.metrics["ndcg@2"] == full.metrics["ndcg@2"]

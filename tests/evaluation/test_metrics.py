@@ -10,6 +10,7 @@ import pytest
 
 from tfrec_sentiment.evaluation.metrics import (
     EXCLUDED,
+    Ranking,
     finite_scores,
     mae,
     rating_errors,
@@ -139,3 +140,40 @@ def test_finite_scores_clips_infinities_and_rejects_nan():
     assert np.isfinite(clipped).all() and clipped[0, 0] > clipped[0, 2] > clipped[0, 1]
     with pytest.raises(ValueError, match="MyModel returned NaN"):
         finite_scores(np.array([[np.nan]]), "MyModel")
+
+
+def test_ranking_finds_tie_groups_from_the_top_k_alone():
+    # Sorted: 9 | 7, 7 | 5, 5, 5 (the K-th score, k = 4) | 1. Item 6 (score 1) is below.
+    scores = np.array([[5.0, 7.0, 9.0, 5.0, 7.0, 5.0, 1.0]])
+    ranking = Ranking(scores, k=4)
+    start, size = ranking.group_of(np.zeros(7, int), np.arange(7))
+    assert start.tolist() == [3, 1, 0, 3, 1, 3, 4]
+    assert size.tolist() == [3, 2, 1, 3, 2, 3, 1]
+
+
+def test_one_ranking_scores_many_relevance_sets():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, (6, 30)).astype(float)
+    ranking = Ranking(scores, k=5)
+    for seed in range(3):
+        relevant = np.random.default_rng(seed).random(scores.shape) < 0.2
+        shared = ranking.metrics(np.argwhere(relevant))
+        alone = topk_metrics(scores, relevant, k=5)
+        for name in ("recall", "ndcg", "hit"):
+            np.testing.assert_array_equal(getattr(shared, name), getattr(alone, name))
+
+
+def test_distinct_scores_match_a_plain_sort():
+    rng = np.random.default_rng(1)
+    scores = rng.permutation(200).reshape(4, 50).astype(float)
+    relevant = rng.random((4, 50)) < 0.1
+    relevant[:, 0] = True
+    got = topk_metrics(scores, relevant, k=10)
+    for row in range(4):
+        top = np.argsort(-scores[row])[:10]
+        hits = [p for p, i in enumerate(top) if relevant[row, i]]
+        n = relevant[row].sum()
+        assert got.recall[row] == pytest.approx(len(hits) / n)
+        ideal = sum(_log_discount(p) for p in range(min(n, 10)))
+        assert got.ndcg[row] == pytest.approx(sum(_log_discount(p) for p in hits) / ideal)
+        assert got.hit[row] == float(bool(hits))

@@ -32,3 +32,15 @@ def test_ablation_chart_png(tmp_path):
     path = plot_ablation(summaries, ("rmse", "ndcg@10"), tmp_path / "ablation.png")
     data = path.read_bytes()
     assert data[:8] == PNG_MAGIC and len(data) > 5_000
+
+
+def test_ablation_chart_leaves_out_undefined_metrics(tmp_path):
+    nan = MeanCI(float("nan"), float("nan"), float("nan"), 1)
+    summaries = {
+        "a": {"rmse": MeanCI(1.0, 1.0, 1.0, 1), "liked_ndcg@10": nan, "disliked@10": nan},
+        "b": {"rmse": mean_ci([0.9, 0.95]), "liked_ndcg@10": MeanCI(0.1, 0.1, 0.1, 1),
+              "disliked@10": nan},  # no user qualifies for any model
+    }
+    path = plot_ablation(summaries, ("rmse", "liked_ndcg@10", "disliked@10"),
+                         tmp_path / "ablation.png")
+    assert path.read_bytes()[:8] == PNG_MAGIC

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from tfrec_sentiment.evaluation.stats import mean_ci, paired_bootstrap, t_quantile
+from tfrec_sentiment.evaluation.stats import (
+    mean_ci,
+    paired_bootstrap,
+    paired_bootstraps,
+    t_quantile,
+)
 
 
 @pytest.mark.parametrize("df, expected", [
@@ -111,3 +116,31 @@ def test_direction_of_better():
     assert lower.difference == pytest.approx(-0.3) and lower.candidate_better
     higher = paired_bootstrap(_mean_statistic(errors - 0.3), _mean_statistic(errors), 100)
     assert not higher.candidate_better
+
+
+def test_several_metrics_share_one_draw_and_match_single_runs():
+    rng = np.random.default_rng(4)
+    a, b, c = rng.random(40), rng.random(40), rng.random(40)
+    stats = {"x": (lambda i: a[i].mean(1), lambda i: b[i].mean(1), False),
+             "y": (lambda i: c[i].mean(1), lambda i: b[i].mean(1), True)}
+    both = paired_bootstraps(stats, 40, n_resamples=300, seed=7, population="slice")
+    for diff, (metric, (ours, theirs, lower)) in zip(both, stats.items()):
+        alone = paired_bootstrap(ours, theirs, 40, metric=metric, lower_is_better=lower,
+                                 n_resamples=300, seed=7)
+        assert (diff.low, diff.high, diff.share) == (alone.low, alone.high, alone.share)
+        assert diff.metric == metric and diff.population == "slice"
+
+
+def test_a_metric_undefined_on_some_resamples_skips_them():
+    # One qualifying user of 3 (NaN elsewhere): resamples without it are left out.
+    values = np.array([0.5, np.nan, np.nan])
+
+    def stat(index):
+        picked = values[index]
+        with np.errstate(invalid="ignore"):
+            return np.nansum(picked, 1) / (~np.isnan(picked)).sum(1)
+
+    diff = paired_bootstrap(stat, lambda i: np.zeros(len(i)), 3, n_resamples=100)
+    assert diff.difference == 0.5 and diff.low == diff.high == 0.5
+    never = paired_bootstrap(lambda i: np.full(len(i), np.nan), lambda i: np.zeros(len(i)), 3)
+    assert math.isnan(never.difference) and math.isnan(never.low) and not never.candidate_better

@@ -71,7 +71,11 @@ def test_sentiment_cuts_long_texts_and_replaces_invalid_utf8(serving_module):
     np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-6)  # cut first
     np.testing.assert_allclose(probabilities[2], probabilities[3], atol=1e-6)  # U+FFFD
     labels = [v.decode() for v in out["label"].numpy()]
-    assert labels == [("negative", "neutral", "positive")[i] for i in probabilities.argmax(1)]
+    expected = [("negative", "neutral", "positive")[i] for i in probabilities.argmax(1)]
+    expected[4] = "none"  # the empty text: the class prior, no class (empty_text.py)
+    assert labels == expected
+    np.testing.assert_allclose(probabilities[4], [1 / 3] * 3, atol=1e-6)  # uniform prior
+    assert not out["embedding"].numpy()[4].any()
 
 
 def _reviews(texts, users, ratings, items):

@@ -2,7 +2,7 @@
 
 The CI machine has no tensorflow_model_server: `standalone_server.py`, run in a fresh
 process with Keras, keras-hub, TFRS and this package unimportable and only TF Text's
-op libraries loaded, is the stand-in (DESIGN.md).
+op libraries loaded, is the stand-in (docs/design.md).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tfrec_sentiment.export.saved_model import (
     versions,
     write_version,
 )
+from tfrec_sentiment.export.versions import LOCK_FILE
 
 SERVER = Path(__file__).with_name("standalone_server.py")
 LONG = ("great sound, " * 8000).encode()  # ~100 KB
@@ -70,7 +71,8 @@ def test_version_folder_layout_assets_and_metadata(exported, export_config, tiny
     model_dir = Path(export_config.root) / export_config.model_name
     assert exported.parent == model_dir and exported.name.isdigit()
     assert (exported / "saved_model.pb").is_file() and (exported / "variables").is_dir()
-    assert not [p for p in model_dir.iterdir() if p.name.startswith(".")]  # no staging left
+    # No staging or deleting folder left; only the publish lock file stays hidden there.
+    assert [p.name for p in model_dir.iterdir() if p.name.startswith(".")] in ([], [LOCK_FILE])
     vocabulary = (exported / "assets" / "vocab.txt").read_text(encoding="utf-8").splitlines()
     assert vocabulary == tiny_sentiment.preprocessor.tokenizer.get_vocabulary()
     facts = json.loads((exported / "assets.extra" / METADATA_FILE).read_text())
@@ -80,7 +82,8 @@ def test_version_folder_layout_assets_and_metadata(exported, export_config, tiny
     assert recommend["inputs"] == {"user_id": {"dtype": "string", "shape": [-1]}}
     assert recommend["outputs"]["item_ids"] == {"dtype": "string", "shape": [-1, TOP_K]}
     assert facts["ops"]["non_core_ops"] == sorted(
-        ["CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets"])
+        ["CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "NormalizeUTF8",
+         "RegexSplitWithOffsets"])
     assert facts["min_tf_serving"] == "2.12"
     assert facts["vocabulary"]["tokens"] == len(vocabulary)
     assert facts["exported_with"]["tensorflow"] == tf.__version__

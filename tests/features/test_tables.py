@@ -4,6 +4,7 @@ import pytest
 
 from tests.features.synthetic import leave_last_out, synthetic_reviews
 from tests.layer_test_case import assert_allclose_nested
+from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.profile import SIGNALS
 from tfrec_sentiment.features.tables import FeatureError, FeatureTables, build_feature_tables
@@ -190,7 +191,8 @@ def test_misaligned_or_missing_arrays_are_named(data):
         _build(train, bad, embeddings)
     with pytest.raises(FeatureError, match="empty"):
         _build(train.iloc[:0], probabilities[:0], embeddings[:0])
-    with pytest.raises(FeatureError, match="training_features"):
+    # A bad config value is refused when the config is built, before any table work.
+    with pytest.raises(ConfigError, match="training_features='random': choose one of"):
         _build(train, probabilities, embeddings, training_features="random")
 
 

@@ -21,25 +21,43 @@ def test_judge_uses_a_relative_tolerance_in_each_metrics_direction():
     assert [c.passed for c in judge({"rmse": 1.0}, {"rmse": 1.0}, ["rmse"], 0.0)] == [True]
 
 
-def _evaluation(candidate, published, version=3):
-    return {"published_version": version, "candidate": candidate, "published": published}
+def _evaluation(candidate, published, version=3, rows=40, users=12):
+    return {"published_version": version, "candidate": candidate, "published": published,
+            "counts": {"test_rows": rows, "users": users}}
 
 
-def test_decide_refuses_worse_publishes_better_and_force_overrides():
-    config = UpdateConfig()
-    better = decide(_evaluation({"rmse": 0.9, "ndcg@10": 0.3}, {"rmse": 1.0, "ndcg@10": 0.2}),
-                    config)
-    assert better.publish and better.compared_version == 3
-    worse = decide(_evaluation({"rmse": 1.1, "ndcg@10": 0.3}, {"rmse": 1.0, "ndcg@10": 0.2}),
-                   config)
-    assert not worse.publish and "rmse" in worse.reason and "ndcg" not in worse.reason
-    forced = decide(_evaluation({"rmse": 1.1, "ndcg@10": 0.3}, {"rmse": 1.0, "ndcg@10": 0.2}),
-                    UpdateConfig(force=True))
-    assert forced.publish and forced.forced and "rmse" in forced.reason
-    first = decide(_evaluation({"rmse": 1.1, "ndcg@10": 0.3}, None, version=None), config)
-    assert first.publish and first.checks == []
-    empty = decide(_evaluation(None, None), config)
-    assert not empty.publish and "empty" in empty.reason
+def test_too_little_evidence_refuses_unless_forced():
+    better = ({"rmse": 0.9, "ndcg@10": 0.3}, {"rmse": 1.0, "ndcg@10": 0.2})
+    config = UpdateConfig(min_eval_rows=20, min_eval_users=5)
+    # The tiny_sparse / tiny_feedback case: 1 evaluated row of 1 user.
+    one = decide(_evaluation(*better, rows=1, users=1), config)
+    assert not one.publish and not one.forced
+    assert one.reason.startswith("too little evidence: the evaluation slice has 1 row and "
+                                 "1 user, the guardrail needs at least 20 rows and 5 users")
+    assert one.evidence == {"rows": 1, "users": 1, "min_rows": 20, "min_users": 5,
+                            "enough": False}
+    assert [c.passed for c in one.checks] == [True, True]  # measured, but not enough
+    # Each minimum counts on its own; exactly the minimum is enough.
+    assert not decide(_evaluation(*better, rows=40, users=4), config).publish
+    assert not decide(_evaluation(*better, rows=19, users=12), config).publish
+    enough = decide(_evaluation(*better, rows=20, users=5), config)
+    assert enough.publish and enough.evidence["enough"]
+    forced = decide(_evaluation(*better, rows=1, users=1),
+                    UpdateConfig(min_eval_rows=20, min_eval_users=5, force=True))
+    assert forced.publish and forced.forced
+    assert forced.reason.startswith("forced (the guardrail alone would refuse: too little")
+    # With nothing published there is nothing to guard: the first version needs no minimum.
+    assert decide(_evaluation(better[0], None, version=None, rows=1, users=1), config).publish
+
+
+@pytest.mark.parametrize("field, value, why", [
+    ("min_eval_rows", 0, "must be >= 1"), ("min_eval_users", -1, "must be >= 1"),
+    ("min_eval_rows", 2.5, "expected int"), ("min_eval_users", True, "expected int")])
+def test_evidence_minimums_are_validated(field, value, why):
+    with pytest.raises(ValueError, match=f"^{field}={value}: {why}"):
+        UpdateConfig(**{field: value})
+    with pytest.raises(ValueError, match="^min_eval_users=30: cannot exceed min_eval_rows=20"):
+        UpdateConfig(min_eval_rows=20, min_eval_users=30)
 
 
 def _toy_rank(users: tf.Tensor, items: tf.Tensor) -> dict:

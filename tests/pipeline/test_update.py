@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import types
 from pathlib import Path
 
@@ -20,9 +21,9 @@ import tensorflow as tf
 from tests.pipeline.update_fixture import demo_logs, parent_run, spoil, tree_snapshot
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
-from tfrec_sentiment.export.versions import versions
+from tfrec_sentiment.export.versions import LOCK_FILE, versions
 from tfrec_sentiment.pipeline.config import UpdateConfig
-from tfrec_sentiment.pipeline.update import UpdateError, run_update
+from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config, run_update
 
 MODEL = "shop"
 FAST = UpdateConfig(epochs=3)
@@ -75,7 +76,16 @@ def test_update_publishes_the_next_version_and_keeps_the_old_one(updated):
         assert check.passed
         assert (check.candidate <= check.limit if check.lower_is_better
                 else check.candidate >= check.limit)
-    assert not [p for p in updated.model_dir.iterdir() if p.name.startswith(".")]
+    # No work folder is left; the only hidden file is the publish lock.
+    assert [p.name for p in updated.model_dir.iterdir() if p.name.startswith(".")] == [
+        LOCK_FILE]
+    # The version folder records which run and decision made it.
+    facts = json.loads((updated.model_dir / "2" / "assets.extra" / "export.json").read_text())
+    record = facts["update"]
+    assert record["run_dir"] == str(updated.result.run_dir.resolve())
+    assert record["decision"]["compared_version"] == 1 and record["decision"]["publish"]
+    assert record["decision"]["evidence"]["enough"]
+    assert decision.evidence["rows"] >= FAST.min_eval_rows
 
 
 def test_new_users_and_items_join_the_vocabularies_and_get_recommendations(world, updated):
@@ -230,3 +240,95 @@ def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, m
 def test_parent_must_be_a_finished_run(tmp_path):
     with pytest.raises(UpdateError, match="not a finished run folder"):
         run_update(tmp_path, [tmp_path / "feedback.jsonl"], FAST, run_dir=tmp_path / "out")
+
+
+def test_too_little_evidence_refuses_and_publishes_nothing(world, tmp_path):
+    export = fresh_export(world, tmp_path)
+    model_dir = Path(export.root) / MODEL
+    before = tree_snapshot(model_dir)
+    config = UpdateConfig(epochs=1, min_eval_rows=1000, min_eval_users=3)
+    result = run_update(world.run, [world.logs.feedback_a], config, export=export,
+                        run_dir=tmp_path / "run", progress=False)
+    decision = json.loads((tmp_path / "run" / "decision.json").read_text())
+    assert decision["status"] == "refused" and decision["version"] is None
+    assert decision["reason"].startswith("too little evidence")
+    evidence = decision["evidence"]
+    assert evidence["min_rows"] == 1000 and evidence["rows"] < 1000 and not evidence["enough"]
+    assert evidence["rows"] == result.evaluation["counts"]["test_rows"]
+    assert tree_snapshot(model_dir) == before and result.version_dir is None
+    assert json.loads((tmp_path / "run" / "lineage.json").read_text())["complete"]
+
+
+def test_kill_after_the_rename_is_repaired_and_nothing_published_twice(world, tmp_path,
+                                                                        monkeypatch):
+    from tfrec_sentiment.export import saved_model
+
+    export = fresh_export(world, tmp_path)
+    model_dir = Path(export.root) / MODEL
+    (model_dir / "models.config").unlink()
+
+    def killed(config):  # the first step after the rename
+        raise KeyboardInterrupt("killed right after the rename (injected)")
+
+    monkeypatch.setattr(saved_model, "write_models_config", killed)
+    crashed = tmp_path / "crashed"
+    with pytest.raises(KeyboardInterrupt):
+        run_update(world.run, [world.logs.feedback_a], FAST, export=export, run_dir=crashed,
+                   progress=False)
+    monkeypatch.undo()
+    # The version is live, its folder says who made it; the run's records lag behind.
+    assert versions(model_dir) == [1, 2] and not (model_dir / "models.config").exists()
+    facts = json.loads((model_dir / "2" / "assets.extra" / "export.json").read_text())
+    assert facts["update"]["run_dir"] == str(crashed.resolve())
+    assert not json.loads((crashed / "lineage.json").read_text())["complete"]
+    # A prune killed midway by a process that is gone left a hidden half-version.
+    orphan = model_dir / f".deleting-1-{'0' * 32}.999999999@{socket.gethostname()}"
+    shutil.copytree(model_dir / "1", orphan)
+
+    # Re-running the same update publishes nothing again and completes the records.
+    again = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+                       run_dir=tmp_path / "again", progress=False)
+    assert again.already_published and again.run_dir == crashed and again.candidate is None
+    assert again.version_dir == model_dir / "2" and versions(model_dir) == [1, 2]
+    assert not (tmp_path / "again").exists()
+    assert (model_dir / "models.config").is_file() and not orphan.exists()
+    decision = json.loads((crashed / "decision.json").read_text())
+    assert decision["status"] == "published" and decision["version"] == 2
+    assert decision["error"] is None and "KeyboardInterrupt" in decision["repaired"]
+    lineage = json.loads((crashed / "lineage.json").read_text())
+    assert lineage["complete"] and lineage["published_version"] == 2
+    assert lineage["reconciliation"]["new"] > 0
+    repaired_once = tree_snapshot(crashed)
+
+    # Killed again in the same place (records lost), the next update FROM that run
+    # repairs them too instead of refusing the run; repairing is idempotent.
+    lineage["complete"] = False
+    (crashed / "lineage.json").write_text(json.dumps(lineage))
+    (crashed / "decision.json").write_text("{\"status\": \"publ")  # torn while written
+    assert load_parent_config(crashed).export.model_name == MODEL
+    decision = json.loads((crashed / "decision.json").read_text())
+    assert decision["status"] == "published" and decision["version"] == 2
+    assert json.loads((crashed / "lineage.json").read_text())["complete"]
+    load_parent_config(crashed)
+    assert set(tree_snapshot(crashed)) == set(repaired_once)
+    assert versions(model_dir) == [1, 2]
+
+
+def test_a_version_published_after_the_guardrail_is_judged_again(world, tmp_path):
+    export = fresh_export(world, tmp_path)
+    model_dir = Path(export.root) / MODEL
+
+    def another_update_publishes(stage, state):
+        if stage == "evaluated":  # after this update's guardrail ran against version 1
+            shutil.copytree(model_dir / "1", model_dir / "2")
+
+    result = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+                        run_dir=tmp_path / "run", progress=False,
+                        hook=another_update_publishes)
+    decision = result.decision
+    # Compared with the version it replaces, not with the stale one.
+    assert decision.rechecked == [1] and decision.compared_version == 2
+    assert decision.status == "published" and decision.version == 3
+    assert versions(model_dir) == [1, 2, 3]
+    evaluation = json.loads((tmp_path / "run" / "evaluation" / "update.json").read_text())
+    assert evaluation["published_version"] == 2

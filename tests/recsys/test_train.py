@@ -11,7 +11,7 @@ from tests.recsys.trained_fixture import rmse, synthetic_split, tiny_config, tra
 from tfrec_sentiment.distribute.strategy import make_strategy
 from tfrec_sentiment.evaluation.evaluate import evaluate_split
 from tfrec_sentiment.features.tables import build_feature_tables
-from tfrec_sentiment.recsys.train import RankingMonitor, train_recommender
+from tfrec_sentiment.recsys.train import EpochHistoryBackup, RankingMonitor, train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 
 TOP10 = "val_factorized_top_k/top_10_categorical_accuracy"
@@ -94,8 +94,10 @@ class _Interrupt(tf.keras.callbacks.Callback):
     def __init__(self, after_epoch):
         super().__init__()
         self.after_epoch = after_epoch
+        self.logs = []  # the epochs' logs as the interrupted run saw them
 
     def on_epoch_end(self, epoch, logs=None):
+        self.logs.append({k: float(v) for k, v in (logs or {}).items()})
         if epoch == self.after_epoch:
             raise KeyboardInterrupt("simulated crash")
 
@@ -114,17 +116,28 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
     # Early stopping on the retrieval hit rate (the default monitor): top-k metrics
     # are then computed, over a re-indexed catalogue, in every validation pass.
     config = tiny_config(epochs=4, early_stopping_patience=10, monitor=TOP10)
+    crash = _Interrupt(after_epoch=1)
     with pytest.raises(KeyboardInterrupt):
         train_recommender(config, data.split, data.tables, out_dir=tmp_path, seed=1,
-                          callbacks=[_Interrupt(after_epoch=1)])
+                          callbacks=[crash])
     assert list((tmp_path / "checkpoints" / "backup").rglob("*.index"))
+    stored = json.loads((tmp_path / "checkpoints" / "history.json").read_text())
+    assert [epoch["total_loss"] for epoch in stored] == pytest.approx(
+        [epoch["total_loss"] for epoch in crash.logs])
     log = _EpochLog()
     resumed = train_recommender(config, data.split, data.tables, out_dir=tmp_path, seed=1,
                                 callbacks=[log])
     assert log.epochs == [2, 3]  # epochs 0 and 1 were done before the crash
     assert not list((tmp_path / "checkpoints").rglob("*.index"))  # backup cleaned after success
     assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
-    assert len(resumed.history[TOP10]) == 2
+    # The history holds all 4 epochs: 0 and 1 as the interrupted run logged them.
+    assert len(resumed.history[TOP10]) == len(resumed.history["total_loss"]) == 4
+    for key in ("total_loss", "val_rmse", TOP10):
+        assert resumed.history[key][:2] == pytest.approx([e[key] for e in crash.logs])
+    assert resumed.metrics["epochs_run"] == 4 and resumed.metrics["resumed_from_epoch"] == 2
+    assert not (tmp_path / "checkpoints" / "history.json").exists()  # removed after success
+    assert json.loads((tmp_path / "recsys.json").read_text())["history"]["total_loss"] == (
+        pytest.approx(resumed.history["total_loss"]))
     assert 0.0 < resumed.metrics[TOP10] <= 1.0
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["val_rmse"] == pytest.approx(resumed.metrics["val_rmse"])
@@ -175,3 +188,30 @@ def test_cold_start_items_are_scored_from_text_and_aggregates():
     # Unknown ids, yet the items are told apart by their features, in the right order.
     assert mean_by_item.std() > 0.1
     assert np.corrcoef(mean_by_item.to_numpy(), quality)[0, 1] > 0.7
+
+
+def test_history_backup_keeps_earlier_epochs_and_marks_a_lost_one_nan(tmp_path):
+    path = tmp_path / "checkpoints" / "history.json"
+    path.parent.mkdir()
+    # Epochs 0 and 1 were logged; the backup says 3 epochs are done (epoch 2's log
+    # was lost in a crash between the two writes), so fit resumes at epoch 3.
+    path.write_text(json.dumps([{"total_loss": 0.9, "val_rmse": 1.2},
+                                {"total_loss": 0.7, "val_rmse": 1.1}]))
+    kept = EpochHistoryBackup(path)
+    kept.on_train_begin()
+    kept.on_epoch_begin(3)
+    kept.on_epoch_end(3, {"total_loss": np.float32(0.5), "val_rmse": 1.0})
+    assert json.loads(path.read_text()) == [
+        {"total_loss": 0.9, "val_rmse": 1.2}, {"total_loss": 0.7, "val_rmse": 1.1}, {},
+        {"total_loss": 0.5, "val_rmse": 1.0}]
+    merged = kept.merged({"total_loss": [0.5], "val_rmse": [1.0]})
+    assert merged["total_loss"][:2] == [0.9, 0.7] and merged["total_loss"][3] == 0.5
+    assert np.isnan(merged["total_loss"][2]) and len(merged["val_rmse"]) == 4
+    kept.on_train_end()
+    assert not path.exists()
+    # A fresh run (epoch 0) ignores whatever an older run left.
+    path.write_text(json.dumps([{"total_loss": 9.0}] * 5))
+    fresh = EpochHistoryBackup(path)
+    fresh.on_train_begin()
+    fresh.on_epoch_begin(0)
+    assert fresh.merged({"total_loss": [0.4]}) == {"total_loss": [0.4]}

@@ -1,6 +1,6 @@
 """The in-graph function, saved with tf.saved_model and served by plain TensorFlow.
 
-The stand-in for TF Serving (DESIGN.md): a fresh process that imports only
+The stand-in for TF Serving (docs/design.md): a fresh process that imports only
 `tensorflow` and `tensorflow_text` loads the SavedModel, calls it on raw strings, and
 lists every op of the graph and its function library; all must be core TF ops or TF
 Text ops, and keras-hub's `TFText>RoundRobinTrim` must not be among them.

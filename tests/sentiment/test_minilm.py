@@ -65,4 +65,4 @@ def test_minilm_graph_uses_no_round_robin_trim(minilm):
     text_ops = {op for op in ops if "UTF8" in op or "Wordpiece" in op or "TFText" in op
                 or op == "RegexSplitWithOffsets"}
     assert text_ops == {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets",
-                        "RegexSplitWithOffsets"}
+                        "RegexSplitWithOffsets", "NormalizeUTF8"}  # NFKC (text.steps)

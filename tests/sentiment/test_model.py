@@ -19,14 +19,19 @@ def test_scores_have_contract_shapes_and_are_normalised(tiny_model):
     assert scores.embedding.shape == (len(TEXTS), tiny_model.embedding_dim)
     assert scores.probabilities.dtype == scores.embedding.dtype == np.float32
     np.testing.assert_allclose(scores.probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(np.linalg.norm(scores.embedding, axis=1), 1.0, rtol=1e-5)
-    assert set(scores.labels) <= {"negative", "neutral", "positive"}
+    # The empty text (last) has the defined answer: zero embedding, label "none".
+    np.testing.assert_allclose(np.linalg.norm(scores.embedding, axis=1),
+                               [1.0] * (len(TEXTS) - 1) + [0.0], rtol=1e-5)
+    assert set(scores.labels[:-1]) <= {"negative", "neutral", "positive"}
+    assert scores.labels[-1] == "none"
 
 
 def test_scorer_probabilities_are_the_classifier_softmax(tiny_model):
-    # The scorer reuses the classifier's layers: same weights, same answer.
+    # The scorer reuses the classifier's layers: same weights, same answer (but the
+    # class prior for the empty text).
     logits = tiny_model.classifier.predict(np.array(TEXTS), verbose=0)
     expected = keras.ops.softmax(logits).numpy()
+    expected[-1] = tiny_model.class_prior
     np.testing.assert_allclose(tiny_model.score(TEXTS).probabilities, expected, atol=1e-5)
 
 

@@ -87,3 +87,16 @@ def test_preprocessor_config_round_trip_and_save_load(tmp_path):
     restored = run_save_load(LayerModel(layer), texts, tmp_path, keras, atol=0)
     # The vocabulary came back as an asset of the archive.
     assert restored.layer.tokenizer.get_vocabulary() == layer.tokenizer.get_vocabulary()
+
+
+def test_preprocessor_first_cleans_text_as_the_data_stage():
+    # Without the in-graph cleaning these raw texts tokenize differently ("&", "amp",
+    # ";", the URL's pieces), so equal ids show the first step ran, eager and in tf.data.
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=32, bucket_boundaries=(16,))
+    raw = ["Works\x00 great\x07 really", "R&amp;B &lt;br&gt; tone", "see http://x.com/a now"]
+    clean = ["Works great really", "R&B tone", "see [URL] now"]
+    eager = layer(tf.constant(raw))["token_ids"].numpy()
+    np.testing.assert_array_equal(eager, layer(tf.constant(clean))["token_ids"].numpy())
+    (batch,) = tf.data.Dataset.from_tensors(tf.constant(raw)).map(layer)
+    np.testing.assert_array_equal(batch["token_ids"].numpy(), eager)
+    assert eager.shape == (3, 16)

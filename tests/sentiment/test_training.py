@@ -53,7 +53,12 @@ def test_training_dataset_yields_each_epoch_in_full(tiny_model):
 class StopAfterFirstEpoch(keras.callbacks.Callback):
     """Simulates a crash once epoch 1's checkpoint is on disk."""
 
+    def __init__(self):
+        super().__init__()
+        self.logs = []  # epoch 1's logs as the interrupted run saw them
+
     def on_epoch_end(self, epoch, logs=None):
+        self.logs.append({k: float(v) for k, v in (logs or {}).items()})
         raise KeyboardInterrupt("simulated crash")
 
 
@@ -62,15 +67,20 @@ def test_interrupted_run_resumes_where_it_stopped(tiny_config, tmp_path):
     tiny_config.dropout = 0.0  # the comparison below is exact only without dropout noise
     straight = train_classifier(tiny_config, data, validation, tmp_path / "straight",
                                 seed=3, verbose=0)
+    crash = StopAfterFirstEpoch()
     with pytest.raises(KeyboardInterrupt):
         train_classifier(tiny_config, data, validation, tmp_path / "resumed", seed=3,
-                         verbose=0, callbacks=[StopAfterFirstEpoch()])
+                         verbose=0, callbacks=[crash])
     state = read_state(tmp_path / "resumed" / "checkpoints")
     assert state["epochs_done"] == 1 and state["last_checkpoint"] == "epoch-001.weights.h5"
     resumed = train_classifier(tiny_config, data, validation, tmp_path / "resumed", seed=3,
                                verbose=0)
     assert resumed.epochs_run == 1 and straight.epochs_run == 2
     assert len(resumed.history) == len(straight.history) == 2
+    # The whole history survives the resume: epoch 1 as the interrupted run logged it.
+    assert set(resumed.history[0]) >= {"loss", "val_loss", "val_macro_f1"}
+    assert resumed.history[0] == pytest.approx(crash.logs[0])
+    assert resumed.history[0] == pytest.approx(straight.history[0], rel=1e-4)
     final = read_state(tmp_path / "resumed" / "checkpoints")["last_checkpoint"]
     assert final == "epoch-002.weights.h5"
     assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,3 +58,34 @@ def test_incomplete_run_and_bad_flags_exit_nonzero(tmp_path, capsys):
     assert "not a finished run folder" in capsys.readouterr().err
     assert export.main(["--run", str(tmp_path), "--top-k", "0"]) == 2
     assert "top_k" in capsys.readouterr().err
+
+
+def test_clean_and_the_next_export_remove_orphaned_leftovers_only(run_dir, tmp_path, capsys):
+    import socket
+    import subprocess
+
+    model_dir = tmp_path / "served" / "shop"
+    model_dir.mkdir(parents=True)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a process that is gone
+    host, token = socket.gethostname(), "ab" * 16
+    killed_export = model_dir / f".staging-{token}.{child.pid}@{host}"
+    killed_prune = model_dir / f".deleting-4-{token}.{child.pid}@{host}"
+    running_export = model_dir / f".staging-{token}.{os.getpid()}@{host}"
+    for folder in (killed_export, killed_prune, running_export):
+        (folder / "variables").mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"half")
+    assert export.main(["--clean", "--root", str(tmp_path / "served"), "--name", "shop"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {killed_export}" in out and f"removed {killed_prune}" in out
+    assert f"kept {running_export} (its owner, process {os.getpid()}, is running)" in out
+    assert "2 leftover(s) removed, 1 kept" in out
+    assert sorted(p.name for p in model_dir.iterdir()) == [running_export.name]
+    # An export removes them too, before it stages its own folder.
+    killed_export.mkdir()
+    assert export.main(["--run", str(run_dir), "--root", str(tmp_path / "served"),
+                        "--name", "shop"]) == 0
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        ".publish.lock", running_export.name, "1", "models.config"]
+    assert export.main(["--clean", "--root", str(tmp_path / "absent"), "--name", "x"]) == 1
+    assert "is not a folder" in capsys.readouterr().err

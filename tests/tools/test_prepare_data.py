@@ -28,8 +28,9 @@ def last_json(stdout: str) -> dict:
 
 
 def _write_reviews(path: Path) -> None:
-    good = {"reviewerID": "U1", "asin": "B1", "overall": 5.0, "reviewText": "Great.",
-            "summary": "yes", "unixReviewTime": 1400000000, "vote": "3", "verified": True}
+    good = {"reviewerID": "U1", "asin": "B1", "overall": 5.0,
+            "reviewText": "Great tuner, holds pitch.", "summary": "yes",
+            "unixReviewTime": 1400000000, "vote": "3", "verified": True}
     lines = [json.dumps(good), json.dumps(good), json.dumps({**good, "asin": "B2"}),
              json.dumps({**good, "reviewerID": "U2", "overall": 7}),
              json.dumps({**good, "reviewerID": None}), '{"reviewerID": "U3", "asi']
@@ -125,3 +126,88 @@ def test_every_shared_file_balances(shared_data, tmp_path):
         assert total == report["lines"], (path.name, report)
         reviews = pd.read_parquet(tmp_path / path.name / "reviews.parquet")
         assert len(reviews) == report["accepted"]
+
+
+CP1252_CSV = (b"user_id,item_id,rating,text,timestamp\r\n"
+              b"u1,i1,5,Sch\xf6ne Tasse \x96 sehr gut,1500000000\r\n"
+              b"u2,i2,1,It\x92s broken,1500000100\r\n"
+              b"u3,i1,4,plain ascii works,1500000200\r\n")
+
+
+def test_encoding_is_named_on_failure_and_read_with_encoding(tmp_path):
+    source = tmp_path / "export.csv"
+    source.write_bytes(CP1252_CSV)
+    default = run_tool("--input", str(source), "--format", "csv", "--out", str(tmp_path / "a"))
+    assert default.returncode == 0, default.stderr
+    report = last_json(default.stdout)
+    assert report["rejected"] == {"invalid_utf8": 2} and report["accepted"] == 1
+    assert (report["encoding"], report["encoding_detected"]) == ("utf-8", "cp1252")
+    assert "look like cp1252" in default.stderr and "--encoding cp1252" in default.stderr
+    assert any("look like cp1252" in warning for warning in report["warnings"])
+    decoded = run_tool("--input", str(source), "--format", "csv", "--encoding", "cp1252",
+                       "--out", str(tmp_path / "b"))
+    assert decoded.returncode == 0, decoded.stderr
+    report = last_json(decoded.stdout)
+    assert (report["accepted"], report["rejected"], report["encoding"]) == (3, {}, "cp1252")
+    texts = pd.read_parquet(tmp_path / "b" / "reviews.parquet")["text"].tolist()
+    assert "Schöne Tasse – sehr gut" in texts and "It’s broken" in texts
+
+
+def _load_tool(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", TOOL.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_unknown_encoding_is_refused_before_reading(capsys):
+    prepare_tool = _load_tool("prepare_data")
+    with pytest.raises(SystemExit) as exit_info:
+        prepare_tool.parse_args(["--input", "x.csv", "--out", "o", "--encoding", "klingon"])
+    assert exit_info.value.code == 2
+    assert "argument --encoding: unknown encoding 'klingon'" in capsys.readouterr().err
+    args = prepare_tool.parse_args(["--input", "x.csv", "--out", "o", "--encoding", "latin1"])
+    assert args.encoding == "iso8859-1"  # the codec's own name
+
+
+def test_long_multiline_field_counts_records_and_the_limit_sets_it_aside(tmp_path):
+    source = tmp_path / "yelp.csv"
+    long_text = "\n".join(["We came on a Friday, the place was packed."] * 4000)
+    rows = [f"b_{i},2015-01-0{i},r_{i},4,\"{text}\",review,u_{i},0,1,0"
+            for i, text in enumerate(["Lovely brunch.", long_text, "Great coffee."], start=1)]
+    source.write_text("business_id,date,review_id,stars,text,type,user_id,cool,useful,funny\n"
+                      + "\n".join(rows) + "\n")
+    whole = run_tool("--input", str(source), "--out", str(tmp_path / "a"))
+    assert whole.returncode == 0, whole.stderr
+    report = last_json(whole.stdout)
+    assert (report["lines"], report["accepted"], report["rejected"]) == (3, 3, {})
+    limited = run_tool("--input", str(source), "--max-record-bytes", "100000",
+                       "--out", str(tmp_path / "b"))
+    report = last_json(limited.stdout)
+    assert (report["lines"], report["accepted"]) == (3, 2)
+    assert report["rejected"] == {"record_too_long": 1}
+    (rejection,) = [json.loads(line) for line in
+                    (tmp_path / "b" / "rejected.jsonl").read_text().splitlines()]
+    assert rejection["line"] == 3 and "(lines 3-4002)" in rejection["detail"]
+    assert PreparedReviews.load(tmp_path / "b").reviews["line"].tolist() == [2, 4003]
+
+
+def test_shared_long_field_case_through_the_tool(shared_cases, tmp_path):
+    long_field = run_tool("--input", str(shared_cases / "long_field_multiline.csv"),
+                          "--out", str(tmp_path / "long"))
+    report = last_json(long_field.stdout)
+    assert (report["lines"], report["accepted"], report["rejected"]) == (4, 4, {})
+
+
+def test_train_tool_passes_encoding_to_the_data_config():
+    from tfrec_sentiment import config as config_lib
+
+    train_tool = _load_tool("train")
+    args = train_tool.parse_args(["--data", "mine.csv", "--encoding", "cp1252"])
+    config = config_lib.resolve("demo", train_tool.overrides_from_flags(args))
+    assert config.data.encoding == "cp1252"
+    with pytest.raises(ValueError, match="data.encoding='klingon': unknown encoding"):
+        config_lib.resolve("demo", train_tool.overrides_from_flags(
+            train_tool.parse_args(["--encoding", "klingon"])))

@@ -35,20 +35,26 @@ def test_update_tool_publishes_and_prints_where(parent, tmp_path):
     shutil.copytree(saved, root)
     # --force: this test is about the tool; the guardrail's verdicts are tested in
     # tests/pipeline/test_update.py. The checks still run and are printed.
+    # --min-eval-rows 1000: too little evidence, which --force overrides (and says so).
     result = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--format", "jsonl",
                   "--root", str(root), "--keep", "1", "--set", "epochs=2", "--force",
-                  "--run-dir", str(tmp_path / "updated"), "--quiet")
+                  "--min-eval-rows", "1000", "--run-dir", str(tmp_path / "updated"),
+                  "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["run_dir"] == str(tmp_path / "updated")
     assert summary["status"] == "published"
     decision = json.loads((tmp_path / "updated" / "decision.json").read_text())
     assert decision["forced"] and decision["version"] == 2
+    assert decision["evidence"]["min_rows"] == 1000 and not decision["evidence"]["enough"]
+    assert "warning: forced (the guardrail alone would refuse: too little evidence" in (
+        result.stderr)
     assert {c["metric"] for c in decision["checks"]} == {"rmse", "ndcg@10"}
     assert "rmse: candidate" in result.stdout
     # --keep 1: the new version replaced version 1.
     assert summary["version_dir"] == str(root / "shop" / "2")
-    assert sorted(p.name for p in (root / "shop").iterdir()) == ["2", "models.config"]
+    assert sorted(p.name for p in (root / "shop").iterdir()) == [".publish.lock", "2",
+                                                                 "models.config"]
     assert summary["pruned"] == [1]
 
 
@@ -62,3 +68,23 @@ def test_update_tool_names_bad_input(parent, tmp_path):
     assert unknown.returncode == 2 and "unknown config field 'nope'" in unknown.stderr
     not_a_run = _run("--run", str(tmp_path), "--feedback", str(logs.feedback_a))
     assert not_a_run.returncode == 1 and "not a finished run folder" in not_a_run.stderr
+
+
+def test_update_tool_refuses_on_too_little_evidence_with_exit_3(parent, tmp_path):
+    run, logs, saved = parent
+    root = tmp_path / "saved_models"
+    shutil.copytree(saved, root)
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    result = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--format", "jsonl",
+                  "--root", str(root), "--set", "epochs=1", "--min-eval-rows", "1000",
+                  "--min-eval-users", "2", "--run-dir", str(tmp_path / "updated"), "--quiet")
+    assert result.returncode == 3, result.stderr[-3000:]
+    decision = json.loads((tmp_path / "updated" / "decision.json").read_text())
+    assert decision["status"] == "refused" and decision["version"] is None
+    assert decision["evidence"]["min_rows"] == 1000 and decision["evidence"]["min_users"] == 2
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("refused:")]
+    assert line.startswith(f"refused: too little evidence: the evaluation slice has "
+                           f"{decision['evidence']['rows']} rows")
+    assert "nothing published" in line and str(tmp_path / "updated" / "decision.json") in line
+    assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "refused"
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before

@@ -48,8 +48,10 @@ from tfrec_sentiment.data.readers import (
     iter_review_chunks,
     resolve_format,
 )
+from tfrec_sentiment.data.readers.encoding import TextDecoder
 from tfrec_sentiment.data.readers.generic import ColumnSpec
 from tfrec_sentiment.data.readers.reader import read_warnings, reviews_frame
+from tfrec_sentiment.data.readers.sources import MAX_RECORD_BYTES
 from tfrec_sentiment.data.schema import (
     IngestReport,
     Rejection,
@@ -134,6 +136,7 @@ def prepare_reviews(
     collapse_variants: bool | None = None,
     pseudonymize_key: str | None = None,
     progress: bool | None = False,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> PreparedReviews:
     """Reads, cleans, de-duplicates and (optionally) pseudonymises reviews.
 
@@ -149,13 +152,16 @@ def prepare_reviews(
         pseudonymize_key: key for the keyed hash of user ids; None = the environment
             variable named by `config.pseudonymize_key_env`, if set; else ids are kept.
         progress: tqdm bar while reading; None = only when stderr is a terminal.
+        max_record_bytes: a record longer than this is set aside alone as
+            `record_too_long` (see `readers.sources`); the file's text encoding is
+            `config.encoding` (None = UTF-8, the likely encoding named on failures).
 
     Returns:
         PreparedReviews; `reviews` has shape [accepted, 9 canonical columns + line].
 
     Raises:
         ReaderError: the file cannot be read at all, or lacks a required column.
-        ValueError: unknown format or bad column mapping.
+        ValueError: unknown format, bad column mapping or unknown encoding.
     """
     config = config or DataConfig()
     format = format or config.format
@@ -163,7 +169,8 @@ def prepare_reviews(
     if isinstance(source, pd.DataFrame):
         read, copies = read_frame(source), False
     else:
-        read, copies = _read_file(Path(source), format, columns, config.chunk_size, progress)
+        read, copies = _read_file(Path(source), format, columns, config.chunk_size, progress,
+                                  encoding=config.encoding, max_record_bytes=max_record_bytes)
     if collapse_variants is None:
         collapse_variants = config.collapse_variants
     if collapse_variants is None:
@@ -182,22 +189,31 @@ class CleanedRead:
     rejections: list[Rejection]
     lines: int
     cleaning: Counter = dataclasses.field(default_factory=Counter)
+    # File-level notes of the reader (encoding, time unit) and the encoding it used.
+    notes: list[str] = dataclasses.field(default_factory=list)
+    encoding: str | None = None
+    encoding_detected: str | None = None
 
 
 def _read_file(path: Path, format: str | None, columns: ColumnSpec, chunk_size: int,
-               progress: bool | None) -> tuple[CleanedRead, bool]:
+               progress: bool | None, encoding: str | None = None,
+               max_record_bytes: int = MAX_RECORD_BYTES) -> tuple[CleanedRead, bool]:
     """Reads and cleans chunk by chunk, so raw records never pile up in memory."""
-    name = format or guess_format(path)
+    name = format or guess_format(path, encoding)
     copies = resolve_format(name, columns).copies_variants
-    result = CleanedRead(str(path), name, pd.DataFrame(), [], 0)
+    result = CleanedRead(str(path), name, pd.DataFrame(), [], 0,
+                         encoding=TextDecoder(encoding).codec)
     frames = []
     for chunk in iter_review_chunks(path, name, columns, chunk_size=chunk_size,
-                                    progress=progress):
+                                    progress=progress, encoding=encoding,
+                                    max_record_bytes=max_record_bytes):
         kept, stats = clean_reviews(chunk.reviews)
         frames.append(kept)
         result.rejections += chunk.rejections + stats.rejections(str(path))
         result.cleaning.update(stats.edits)
         result.lines += chunk.lines
+        result.notes += chunk.warnings
+        result.encoding_detected = chunk.encoding_detected
     result.reviews = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return result, copies
 
@@ -253,7 +269,10 @@ def _finish(read: CleanedRead, collapse_variants: bool, key: str | None) -> Prep
 def _summary(read: CleanedRead, reviews: pd.DataFrame, dedupe: Any, collapse: bool,
              pseudonymized: bool) -> dict:
     warnings = read_warnings(read.file, read.format, read.lines, len(reviews),
-                             Counter(r.reason for r in read.rejections))
+                             Counter(r.reason for r in read.rejections)) + read.notes
+    encoding = {"encoding": read.encoding} if read.encoding else {}
+    if read.encoding_detected:
+        encoding["encoding_detected"] = read.encoding_detected
     return {
         "file": read.file,
         "format": read.format,
@@ -264,6 +283,8 @@ def _summary(read: CleanedRead, reviews: pd.DataFrame, dedupe: Any, collapse: bo
         "items": int(reviews["item_id"].nunique()),
         "source_items": len(dedupe.item_map),
         "user_item_pairs": int(len(reviews.drop_duplicates(["user_id", "item_id"]))),
+        **encoding,  # the codec read with, and the one detected when records failed
+        **dedupe.variant_stats,  # linking groups, repeats left apart, largest products
         "warnings": warnings,
     }
 

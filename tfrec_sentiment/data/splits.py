@@ -1,7 +1,7 @@
 """Splits of a review table by time: per-user leave-last-out, or one global cut-off.
 
 Never random rows: a model is evaluated on reviews written after the ones it learnt
-from (see "Evaluation must not leak" in DESIGN.md). Both splits are deterministic and
+from (see "Evaluation must not leak" in docs/design.md). Both splits are deterministic and
 put every row in exactly one part.
 
 Rules shared by both splits:
@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfrec_sentiment.data.config import DataConfig
+from tfrec_sentiment.data.config import SPLIT_METHODS, DataConfig
 from tfrec_sentiment.data.schema import to_canonical
 
 PARTS = ("train", "validation", "test")
-SPLIT_METHODS = ("leave_last_out", "time_cutoff")
 
 
 @dataclasses.dataclass

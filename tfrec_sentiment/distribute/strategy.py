@@ -21,7 +21,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from tfrec_sentiment.config import STRATEGIES
 
 
 class StrategyError(RuntimeError):

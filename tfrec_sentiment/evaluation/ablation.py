@@ -7,6 +7,10 @@ seed; deterministic ones (the closed-form baselines) once, marked as such in the
 It reports, per variant, the per-seed metrics, their mean and a Student-t interval over
 seeds, and for chosen pairs a paired bootstrap over test users of the seed-averaged
 per-user metrics (by default "full" against every other variant, "ids only" first).
+Every metric of `evaluate.py` (any next item, liked items, Disliked@K) is reported for
+all test users and again on each slice (users by training history, held-out items with
+few training reviews), one table per slice, each with its paired bootstrap (all from
+the per-user arrays the evaluation already holds: nothing is ranked twice).
 
 `AblationResult.save(out_dir)` writes the run folder's `evaluation/` files:
 `metrics.json`, `report.md` and `ablation.png`.
@@ -33,6 +37,7 @@ from tqdm.auto import tqdm
 
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
+    ALL_USERS,
     LOWER_IS_BETTER,
     EvalResult,
     UserMetrics,
@@ -42,7 +47,14 @@ from tfrec_sentiment.evaluation.evaluate import (
 )
 from tfrec_sentiment.evaluation.plots import plot_ablation
 from tfrec_sentiment.evaluation.protocol import Recommender, SplitLike
-from tfrec_sentiment.evaluation.stats import BootstrapDiff, MeanCI, mean_ci, paired_bootstrap
+from tfrec_sentiment.evaluation.stats import (
+    BootstrapDiff,
+    MeanCI,
+    bootstrap_diff,
+    mean_ci,
+    paired_bootstraps,
+    resample_statistics,
+)
 
 FULL = "full"
 IDS_ONLY = "ids only"
@@ -51,6 +63,8 @@ REPORT_FILE = "report.md"
 CHART_FILE = "ablation.png"
 RELEVANCE = ("relevant items = the user's held-out test items (any rating) that are in the "
              "catalogue of training items and not already seen in training/validation")
+SLICE_TITLES = {"user_history": "Users with {} training review(s)",
+                "item_reviews<": "Held-out items with at most {} training reviews"}
 
 Trainer = Callable[[int], Recommender]
 
@@ -83,13 +97,33 @@ class VariantResult:
 
     def summary(self, level: float) -> dict[str, MeanCI]:
         """metric -> mean over seeds with its interval (a zero-width one when deterministic)."""
-        out = {}
-        for metric in self.runs[0].metrics:
-            interval = mean_ci([run.metrics[metric] for run in self.runs], level)
-            if self.deterministic:
-                interval = MeanCI(interval.mean, interval.mean, interval.mean, 1, level)
-            out[metric] = interval
-        return out
+        return {metric: self._interval([run.metrics[metric] for run in self.runs], level)
+                for metric in self.runs[0].metrics}
+
+    @property
+    def slices(self) -> list[str]:
+        """The slice names of the evaluation (the same for every run)."""
+        return list(self.runs[0].slices)
+
+    def slice_per_user(self, name: str) -> UserMetrics:
+        """Per-user metrics of one slice averaged over seeds (for the paired bootstrap)."""
+        return UserMetrics.average([run.slices[name] for run in self.runs])
+
+    def slice_summary(self, level: float) -> dict[str, dict[str, MeanCI]]:
+        """slice -> metric -> mean over seeds with its interval, as `summary`."""
+        per_run = [run.slice_metrics for run in self.runs]
+        return {name: {metric: self._interval([run[name][metric] for run in per_run], level)
+                       for metric in per_run[0][name]}
+                for name in per_run[0]}
+
+    def _interval(self, values: list[float], level: float) -> MeanCI:
+        """Seed interval; NaN throughout when the metric is undefined (no user qualifies)."""
+        if any(math.isnan(v) for v in values):
+            return MeanCI(math.nan, math.nan, math.nan, len(values), level)
+        interval = mean_ci(values, level)
+        if self.deterministic:
+            interval = MeanCI(interval.mean, interval.mean, interval.mean, 1, level)
+        return interval
 
 
 @dataclasses.dataclass
@@ -97,10 +131,17 @@ class AblationResult:
     """All variants' results on one split, the bootstrap comparisons, and the writers."""
 
     variants: dict[str, VariantResult]
-    comparisons: list[BootstrapDiff]
+    comparisons: list[BootstrapDiff]  # on all test users
     config: EvalConfig
     split_rows: dict[str, int]
     title: str = ""
+    slice_comparisons: list[BootstrapDiff] = dataclasses.field(default_factory=list)
+
+    @property
+    def slice_counts(self) -> dict[str, dict[str, int]]:
+        """slice -> users, test rows and the users each top-K mean averages over."""
+        run = next(iter(self.variants.values())).runs[0]
+        return {name: part.counts() for name, part in run.slices.items()}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -112,6 +153,7 @@ class AblationResult:
         variants = {}
         for name, result in self.variants.items():
             summary = result.summary(self.config.level)
+            slices = result.slice_summary(self.config.level)
             variants[name] = {
                 "deterministic": result.deterministic,
                 "seeds": result.seeds,
@@ -119,12 +161,21 @@ class AblationResult:
                 "mean": {m: s.mean for m, s in summary.items()},
                 "ci": {m: [s.low, s.high] for m, s in summary.items()},
                 "seconds": result.seconds,
+                "slices": {
+                    part: {"per_seed": [run.slice_metrics[part] for run in result.runs],
+                           "mean": {m: s.mean for m, s in values.items()},
+                           "ci": {m: [s.low, s.high] for m, s in values.items()}}
+                    for part, values in slices.items()},
             }
+        config = self.config
         return _no_nan({
-            "title": self.title, "k": self.config.k, "level": self.config.level,
-            "relevance": RELEVANCE, "split_rows": self.split_rows, "counts": self.counts,
+            "title": self.title, "k": config.k, "level": config.level,
+            "relevance": RELEVANCE, "protocols": _protocols(config),
+            "split_rows": self.split_rows, "counts": self.counts,
+            "slice_counts": self.slice_counts,
             "variants": variants,
             "comparisons": [c.to_dict() for c in self.comparisons],
+            "slice_comparisons": [c.to_dict() for c in self.slice_comparisons],
         })
 
     def to_markdown(self) -> str:
@@ -140,7 +191,8 @@ class AblationResult:
         paths["metrics"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         paths["report"].write_text(self.to_markdown())
         summaries = {name: r.summary(self.config.level) for name, r in self.variants.items()}
-        metrics = ("rmse", f"ndcg@{self.config.k}", f"recall@{self.config.k}")
+        k = self.config.k
+        metrics = ("rmse", f"ndcg@{k}", f"recall@{k}", f"liked_ndcg@{k}", f"disliked@{k}")
         labels = {m: metric_label(m) + (" (lower is better)" if m in LOWER_IS_BETTER
                                         else " (higher is better)") for m in metrics}
         plot_ablation(summaries, metrics, paths["chart"], labels=labels,
@@ -197,37 +249,72 @@ def run_ablation(variants: Mapping[str, Variant | Trainer], split: SplitLike,
         model = recipes[name].train(seed)
         result.runs.append(evaluate_split(model, split, k=config.k, catalogue=catalogue,
                                           drop_unknown_items=config.drop_unknown_items,
-                                          max_elements=config.max_elements))
+                                          max_elements=config.max_elements, config=config))
         result.seeds.append(seed)
         result.seconds.append(time.perf_counter() - start)
-    comparisons = [diff for candidate, reference in pairs
-                   for diff in compare_variants(results[candidate], results[reference], config)]
+    comparisons = _compare_pairs(results, pairs, config, ALL_USERS)
+    slice_comparisons = [
+        diff for part in (next(iter(results.values())).slices if config.bootstrap_slices else ())
+        for diff in _compare_pairs(results, pairs, config, part)]
     ablation = AblationResult(results, comparisons, config, title=title, split_rows={
-        "train": len(split.train), "validation": len(split.validation), "test": len(split.test)})
+        "train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
+        slice_comparisons=slice_comparisons)
     if out_dir is not None:
         ablation.save(out_dir)
     return ablation
 
 
 def compare_variants(candidate: VariantResult, reference: VariantResult,
-                     config: EvalConfig | None = None) -> list[BootstrapDiff]:
+                     config: EvalConfig | None = None,
+                     population: str = ALL_USERS) -> list[BootstrapDiff]:
     """Paired bootstrap over test users of every metric, candidate - reference.
 
     Uses each variant's per-user metrics averaged over its seeds; the same users must
-    have been evaluated (same split), and every metric uses the same resamples.
+    have been evaluated (same split), and every metric uses the same resamples (drawn
+    once). `population` is "all" (every test user) or a slice name: then users are
+    resampled within that slice.
     """
     config = config or EvalConfig()
-    ours, theirs = candidate.per_user, reference.per_user
+    if population == ALL_USERS:
+        ours, theirs = candidate.per_user, reference.per_user
+    else:
+        ours, theirs = candidate.slice_per_user(population), reference.slice_per_user(population)
     if not np.array_equal(ours.user_ids, theirs.user_ids):
         raise ValueError(f"{candidate.name!r} and {reference.name!r} were evaluated on "
                          "different test users; compare runs on the same split")
-    return [paired_bootstrap(ours.statistic(metric), theirs.statistic(metric),
-                             len(ours.user_ids), metric=metric,
+    statistics = {metric: (ours.statistic(metric), theirs.statistic(metric),
+                           metric in LOWER_IS_BETTER) for metric in metric_names(ours.k)}
+    return paired_bootstraps(statistics, len(ours.user_ids),
                              names=(candidate.name, reference.name),
-                             lower_is_better=metric in LOWER_IS_BETTER,
                              n_resamples=config.n_resamples, seed=config.bootstrap_seed,
-                             level=config.level)
-            for metric in metric_names(ours.k)]
+                             level=config.level, population=population)
+
+
+def _compare_pairs(results: Mapping[str, VariantResult], pairs: Sequence[tuple[str, str]],
+                   config: EvalConfig, population: str) -> list[BootstrapDiff]:
+    """`compare_variants` of every pair, with each variant resampled once, not once per pair.
+
+    The resamples depend only on the seed and the number of users, so the answers are
+    exactly those of `compare_variants`.
+    """
+    if not pairs:
+        return []
+    names = list(dict.fromkeys(name for pair in pairs for name in pair))
+    per_user = {name: (results[name].per_user if population == ALL_USERS
+                       else results[name].slice_per_user(population)) for name in names}
+    users = per_user[names[0]].user_ids
+    for name in names[1:]:
+        if not np.array_equal(per_user[name].user_ids, users):
+            raise ValueError(f"{names[0]!r} and {name!r} were evaluated on different test "
+                             "users; compare runs on the same split")
+    metrics = metric_names(config.k)
+    values = resample_statistics(
+        {(name, m): per_user[name].statistic(m) for name in names for m in metrics},
+        len(users), n_resamples=config.n_resamples, seed=config.bootstrap_seed)
+    return [bootstrap_diff(values[(candidate, m)], values[(reference, m)], len(users), metric=m,
+                           names=(candidate, reference), lower_is_better=m in LOWER_IS_BETTER,
+                           level=config.level, population=population)
+            for candidate, reference in pairs for m in metrics]
 
 
 def _default_pairs(recipes: Mapping[str, Variant]) -> list[tuple[str, str]]:
@@ -247,26 +334,66 @@ def _no_nan(value: object) -> object:
 
 
 def _cell(interval: MeanCI, digits: int = 4) -> str:
+    if math.isnan(interval.mean):
+        return "–"
     if interval.n < 2 or math.isnan(interval.half_width):
         return f"{interval.mean:.{digits}f}"
     return f"{interval.mean:.{digits}f} ± {interval.half_width:.{digits}f}"
 
 
+def _protocols(config: EvalConfig) -> dict[str, str]:
+    """The definitions behind each metric family, as written into metrics.json."""
+    k = config.k
+    return {
+        "any": RELEVANCE,
+        "liked": (f"liked_recall@{k} / liked_ndcg@{k}: relevant = held-out items rated >= "
+                  f"{config.liked_min_rating:g}; averaged over the users with at least one "
+                  "(liked_users); users with none are excluded"),
+        "disliked": (f"disliked@{k}: share of all test users whose top {k} holds a held-out "
+                     f"item they rated <= {config.disliked_max_rating:g} (0 for users with "
+                     f"none; lower is better); disliked_cond@{k}: the same share among the "
+                     "users with such an item (disliked_users)"),
+        "slices": (f"user_history=<bucket>: users by training reviews, bucket lower bounds "
+                   f"{list(config.history_bounds)}; item_reviews<={config.few_reviews_max}: "
+                   "every metric on the held-out rows whose item has at most "
+                   f"{config.few_reviews_max} training reviews (ranking still over the full "
+                   "catalogue)"),
+    }
+
+
+def slice_title(name: str) -> str:
+    """Heading of a slice: "user_history=2-4" -> "Users with 2-4 training review(s)"."""
+    key, _, value = name.partition("=")
+    if key == "item_reviews<":
+        return SLICE_TITLES[key].format(value)
+    return SLICE_TITLES.get(key, name + " {}").format(value)
+
+
 def _markdown(result: AblationResult) -> str:
     config, counts = result.config, result.counts
-    metrics = metric_names(config.k)
-    header = ["model", "seeds", *(metric_label(m) for m in metrics), "seconds"]
+    k = config.k
+    metrics = metric_names(k)
     rows = result.split_rows
     lines = [f"# {result.title or 'Evaluation'}", "",
              f"- Split: {rows['train']:,} train / {rows['validation']:,} validation / "
              f"{rows['test']:,} test rows.",
              f"- Rating metrics on {counts['test_rows']:,} test rows of {counts['users']:,} "
              f"users ({counts['dropped_unknown_item']:,} rows dropped: item not in training).",
-             f"- Top-{config.k} over the full catalogue of {counts['catalogue']:,} training "
+             f"- Top-{k} over the full catalogue of {counts['catalogue']:,} training "
              f"items, excluding each user's training and validation items; "
              f"{counts['topk_users']:,} users have a relevant item.",
              f"- {RELEVANCE[0].upper() + RELEVANCE[1:]}; ties in scores count as a random order.",
-             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+             f"- Liked Recall@{k} / Liked NDCG@{k}: relevant = held-out items rated >= "
+             f"{config.liked_min_rating:g}; over the {counts['liked_users']:,} users with one "
+             f"({counts['users'] - counts['liked_users']:,} users without a liked item "
+             "excluded).",
+             f"- Disliked@{k} (lower is better): share of all {counts['users']:,} test users "
+             f"whose top {k} holds a held-out item they rated <= "
+             f"{config.disliked_max_rating:g}; Cond. Disliked@{k}: the same among the "
+             f"{counts['disliked_users']:,} users who have such an item.",
+             "", f"## All test users ({counts['users']:,})", ""]
+    header = ["model", "seeds", *(_column(m) for m in metrics), "seconds"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, variant in result.variants.items():
         summary = variant.summary(config.level)
         seeds = "1 (deterministic)" if variant.deterministic else str(len(variant.seeds))
@@ -274,16 +401,54 @@ def _markdown(result: AblationResult) -> str:
                  f"{np.mean(variant.seconds):.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"± = half-width of the {config.level:.0%} Student-t interval over seeds; "
-              "seconds = train + evaluate, mean per seed."]
+              "seconds = train + evaluate, mean per seed; ↓ = lower is better; – = no user "
+              "qualifies."]
+    summaries = {name: v.slice_summary(config.level) for name, v in result.variants.items()}
+    if result.slice_counts:
+        lines += ["", "## By slice", "",
+                  "The same metrics on parts of the test users (cells as above)."]
+    for part, part_counts in result.slice_counts.items():
+        lines += ["", f"### {slice_title(part)}", "",
+                  f"{part_counts['users']:,} users, {part_counts['test_rows']:,} test rows; "
+                  f"{part_counts['topk_users']:,} with a relevant item, "
+                  f"{part_counts['liked_users']:,} with a liked one, "
+                  f"{part_counts['disliked_users']:,} with a disliked one.", "",
+                  "| " + " | ".join(["model", *(_column(m) for m in metrics)]) + " |",
+                  "|" + "---|" * (len(metrics) + 1)]
+        for name in result.variants:
+            cells = [name, *(_cell(summaries[name][part][m]) for m in metrics)]
+            lines.append("| " + " | ".join(cells) + " |")
     if result.comparisons:
         lines += ["", f"## Paired bootstrap over test users ({config.n_resamples} resamples)", "",
-                  "| candidate − reference | metric | difference | "
-                  f"{config.level:.0%} interval | share | candidate better |",
-                  "|---|---|---|---|---|---|"]
-        for diff in result.comparisons:
-            lines.append(f"| {diff.candidate} − {diff.reference} | {metric_label(diff.metric)} | "
-                         f"{diff.difference:+.4f} | [{diff.low:+.4f}, {diff.high:+.4f}] | "
-                         f"{diff.share:.3f} | {'yes' if diff.candidate_better else 'no'} |")
-        lines += ["", "share = two-sided bootstrap share of resampled differences across zero "
-                  "(p-value-like); better = the whole interval is on the better side."]
+                  f"Candidate − reference, with the {config.level:.0%} percentile interval; "
+                  "✔ = the candidate is better beyond the interval. Two-sided shares are in "
+                  "metrics.json."]
+        groups = {ALL_USERS: result.comparisons}
+        for diff in result.slice_comparisons:
+            groups.setdefault(diff.population, []).append(diff)
+        for population, diffs in groups.items():
+            title = (f"All test users ({counts['users']:,})" if population == ALL_USERS
+                     else slice_title(population))
+            lines += ["", f"### {title}", "",
+                      "| " + " | ".join(["candidate − reference",
+                                         *(_column(m) for m in metrics)]) + " |",
+                      "|" + "---|" * (len(metrics) + 1)]
+            by_pair: dict[tuple[str, str], dict[str, BootstrapDiff]] = {}
+            for diff in diffs:
+                by_pair.setdefault((diff.candidate, diff.reference), {})[diff.metric] = diff
+            for (candidate, reference), cells in by_pair.items():
+                row = [f"{candidate} − {reference}",
+                       *(_diff_cell(cells[m]) if m in cells else "" for m in metrics)]
+                lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _column(metric: str) -> str:
+    return metric_label(metric) + (" ↓" if metric in LOWER_IS_BETTER else "")
+
+
+def _diff_cell(diff: BootstrapDiff) -> str:
+    if math.isnan(diff.difference):
+        return "–"
+    mark = " ✔" if diff.candidate_better else ""
+    return f"{diff.difference:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{mark}"

@@ -365,7 +365,7 @@ class ItemKNN:
                 # The ranking ignores the biases: any fixed weight spares their own choice.
                 model = ItemKNN(shrinkage, weight, bias_reg=1.0).fit(fit_rows)
                 scores[(float(shrinkage), float(weight))] = evaluate(
-                    model, fit_rows, check_rows).metrics["ndcg@10"]
+                    model, fit_rows, check_rows, ratings=False).metrics["ndcg@10"]
         best = max(scores, key=scores.get)
         return best[0], best[1], scores
 

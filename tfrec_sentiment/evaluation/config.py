@@ -11,17 +11,44 @@ from __future__ import annotations
 
 import dataclasses
 
+from tfrec_sentiment.config_checks import ConfigError, check_fields
+
 
 @dataclasses.dataclass
 class EvalConfig:
     """How models are scored, compared and reported."""
 
-    k: int = 10  # top-K cut-off of Recall / NDCG / HitRate
-    seeds: tuple[int, ...] = (0, 1, 2)  # training seeds per non-deterministic variant
-    level: float = 0.95  # confidence level of seed intervals and bootstrap intervals
-    n_resamples: int = 2000  # paired bootstrap resamples of test users
-    bootstrap_seed: int = 0
+    k: int = dataclasses.field(default=10, metadata={"min": 1})  # top-K of Recall / NDCG / HitRate
+    # training seeds per non-deterministic variant
+    seeds: tuple[int, ...] = dataclasses.field(default=(0, 1, 2),
+                                               metadata={"min": 0, "min_items": 1})
+    # confidence level of seed intervals and bootstrap intervals
+    level: float = dataclasses.field(default=0.95, metadata={"above": 0.0, "below": 1.0})
+    # paired bootstrap resamples of test users
+    n_resamples: int = dataclasses.field(default=2000, metadata={"min": 1})
+    bootstrap_seed: int = dataclasses.field(default=0, metadata={"min": 0})
     # Test rows whose item the training data lacks cannot be ranked: drop (and count) them.
     drop_unknown_items: bool = True
-    max_elements: int = 1 << 22  # scores held in memory at once while ranking the catalogue
-    mf_factors: int = 10  # the matrix-factorisation baseline's latent dimension
+    # scores held in memory at once while ranking the catalogue
+    max_elements: int = dataclasses.field(default=1 << 22, metadata={"min": 1})
+    # the matrix-factorisation baseline's latent dimension
+    mf_factors: int = dataclasses.field(default=10, metadata={"min": 1})
+    # Liked / disliked protocols (evaluate.py): held-out stars >= / <= these.
+    liked_min_rating: float = dataclasses.field(default=4.0, metadata={"min": 0.0})
+    disliked_max_rating: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
+    # Slices: users by training reviews (increasing lower bounds: "1", "2-4", "5+") ...
+    history_bounds: tuple[int, ...] = dataclasses.field(default=(1, 2, 5),
+                                                        metadata={"min": 0, "min_items": 1})
+    # ... and held-out items with at most this many training reviews.
+    few_reviews_max: int = dataclasses.field(default=5, metadata={"min": 0})
+    # Paired bootstrap on every slice too (False: on all test users only, cheaper).
+    bootstrap_slices: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.liked_min_rating <= self.disliked_max_rating:
+            raise ConfigError(f"must be above disliked_max_rating ({self.disliked_max_rating})",
+                              "liked_min_rating", self.liked_min_rating)
+        bounds = self.history_bounds
+        if any(low >= high for low, high in zip(bounds, bounds[1:])):
+            raise ConfigError("must be strictly increasing", "history_bounds", bounds)

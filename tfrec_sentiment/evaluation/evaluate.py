@@ -1,12 +1,14 @@
-"""Score one `Recommender` on a time split: per-user rating and top-K metrics.
+"""Score one `Recommender` on a time split: per-user rating and top-K metrics, by slice.
 
-The protocol (see also `metrics.py` for the metric definitions):
+The protocol (see `metrics.py` for the metric maths):
 
 - Rating metrics (RMSE, MAE) over the test rows.
 - Top-K metrics over the full catalogue: every item of the training data (or a given
   catalogue), scored for every test user in batches of users, so memory stays at
   `max_elements` scores whatever the catalogue size. Each user's training items (and
-  validation items, when scoring the test split) are excluded from the ranking.
+  validation items, when scoring the test split) are excluded from the ranking. Each
+  batch is ranked once (`metrics.Ranking`) and every relevance set below is scored
+  from that one top-K list.
 - Test rows whose item is not in the catalogue are dropped by default
   (`drop_unknown_items`): no model can rank an item it never saw, and rating one is a
   pure fallback. They are counted in `EvalResult.counts`. With
@@ -14,6 +16,34 @@ The protocol (see also `metrics.py` for the metric definitions):
   as relevant items that no ranking reaches.
 - Per-user arrays (`UserMetrics`) are kept so that two models can be compared with a
   paired bootstrap over users.
+
+Relevance sets, all from the user's "fresh" held-out items (test items not already
+seen in training / validation; a pair held out twice takes its mean rating):
+
+- any item (today's protocol): Recall@K, NDCG@K, HitRate@K over users with at least one
+  fresh held-out item (`topk_users`).
+- liked items: those rated >= `liked_min_rating` (4). Liked Recall@K and Liked NDCG@K
+  average over the users with at least one liked held-out item (`liked_users`); users
+  with none are excluded from these two means, and counted.
+- disliked items: those rated <= `disliked_max_rating` (2). **Disliked@K** (lower is
+  better) = the share of ALL test users whose top K holds at least one item they then
+  rated that low: a user without a disliked held-out item counts as 0, as the issue
+  defines it. With one held-out review per user most users have none, so
+  **Cond. Disliked@K** gives the same share among the users who have one
+  (`disliked_users`). Both are expected values under random tie-breaking (the HitRate
+  formula on the disliked set).
+
+Slices (`EvalResult.slices`), every metric recomputed on each:
+
+- users by training history: the number of the user's rows in `train`, bucketed by
+  `history_bounds` (default (1, 2, 5): "1", "2-4", "5+"; a "0" bucket appears for
+  users with no training review, e.g. under a global time cut-off). Empty buckets are
+  left out.
+- items with few training reviews: the test rows whose item has at most
+  `few_reviews_max` (5) rows in `train`; all relevance sets, and RMSE / MAE, restricted
+  to those rows. The ranking is unchanged (the full catalogue competes), so this asks
+  whether a model finds the long-tail items a user goes on to review. Its users are
+  those with at least one such row.
 
 Example:
 
@@ -25,6 +55,8 @@ Example:
 >>> result = evaluate(Popularity().fit(train), train, test, k=1)
 >>> result.metrics["rmse"], result.metrics["hitrate@1"]  # 4 - 2; y is b's only unseen item
 (2.0, 1.0)
+>>> result.metrics["disliked@1"], sorted(result.slices)  # y rated 2 is b's top item
+(1.0, ['item_reviews<=5', 'user_history=1'])
 """
 
 from __future__ import annotations
@@ -35,30 +67,77 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.metrics import (
     EXCLUDED,
+    Ranking,
+    TopK,
     finite_scores,
     rating_errors,
-    topk_metrics,
 )
 from tfrec_sentiment.evaluation.protocol import Recommender, SplitLike
 from tfrec_sentiment.evaluation.stats import Statistic
 
-LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+class _MetricNames(frozenset):
+    """A set of metric base names that also holds their "@K" keys ("disliked@10")."""
+
+    def __contains__(self, metric: object) -> bool:
+        return (frozenset.__contains__(self, metric)
+                or frozenset.__contains__(self, str(metric).partition("@")[0]))
+
+
+LOWER_IS_BETTER = _MetricNames({"rmse", "mae", "disliked", "disliked_cond"})
 DEFAULT_MAX_ELEMENTS = 1 << 22  # scores held at once: 4M float64 = 32 MB per array
+ALL_USERS = "all"  # the population of `EvalResult.metrics`
+# Top-K arrays of `UserMetrics` by metric base name.
+_TOPK_FIELDS = {"recall": "recall", "ndcg": "ndcg", "hitrate": "hit",
+                "liked_recall": "liked_recall", "liked_ndcg": "liked_ndcg",
+                "disliked": "disliked"}
 
 
 def metric_names(k: int) -> tuple[str, ...]:
-    """The metric keys of a result, e.g. ("rmse", "mae", "recall@10", "ndcg@10", "hitrate@10")."""
-    return ("rmse", "mae", f"recall@{k}", f"ndcg@{k}", f"hitrate@{k}")
+    """The metric keys of a result, in report order.
+
+    Example:
+        >>> metric_names(10)[:5]
+        ('rmse', 'mae', 'recall@10', 'ndcg@10', 'hitrate@10')
+        >>> metric_names(10)[5:]
+        ('liked_recall@10', 'liked_ndcg@10', 'disliked@10', 'disliked_cond@10')
+    """
+    return ("rmse", "mae", f"recall@{k}", f"ndcg@{k}", f"hitrate@{k}", f"liked_recall@{k}",
+            f"liked_ndcg@{k}", f"disliked@{k}", f"disliked_cond@{k}")
 
 
 def metric_label(metric: str) -> str:
     """Display name of a metric key: "ndcg@10" -> "NDCG@10", "rmse" -> "RMSE"."""
     names = {"rmse": "RMSE", "mae": "MAE", "recall": "Recall", "ndcg": "NDCG",
-             "hitrate": "HitRate"}
+             "hitrate": "HitRate", "liked_recall": "Liked Recall", "liked_ndcg": "Liked NDCG",
+             "disliked": "Disliked", "disliked_cond": "Cond. Disliked"}
     base, _, k = metric.partition("@")
     return names.get(base, base) + (f"@{k}" if k else "")
+
+
+def history_buckets(bounds: Sequence[int]) -> list[tuple[str, int, float]]:
+    """User-history buckets (label, low, high): training reviews n with low <= n < high.
+
+    Args:
+        bounds: increasing lower bounds >= 0; a "0" bucket is added below a first bound > 0.
+
+    Example:
+        >>> [label for label, _, _ in history_buckets((1, 2, 5))]
+        ['0', '1', '2-4', '5+']
+    """
+    bounds = [int(b) for b in bounds]
+    if not bounds or bounds[0] < 0 or any(b >= c for b, c in zip(bounds, bounds[1:])):
+        raise ValueError(f"history bounds must be increasing and >= 0, got {tuple(bounds)}")
+    edges = ([0] if bounds[0] > 0 else []) + bounds
+    out = []
+    for low, high in zip(edges, [*edges[1:], np.inf]):
+        label = (f"{low}+" if high == np.inf else str(low) if high == low + 1
+                 else f"{low}-{int(high) - 1}")
+        out.append((label, low, high))
+    return out
 
 
 @dataclasses.dataclass
@@ -66,7 +145,9 @@ class UserMetrics:
     """Per-user metric parts, aligned with `user_ids` (all arrays [U]).
 
     Rating parts are sums over the user's test rows, so resampled users give the row-level
-    RMSE / MAE of their rows; top-K arrays are NaN for users with no relevant item.
+    RMSE / MAE of their rows. Top-K arrays are expected values in [0, 1], NaN for users
+    with no item of the metric's relevance set (any / liked); `disliked` is 0 for users
+    with no disliked item (`has_disliked` False), as Disliked@K counts them.
     """
 
     user_ids: np.ndarray
@@ -77,6 +158,10 @@ class UserMetrics:
     ndcg: np.ndarray
     hit: np.ndarray
     k: int
+    liked_recall: np.ndarray
+    liked_ndcg: np.ndarray
+    disliked: np.ndarray
+    has_disliked: np.ndarray  # bool
 
     def statistic(self, metric: str) -> Statistic:
         """The metric as a function of users: int [R, n] index rows -> float [R].
@@ -89,13 +174,16 @@ class UserMetrics:
             errors = self.squared_error if metric == "rmse" else self.absolute_error
 
             def rating(index: np.ndarray) -> np.ndarray:
-                mean = errors[index].sum(1) / np.maximum(self.n_ratings[index].sum(1), 1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = errors[index].sum(1) / self.n_ratings[index].sum(1)
                 return np.sqrt(mean) if metric == "rmse" else mean
 
             return rating
         values = self._topk_array(metric)
         valid = ~np.isnan(values)
         filled = np.where(valid, values, 0.0)
+        if valid.all():  # every user counts: one gather per resample, not two
+            return lambda index: filled[index].mean(1)
 
         def topk(index: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -104,16 +192,31 @@ class UserMetrics:
         return topk
 
     def summary(self) -> dict[str, float]:
-        """Every metric over all users, e.g. {"rmse": 0.96, ..., "ndcg@10": 0.04}."""
+        """Every metric over all users, e.g. {"rmse": 0.96, ..., "ndcg@10": 0.04}; NaN when
+        no user qualifies (no rating row, no liked item, ...)."""
         everyone = np.arange(len(self.user_ids))[None, :]
         return {name: float(self.statistic(name)(everyone)[0]) for name in metric_names(self.k)}
 
+    def counts(self) -> dict[str, int]:
+        """Users, rating rows, and the users each top-K mean averages over."""
+        return {"users": len(self.user_ids), "test_rows": int(self.n_ratings.sum()),
+                "topk_users": int((~np.isnan(self.recall)).sum()),
+                "liked_users": int((~np.isnan(self.liked_recall)).sum()),
+                "disliked_users": int(self.has_disliked.sum())}
+
+    def subset(self, keep: np.ndarray) -> UserMetrics:
+        """The users selected by a bool [U] mask (or int index), every array cut alike."""
+        arrays = {f.name: getattr(self, f.name)[keep] for f in dataclasses.fields(self)
+                  if f.name != "k"}
+        return UserMetrics(k=self.k, **arrays)
+
     def _topk_array(self, metric: str) -> np.ndarray:
-        arrays = {f"recall@{self.k}": self.recall, f"ndcg@{self.k}": self.ndcg,
-                  f"hitrate@{self.k}": self.hit}
-        if metric not in arrays:
+        base, _, k = metric.partition("@")
+        if k != str(self.k) or (base not in _TOPK_FIELDS and base != "disliked_cond"):
             raise KeyError(f"unknown metric {metric!r}; have {metric_names(self.k)}")
-        return arrays[metric]
+        if base == "disliked_cond":
+            return np.where(self.has_disliked, self.disliked, np.nan)
+        return getattr(self, _TOPK_FIELDS[base])
 
     @classmethod
     def average(cls, runs: Sequence[UserMetrics]) -> UserMetrics:
@@ -122,23 +225,36 @@ class UserMetrics:
         for run in runs[1:]:
             if run.k != first.k or not np.array_equal(run.user_ids, first.user_ids):
                 raise ValueError("runs to average must share k and the test users")
-        fields = ("squared_error", "absolute_error", "recall", "ndcg", "hit")
+        fields = ("squared_error", "absolute_error", "recall", "ndcg", "hit", "liked_recall",
+                  "liked_ndcg", "disliked")
         means = {f: np.mean([getattr(r, f) for r in runs], axis=0) for f in fields}
-        return cls(user_ids=first.user_ids, n_ratings=first.n_ratings, k=first.k, **means)
+        return cls(user_ids=first.user_ids, n_ratings=first.n_ratings, k=first.k,
+                   has_disliked=first.has_disliked, **means)
 
 
 @dataclasses.dataclass
 class EvalResult:
-    """Metrics of one model on one split, with the per-user parts and the row counts."""
+    """Metrics of one model on one split, with the per-user parts and the row counts.
+
+    `metrics` and `per_user` cover all test users; `slices` maps a slice name
+    ("user_history=1", "item_reviews<=5", ...) to its own `UserMetrics`.
+    """
 
     metrics: dict[str, float]
     per_user: UserMetrics
     counts: dict[str, int]
+    slices: dict[str, UserMetrics] = dataclasses.field(default_factory=dict)
+
+    @property
+    def slice_metrics(self) -> dict[str, dict[str, float]]:
+        """slice name -> every metric on that slice."""
+        return {name: part.summary() for name, part in self.slices.items()}
 
 
 def evaluate_split(model: Recommender, split: SplitLike, *, on: str = "test", k: int = 10,
                    catalogue: np.ndarray | None = None, drop_unknown_items: bool = True,
-                   max_elements: int = DEFAULT_MAX_ELEMENTS) -> EvalResult:
+                   max_elements: int = DEFAULT_MAX_ELEMENTS,
+                   config: EvalConfig | None = None) -> EvalResult:
     """Evaluates on `split.test` (excluding training and validation items) or `split.validation`.
 
     Args:
@@ -146,6 +262,8 @@ def evaluate_split(model: Recommender, split: SplitLike, *, on: str = "test", k:
         split: train / validation / test frames (`tfrec_sentiment.data.splits.Split`).
         on: "test" or "validation".
         k, catalogue, drop_unknown_items, max_elements: as in `evaluate`.
+        config: when given, its thresholds and slice settings (`liked_min_rating`,
+            `disliked_max_rating`, `history_bounds`, `few_reviews_max`).
 
     Example:
         >>> evaluate_split(model, split).metrics["ndcg@10"]  # doctest: +SKIP
@@ -154,15 +272,25 @@ def evaluate_split(model: Recommender, split: SplitLike, *, on: str = "test", k:
         raise ValueError(f"on must be 'test' or 'validation', got {on!r}")
     held_out = split.test if on == "test" else split.validation
     seen = (split.validation,) if on == "test" else ()
+    config = config or EvalConfig()
     return evaluate(model, split.train, held_out, seen=seen, k=k, catalogue=catalogue,
-                    drop_unknown_items=drop_unknown_items, max_elements=max_elements)
+                    drop_unknown_items=drop_unknown_items, max_elements=max_elements,
+                    liked_min_rating=config.liked_min_rating,
+                    disliked_max_rating=config.disliked_max_rating,
+                    history_bounds=config.history_bounds,
+                    few_reviews_max=config.few_reviews_max)
 
 
 def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
              seen: Sequence[pd.DataFrame] = (), k: int = 10,
              catalogue: np.ndarray | None = None, drop_unknown_items: bool = True,
-             max_elements: int = DEFAULT_MAX_ELEMENTS) -> EvalResult:
-    """Rating and full-catalogue top-K metrics of `model` on `test`.
+             max_elements: int = DEFAULT_MAX_ELEMENTS,
+             liked_min_rating: float = EvalConfig.liked_min_rating,
+             disliked_max_rating: float = EvalConfig.disliked_max_rating,
+             history_bounds: Sequence[int] = EvalConfig.history_bounds,
+             few_reviews_max: int = EvalConfig.few_reviews_max,
+             ratings: bool = True) -> EvalResult:
+    """Rating and full-catalogue top-K metrics of `model` on `test`, overall and by slice.
 
     Args:
         model: any `Recommender`.
@@ -175,69 +303,138 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
         catalogue: str [I], the items to rank; default the sorted unique train items.
         drop_unknown_items: drop test rows whose item is not in the catalogue (counted).
         max_elements: scores held in memory at once (users per batch = this // I).
+        liked_min_rating: stars from which a held-out item counts as liked.
+        disliked_max_rating: stars up to which a held-out item counts as disliked.
+        history_bounds: lower bounds of the user-history buckets (training rows).
+        few_reviews_max: the item slice holds items with at most this many training rows.
+        ratings: False skips `predict_rating` (RMSE / MAE become NaN), for callers that
+            only rank (e.g. a hyper-parameter search on NDCG).
 
     Returns:
         `EvalResult`; `counts` has test_rows, dropped_unknown_item, users, topk_users,
-        catalogue, relevant_outside_catalogue.
+        liked_users, disliked_users, catalogue, relevant_outside_catalogue.
     """
     items = pd.Index(np.unique(train["item_id"].to_numpy(str)) if catalogue is None
                      else np.asarray(catalogue, str))
     if not items.is_unique or len(items) == 0:
         raise ValueError("the catalogue must hold unique item ids and not be empty")
-    in_catalogue = items.get_indexer(test["item_id"].to_numpy(str)) >= 0
-    rows = test[in_catalogue] if drop_unknown_items else test
+    if liked_min_rating <= disliked_max_rating:
+        raise ValueError(f"liked_min_rating ({liked_min_rating}) must be above "
+                         f"disliked_max_rating ({disliked_max_rating})")
+    test_items = test["item_id"].to_numpy(str)
+    in_catalogue = items.get_indexer(test_items) >= 0
+    keep = in_catalogue if drop_unknown_items else np.ones(len(test), bool)
+    rows = test[keep]
     if len(rows) == 0:
         raise ValueError("no test rows left to evaluate (is every test item unknown?)")
-    users = pd.Index(np.unique(rows["user_id"].to_numpy(str)))
-    relevant, n_relevant, outside = _relevance(rows, [train, *seen], users, items)
-    excluded = _pairs(pd.concat([f[["user_id", "item_id"]] for f in [train, *seen]]), users, items)
-    topk = _score_in_batches(model, users, items, relevant, excluded, n_relevant, k,
-                             max_elements)
-    squared, absolute, counts = _rating_parts(model, rows, users, max_elements)
-    per_user = UserMetrics(user_ids=users.to_numpy(), squared_error=squared,
-                           absolute_error=absolute, n_ratings=counts, k=k, **topk)
-    return EvalResult(metrics=per_user.summary(), per_user=per_user, counts={
+    row_users = rows["user_id"].to_numpy(str)
+    users = pd.Index(np.unique(row_users))
+    # Codes: catalogue items 0..I-1, then the kept test items outside it.
+    universe = items.append(pd.Index(np.unique(test_items[keep & ~in_catalogue])))
+    row_user, row_item = users.get_indexer(row_users), universe.get_indexer(test_items[keep])
+    seen_frame = pd.concat([f[["user_id", "item_id"]] for f in [train, *seen]])
+    seen_user = users.get_indexer(seen_frame["user_id"].to_numpy(str))
+    seen_item = universe.get_indexer(seen_frame["item_id"].to_numpy(str))
+    in_train = np.arange(len(seen_frame)) < len(train)
+    history = np.bincount(seen_user[in_train] + 1, minlength=len(users) + 1)[1:]
+    item_reviews = np.bincount(seen_item[in_train & (seen_item >= 0)], minlength=len(universe))
+    known = (seen_user >= 0) & (seen_item >= 0)
+    seen_keys = np.unique(seen_user[known] * len(universe) + seen_item[known])
+    excluded = np.stack(np.divmod(seen_keys, len(universe)), 1)
+    excluded = excluded[excluded[:, 1] < len(items)]
+    fresh = _fresh_pairs(row_user, row_item, rows["rating"].to_numpy(np.float64), seen_keys,
+                         len(universe))
+    rare = item_reviews <= few_reviews_max  # bool [I + outside]: the item slice
+    sets = _relevance_sets(fresh, rare, len(users), len(items), liked_min_rating,
+                           disliked_max_rating)
+    topk = _score_in_batches(model, users, items, excluded, sets, k, max_elements)
+    squared, absolute = _rating_errors(model, rows, max_elements, ratings)
+    parts = {}
+    for prefix, row_mask in (("", np.ones(len(rows), bool)), ("few_", rare[row_item])):
+        any_, liked, disliked = (topk[prefix + s] for s in ("any", "liked", "disliked"))
+        has_disliked = sets[prefix + "disliked"][1] > 0
+        parts[prefix] = UserMetrics(
+            user_ids=users.to_numpy(), k=k,
+            squared_error=np.bincount(row_user, squared * row_mask, len(users)),
+            absolute_error=np.bincount(row_user, absolute * row_mask, len(users)),
+            n_ratings=np.bincount(row_user, row_mask, len(users)).astype(np.int64),
+            recall=any_.recall, ndcg=any_.ndcg, hit=any_.hit,
+            liked_recall=liked.recall, liked_ndcg=liked.ndcg,
+            disliked=np.where(has_disliked, disliked.hit, 0.0), has_disliked=has_disliked)
+    per_user = parts[""]
+    slices = {}
+    for label, low, high in history_buckets(history_bounds):
+        members = (history >= low) & (history < high)
+        if members.any():
+            slices[f"user_history={label}"] = per_user.subset(members)
+    members = parts["few_"].n_ratings > 0
+    if members.any():
+        slices[f"item_reviews<={few_reviews_max}"] = parts["few_"].subset(members)
+    counts = per_user.counts()
+    return EvalResult(metrics=per_user.summary(), per_user=per_user, slices=slices, counts={
         "test_rows": int(len(rows)),
         "dropped_unknown_item": int((~in_catalogue).sum()) if drop_unknown_items else 0,
         "users": len(users),
-        "topk_users": int((n_relevant > 0).sum()),
+        "topk_users": counts["topk_users"],
+        "liked_users": counts["liked_users"],
+        "disliked_users": counts["disliked_users"],
         "catalogue": len(items),
-        "relevant_outside_catalogue": outside,
+        "relevant_outside_catalogue": int((fresh.item >= len(items)).sum()),
     })
 
 
-def _pairs(frame: pd.DataFrame, users: pd.Index, items: pd.Index) -> np.ndarray:
-    """Unique (user code, item code) pairs of `frame` inside users x items, sorted, int [P, 2]."""
-    user_code = users.get_indexer(frame["user_id"].to_numpy(str))
-    item_code = items.get_indexer(frame["item_id"].to_numpy(str))
-    keep = (user_code >= 0) & (item_code >= 0)
-    pairs = np.stack([user_code[keep], item_code[keep]], axis=1).astype(np.int64)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+@dataclasses.dataclass
+class _Fresh:
+    """The users' distinct held-out items not already seen, int / float [P] each."""
+
+    user: np.ndarray  # user code
+    item: np.ndarray  # item code (>= I: outside the catalogue)
+    rating: np.ndarray  # mean held-out rating of the pair
+
+    def pairs(self, chosen: np.ndarray, n_items: int) -> np.ndarray:
+        """The chosen pairs inside the catalogue, int [P', 2], sorted by user then item."""
+        inside = chosen & (self.item < n_items)
+        return np.stack([self.user[inside], self.item[inside]], 1)
 
 
-def _relevance(rows: pd.DataFrame, seen: Sequence[pd.DataFrame], users: pd.Index,
-               items: pd.Index) -> tuple[np.ndarray, np.ndarray, int]:
-    """Relevant (user, item) catalogue pairs [P, 2], relevant count per user [U], outside count.
+def _fresh_pairs(user: np.ndarray, item: np.ndarray, rating: np.ndarray, seen_keys: np.ndarray,
+                 n_universe: int) -> _Fresh:
+    """Distinct (user, item) pairs of the held-out rows, minus the seen ones (sorted keys).
 
-    Relevant = the user's distinct test items that are not among their seen items.
+    A pair held out more than once gets the mean of its ratings.
     """
-    test_pairs = rows[["user_id", "item_id"]].astype(str).drop_duplicates()
-    seen_pairs = pd.concat([f[["user_id", "item_id"]] for f in seen]).astype(str)
-    fresh = test_pairs[~pd.MultiIndex.from_frame(test_pairs).isin(
-        pd.MultiIndex.from_frame(seen_pairs))]
-    n_relevant = np.bincount(users.get_indexer(fresh["user_id"].to_numpy()),
-                             minlength=len(users))
-    outside = int((items.get_indexer(fresh["item_id"].to_numpy()) < 0).sum())
-    return _pairs(fresh, users, items), n_relevant, outside
+    keys, inverse = np.unique(user * n_universe + item, return_inverse=True)
+    mean = np.bincount(inverse, rating) / np.bincount(inverse)
+    fresh = ~np.isin(keys, seen_keys, assume_unique=True)
+    fresh_user, fresh_item = np.divmod(keys[fresh], n_universe)
+    return _Fresh(user=fresh_user, item=fresh_item, rating=mean[fresh])
+
+
+def _relevance_sets(fresh: _Fresh, rare: np.ndarray, n_users: int, n_items: int,
+                    liked_min_rating: float, disliked_max_rating: float
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """name -> (catalogue pairs int [P, 2], relevant count per user int [U]).
+
+    Names: "any", "liked", "disliked", and the same with "few_" for rare items only.
+    """
+    sets = {}
+    for prefix, subset in (("", np.ones(len(fresh.item), bool)), ("few_", rare[fresh.item])):
+        for name, chosen in (("any", subset),
+                             ("liked", subset & (fresh.rating >= liked_min_rating)),
+                             ("disliked", subset & (fresh.rating <= disliked_max_rating))):
+            sets[prefix + name] = (fresh.pairs(chosen, n_items),
+                                   np.bincount(fresh.user[chosen], minlength=n_users))
+    return sets
 
 
 def _score_in_batches(model: Recommender, users: pd.Index, items: pd.Index,
-                      relevant: np.ndarray, excluded: np.ndarray, n_relevant: np.ndarray,
-                      k: int, max_elements: int) -> dict[str, np.ndarray]:
+                      excluded: np.ndarray, sets: dict[str, tuple[np.ndarray, np.ndarray]],
+                      k: int, max_elements: int) -> dict[str, TopK]:
+    """Ranks each batch of users once and scores every relevance set on that ranking."""
     n_items = len(items)
     batch = max(1, max_elements // n_items)
     item_ids = items.to_numpy()
-    parts = []
+    parts: dict[str, list] = {name: [] for name in sets}
     for begin in range(0, len(users), batch):
         end = min(begin + batch, len(users))
         scores = finite_scores(model.score_items(users[begin:end].to_numpy(), item_ids),
@@ -247,12 +444,13 @@ def _score_in_batches(model: Recommender, users: pd.Index, items: pd.Index,
                              f"{scores.shape}, expected {(end - begin, n_items)}")
         drop = _batch_pairs(excluded, begin, end)
         scores[drop[:, 0], drop[:, 1]] = EXCLUDED
-        mask = np.zeros(scores.shape, bool)
-        keep = _batch_pairs(relevant, begin, end)
-        mask[keep[:, 0], keep[:, 1]] = True
-        parts.append(topk_metrics(scores, mask, k, n_relevant[begin:end]))
-    return {name: np.concatenate([getattr(p, name) for p in parts])
-            for name in ("recall", "ndcg", "hit")}
+        ranking = Ranking(scores, k)
+        for name, (pairs, count) in sets.items():
+            parts[name].append(ranking.metrics(_batch_pairs(pairs, begin, end),
+                                               count[begin:end]))
+    return {name: TopK(*(np.concatenate([getattr(p, f) for p in chunks])
+                         for f in ("recall", "ndcg", "hit")))
+            for name, chunks in parts.items()}
 
 
 def _batch_pairs(pairs: np.ndarray, begin: int, end: int) -> np.ndarray:
@@ -261,8 +459,11 @@ def _batch_pairs(pairs: np.ndarray, begin: int, end: int) -> np.ndarray:
     return pairs[lo:hi] - np.array([begin, 0])
 
 
-def _rating_parts(model: Recommender, rows: pd.DataFrame, users: pd.Index,
-                  max_elements: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rating_errors(model: Recommender, rows: pd.DataFrame, max_elements: int,
+                   ratings: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Squared and absolute error per test row, float [N] each (NaN when not `ratings`)."""
+    if not ratings:
+        return np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     user_ids = rows["user_id"].to_numpy(str)
     item_ids = rows["item_id"].to_numpy(str)
     predicted = np.concatenate([
@@ -272,7 +473,4 @@ def _rating_parts(model: Recommender, rows: pd.DataFrame, users: pd.Index,
     if predicted.shape != (len(rows),) or not np.isfinite(predicted).all():
         raise ValueError(f"{type(model).__name__}.predict_rating must return {len(rows)} "
                          f"finite values, got shape {predicted.shape}")
-    squared, absolute = rating_errors(predicted, rows["rating"].to_numpy(np.float64))
-    code = users.get_indexer(user_ids)
-    return (np.bincount(code, squared, len(users)), np.bincount(code, absolute, len(users)),
-            np.bincount(code, minlength=len(users)))
+    return rating_errors(predicted, rows["rating"].to_numpy(np.float64))

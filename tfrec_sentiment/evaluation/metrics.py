@@ -78,6 +78,9 @@ def topk_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
                  n_relevant: np.ndarray | None = None) -> TopK:
     """Expected Recall@K, NDCG@K and HitRate@K under random tie-breaking.
 
+    A shortcut for `Ranking(scores, k).metrics(...)` with a dense mask; to score several
+    relevance sets against one ranking, build the `Ranking` once.
+
     Args:
         scores: float [B, I]. Excluded items hold `EXCLUDED` (-inf); they rank last and
             must not be relevant. Other scores must be finite (see `finite_scores`).
@@ -94,31 +97,97 @@ def topk_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
         >>> topk_metrics(np.zeros((1, 4)), np.eye(1, 4, dtype=bool), k=2).hit  # 2 of 4 slots
         array([0.5])
     """
-    scores = np.asarray(scores, np.float64)
     relevant = np.asarray(relevant, bool)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if np.any(relevant & np.isneginf(scores)):
-        raise ValueError("an excluded item (score -inf) is marked relevant")
-    count = relevant.sum(1) if n_relevant is None else np.asarray(n_relevant)
-    if np.any(count < relevant.sum(1)):
-        raise ValueError("n_relevant is smaller than the relevant items in the catalogue")
-    groups = _tie_groups(scores, relevant)
-    discount = np.where(np.arange(scores.shape[1]) < k,
-                        1.0 / np.log2(np.arange(scores.shape[1]) + 2.0), 0.0)
-    cumulative = np.concatenate([[0.0], np.cumsum(discount)])
-    in_top = np.clip(k - groups.start, 0, groups.size)  # slots of the group inside the top K
-    # Relevant items at sorted positions: each contributes its group's average.
-    rel = groups.sorted_relevant
-    dcg = np.where(rel, (cumulative[groups.end] - cumulative[groups.start]) / groups.size, 0)
-    hits = np.where(rel, in_top / groups.size, 0.0)
-    ideal_by_count = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
-    ideal = ideal_by_count[np.clip(np.minimum(count, k) - 1, 0, None)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(count > 0, hits.sum(1) / count, np.nan)
-        ndcg = np.where(count > 0, dcg.sum(1) / ideal, np.nan)
-    hit = np.where(count > 0, 1.0 - np.exp(_log_no_hit(groups, in_top)), np.nan)
-    return TopK(recall=recall, ndcg=ndcg, hit=hit)
+    ranking = Ranking(scores, k)
+    if relevant.shape != ranking.scores.shape:
+        raise ValueError(f"relevant has shape {relevant.shape}, scores {ranking.scores.shape}")
+    return ranking.metrics(np.argwhere(relevant), n_relevant)
+
+
+class Ranking:
+    """The top K of every row, found once and shared by every relevance set scored on it.
+
+    Finding a row's top K costs one `np.partition` (O(I)) and a sort of K values; no row
+    is fully sorted. A relevant item with score s then sits in the tie group of all items
+    scoring s: it starts at position g = #(items scoring > s) and has t = #(items scoring
+    == s) members. Only groups that reach into the top K matter, and those hold either
+    values above the K-th score (all inside the top-K list) or the K-th score itself (its
+    row-wide count is taken once), so each relevant item costs O(K).
+
+    Args:
+        scores: float [B, I]; `EXCLUDED` (-inf) for excluded items, else finite.
+        k: the cut-off K >= 1.
+
+    Example:
+        >>> ranking = Ranking(np.array([[3.0, 2.0, 2.0, 1.0]]), k=2)
+        >>> ranking.group_of(np.array([0, 0]), np.array([1, 3]))  # item 1: tie at 1-2; 3: out
+        (array([1, 2]), array([2, 1]))
+    """
+
+    def __init__(self, scores: np.ndarray, k: int) -> None:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        self.scores = np.asarray(scores, np.float64)
+        if self.scores.ndim != 2 or self.scores.shape[1] == 0:
+            raise ValueError(f"scores must be [B, I] with I >= 1, got {self.scores.shape}")
+        self.k = k
+        n_items = self.scores.shape[1]
+        width = min(k, n_items)
+        top = -np.partition(-self.scores, width - 1, axis=1)[:, :width]
+        self.top = -np.sort(-top, axis=1)  # float [B, min(K, I)], descending
+        self.threshold = self.top[:, -1]  # the K-th score (the last one when K >= I)
+        self.threshold_start = (self.top > self.threshold[:, None]).sum(1)
+        self.threshold_size = (self.scores == self.threshold[:, None]).sum(1)
+
+    def group_of(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tie group (first position g, size t) of items, int [P] each.
+
+        Items below the K-th score get (K, 1): a group wholly outside the top K.
+        """
+        score = self.scores[rows, cols]
+        top = self.top[rows]
+        above = score > self.threshold[rows]
+        at = score == self.threshold[rows]
+        start = np.where(above, (top > score[:, None]).sum(1),
+                         np.where(at, self.threshold_start[rows], self.k))
+        size = np.where(above, (top == score[:, None]).sum(1),
+                        np.where(at, self.threshold_size[rows], 1))
+        return start, size
+
+    def metrics(self, relevant: np.ndarray, n_relevant: np.ndarray | None = None) -> TopK:
+        """Expected Recall@K, NDCG@K and HitRate@K of one relevance set.
+
+        Args:
+            relevant: int [P, 2], distinct (row, item column) pairs of relevant items.
+            n_relevant: int [B], relevant items per row including those outside the
+                catalogue; default the pairs per row.
+
+        Returns:
+            `TopK`, float [B] each; NaN for rows with no relevant item.
+        """
+        n_rows, n_items = self.scores.shape
+        relevant = np.asarray(relevant, np.int64).reshape(-1, 2)
+        rows, cols = relevant[:, 0], relevant[:, 1]
+        in_catalogue = np.bincount(rows, minlength=n_rows)
+        count = in_catalogue if n_relevant is None else np.asarray(n_relevant)
+        if np.any(count < in_catalogue):
+            raise ValueError("n_relevant is smaller than the relevant items in the catalogue")
+        if np.any(np.isneginf(self.scores[rows, cols])):
+            raise ValueError("an excluded item (score -inf) is marked relevant")
+        start, size = self.group_of(rows, cols)
+        k = self.k
+        cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))])
+        in_top = np.clip(k - start, 0, size)  # slots of the group inside the top K
+        # Each relevant item sits at each position of its group with probability 1 / t.
+        dcg = (cumulative[np.minimum(start + size, k)] - cumulative[np.minimum(start, k)]) / size
+        hits = np.bincount(rows, in_top / size, n_rows)
+        ideal = cumulative[np.clip(np.minimum(count, k), 1, None)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = np.where(count > 0, hits / count, np.nan)
+            ndcg = np.where(count > 0, np.bincount(rows, dcg, n_rows) / ideal, np.nan)
+        no_hit = _log_no_hit(rows, start, size, in_top, n_rows)
+        hit = np.where(count > 0, 1.0 - np.exp(no_hit), np.nan)
+        return TopK(recall=recall, ndcg=ndcg, hit=hit)
 
 
 def finite_scores(scores: np.ndarray, name: str = "model") -> np.ndarray:
@@ -137,51 +206,29 @@ def finite_scores(scores: np.ndarray, name: str = "model") -> np.ndarray:
     return np.clip(scores, -limit, limit)
 
 
-@dataclasses.dataclass
-class _Groups:
-    """Tie groups of each row sorted by descending score, at every sorted position [B, I]."""
-
-    start: np.ndarray  # first position of the group (= items strictly ahead)
-    end: np.ndarray  # one past its last position
-    size: np.ndarray
-    sorted_relevant: np.ndarray  # bool, relevance in sorted order
-    relevant_in_group: np.ndarray  # relevant items of the group
-
-
-def _tie_groups(scores: np.ndarray, relevant: np.ndarray) -> _Groups:
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranked = np.take_along_axis(scores, order, 1)
-    sorted_relevant = np.take_along_axis(relevant, order, 1)
-    n_rows, n_items = scores.shape
-    position = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
-    first = np.ones((n_rows, n_items), bool)
-    first[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
-    last = np.ones((n_rows, n_items), bool)
-    last[:, :-1] = first[:, 1:]
-    start = np.maximum.accumulate(np.where(first, position, 0), axis=1)
-    end = np.minimum.accumulate(np.where(last, position, n_items - 1)[:, ::-1], axis=1)[:, ::-1] + 1
-    counts = np.concatenate([np.zeros((n_rows, 1), np.int64),
-                             np.cumsum(sorted_relevant, axis=1)], axis=1)
-    in_group = np.take_along_axis(counts, end, 1) - np.take_along_axis(counts, start, 1)
-    return _Groups(start=start, end=end, size=end - start, sorted_relevant=sorted_relevant,
-                   relevant_in_group=np.where(first, in_group, 0))
-
-
-def _log_no_hit(groups: _Groups, in_top: np.ndarray) -> np.ndarray:
-    """log P(no relevant item in the top K) per row: a product over tie groups.
+def _log_no_hit(rows: np.ndarray, start: np.ndarray, size: np.ndarray, in_top: np.ndarray,
+                n_rows: int) -> np.ndarray:
+    """log P(no relevant item in the top K) per row [B]: a product over tie groups.
 
     A group of size t holding r relevant items with m of its slots in the top K misses
     them all with probability C(t - r, m) / C(t, m).
     """
-    t, r, m = groups.size, groups.relevant_in_group, in_top
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, t.shape[1] + 1)))])
+    reaching = in_top > 0
+    if not reaching.any():
+        return np.zeros(n_rows)
+    rows, start, size, in_top = rows[reaching], start[reaching], size[reaching], in_top[reaching]
+    # Pairs of one (row, group start) share the group: take its first pair, count the rest.
+    _, pick, r = np.unique(rows * (int(start.max()) + 1) + start, return_index=True,
+                           return_counts=True)
+    row, t, m = rows[pick], size[pick], in_top[pick]
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, t.max() + 1)))])
 
     def log_choose(n: np.ndarray, j: np.ndarray) -> np.ndarray:
         n_safe = np.maximum(n, 0)
         j_safe = np.clip(j, 0, n_safe)
         return log_factorial[n_safe] - log_factorial[j_safe] - log_factorial[n_safe - j_safe]
 
-    active = (r > 0) & (m > 0)  # r > 0 only at a group's first position: one term per group
-    impossible = active & (t - r < m)
-    terms = np.where(active & ~impossible, log_choose(t - r, m) - log_choose(t, m), 0.0)
-    return np.where(impossible.any(1), -np.inf, terms.sum(1))
+    impossible = t - r < m
+    terms = np.where(impossible, 0.0, log_choose(t - r, m) - log_choose(t, m))
+    out = np.bincount(row, terms, n_rows)
+    return np.where(np.bincount(row, impossible, n_rows) > 0, -np.inf, out)

@@ -67,7 +67,8 @@ def plot_ablation(summaries: Mapping[str, Mapping[str, MeanCI]], metrics: Sequen
 
     Args:
         summaries: variant name -> metric name -> `MeanCI` (intervals that are NaN, e.g.
-            one seed, are drawn without an error bar).
+            one seed, are drawn without an error bar; a NaN mean, a metric no user
+            qualifies for, draws no bar).
         metrics: the metrics to draw, one panel each (e.g. ("rmse", "ndcg@10")).
         path: the PNG to write.
         labels: panel titles by metric; default the metric keys.
@@ -82,20 +83,26 @@ def plot_ablation(summaries: Mapping[str, Mapping[str, MeanCI]], metrics: Sequen
     figure = Figure(figsize=(4.8 * len(metrics), 0.5 * len(names) + 1.6))
     for slot, metric in enumerate(metrics, start=1):
         axes = figure.add_subplot(1, len(metrics), slot)
-        means = [summaries[n][metric].mean for n in names]
-        errors = [summaries[n][metric].half_width for n in names]
         positions = list(range(len(names)))
+        axes.set_yticks(positions, names if slot == 1 else [""] * len(names))
+        axes.set_ylim(len(names) - 0.5, -0.5)  # first variant on top, as in the table
+        drawn = [p for p in positions if not math.isnan(summaries[names[p]][metric].mean)]
+        if not drawn:
+            axes.set_title(f"{(labels or {}).get(metric, metric)}\n(no user qualifies)",
+                           fontsize=10)
+            continue
+        means = [summaries[names[p]][metric].mean for p in drawn]
+        errors = [summaries[names[p]][metric].half_width for p in drawn]
+        positions = drawn
         axes.barh(positions, means, color="tab:blue", alpha=0.75)
-        with_interval = [p for p in positions if errors[p] > 0]  # NaN and 0 compare False
-        axes.errorbar([means[p] for p in with_interval], with_interval,
-                      xerr=[errors[p] for p in with_interval], fmt="none", ecolor="black",
+        with_interval = [j for j in range(len(drawn)) if errors[j] > 0]  # NaN, 0 are False
+        axes.errorbar([means[j] for j in with_interval], [drawn[j] for j in with_interval],
+                      xerr=[errors[j] for j in with_interval], fmt="none", ecolor="black",
                       capsize=4)
         for position, mean, error in zip(positions, means, errors):
             axes.annotate(f"{mean:.4f}", (mean + (error if error > 0 else 0), position),
                           xytext=(4, -4),
                           textcoords="offset points", fontsize=7)
-        axes.set_yticks(positions, names if slot == 1 else [""] * len(names))
-        axes.invert_yaxis()  # first variant on top, as in the table
         spans = [(m - (e if e > 0 else 0), m + (e if e > 0 else 0)) for m, e in zip(means, errors)]
         low, high = min(s[0] for s in spans), max(s[1] for s in spans)
         margin = (high - low) * 0.25 or abs(high) * 0.05 or 0.01

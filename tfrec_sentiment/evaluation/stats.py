@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -66,6 +66,7 @@ class BootstrapDiff:
     n_users: int
     n_resamples: int
     lower_is_better: bool
+    population: str = "all"  # the users compared: "all" or a slice name
 
     @property
     def candidate_better(self) -> bool:
@@ -128,7 +129,8 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
 def paired_bootstrap(candidate: Statistic, reference: Statistic, n_users: int, *,
                      metric: str = "", names: tuple[str, str] = ("candidate", "reference"),
                      lower_is_better: bool = False, n_resamples: int = 2000, seed: int = 0,
-                     level: float = 0.95, max_elements: int = 1 << 22) -> BootstrapDiff:
+                     level: float = 0.95, max_elements: int = 1 << 22,
+                     population: str = "all") -> BootstrapDiff:
     """Paired bootstrap of the difference of a statistic between two models.
 
     Args:
@@ -143,6 +145,7 @@ def paired_bootstrap(candidate: Statistic, reference: Statistic, n_users: int, *
         seed: seeds the resampling; same seed, same answer.
         level: coverage of the percentile interval.
         max_elements: resamples are drawn in blocks of at most this many indices.
+        population: which users these are ("all" or a slice name), for the report.
 
     Example:
         >>> a, b = np.arange(10.0), np.arange(10.0) + 1
@@ -150,20 +153,102 @@ def paired_bootstrap(candidate: Statistic, reference: Statistic, n_users: int, *
         >>> diff.difference, round(diff.low, 9), round(diff.high, 9)
         (1.0, 1.0, 1.0)
     """
+    return paired_bootstraps({metric: (candidate, reference, lower_is_better)}, n_users,
+                             names=names, n_resamples=n_resamples, seed=seed, level=level,
+                             max_elements=max_elements, population=population)[0]
+
+
+def paired_bootstraps(statistics: Mapping[str, tuple[Statistic, Statistic, bool]],
+                      n_users: int, *, names: tuple[str, str] = ("candidate", "reference"),
+                      n_resamples: int = 2000, seed: int = 0, level: float = 0.95,
+                      max_elements: int = 1 << 22, population: str = "all"
+                      ) -> list[BootstrapDiff]:
+    """`paired_bootstrap` of several metrics on ONE set of resamples (drawn once).
+
+    Args:
+        statistics: metric -> (candidate statistic, reference statistic, lower_is_better).
+        n_users, names, n_resamples, seed, level, max_elements, population: as in
+            `paired_bootstrap`; each metric gets exactly the answer `paired_bootstrap`
+            gives it alone with the same seed.
+
+    Returns:
+        One `BootstrapDiff` per metric, in the order of `statistics` (see `bootstrap_diff`
+        for metrics undefined on some resamples).
+
+    Example:
+        >>> a, b = np.arange(10.0), np.arange(10.0) + 1
+        >>> stats = {"x": (lambda i: b[i].mean(1), lambda i: a[i].mean(1), False)}
+        >>> paired_bootstraps(stats, 10)[0].difference
+        1.0
+    """
+    flat = {(metric, side): pair[side] for metric, pair in statistics.items() for side in (0, 1)}
+    values = resample_statistics(flat, n_users, n_resamples=n_resamples, seed=seed,
+                                 max_elements=max_elements)
+    return [bootstrap_diff(values[(metric, 0)], values[(metric, 1)], n_users, metric=metric,
+                           names=names, lower_is_better=lower, level=level,
+                           population=population)
+            for metric, (_, _, lower) in statistics.items()]
+
+
+def resample_statistics(statistics: Mapping[Hashable, Statistic], n_users: int, *,
+                        n_resamples: int = 2000, seed: int = 0, max_elements: int = 1 << 22
+                        ) -> dict[Hashable, np.ndarray]:
+    """Every statistic on the full set and on the same bootstrap resamples of users.
+
+    Resampling is the costly part of a bootstrap; drawing the users once and scoring
+    every model's every metric on them makes each model's values shared by all the
+    comparisons it takes part in (a model compared with 8 others is resampled once).
+
+    Args:
+        statistics: any key -> statistic (int [R, n] index rows -> float [R]).
+        n_users: n.
+        n_resamples: R.
+        seed: seeds the draw; the same seed gives the same resamples in every call.
+        max_elements: resamples are drawn in blocks of at most this many indices.
+
+    Returns:
+        key -> float [1 + R]: the value on all users first, then one per resample.
+
+    Example:
+        >>> a = np.arange(4.0)
+        >>> values = resample_statistics({"a": lambda i: a[i].mean(1)}, 4, n_resamples=3)
+        >>> values["a"].shape, float(values["a"][0])
+        ((4,), 1.5)
+    """
     if n_users < 1:
         raise ValueError("paired_bootstrap needs at least one user")
     everyone = np.arange(n_users)[None, :]
-    observed = float(candidate(everyone)[0] - reference(everyone)[0])
     rng = np.random.default_rng(seed)
     block = max(1, max_elements // n_users)
-    diffs = []
+    parts: dict[Hashable, list[np.ndarray]] = {key: [stat(everyone)]
+                                                for key, stat in statistics.items()}
     for begin in range(0, n_resamples, block):
         index = rng.integers(0, n_users, size=(min(block, n_resamples - begin), n_users))
-        diffs.append(candidate(index) - reference(index))
-    diff = np.concatenate(diffs)
-    low, high = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2])
-    share = min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0)))
+        for key, stat in statistics.items():
+            parts[key].append(stat(index))
+    return {key: np.concatenate(values).astype(np.float64) for key, values in parts.items()}
+
+
+def bootstrap_diff(candidate: np.ndarray, reference: np.ndarray, n_users: int, *,
+                   metric: str = "", names: tuple[str, str] = ("candidate", "reference"),
+                   lower_is_better: bool = False, level: float = 0.95,
+                   population: str = "all") -> BootstrapDiff:
+    """The paired difference from two models' `resample_statistics` values (float [1 + R]).
+
+    A resample on which the metric is undefined for either model (NaN: no user of the
+    resample qualifies) is left out; when it is NaN on all users, the difference and
+    interval are NaN (and `candidate_better` is False).
+    """
+    observed = float(candidate[0] - reference[0])
+    diff = candidate[1:] - reference[1:]
+    diff = diff[~np.isnan(diff)]
+    if math.isnan(observed) or diff.size == 0:
+        low = high = share = math.nan
+    else:
+        low, high = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2])
+        share = min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0)))
     return BootstrapDiff(metric=metric, candidate=names[0], reference=names[1],
                          difference=observed, low=float(low), high=float(high),
-                         share=float(share), n_users=n_users, n_resamples=n_resamples,
-                         lower_is_better=lower_is_better)
+                         share=float(share), n_users=n_users,
+                         n_resamples=len(candidate) - 1, lower_is_better=lower_is_better,
+                         population=population)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from tfrec_sentiment.config_checks import ConfigError, check_fields
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -36,18 +38,15 @@ class ExportConfig:
 
     root: str = "saved_models"
     model_name: str = "tfrec_sentiment"
-    top_k: int = 10
+    top_k: int = dataclasses.field(default=10, metadata={"min": 1})
     base_path: str | None = None
-    num_versions: int = 1
+    num_versions: int = dataclasses.field(default=1, metadata={"min": 1})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not _NAME.match(self.model_name):
-            raise ValueError(f"model_name {self.model_name!r} must be letters, digits, "
-                             "'_', '.' or '-' (it is a folder and a URL path segment)")
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
-        if self.num_versions < 1:
-            raise ValueError(f"num_versions must be >= 1, got {self.num_versions}")
+            raise ConfigError("use letters, digits, '_', '.' or '-' (it is a folder and a URL "
+                              "path segment)", "model_name", self.model_name)
 
     @property
     def serving_base_path(self) -> str:

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfrec_sentiment.data.ids import normalize_ids
+
 EMPTY_SCORE = float(np.finfo(np.float32).min)
 
 
@@ -88,8 +90,11 @@ class CatalogueIndex(tf.Module):
         return cls(item_ids, user_ids, splits, items, k)
 
     def seen(self, user_id: tf.Tensor) -> tf.RaggedTensor:
-        """Columns each user reviewed: string [B] -> ragged int32 [B, None] (unknown: [])."""
-        row = self.user_rows.lookup(tf.reshape(user_id, [-1]))
+        """Columns each user reviewed: string [B] -> ragged int32 [B, None] (unknown: []).
+
+        Ids are normalised first, as ingestion did (`data.ids.normalize_ids`).
+        """
+        row = self.user_rows.lookup(normalize_ids(tf.reshape(user_id, [-1])))
         known = row >= 0
         safe = tf.where(known, row, 0)
         starts = tf.gather(self.seen_splits, safe)
@@ -101,9 +106,10 @@ class CatalogueIndex(tf.Module):
                         num_users: tf.Tensor) -> tf.RaggedTensor:
         """Groups known item ids by user: [N], int32 [N] in [0, G) -> ragged [G, None].
 
-        Unknown item ids are dropped.
+        Item ids are normalised first (`data.ids.normalize_ids`); unknown ones are dropped.
         """
-        column = tf.cast(self.item_columns.lookup(tf.reshape(item_id, [-1])), tf.int32)
+        column = tf.cast(self.item_columns.lookup(normalize_ids(tf.reshape(item_id, [-1]))),
+                         tf.int32)
         known = column >= 0
         column, user_index = column[known], tf.cast(user_index[known], tf.int64)
         order = tf.argsort(user_index, stable=True)

@@ -17,11 +17,14 @@ worlds. Its four `tf.function`s are the SavedModel's signatures:
 
 Defined behaviour on odd input (never an error):
 
+- user / item ids are normalised as ingestion did (`data.ids.normalize_ids`: surrounding
+  whitespace removed), so `" u1"` is `"u1"`;
 - unknown or empty user / item ids take the OOV path: the recommender's OOV id rows
   and the training-wide prior profile; an unknown user has no reviewed items to exclude;
 - texts are cut to `sequence_length * 64` bytes before tokenising (a 100 KB review
-  costs what a long one does) and invalid UTF-8 bytes become U+FFFD; an empty text
-  is scored as the empty review `[CLS] [SEP]`;
+  costs what a long one does) and invalid UTF-8 bytes become U+FFFD; emoji and star
+  ratings are read as words (`text.emoji`); an empty text (no token) gets the class
+  prior, a zero embedding and the label "none" (`sentiment/empty_text.py`);
 - `recommend_from_reviews`: one row per review of a NEW user. `user_index` numbers
   the users 0..G-1 of this request (G = largest valid index + 1; a user with no rows
   gets the prior profile); rows whose `user_index` is negative or >= N are ignored.

@@ -2,6 +2,7 @@
 
     saved_models/tfrec_sentiment/
         models.config              TF Serving model config (text protobuf)
+        .publish.lock              flock of the tools that publish (TF Serving ignores it)
         1/                         a version: never overwritten
             saved_model.pb, variables/, fingerprint.pb
             assets/vocab.txt       the tokenizer vocabulary
@@ -11,7 +12,10 @@
 A version is written into a hidden staging folder beside the versions (TF Serving
 only loads integer-named folders), audited, described and then renamed to the next
 free integer, so a server polling the folder never sees a half-written version. A
-failed export (op audit, disk) leaves no version behind.
+failed export (op audit, disk) leaves no version behind; a killed one leaves its
+staging folder, whose name records the owner process (`.staging-<token>.<pid>@<host>`),
+and the next export deletes it (`versions.remove_leftovers`). The claim and the rename
+happen under the model folder's publish lock (`versions.publish_lock`).
 
 `assets.extra/` is the SavedModel folder for files that the graph does not load (TF
 Serving reads only its warm-up file there): `export.json` records the signatures,
@@ -34,6 +38,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +48,13 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.module import VOCABULARY_FILE, build_serving_module
 from tfrec_sentiment.export.ops import audit_ops, saved_model_ops
+from tfrec_sentiment.export.versions import (
+    STAGING_PREFIX,
+    owned_name,
+    publish_lock,
+    remove_leftovers,
+    versions,
+)
 
 if TYPE_CHECKING:
     from tfrec_sentiment.recsys.trained import TrainedRecommender
@@ -50,7 +62,12 @@ if TYPE_CHECKING:
 
 MODELS_CONFIG = "models.config"
 METADATA_FILE = "export.json"
-_STAGING_PREFIX = ".staging-"
+
+# Called under the publish lock just before a version is claimed; returns extra facts
+# for export.json, or raises to abandon the export (the staging folder is removed).
+BeforePublish = Callable[[Path], "dict | None"]
+# Called under the publish lock right after the rename and models.config.
+AfterPublish = Callable[[Path], None]
 
 
 class ExportError(RuntimeError):
@@ -58,7 +75,9 @@ class ExportError(RuntimeError):
 
 
 def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | None = None,
-               recommender: TrainedRecommender | None = None) -> Path:
+               recommender: TrainedRecommender | None = None, metadata: dict | None = None,
+               before_publish: BeforePublish | None = None,
+               after_publish: AfterPublish | None = None) -> Path:
     """Exports a run's sentiment model and recommender as the next SavedModel version.
 
     Args:
@@ -68,6 +87,7 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
         config: where to write (`root`, `model_name`) and `top_k`.
         sentiment: the trained `SentimentModel`, if already in memory.
         recommender: the trained `TrainedRecommender`, if already in memory.
+        metadata, before_publish, after_publish: as `write_version`.
 
     Returns:
         The version folder written, e.g. `saved_models/tfrec_sentiment/3`.
@@ -81,11 +101,14 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
         from tfrec_sentiment.recsys.trained import TrainedRecommender
 
         recommender = TrainedRecommender.load(_existing(run_dir / "recsys", run_dir))
-    return export_models(sentiment, recommender, config, source=run_dir)
+    return export_models(sentiment, recommender, config, source=run_dir, metadata=metadata,
+                         before_publish=before_publish, after_publish=after_publish)
 
 
 def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
-                  config: ExportConfig, source: Path | None = None) -> Path:
+                  config: ExportConfig, source: Path | None = None,
+                  metadata: dict | None = None, before_publish: BeforePublish | None = None,
+                  after_publish: AfterPublish | None = None) -> Path:
     """Composes both models (`build_serving_module`) and writes the next version.
 
     Args:
@@ -93,6 +116,7 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         recommender: the `TrainedRecommender`.
         config: the ExportConfig.
         source: the run folder the models come from (recorded in export.json).
+        metadata, before_publish, after_publish: as `write_version`.
 
     Returns:
         The version folder.
@@ -109,23 +133,33 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         "sentiment": _jsonable(sentiment.describe()),
         "recommender": {"config": _jsonable(dataclasses.asdict(recommender.config)),
                         "metrics": _jsonable(recommender.metrics)},
+        **(metadata or {}),
     }
-    return write_version(module, module.serving_signatures(), config, described)
+    return write_version(module, module.serving_signatures(), config, described,
+                         before_publish=before_publish, after_publish=after_publish)
 
 
 def write_version(module: tf.Module, signatures: dict[str, Any], config: ExportConfig,
-                  metadata: dict | None = None) -> Path:
+                  metadata: dict | None = None, before_publish: BeforePublish | None = None,
+                  after_publish: AfterPublish | None = None) -> Path:
     """Saves `module` as the next version of `config.model_name` under `config.root`.
 
-    Stages the SavedModel, audits its ops (`audit_ops`), writes
-    `assets.extra/export.json`, renames the folder into place and (re)writes
-    `models.config`.
+    First deletes the leftovers of killed exports and prunes (`remove_leftovers`),
+    then stages the SavedModel in `.staging-<token>.<pid>@<host>`, audits its ops
+    (`audit_ops`) and, holding the model folder's `publish_lock`, calls
+    `before_publish`, writes `assets.extra/export.json`, renames the folder into
+    place, (re)writes `models.config` and calls `after_publish`.
 
     Args:
         module: any `tf.Module` to save.
         signatures: signature name -> concrete function (or tf.function).
         config: the ExportConfig.
         metadata: extra facts for export.json.
+        before_publish: `f(model_dir) -> dict | None`, under the lock before the
+            version is claimed (e.g. re-check a guardrail against the newest version);
+            its dict joins export.json; an exception abandons the export.
+        after_publish: `f(version_dir)`, under the lock after the version is in place
+            (e.g. prune older versions); an exception leaves the version published.
 
     Returns:
         The version folder.
@@ -136,7 +170,8 @@ def write_version(module: tf.Module, signatures: dict[str, Any], config: ExportC
     """
     model_dir = Path(config.root) / config.model_name
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = model_dir / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
+    remove_leftovers(model_dir)
+    staging = model_dir / owned_name(STAGING_PREFIX)
     try:
         tf.saved_model.save(module, str(staging), signatures=signatures)
         audit = audit_ops(saved_model_ops(staging))
@@ -150,10 +185,15 @@ def write_version(module: tf.Module, signatures: dict[str, Any], config: ExportC
             "vocabulary": _asset_facts(staging / "assets" / VOCABULARY_FILE),
             **(metadata or {}),
         }
-        version = _move_into_place(staging, model_dir, facts)
+        with publish_lock(model_dir):
+            if before_publish is not None:
+                facts.update(before_publish(model_dir) or {})
+            version = _move_into_place(staging, model_dir, facts)
+            write_models_config(config)
+            if after_publish is not None:
+                after_publish(model_dir / str(version))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_models_config(config)
     return model_dir / str(version)
 
 
@@ -175,14 +215,6 @@ def signature_specs(saved_model_dir: str | Path) -> dict[str, dict]:
             for side in ("inputs", "outputs")
         }
     return specs
-
-
-def versions(model_dir: str | Path) -> list[int]:
-    """The integer version folders of a model folder, ascending."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def models_config_text(config: ExportConfig) -> str:

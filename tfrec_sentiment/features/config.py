@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from tfrec_sentiment.config_checks import check_fields
+
+# Allowed `training_features` values, dispatched in features/tables.py.
+TRAINING_FEATURES: tuple[str, ...] = ("past_only", "leave_one_out")
+
 
 @dataclasses.dataclass
 class FeatureConfig:
@@ -41,9 +46,13 @@ class FeatureConfig:
 
     use_sentiment: bool = True
     use_text: bool = True
-    prior_strength: float = 2.0
-    training_features: str = "past_only"
-    history_length: int = 20
+    prior_strength: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
+    training_features: str = dataclasses.field(default="past_only",
+                                               metadata={"choices": TRAINING_FEATURES})
+    history_length: int = dataclasses.field(default=20, metadata={"min": 0})
     item_similarity: bool = True
-    similarity_shrinkage: float = 5.0
-    similarity_max_items: int = 5_000
+    similarity_shrinkage: float = dataclasses.field(default=5.0, metadata={"min": 0.0})
+    similarity_max_items: int = dataclasses.field(default=5_000, metadata={"min": 1})
+
+    def __post_init__(self) -> None:
+        check_fields(self)

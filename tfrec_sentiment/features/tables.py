@@ -44,12 +44,11 @@ import tensorflow as tf
 
 from tfrec_sentiment.features import history as history_lib
 from tfrec_sentiment.features import similarity as similarity_lib
-from tfrec_sentiment.features.config import FeatureConfig
+from tfrec_sentiment.features.config import TRAINING_FEATURES, FeatureConfig
 from tfrec_sentiment.features.lookup import FeatureLookup
 from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
 
 SIDES: tuple[str, str] = ("user", "item")
-TRAINING_FEATURES: tuple[str, str] = ("past_only", "leave_one_out")
 # tables.history key -> example / lookup group name (user side).
 HISTORY_GROUPS: dict[str, str] = {
     "items": "history", "rating": "history_rating", "sentiment": "history_sentiment"}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from tfrec_sentiment.config_checks import ConfigError, check_fields
+
 GUARD_METRICS = ("rmse", "mae", "recall", "ndcg", "hitrate")
 
 
@@ -34,37 +36,42 @@ class UpdateConfig:
         guard_metrics: metrics the guardrail checks: "rmse", "mae", and top-K
             "recall", "ndcg", "hitrate" (at `k`).
         k: the top-K cut-off of the ranking metrics.
+        min_eval_rows: the least evidence the guardrail compares on: evaluation-slice
+            rows that both models can score (reviews of catalogue items). Below it
+            (or below `min_eval_users`) the update refuses, whatever the metrics
+            say, unless `force`: a slice of 1 row has a confidence interval of
+            width 0 and decides nothing. Counted on the slice as evaluated.
+        min_eval_users: the least number of distinct users in that slice.
         keep_versions: after publishing, keep this many newest versions and delete
             older ones (at least `export.num_versions`, which TF Serving keeps loaded).
-        force: publish whatever the guardrail says (the decision still records it).
+        force: publish whatever the guardrail says, too little evidence included (the
+            decision still records it).
         seed: training seed; None = the parent run's.
     """
 
-    eval_fraction: float = 0.2
-    validation_fraction: float = 0.1
-    epochs: int = 10
-    learning_rate: float | None = None
-    tolerance: float = 0.02
-    guard_metrics: tuple[str, ...] = ("rmse", "ndcg")
-    k: int = 10
-    keep_versions: int = 5
+    eval_fraction: float = dataclasses.field(default=0.2, metadata={"above": 0.0, "below": 1.0})
+    validation_fraction: float = dataclasses.field(default=0.1, metadata={"min": 0.0})
+    epochs: int = dataclasses.field(default=10, metadata={"min": 1})
+    learning_rate: float | None = dataclasses.field(default=None, metadata={"above": 0.0})
+    tolerance: float = dataclasses.field(default=0.02, metadata={"min": 0.0})
+    guard_metrics: tuple[str, ...] = dataclasses.field(
+        default=("rmse", "ndcg"), metadata={"choices": GUARD_METRICS, "min_items": 1})
+    k: int = dataclasses.field(default=10, metadata={"min": 1})
+    # the guardrail needs evidence: at least one row and one user
+    min_eval_rows: int = dataclasses.field(default=20, metadata={"min": 1})
+    min_eval_users: int = dataclasses.field(default=5, metadata={"min": 1})
+    keep_versions: int = dataclasses.field(default=5, metadata={"min": 1})
     force: bool = False
-    seed: int | None = None
+    seed: int | None = dataclasses.field(default=None, metadata={"min": 0})
 
     def __post_init__(self) -> None:
-        self.guard_metrics = tuple(self.guard_metrics)
-        if not 0.0 < self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in (0, 1), got {self.eval_fraction}")
-        if not 0.0 <= self.validation_fraction < 1.0 - self.eval_fraction:
-            raise ValueError(f"validation_fraction must be in [0, 1 - eval_fraction), got "
-                             f"{self.validation_fraction}")
-        if self.tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
-        unknown = set(self.guard_metrics) - set(GUARD_METRICS)
-        if unknown or not self.guard_metrics:
-            raise ValueError(f"guard_metrics {self.guard_metrics}: choose from {GUARD_METRICS}")
-        if self.keep_versions < 1 or self.epochs < 1 or self.k < 1:
-            raise ValueError("keep_versions, epochs and k must be >= 1")
+        check_fields(self)  # also turns a list of guard metrics into a tuple
+        if self.validation_fraction >= 1.0 - self.eval_fraction:
+            raise ConfigError(f"must be < 1 - eval_fraction = {1.0 - self.eval_fraction:g}",
+                              "validation_fraction", self.validation_fraction)
+        if self.min_eval_users > self.min_eval_rows:
+            raise ConfigError(f"cannot exceed min_eval_rows={self.min_eval_rows} (each user "
+                              "has a row)", "min_eval_users", self.min_eval_users)
 
     @property
     def eval_quantile(self) -> float:

@@ -4,7 +4,9 @@ Steps, each accounted for (`FeedbackData.counts`, balanced like an IngestReport)
 
 1. `prepare_reviews` on every feedback file (the same ingestion as training: any
    reader format, cleaning, de-duplication, variant collapse). Its own report
-   (lines = accepted + rejected + duplicates) is kept per file.
+   (lines = accepted + rejected + duplicates) is kept per file. Feedback whose every
+   line is rejected (a wrong `--format` or `--columns`) is refused with the counts
+   per file and reason (`FeedbackRejectedError`), not reported as "nothing new".
 2. Product ids: a feedback review of a source item the run already maps to a
    product gets that product's id (`map_items`), so variant groups stay stable
    across updates; other items keep the id ingestion gave them (new products).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,6 +51,11 @@ OUTCOMES = ("new", "already_known", "updated", "repeated")
 
 class FeedbackError(ValueError):
     """The feedback cannot update the run (e.g. it holds nothing new)."""
+
+
+class FeedbackRejectedError(FeedbackError):
+    """The reader rejected every line of the feedback (likely a wrong --format or
+    --columns); the message gives the lines and the rejections by reason per file."""
 
 
 @dataclasses.dataclass
@@ -92,6 +100,9 @@ def fold_feedback(history: pd.DataFrame, item_map: pd.DataFrame, paths: Sequence
         data_config: the run's DataConfig (collapse_variants, chunk size, ...).
 
     Raises:
+        FeedbackRejectedError: every line of every file was rejected (read or
+            cleaning), with the counts; a file rejected whole while others were read
+            only warns (its rejections are in `files`).
         FeedbackError: no file given, or the files hold no new or updated review.
     """
     if not paths:
@@ -107,6 +118,7 @@ def fold_feedback(history: pd.DataFrame, item_map: pd.DataFrame, paths: Sequence
                       **result.report.to_dict()})
         frames.append(result.reviews)
         maps.append(result.item_map)
+    check_not_all_rejected(files, format)
     feedback = to_canonical(pd.concat(frames, ignore_index=True))
     feedback, grown_map = map_items(feedback, pd.concat(maps, ignore_index=True), item_map)
     updated_history, new, counts = reconcile(history, feedback)
@@ -118,6 +130,40 @@ def fold_feedback(history: pd.DataFrame, item_map: pd.DataFrame, paths: Sequence
                   validation=parts.validation, test=parts.test)
     counts.update({f"new_{name}": len(frame) for name, frame in parts.parts.items()})
     return FeedbackData(split, grown_map, prepared, files, counts)
+
+
+def check_not_all_rejected(files: Sequence[dict], format: str | None = None) -> None:
+    """Refuses feedback whose every line was rejected; warns about a file rejected whole.
+
+    Args:
+        files: per file, its `IngestReport.to_dict()` (with "file", "format").
+        format: the reader name asked for (None = guessed per file).
+
+    Raises:
+        FeedbackRejectedError: no file has an accepted or duplicate line although
+            some have lines, e.g. "every line of the feedback was rejected by the
+            reader (format 'amazon2014'): a.csv: 3 of 3 lines rejected
+            (invalid_json: 3); check --format and --columns".
+    """
+    whole = [f for f in files if f["lines"] and sum(f["rejected"].values()) == f["lines"]]
+    if not whole:
+        return
+    described = "; ".join(_rejections(f) for f in whole)
+    if len(whole) == len(files):
+        asked = f"format {format!r}" if format else "format guessed per file"
+        raise FeedbackRejectedError(
+            f"every line of the feedback was rejected by the reader ({asked}): "
+            f"{described}; check --format and --columns")
+    warnings.warn(f"every line of a feedback file was rejected by the reader: {described}",
+                  stacklevel=3)
+
+
+def _rejections(report: dict) -> str:
+    rejected = report["rejected"]
+    reasons = ", ".join(f"{reason}: {count}" for reason, count
+                        in sorted(rejected.items(), key=lambda item: (-item[1], item[0])))
+    return (f"{report['file']}: {sum(rejected.values())} of {report['lines']} lines "
+            f"rejected ({reasons}; read as {report.get('format', '?')!r})")
 
 
 def map_items(feedback: pd.DataFrame, feedback_map: pd.DataFrame,

@@ -32,9 +32,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.evaluation.evaluate import LOWER_IS_BETTER
+from tfrec_sentiment.recsys.config import SCORE_MODES
 
 RankFunction = Callable[[tf.Tensor, tf.Tensor], dict]
-SCORE_MODES = ("retrieval", "rating", "blend")
 
 
 class RankRecommender:

@@ -40,6 +40,11 @@ from tfrec_sentiment.evaluation.ablation import (
 )
 from tfrec_sentiment.evaluation.baselines import baseline_variants
 from tfrec_sentiment.evaluation.plots import plot_training_curves
+from tfrec_sentiment.export.preflight import (
+    check_export_config,
+    estimate_run_export_bytes,
+    export_write_errors,
+)
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
@@ -81,7 +86,13 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
         config: the resolved run config (see `tfrec_sentiment.config.resolve`).
         run_dir: the run folder; default `<run_root>/<name>-<timestamp>`.
         progress: progress bars on the long stages.
-        export: end with the SavedModel export (needs the export stage).
+        export: end with the SavedModel export; the export folder is then checked
+            first (`export.preflight.check_export_root`: creatable, writable, room
+            for the estimated size), before any work.
+
+    Raises:
+        ExportRootError: the export folder cannot take the SavedModel (before
+            training), or writing it failed for lack of space or permission.
 
     Strategy "multi_worker" (TF_CONFIG set on every worker): each worker runs this
     with the SAME `run_dir` on a shared file system and `sentiment.model_dir` set
@@ -90,6 +101,8 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     inside it, removed at the end, except the recommender's backup, which all share.
     """
     check_multi_worker(config, run_dir)
+    if export:
+        check_export_config(config.export, estimate_run_export_bytes(config))
     strategy = make_strategy(config.strategy, config.replicas)  # before any other op
     run_dir = new_run_dir(config, run_dir)
     out = worker_write_dir(run_dir, strategy)  # this worker's outputs (run_dir on the chief)
@@ -263,8 +276,14 @@ def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: Feature
 
 def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: SentimentModel,
                  recommender: TrainedRecommender) -> Path:
-    """Writes the one SavedModel; returns its version folder."""
-    return export_run(run_dir, config.export, sentiment=sentiment, recommender=recommender)
+    """Writes the one SavedModel; returns its version folder.
+
+    Raises:
+        ExportRootError: no space or no permission to write it (one line).
+    """
+    with export_write_errors(Path(config.export.root) / config.export.model_name):
+        return export_run(run_dir, config.export, sentiment=sentiment,
+                          recommender=recommender)
 
 
 def write_run_report(run: TrainRun) -> Path:

@@ -15,10 +15,15 @@
    by id for new users and items, then `UpdateConfig.epochs` epochs of training.
 5. guardrail: the candidate and the currently published version (the newest
    integer folder, loaded as TF Serving would) are scored on the evaluation slice
-   through the same `rank` function (`pipeline.guardrail`); publish only if no
-   guarded metric is worse beyond the relative tolerance (`force` overrides).
+   through the same `rank` function (`pipeline.guardrail`); publish only if the
+   slice holds at least `min_eval_rows` rows and `min_eval_users` users and no
+   guarded metric is worse beyond the relative tolerance (`force` overrides both).
 6. export: publish = `export.saved_model.export_run` (staged, audited, renamed into
-   place as the next integer version), then keep the newest `keep_versions`.
+   place as the next integer version), then keep the newest `keep_versions`. The
+   claim and rename happen under the model folder's publish lock; under it the
+   update first checks that the newest version is still the one it compared
+   against (if another update published meanwhile, the guardrail runs again
+   against that one), so two updates never judge against a stale version.
 
 The updated run folder has the run-folder layout (data/, sentiment/, features/,
 recsys/, evaluation/), so `tools/export.py` and a later update can start from it,
@@ -31,8 +36,14 @@ plus its lineage:
     data/feedback/<i>/  each feedback file's ingestion (reviews, report, rejected lines)
     data/update.json the reconciliation counts (new / already known / updated / repeated)
 
-A crash at any point leaves the published versions as they were: nothing is
+A crash before the rename leaves the published versions as they were: nothing is
 published before the decision, and a version appears only by the export's rename.
+The version folder is the record of its publication: `assets.extra/export.json`
+holds an "update" section (run folder, parent run, feedback sha256, decision).
+What follows the rename (models.config, pruning, decision.json, lineage.json) is
+idempotent: if the update is killed there, the next update from that run, or
+re-running the same update, finds the version by that record, completes the run's
+records (`repair_update`) and publishes nothing twice.
 
 Example:
 
@@ -60,9 +71,17 @@ from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.evaluation.evaluate import EvalResult, evaluate
 from tfrec_sentiment.evaluation.stats import paired_bootstrap
 from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.preflight import check_export_root, estimate_saved_run_bytes
+from tfrec_sentiment.export.versions import (
+    latest_version,
+    prune_versions,
+    publish_lock,
+    remove_leftovers,
+    versions,
+)
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.pipeline.config import UpdateConfig
-from tfrec_sentiment.pipeline.feedback import FeedbackData, fold_feedback
+from tfrec_sentiment.pipeline.feedback import FeedbackData, _sha256, fold_feedback
 from tfrec_sentiment.pipeline.guardrail import Check, RankRecommender, judge, load_published
 from tfrec_sentiment.pipeline.stages import StageTimer, write_json
 from tfrec_sentiment.recsys.trained import TrainedRecommender
@@ -75,6 +94,7 @@ log = logging.getLogger(__name__)
 
 LINEAGE_FILE = "lineage.json"
 DECISION_FILE = "decision.json"
+RECORD_KEY = "update"  # the section of a version's export.json naming the update
 
 
 class UpdateError(RuntimeError):
@@ -92,10 +112,17 @@ class Decision:
         tolerance: the relative tolerance of the checks.
         compared_version: the published version the candidate met (None: none).
         checks: one `Check` per guarded metric (empty without a comparison).
-        status: "decided", then "published" / "refused"; "failed" after a crash.
+        status: "decided", then "publishing" (under the publish lock, just before
+            the rename), then "published" / "refused"; "failed" after a crash.
         version: the version published, if any.
         pruned: versions deleted after publishing.
         error: the exception, if the update failed.
+        evidence: the evaluation slice as evaluated, {"rows", "users"}, against the
+            minimum {"min_rows", "min_users"}, and "enough" (bool).
+        rechecked: versions compared against before the final one (another
+            update published in between and the guardrail ran again).
+        repaired: set when the records were completed after the update stopped
+            past the rename (when, by which process, the error seen).
     """
 
     publish: bool
@@ -108,9 +135,20 @@ class Decision:
     version: int | None = None
     pruned: list[int] = dataclasses.field(default_factory=list)
     error: str | None = None
+    evidence: dict | None = None
+    rechecked: list[int] = dataclasses.field(default_factory=list)
+    repaired: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Decision:
+        """The inverse of `to_dict` (unknown keys ignored, missing ones defaulted)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["checks"] = [Check(**c) for c in values.get("checks", [])]
+        return cls(**values)
 
 
 @dataclasses.dataclass
@@ -130,14 +168,21 @@ class UpdateState:
 
 @dataclasses.dataclass
 class UpdateResult:
-    """The finished update: its run folder, decision and (if published) version folder."""
+    """The finished update: its run folder, decision and (if published) version folder.
+
+    `already_published`: the same feedback on the same parent had been published
+    by an earlier update (`run_dir` is that run, its records completed if it had
+    stopped after the rename); nothing new was trained or published, and
+    `candidate` is None.
+    """
 
     run_dir: Path
     decision: Decision
     version_dir: Path | None
-    candidate: TrainedRecommender
+    candidate: TrainedRecommender | None
     evaluation: dict
     timing: dict
+    already_published: bool = False
 
 
 Hook = Callable[[str, UpdateState], None]
@@ -166,7 +211,9 @@ def run_update(parent_dir: str | Path, feedback: Sequence[str | Path],
 
     Returns:
         `UpdateResult`. A refused candidate is a normal outcome
-        (`decision.status == "refused"`), not an exception.
+        (`decision.status == "refused"`), not an exception. Re-running an update
+        whose version is already published (e.g. after it was killed past the
+        rename) returns that run with `already_published` set.
 
     Raises:
         UpdateError: the parent is not a finished run; FeedbackError: the feedback
@@ -176,6 +223,12 @@ def run_update(parent_dir: str | Path, feedback: Sequence[str | Path],
     parent_dir = Path(parent_dir)
     run_config = load_parent_config(parent_dir)
     export = export or run_config.export
+    model_dir = Path(export.root) / export.model_name
+    check_export_root(model_dir, estimate_saved_run_bytes(parent_dir))  # before any work
+    remove_leftovers(model_dir)
+    earlier = _earlier_publication(model_dir, parent_dir, feedback)
+    if earlier is not None:
+        return earlier
     run_dir = _new_update_dir(parent_dir, run_config.name, run_dir)
     state = UpdateState(run_dir, parent_dir)
     lineage = _start_lineage(parent_dir, run_dir, feedback, config)
@@ -187,7 +240,9 @@ def run_update(parent_dir: str | Path, feedback: Sequence[str | Path],
     except BaseException as error:
         decision = state.decision or Decision(False, "the update failed before deciding",
                                               config.force, config.tolerance, None)
-        decision.status, decision.error = "failed", f"{type(error).__name__}: {error}"
+        if decision.status != "published":  # a crash after the records were complete
+            decision.status = "failed"
+        decision.error = f"{type(error).__name__}: {error}"
         write_json(run_dir / DECISION_FILE, decision.to_dict())
         raise
     return result
@@ -216,8 +271,8 @@ def _run(run_config: config_lib.RunConfig, config: UpdateConfig, export: ExportC
             parent_recommender.config, epochs=config.epochs,
             learning_rate=config.learning_rate or parent_recommender.config.learning_rate)
         seed = run_config.seed if config.seed is None else config.seed
-        config_lib.save(dataclasses.replace(run_config, recsys=recsys, seed=seed),
-                        run_dir / "config.json")
+        config_lib.save(dataclasses.replace(run_config, recsys=recsys, seed=seed,
+                                            export=export), run_dir / "config.json")
         state.candidate = warm_start_recommender(
             parent_recommender, recsys, split, state.tables, strategy, run_dir / "recsys",
             seed=seed, progress=progress)
@@ -231,18 +286,14 @@ def _run(run_config: config_lib.RunConfig, config: UpdateConfig, export: ExportC
     hook("decided", state)
     if state.decision.publish:
         with timer("export"):
-            state.version_dir = publish(run_dir, export, state.sentiment, state.candidate,
-                                        state.decision, config.keep_versions)
-    else:
+            state.version_dir = publish(state, export, config, lineage)
+    if state.version_dir is None:
         state.decision.status = "refused"
-    write_json(run_dir / DECISION_FILE, state.decision.to_dict())
+        write_json(run_dir / DECISION_FILE, state.decision.to_dict())
+        write_json(run_dir / LINEAGE_FILE, _complete_lineage(lineage, run_dir, model_dir,
+                                                             None))
     timing = timer.to_dict()
     write_json(run_dir / "timing.json", timing)
-    lineage.update(complete=True, growth=state.candidate.metrics.get("growth"),
-                   reconciliation=state.feedback.counts, split=split.sizes,
-                   published_version=state.decision.version, decision=DECISION_FILE,
-                   model_dir=str(model_dir))
-    write_json(run_dir / LINEAGE_FILE, lineage)
     write_update_report(state, timing)
     return UpdateResult(run_dir, state.decision, state.version_dir, state.candidate,
                         state.evaluation, timing)
@@ -254,9 +305,12 @@ def _run(run_config: config_lib.RunConfig, config: UpdateConfig, export: ExportC
 def load_parent_config(parent_dir: Path) -> config_lib.RunConfig:
     """The parent run's config, after checking that the run finished.
 
+    An update that stopped after its version went live (killed while writing its
+    records) is repaired first (`repair_update`) and then counts as finished.
+
     Raises:
         UpdateError: a part of the run folder is missing, or the parent is an
-            update that did not complete.
+            update that did not complete (and published nothing).
     """
     needed = ["config.json", "data/train.parquet", "data/validation.parquet",
               "data/test.parquet", "sentiment/model", "recsys/recsys.json"]
@@ -264,7 +318,8 @@ def load_parent_config(parent_dir: Path) -> config_lib.RunConfig:
     if missing:
         raise UpdateError(f"{parent_dir} is not a finished run folder: it lacks {missing}")
     lineage = parent_dir / LINEAGE_FILE
-    if lineage.is_file() and not json.loads(lineage.read_text()).get("complete"):
+    if (lineage.is_file() and not json.loads(lineage.read_text()).get("complete")
+            and repair_update(parent_dir) is None):
         raise UpdateError(f"{parent_dir} is an update that did not complete "
                           f"(see its {DECISION_FILE}); start from its parent instead")
     return config_lib.load(parent_dir / "config.json")
@@ -347,14 +402,25 @@ def guardrail_stage(candidate: TrainedRecommender, split: Split, model_dir: Path
 
 
 def decide(evaluation: dict, config: UpdateConfig) -> Decision:
-    """The guardrail's decision from `guardrail_stage`'s summary."""
+    """The guardrail's decision from `guardrail_stage`'s summary.
+
+    Refuses (unless `config.force`) an empty slice, a slice below the minimum of
+    evidence (`min_eval_rows` rows, `min_eval_users` users, counted as evaluated:
+    `evaluation["counts"]`), and a candidate worse beyond the tolerance. With no
+    published version there is nothing to guard: the candidate is published.
+    """
     version = evaluation["published_version"]
+    counts = evaluation.get("counts") or {}
+    rows, users = int(counts.get("test_rows", 0)), int(counts.get("users", 0))
+    evidence = {"rows": rows, "users": users, "min_rows": config.min_eval_rows,
+                "min_users": config.min_eval_users,
+                "enough": rows >= config.min_eval_rows and users >= config.min_eval_users}
 
     def verdict(publish: bool, reason: str, checks: list[Check] | None = None) -> Decision:
         if config.force and not publish:
             publish, reason = True, f"forced (the guardrail alone would refuse: {reason})"
         return Decision(publish, reason, config.force, config.tolerance, version,
-                        checks or [])
+                        checks or [], evidence=evidence)
 
     if evaluation["candidate"] is None:
         return verdict(False, "the evaluation slice is empty (no new review of a known "
@@ -363,6 +429,13 @@ def decide(evaluation: dict, config: UpdateConfig) -> Decision:
         return verdict(True, "no published version yet: the candidate becomes version 1")
     checks = judge(evaluation["candidate"], evaluation["published"], config.metric_keys(),
                    config.tolerance)
+    if not evidence["enough"]:
+        return verdict(False, f"too little evidence: the evaluation slice has "
+                              f"{_count(evidence['rows'], 'row')} and "
+                              f"{_count(evidence['users'], 'user')}, the guardrail needs at "
+                              f"least {evidence['min_rows']} rows and {evidence['min_users']} "
+                              f"users (min_eval_rows, min_eval_users) to compare with version "
+                              f"{version}; --force publishes anyway", checks)
     failed = [c.metric for c in checks if not c.passed]
     if failed:
         return verdict(False, f"worse than version {version} beyond the tolerance "
@@ -372,17 +445,143 @@ def decide(evaluation: dict, config: UpdateConfig) -> Decision:
                    checks)
 
 
-def publish(run_dir: Path, export: ExportConfig, sentiment: SentimentModel,
-            candidate: TrainedRecommender, decision: Decision, keep: int) -> Path:
-    """Exports the candidate as the next version, then keeps the newest `keep` versions."""
-    from tfrec_sentiment.export.saved_model import export_run
-    from tfrec_sentiment.export.versions import prune_versions
+def publish(state: UpdateState, export: ExportConfig, config: UpdateConfig,
+            lineage: dict) -> Path | None:
+    """Exports the candidate as the next version and completes the run's records.
 
-    version_dir = export_run(run_dir, export, sentiment=sentiment, recommender=candidate)
-    decision.status, decision.version = "published", int(version_dir.name)
-    decision.pruned = prune_versions(version_dir.parent, max(keep, export.num_versions),
-                                     protect=[decision.version])
+    The SavedModel is staged and audited without the lock; then, under the model
+    folder's `publish_lock`: if the newest version is no longer the one the
+    guardrail compared against, the guardrail runs again against it (a refusal
+    then abandons the export and returns None); the decision is written with status
+    "publishing", the version is renamed into place with the update's record in
+    `assets.extra/export.json`, and `complete_publication` writes models.config,
+    prunes to the newest `keep_versions` and completes decision.json / lineage.json.
+
+    Returns:
+        The version folder, or None when the re-check refused.
+    """
+    from tfrec_sentiment.export.saved_model import export_run
+
+    run_dir, split = state.run_dir, state.feedback.split
+    model_dir = Path(export.root) / export.model_name
+
+    def recheck(model_dir: Path) -> dict:
+        newest = latest_version(model_dir)
+        if newest != state.decision.compared_version:
+            log.warning("version %s was published while this update was judged against "
+                        "version %s: running the guardrail again", newest,
+                        state.decision.compared_version)
+            earlier = state.decision.rechecked + [state.decision.compared_version]
+            state.evaluation = guardrail_stage(state.candidate, split, model_dir, config,
+                                               run_dir)
+            state.decision = decide(state.evaluation, config)
+            state.decision.rechecked = earlier
+            if not state.decision.publish:
+                raise _RecheckRefusedError()
+        state.decision.status = "publishing"
+        write_json(run_dir / DECISION_FILE, state.decision.to_dict())
+        return {RECORD_KEY: _record(run_dir, state.parent, lineage, state.decision)}
+
+    def finish(version_dir: Path) -> None:
+        state.decision.version = int(version_dir.name)
+        complete_publication(run_dir, version_dir, export, config.keep_versions,
+                             state.decision, lineage)
+
+    try:
+        return export_run(run_dir, export, sentiment=state.sentiment,
+                          recommender=state.candidate, before_publish=recheck,
+                          after_publish=finish)
+    except _RecheckRefusedError:
+        return None
+    finally:
+        remove_leftovers(model_dir)
+
+
+def complete_publication(run_dir: Path, version_dir: Path, export: ExportConfig, keep: int,
+                         decision: Decision, lineage: dict) -> None:
+    """Everything after the rename, safe to run again: the run's records follow the version.
+
+    (Re)writes models.config, deletes leftovers of killed exports and prunes, keeps
+    the newest `max(keep, export.num_versions)` versions (never `version_dir`), then
+    writes decision.json (status "published", the version, every version pruned so
+    far) and lineage.json ("complete": true). Call it under the publish lock.
+    """
+    from tfrec_sentiment.export.saved_model import write_models_config
+
+    model_dir, version = version_dir.parent, int(version_dir.name)
+    write_models_config(export)
+    remove_leftovers(model_dir)
+    pruned = prune_versions(model_dir, max(keep, export.num_versions), protect=[version])
+    decision.status, decision.version, decision.error = "published", version, None
+    decision.pruned = sorted(set(decision.pruned) | set(pruned))
+    write_json(run_dir / DECISION_FILE, decision.to_dict())
+    write_json(run_dir / LINEAGE_FILE, _complete_lineage(lineage, run_dir, model_dir, version))
+
+
+def find_publication(model_dir: Path, *, run_dir: Path | None = None,
+                     parent: Path | None = None,
+                     feedback_sha256: Sequence[str] | None = None) -> tuple[Path, dict] | None:
+    """The live version an update published, by the record in its export.json.
+
+    Matches `run_dir` (the update's run folder), or `parent` together with
+    `feedback_sha256` (the same feedback on the same run). Returns (version folder,
+    record) of the newest match, or None.
+    """
+    for version in reversed(versions(model_dir)):
+        facts = model_dir / str(version) / "assets.extra" / "export.json"
+        try:
+            record = json.loads(facts.read_text()).get(RECORD_KEY)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        if run_dir is not None and record.get("run_dir") == str(Path(run_dir).resolve()):
+            return model_dir / str(version), record
+        if (parent is not None and record.get("parent_run") == str(Path(parent).resolve())
+                and record.get("feedback_sha256") == list(feedback_sha256 or [])):
+            return model_dir / str(version), record
+    return None
+
+
+def repair_update(run_dir: str | Path) -> Path | None:
+    """Completes the records of an update that stopped after its version went live.
+
+    Looks for a version whose export.json record names `run_dir`; if there is one,
+    runs `complete_publication` again under the publish lock and notes the repair in
+    decision.json ("repaired") and lineage.json. Safe to call on any run folder.
+
+    Returns:
+        The version folder of the run (also when already complete), or None when the
+        run published nothing (it stopped before the rename, or was refused).
+    """
+    run_dir = Path(run_dir)
+    lineage_path, config_path = run_dir / LINEAGE_FILE, run_dir / "config.json"
+    if not lineage_path.is_file() or not config_path.is_file():
+        return None
+    lineage = json.loads(lineage_path.read_text())
+    export = config_lib.load(config_path).export
+    model_dir = Path(export.root) / export.model_name
+    found = find_publication(model_dir, run_dir=run_dir)
+    if found is None:
+        return None
+    version_dir, record = found
+    if lineage.get("complete"):
+        return version_dir
+    with publish_lock(model_dir):
+        decision = _read_decision(run_dir, record)
+        stopped = decision.error or "the update stopped (killed) after the rename"
+        decision.repaired = (f"{dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}: "
+                             f"records completed by process {os.getpid()}; {stopped}")
+        keep = int(lineage.get("update_config", {}).get("keep_versions", 1))
+        lineage["repaired"] = decision.repaired
+        complete_publication(run_dir, version_dir, export, keep, decision, lineage)
+    log.warning("%s: version %s was live but the run's records were incomplete; repaired",
+                run_dir, version_dir.name)
     return version_dir
+
+
+class _RecheckRefusedError(Exception):
+    """The re-run guardrail refused under the lock: abandon the staged export."""
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -439,6 +638,73 @@ def _new_update_dir(parent: Path, name: str, run_dir: str | Path | None) -> Path
     return run_dir
 
 
+def _fingerprints(paths: Sequence) -> list[str | None]:
+    """sha256 of each feedback file (None for one that does not exist)."""
+    return [_sha256(Path(p)) if Path(p).is_file() else None for p in paths]
+
+
+def _earlier_publication(model_dir: Path, parent: Path,
+                         feedback: Sequence) -> UpdateResult | None:
+    """The earlier update that published this feedback on this parent, records repaired."""
+    fingerprints = _fingerprints(feedback)
+    if not fingerprints or None in fingerprints:
+        return None
+    found = find_publication(model_dir, parent=parent, feedback_sha256=fingerprints)
+    if found is None:
+        return None
+    version_dir, record = found
+    earlier = Path(record["run_dir"])
+    if not (earlier / LINEAGE_FILE).is_file():
+        raise UpdateError(f"this feedback on {parent} is already published as {version_dir} "
+                          f"by the update run {earlier}, whose folder is gone; nothing "
+                          f"published twice")
+    repair_update(earlier)
+    log.warning("this feedback on %s was already published as %s by %s: nothing new "
+                "published", parent, version_dir, earlier)
+    evaluation_path = earlier / "evaluation" / "update.json"
+    evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else {}
+    return UpdateResult(earlier, _read_decision(earlier, record), version_dir, None,
+                        evaluation, {}, already_published=True)
+
+
+def _record(run_dir: Path, parent: Path, lineage: dict, decision: Decision) -> dict:
+    """The "update" section of the version's export.json: which run and decision made it."""
+    return {"run_dir": str(run_dir.resolve()), "parent_run": str(parent.resolve()),
+            "feedback_sha256": lineage["feedback_sha256"], "decision_file": DECISION_FILE,
+            "decision": {k: v for k, v in decision.to_dict().items()
+                         if k in ("publish", "reason", "forced", "tolerance",
+                                  "compared_version", "checks", "evidence", "rechecked")}}
+
+
+def _read_decision(run_dir: Path, record: dict) -> Decision:
+    """decision.json of a run, else (unreadable: killed while writing) the version's record."""
+    try:
+        return Decision.from_dict(json.loads((run_dir / DECISION_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return Decision.from_dict(record["decision"])
+
+
+def _complete_lineage(lineage: dict, run_dir: Path, model_dir: Path,
+                      version: int | None) -> dict:
+    """`lineage` marked complete, with the facts the run folder holds (growth, counts)."""
+    def read(name: str) -> dict:
+        path = run_dir / name
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    data = read("data/update.json")
+    lineage.update(complete=True,
+                   growth=read("recsys/recsys.json").get("metrics", {}).get("growth"),
+                   reconciliation=data.get("counts"),
+                   split={k: v["rows"] for k, v in data.get("split", {}).items()},
+                   published_version=version, decision=DECISION_FILE,
+                   model_dir=str(model_dir))
+    return lineage
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
                    config: UpdateConfig) -> dict:
     previous = parent / LINEAGE_FILE
@@ -449,6 +715,7 @@ def _start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
         "generation": int(before.get("generation", 0)) + 1,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "feedback": [str(Path(p).resolve()) for p in feedback],
+        "feedback_sha256": _fingerprints(feedback),
         "update_config": dataclasses.asdict(config),
         "complete": False,
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from tfrec_sentiment.config_checks import ConfigError, check_fields
+
 # Ablation variants: which feature groups the towers read.
 # Signals that sign the user's review history, per variant.
 VARIANT_HISTORY_SIGNALS: dict[str, tuple[str, ...]] = {
@@ -16,6 +18,12 @@ VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
     "ratings": ("activity", "rating", "helpful"),
     "full": ("activity", "rating", "helpful", "sentiment"),
 }
+VARIANTS: tuple[str, ...] = tuple(VARIANT_GROUPS)
+# Allowed values of the string fields, used where each is dispatched (recsys/model.py,
+# recsys/serving.py, pipeline/guardrail.py).
+RATING_LOSSES = ("mse", "huber")
+RETRIEVAL_CANDIDATES = ("batch", "catalogue")
+SCORE_MODES = ("retrieval", "rating", "blend")
 
 
 @dataclasses.dataclass
@@ -103,46 +111,50 @@ class RecsysConfig:
             user + score_blend * predicted rating).
     """
 
-    epochs: int = 40
-    variant: str = "full"
+    epochs: int = dataclasses.field(default=40, metadata={"min": 1})
+    variant: str = dataclasses.field(default="full", metadata={"choices": VARIANTS})
     use_text: bool = True
-    embedding_dim: int = 16
-    output_dim: int = 16
-    fusion_units: int = 16
-    text_units: int = 8
-    num_oov_buckets: int = 1
+    embedding_dim: int = dataclasses.field(default=16, metadata={"min": 1})
+    output_dim: int = dataclasses.field(default=16, metadata={"min": 1})
+    fusion_units: int = dataclasses.field(default=16, metadata={"min": 1})
+    text_units: int = dataclasses.field(default=8, metadata={"min": 1})
+    num_oov_buckets: int = dataclasses.field(default=1, metadata={"min": 1})
     normalize_embeddings: bool = False
     retrieval_bias: bool = False
     profile_in_embedding: bool = True
-    history_dim: int = 16
+    history_dim: int = dataclasses.field(default=16, metadata={"min": 0})
     item_similarity: bool = True
     similarity_weight: float = 5.0
-    id_dropout: float = 0.1
-    cross_layers: int = 1
-    hidden_units: tuple[int, ...] = (32,)
-    dropout: float = 0.1
-    id_l2: float = 200.0
-    bias_l2: float = 8.0
-    history_l2: float = 200.0
-    head_l2: float = 0.03
-    feature_l2: float = 0.3
+    id_dropout: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
+    cross_layers: int = dataclasses.field(default=1, metadata={"min": 0})
+    hidden_units: tuple[int, ...] = dataclasses.field(default=(32,), metadata={"min": 1})
+    dropout: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
+    id_l2: float = dataclasses.field(default=200.0, metadata={"min": 0.0})
+    bias_l2: float = dataclasses.field(default=8.0, metadata={"min": 0.0})
+    history_l2: float = dataclasses.field(default=200.0, metadata={"min": 0.0})
+    head_l2: float = dataclasses.field(default=0.03, metadata={"min": 0.0})
+    feature_l2: float = dataclasses.field(default=0.3, metadata={"min": 0.0})
     bias_init: bool = True
-    retrieval_weight: float = 1.0
-    rating_weight: float = 1.0
-    pairwise_weight: float = 0.0
-    rating_loss: str = "mse"
+    retrieval_weight: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    rating_weight: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    pairwise_weight: float = dataclasses.field(default=0.0, metadata={"min": 0.0})
+    rating_loss: str = dataclasses.field(default="mse", metadata={"choices": RATING_LOSSES})
     sampling_correction: bool = True
-    temperature: float | None = 0.1
-    retrieval_candidates: str = "batch"
-    batch_size: int = 256
-    learning_rate: float = 0.005
-    steps_per_execution: int = 1
-    early_stopping_patience: int = 10
+    temperature: float | None = dataclasses.field(default=0.1, metadata={"above": 0.0})
+    retrieval_candidates: str = dataclasses.field(
+        default="batch", metadata={"choices": RETRIEVAL_CANDIDATES})
+    batch_size: int = dataclasses.field(default=256, metadata={"min": 1})
+    learning_rate: float = dataclasses.field(default=0.005, metadata={"above": 0.0})
+    steps_per_execution: int = dataclasses.field(default=1, metadata={"min": 1})
+    early_stopping_patience: int = dataclasses.field(default=10, metadata={"min": 0})
     monitor: str = "val_ndcg_at_10"
     topk_metrics_in_training: bool = False
-    topk_ks: tuple[int, ...] = (10, 50)
-    score_mode: str = "retrieval"
+    topk_ks: tuple[int, ...] = dataclasses.field(default=(10, 50), metadata={"min": 1})
+    score_mode: str = dataclasses.field(default="retrieval", metadata={"choices": SCORE_MODES})
     score_blend: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @property
     def feature_groups(self) -> tuple[str, ...]:
@@ -162,5 +174,5 @@ class RecsysConfig:
 
 
 def _check_variant(variant: str) -> None:
-    if variant not in VARIANT_GROUPS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {list(VARIANT_GROUPS)}")
+    if variant not in VARIANTS:
+        raise ConfigError(f"choose one of {', '.join(VARIANTS)}", "variant", variant)

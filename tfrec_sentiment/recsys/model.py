@@ -36,13 +36,9 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
-from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.config import RATING_LOSSES, RETRIEVAL_CANDIDATES, RecsysConfig
 from tfrec_sentiment.recsys.head import RatingHead
 from tfrec_sentiment.recsys.towers import ItemTower, UserTower
-
-RATING_LOSSES = ("mse", "huber")
-RETRIEVAL_CANDIDATES = ("batch", "catalogue")
-SCORE_MODES = ("retrieval", "rating", "blend")
 
 
 class RecommenderModel(tfrs.Model):

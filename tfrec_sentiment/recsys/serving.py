@@ -5,7 +5,9 @@ the training-period feature tables as in-graph lookups (`FeatureLookup`), the
 `ReviewProfile` aggregation for brand-new users, and the item catalogue's tower
 outputs (a brute-force index, computed once at construction). Every public method
 is a `tf.function` with a fixed input signature, so the module can be saved with
-`tf.saved_model.save` as it is, or composed into a larger module.
+`tf.saved_model.save` as it is, or composed into a larger module. Every id given is
+first normalised as ingestion normalised the training ids (`data.ids.normalize_ids`:
+surrounding whitespace removed), so `" u1"` is `"u1"`.
 
 Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users):
 
@@ -33,9 +35,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tfrec_sentiment.data.ids import normalize_ids
 from tfrec_sentiment.features.tables import FeatureTables
-from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.model import SCORE_MODES, RecommenderModel, input_groups
+from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
+from tfrec_sentiment.recsys.model import RecommenderModel, input_groups
 
 RATING_RANGE = (1.0, 5.0)
 _IDS = tf.TensorSpec([None], tf.string)
@@ -77,6 +80,7 @@ class RecommenderServing(tf.Module):
     # --- inputs ------------------------------------------------------------------------
 
     def _side_inputs(self, side: str, ids: tf.Tensor) -> dict:
+        ids = normalize_ids(ids)  # as ingestion stored them (data.ids)
         lookup = self.user_features if side == "user" else self.item_features
         found = lookup(ids)
         inputs = {f"{side}_id": tf.reshape(ids, [-1])}

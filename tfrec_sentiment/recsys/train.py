@@ -9,7 +9,9 @@
   (in-batch negatives are per replica: with 2 replicas each softmax sees half the
   batch).
 - Checkpoints: `out_dir/checkpoints/backup` (`BackupAndRestore`: an interrupted
-  run started again with the same out_dir resumes from its last finished epoch),
+  run started again with the same out_dir resumes from its last finished epoch;
+  `out_dir/checkpoints/history.json` keeps the finished epochs' logs, so the resumed
+  run's history and curves hold every epoch, the earlier ones from the first run),
   early stopping on `config.monitor` restoring the best weights, TensorBoard logs in
   `out_dir/tensorboard`, a tqdm progress bar with `progress=True`.
 - Output: `out_dir/recsys.json`, `out_dir/weights/`, `out_dir/metrics.json`.
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -37,7 +41,11 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfrec_sentiment.distribute.multi_worker import remove_worker_write_dir, worker_write_dir
+from tfrec_sentiment.distribute.multi_worker import (
+    is_chief,
+    remove_worker_write_dir,
+    worker_write_dir,
+)
 from tfrec_sentiment.evaluation.metrics import EXCLUDED, topk_metrics
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.recsys.config import RecsysConfig
@@ -53,6 +61,8 @@ from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_varia
 
 # Monitors named "val_ndcg_at_<k>" are computed by `RankingMonitor`.
 RANKING_MONITOR_PREFIX = "val_ndcg_at_"
+# Per-epoch logs of an unfinished run, beside its backup (see `EpochHistoryBackup`).
+HISTORY_FILE = "history.json"
 
 
 def train_recommender(
@@ -122,16 +132,20 @@ def train_recommender(
         if config.retrieval_candidates == "catalogue":
             model.set_retrieval_catalogue(catalogue_inputs(tables, config))
     all_callbacks = _callbacks(config, model, tables, out_dir, val_ds is not None, progress,
-                               validation)
+                               validation, strategy)
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
                         callbacks=[*all_callbacks, *callbacks])
+    kept = next((c for c in all_callbacks if isinstance(c, EpochHistoryBackup)), None)
+    epochs = kept.merged(history.history) if kept is not None else history.history
     metrics = {"train_seconds": time.perf_counter() - start,
-               "epochs_run": len(history.history.get("total_loss", [])),
+               "epochs_run": len(epochs.get("total_loss", [])),
                "replicas": strategy.num_replicas_in_sync}
+    if kept is not None and kept.first_epoch:
+        metrics["resumed_from_epoch"] = kept.first_epoch
     if val_ds is not None:
         metrics.update(evaluate_model(model, val_ds, tables, config, strategy))
-    trained = TrainedRecommender(model, tables, config, history.history, metrics)
+    trained = TrainedRecommender(model, tables, config, epochs, metrics)
     if out_dir is not None:
         # Every worker saves (reading some variables all-reduces); only the chief keeps it.
         write_dir = worker_write_dir(out_dir, strategy)
@@ -261,6 +275,84 @@ class RankingMonitor(tf.keras.callbacks.Callback):
         return float(np.mean(topk_metrics(scores[has], self.relevant[has], self.k).ndcg))
 
 
+class EpochHistoryBackup(tf.keras.callbacks.Callback):
+    """Keeps the finished epochs' logs in a file, so a resumed run's history is whole.
+
+    `BackupAndRestore` restores the weights and the epoch counter of an interrupted
+    run, but Keras' `History` of the resumed `fit` starts empty at the restored
+    epoch. This callback writes every finished epoch's logs to `path` (a JSON list,
+    one dict per epoch, replaced atomically); when `fit` starts at epoch E > 0 it
+    keeps the stored epochs 0..E-1, and `merged` prepends them to the new history.
+    An epoch backed up but not logged (a crash between the two writes) reads as NaN.
+    The file is removed when training ends normally, like the backup.
+
+    Place it after the callbacks that add to the logs (`RankingMonitor`).
+
+    Args:
+        path: the JSON file (e.g. `out_dir/checkpoints/history.json`); None keeps
+            the logs in memory only (no resume: a worker that does not write).
+
+    Example:
+        >>> kept = EpochHistoryBackup(None)
+        >>> kept.earlier, kept.first_epoch = [{"loss": 0.9}], 1
+        >>> kept.merged({"loss": [0.5]})
+        {'loss': [0.9, 0.5]}
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path = Path(path) if path is not None else None
+        self.earlier: list[dict] = []
+        self.epochs: list[dict] = []
+        self.first_epoch: int | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.first_epoch = None
+        self.earlier, self.epochs = [], []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.first_epoch is not None:
+            return
+        self.first_epoch = int(epoch)
+        stored = _read_history(self.path)[:epoch] if epoch else []
+        self.earlier = stored + [{}] * (epoch - len(stored))
+        self.epochs = list(self.earlier)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        record = {k: float(np.mean(v)) for k, v in (logs or {}).items()}
+        self.epochs[epoch:] = [record]
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            staging = self.path.with_name(f".{self.path.name}.tmp")
+            staging.write_text(json.dumps(self.epochs) + "\n")
+            os.replace(staging, self.path)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+    def merged(self, history: dict[str, list]) -> dict[str, list]:
+        """`history` (this `fit`'s, metric -> per-epoch values) with the earlier
+        epochs in front; a metric an earlier epoch lacks is NaN there."""
+        if not self.earlier:
+            return dict(history)
+        keys = dict.fromkeys([*history, *(k for epoch in self.earlier for k in epoch)])
+        return {key: [epoch.get(key, math.nan) for epoch in self.earlier]
+                + list(history.get(key, [])) for key in keys}
+
+
+def _read_history(path: Path | None) -> list[dict]:
+    if path is None or not path.is_file():
+        return []
+    try:
+        epochs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        warnings.warn(f"{path}: unreadable; the epochs before the resumed one read as NaN "
+                      "in the history", stacklevel=2)
+        return []
+    return [dict(epoch) for epoch in epochs] if isinstance(epochs, list) else []
+
+
 class EpochTimer(tf.keras.callbacks.Callback):
     """Records each epoch's wall time in `seconds` (the benchmarks' throughput clock)."""
 
@@ -306,7 +398,9 @@ class TqdmProgress(tf.keras.callbacks.Callback):
 
 def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTables,
                out_dir: Path | None, has_validation: bool, progress: bool,
-               validation: pd.DataFrame | None = None) -> list[tf.keras.callbacks.Callback]:
+               validation: pd.DataFrame | None = None,
+               strategy: tf.distribute.Strategy | None = None,
+               ) -> list[tf.keras.callbacks.Callback]:
     callbacks: list[tf.keras.callbacks.Callback] = []
     if out_dir is not None:
         # First, so that a later callback's crash still finds the epoch backed up.
@@ -332,6 +426,11 @@ def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTab
         callbacks.append(tf.keras.callbacks.EarlyStopping(
             monitor=monitor, mode="min" if _lower_is_better(monitor) else "max",
             patience=config.early_stopping_patience, restore_best_weights=True))
+    if out_dir is not None:
+        # After RankingMonitor, whose metric joins the logs; only the chief writes.
+        writes = is_chief(strategy or tf.distribute.get_strategy())
+        callbacks.append(EpochHistoryBackup(
+            out_dir / "checkpoints" / HISTORY_FILE if writes else None))
     if progress:
         steps = len(tables.rows["rating"]) // config.batch_size
         callbacks.append(TqdmProgress(steps, config.epochs))

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from tfrec_sentiment.config_checks import ConfigError, check_fields
+
+# Allowed `class_weighting` values, dispatched in `sentiment.labels.class_weights`.
+CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")
+# The shortest packed sequence: [CLS], one token, [SEP].
+MIN_SEQUENCE_LENGTH = 3
+
 
 @dataclasses.dataclass
 class SentimentConfig:
@@ -53,35 +60,36 @@ class SentimentConfig:
     """
 
     preset: str = "minilm"
-    epochs: int = 1
-    sequence_length: int = 128
-    bucket_boundaries: tuple[int, ...] = (16, 32, 48, 64, 96, 128)
-    batch_size: int = 32
-    inference_batch_size: int = 32
-    learning_rate: float = 5e-5
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    dropout: float = 0.1
-    class_weighting: str = "balanced"
-    max_train_examples: int | None = None
+    epochs: int = dataclasses.field(default=1, metadata={"min": 1})
+    sequence_length: int = dataclasses.field(default=128,
+                                             metadata={"min": MIN_SEQUENCE_LENGTH})
+    bucket_boundaries: tuple[int, ...] = dataclasses.field(
+        default=(16, 32, 48, 64, 96, 128), metadata={"min": MIN_SEQUENCE_LENGTH})
+    batch_size: int = dataclasses.field(default=32, metadata={"min": 1})
+    inference_batch_size: int = dataclasses.field(default=32, metadata={"min": 1})
+    learning_rate: float = dataclasses.field(default=5e-5, metadata={"above": 0.0})
+    warmup_fraction: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
+    weight_decay: float = dataclasses.field(default=0.01, metadata={"min": 0.0})
+    dropout: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
+    class_weighting: str = dataclasses.field(default="balanced",
+                                             metadata={"choices": CLASS_WEIGHTINGS})
+    max_train_examples: int | None = dataclasses.field(default=None, metadata={"min": 1})
     label_column: str | None = None
-    sort_pool_batches: int = 50
+    sort_pool_batches: int = dataclasses.field(default=50, metadata={"min": 1})
     jit_compile: bool = False
     inference_bfloat16: bool = True
-    tiny_hidden_dim: int = 32
-    tiny_layers: int = 2
-    tiny_heads: int = 2
+    tiny_hidden_dim: int = dataclasses.field(default=32, metadata={"min": 1})
+    tiny_layers: int = dataclasses.field(default=2, metadata={"min": 1})
+    tiny_heads: int = dataclasses.field(default=2, metadata={"min": 1})
     model_dir: str | None = None
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
-        self.bucket_boundaries = tuple(int(b) for b in self.bucket_boundaries)
-        if self.sequence_length < 3:
-            raise ValueError(f"sequence_length must be >= 3, got {self.sequence_length}")
-        if self.class_weighting not in CLASS_WEIGHTINGS:
-            raise ValueError(
-                f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTINGS}"
-            )
+        check_fields(self)  # also turns a list of bucket boundaries into a tuple
+        if self.tiny_hidden_dim % self.tiny_heads:
+            # Attention splits the hidden width evenly over the heads.
+            raise ConfigError(f"must be a multiple of tiny_heads={self.tiny_heads}",
+                              "tiny_hidden_dim", self.tiny_hidden_dim)
 
     @property
     def buckets(self) -> tuple[int, ...]:
@@ -89,5 +97,3 @@ class SentimentConfig:
         kept = sorted({b for b in self.bucket_boundaries if 2 < b < self.sequence_length})
         return (*kept, self.sequence_length)
 
-
-CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")

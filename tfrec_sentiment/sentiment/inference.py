@@ -9,6 +9,10 @@ running ahead in `tf.data` on the side.
 The cache maps (model fingerprint, sha256 of the text) to that text's scores, so a
 rerun, or a feedback update that adds a few reviews, scores only what is new.
 
+An empty or whitespace-only text gets the model's class prior and a zero embedding
+(`empty_text.py`), from the scorer itself: the numbers the exported `sentiment`
+signature gives, and `Scores.labels` reads "none" for it.
+
 Example:
 
 >>> cache = ScoreCache(tmp_dir)

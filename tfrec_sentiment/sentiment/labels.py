@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tfrec_sentiment.sentiment.config import CLASS_WEIGHTINGS
+
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
 
@@ -134,7 +136,7 @@ def class_weights(labels: np.ndarray, mode: str = "balanced",
         if mode == "sqrt":
             weights = np.sqrt(weights)
     else:
-        raise ValueError(f"unknown class weighting {mode!r}")
+        raise ValueError(f"unknown class weighting {mode!r}; choose one of {CLASS_WEIGHTINGS}")
     mean_per_row = (weights * counts).sum() / max(counts.sum(), 1.0)
     if mean_per_row > 0:
         weights = weights / mean_per_row

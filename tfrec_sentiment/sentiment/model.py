@@ -6,9 +6,14 @@
 the class `probabilities` [N, 3] and the `embedding` [N, D] (masked mean of the last
 hidden layer, L2-normalised; see pooling.py for why) in one backbone pass.
 
+A text with no token (empty, whitespace only) gets the training class prior as
+`probabilities`, a zero `embedding` and the label "none" (`empty_text.py`); the
+prior is `class_prior`, saved with the model.
+
 In-graph use (the export composes this with the recommender): `as_module()` returns a
 `tf.Module` whose `__call__` is a `tf.function` from `tf.string` [B] to
-`{"probabilities": float32 [B, 3], "embedding": float32 [B, D], "label": string [B]}`.
+`{"probabilities": float32 [B, 3], "embedding": float32 [B, D], "label": string [B]}`
+(label "none" for an empty text).
 Attach it to your own `tf.Module` and call it inside your `tf.function`s::
 
     class Export(tf.Module):
@@ -46,6 +51,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.empty_text import (
+    NO_TEXT_LABEL,
+    EmptyTextAnswer,
+    check_prior,
+    uniform_prior,
+)
 from tfrec_sentiment.sentiment.labels import LABELS
 from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
 from tfrec_sentiment.sentiment.preprocessor import (
@@ -54,10 +65,13 @@ from tfrec_sentiment.sentiment.preprocessor import (
     tiny_vocabulary,
 )
 from tfrec_sentiment.sentiment.presets import TINY, resolve_preset
+from tfrec_sentiment.text.emoji import mapping_version
+from tfrec_sentiment.text.steps import CLEANING_VERSION
 
 CLASSIFIER_FILE = "classifier.keras"
 METADATA_FILE = "sentiment.json"
 FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
+PRIOR_KEY = "class_prior"
 
 
 @dataclasses.dataclass
@@ -65,16 +79,25 @@ class Scores:
     """Per-text outputs, rows aligned with the input texts.
 
     Attributes:
-        probabilities: float32 [N, 3], columns in LABELS order, rows sum to 1.
-        embedding: float32 [N, D], unit L2 norm.
+        probabilities: float32 [N, 3], columns in LABELS order, rows sum to 1; the
+            class prior for an empty text.
+        embedding: float32 [N, D], unit L2 norm; zeros for an empty text.
     """
 
     probabilities: np.ndarray
     embedding: np.ndarray
 
     @property
+    def empty(self) -> np.ndarray:
+        """bool [N]: the text had no token (its embedding is the zero vector)."""
+        return ~np.any(self.embedding != 0, axis=1)
+
+    @property
     def labels(self) -> list[str]:
-        return [LABELS[i] for i in self.probabilities.argmax(axis=1)]
+        """Arg-max class name per text, "none" for an empty text."""
+        empty = self.empty
+        return [NO_TEXT_LABEL if e else LABELS[i]
+                for i, e in zip(self.probabilities.argmax(axis=1), empty)]
 
 
 class SentimentModel:
@@ -183,6 +206,23 @@ class SentimentModel:
     def embedding_dim(self) -> int:
         return int(self.classifier.backbone.hidden_dim)
 
+    @property
+    def class_prior(self) -> np.ndarray:
+        """float64 [3], LABELS order: the answer for an empty text (see empty_text.py).
+
+        The fine-tuning training set's label shares (`metadata["class_prior"]`), or
+        uniform for a model that has none.
+        """
+        prior = self.metadata.get(PRIOR_KEY)
+        return uniform_prior() if prior is None else check_prior(prior)
+
+    def set_class_prior(self, prior) -> None:
+        """Sets the empty-text prior [3] (saved by `save`, used by every scorer)."""
+        values = check_prior(prior)
+        self.metadata[PRIOR_KEY] = [float(p) for p in values]
+        if self._scorer is not None:
+            self._scorer.get_layer("empty_text").set_prior(values)
+
     def describe(self) -> dict:
         """Facts a reader of the saved folder needs, including the weights fingerprint."""
         return {
@@ -192,6 +232,9 @@ class SentimentModel:
             "sequence_length": self.preprocessor.sequence_length,
             "bucket_lengths": self.preprocessor.packer.lengths
             if self.preprocessor.packer else None,
+            PRIOR_KEY: [float(p) for p in self.class_prior],
+            "empty_text": "probabilities = class_prior, embedding = zeros, label 'none'",
+            "text_mapping": mapping_version(),
             "fingerprint": self.fingerprint(),
             "keras_hub": keras_hub.__version__,
         }
@@ -200,14 +243,19 @@ class SentimentModel:
         """sha256 (hex, 16 chars) of the weights, vocabulary and preprocessing settings.
 
         Two models score a text identically iff (up to hash collisions) their
-        fingerprints agree, so it keys the score cache.
+        fingerprints agree, so it keys the score cache. Covered: the weights, the
+        vocabulary, sequence length, lower-casing, the text cleaning
+        (`text.steps.CLEANING_VERSION`), the emoji mapping (`text.emoji.mapping_version`)
+        and the empty-text prior.
         """
         digest = hashlib.sha256()
         for weight in self.classifier.get_weights():
             digest.update(np.ascontiguousarray(weight).tobytes())
         tokenizer = self.preprocessor.tokenizer
         digest.update("\n".join(tokenizer.get_vocabulary()).encode())
-        settings = [self.preprocessor.sequence_length, tokenizer.lowercase]
+        settings = [self.preprocessor.sequence_length, tokenizer.lowercase,
+                    f"cleaning-{CLEANING_VERSION}", mapping_version(),
+                    [float(p) for p in self.class_prior]]
         digest.update(json.dumps(settings).encode())
         return digest.hexdigest()[:16]
 
@@ -220,7 +268,7 @@ class SentimentModel:
         Shares every layer (and so every weight) with `classifier`; one backbone pass.
         """
         if self._scorer is None:
-            self._scorer = build_scorer(self.classifier)
+            self._scorer = build_scorer(self.classifier, self.class_prior)
         return self._scorer
 
     def as_module(self) -> SentimentModule:
@@ -243,7 +291,8 @@ class SentimentModule(tf.Module):
     """`tf.Module` around the preprocessor and scorer, for `tf.saved_model.save`.
 
     Call it with `tf.string` [B]; returns `probabilities` float32 [B, 3], `embedding`
-    float32 [B, D] and `label` string [B] (the arg-max class name). Every op in its
+    float32 [B, D] and `label` string [B] (the arg-max class name; for an empty text
+    the class prior, zeros and "none": see empty_text.py). Every op in its
     graph is a core TensorFlow op or a TF Text tokenizer op, so a process that imports
     only `tensorflow` and `tensorflow_text` can load and call it.
     """
@@ -260,22 +309,28 @@ class SentimentModule(tf.Module):
         features = self.preprocessor(text)
         outputs = self.scorer(features, training=False)
         probabilities = outputs["probabilities"]
+        label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
         return {
             "probabilities": probabilities,
             "embedding": outputs["embedding"],
-            "label": tf.gather(self.label_names, tf.argmax(probabilities, axis=-1)),
+            "label": tf.where(outputs["empty"], NO_TEXT_LABEL, label),
         }
 
 
-def build_scorer(classifier: keras_hub.models.BertTextClassifier) -> keras.Model:
-    """Token features -> {"probabilities" [B, 3], "embedding" [B, D]}, reusing layers.
+def build_scorer(classifier: keras_hub.models.BertTextClassifier,
+                 prior=None) -> keras.Model:
+    """Token features -> {"probabilities" [B, 3], "embedding" [B, D], "empty" bool [B]}.
 
-    The classifier's dropout is left out: it is the identity at inference.
+    Reuses the classifier's layers. The classifier's dropout is left out: it is the
+    identity at inference. Rows with no token get `prior` (default uniform) and a zero
+    embedding (`EmptyTextAnswer`).
     """
     # === Layers ===
     backbone = classifier.backbone
     softmax = keras.layers.Softmax(dtype="float32", name="probabilities")
     pooling = MaskedMeanPooling(normalize=True, dtype="float32", name="embedding")
+    empty_text = EmptyTextAnswer(uniform_prior() if prior is None else prior,
+                                 dtype="float32", name="empty_text")
 
     # === Functional Model ===
     inputs = {
@@ -285,10 +340,8 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier) -> keras.Model
     logits = classifier.output_dense(outputs["pooled_output"])
     probabilities = softmax(logits)
     embedding = pooling(outputs["sequence_output"], inputs["padding_mask"])
-    return keras.Model(
-        inputs, {"probabilities": probabilities, "embedding": embedding},
-        name="sentiment_scorer",
-    )
+    answered = empty_text(probabilities, embedding, inputs["padding_mask"])
+    return keras.Model(inputs, answered, name="sentiment_scorer")
 
 
 def _tokenizer_and_backbone(config: SentimentConfig):

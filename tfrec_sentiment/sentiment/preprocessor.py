@@ -33,6 +33,9 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tfrec_sentiment.text.emoji import emoji_to_words
+from tfrec_sentiment.text.steps import clean_texts
+
 PACKAGE = "tfrec_sentiment"
 # A token is rarely over 64 bytes of text, so this many bytes per token hold any review
 # that fits `sequence_length` tokens; cutting first keeps 100 KB inputs cheap to tokenize.
@@ -114,6 +117,11 @@ class SingleSegmentPacker(keras.layers.Layer):
 class SentimentPreprocessor(keras_hub.models.Preprocessor):
     """Raw review strings [B] -> the BERT backbone's int32 inputs [B, L].
 
+    First runs the data stage's text steps (`text.steps.clean_texts`: HTML, Unicode,
+    control characters, spaces, URL / e-mail / phone placeholders), so every caller
+    reads the same text. Then maps emoji and written star ratings to words
+    (`text.emoji.emoji_to_words`: "👍" -> " thumbs up "), which WordPiece would read
+    as `[UNK]`.
     Cleans bytes (invalid UTF-8 -> U+FFFD, inputs cut to `BYTES_PER_TOKEN` bytes per
     allowed token), WordPiece-tokenizes with the owned `tokenizer` (its vocabulary is
     saved as an asset by Keras saving, and lives inside the graph's tokenizer op when
@@ -156,6 +164,8 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
         self.built = True
 
     def call(self, x, y=None, sample_weight=None):
+        x = clean_texts(x)  # first: the data stage's text steps (text.steps), in-graph
+        x = emoji_to_words(x)  # second: emoji and star ratings -> words (text.emoji)
         if tf.executing_eagerly():
             # keras-hub tokenizers take a pure-Python path when eager; run the TF path.
             features = self._eager_graph()(tf.convert_to_tensor(x, tf.string))

@@ -7,6 +7,8 @@
   and the batches shuffled. A batch is padded to the smallest bucket length that holds
   it. The order is a pure function of (seed, epoch), so a resumed run sees exactly the
   batches the uninterrupted run would have.
+- Empty texts: the model's class prior (its answer for a text with no token) is set
+  to the training set's label shares, and saved with it (`empty_text.py`).
 - Imbalance: class weights (see `labels.class_weights`) enter as sample weights;
   model selection by validation macro-F1 (`MacroF1`, compiled), the best
   epoch's weights are kept.
@@ -39,6 +41,7 @@ import tensorflow as tf
 
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts
+from tfrec_sentiment.sentiment.empty_text import prior_from_labels
 from tfrec_sentiment.sentiment.inference import packed_lengths
 from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.macro_f1 import MacroF1
@@ -223,6 +226,7 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = SentimentModel.build(config)
+    model.set_class_prior(prior_from_labels(train.labels))  # the empty-text answer
     weights = class_weights(train.labels, config.class_weighting)
     train_lengths = packed_lengths(model, train.texts)
     val_lengths = packed_lengths(model, validation.texts)

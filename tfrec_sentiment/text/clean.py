@@ -6,6 +6,8 @@ and `title` go through the same steps, in this order (each named by the edit it 
 1. `html_unescaped`, `html_tags_removed`, `unicode_normalized` (NFKC by default),
    `control_chars_removed`, `whitespace_collapsed` — see `text.normalize`;
 2. `url_scrubbed`, `email_scrubbed`, `phone_scrubbed` — see `text.scrub`;
+   steps 1-2 are the TensorFlow ops that the model's graph applies to every text it
+   reads (`text.steps.clean_texts`), run here in batches, step by step;
 3. noise detection on title + text together (`empty_text`, `spam_*`) — see `text.noise`.
 
 An edit is counted once per review (row) it changed, whether in the text, the title or
@@ -26,15 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.data.schema import Rejection
 from tfrec_sentiment.text.noise import noise_reason
-from tfrec_sentiment.text.normalize import normalize_steps
-from tfrec_sentiment.text.scrub import scrub_steps
+from tfrec_sentiment.text.steps import apply_text_steps
 
 TEXT_FIELDS = ("text", "title")
 REMOVED_ROW_COLUMNS = ("line", "reason", "field", "detail")
@@ -88,22 +88,6 @@ def _as_strings(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return strings, missing
 
 
-def _apply_steps(
-    fields: dict[str, np.ndarray],
-    steps: Sequence[tuple[str, Callable[[str], str]]],
-    edits: Counter,
-) -> None:
-    """Runs each step over every field in place, counting rows changed per step."""
-    n_rows = len(next(iter(fields.values())))
-    for name, step in steps:
-        changed = np.zeros(n_rows, dtype=bool)
-        for field, values in fields.items():
-            updated = np.array([step(v) for v in values], dtype=object)
-            changed |= updated != values
-            fields[field] = updated
-        edits[name] += int(changed.sum())
-
-
 def clean_reviews(
     frame: pd.DataFrame, *, unicode_form: str = "NFKC", scrub: bool = True
 ) -> tuple[pd.DataFrame, CleanStats]:
@@ -129,9 +113,14 @@ def clean_reviews(
         fields[field], missing = _as_strings(frame[field])
         if missing.any():
             stats.edits[f"missing_{field}_filled"] += int(missing.sum())
-    steps = normalize_steps(unicode_form) + (scrub_steps() if scrub else ())
     if len(frame):
-        _apply_steps(fields, steps, stats.edits)
+        # The TensorFlow steps the model's graph also runs (text.steps), in batches.
+        changed: dict[str, np.ndarray] = {}
+        for field in TEXT_FIELDS:
+            fields[field], field_changed = apply_text_steps(fields[field], unicode_form, scrub)
+            for name, rows in field_changed.items():
+                changed[name] = changed[name] | rows if name in changed else rows
+        stats.edits.update({name: int(rows.sum()) for name, rows in changed.items()})
     stats.edits = Counter({k: v for k, v in stats.edits.items() if v})
 
     reasons = np.array(

@@ -14,6 +14,10 @@ Phone numbers are recognised as:
 - any 7 to 15 digit number right after a cue such as "phone", "tel:", "call me at",
   "fax", "whatsapp" (`call 5551234567`, `Tel: 020 7946 0958`).
 
+Like `text.normalize`, every step is TensorFlow string ops (RE2; see `text.regex` for
+how look-arounds are rewritten), takes a `tf.string` batch [N] or one `str`, and runs
+both in the data stage and inside the model's graph.
+
 Example:
 
 >>> scrub_text("Mail me at jo.doe@example.com or call (555) 123-4567, see https://x.io/a.")
@@ -22,126 +26,131 @@ Example:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import tensorflow as tf
+
+from tfrec_sentiment.text import regex
+from tfrec_sentiment.text.regex import (
+    ascii_digit_count,
+    map_matches,
+    on_rows_matching,
+    text_step,
+)
+
+D, S, W = regex.DIGIT, regex.SPACE, regex.WORD  # Python's \d, \s, \w (RE2 class bodies)
 
 URL_PLACEHOLDER = "[URL]"
 EMAIL_PLACEHOLDER = "[EMAIL]"
 PHONE_PLACEHOLDER = "[PHONE]"
 PLACEHOLDERS = (URL_PLACEHOLDER, EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER)
 
+# Python's `\b` before a word: the preceding character, captured and put back.
+_WORD_START = rf"(^|[^{W}])"
+
+# --- URLs: http(s)/ftp, www., or a bare domain with a path ("amazon.com/dp/B00...").
 _TLD = r"\.(?:com|net|org|edu|gov|io|co|uk|de|ly|me|info|biz)/"
-_URL = re.compile(
-    r"(?:\b(?:https?|ftp)://|\bwww\d{0,3}\.(?=[a-z0-9])|"
-    # a bare domain counts only with a path: "amazon.com/dp/B00..." but not "amazon.com"
-    r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*" + _TLD + r")"
-    r"[^\s<>\"]*",
-    re.IGNORECASE,
-)
-_URL_HINT = re.compile(r"://|www|" + _TLD, re.IGNORECASE)
-_URL_TRAILING = ".,;:!?'\")]}"
+_URL_START = (rf"(?:(?:https?|ftp)://|www{D}{{0,3}}\.[a-z0-9]|"
+              rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*{_TLD})")
+# The rest of a URL is non-space text in which brackets balance (two levels deep; a
+# closing bracket the URL did not open ends it, and so does an unclosed opening one)
+# and whose last character is not sentence punctuation, which stays outside.
+_URL_CHAR = rf'[^{S}<>"()]'
+_URL_LAST = rf"""[^{S}<>"().,;:!?'\]}}]"""
+_GROUP1 = rf"\({_URL_CHAR}*\)"
+_GROUP2 = rf"\((?:{_URL_CHAR}|{_GROUP1})*\)"
+_URL = (rf"(?i){_WORD_START}{_URL_START}"
+        rf"(?:(?:{_URL_CHAR}|{_GROUP2})*(?:{_URL_LAST}|{_GROUP2}))?")
 
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*"
-    r"(?:@|\s?[\[(]\s?at\s?[\])]\s?)"  # "@" or an obfuscated "(at)" / "[at]"
-    r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-    r"(?:(?:\.|\s?[\[(]\s?dot\s?[\])]\s?)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
-    r"(?:\.|\s?[\[(]\s?dot\s?[\])]\s?)[a-z]{2,24}\b",
-    re.IGNORECASE,
-)
+# --- E-mail addresses, also obfuscated "name (at) host (dot) com".
+_AT = rf"(?:@|[{S}]?[\[(][{S}]?at[{S}]?[\])][{S}]?)"
+_DOT = rf"(?:\.|[{S}]?[\[(][{S}]?dot[{S}]?[\])][{S}]?)"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_EMAIL = (rf"(?i)(^|[^{W}.+-])[a-z0-9][a-z0-9._%+-]*{_AT}{_LABEL}(?:{_DOT}{_LABEL})*"
+          rf"{_DOT}[a-z]{{2,24}}(?:$|([^{W}]))")
 
-# No digit, decimal point, currency sign, slash or hyphen may touch a phone number:
-# that is what keeps prices, decimals, dates and part numbers out.
-_NOT_BEFORE = r"(?<![\w$€£.,/+-])"
-_NOT_AFTER = r"(?![\w/-]|[.,]\d)"
-_NANP = re.compile(
+# --- Phone numbers. No digit, decimal point, currency sign, slash or hyphen may touch
+# one: that keeps prices, decimals, dates and part numbers out. The character after a
+# number is captured (RE2 has no look-ahead), so a list "555-234-5678, 555-234-5679"
+# needs a second pass for every other number.
+_NOT_BEFORE = rf"(^|[^{W}$€£.,/+-])"
+_NOT_AFTER = rf"(?:$|([^{W}/.,-]|[.,](?:$|[^{D}])))"
+_NANP = (
     _NOT_BEFORE
     + r"(?:"
-    + r"(?:\+?1[-. ]?)?\([2-9]\d{2}\)[ -]?\d{3}[-. ]\d{4}"  # (555) 123-4567
-    + r"|(?:\+1[-.]?|1[-.])?[2-9]\d{2}(?P<sep>[-.])\d{3}(?P=sep)\d{4}"  # 555-123-4567
-    + r"|\+?1[-. ][2-9]\d{2}(?P<sep2>[-. ])\d{3}(?P=sep2)\d{4}"  # +1 555 123 4567
+    + rf"(?:\+?1[-. ]?)?\([2-9]{D}{{2}}\)[ -]?{D}{{3}}[-. ]{D}{{4}}"  # (555) 123-4567
+    + rf"|(?:\+1[-.]?|1[-.])?[2-9]{D}{{2}}(?:-{D}{{3}}-|\.{D}{{3}}\.){D}{{4}}"  # 555-123-4567
+    + rf"|\+?1[-. ][2-9]{D}{{2}}(?:-{D}{{3}}-|\.{D}{{3}}\.| {D}{{3}} ){D}{{4}}"  # +1 555 123 4567
     + r")"
     + _NOT_AFTER
 )
-_INTERNATIONAL = re.compile(
-    _NOT_BEFORE + r"\+[1-9]\d{0,2}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,5})){2,6}" + _NOT_AFTER
-)
-_NUMBER = re.compile(r"(?<![\w.,/])\+?\d[\d ().-]{5,22}\d" + _NOT_AFTER)
-_CUE_BEFORE = re.compile(
-    r"\b(?:phone|telephone|tel|cell(?:phone)?|mobile|fax|whats ?app|ph(?=\s*:)|"
-    r"(?:call|text)(?:\s+(?:me|us))?(?:\s+at)?)"
-    r"\s*(?:number|no\.?|#)?\s*[:.]?\s*\Z",
-    re.IGNORECASE,
-)
-_CUE_WINDOW = 32
-_OBFUSCATED_AT = re.compile(r"[\[(]\s?at\s?[\])]", re.IGNORECASE)
-_DROP_DIGITS = str.maketrans("", "", "0123456789")
+_INTERNATIONAL = (_NOT_BEFORE
+                  + rf"(\+[1-9]{D}{{0,2}}(?:[ .-]?(?:\({D}{{1,4}}\)|{D}{{1,5}})){{2,6}})"
+                  + _NOT_AFTER)
+# A cue word and its separator; the separator's last character must be a space, ":"
+# or "#" (the number itself may not follow a letter, ".", "," or "/").
+_CUE_WORD = (r"(?:phone|telephone|tel|cell(?:phone)?|mobile|fax|whats ?app|"
+             rf"(?:call|text)(?:[{S}]+(?:me|us))?(?:[{S}]+at)?)")
+_CUE_LABEL = rf"[{S}]*(?:number|no\.?|#)?[{S}]*"
+_CUE = (rf"(?:{_CUE_WORD}(?:{_CUE_LABEL}[:.]?[{S}]*[{S}]|{_CUE_LABEL}:|[{S}]*#)"
+        rf"|ph[{S}]*:[{S}]*)")
+_CUED = (rf"(?i){_WORD_START}({_CUE})(\+?{D}[{D} ().-]{{5,22}}{D})" + _NOT_AFTER)
+
+# Pre-filters (see `on_rows_matching`): what any match must contain.
+_URL_HINT = rf"(?is).*(?:://|www|{_TLD}).*"
+_EMAIL_HINT = rf"(?is).*(?:@|[\[(][{S}]?at[{S}]?[\])]).*"
+_PHONE_HINT = r"(?s)(?:[^0-9]*[0-9]){7}.*"  # every format has 7 digits or more
+
+_KEEP_NEIGHBOURS = b"\\1" + PHONE_PLACEHOLDER.encode() + b"\\2"
 
 
-def _digit_count(text: str) -> int:
-    return len(text) - len(text.translate(_DROP_DIGITS))
+def _phones_with_digits(low: int, high: int):
+    def replace(numbers: tf.Tensor) -> tf.Tensor:
+        count = ascii_digit_count(numbers)
+        return tf.where((count >= low) & (count <= high), PHONE_PLACEHOLDER, numbers)
+
+    return replace
 
 
-def _replace_url(match: re.Match) -> str:
-    url = match.group(0)
-    # A closing bracket the URL did not open ends it: "(see http://x.com/a)and" keeps ")and".
-    depth = 0
-    for position, char in enumerate(url):
-        depth += (char == "(") - (char == ")")
-        if depth < 0:
-            url = url[:position]
-            break
-    kept = url.rstrip(_URL_TRAILING)
-    while url[len(kept):].startswith(")") and kept.count("(") > kept.count(")"):
-        kept += ")"
-    return URL_PLACEHOLDER + match.group(0)[len(kept):]
-
-
-def scrub_urls(text: str) -> str:
+@text_step
+def scrub_urls(texts: tf.Tensor) -> tf.Tensor:
     """Replaces http(s)/ftp URLs, `www.` addresses and bare domains with a path by `[URL]`.
 
     Trailing punctuation that ends the sentence stays outside the placeholder.
     """
-    if not _URL_HINT.search(text):  # cheap: most reviews hold no URL
-        return text
-    return _URL.sub(_replace_url, text)
+    def replace(texts: tf.Tensor) -> tf.Tensor:
+        return tf.strings.regex_replace(texts, _URL, "\\1" + URL_PLACEHOLDER)
+
+    return on_rows_matching(texts, _URL_HINT, replace)
 
 
-def scrub_emails(text: str) -> str:
+@text_step
+def scrub_emails(texts: tf.Tensor) -> tf.Tensor:
     """Replaces e-mail addresses (also `name (at) host (dot) com`) by `[EMAIL]`."""
-    if "@" not in text and not _OBFUSCATED_AT.search(text):
-        return text
-    return _EMAIL.sub(EMAIL_PLACEHOLDER, text)
+    def replace(texts: tf.Tensor) -> tf.Tensor:
+        for _ in range(2):  # the captured follower may be the next address's neighbour
+            texts = tf.strings.regex_replace(texts, _EMAIL, "\\1" + EMAIL_PLACEHOLDER + "\\2")
+        return texts
+
+    return on_rows_matching(texts, _EMAIL_HINT, replace)
 
 
-def _replace_international(match: re.Match) -> str:
-    number = match.group(0)
-    return PHONE_PLACEHOLDER if 8 <= _digit_count(number) <= 15 else number
-
-
-def _scrub_cued(text: str) -> str:
-    # Number candidates are rare, so find them first and look back for a cue word.
-    pieces, last = [], 0
-    for match in _NUMBER.finditer(text):
-        start = match.start()
-        if (7 <= _digit_count(match.group(0)) <= 15
-                and _CUE_BEFORE.search(text, max(0, start - _CUE_WINDOW), start)):
-            pieces += [text[last:start], PHONE_PLACEHOLDER]
-            last = match.end()
-    return "".join(pieces) + text[last:] if pieces else text
-
-
-def scrub_phones(text: str) -> str:
+@text_step
+def scrub_phones(texts: tf.Tensor) -> tf.Tensor:
     """Replaces phone numbers (formats in the module docstring) by `[PHONE]`."""
-    if _digit_count(text) < 7:  # no format here has fewer digits
-        return text
-    text = _NANP.sub(PHONE_PLACEHOLDER, text)
-    if "+" in text:
-        text = _INTERNATIONAL.sub(_replace_international, text)
-    return _scrub_cued(text)
+    def replace(texts: tf.Tensor) -> tf.Tensor:
+        for _ in range(2):
+            texts = tf.strings.regex_replace(texts, _NANP, _KEEP_NEIGHBOURS)
+        for _ in range(2):
+            texts = map_matches(texts, _INTERNATIONAL, b"\\1\xff\\2\xff\\3",
+                                _phones_with_digits(8, 15))
+        for _ in range(2):
+            texts = map_matches(texts, _CUED, b"\\1\\2\xff\\3\xff\\4",
+                                _phones_with_digits(7, 15))
+        return texts
+
+    return on_rows_matching(texts, _PHONE_HINT, replace)
 
 
-def scrub_steps() -> tuple[tuple[str, Callable[[str], str]], ...]:
+def scrub_steps() -> tuple[tuple[str, object], ...]:
     """The scrubbing steps in order, each named by the edit it counts.
 
     URLs go first: they may contain "@" and long digit runs that would otherwise be

@@ -13,6 +13,12 @@ Plain files and gzip / bz2 / xz / single-member zip archives are all read as str
 `read_reviews` returns the accepted rows (with their `line`) and a `Rejection` for
 every other record; `guess_format` names a format from the first record.
 
+Records never lose sync (a CSV record is framed before it is parsed; one over
+`max_record_bytes` is set aside alone), times must be plausible (1995 to tomorrow, with
+a per-file check of the unit), and text is UTF-8 unless an `encoding` is given (the
+likely encoding is named when records fail): see `sources`, `fields.parse_epoch` and
+`encoding`.
+
 Example:
 
 >>> from tfrec_sentiment.data.readers import read_reviews

@@ -19,16 +19,51 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from tfrec_sentiment.data.ids import normalize_id
 from tfrec_sentiment.data.schema import RATING_MAX, RATING_MIN
 
-# Seconds; later than 2100-01-01 is taken as a unit mistake (e.g. milliseconds).
-TIMESTAMP_MAX = 4_102_444_800
+# Epoch seconds of 1995-01-01 UTC: no web review is older (Amazon opened in July 1995;
+# its public review dumps, the oldest supported data sets, start in 1996; Yelp in 2004).
+# An earlier time is a unit mistake (seconds read as ms: 1588687728 -> 1970-01-19).
+TIMESTAMP_MIN = 788_918_400
+DAY = 86_400
+# Units a number can be in, and how many of them make a second.
+TIME_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
+
+
+def timestamp_max() -> int:
+    """Latest plausible review time: tomorrow (now + 1 day, epoch seconds, UTC).
+
+    A day of slack covers every time zone; anything later is a unit mistake (ms read
+    as seconds) or a wrong clock, never a real review.
+    """
+    return int(time.time()) + DAY
+
+
+def likely_unit(number: float) -> str | None:
+    """The unit in TIME_UNITS in which `number` is a plausible review time, if any.
+
+    The plausible span (1995 to tomorrow) is less than a factor 1000 wide, so at most
+    one unit fits.
+
+    Example:
+
+    >>> likely_unit(1588687728), likely_unit(1588687728923), likely_unit(42)
+    ('s', 'ms', None)
+    """
+    high = timestamp_max()
+    for unit, scale in TIME_UNITS.items():
+        if TIMESTAMP_MIN <= number / scale <= high:
+            return unit
+    return None
 
 
 class FieldError(ValueError):
@@ -45,6 +80,21 @@ class FieldError(ValueError):
         self.reason = reason
         self.field = field
         self.detail = detail
+
+
+class TimestampRangeError(FieldError):
+    """A time outside 1995-01-01 .. tomorrow (reason `timestamp_out_of_range`).
+
+    Attributes:
+        unit: the unit the field was read in ("s" or "ms").
+        likely: the unit in which the raw number WOULD be plausible (see `likely_unit`),
+            None for dates and for numbers implausible in every unit.
+    """
+
+    def __init__(self, field: str, detail: str, unit: str, likely: str | None) -> None:
+        super().__init__("timestamp_out_of_range", field, detail)
+        self.unit = unit
+        self.likely = likely
 
 
 def shorten(value: Any, limit: int = 80) -> str:
@@ -80,13 +130,16 @@ def _as_string(value: Any, field: str, canonical: str) -> str:
 
 
 def require_id(record: Mapping[str, Any], field: str, canonical: str) -> str:
-    """A non-empty id (user or item); reason `missing_<canonical>` when absent or blank."""
+    """A non-empty id (user or item); reason `missing_<canonical>` when absent or blank.
+
+    Normalised by `data.ids.normalize_id` (the served graph applies the same rule).
+    """
     value = record.get(field)
     if type(value) is str and value.isascii() and value.strip():  # the common case, fast
-        return value.strip()
+        return normalize_id(value)
     if _is_missing(value):
         raise FieldError(f"missing_{canonical}", field, shorten(value))
-    return _as_string(value, field, canonical).strip()
+    return normalize_id(_as_string(value, field, canonical))
 
 
 def optional_text(record: Mapping[str, Any], field: str | None, canonical: str) -> str:
@@ -129,22 +182,65 @@ def parse_count(value: Any, field: str, canonical: str = "helpful_votes") -> int
 
 def parse_epoch(value: Any, field: str, unit: str = "s") -> int:
     """Seconds since the epoch (UTC) from a number in `unit` ("s" or "ms"), an ISO date
-    string or a datetime.
+    string or a datetime; plausible review times only (1995-01-01 to tomorrow).
 
     ISO strings ("2011-01-26", "2016-03-09 00:00:00") without a zone are taken as UTC.
+
+    Why these bounds: online reviews began with the web shops of 1995 (Amazon opened
+    that July; its review dumps, the oldest supported, start in 1996), so an earlier time
+    is a unit mistake, most often seconds read as milliseconds (which lands in January
+    1970); a time after tomorrow (a day of slack for time zones) is milliseconds read
+    as seconds or a broken clock. Either would sort first or last in every time split.
+
+    Raises:
+        FieldError: missing_timestamp, timestamp_invalid, or (TimestampRangeError)
+            timestamp_out_of_range, whose detail names the date it would be and, for a
+            number, the unit in which it would be plausible.
+
+    Example:
+
+    >>> parse_epoch(1588687728923, "timestamp", unit="ms")
+    1588687728
+    >>> try:  # doctest: +ELLIPSIS
+    ...     parse_epoch(1588687728, "timestamp", unit="ms")
+    ... except FieldError as error:
+    ...     print(error.reason, "|", error.detail)
+    timestamp_out_of_range | 1588687728 ms is 1970-01-19, before 1995-01-01; as seconds ...
     """
     if _is_missing(value):
         raise FieldError("missing_timestamp", field, shorten(value))
+    number = None
     if isinstance(value, datetime.date):  # Parquet timestamp / date columns
         seconds = _datetime_seconds(value)
     elif isinstance(value, str) and not _looks_numeric(value):
         seconds = _parse_iso(value, field)
     else:
         number = _as_number(value, field, "timestamp_invalid")
-        seconds = int(number // 1000) if unit == "ms" else int(number)
-    if not 0 <= seconds <= TIMESTAMP_MAX:
-        raise FieldError("timestamp_out_of_range", field, shorten(value))
+        seconds = int(number // TIME_UNITS[unit])
+    high = timestamp_max()
+    if not TIMESTAMP_MIN <= seconds <= high:
+        raise _out_of_range(value, field, unit, number, seconds, high)
     return seconds
+
+
+def _out_of_range(value: Any, field: str, unit: str, number: float | None, seconds: int,
+                  high: int) -> TimestampRangeError:
+    shown = shorten(value) if number is None else f"{shorten(value)} {unit}"
+    bound = "before 1995-01-01" if seconds < TIMESTAMP_MIN else \
+        f"after tomorrow ({_date(high)})"
+    detail = f"{shown} is {_date(seconds)}, {bound}"
+    likely = likely_unit(number) if number is not None else None
+    if likely is not None and likely != unit:
+        detail += f"; as {UNIT_NAMES[likely]} it is {_date(number // TIME_UNITS[likely])}"
+    return TimestampRangeError(field, detail, unit, likely)
+
+
+def _date(seconds: float) -> str:
+    """ISO date of epoch seconds, or a plain statement where datetime cannot show it."""
+    try:
+        return datetime.datetime.fromtimestamp(seconds, datetime.UTC).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        return "beyond year 9999" if seconds > 0 else "before year 1"
 
 
 def parse_us_date(value: Any, field: str) -> int:
@@ -155,7 +251,11 @@ def parse_us_date(value: Any, field: str) -> int:
         day = datetime.datetime.strptime(value.strip(), "%m %d, %Y")
     except ValueError as error:
         raise FieldError("timestamp_invalid", field, shorten(value)) from error
-    return int(day.replace(tzinfo=datetime.UTC).timestamp())
+    seconds = int(day.replace(tzinfo=datetime.UTC).timestamp())
+    high = timestamp_max()
+    if not TIMESTAMP_MIN <= seconds <= high:
+        raise _out_of_range(value, field, "s", None, seconds, high)
+    return seconds
 
 
 def parse_flag(value: Any, field: str) -> bool | None:

@@ -1,8 +1,18 @@
 """Reads a review file of any known format into the canonical table, chunk by chunk.
 
 Every input record ends in exactly one place: a row of the table (with its `line`) or
-a `Rejection` (file, line, field, reason). `ReadResult.lines` counts input records, so
+a `Rejection` (file, line, field, reason). `ReadResult.lines` counts input records (a
+CSV record over many physical lines counts once), so
 `len(reviews) + len(rejections) == lines` always holds.
+
+At the end of a file two checks speak up in `warnings` (and so on stderr and in the
+report of `tools/prepare_data.py`):
+
+- encoding: records that are not valid UTF-8 (or the `encoding` given) are rejected,
+  and charset-normalizer names the encoding their bytes most likely are in;
+- time unit: times outside 1995-01-01 .. tomorrow are rejected; when most of a file's
+  times would be plausible in another unit (seconds where milliseconds are expected,
+  or ms / microseconds where seconds are), the warning names that unit.
 
 Example:
 
@@ -27,11 +37,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tfrec_sentiment.data.readers.amazon import AMAZON_2014, AMAZON_2018, AMAZON_2023
-from tfrec_sentiment.data.readers.fields import FieldError, shorten
+from tfrec_sentiment.data.readers.encoding import TextDecoder
+from tfrec_sentiment.data.readers.fields import UNIT_NAMES, FieldError, TimestampRangeError, shorten
 from tfrec_sentiment.data.readers.format import Review, ReviewFormat
 from tfrec_sentiment.data.readers.generic import ColumnSpec, generic_format
 from tfrec_sentiment.data.readers.sources import (
     DAMAGE_ERRORS,
+    MAX_RECORD_BYTES,
     ReaderError,
     iter_csv_records,
     iter_json_records,
@@ -57,11 +69,17 @@ _GUESS_BYTES = 1 << 20
 
 @dataclasses.dataclass
 class ReadChunk:
-    """Up to `chunk_size` input records: accepted rows, rejections, records seen."""
+    """Up to `chunk_size` input records: accepted rows, rejections, records seen.
+
+    The LAST chunk of a file also carries the file-level checks: `warnings` (encoding,
+    time unit) and `encoding_detected` (see `encoding.TextDecoder.detect`).
+    """
 
     reviews: pd.DataFrame
     rejections: list[Rejection]
     lines: int
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    encoding_detected: str | None = None
 
 
 @dataclasses.dataclass
@@ -74,6 +92,7 @@ class ReadResult:
     rejections: list[Rejection]
     lines: int
     warnings: list[str] = dataclasses.field(default_factory=list)
+    encoding_detected: str | None = None
 
     def rejected_counts(self) -> Counter:
         """reason -> number of records rejected for it."""
@@ -95,7 +114,7 @@ def resolve_format(name: str, columns: ColumnSpec = None) -> ReviewFormat:
     return FORMATS[name]
 
 
-def guess_format(path: str | Path) -> str:
+def guess_format(path: str | Path, encoding: str | None = None) -> str:
     """Guesses a format name from a file's first record (compression is seen through).
 
     Raises:
@@ -105,7 +124,8 @@ def guess_format(path: str | Path) -> str:
     if sniff_kind(path) == "parquet":
         return "parquet"
     with open_stream(path) as (stream, _):
-        first = _first_line(stream).decode("utf-8-sig", errors="replace").strip()
+        first = _first_line(stream).decode(TextDecoder(encoding).codec, errors="replace")
+    first = first.removeprefix("\ufeff").strip()
     if not first:  # empty (or unreadable from the start): the reader will say so
         return "csv" if ".csv" in path.name.lower() else "jsonl"
     guess = _guess_json(first) if first.startswith("{") else _guess_csv(first)
@@ -150,7 +170,8 @@ def _guess_csv(first: str) -> str | None:
 
 def iter_review_chunks(path: str | Path, format: str | None = None,
                        columns: ColumnSpec = None, *, chunk_size: int = 50_000,
-                       progress: bool | None = False) -> Iterator[ReadChunk]:
+                       progress: bool | None = False, encoding: str | None = None,
+                       max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[ReadChunk]:
     """Streams a review file as canonical chunks; memory holds one chunk of raw records.
 
     Args:
@@ -160,18 +181,25 @@ def iter_review_chunks(path: str | Path, format: str | None = None,
         chunk_size: records per chunk.
         progress: show a tqdm bar (bytes of the file on disk); None = only when
             stderr is a terminal.
+        encoding: the file's text encoding (a Python codec name, ASCII-compatible);
+            None = UTF-8, with the likely encoding named in a warning if records fail.
+        max_record_bytes: a record (JSON line, CSV record) longer than this is set
+            aside alone as `record_too_long`; the next one is read normally.
 
     Yields:
-        ReadChunk; at least one, even for an empty file.
+        ReadChunk; at least one, even for an empty file. The last one holds the
+        file-level warnings.
 
     Raises:
         ReaderError: the file cannot be opened, or a CSV / Parquet lacks a required column.
+        ValueError: unknown or non-ASCII-compatible encoding (before anything is read).
     """
     path = Path(path)
-    fmt = resolve_format(format or guess_format(path), columns)
+    decoder = TextDecoder(encoding)
+    fmt = resolve_format(format or guess_format(path, encoding), columns)
     builder = _ChunkBuilder(fmt, str(path))
     size = path.stat().st_size if path.is_file() else 0
-    with _records(path, fmt) as (records, position), tqdm(
+    with _records(path, fmt, decoder, max_record_bytes) as (records, position), tqdm(
             total=size, unit="B", unit_scale=True, desc=path.name,
             disable=None if progress is None else not progress) as bar:
         for item in records:
@@ -180,28 +208,36 @@ def iter_review_chunks(path: str | Path, format: str | None = None,
                 bar.update(position() - bar.n)
                 yield builder.flush()
         bar.update(size - bar.n)
-        yield builder.flush()
+        last = builder.flush()
+    last.warnings = decoder.notes(str(path)) + builder.unit_notes()
+    last.encoding_detected = (decoder.detect() or (None,))[0]
+    yield last
 
 
 def read_reviews(path: str | Path, format: str | None = None, columns: ColumnSpec = None,
-                 *, chunk_size: int = 50_000, progress: bool | None = False) -> ReadResult:
+                 *, chunk_size: int = 50_000, progress: bool | None = False,
+                 encoding: str | None = None,
+                 max_record_bytes: int = MAX_RECORD_BYTES) -> ReadResult:
     """Reads a whole review file; see `iter_review_chunks` for the arguments.
 
     Returns:
         ReadResult with `reviews` a canonical table plus `line` (int64), one row per
         accepted record, in file order.
     """
-    name = format or guess_format(path)
-    frames, rejections, lines = [], [], 0
+    name = format or guess_format(path, encoding)
+    frames, rejections, lines, notes = [], [], 0, []
     for chunk in iter_review_chunks(path, name, columns, chunk_size=chunk_size,
-                                    progress=progress):
+                                    progress=progress, encoding=encoding,
+                                    max_record_bytes=max_record_bytes):
         frames.append(chunk.reviews)
         rejections.extend(chunk.rejections)
         lines += chunk.lines
+        notes += chunk.warnings
     reviews = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    result = ReadResult(str(path), name, reviews, rejections, lines)
+    result = ReadResult(str(path), name, reviews, rejections, lines,
+                        encoding_detected=chunk.encoding_detected)
     result.warnings = read_warnings(result.file, name, lines, len(reviews),
-                                    result.rejected_counts())
+                                    result.rejected_counts()) + notes
     return result
 
 
@@ -223,17 +259,18 @@ def read_warnings(file: str, format: str, lines: int, accepted: int,
 
 
 @contextlib.contextmanager
-def _records(path: Path, fmt: ReviewFormat):
-    if fmt.container == "parquet":
+def _records(path: Path, fmt: ReviewFormat, decoder: TextDecoder, max_record_bytes: int):
+    if fmt.container == "parquet":  # rows are framed by the format; strings are UTF-8
         records = iter_parquet_records(path, str(path), fmt.required)
         yield records, lambda: 0
         return
+    limits = {"decoder": decoder, "max_record_bytes": max_record_bytes}
     with open_stream(path) as (stream, position):
         container = _sniff_container(stream) if fmt.container == "auto" else fmt.container
         if container == "csv":
-            yield iter_csv_records(stream, str(path), fmt.required), position
+            yield iter_csv_records(stream, str(path), fmt.required, **limits), position
         else:
-            yield iter_json_records(stream, str(path)), position
+            yield iter_json_records(stream, str(path), **limits), position
 
 
 def _sniff_container(stream) -> str:
@@ -251,6 +288,8 @@ class _ChunkBuilder:
     def __init__(self, fmt: ReviewFormat, file: str) -> None:
         self.fmt = fmt
         self.file = file
+        self.accepted = 0  # over the whole file, for the unit check
+        self.unit_hints: Counter = Counter()  # (field, unit read, likely unit) -> records
         self._reset()
 
     def _reset(self) -> None:
@@ -270,6 +309,8 @@ class _ChunkBuilder:
         except FieldError as error:
             self.rejections.append(Rejection(self.file, line, error.reason, error.field,
                                              error.detail))
+            if isinstance(error, TimestampRangeError):
+                self.unit_hints[error.field, error.unit, error.likely] += 1
             return
         except (TypeError, ValueError, AttributeError) as error:
             # A record shaped unlike the format (e.g. a list where an id belongs).
@@ -278,12 +319,55 @@ class _ChunkBuilder:
             return
         self.reviews.append(review)
         self.lines.append(line)
+        self.accepted += 1
+
+    def unit_notes(self) -> list[str]:
+        """Warnings for times that look like another unit (see `unit_warnings`)."""
+        return unit_warnings(self.file, self.unit_hints, self.accepted)
 
     def flush(self) -> ReadChunk:
         chunk = ReadChunk(reviews_frame(self.reviews, self.lines, self.fmt.source),
                           self.rejections, self.count)
         self._reset()
         return chunk
+
+
+def unit_warnings(file: str, hints: Counter, accepted: int) -> list[str]:
+    """Per-file time-unit check, from the out-of-range times of a file.
+
+    Args:
+        file: name for the message.
+        hints: (field, unit read, likely unit or None) -> records rejected as
+            `timestamp_out_of_range` (see `fields.TimestampRangeError`).
+        accepted: records whose time was plausible (all accepted records).
+
+    Returns:
+        One warning per (field, unit read, likely unit) with a likely unit: "most" when
+        those records outnumber all the others with a time (the unit is probably wrong
+        for the file), else a count of the few that look mis-scaled.
+
+    Example:
+
+    >>> unit_warnings("f.csv", Counter({("ts", "ms", "s"): 2}), accepted=0)[0][:52]
+    'most times in field ts of f.csv (2 of 2) look like s'
+    """
+    timed = accepted + sum(hints.values())
+    notes = []
+    for (field, unit, likely), count in sorted(hints.items(), key=str):
+        if likely is None or likely == unit:
+            continue
+        what = f"{UNIT_NAMES[likely]}, not {UNIT_NAMES[unit]}"
+        if 2 * count > timed:
+            hint = (" (csv / parquet / jsonl: map timestamp=COLUMN for seconds or ISO dates, "
+                    "timestamp_ms=COLUMN for milliseconds)"
+                    if unit in ("s", "ms") and likely in ("s", "ms") else "")
+            notes.append(f"most times in field {field} of {file} ({count} of {timed}) look "
+                         f"like {what}: is the time unit right for this file?{hint} They "
+                         "were rejected as timestamp_out_of_range")
+        else:
+            notes.append(f"{count} of {timed} times in field {field} of {file} look like "
+                         f"{what}; rejected as timestamp_out_of_range")
+    return notes
 
 
 def reviews_frame(reviews: list[Review], lines: list[int], source: str) -> pd.DataFrame:

@@ -1,0 +1,105 @@
+"""The defined answer for empty texts, and emoji read as words, on every scoring path.
+
+The exported `sentiment` signature (served by plain TensorFlow in a fresh process) and
+batch scoring (`score_texts`) give the same numbers: the class prior, a zero embedding
+and the label "none" for an empty or whitespace-only text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.sentiment.conftest import labelled
+from tests.sentiment.test_export import Export, serve
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.empty_text import (
+    NO_TEXT_LABEL,
+    check_prior,
+    prior_from_labels,
+    uniform_prior,
+)
+from tfrec_sentiment.sentiment.model import SentimentModel
+from tfrec_sentiment.sentiment.training import train_classifier
+
+PRIOR = [0.1, 0.3, 0.6]
+EMPTY = ["", "   ", "\u3000\t\r\n"]
+EMOJI = ["\U0001F44D" * 3, "\U0001F44D", "\U0001F60D", "\U0001F621\U0001F44E", "\u2b50" * 5]
+TEXTS = EMPTY + EMOJI + ["great strings, love them"]
+
+
+@pytest.fixture(scope="module")
+def model() -> SentimentModel:
+    config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
+    built = SentimentModel.build(config)
+    built.set_class_prior(PRIOR)
+    return built
+
+
+def test_prior_helpers():
+    assert prior_from_labels([2, 2, 0, 1]).tolist() == [0.25, 0.25, 0.5]
+    assert prior_from_labels([0, 2]).tolist() == [0.5, 0.0, 0.5]  # a binary set
+    assert prior_from_labels([]).tolist() == uniform_prior().tolist()
+    assert check_prior([2, 1, 1]).tolist() == [0.5, 0.25, 0.25]
+    for bad in ([0.5, 0.5], [-1, 1, 1], [0, 0, 0], [np.nan, 1, 1]):
+        with pytest.raises(ValueError, match="class prior"):
+            check_prior(bad)
+
+
+def test_batch_scoring_answers_empty_texts_with_the_prior(model):
+    scores = model.score(TEXTS, batch_size=4)
+    n = len(EMPTY)
+    np.testing.assert_allclose(scores.probabilities[:n], [PRIOR] * n, atol=1e-7)
+    assert not scores.embedding[:n].any()
+    np.testing.assert_allclose(np.linalg.norm(scores.embedding[n:], axis=1), 1.0, rtol=1e-5)
+    assert scores.labels[:n] == [NO_TEXT_LABEL] * n
+    assert set(scores.labels[n:]) <= {"negative", "neutral", "positive"}
+
+
+def test_exported_signature_gives_the_same_numbers_as_batch_scoring(model, tmp_path):
+    export = Export(model.as_module())
+    tf.saved_model.save(export, str(tmp_path), signatures={"sentiment": export.score})
+    served = serve(tmp_path, TEXTS)  # a fresh process: the prior is in the SavedModel
+    batch = model.score(TEXTS)
+    np.testing.assert_allclose(served["probabilities"], batch.probabilities, atol=1e-5)
+    np.testing.assert_allclose(served["embedding"], batch.embedding, atol=1e-5)
+    assert served["label"] == batch.labels
+    n = len(EMPTY)
+    np.testing.assert_allclose(served["probabilities"][:n], [PRIOR] * n, atol=1e-7)
+    assert served["label"][:n] == [NO_TEXT_LABEL] * n
+    # Emoji are words now: no two emoji texts share one [UNK] answer. The embeddings
+    # tell them apart (the tiny model's random head gives near-equal probabilities).
+    emoji_rows = np.array(served["embedding"][n:n + len(EMOJI)])
+    gaps = np.abs(emoji_rows[:, None, :] - emoji_rows[None, :, :]).max(axis=-1)
+    assert gaps[~np.eye(len(EMOJI), dtype=bool)].min() > 1e-3
+
+
+def test_prior_survives_save_load_and_keys_the_fingerprint(model, tmp_path):
+    model.save(tmp_path / "model")
+    restored = SentimentModel.load(tmp_path / "model")
+    np.testing.assert_allclose(restored.class_prior, PRIOR)
+    assert restored.fingerprint() == model.fingerprint()
+    np.testing.assert_allclose(restored.score([""]).probabilities, [PRIOR], atol=1e-7)
+    restored.set_class_prior([1, 1, 2])  # the scorer is built: its weight follows
+    np.testing.assert_allclose(restored.score([""]).probabilities, [[0.25, 0.25, 0.5]],
+                               atol=1e-7)
+    assert restored.fingerprint() != model.fingerprint()
+
+
+def test_a_model_without_prior_answers_uniform():
+    config = SentimentConfig(preset="tiny", sequence_length=16, bucket_boundaries=(8, 16))
+    fresh = SentimentModel.build(config)
+    np.testing.assert_allclose(fresh.class_prior, [1 / 3] * 3)
+    np.testing.assert_allclose(fresh.score(["  "]).probabilities, [[1 / 3] * 3], atol=1e-7)
+
+
+def test_fine_tuning_sets_the_prior_from_its_training_labels(tiny_config, tmp_path):
+    data = labelled(1)  # 6 negative, 4 neutral, 6 positive
+    result = train_classifier(dataclasses.replace(tiny_config, epochs=1), data,
+                              labelled(1, "validation"), tmp_path, seed=0, verbose=0)
+    np.testing.assert_allclose(result.model.class_prior, [6 / 16, 4 / 16, 6 / 16])
+    np.testing.assert_allclose(result.model.score([""]).probabilities,
+                               [[6 / 16, 4 / 16, 6 / 16]], atol=1e-7)
