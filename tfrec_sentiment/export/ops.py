@@ -1,7 +1,7 @@
 """Op audit: every op a SavedModel runs must exist in a stock TF Serving binary.
 
 Stock TF Serving links the core TensorFlow kernels and every TF Text op of the TF Text
-release it pins (DESIGN.md), and runs no Python. So an op is servable when it is
+release it pins (docs/design.md), and runs no Python. So an op is servable when it is
 
 - a core TensorFlow op: built into TensorFlow itself, i.e. listed in `tf.raw_ops`
   (ops registered later by plugin libraries, such as TF Text or ScaNN, are not),

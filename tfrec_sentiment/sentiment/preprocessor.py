@@ -6,13 +6,13 @@ Two public Keras 3 layers:
   [B, L] int32, with [CLS] ... [SEP], truncation to `sequence_length`, and L the
   smallest bucket length that holds the batch's longest review. It uses only core
   TensorFlow ops: keras-hub's `MultiSegmentPacker` emits `TFText>RoundRobinTrim`, which
-  TF Serving images built with TF Text < 2.13 lack (DESIGN.md), so this lifts that floor.
+  TF Serving images built with TF Text < 2.13 lack (docs/design.md), so this lifts that floor.
 - `SentimentPreprocessor`: owns the WordPiece tokenizer (and so the vocabulary asset)
   and the packer; maps `tf.string` [B] to the backbone's inputs. It runs in `tf.data`
   for training, in the scorer for inference and inside the export's `tf.function`.
 
 The padding mask is int32, not bool: a bool mask makes MirroredStrategy's gradient
-all-reduce fail with `AddN ... bool` (DESIGN.md).
+all-reduce fail with `AddN ... bool` (docs/design.md).
 
 Example:
 
