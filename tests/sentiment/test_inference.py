@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.sentiment.conftest import NEGATIVE_TEXTS, NEUTRAL_TEXTS, POSITIVE_TEXTS
 from tfrec_sentiment.sentiment.config import SentimentConfig
@@ -61,3 +62,14 @@ def test_bfloat16_scores_are_close_and_cached_apart(tiny_model, tmp_path):
     assert cache.stats == {"hits": 0, "misses": 2 * len(set(TEXTS))}
     assert 0 < np.abs(half.probabilities - full.probabilities).max() < 2e-2
     np.testing.assert_allclose(half.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_pipeline_bfloat16_only_where_native(monkeypatch):
+    from tfrec_sentiment.sentiment import inference
+
+    monkeypatch.setattr(inference, "native_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        assert inference.use_bfloat16(True) is False
+    assert inference.use_bfloat16(False) is False
+    monkeypatch.setattr(inference, "native_bfloat16", lambda: True)
+    assert inference.use_bfloat16(True) is True
