@@ -1,53 +1,36 @@
-"""Recommender settings compared on the VALIDATION part only: how the defaults were chosen.
+"""One recommender setting scored on the VALIDATION part: how the defaults were chosen.
 
     python bench/tune_recsys.py --run runs/real/musical --tag w5 \\
         --set recsys.similarity_weight=5 --seeds 0,1,2 --variants full,ids
 
-Reads a finished run folder (its split, and the sentiment scores of its training
-rows through the run's score cache, so nothing is fine-tuned again), rebuilds the
-feature tables with the given overrides, trains each variant with each seed and
-appends one JSON line per variant to `--log` (default
+A hand-picked setting, against `tools/tune.py`'s search: both read a finished run
+folder and train and score through `tfrec_sentiment.pipeline.tuning` (`load_run`:
+the split and the run's cached sentiment scores, nothing fine-tuned again, the test
+part never opened; `validation_metrics`: train one variant with one seed, score it
+on validation). Appends one JSON line per variant to `--log` (default
 `bench/results/recsys_tuning_<run name>.jsonl`): the mean validation NDCG@10 and
-RMSE, epochs and seconds. The test part is never read here.
+RMSE over the seeds, epochs and seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS)
 
 # isort: split
-import numpy as np
-
 from tfrec_sentiment import config as config_lib
-from tfrec_sentiment.data.splits import Split
-from tfrec_sentiment.evaluation.evaluate import evaluate_split
-from tfrec_sentiment.features.tables import build_feature_tables
-from tfrec_sentiment.recsys.train import train_recommender
-from tfrec_sentiment.sentiment.inference import ScoreCache
-from tfrec_sentiment.sentiment.labels import review_texts
-from tfrec_sentiment.sentiment.model import SentimentModel
+from tfrec_sentiment.pipeline.tuning import (
+    FeatureTableCache,
+    load_run,
+    mean_metrics,
+    validation_metrics,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load_run(run_dir: Path) -> tuple[config_lib.RunConfig, Split, np.ndarray, np.ndarray]:
-    """The run's config, split and training-row sentiment (probabilities, embeddings)."""
-    config = config_lib.load(run_dir / "config.json")
-    split = Split.load(run_dir / "data")
-    model = SentimentModel.load(run_dir / "sentiment" / "model")
-    settings = config.sentiment
-    scores = model.score(review_texts(split.train),
-                         cache=ScoreCache(settings.cache_dir or run_dir / "sentiment" / "scores"),
-                         batch_size=settings.inference_batch_size,
-                         jit_compile=settings.jit_compile, bfloat16=settings.inference_bfloat16)
-    return config, split, scores.probabilities, scores.embedding
 
 
 def main() -> int:
@@ -60,23 +43,18 @@ def main() -> int:
     parser.add_argument("--variants", default="full", help="comma-separated: ids,ratings,full")
     parser.add_argument("--log", type=Path, help="JSON lines file to append to")
     args = parser.parse_args()
-    config, split, probabilities, embeddings = load_run(args.run)
-    config = config_lib.apply_overrides(config, args.overrides)  # a checked copy
+    inputs = load_run(args.run)
+    config = config_lib.apply_overrides(inputs.config, args.overrides)  # a checked copy
     log = args.log or REPO / "bench" / "results" / f"recsys_tuning_{args.run.name}.jsonl"
-    tables = build_feature_tables(split.train, probabilities, embeddings, config.features)
+    tables = FeatureTableCache(inputs).get(config.features)
     for variant in args.variants.split(","):
-        settings = dataclasses.replace(config.recsys, variant=variant)
-        rows = []
-        for seed in map(int, args.seeds.split(",")):
-            start = time.perf_counter()
-            model = train_recommender(settings, split, tables, seed=seed)
-            metrics = evaluate_split(model, split, on="validation").metrics
-            rows.append({"val_ndcg": metrics["ndcg@10"], "val_rmse": metrics["rmse"],
-                         "epochs": model.metrics["epochs_run"],
-                         "sec": time.perf_counter() - start})
+        rows = [validation_metrics(inputs, config, seed=seed, variant=variant, tables=tables)
+                for seed in map(int, args.seeds.split(","))]
+        mean = mean_metrics(rows)
         line = {"tag": args.tag, "variant": variant, "sets": args.overrides, "n": len(rows),
-                **{k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]},
-                "per_seed_val_ndcg": [round(r["val_ndcg"], 4) for r in rows]}
+                "val_ndcg": round(mean["ndcg@10"], 4), "val_rmse": round(mean["rmse"], 4),
+                "epochs": round(mean["epochs"], 4), "sec": round(mean["seconds"], 4),
+                "per_seed_val_ndcg": [round(r["ndcg@10"], 4) for r in rows]}
         print(json.dumps(line), flush=True)
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import types
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,20 @@ def minilm_dir() -> Path:
         return packaged_minilm_dir()
     except FileNotFoundError as error:
         pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def update_parent(tmp_path_factory) -> types.SimpleNamespace:
+    """One small finished run and its feedback (tests/pipeline/update_fixture.py).
+
+    Trained and published once per session for the update tests of tests/pipeline and
+    tests/tools. Fields: `folder`, `logs`, `run` (the run folder: read it, never write
+    it), `saved` (the saved_models root holding version 1: copy it before publishing).
+    """
+    from tests.pipeline.update_fixture import demo_logs, parent_run
+
+    folder = tmp_path_factory.mktemp("update")
+    logs = demo_logs(folder / "logs")
+    saved = folder / "saved_models"
+    run = parent_run(folder, logs, saved)
+    return types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved)

@@ -79,6 +79,10 @@ def _preset_overrides() -> dict[str, list[str]]:
             "sentiment.preset=tiny",
             "sentiment.epochs=1",
             "recsys.epochs=1",
+            # quick checks: the extra protocols (each trains more recommenders) are off;
+            # `demo` and real data sets run them
+            "evaluation.comment_only=false",
+            "evaluation.cold_start_ks=",
         ],
     }
 

@@ -8,6 +8,7 @@ With no arguments it runs on the embedded synthetic `demo` data, offline:
         --format amazon2014 --name musical
     python tools/train.py --data amazon2018/All_Beauty          # after tools/fetch_data.py
     python tools/train.py --strategy mirrored --replicas 2 --set recsys.epochs=10
+    python tools/train.py --config runs/musical/tuning/best_config.json   # tools/tune.py's
 
 Every run writes `runs/<name>-<timestamp>/` with the resolved config, metrics, a
 markdown report and plots, and exports `saved_models/<name>/<version>/`.
@@ -29,8 +30,11 @@ from tfrec_sentiment.config_checks import ToolArgumentParser
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="demo", choices=config_lib.PRESETS,
-                        help="named config to start from (default: demo)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--preset", default="demo", choices=config_lib.PRESETS,
+                       help="named config to start from (default: demo)")
+    start.add_argument("--config", help="a run config file to start from instead of a preset "
+                                        "(a run's config.json, tools/tune.py's best_config.json)")
     parser.add_argument("--data", help="'demo', a review file, or a fetched data set name")
     parser.add_argument("--format", help="reader name (default: guessed from the file)")
     parser.add_argument("--columns", help="csv/parquet column map, e.g. user_id=uid,text=body")
@@ -60,10 +64,27 @@ def overrides_from_flags(args: argparse.Namespace) -> list[str]:
     return [f"{key}={value}" for key, value in shorthands.items() if value is not None]
 
 
+def config_from_args(args: argparse.Namespace) -> config_lib.RunConfig:
+    """The run config: `--config FILE` or `--preset`, then flags, then `--set` overrides.
+
+    Raises:
+        ConfigError: an unreadable file, or a value a field does not allow (one line).
+    """
+    overrides = [*overrides_from_flags(args), *args.set]
+    if args.config is None:
+        return config_lib.resolve(args.preset, overrides)
+    try:
+        config = config_lib.load(args.config)
+    except OSError as error:
+        raise config_lib.ConfigError(f"cannot read the config ({error.strerror})",
+                                     source=args.config) from None
+    return config_lib.apply_overrides(config, overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = config_lib.resolve(args.preset, [*overrides_from_flags(args), *args.set])
+        config = config_from_args(args)
     except config_lib.ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

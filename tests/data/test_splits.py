@@ -191,7 +191,7 @@ def test_musical_instruments_leave_last_out(shared_data):
     }))
     split = splits.leave_last_out(frame)
     users = frame["user_id"].nunique()
-    assert split.users == {"train": users, "validation": users, "test": users}
+    assert split.users == {"train": users, "validation": users, "test": users, "cold": 0}
     assert splits.leaked_pairs(split) == {"user_item": 0, "user_text": 0}
     latest_train = split.train.groupby("user_id")["timestamp"].max()
     first_test = split.test.groupby("user_id")["timestamp"].min()

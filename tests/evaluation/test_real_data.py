@@ -82,7 +82,7 @@ def test_project_split_keeps_the_orderings(reviews, tmp_path):
                              title="Musical Instruments, project split", progress=False)
     print("\n" + result.to_markdown())
     means = {name: variant.runs[0].metrics for name, variant in result.variants.items()}
-    assert result.counts["users"] > 1400
+    assert result.counts["users"] > 1150  # 1,429 users, 240 held out as cold-start users
     # Rating: the bias model beats the global mean, which beats the raw item mean.
     assert means["user + item bias"]["rmse"] < means["global mean"]["rmse"] - 0.01
     assert means["global mean"]["rmse"] < means["item mean"]["rmse"]

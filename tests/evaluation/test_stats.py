@@ -22,6 +22,16 @@ def test_t_quantile_matches_printed_tables(df, expected):
     assert t_quantile(0.975, df) == pytest.approx(expected, abs=6e-4)
 
 
+def test_t_quantile_matches_closed_forms():
+    # df = 1 is the Cauchy: tan(pi (p - 1/2)); df = 2: (2p - 1) / sqrt(2 p (1 - p)).
+    assert t_quantile(0.975, 1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-10)
+    assert t_quantile(0.975, 2) == pytest.approx(0.95 / math.sqrt(2 * 0.975 * 0.025),
+                                                 rel=1e-10)  # 4.302653
+    assert t_quantile(0.995, 10) == pytest.approx(3.169273, abs=1e-6)  # printed tables
+    with pytest.raises(ValueError, match="probability"):
+        t_quantile(1.0, 3)
+
+
 def test_t_quantile_is_symmetric_and_monotone():
     assert t_quantile(0.025, 5) == pytest.approx(-t_quantile(0.975, 5))
     assert t_quantile(0.5, 3) == pytest.approx(0.0, abs=1e-9)

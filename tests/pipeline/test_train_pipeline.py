@@ -18,7 +18,9 @@ from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS, fit_item_similarity,
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["data.demo_users=80", "data.demo_items=40", "evaluation.seeds=0,1",
-         "evaluation.n_resamples=200", "recsys.epochs=2"]
+         "evaluation.n_resamples=200", "recsys.epochs=2",
+         # the smoke preset switches the extra protocols off; the whole chain runs them
+         "evaluation.comment_only=true", "evaluation.cold_start_ks=1"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,8 @@ def test_cli_writes_every_stage_of_the_run_folder(cli_run):
                      "data/test.parquet", "sentiment/model", "sentiment/metrics.json",
                      "features/features.json", "recsys/recsys.json",
                      "evaluation/metrics.json", "evaluation/ablation.png",
+                     "evaluation/cold_start.md", "evaluation/comment_only.md",
+                     "recsys/blend.md",
                      "sentiment/training_curves.png", "recsys/training_curves.png"]:
         assert (run_dir / relative).exists(), relative
     assert (run_dir / "evaluation" / "ablation.png").stat().st_size > 1000

@@ -1,8 +1,9 @@
 """The feedback update end to end: growth, guardrail, publishing, crashes, lineage.
 
 One small parent run (tiny BERT, tiny recommender, demo reviews before a date) is
-trained and published as version 1 once per module; each test publishes into its
-own copy of that saved_models folder.
+trained and published as version 1 once per session (`update_parent`, shared with
+tests/tools/test_update_tool.py); each test publishes into its own copy of that
+saved_models folder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tests.pipeline.update_fixture import demo_logs, parent_run, spoil, tree_snapshot
+from tests.pipeline.update_fixture import spoil, tree_snapshot
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.versions import LOCK_FILE, versions
@@ -30,12 +31,9 @@ FAST = UpdateConfig(epochs=3)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> types.SimpleNamespace:
-    folder = tmp_path_factory.mktemp("update")
-    logs = demo_logs(folder / "logs")
-    saved = folder / "saved_models"
-    run = parent_run(folder, logs, saved)
-    return types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved)
+def world(update_parent) -> types.SimpleNamespace:
+    # The session's parent run (tests/conftest.py), shared with tests/tools.
+    return update_parent
 
 
 def fresh_export(world: types.SimpleNamespace, folder: Path) -> ExportConfig:

@@ -14,7 +14,7 @@ from tfrec_sentiment.recsys.train import train_recommender
 
 TINY = dict(embedding_dim=8, output_dim=8, fusion_units=8, text_units=4, hidden_units=(16,),
             history_dim=8, batch_size=64, learning_rate=0.01, early_stopping_patience=3,
-            monitor="val_rmse")
+            monitor="val_rmse", score_mode="retrieval")  # tests of "learned": test_blend.py
 
 
 @functools.cache

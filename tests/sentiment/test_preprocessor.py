@@ -100,3 +100,23 @@ def test_preprocessor_first_cleans_text_as_the_data_stage():
     (batch,) = tf.data.Dataset.from_tensors(tf.constant(raw)).map(layer)
     np.testing.assert_array_equal(batch["token_ids"].numpy(), eager)
     assert eager.shape == (3, 16)
+
+
+def test_graphs_call_the_preprocessing_traced_once_instead_of_rebuilding_it():
+    # Every tf.data map and export signature traces the preprocessor again; its text
+    # steps, emoji mapping and tokenizer (about 2,100 ops) are each one call of a
+    # function traced once, so a trace adds a few ops, not thousands.
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16, bucket_boundaries=(8,))
+    graphs = []
+    for _ in range(2):
+        traced = tf.function(lambda texts: layer(texts)["token_ids"],
+                             input_signature=[tf.TensorSpec([None], tf.string)])
+        graphs.append(traced.get_concrete_function().graph.as_graph_def())
+    for graph in graphs:
+        assert len(graph.node) < 40, sorted(node.op for node in graph.node)
+        calls = [node for node in graph.node if node.op.endswith("PartitionedCall")]
+        assert len(calls) == 3  # text steps, emoji, tokenize-and-pack
+    # The same three functions in both graphs: traced once, not once per graph.
+    assert ({node.attr["f"].func.name for node in graphs[0].node if "f" in node.attr}
+            == {node.attr["f"].func.name for node in graphs[1].node if "f" in node.attr})
+    assert layer._pack_function().experimental_get_tracing_count() == 1

@@ -63,6 +63,17 @@ def test_shape_graph_mode_and_empty_batch():
     assert traced(tf.constant(["\U0001F44E"])).numpy().tolist() == [b" thumbs down "]
 
 
+def test_a_graph_holds_one_call_of_the_mapping_traced_once():
+    # The table constants and ~940 ops are not rebuilt in every caller's graph.
+    for _ in range(2):
+        traced = tf.function(emoji.emoji_to_words,
+                             input_signature=[tf.TensorSpec([None], tf.string)])
+        graph = traced.get_concrete_function().graph.as_graph_def()
+        assert len(graph.node) < 12, sorted(node.op for node in graph.node)
+        assert [n.op for n in graph.node if n.op.endswith("PartitionedCall")] != []
+    assert emoji._traced().experimental_get_tracing_count() == 1
+
+
 def test_only_core_tensorflow_ops_so_tf_serving_runs_it():
     traced = tf.function(emoji.emoji_to_words,
                          input_signature=[tf.TensorSpec([None], tf.string)])

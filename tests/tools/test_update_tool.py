@@ -10,18 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.update_fixture import demo_logs, parent_run
-
 REPO = Path(__file__).resolve().parents[2]
 TOOL = str(REPO / "tools" / "update.py")
 
 
 @pytest.fixture(scope="module")
-def parent(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tool")
-    logs = demo_logs(folder / "logs")
-    saved = folder / "saved_models"
-    return parent_run(folder, logs, saved), logs, saved
+def parent(update_parent):
+    # The session's parent run (tests/conftest.py), shared with tests/pipeline.
+    return update_parent.run, update_parent.logs, update_parent.saved
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

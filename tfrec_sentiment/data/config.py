@@ -66,6 +66,10 @@ class DataConfig:
         default=0.8, metadata={"above": 0.0, "below": 1.0})
     split_test_quantile: float = dataclasses.field(
         default=0.9, metadata={"above": 0.0, "below": 1.0})
+    # Cold-start users (data.splits.cold_user_mask): this share of users, chosen by a
+    # salted SHA-256 of the normalised user id, is held out whole (Split.cold) before the
+    # time split: none of their rows reaches training, features or the export. 0 = off.
+    cold_user_share: float = dataclasses.field(default=0.2, metadata={"min": 0.0, "below": 1.0})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -42,6 +42,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import tfrec_sentiment
+from tfrec_sentiment.io import publish
 
 CACHE_ENV = "TFREC_CACHE_DIR"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_&.-]*$")
@@ -207,7 +208,7 @@ def fetch(
                     f"download of {url} broke off ({interruption}); the partial file "
                     f"{part} is kept: run the same command again to resume") from None
     _check_integrity(url, part)
-    os.replace(part, final)  # atomic: readers see no file or the whole file
+    publish(part, final)  # atomic: readers see no file or the whole file
     return final
 
 

@@ -11,6 +11,11 @@ Rules shared by both splits:
   `(user_id, item_id)`: the order depends neither on the file's row order nor on
   the alphabet of item ids (which would always hold out the "largest" asin), nor on
   how text cleaning rewrote the review, and it is the same on every machine and run.
+- **Cold-start users.** `split_reviews` first holds out a share of users whole
+  (`DataConfig.cold_user_share`, chosen by `cold_user_mask`: a salted SHA-256 of the
+  normalised user id, so the same users on every machine, run and row order). Their
+  rows form `Split.cold`, are in no time part, and so never reach training, the
+  feature tables or an exported vocabulary (see `evaluation.cold_start`).
 - **Leak units.** Rows of one user that share an item (a re-review) or a non-empty text
   (a copy under another item id) form one unit, and a unit is never cut: it goes
   whole to the part of its latest row. So no `(user, item)` and no `(user, text)` pair
@@ -37,39 +42,60 @@ import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.data.config import SPLIT_METHODS, DataConfig
+from tfrec_sentiment.data.ids import normalize_id
 from tfrec_sentiment.data.schema import to_canonical
 
-PARTS = ("train", "validation", "test")
+PARTS = ("train", "validation", "test")  # the time split's parts (what models learn from)
+COLD = "cold"  # the held-out cold-start users' rows
+ALL_PARTS = (*PARTS, COLD)
+# Salt of the cold-user hash: changing it changes which users are held out.
+COLD_USER_SALT = b"tfrec_sentiment/cold-users/v1\x1f"
 
 
 @dataclasses.dataclass
 class Split:
-    """Three canonical review tables: `train`, `validation` and `test`.
+    """Canonical review tables: `train`, `validation`, `test`, and the `cold` users.
 
-    Each part keeps the input's columns and the input's row order; indexes are reset.
+    `cold` holds every row of the users held out for the cold-start protocol (empty
+    when none are); they are in no other part. `parts` are the three time parts only
+    (what training reads); `all_parts`, `sizes`, `users`, `summary` and `save` include
+    `cold`. Each part keeps the input's columns and the input's row order; indexes are
+    reset.
     """
 
     train: pd.DataFrame
     validation: pd.DataFrame
     test: pd.DataFrame
+    cold: pd.DataFrame | None = None  # None = no cold users (an empty table)
+
+    def __post_init__(self) -> None:
+        if self.cold is None:
+            self.cold = self.train.iloc[:0]
 
     @property
     def parts(self) -> dict[str, pd.DataFrame]:
+        """The time parts: train, validation, test (not `cold`)."""
         return {name: getattr(self, name) for name in PARTS}
 
     @property
+    def all_parts(self) -> dict[str, pd.DataFrame]:
+        """The time parts and `cold`."""
+        return {name: getattr(self, name) for name in ALL_PARTS}
+
+    @property
     def sizes(self) -> dict[str, int]:
-        return {name: len(frame) for name, frame in self.parts.items()}
+        """Rows per part, `cold` included."""
+        return {name: len(frame) for name, frame in self.all_parts.items()}
 
     @property
     def users(self) -> dict[str, int]:
-        """Distinct users per part."""
-        return {name: int(frame["user_id"].nunique()) for name, frame in self.parts.items()}
+        """Distinct users per part, `cold` included."""
+        return {name: int(frame["user_id"].nunique()) for name, frame in self.all_parts.items()}
 
     def summary(self) -> dict:
-        """Rows, users and time range per part, as plain JSON-able values."""
+        """Rows, users and time range per part (`cold` included), as plain JSON-able values."""
         summary = {}
-        for name, frame in self.parts.items():
+        for name, frame in self.all_parts.items():
             times = frame["timestamp"]
             summary[name] = {
                 "rows": len(frame),
@@ -81,22 +107,26 @@ class Split:
         return summary
 
     def save(self, directory: str | Path) -> Path:
-        """Writes `train.parquet`, `validation.parquet`, `test.parquet` and `split.json`."""
+        """Writes `train.parquet`, `validation.parquet`, `test.parquet`, `cold.parquet`
+        and `split.json`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for name, frame in self.parts.items():
+        for name, frame in self.all_parts.items():
             frame.to_parquet(directory / f"{name}.parquet", index=False)
         (directory / "split.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> Split:
-        """Reads the parts written by `save`."""
+        """Reads the parts written by `save` (a folder without `cold.parquet`, written
+        before cold-start users existed, loads with an empty `cold`)."""
         directory = Path(directory)
         frames = {}
-        for name in PARTS:
+        for name in ALL_PARTS:
             path = directory / f"{name}.parquet"
             if not path.is_file():
+                if name == COLD:
+                    continue
                 raise FileNotFoundError(f"split part {path} is missing")
             # Parquet gives pandas 3's "str" dtype back; restore the canonical dtypes.
             frames[name] = to_canonical(pd.read_parquet(path))
@@ -291,15 +321,75 @@ def time_cutoff(
     return _assemble(frame, part)
 
 
+def user_hash_share(user_ids: np.ndarray | pd.Series) -> np.ndarray:
+    """Each user id's fixed position in [0, 1), from a salted SHA-256 of the normalised id.
+
+    The id is normalised as ingestion stores it (`data.ids.normalize_id`), prefixed with
+    `COLD_USER_SALT`, hashed with SHA-256, and the first 8 bytes (big-endian) are divided
+    by 2**64. The value depends on the id alone: not on the row order, the other users,
+    the machine or the run.
+
+    Args:
+        user_ids: str [N].
+
+    Returns:
+        float64 [N] in [0, 1).
+
+    Example:
+        >>> shares = user_hash_share(np.array(["u1", " u1", "u2"]))
+        >>> bool(shares[0] == shares[1]), bool(0.0 <= shares.min() and shares.max() < 1.0)
+        (True, True)
+    """
+    ids = pd.Series(np.asarray(user_ids, dtype=object)).astype(str)
+    unique, inverse = np.unique(ids.to_numpy(str), return_inverse=True)
+    values = np.fromiter(
+        (int.from_bytes(hashlib.sha256(COLD_USER_SALT + normalize_id(u).encode("utf-8"))
+                        .digest()[:8], "big") for u in unique),
+        dtype=np.float64, count=len(unique)) / 2.0 ** 64
+    # Rounding a value just below 2**64 could give 1.0; keep the interval half-open.
+    values = np.minimum(values, np.nextafter(1.0, 0.0))
+    return values[inverse.reshape(-1)]
+
+
+def cold_user_mask(frame: pd.DataFrame, share: float) -> np.ndarray:
+    """The rows of the cold-start users: those whose `user_hash_share` is below `share`.
+
+    Args:
+        frame: a canonical review table (`user_id` used).
+        share: the expected share of users held out, in [0, 1); 0 = none.
+
+    Returns:
+        bool [N]; every row of a chosen user is True.
+    """
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"cold user share must be in [0, 1), got {share}")
+    if share == 0.0 or len(frame) == 0:
+        return np.zeros(len(frame), bool)
+    return user_hash_share(frame["user_id"].to_numpy()) < share
+
+
 def split_reviews(frame: pd.DataFrame, config: DataConfig) -> Split:
-    """Splits `frame` as `config.split` says ("leave_last_out" or "time_cutoff")."""
+    """Splits `frame` as `config.split` says ("leave_last_out" or "time_cutoff"), after
+    holding out the cold-start users (`config.cold_user_share`) as `Split.cold`.
+
+    Example:
+        >>> from tfrec_sentiment.data.demo import generate_demo
+        >>> split = split_reviews(generate_demo(seed=0, users=200, items=30), DataConfig())
+        >>> sorted(set(split.cold["user_id"]) & set(split.train["user_id"]))
+        []
+    """
+    if config.split not in SPLIT_METHODS:
+        raise ValueError(f"data.split={config.split!r}: choose one of {SPLIT_METHODS}")
+    cold = cold_user_mask(frame, config.cold_user_share)
+    rest = frame.loc[~cold].reset_index(drop=True)
     if config.split == "leave_last_out":
-        return leave_last_out(frame, config.split_validation_per_user,
-                              config.split_test_per_user, config.split_min_train_per_user)
-    if config.split == "time_cutoff":
-        return time_cutoff(frame, config.split_validation_start, config.split_test_start,
-                           config.split_validation_quantile, config.split_test_quantile)
-    raise ValueError(f"data.split={config.split!r}: choose one of {SPLIT_METHODS}")
+        split = leave_last_out(rest, config.split_validation_per_user,
+                               config.split_test_per_user, config.split_min_train_per_user)
+    else:
+        split = time_cutoff(rest, config.split_validation_start, config.split_test_start,
+                            config.split_validation_quantile, config.split_test_quantile)
+    split.cold = frame.loc[cold].reset_index(drop=True)
+    return split
 
 
 def leaked_pairs(split: Split) -> dict[str, int]:

@@ -43,9 +43,24 @@ class EvalConfig:
     few_reviews_max: int = dataclasses.field(default=5, metadata={"min": 0})
     # Paired bootstrap on every slice too (False: on all test users only, cheaper).
     bootstrap_slices: bool = True
+    # Cold-start protocol (evaluation.cold_start): reviews given per held-out user
+    # (data.cold_user_share); () = off.
+    cold_start_ks: tuple[int, ...] = dataclasses.field(default=(1, 3), metadata={"min": 1})
+
+    # Comment-only protocol (evaluation.comment_only): every model trained with the
+    # training / validation stars hidden, sentiment the only graded signal.
+    comment_only: bool = True
+    comment_only_seeds: tuple[int, ...] = dataclasses.field(default=(0,),
+                                                             metadata={"min": 0, "min_items": 1})
+    # Stars of the (negative, neutral, positive) classes: pseudo-rating = expected stars.
+    comment_only_class_stars: tuple[float, ...] = dataclasses.field(
+        default=(1.0, 3.0, 5.0), metadata={"min": 1.0, "max": 5.0, "min_items": 3})
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if len(self.comment_only_class_stars) != 3:
+            raise ConfigError("needs 3 values (negative, neutral, positive)",
+                              "comment_only_class_stars", self.comment_only_class_stars)
         if self.liked_min_rating <= self.disliked_max_rating:
             raise ConfigError(f"must be above disliked_max_rating ({self.disliked_max_rating})",
                               "liked_min_rating", self.liked_min_rating)

@@ -10,6 +10,9 @@ worlds. Its four `tf.function`s are the SavedModel's signatures:
   `scores` float32 [B, K];
 - `rank`: `user_id`, `item_id` string [B] -> `predicted_rating` float32 [B] (1..5),
   `score` float32 [B];
+- `score`: `user_id` string [U], `item_id` string [I] -> `scores` float32 [U, I], every
+  pair by the model's score mode (with "learned": the per-bucket blend of
+  `recsys.blend`, the ranking `recommend` serves), for the publishing guardrail;
 - `sentiment`: `text` string [B] -> `probabilities` float32 [B, 3], `label` string [B],
   `embedding` float32 [B, D];
 - `recommend_from_reviews`: `text` string [N], `user_index` int32 [N], `rating`
@@ -58,7 +61,7 @@ import tensorflow as tf
 from tfrec_sentiment.export.index import CatalogueIndex
 
 VOCABULARY_FILE = "vocab.txt"
-SIGNATURE_NAMES = ("serving_default", "recommend", "rank", "sentiment",
+SIGNATURE_NAMES = ("serving_default", "recommend", "rank", "score", "sentiment",
                    "recommend_from_reviews")
 
 _IDS = {name: tf.TensorSpec([None], tf.string, name=name) for name in ("user_id", "item_id")}
@@ -108,6 +111,7 @@ class ServingModule(tf.Module):
             "serving_default": recommend,
             "recommend": recommend,
             "rank": self.rank.get_concrete_function(),
+            "score": self.score.get_concrete_function(),
             "sentiment": self.sentiment.get_concrete_function(),
             "recommend_from_reviews": self.recommend_from_reviews.get_concrete_function(),
         }
@@ -128,6 +132,11 @@ class ServingModule(tf.Module):
         with tf.control_dependencies([check]):
             out = self.recommender.rank(user_id, item_id)
         return {"predicted_rating": out["predicted_rating"], "score": out["score"]}
+
+    @tf.function(input_signature=[_IDS["user_id"], _IDS["item_id"]])
+    def score(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Scores [U, I] of every user x item pair, as `recommend` ranks them."""
+        return {"scores": self.recommender.score_items(user_id, item_id)}
 
     @tf.function(input_signature=[_TEXT])
     def sentiment(self, text: tf.Tensor) -> dict[str, tf.Tensor]:

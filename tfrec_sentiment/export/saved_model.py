@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +54,7 @@ from tfrec_sentiment.export.versions import (
     remove_leftovers,
     versions,
 )
+from tfrec_sentiment.io import atomic_write, jsonable
 
 if TYPE_CHECKING:
     from tfrec_sentiment.recsys.trained import TrainedRecommender
@@ -130,9 +130,9 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         "known_users": len(tables.ids["user"]),
         "excluded_training_reviews": int(module.index.seen_items.shape[0]),
         "review_time": int(module.review_time.numpy()),
-        "sentiment": _jsonable(sentiment.describe()),
-        "recommender": {"config": _jsonable(dataclasses.asdict(recommender.config)),
-                        "metrics": _jsonable(recommender.metrics)},
+        "sentiment": jsonable(sentiment.describe(), fallback=str),
+        "recommender": {"config": jsonable(dataclasses.asdict(recommender.config), fallback=str),
+                        "metrics": jsonable(recommender.metrics, fallback=str)},
         **(metadata or {}),
     }
     return write_version(module, module.serving_signatures(), config, described,
@@ -238,7 +238,7 @@ def models_config_text(config: ExportConfig) -> str:
 def write_models_config(config: ExportConfig) -> Path:
     """Writes `<root>/<model_name>/models.config` (atomically)."""
     path = Path(config.root) / config.model_name / MODELS_CONFIG
-    _write_atomic(path, models_config_text(config))
+    atomic_write(path, models_config_text(config))
     return path
 
 
@@ -289,14 +289,3 @@ def _existing(path: Path, run_dir: Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a finished run folder")
     return path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    staging.write_text(text)
-    os.replace(staging, path)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda v: v.tolist()
-                                 if hasattr(v, "tolist") else str(v)))

@@ -12,10 +12,9 @@ Public API (imported lazily, so `tfrec_sentiment.features.config` stays light):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tfrec_sentiment.lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "FeatureConfig": "config",
     "FeatureTables": "tables",
     "build_feature_tables": "tables",
@@ -23,11 +22,4 @@ _EXPORTS = {
     "review_signals": "profile",
     "SentimentFusion": "fusion",
     "FeatureLookup": "lookup",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+})

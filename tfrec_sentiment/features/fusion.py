@@ -16,9 +16,32 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import tensorflow as tf
+
+
+def copy_statistics(statistics: Mapping[str, Mapping[str, Sequence[float]]] | None,
+                    groups: Collection[str]) -> dict[str, dict[str, list[float]]] | None:
+    """The standardisation statistics of `groups` only, as plain float lists (for configs).
+
+    Args:
+        statistics: group -> {"mean": [dim], "variance": [dim]} (lists, arrays or
+            tensors); None = no standardisation.
+        groups: the groups a layer reads; the others are dropped.
+
+    Returns:
+        None when `statistics` is None, else a new dict (JSON-ready, safe to keep in
+        `get_config`).
+
+    Example:
+        >>> copy_statistics({"rating": {"mean": [1], "variance": [4]}, "x": {}}, {"rating"})
+        {'rating': {'mean': [1.0], 'variance': [4.0]}}
+    """
+    if statistics is None:
+        return None
+    return {g: {"mean": list(map(float, s["mean"])), "variance": list(map(float, s["variance"]))}
+            for g, s in statistics.items() if g in groups}
 
 
 def standardize(values: tf.Tensor, statistics: Mapping[str, Sequence[float]] | None) -> tf.Tensor:
@@ -62,10 +85,7 @@ class SentimentFusion(tf.keras.layers.Layer):
             raise ValueError("SentimentFusion needs at least one feature group")
         self.units = int(units)
         self.groups = list(groups)
-        self.statistics = None if statistics is None else {
-            g: {"mean": list(map(float, s["mean"])), "variance": list(map(float, s["variance"]))}
-            for g, s in statistics.items() if g in self.groups
-        }
+        self.statistics = copy_statistics(statistics, self.groups)
         self.activation = activation
         self.dropout = float(dropout)
 

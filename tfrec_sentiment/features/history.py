@@ -11,6 +11,9 @@ collaborative filtering uses), optionally signed by how the user felt about each
 - `other_rows`: per row, the latest reviews of its group outside the row's pair
   (leave-one-out training examples).
 
+`past_sums` adds up a signal over the same point-in-time rows as `past_rows` (the
+per-user and per-item aggregates of `tables.py`); all of them share `group_by_time`.
+
 Example:
 
 >>> key = np.array([0, 0, 0, 1]); time = np.array([5, 1, 3, 2])
@@ -23,8 +26,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def _grouped(key: np.ndarray, timestamp: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Sort by (key, time); per sorted position: group start, time-block start, group end."""
+def group_by_time(key: np.ndarray, timestamp: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows sorted by (key, time), and where each sorted row's blocks start and end.
+
+    Args:
+        key: int [N] group (user or item index); timestamp: int [N].
+
+    Returns:
+        (order, group_start, time_start, group_end), int [N] each: `order` sorts the
+        rows by key, then time (stably); for sorted position p, the first position of
+        its key, the first position of its (key, time) block and the last position of
+        its key.
+    """
     n = len(key)
     order = np.lexsort((timestamp, key))
     k, t = key[order], timestamp[order]
@@ -40,7 +53,7 @@ def _grouped(key: np.ndarray, timestamp: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def past_rows(key: np.ndarray, timestamp: np.ndarray, length: int) -> np.ndarray:
     """Per row, the rows of its key strictly earlier in time, latest first. int64 [N, length]."""
-    order, group_start, time_start, _ = _grouped(key, timestamp)
+    order, group_start, time_start, _ = group_by_time(key, timestamp)
     ordered = np.full((len(key), length), -1, np.int64)
     for j in range(length):
         position = time_start - 1 - j
@@ -50,10 +63,36 @@ def past_rows(key: np.ndarray, timestamp: np.ndarray, length: int) -> np.ndarray
     return out
 
 
+def past_sums(key: np.ndarray, timestamp: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the sum of `values` over rows with the same key and an EARLIER time.
+
+    The sums of the rows `past_rows` lists (without its length limit). Rows of one
+    key at the same time (Amazon stores days) do not see each other.
+
+    Args:
+        key: int [N] group (user or item index); timestamp: int [N]; values: [N, K].
+
+    Returns:
+        float32 [N, K] (summed in float64).
+
+    Example:
+        >>> past_sums(np.array([0, 0, 0]), np.array([1, 2, 2]), np.ones((3, 1))).tolist()
+        [[0.0], [1.0], [1.0]]
+    """
+    order, group_start, time_start, _ = group_by_time(key, timestamp)
+    ordered = values[order].astype(np.float64)
+    exclusive = np.cumsum(ordered, axis=0) - ordered
+    # Sum before the first row of this (key, time) block, minus everything of earlier keys.
+    prefix = exclusive[time_start] - exclusive[group_start]
+    out = np.empty_like(prefix)
+    out[order] = prefix
+    return out.astype(np.float32)
+
+
 def latest_rows(key: np.ndarray, timestamp: np.ndarray, num_groups: int,
                 length: int) -> np.ndarray:
     """Per group 0..num_groups-1, its latest rows, latest first. int64 [num_groups, length]."""
-    order, group_start, _, group_end = _grouped(key, timestamp)
+    order, group_start, _, group_end = group_by_time(key, timestamp)
     out = np.full((num_groups, length), -1, np.int64)
     if not len(key):
         return out

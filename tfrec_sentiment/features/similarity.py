@@ -1,15 +1,23 @@
 """Item-to-item similarity of the training period, and each user's similarity profile.
 
+The one implementation of co-review counts and shrunk cosine similarity: the
+recommender's features (`features/tables.py`) and the item-kNN baseline
+(`evaluation/baselines.py`, `ItemKNN`) both call it.
+
 The co-review matrix counts, for every pair of items, the training users who
-reviewed both (its diagonal: each item's number of reviewers). From it, the cosine
-similarity of two items (shrunk: pairs resting on few co-reviews count less) is
+reviewed both (its diagonal: each item's number of reviewers): with X the binary
+user x item matrix of distinct (user, item) pairs, C = X^T X, built sparse
+(`co_review_matrix`; memory grows with the co-reviewed pairs, not with I^2). From
+it, the cosine similarity of two items (shrunk: pairs resting on few co-reviews
+count less) is
 
     sim(j, c) = C[j, c] / (sqrt(n_j * n_c) + shrinkage),   sim(c, c) = 0
 
-and a user's similarity profile is the mean of sim(j, .) over the items j of the
-user's review history: a row over the whole catalogue, large where the catalogue
-item was co-reviewed with what the user reviewed (the signal of item-based
-collaborative filtering). The recommender's user tower reads it as a feature.
+(`shrunk_cosine`; `cosine_similarity` applies it to the whole sparse matrix) and a
+user's similarity profile is the mean of sim(j, .) over the items j of the user's
+review history: a row over the whole catalogue, large where the catalogue item was
+co-reviewed with what the user reviewed (the signal of item-based collaborative
+filtering). The recommender's user tower reads it as a feature.
 
 Leave-user-out: a user's own co-reviews are taken out of C (and the user out of
 n) before the profile is formed, for training rows and served users alike. Without
@@ -17,35 +25,154 @@ it a training row's own item would look similar to the row's history BECAUSE the
 user reviewed both: the row's label would leak into its feature, while a held-out
 item never gets that boost.
 
+Sizes (tracemalloc peaks, synthetic catalogue of 20,000 items, 80,000 users with 6
+reviews each): `co_review_matrix` 50 MiB, `cosine_similarity` 150 MiB (1.9M stored
+pairs, 0.5% of I^2); the dense float64 [I, I] matrices they replace in the item-kNN
+baseline peaked at 790 MiB for 5,000 items (~13 GB at 20,000). The recommender's
+features still cap the catalogue (`FeatureConfig.similarity_max_items`, 5,000) for
+what stays dense by nature: the feature tables keep C dense (`co_reviews`, float32
+[I, I]: 100 MiB at 5,000 items, 1.5 GiB at 20,000, saved in `arrays.npz`); a profile
+is a row over the whole catalogue, so the served user table is float32 [U + 1, I]
+(80 MB per 4,000 users at 5,000 items, inside the SavedModel); and
+`similarity_profiles` works on chunk x L x I float64 blocks (530 MiB peak at 5,000
+items, 256-row chunks, L = 10).
+
 Example:
 
 >>> user = np.array([0, 0, 1, 1]); item = np.array([0, 1, 0, 1])
 >>> co_reviews(user, item, 3).tolist()
 [[2.0, 2.0, 0.0], [2.0, 2.0, 0.0], [0.0, 0.0, 0.0]]
+>>> cosine_similarity(co_review_matrix(user, item, 3), shrinkage=0.0).toarray().tolist()
+[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 
-def co_reviews(user_index: np.ndarray, item_index: np.ndarray, num_items: int) -> np.ndarray:
-    """Users who reviewed both items, float32 [I, I]; the diagonal counts reviewers.
+def review_matrix(user_index: np.ndarray, item_index: np.ndarray, num_items: int,
+                  num_users: int | None = None) -> sp.csr_array:
+    """Binary user x item matrix X, sparse float32 [U, I]: 1 where the user reviewed the item.
+
+    A user who reviewed an item twice counts once (one co-review, not two).
+
+    Args:
+        user_index: int [N], user of each review (>= 0); item_index: int [N], its
+            item (0 <= item < num_items).
+        num_items: I.
+        num_users: U; None = max(user_index) + 1.
+
+    Example:
+        >>> review_matrix(np.array([0, 0, 1]), np.array([1, 1, 0]), 2).toarray().tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
+    """
+    user_index = np.asarray(user_index, np.int64)
+    item_index = np.asarray(item_index, np.int64)
+    if num_users is None:
+        num_users = int(user_index.max()) + 1 if len(user_index) else 0
+    ones = np.ones(len(user_index), np.float32)
+    matrix = sp.csr_array((ones, (user_index, item_index)), shape=(num_users, num_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0  # repeats summed above: back to one
+    return matrix
+
+
+def co_review_matrix(user_index: np.ndarray, item_index: np.ndarray,
+                     num_items: int) -> sp.csr_array:
+    """Users who reviewed both items, C = X^T X: sparse float32 [I, I], sorted indices.
+
+    The diagonal counts each item's reviewers. Counts are exact up to 2**24 users.
 
     Args:
         user_index: int [N], user of each review; item_index: int [N], its item.
         num_items: I.
     """
-    pairs = np.unique(np.stack([user_index, item_index], 1).astype(np.int64), axis=0)
-    matrix = np.zeros((num_items, num_items), np.float32)
-    start = np.searchsorted(pairs[:, 0], pairs[:, 0], side="left")
-    end = np.searchsorted(pairs[:, 0], pairs[:, 0], side="right")
-    # Every review pairs with every review of the same user (itself included).
-    for offset in range(int((end - start).max()) if len(pairs) else 0):
-        other = start + offset
-        valid = other < end
-        np.add.at(matrix, (pairs[valid, 1], pairs[other[valid], 1]), 1.0)
-    return matrix
+    reviews = review_matrix(user_index, item_index, num_items)
+    co = (reviews.T @ reviews).tocsr()
+    co.sort_indices()
+    return co
+
+
+def co_reviews(user_index: np.ndarray, item_index: np.ndarray, num_items: int) -> np.ndarray:
+    """`co_review_matrix` as a dense float32 [I, I] (the feature tables keep it dense).
+
+    Args:
+        user_index: int [N], user of each review; item_index: int [N], its item.
+        num_items: I.
+    """
+    return co_review_matrix(user_index, item_index, num_items).toarray()
+
+
+def shrunk_cosine(counts: np.ndarray, left: np.ndarray, right: np.ndarray,
+                  shrinkage: float) -> np.ndarray:
+    """The shrunk cosine counts / (sqrt(left * right) + shrinkage), 0 where counts <= 0.
+
+    Elementwise, in float64 (arguments broadcast against each other).
+
+    Args:
+        counts: co-review counts C[j, c]; left, right: reviewers n_j and n_c.
+        shrinkage: >= 0, added to the denominator.
+
+    Example:
+        >>> shrunk_cosine(np.array([2.0, 0.0]), np.array([4.0, 4.0]), np.array([1.0, 1.0]), 1.0)
+        array([0.66666667, 0.        ])
+    """
+    counts = np.asarray(counts, np.float64)
+    norm = np.sqrt(np.maximum(np.asarray(left, np.float64) * right, 0.0)) + shrinkage
+    return np.where(counts > 0, counts / np.maximum(norm, 1e-12), 0.0)
+
+
+def cosine_similarity(co: sp.sparray, shrinkage: float) -> sp.csr_array:
+    """Item-to-item shrunk cosine of a co-review matrix: sparse float32 [I, I], zero diagonal.
+
+    Symmetric (column c equals row c); only co-reviewed pairs are stored.
+
+    Args:
+        co: [I, I] co-review counts (`co_review_matrix`); its diagonal is n.
+        shrinkage: >= 0, added to the cosine's denominator.
+    """
+    co = sp.csr_array(co)
+    co.sum_duplicates()
+    reviewers = co.diagonal().astype(np.float64)
+    rows = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
+    keep = rows != co.indices  # an item is not its own neighbour
+    rows, cols = rows[keep], co.indices[keep]
+    values = shrunk_cosine(co.data[keep], reviewers[rows], reviewers[cols], shrinkage)
+    stored = values != 0
+    rows, cols, values = rows[stored], cols[stored], values[stored].astype(np.float32)
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=co.shape[0]))]
+    return sp.csr_array((values, cols, indptr), shape=co.shape)  # rows still in order
+
+
+def matrix_entries(matrix: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The values matrix[rows[k], cols[k]] of a sparse CSR matrix, 0 where none is stored.
+
+    Args:
+        matrix: CSR [R, K] without duplicate entries.
+        rows, cols: int [M].
+
+    Returns:
+        [M], the matrix's dtype.
+
+    Example:
+        >>> m = sp.csr_array(np.array([[0.0, 2.0], [3.0, 0.0]]))
+        >>> matrix_entries(m, np.array([0, 1, 1]), np.array([1, 0, 1])).tolist()
+        [2.0, 3.0, 0.0]
+    """
+    matrix = sp.csr_array(matrix)
+    matrix.sort_indices()
+    out = np.zeros(len(rows), matrix.dtype)
+    if matrix.nnz == 0:
+        return out
+    stored_rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    stored = stored_rows * matrix.shape[1] + matrix.indices  # sorted: rows, then columns
+    wanted = np.asarray(rows, np.int64) * matrix.shape[1] + np.asarray(cols, np.int64)
+    position = np.minimum(np.searchsorted(stored, wanted), len(stored) - 1)
+    found = stored[position] == wanted
+    out[found] = matrix.data[position[found]]
+    return out
 
 
 def user_item_sets(user_index: np.ndarray, item_index: np.ndarray,
@@ -57,7 +184,8 @@ def user_item_sets(user_index: np.ndarray, item_index: np.ndarray,
 
 
 def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple,
-                        co: np.ndarray, shrinkage: float, chunk: int = 256) -> np.ndarray:
+                        co: np.ndarray | sp.sparray, shrinkage: float,
+                        chunk: int = 256) -> np.ndarray:
     """Leave-user-out mean similarity of each history to every catalogue item.
 
     Args:
@@ -68,15 +196,15 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
             `item_sets`, nothing to leave out).
         item_sets: (start, items) of `user_item_sets`: the reviews whose
             co-reviews `co` counts, per user.
-        co: float [I, I] co-review matrix (`co_reviews`).
+        co: [I, I] co-review matrix, dense (`co_reviews`) or sparse (`co_review_matrix`).
         shrinkage: >= 0, added to the cosine's denominator.
-        chunk: rows per block (memory: chunk * L * I floats).
+        chunk: rows per block (memory: a few chunk * L * I float64 blocks).
 
     Returns:
         float32 [M, I]; a row with an empty history is all zeros.
     """
     num_items = co.shape[0]
-    reviewers = np.diag(co).astype(np.float64)
+    reviewers = np.asarray(co.diagonal(), np.float64)
     start, items = item_sets
     out = np.zeros((len(history), num_items), np.float32)
     for begin in range(0, len(history), chunk):
@@ -87,17 +215,24 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
         own = _owned(owner[rows], start, items, num_items)  # [m, I] user reviewed c
         own_entry = np.take_along_axis(own, entries, axis=1) & valid  # [m, L]
         both = own_entry[:, :, None] & own[:, None, :]  # the user's own co-review
-        counts = co[entries].astype(np.float64) - both  # [m, L, I]
+        counts = _rows(co, entries).astype(np.float64) - both  # [m, L, I]
         left_j = reviewers[entries] - own_entry  # [m, L]
         left_c = reviewers[None, :] - own  # [m, I]
-        norm = np.sqrt(np.maximum(left_j[:, :, None] * left_c[:, None, :], 0.0)) + shrinkage
-        similarity = np.where(counts > 0, counts / np.maximum(norm, 1e-12), 0.0)
+        similarity = shrunk_cosine(counts, left_j[:, :, None], left_c[:, None, :], shrinkage)
         # An item is not similar to itself (that is its reviewing user, not a neighbour).
         similarity[np.arange(len(entries))[:, None], np.arange(entries.shape[1]), entries] = 0.0
         similarity *= valid[:, :, None]
         total = valid.sum(axis=1, keepdims=True)
         out[rows] = similarity.sum(axis=1) / np.maximum(total, 1)
     return out
+
+
+def _rows(co: np.ndarray | sp.sparray, entries: np.ndarray) -> np.ndarray:
+    """Dense rows co[entries]: [*entries.shape, I]."""
+    if sp.issparse(co):
+        flat = sp.csr_array(co)[entries.ravel()].toarray()
+        return flat.reshape(*entries.shape, co.shape[1])
+    return co[entries]
 
 
 def _owned(owner: np.ndarray, start: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:

@@ -226,7 +226,8 @@ class FeatureTables:
         own = {k: self.rows[k] for k in ("signals", "text") if k in self.rows}
         mode = self.config.training_features
         if mode == "past_only":
-            return {k: _past_sums(key, self.rows["timestamp"], v) for k, v in own.items()}
+            return {k: history_lib.past_sums(key, self.rows["timestamp"], v)
+                    for k, v in own.items()}
         if mode == "leave_one_out":
             pair = self.rows["user_index"] * len(self.ids["item"]) + self.rows["item_index"]
             codes, uniques = pd.factorize(pair)
@@ -523,34 +524,6 @@ def _grow_history(history: dict[str, np.ndarray], frame: pd.DataFrame,
         for key, table in grown.items():
             table[user[row]] = np.r_[signals[key][row], table[user[row]][:-1]]
     return grown
-
-
-def _past_sums(key: np.ndarray, timestamp: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per row, the sum of `values` over rows with the same key and an EARLIER time.
-
-    Rows of one key at the same time (Amazon stores days) do not see each other.
-
-    Args:
-        key: int [N] group (user or item index); timestamp: int [N]; values: [N, K].
-
-    Returns:
-        float32 [N, K].
-    """
-    n = len(key)
-    order = np.lexsort((timestamp, key))
-    ordered = values[order].astype(np.float64)
-    exclusive = np.cumsum(ordered, axis=0) - ordered
-    k, t = key[order], timestamp[order]
-    new_key = np.r_[True, k[1:] != k[:-1]]
-    new_time = new_key | np.r_[True, t[1:] != t[:-1]]
-    position = np.arange(n)
-    key_start = np.maximum.accumulate(np.where(new_key, position, 0))
-    time_start = np.maximum.accumulate(np.where(new_time, position, 0))
-    # Sum before the first row of this (key, time) block, minus everything of earlier keys.
-    prefix = exclusive[time_start] - exclusive[key_start]
-    out = np.empty_like(prefix)
-    out[order] = prefix
-    return out.astype(np.float32)
 
 
 def _rating_calibration(arrays: Mapping[str, np.ndarray]) -> list[float] | None:

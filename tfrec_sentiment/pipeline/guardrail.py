@@ -35,6 +35,7 @@ from tfrec_sentiment.evaluation.evaluate import LOWER_IS_BETTER
 from tfrec_sentiment.recsys.config import SCORE_MODES
 
 RankFunction = Callable[[tf.Tensor, tf.Tensor], dict]
+ScoreFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 class RankRecommender:
@@ -49,16 +50,25 @@ class RankRecommender:
             `rank` the rating is the clipped 1..5 one.
         score_blend: weight of the rating in "blend".
         pairs_per_call: pairs per `rank` call (bounds memory).
+        score: (user_id string [U], item_id string [I]) -> scores float [U, I], the
+            model's own ranking (the SavedModel's `score` signature, or
+            `RecommenderServing.score_items`); when given, `score_items` uses it
+            whatever `score_mode` says. Required for "learned", whose per-user
+            standardisation and history buckets a pairwise `rank` cannot give.
     """
 
     def __init__(self, rank: RankFunction, score_mode: str = "retrieval",
-                 score_blend: float = 1.0, pairs_per_call: int = 32768) -> None:
+                 score_blend: float = 1.0, pairs_per_call: int = 32768,
+                 score: ScoreFunction | None = None) -> None:
         if score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode {score_mode!r} not in {SCORE_MODES}")
+        if score_mode == "learned" and score is None:
+            raise ValueError("score_mode 'learned' needs the model's score function")
         self.rank = rank
         self.score_mode = score_mode
         self.score_blend = float(score_blend)
         self.pairs_per_call = int(pairs_per_call)
+        self.score = score
 
     def _pairs(self, user_ids: np.ndarray, item_ids: np.ndarray) -> dict[str, np.ndarray]:
         outputs: dict[str, list] = {"predicted_rating": [], "score": []}
@@ -76,6 +86,11 @@ class RankRecommender:
     def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """Scores [U, I] of every user x item pair (higher = recommend first)."""
         users, items = _ids(user_ids), _ids(item_ids)
+        if self.score is not None:
+            batch = max(1, self.pairs_per_call // max(1, len(items)))
+            parts = [np.asarray(self.score(tf.constant(users[s:s + batch]), tf.constant(items)),
+                                np.float64) for s in range(0, len(users), batch)]
+            return np.concatenate(parts) if parts else np.zeros([0, len(items)])
         out = self._pairs(np.repeat(users, len(items)), np.tile(items, len(users)))
         score = out["score"].reshape(len(users), len(items))
         rating = out["predicted_rating"].reshape(len(users), len(items))
@@ -89,7 +104,8 @@ class RankRecommender:
 def load_published(version_dir: str | Path) -> RankRecommender:
     """The published SavedModel version as a `RankRecommender` (its `rank` signature).
 
-    The score mode comes from the version's `assets.extra/export.json`.
+    The score mode comes from the version's `assets.extra/export.json`; a version
+    with a `score` signature is ranked by it (the served blend of "learned").
     """
     import tensorflow_text  # noqa: F401  (registers the TF Text ops of the sentiment side)
 
@@ -99,10 +115,14 @@ def load_published(version_dir: str | Path) -> RankRecommender:
     facts_path = version_dir / "assets.extra" / "export.json"
     facts = json.loads(facts_path.read_text()) if facts_path.is_file() else {}
     settings = facts.get("recommender", {}).get("config", {})
+    score = None
+    if "score" in loaded.signatures:
+        scores = loaded.signatures["score"]
+        score = lambda users, items: scores(user_id=users, item_id=items)["scores"]  # noqa: E731
     recommender = RankRecommender(
         lambda users, items: signature(user_id=users, item_id=items),
         score_mode=settings.get("score_mode", "retrieval"),
-        score_blend=settings.get("score_blend", 1.0))
+        score_blend=settings.get("score_blend", 1.0), score=score)
     recommender.loaded = loaded  # keeps the restored variables alive
     return recommender
 

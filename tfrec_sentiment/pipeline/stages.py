@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.io import atomic_write, json_default
 
-STAGES = ("data", "sentiment", "features", "recsys", "evaluation", "export")
+STAGES = ("data", "sentiment", "features", "recsys", "evaluation", "cold_start", "comment_only",
+          "export")
 
 
 class StageTimer:
@@ -65,14 +67,11 @@ def new_run_dir(config: config_lib.RunConfig, run_dir: str | Path | None = None)
 
 
 def write_json(path: Path, payload: dict) -> Path:
+    """Writes `payload` as indented JSON, atomically (`tfrec_sentiment.io`).
+
+    numpy values become lists / numbers and paths strings; other types raise TypeError
+    before anything is written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, sort_keys=False, default=_jsonable) + "\n")
-    return path
-
-
-def _jsonable(value: object) -> object:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    text = json.dumps(payload, indent=1, sort_keys=False, default=json_default) + "\n"
+    return atomic_write(path, text)

@@ -39,6 +39,8 @@ from tfrec_sentiment.evaluation.ablation import (
     run_ablation,
 )
 from tfrec_sentiment.evaluation.baselines import baseline_variants
+from tfrec_sentiment.evaluation.cold_start import run_cold_start
+from tfrec_sentiment.evaluation.comment_only import comment_only_stage
 from tfrec_sentiment.evaluation.plots import plot_training_curves
 from tfrec_sentiment.export.preflight import (
     check_export_config,
@@ -119,6 +121,12 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     with timer("evaluation"):
         ablation = evaluation_stage(config, split, tables, recommender, out, strategy,
                                     progress)
+    with timer("cold_start"):
+        run_cold_start(config, split, tables, recommender, sentiment, out / "evaluation",
+                       strategy=strategy, progress=progress)
+    with timer("comment_only"):
+        comment_only_stage(config, split, sentiment, train_scores, out, strategy=strategy,
+                           progress=progress)
     export_dir = None
     if export:
         with timer("export"):
@@ -236,6 +244,10 @@ def recsys_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTabl
                                     seed=config.seed, progress=progress)
     plot_history(recommender.history, run_dir / "recsys" / "training_curves.png",
                  "recommender (full)")
+    if recommender.blend is not None:  # score_mode "learned": weights fitted on validation
+        (run_dir / "recsys" / "blend.md").write_text(
+            "Learned score weights by user-history bucket (fitted on validation; "
+            "objective: mean of NDCG@10 any / liked)\n\n" + recommender.blend.table() + "\n")
     return recommender
 
 
@@ -287,14 +299,23 @@ def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: Sentime
 
 
 def write_run_report(run: TrainRun) -> Path:
-    """`report.md` at the run root: data, sentiment, ablation and timing in one page."""
+    """`report.md` at the run root: data, sentiment, ablation, learned score, the
+    cold-start and comment-only protocols and timing in one page."""
     lines = [f"# Run `{run.run_dir.name}`", ""]
-    sizes = {name: len(part) for name, part in run.split.parts.items()}
-    lines += ["## Data", "", f"Split sizes: {sizes}", ""]
+    lines += ["## Data", "", f"Split sizes (rows): {run.split.sizes}", ""]
     sentiment_md = run.run_dir / "sentiment" / "metrics.md"
     if sentiment_md.is_file():
         lines += ["## Sentiment", "", sentiment_md.read_text().strip(), ""]
     lines += ["## Recommendation", "", run.ablation.to_markdown().strip(), ""]
+    sections = (("Learned score", run.run_dir / "recsys" / "blend.md"),
+                ("Cold-start users", run.run_dir / "evaluation" / "cold_start.md"),
+                ("Comment-only feedback", run.run_dir / "evaluation" / "comment_only.md"))
+    for title, path in sections:
+        if path.is_file():  # each file's own first line is its title: skip it
+            text = path.read_text().strip()
+            if text.startswith("# "):
+                text = text.partition("\n")[2]
+            lines += [f"## {title}", "", text.strip(), ""]
     lines += ["## Stage wall times", "", "| stage | seconds | share |", "|---|---|---|"]
     for stage, seconds in run.timing["seconds"].items():
         lines.append(f"| {stage} | {seconds:.1f} | {run.timing['share'][stage]:.0%} |")

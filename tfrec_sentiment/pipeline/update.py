@@ -329,10 +329,12 @@ def feedback_stage(parent: Path, run_dir: Path, paths: Sequence, config: UpdateC
                    run_config: config_lib.RunConfig, format: str | None,
                    columns: Sequence[str] | None) -> FeedbackData:
     """Folds the feedback into the parent's history; writes `data/`."""
-    history = pd.concat(list(Split.load(parent / "data").parts.values()), ignore_index=True)
+    parent_split = Split.load(parent / "data")
+    history = pd.concat(list(parent_split.parts.values()), ignore_index=True)
     item_map = pd.read_parquet(parent / "data" / "item_map.parquet").astype(object)
     data = fold_feedback(history, item_map, paths, config, format=format, columns=columns,
                          data_config=run_config.data)
+    data.split.cold = parent_split.cold  # the parent's cold-start users stay held out
     folder = run_dir / "data"
     for index, prepared in enumerate(data.prepared):
         prepared.save(folder / "feedback" / str(index))
@@ -387,7 +389,7 @@ def guardrail_stage(candidate: TrainedRecommender, split: Split, model_dir: Path
                "metrics": config.metric_keys(), "candidate": None, "published": None,
                "difference": {}, "counts": None}
     model = RankRecommender(candidate.serving.rank, candidate.config.score_mode,
-                            candidate.config.score_blend)
+                            candidate.config.score_blend, score=candidate.serving.score_items)
     results = {"candidate": _evaluate(model, split, config)}
     if version is not None and results["candidate"] is not None:
         results["published"] = _evaluate(load_published(model_dir / str(version)), split,

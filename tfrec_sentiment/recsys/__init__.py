@@ -13,10 +13,9 @@ Public API (imported lazily, so `tfrec_sentiment.recsys.config` stays light):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tfrec_sentiment.lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __all__ = lazy_exports(__name__, {
     "RecsysConfig": "config",
     "UserTower": "towers",
     "ItemTower": "towers",
@@ -26,11 +25,4 @@ _EXPORTS = {
     "train_recommender": "train",
     "TrainedRecommender": "trained",
     "RecommenderServing": "serving",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+})

@@ -23,7 +23,8 @@ VARIANTS: tuple[str, ...] = tuple(VARIANT_GROUPS)
 # recsys/serving.py, pipeline/guardrail.py).
 RATING_LOSSES = ("mse", "huber")
 RETRIEVAL_CANDIDATES = ("batch", "catalogue")
-SCORE_MODES = ("retrieval", "rating", "blend")
+SCORE_MODES = ("retrieval", "rating", "blend", "learned")
+RETRIEVAL_SAMPLE_WEIGHTS = ("none", "rating")
 
 
 @dataclasses.dataclass
@@ -91,6 +92,13 @@ class RecsysConfig:
             the batch, logQ-corrected by `sampling_correction`) or "catalogue"
             (every catalogue item: the exact softmax, affordable for catalogues of a
             few thousand items).
+        retrieval_sample_weight: each example's weight in the retrieval loss:
+            "none" (1: every review a positive interaction) or "rating" (graded
+            implicit feedback: `retrieval_weight_floor` at 1 star, rising linearly
+            to 1 at 5 stars; in the comment-only protocol the rating is the
+            sentiment pseudo-rating, `evaluation.comment_only`).
+        retrieval_weight_floor: the "rating" weight of a 1-star example, in [0, 1]
+            (0: the most negative reviews are not positives at all).
 
     Training:
         epochs, batch_size (GLOBAL, split over replicas), learning_rate,
@@ -108,7 +116,18 @@ class RecsysConfig:
     Scoring:
         score_mode: how `score_items` ranks: "retrieval" (tower dot product),
             "rating" (ranking head), or "blend" (retrieval score standardised per
-            user + score_blend * predicted rating).
+            user + score_blend * predicted rating), or "learned" (per user-history
+            bucket, a weighted sum of the per-user standardised retrieval score,
+            predicted rating, item popularity and item-kNN profile, the weights
+            fitted on the validation part after training: `recsys.blend`; the
+            default: on validation it is never below its single signals).
+        blend_history_bounds: lower bounds of the learned score's user-history
+            buckets (`evaluation.evaluate.history_buckets`; the default gives "0"
+            (unknown user), "1", "2-4", "5+", as `EvalConfig.history_bounds`).
+        blend_steps: the learned score's weight grid on the simplex has step
+            1 / blend_steps.
+        blend_min_users: a bucket with fewer validation users than this takes the
+            weights fitted on all validation users.
     """
 
     epochs: int = dataclasses.field(default=40, metadata={"min": 1})
@@ -143,6 +162,10 @@ class RecsysConfig:
     temperature: float | None = dataclasses.field(default=0.1, metadata={"above": 0.0})
     retrieval_candidates: str = dataclasses.field(
         default="batch", metadata={"choices": RETRIEVAL_CANDIDATES})
+    retrieval_sample_weight: str = dataclasses.field(
+        default="none", metadata={"choices": RETRIEVAL_SAMPLE_WEIGHTS})
+    retrieval_weight_floor: float = dataclasses.field(default=0.1,
+                                                      metadata={"min": 0.0, "max": 1.0})
     batch_size: int = dataclasses.field(default=256, metadata={"min": 1})
     learning_rate: float = dataclasses.field(default=0.005, metadata={"above": 0.0})
     steps_per_execution: int = dataclasses.field(default=1, metadata={"min": 1})
@@ -150,8 +173,12 @@ class RecsysConfig:
     monitor: str = "val_ndcg_at_10"
     topk_metrics_in_training: bool = False
     topk_ks: tuple[int, ...] = dataclasses.field(default=(10, 50), metadata={"min": 1})
-    score_mode: str = dataclasses.field(default="retrieval", metadata={"choices": SCORE_MODES})
+    score_mode: str = dataclasses.field(default="learned", metadata={"choices": SCORE_MODES})
     score_blend: float = 1.0
+    blend_history_bounds: tuple[int, ...] = dataclasses.field(default=(1, 2, 5),
+                                                              metadata={"min": 0})
+    blend_steps: int = dataclasses.field(default=10, metadata={"min": 1})
+    blend_min_users: int = dataclasses.field(default=30, metadata={"min": 1})
 
     def __post_init__(self) -> None:
         check_fields(self)

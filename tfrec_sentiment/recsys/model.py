@@ -8,7 +8,8 @@ Losses (all in `compute_loss`, per example, then averaged over the GLOBAL batch
 with `tf.nn.compute_average_loss`, so 1 and N replicas optimise the same objective):
 
 - retrieval: in-batch softmax (`tfrs.tasks.Retrieval`), optional logQ popularity
-  correction, accidental hits (same item twice in a batch) removed;
+  correction, accidental hits (same item twice in a batch) removed; each example
+  weighted by `retrieval_example_weights` (1, or graded by its rating);
 - rating: MSE or Huber on the rating (`tfrs.tasks.Ranking`);
 - pairwise (optional): BPR, -log sigmoid(rating(u, i) - rating(u, j)) with j
   another item of the same (per-replica) batch (`tfrs.tasks.Ranking` with a
@@ -35,8 +36,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfrec_sentiment.data.schema import RATING_MAX, RATING_MIN
 from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
-from tfrec_sentiment.recsys.config import RATING_LOSSES, RETRIEVAL_CANDIDATES, RecsysConfig
+from tfrec_sentiment.recsys.config import (
+    RATING_LOSSES,
+    RETRIEVAL_CANDIDATES,
+    RETRIEVAL_SAMPLE_WEIGHTS,
+    RecsysConfig,
+)
 from tfrec_sentiment.recsys.head import RatingHead
 from tfrec_sentiment.recsys.towers import ItemTower, UserTower
 
@@ -63,6 +70,8 @@ class RecommenderModel(tfrs.Model):
         retrieval_candidates: "batch" (in-batch softmax) or "catalogue" (softmax
             over every catalogue item; call `set_retrieval_catalogue` before fit).
         topk_ks: the k of the FactorizedTopK metrics (see `set_topk_candidates`).
+        retrieval_sample_weight, retrieval_weight_floor: per-example weights of the
+            retrieval loss ("none" or "rating", see `retrieval_example_weights`).
 
     Inputs of every method: a dict of batched tensors, "user_id", "item_id"
     (string [B]), the towers' feature groups "{side}_{group}" (float [B, dim]),
@@ -89,6 +98,8 @@ class RecommenderModel(tfrs.Model):
         temperature: float | None = None,
         retrieval_candidates: str = "batch",
         topk_ks: tuple[int, ...] = (10, 50),
+        retrieval_sample_weight: str = "none",
+        retrieval_weight_floor: float = 0.1,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -112,6 +123,11 @@ class RecommenderModel(tfrs.Model):
             raise ValueError(f"retrieval_candidates {retrieval_candidates!r} not in "
                              f"{RETRIEVAL_CANDIDATES}")
         self.retrieval_candidates = retrieval_candidates
+        if retrieval_sample_weight not in RETRIEVAL_SAMPLE_WEIGHTS:
+            raise ValueError(f"retrieval_sample_weight {retrieval_sample_weight!r} not in "
+                             f"{RETRIEVAL_SAMPLE_WEIGHTS}")
+        self.retrieval_sample_weight = retrieval_sample_weight
+        self.retrieval_weight_floor = float(retrieval_weight_floor)
         self.temperature = temperature
         self.catalogue_inputs: dict | None = None
         self.topk_ks = tuple(topk_ks)
@@ -166,7 +182,9 @@ class RecommenderModel(tfrs.Model):
         per_example = tf.zeros_like(inputs["rating"])
         if self.retrieval_weight > 0:
             candidate = self._candidate_outputs(inputs, item, training)
-            per_example += self.retrieval_weight * self._retrieval_loss(
+            weights = retrieval_example_weights(inputs["rating"], self.retrieval_sample_weight,
+                                                self.retrieval_weight_floor)
+            per_example += self.retrieval_weight * weights * self._retrieval_loss(
                 inputs, user, candidate, training)
         rating = self.rate(user, item, training)
         if self.rating_weight > 0:
@@ -297,6 +315,36 @@ class RecommenderModel(tfrs.Model):
             self.topk_index.refresh(self.item_tower(item_inputs, training=False)["embedding"])
 
 
+def retrieval_example_weights(rating: tf.Tensor, mode: str = "none",
+                              floor: float = 0.1) -> tf.Tensor:
+    """Each example's weight in the retrieval loss, float32 [B].
+
+    Args:
+        rating: float [B], the example's rating (stars, or the comment-only protocol's
+            sentiment pseudo-rating, `evaluation.comment_only`).
+        mode: "none" (every example weighs 1: each review is a positive interaction)
+            or "rating" (graded: `floor` at 1 star, 1 at 5 stars, linear between;
+            ratings outside [1, 5] are clipped).
+        floor: the weight of a 1-star example, in [0, 1].
+
+    Raises:
+        ValueError: an unknown mode.
+
+    Example:
+        >>> w = retrieval_example_weights(tf.constant([1.0, 3.0, 5.0]), "rating", 0.2)
+        >>> [round(float(v), 2) for v in w]
+        [0.2, 0.6, 1.0]
+    """
+    rating = tf.cast(tf.reshape(rating, [-1]), tf.float32)
+    if mode == "none":
+        return tf.ones_like(rating)
+    if mode != "rating":
+        raise ValueError(f"retrieval_sample_weight {mode!r} not in {RETRIEVAL_SAMPLE_WEIGHTS}")
+    share = (tf.clip_by_value(rating, RATING_MIN, RATING_MAX) - RATING_MIN) / (
+        RATING_MAX - RATING_MIN)
+    return floor + (1.0 - floor) * share
+
+
 class CatalogueTopK(tfrs.layers.factorized_top_k.TopK):
     """Exact brute-force top-k over a fixed catalogue whose embeddings can be refreshed.
 
@@ -385,7 +433,8 @@ def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel
         feature_l2=config.feature_l2,
         rating_loss=config.rating_loss, sampling_correction=config.sampling_correction,
         temperature=config.temperature, retrieval_candidates=config.retrieval_candidates,
-        topk_ks=config.topk_ks,
+        topk_ks=config.topk_ks, retrieval_sample_weight=config.retrieval_sample_weight,
+        retrieval_weight_floor=config.retrieval_weight_floor,
     )
 
 

@@ -18,6 +18,8 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
 - `catalogue()` -> {"item_ids" string[I], "embeddings" float[I, E]}
 - `score_catalogue(user_id string[B])` -> float[B, I], the configured score mode
 - `score_items(user_id string[B], item_id string[I])` -> float[B, I]
+- `score_components(user_id string[B], item_id string[I])` -> {component: float[B, I]}
+  the raw signals of the learned score (`recsys.blend`), and "history" int64[B]
 - `impute_ratings(probabilities float[N, 3])` -> float[N] stars from sentiment
 - `profile_from_reviews(probabilities [N, 3], rating [N], helpful_votes [N],
   timestamp int64[N] (seconds; the request time for fresh reviews),
@@ -33,10 +35,12 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.data.ids import normalize_ids
-from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
+from tfrec_sentiment.recsys.blend import COMPONENTS, BlendWeights, blend_scores
 from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
 from tfrec_sentiment.recsys.model import RecommenderModel, input_groups
 
@@ -51,10 +55,12 @@ class RecommenderServing(tf.Module):
         model: the trained `RecommenderModel` (built).
         tables: the FeatureTables whose full training-period features are served.
         config: the RecsysConfig the model was trained with (score mode, groups).
+        blend: the fitted weights of score mode "learned" (`recsys.blend`); None
+            (not fitted yet) ranks every bucket by retrieval alone.
     """
 
     def __init__(self, model: RecommenderModel, tables: FeatureTables,
-                 config: RecsysConfig) -> None:
+                 config: RecsysConfig, blend: BlendWeights | None = None) -> None:
         super().__init__(name="recommender_serving")
         if config.score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode {config.score_mode!r} not in {SCORE_MODES}")
@@ -75,7 +81,28 @@ class RecommenderServing(tf.Module):
         self.item_latents = tf.Variable(items["latent"], trainable=False)
         self.item_biases = tf.Variable(items["bias"], trainable=False)
         self.item_features_fused = tf.Variable(items["features"], trainable=False)
+        self._build_blend(tables, config, blend)
         self._build_signatures()
+
+    def _build_blend(self, tables: FeatureTables, config: RecsysConfig,
+                     blend: BlendWeights | None) -> None:
+        """The learned score's tables: per-user training reviews [U + 1] and per-item
+        log(1 + training reviews) [I + 1] (row 0: unknown id), and the weights."""
+        self.components = blend_components(tables)
+        if blend is None:
+            blend = BlendWeights.single("retrieval", self.components, config.blend_history_bounds)
+        if blend.components != self.components:
+            raise ValueError(f"blend weights are for components {blend.components}, the "
+                             f"tables give {self.components}")
+        self.blend = blend
+        users = np.bincount(tables.rows["user_index"], minlength=len(tables.ids["user"]))
+        items = np.bincount(tables.rows["item_index"], minlength=len(tables.ids["item"]))
+        self.user_history = tf.Variable(np.concatenate([[0], users]).astype(np.int64),
+                                        trainable=False, name="user_history")
+        self.item_log_count = tf.Variable(np.log1p(np.concatenate([[0], items])).astype(
+            np.float32), trainable=False, name="item_log_count")
+        self.blend_weights = tf.Variable(blend.weights, trainable=False, name="blend_weights")
+        self.blend_edges = tf.Variable(blend.edges, trainable=False, name="blend_edges")
 
     # --- inputs ------------------------------------------------------------------------
 
@@ -101,8 +128,44 @@ class RecommenderServing(tf.Module):
 
     # --- scoring -------------------------------------------------------------------------
 
-    def _score_matrix(self, user: dict, item: dict) -> tf.Tensor:
-        return score_matrix(self.model, user, item, self.score_mode, self.score_blend)
+    def _score_matrix(self, user: dict, item: dict, user_id: tf.Tensor | None = None,
+                      item_index: tf.Tensor | None = None) -> tf.Tensor:
+        """Scores [U, I] by the score mode. `user_id` string [U] (None: new users, the
+        OOV path), `item_index` int [I] (feature-table rows, 0 = unknown; None: the
+        catalogue) serve the learned score's per-user and per-item signals."""
+        if self.score_mode != "learned":
+            return score_matrix(self.model, user, item, self.score_mode, self.score_blend)
+        parts = self._components(user, item, user_id, item_index)
+        return blend_scores(parts, parts["history"], self.blend_weights.read_value(),
+                            self.blend_edges.read_value(), self.components)
+
+    def _components(self, user: dict, item: dict, user_id: tf.Tensor | None,
+                    item_index: tf.Tensor | None) -> dict:
+        """Raw component scores [U, I] (`recsys.blend.COMPONENTS`) + "history" int64 [U]."""
+        num_users = tf.shape(user["bias"])[0]
+        if item_index is None:
+            item_index = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
+        parts = {"retrieval": tf.matmul(user["embedding"], item["embedding"], transpose_b=True),
+                 "rating": rating_matrix(self.model, user, item)}
+        popularity = tf.gather(self.item_log_count, item_index)  # [I]
+        parts["popularity"] = tf.tile(popularity[None, :], [num_users, 1])
+        if user_id is None:
+            row = tf.zeros([num_users], tf.int64)
+        else:
+            row = tf.cast(self.user_features.index(tf.reshape(normalize_ids(user_id), [-1])),
+                          tf.int64)
+        parts["history"] = tf.gather(self.user_history, row)
+        if "knn" in self.components:
+            profile = tf.gather(self.user_features.tables[SIMILARITY_GROUP], row)  # [U, I']
+            padded = tf.concat([tf.zeros([num_users, 1]), profile], axis=1)  # column 0: unknown
+            width = tf.cast(tf.shape(padded)[1], tf.int64)
+            inside = tf.where(item_index < width, item_index, tf.zeros_like(item_index))
+            parts["knn"] = tf.gather(padded, inside, axis=1)
+        return parts
+
+    def _item_index(self, item_id: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.item_features.index(tf.reshape(normalize_ids(item_id), [-1])),
+                       tf.int64)
 
     # --- the tf.functions ----------------------------------------------------------------
 
@@ -147,11 +210,19 @@ class RecommenderServing(tf.Module):
 
     @tf.function(input_signature=[_IDS])
     def score_catalogue(self, user_id: tf.Tensor) -> tf.Tensor:
-        return self._score_matrix(self._user_outputs(user_id), self._catalogue_outputs())
+        return self._score_matrix(self._user_outputs(user_id), self._catalogue_outputs(),
+                                  user_id)
 
     @tf.function(input_signature=[_IDS, _IDS])
     def score_items(self, user_id: tf.Tensor, item_id: tf.Tensor) -> tf.Tensor:
-        return self._score_matrix(self._user_outputs(user_id), self._item_outputs(item_id))
+        return self._score_matrix(self._user_outputs(user_id), self._item_outputs(item_id),
+                                  user_id, self._item_index(item_id))
+
+    @tf.function(input_signature=[_IDS, _IDS])
+    def score_components(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict:
+        """Raw learned-score components {name: float32 [B, I]} and "history" int64 [B]."""
+        return self._components(self._user_outputs(user_id), self._item_outputs(item_id),
+                                user_id, self._item_index(item_id))
 
     @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
     def impute_ratings(self, probabilities: tf.Tensor) -> tf.Tensor:
@@ -178,7 +249,7 @@ class RecommenderServing(tf.Module):
         inputs.update({f"user_{g}": profile[g] if g in profile else empty[g]
                        for g in self._groups["user"]})
         user = self.model.user_tower(inputs, training=False)
-        return self._score_matrix(user, self._catalogue_outputs())
+        return self._score_matrix(user, self._catalogue_outputs())  # bucket "0"
 
 
 def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
@@ -210,15 +281,22 @@ def score_matrix(model: RecommenderModel, user: dict, item: dict, score_mode: st
     The one scoring rule of serving, evaluation and the training-time ranking
     monitor: "retrieval" = dot product of the tower embeddings, "rating" = the
     predicted rating, "blend" = both standardised per user, the rating weighted
-    by `score_blend`.
+    by `score_blend`. "learned" ranks here by retrieval: its weights are fitted
+    after training (`recsys.blend`), so the training-time monitor follows the
+    trained score; `RecommenderServing` applies the fitted blend.
     """
     retrieval = tf.matmul(user["embedding"], item["embedding"], transpose_b=True)
-    if score_mode == "retrieval":
+    if score_mode in ("retrieval", "learned"):
         return retrieval
     rating = rating_matrix(model, user, item)
     if score_mode == "rating":
         return rating
     return _standardize_rows(retrieval) + score_blend * _standardize_rows(rating)
+
+
+def blend_components(tables: FeatureTables) -> tuple[str, ...]:
+    """The learned score's components for these tables ("knn" needs similarity profiles)."""
+    return tuple(c for c in COMPONENTS if c != "knn" or tables.has_similarity)
 
 
 def _standardize_rows(scores: tf.Tensor) -> tf.Tensor:

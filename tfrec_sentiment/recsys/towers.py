@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from tfrec_sentiment.features.fusion import SentimentFusion, standardize
+from tfrec_sentiment.features.fusion import SentimentFusion, copy_statistics, standardize
 from tfrec_sentiment.features.lookup import as_vocabulary, id_lookup
 
 
@@ -86,10 +86,7 @@ class _Tower(tf.keras.layers.Layer):
         self.fusion_units = int(fusion_units)
         self.text_units = int(text_units)
         wanted = set(self.feature_groups) | ({"text"} if self.use_text else set())
-        self.statistics = None if statistics is None else {
-            g: {"mean": list(map(float, s["mean"])), "variance": list(map(float, s["variance"]))}
-            for g, s in statistics.items() if g in wanted
-        }
+        self.statistics = copy_statistics(statistics, wanted)
         self.id_dropout = float(id_dropout)
         self.dropout = float(dropout)
         self.history_size = int(history_size)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -48,6 +47,7 @@ from tfrec_sentiment.distribute.multi_worker import (
 )
 from tfrec_sentiment.evaluation.metrics import EXCLUDED, topk_metrics
 from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.io import atomic_write
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import make_dataset, select_inputs
 from tfrec_sentiment.recsys.model import (
@@ -146,6 +146,8 @@ def train_recommender(
     if val_ds is not None:
         metrics.update(evaluate_model(model, val_ds, tables, config, strategy))
     trained = TrainedRecommender(model, tables, config, epochs, metrics)
+    if config.score_mode == "learned" and train is not None:
+        trained.fit_blend(split)  # recsys.blend: weights chosen on the validation part only
     if out_dir is not None:
         # Every worker saves (reading some variables all-reduces); only the chief keeps it.
         write_dir = worker_write_dir(out_dir, strategy)
@@ -323,9 +325,7 @@ class EpochHistoryBackup(tf.keras.callbacks.Callback):
         self.epochs[epoch:] = [record]
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            staging = self.path.with_name(f".{self.path.name}.tmp")
-            staging.write_text(json.dumps(self.epochs) + "\n")
-            os.replace(staging, self.path)
+            atomic_write(self.path, json.dumps(self.epochs) + "\n")
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.path is not None:

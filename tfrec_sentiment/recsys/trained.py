@@ -9,7 +9,8 @@ items get the OOV id rows and the prior profile.
 
 Saved layout (`save(dir)`):
 
-    dir/recsys.json          RecsysConfig, where the feature tables are, history
+    dir/recsys.json          RecsysConfig, where the feature tables are, history,
+                             the learned score's weights ("blend", when fitted)
     dir/weights/             TF checkpoint of the model's variables
     dir/features/            the feature tables (unless they were saved elsewhere)
 
@@ -30,7 +31,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.io import jsonable
+from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import select_inputs
 from tfrec_sentiment.recsys.model import RecommenderModel, build_model
@@ -48,27 +52,75 @@ class TrainedRecommender:
         config: the RecsysConfig it was trained with.
         history: per-epoch training / validation metrics (Keras history).
         metrics: final validation metrics (e.g. {"val_rmse": ...}).
+        blend: the learned score's fitted weights (`fit_blend`), or None.
     """
 
     def __init__(self, model: RecommenderModel, tables: FeatureTables, config: RecsysConfig,
-                 history: dict | None = None, metrics: dict | None = None) -> None:
+                 history: dict | None = None, metrics: dict | None = None,
+                 blend: BlendWeights | None = None) -> None:
         self.model = model
         self.tables = tables
         self.config = config
         self.history = history or {}
         self.metrics = metrics or {}
+        self.blend = blend
         self._serving: RecommenderServing | None = None
 
     @property
     def serving(self) -> RecommenderServing:
         """The `RecommenderServing` tf.Module (built on first use)."""
         if self._serving is None:
-            self._serving = RecommenderServing(self.model, self.tables, self.config)
+            self._serving = RecommenderServing(self.model, self.tables, self.config, self.blend)
         return self._serving
 
     def with_tables(self, tables: FeatureTables) -> TrainedRecommender:
-        """The same model serving other (e.g. grown) feature tables."""
-        return TrainedRecommender(self.model, tables, self.config, self.history, self.metrics)
+        """The same model (and blend weights) serving other (e.g. grown) feature tables."""
+        return TrainedRecommender(self.model, tables, self.config, self.history, self.metrics,
+                                  self.blend)
+
+    def fit_blend(self, split, users_per_batch: int = 256) -> BlendWeights:
+        """Fits the learned score's weights on `split.validation` (never `split.test`).
+
+        Scores the raw components (`RecommenderServing.score_components`) of every
+        validation user over the catalogue once, then `blend.fit_blend` picks each
+        history bucket's weights (settings: `config.blend_*`; k and the liked
+        threshold: `EvalConfig` defaults). Sets and returns `self.blend`; a split
+        without validation rows keeps "retrieval only".
+
+        Args:
+            split: an object with `train` and `validation` frames (`user_id`,
+                `item_id`, `rating`); only those two attributes are read.
+        """
+        settings, evaluation = self.config, EvalConfig()
+        validation = getattr(split, "validation", None)
+        if validation is None or len(validation) == 0:
+            components = self.serving.components
+            self.blend = BlendWeights.single("retrieval", components,
+                                             settings.blend_history_bounds)
+        else:
+            catalogue = self.tables.ids["item"].astype(str)
+            data = ValidationSet.build(split.train, validation, catalogue,
+                                       evaluation.liked_min_rating)
+            parts = self.components(data.users, catalogue, users_per_batch)
+            parts.pop("history")  # the buckets come from `data.history` (the same counts)
+            self.blend = fit_blend(parts, data, settings.blend_history_bounds,
+                                   k=evaluation.k, steps=settings.blend_steps,
+                                   min_users=settings.blend_min_users)
+        self._serving = None  # rebuilt with the new weights
+        return self.blend
+
+    def components(self, user_ids: np.ndarray, item_ids: np.ndarray,
+                   users_per_batch: int = 256) -> dict[str, np.ndarray]:
+        """Raw learned-score components {name: float64 [U, I]} and "history" int [U]."""
+        users, items = _as_ids(user_ids), tf.constant(_as_ids(item_ids))
+        names = (*self.serving.components, "history")
+        out: dict[str, list] = {name: [] for name in names}
+        for s in range(0, len(users), users_per_batch):
+            part = self.serving.score_components(tf.constant(users[s:s + users_per_batch]), items)
+            for name in names:
+                out[name].append(part[name].numpy())
+        return {name: (np.concatenate(v) if v else np.zeros([0, len(item_ids)])).astype(
+            np.float64 if name != "history" else np.int64) for name, v in out.items()}
 
     # --- the EVAL protocol -----------------------------------------------------------------
 
@@ -122,8 +174,9 @@ class TrainedRecommender:
             "format_version": _FORMAT_VERSION,
             "config": dataclasses.asdict(self.config),
             "tables": os.path.relpath(Path(self.tables.path).resolve(), directory.resolve()),
-            "history": _jsonable(self.history),
-            "metrics": _jsonable(self.metrics),
+            "history": jsonable(self.history),
+            "metrics": jsonable(self.metrics),
+            "blend": self.blend.to_dict() if self.blend is not None else None,
         }
         (directory / "recsys.json").write_text(json.dumps(meta, indent=1) + "\n")
         return directory
@@ -141,7 +194,8 @@ class TrainedRecommender:
         model = build_model(config, tables)
         build_model_variables(model, tables, config)
         model.load_weights(str(directory / "weights" / "model")).expect_partial()
-        return cls(model, tables, config, meta.get("history"), meta.get("metrics"))
+        blend = BlendWeights.from_dict(meta["blend"]) if meta.get("blend") else None
+        return cls(model, tables, config, meta.get("history"), meta.get("metrics"), blend)
 
 
 def build_model_variables(model: RecommenderModel, tables: FeatureTables,
@@ -154,8 +208,3 @@ def build_model_variables(model: RecommenderModel, tables: FeatureTables,
 
 def _as_ids(ids: np.ndarray) -> np.ndarray:
     return np.asarray(ids, dtype=object).astype(str)
-
-
-def _jsonable(values: dict) -> dict:
-    return {k: (np.asarray(v).tolist() if not isinstance(v, (str, int, float)) else v)
-            for k, v in values.items()}

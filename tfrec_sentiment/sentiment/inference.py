@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 import warnings
 import weakref
@@ -37,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfrec_sentiment.io import atomic_path
 from tfrec_sentiment.sentiment.labels import LABELS
 from tfrec_sentiment.sentiment.model import FEATURE_NAMES, Scores, SentimentModel
 
@@ -98,10 +98,9 @@ class ScoreCache:
         folder = self.directory / fingerprint
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}"
-        tmp = folder / f".{name}.tmp.npz"
-        np.savez(tmp, keys=keys, probabilities=scores.probabilities,
-                 embedding=scores.embedding)
-        os.replace(tmp, folder / f"{name}.npz")
+        with atomic_path(folder / f"{name}.npz") as staging:
+            np.savez(staging, keys=keys, probabilities=scores.probabilities,
+                     embedding=scores.embedding)
         entries = self._entries(fingerprint)
         for key, prob, emb in zip(keys, scores.probabilities, scores.embedding):
             entries[bytes(key)] = (prob, emb)

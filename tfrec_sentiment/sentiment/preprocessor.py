@@ -166,11 +166,10 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
     def call(self, x, y=None, sample_weight=None):
         x = clean_texts(x)  # first: the data stage's text steps (text.steps), in-graph
         x = emoji_to_words(x)  # second: emoji and star ratings -> words (text.emoji)
-        if tf.executing_eagerly():
-            # keras-hub tokenizers take a pure-Python path when eager; run the TF path.
-            features = self._eager_graph()(tf.convert_to_tensor(x, tf.string))
-        else:
-            features = self.packer(self.tokenize(x))
+        # Eager, keras-hub tokenizers take a pure-Python path: this runs the TF path.
+        # In a graph (tf.data map, export signature) it is one call of a function
+        # traced once per layer, instead of the tokenizer's ops rebuilt per trace.
+        features = self._pack_function()(tf.convert_to_tensor(x, tf.string))
         return keras.utils.pack_x_y_sample_weight(features, y, sample_weight)
 
     def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
@@ -185,16 +184,17 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
 
     def packed_lengths(self, texts: tf.Tensor) -> tf.Tensor:
         """Packed length of each text (tokens + 2, at most `sequence_length`), int32 [B]."""
-        if tf.executing_eagerly():
-            return self._eager_lengths()(tf.convert_to_tensor(texts, tf.string))
-        lengths = tf.cast(self.tokenize(texts).row_lengths(), tf.int32) + 2
-        return tf.minimum(lengths, self.sequence_length)
+        return self._lengths_function()(tf.convert_to_tensor(texts, tf.string))
 
-    def _eager_graph(self):
+    def _pack_function(self):
         return _graph_function(self, "pack", lambda texts: self.packer(self.tokenize(texts)))
 
-    def _eager_lengths(self):
-        return _graph_function(self, "lengths", self.packed_lengths)
+    def _lengths_function(self):
+        def lengths(texts: tf.Tensor) -> tf.Tensor:
+            packed = tf.cast(self.tokenize(texts).row_lengths(), tf.int32) + 2
+            return tf.minimum(packed, self.sequence_length)
+
+        return _graph_function(self, "lengths", lengths)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -211,8 +211,9 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
         return super().from_config(dict(config))
 
 
-# Eager calls run through one traced function per layer. Kept outside the layer, or
-# tf.saved_model.save would export these helpers as extra functions of the object.
+# Tokenizing and packing run through one traced function per layer and kind (eager
+# and in graphs alike). Kept outside the layer, or tf.saved_model.save would export
+# these helpers as extra functions of the object.
 _GRAPH_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfrec_sentiment.io import atomic_path, atomic_write
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts
 from tfrec_sentiment.sentiment.empty_text import prior_from_labels
@@ -174,8 +174,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.model.save_weights(path)
         score = logs.get(self.monitor, logs.get(MACRO_F1, 0.0))
         if score > self.state.get("best_macro_f1", -1.0):
-            self.model.save_weights(self.directory / f".{BEST_WEIGHTS}")
-            os.replace(self.directory / f".{BEST_WEIGHTS}", self.directory / BEST_WEIGHTS)
+            with atomic_path(self.directory / BEST_WEIGHTS) as staging:
+                self.model.save_weights(staging)
             self.state.update(best_epoch=done, best_macro_f1=score)
         previous = self.state.get("last_checkpoint")
         self.state.update(epochs_done=done, last_checkpoint=path.name,
@@ -192,9 +192,7 @@ def read_state(directory: Path) -> dict:
 
 
 def write_state(directory: Path, state: dict) -> None:
-    tmp = Path(directory) / f".{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    os.replace(tmp, Path(directory) / STATE_FILE)
+    atomic_write(Path(directory) / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
 
 def train_classifier(config: SentimentConfig, train: LabelledTexts,

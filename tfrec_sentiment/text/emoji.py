@@ -138,19 +138,19 @@ def emoji_to_words(texts):
     import tensorflow as tf
 
     texts = tf.convert_to_tensor(texts, tf.string)
-    flat = tf.reshape(texts, [-1])
-    if tf.executing_eagerly():  # one traced function instead of dozens of eager ops
-        flat = _traced()(flat)
-    else:
-        flat = _emoji_to_words(flat)
+    # Eager or inside another graph, one function traced once per process: its ~940
+    # ops and the table constants are not rebuilt in every caller's graph.
+    flat = _traced()(tf.reshape(texts, [-1]))
     return tf.reshape(flat, tf.shape(texts))
 
 
 @functools.lru_cache(maxsize=1)
 def _traced():
+    """`_emoji_to_words` as a `tf.function` over `tf.string` [None], traced on first use."""
     import tensorflow as tf
 
-    return tf.function(_emoji_to_words, input_signature=[tf.TensorSpec([None], tf.string)])
+    return tf.function(_emoji_to_words, input_signature=[tf.TensorSpec([None], tf.string)],
+                       autograph=False)
 
 
 def _emoji_to_words(texts):

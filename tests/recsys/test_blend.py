@@ -1,0 +1,158 @@
+"""The learned score: the fit on validation, its leakage rule, and the served blend."""
+
+import dataclasses
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.recsys.trained_fixture import synthetic_split, trained_full
+from tfrec_sentiment.evaluation.evaluate import evaluate
+from tfrec_sentiment.recsys.blend import (
+    BlendWeights,
+    ValidationSet,
+    fit_blend,
+    objective_by_user,
+    simplex_grid,
+    standardize_rows,
+)
+from tfrec_sentiment.recsys.trained import TrainedRecommender
+
+
+def test_simplex_grid_holds_the_corners_first_component_first():
+    grid = simplex_grid(3, steps=2)
+    assert grid.tolist()[0] == [1.0, 0.0, 0.0]
+    assert len(grid) == 6 and np.allclose(grid.sum(1), 1.0) and (grid >= 0).all()
+    for corner in np.eye(3):
+        assert any(np.array_equal(row, corner) for row in grid)
+
+
+def test_standardize_rows_by_hand():
+    z = standardize_rows(np.array([[1.0, 3.0], [2.0, 2.0]]))
+    np.testing.assert_allclose(z, [[-1.0, 1.0], [0.0, 0.0]], atol=1e-6)
+
+
+def _toy():
+    """4 items; users a, b (1 training review), c (3 reviews); validation held out."""
+    train = pd.DataFrame({"user_id": ["a", "b", "c", "c", "c", "d"],
+                          "item_id": ["i0", "i0", "i0", "i1", "i2", "i3"],
+                          "rating": [5.0] * 6})
+    validation = pd.DataFrame({"user_id": ["a", "b", "c", "c"],
+                               "item_id": ["i3", "i1", "i3", "i0"],  # c-i0 is not fresh
+                               "rating": [5.0, 2.0, 4.0, 5.0]})
+    return train, validation
+
+
+def test_validation_set_by_hand():
+    train, validation = _toy()
+    data = ValidationSet.build(train, validation, np.array(["i0", "i1", "i2", "i3"]), 4.0)
+    assert data.users.tolist() == ["a", "b", "c"]
+    assert data.history.tolist() == [1, 1, 3]
+    assert data.any_pairs.tolist() == [[0, 3], [1, 1], [2, 3]]
+    assert data.liked_pairs.tolist() == [[0, 3], [2, 3]]  # b rated i1 2 stars
+    assert sorted(data.excluded.tolist()) == [[0, 0], [1, 0], [2, 0], [2, 1], [2, 2]]
+
+
+def test_fit_picks_each_buckets_best_signal():
+    """Bucket "1" (a, b) is ranked right by popularity, bucket "2+" (c) by retrieval."""
+    train, validation = _toy()
+    data = ValidationSet.build(train, validation, np.array(["i0", "i1", "i2", "i3"]), 4.0)
+    retrieval = np.array([[0, 3, 2, 1], [0, 1, 3, 2], [0, 0, 0, 1.0]])  # right for c only
+    popularity = np.array([[0, 1, 0, 3.0], [0, 3, 0, 1], [0, 3, 2, 0]])  # right for a, b
+    blend = fit_blend({"retrieval": retrieval, "popularity": popularity}, data, (1, 2),
+                      k=1, steps=4, min_users=1)
+    assert blend.labels == ["0", "1", "2+"]
+    # Bucket "1": the first grid point (by descending retrieval weight) ranking a's i3
+    # and b's i1 first. By hand, after standardising a's rows: at (0.5, 0.5) i1 scores
+    # 0.5 * 1.342 + 0.5 * 0 = 0.671 > i3's 0.5 * -0.447 + 0.5 * 1.633 = 0.593 (wrong);
+    # at (0.25, 0.75) i3 scores 1.113 > i1's 0.335 (and b's i1 1.113 > i2's -0.277).
+    assert blend.weights[1:].tolist() == [[0.25, 0.75], [1.0, 0.0]]
+    # Bucket "0" has no validation user: the pooled fit, the first grid point ranking all
+    # three right (3 * 1 + 1 * 3 > 3 * 0 + 1 * 1 for c's i3 over i1 after standardising).
+    assert blend.report["0"]["source"] == "pooled"
+    assert blend.weights[0].tolist() == blend.report["all"]["weights"] == [0.25, 0.75]
+    assert blend.report["all"]["objective"] == blend.report["all"]["blended"] == 1.0
+    assert blend.report["1"] == {"users": 2, "source": "fitted", "objective": 1.0,
+                                 "only_retrieval": 0.0, "only_popularity": 1.0}
+    assert blend.report["2+"]["only_retrieval"] == 1.0
+    # The objective is the evaluation's: mean of any and liked NDCG@1 per user.
+    scores = blend.apply({"retrieval": retrieval, "popularity": popularity}, data.history)
+    assert objective_by_user(scores, data, k=1).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_small_buckets_take_the_pooled_weights():
+    train, validation = _toy()
+    data = ValidationSet.build(train, validation, np.array(["i0", "i1", "i2", "i3"]), 4.0)
+    retrieval = np.array([[0, 3, 2, 1], [0, 1, 3, 2], [0, 0, 0, 1.0]])
+    popularity = np.array([[0, 1, 0, 3.0], [0, 3, 0, 1], [0, 3, 2, 0]])
+    blend = fit_blend({"retrieval": retrieval, "popularity": popularity}, data, (1, 2),
+                      k=1, steps=4, min_users=3)
+    assert {blend.report[label]["source"] for label in blend.labels} == {"pooled"}
+    assert np.allclose(blend.weights, blend.weights[0])
+
+
+class _NoTest:
+    """A split whose test part cannot be read."""
+
+    def __init__(self, split):
+        self.train, self.validation = split.train, split.validation
+
+    @property
+    def test(self):
+        raise AssertionError("the blend fit read the test part")
+
+
+def _learned(trained):
+    return TrainedRecommender(trained.model, trained.tables,
+                              dataclasses.replace(trained.config, score_mode="learned"),
+                              trained.history, trained.metrics)
+
+
+def test_fit_never_reads_the_test_part():
+    data = synthetic_split()
+    first = _learned(trained_full()).fit_blend(_NoTest(data.split))
+    poisoned = types.SimpleNamespace(train=data.split.train, validation=data.split.validation,
+                                     test=data.split.test.assign(rating=-99.0))
+    second = _learned(trained_full()).fit_blend(poisoned)
+    np.testing.assert_array_equal(first.weights, second.weights)
+    assert first.components == ("retrieval", "rating", "popularity", "knn")
+
+
+def test_served_blend_matches_the_numpy_blend_and_the_fit_objective():
+    data = synthetic_split()
+    trained = _learned(trained_full())
+    blend = trained.fit_blend(data.split)
+    catalogue = data.tables.ids["item"].astype(str)
+    users = np.append(data.split.validation["user_id"].unique()[:30], "never-seen-user")
+    parts = trained.components(users, catalogue)
+    assert parts["history"][-1] == 0 and (parts["history"][:-1] > 0).all()
+    assert (parts["knn"][-1] == 0).all()
+    served = trained.score_items(users, catalogue)
+    np.testing.assert_allclose(served, blend.apply(parts, parts["history"]), atol=1e-4)
+    # The fit's pooled objective of its corners equals the evaluation's own NDCG numbers
+    # for the single-signal rankings, e.g. retrieval alone (the "retrieval" mode).
+    retrieval = TrainedRecommender(trained.model, trained.tables,
+                                   dataclasses.replace(trained.config, score_mode="retrieval"))
+    result = evaluate(retrieval, data.split.train, data.split.validation, ratings=False)
+    expected = np.nanmean(np.where(np.isnan(result.per_user.liked_ndcg), result.per_user.ndcg,
+                                   0.5 * (result.per_user.ndcg + result.per_user.liked_ndcg)))
+    assert blend.report["all"]["only_retrieval"] == pytest.approx(expected, abs=1e-6)
+    assert blend.report["all"]["objective"] >= max(
+        v for k, v in blend.report["all"].items() if k.startswith("only_")) - 1e-12
+
+
+def test_weights_are_saved_with_the_recommender(tmp_path):
+    data = synthetic_split()
+    trained = _learned(trained_full())
+    trained = trained.with_tables(dataclasses.replace(trained.tables, path=None))
+    trained.blend = BlendWeights(trained.serving.components, (1, 2, 5),
+                                 np.tile([[0.0, 0.2, 0.5, 0.3]], (4, 1)))
+    trained._serving = None
+    trained.save(tmp_path / "recsys")
+    loaded = TrainedRecommender.load(tmp_path / "recsys")
+    np.testing.assert_array_equal(loaded.blend.weights, trained.blend.weights)
+    users = data.split.validation["user_id"].unique()[:5]
+    items = data.tables.ids["item"][:12]
+    np.testing.assert_allclose(loaded.score_items(users, items),
+                               trained.score_items(users, items), atol=1e-5)

@@ -1,0 +1,510 @@
+"""Comment-only feedback (issue 10): every model trained with the stars hidden.
+
+Many platforms (video, news, social) have comments but no stars. This protocol asks
+what sentiment is worth when it is the only graded signal:
+
+- **Hidden stars.** `comment_only_split` returns a copy of the split whose `train` and
+  `validation` parts have their `rating` column replaced by a pseudo-rating read from
+  the review's text alone, and their `helpful_votes` set to 0 (interactions + text
+  only); `cold` is dropped. Every model of the protocol, its feature tables, its early
+  stopping and every setting it chooses read only that copy. The `test` part keeps its
+  stars: only the evaluation reads them (`evaluate.evaluate_split` through
+  `ablation.run_ablation`: Liked NDCG@10, Disliked@10, ... as in the main table).
+- **Pseudo-rating** (`pseudo_ratings`): the expected stars under the classifier's
+  class probabilities, sum_c p_c * stars_c with stars_c =
+  `EvalConfig.comment_only_class_stars` (default 1, 3, 5 for negative, neutral,
+  positive: the fixed map the serving module's `impute_ratings` falls back to, here
+  without its least-squares calibration, which would be fitted on stars). With
+  (1, 3, 5) it is 3 + 2 (p_pos - p_neg).
+- **Where the sentiment comes from.** The run's classifier, fine-tuned on the
+  training period's stars (its early stopping reads the validation stars); it never
+  saw a test star. Its scores of the training rows come from the run's score cache,
+  the validation rows are scored (once) with the same model. Limit: on a platform
+  without any stars the classifier would have to be trained elsewhere (another
+  domain, or labelled comments); here the training-period stars stand in for that
+  outside supervision, and no recommender sees them. The CLI's `--sentiment vader`
+  uses the VADER lexicon instead (`sentiment.baselines`: it never saw a star at all;
+  no text embedding, so the text features are off).
+
+Models (all fitted on the star-free copy, trained with `EvalConfig.comment_only_seeds`):
+
+- **popularity**, **item-kNN** (`baselines`, item-kNN's settings chosen on validation
+  NDCG@10 of any item: star-free);
+- **implicit ids only**: the ids variant, every comment a positive interaction:
+  retrieval loss only (`rating_weight=0`), unweighted, ranked by the retrieval score;
+- **sentiment-graded** candidates (`CANDIDATES`): the ids variant with each
+  comment's retrieval loss weighted by its sentiment (`recsys.retrieval_sample_weight
+  = "rating"`: `retrieval_weight_floor` for a certainly negative comment, 1 for a
+  certainly positive one), and the full variant (rating features and rating target
+  = pseudo-ratings, sentiment and text features) without and with those weights,
+  ranked by the retrieval score or by the blend with the predicted pseudo-rating.
+  One candidate is chosen on VALIDATION with a star-free criterion: Liked NDCG@10
+  where "liked" = validation comments whose pseudo-rating is >= `liked_min_rating`
+  (the classifier reads them positive), ties broken by NDCG@10 of any item. That
+  candidate is "the sentiment-graded model"; all candidates stay in the table.
+
+The paired bootstrap compares the chosen candidate with implicit ids only and the
+baselines. `CommentOnlyResult.save` writes `comment_only.md` and `comment_only.json`
+(into the run's `evaluation/`); the CLI runs the protocol on a finished run folder:
+
+    python -m tfrec_sentiment.evaluation.comment_only --run runs/<run>
+
+Example:
+
+>>> pseudo_ratings(np.array([[0.0, 0.0, 1.0], [0.5, 0.0, 0.5], [0.2, 0.3, 0.5]]))
+array([5. , 3. , 3.6], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tfrec_sentiment.data.schema import RATING_MAX, RATING_MIN
+from tfrec_sentiment.evaluation.ablation import (
+    AblationResult,
+    Variant,
+    _no_nan,
+    run_ablation,
+)
+from tfrec_sentiment.evaluation.baselines import baseline_variants
+from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.evaluate import evaluate_split, metric_label
+from tfrec_sentiment.evaluation.protocol import Recommender
+
+IMPLICIT = "implicit ids only"
+POPULARITY = "popularity"
+ITEM_KNN = "item-kNN"
+BASELINES = (POPULARITY, ITEM_KNN)
+# RecsysConfig overrides of each model (on top of the run's recsys settings).
+IMPLICIT_SETTINGS: dict[str, Any] = {
+    "variant": "ids", "rating_weight": 0.0, "pairwise_weight": 0.0,
+    "retrieval_sample_weight": "none", "score_mode": "retrieval"}
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "ids + sentiment weights": {**IMPLICIT_SETTINGS, "retrieval_sample_weight": "rating"},
+    "full + pseudo-ratings": {"variant": "full", "retrieval_sample_weight": "none",
+                              "score_mode": "retrieval"},
+    "full + pseudo-ratings + sentiment weights": {
+        "variant": "full", "retrieval_sample_weight": "rating", "score_mode": "retrieval"},
+    "full + pseudo-ratings + sentiment weights, blend": {
+        "variant": "full", "retrieval_sample_weight": "rating", "score_mode": "blend"},
+}
+REPORT_FILES = ("comment_only.md", "comment_only.json")
+SENTIMENT_SOURCES = ("classifier", "vader")  # the run's fine-tuned BERT, or VADER
+GOAL = 0.10  # the issue's goal: sentiment-graded >= 10% relative over implicit ids only
+
+
+def pseudo_ratings(probabilities: np.ndarray,
+                   class_stars: Sequence[float] = EvalConfig.comment_only_class_stars
+                   ) -> np.ndarray:
+    """Expected stars under the classifier's probabilities, float32 [N] in [1, 5].
+
+    Args:
+        probabilities: float [N, 3] (negative, neutral, positive), rows summing to 1.
+        class_stars: the stars of each class (3 values).
+
+    Raises:
+        ValueError: wrong shape, or a row that is not finite.
+    """
+    values = np.asarray(probabilities, np.float64)
+    if values.ndim != 2 or values.shape[1] != 3:
+        raise ValueError(f"probabilities have shape {values.shape}, expected [N, 3]")
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if bad.size:
+        raise ValueError(f"probabilities row {bad[0]} is not finite")
+    stars = values @ np.asarray(class_stars, np.float64)
+    return np.clip(stars, RATING_MIN, RATING_MAX).astype(np.float32)
+
+
+def comment_only_split(split: Any, train_probabilities: np.ndarray,
+                       validation_probabilities: np.ndarray,
+                       class_stars: Sequence[float] = EvalConfig.comment_only_class_stars
+                       ) -> Any:
+    """The split with the stars of `train` and `validation` hidden (see the module doc).
+
+    Args:
+        split: a `data.splits.Split` (or any dataclass with train / validation / test).
+        train_probabilities: float [len(split.train), 3], aligned with its rows.
+        validation_probabilities: float [len(split.validation), 3].
+        class_stars: the stars of (negative, neutral, positive).
+
+    Returns:
+        A copy: `train` / `validation` with `rating` = pseudo-ratings (float32) and
+        `helpful_votes` = 0; `test` unchanged (the only stars left); no `cold` rows.
+
+    Raises:
+        ValueError: probabilities not aligned with their part (names the part).
+    """
+    parts = {}
+    for name, probabilities in (("train", train_probabilities),
+                                ("validation", validation_probabilities)):
+        frame = getattr(split, name)
+        probabilities = np.asarray(probabilities)
+        if probabilities.ndim != 2 or probabilities.shape[0] != len(frame):
+            raise ValueError(f"comment_only_split: {name} probabilities have shape "
+                             f"{probabilities.shape}, expected [{len(frame)}, 3] aligned "
+                             f"with split.{name}")
+        try:
+            stars = pseudo_ratings(probabilities, class_stars)
+        except ValueError as error:
+            raise ValueError(f"comment_only_split: {name} {error}") from None
+        hidden = frame.copy()
+        hidden["rating"] = stars
+        if "helpful_votes" in hidden:
+            hidden["helpful_votes"] = np.zeros(len(hidden), hidden["helpful_votes"].dtype)
+        parts[name] = hidden
+    extra = {"cold": None} if any(f.name == "cold" for f in dataclasses.fields(split)) else {}
+    return dataclasses.replace(split, **parts, **extra)
+
+
+@dataclasses.dataclass
+class CommentOnlyResult:
+    """The comment-only table (an `AblationResult`), the validation choice and a
+    star-free summary of the pseudo-ratings."""
+
+    ablation: AblationResult
+    chosen: str  # the candidate named "the sentiment-graded model"
+    selection: dict[str, dict[str, float]]  # candidate -> validation metrics (pseudo)
+    pseudo: dict[str, float]  # training rows: mean pseudo-rating, shares read per class
+    class_stars: tuple[float, ...]
+    sentiment_source: str = "classifier"
+
+    @property
+    def headline(self) -> dict[str, float]:
+        """Liked NDCG@k and Disliked@k of the chosen candidate vs implicit ids only."""
+        k = self.ablation.config.k
+        out: dict[str, float] = {}
+        for metric in (f"liked_ndcg@{k}", f"disliked@{k}"):
+            level = self.ablation.config.level
+            graded = self.ablation.variants[self.chosen].summary(level)[metric].mean
+            implicit = self.ablation.variants[IMPLICIT].summary(level)[metric].mean
+            out[f"{metric} graded"] = graded
+            out[f"{metric} implicit"] = implicit
+            out[f"{metric} relative"] = (graded / implicit - 1.0 if implicit
+                                         else math.nan)
+            diff = next((d for d in self.ablation.comparisons if d.metric == metric
+                         and (d.candidate, d.reference) == (self.chosen, IMPLICIT)), None)
+            if diff is not None:
+                out[f"{metric} difference"] = diff.difference
+                out[f"{metric} low"], out[f"{metric} high"] = diff.low, diff.high
+        return out
+
+    def to_dict(self) -> dict:
+        """The content of `comment_only.json` (NaN written as null)."""
+        return _no_nan({"protocol": "comment-only (issue 10): train / validation stars "
+                                    "hidden, sentiment pseudo-ratings; test stars for "
+                                    "evaluation only",
+                        "class_stars": list(self.class_stars), "chosen": self.chosen,
+                        "sentiment_source": self.sentiment_source,
+                        "goal_relative_liked_ndcg": GOAL, "headline": self.headline,
+                        "selection": self.selection, "pseudo_ratings": self.pseudo,
+                        "ablation": self.ablation.to_dict()})
+
+    def to_markdown(self) -> str:
+        """The report: protocol, headline, validation choice, then the ablation tables."""
+        config = self.ablation.config
+        k = config.k
+        liked, disliked = f"liked_ndcg@{k}", f"disliked@{k}"
+        head = self.headline
+        lines = ["# Comment-only feedback (stars hidden in training)", "",
+                 "- Every model below trained on train / validation with the stars replaced "
+                 "by a sentiment pseudo-rating (expected stars under the classifier's "
+                 f"probabilities, class stars {tuple(self.class_stars)}) and no helpful "
+                 "votes; the test part keeps its stars for the evaluation only. RMSE / "
+                 "MAE compare predictions on the pseudo-rating scale with those stars.",
+                 f"- Sentiment source: {_SOURCE_TEXT[self.sentiment_source]}.",
+                 f"- Training rows: mean pseudo-rating {self.pseudo['mean']:.3f}; read "
+                 f"negative {self.pseudo['negative']:.1%}, neutral "
+                 f"{self.pseudo['neutral']:.1%}, positive {self.pseudo['positive']:.1%} "
+                 "(arg-max class).",
+                 f"- Sentiment-graded model = **{self.chosen}**, chosen on validation "
+                 f"{metric_label(liked)} where liked = validation comments with a "
+                 f"pseudo-rating >= {config.liked_min_rating:g} (no star read).", "",
+                 "## Headline", ""]
+        for metric in (liked, disliked):
+            cell = f"{head[metric + ' graded']:.4f} vs {head[metric + ' implicit']:.4f}"
+            relative = head[metric + " relative"]
+            if not math.isnan(relative):
+                cell += f" ({relative:+.1%} relative)"
+            if metric + " difference" in head:
+                cell += (f"; paired bootstrap difference {head[metric + ' difference']:+.4f} "
+                         f"[{head[metric + ' low']:+.4f}, {head[metric + ' high']:+.4f}]")
+            lines.append(f"- {metric_label(metric)}, sentiment-graded vs implicit ids only: "
+                         f"{cell}.")
+        relative = head[liked + " relative"]
+        met = "met" if not math.isnan(relative) and relative >= GOAL else "not met"
+        lines += [f"- Goal (>= {GOAL:.0%} relative on {metric_label(liked)}): **{met}**.",
+                  "", "## Validation choice (star-free)", "",
+                  f"| candidate | validation {metric_label(liked)} (pseudo) | "
+                  f"validation NDCG@{k} | chosen |", "|---|---|---|---|"]
+        for name, values in self.selection.items():
+            lines.append(f"| {name} | {values[liked]:.4f} | {values[f'ndcg@{k}']:.4f} | "
+                         f"{'✔' if name == self.chosen else ''} |")
+        # The ablation's headings one level down, under this page's title.
+        lines += ["", *("#" + line if line.startswith("#") else line
+                        for line in self.ablation.to_markdown().splitlines())]
+        return "\n".join(lines) + "\n"
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Writes `comment_only.md` and `comment_only.json` into `out_dir`."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"markdown": out / REPORT_FILES[0], "json": out / REPORT_FILES[1]}
+        paths["markdown"].write_text(self.to_markdown())
+        paths["json"].write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return paths
+
+
+_SOURCE_TEXT = {
+    "classifier": "the run's classifier (fine-tuned on training-period stars; it never saw "
+                  "a test star)",
+    "vader": "the VADER lexicon (it never saw a star; no text embedding)"}
+
+
+def run_comment_only(config: Any, split: Any, train_scores: Any, validation_scores: Any,
+                     out_dir: str | Path | None = None, *, strategy: Any = None,
+                     progress: bool = False,
+                     candidates: Mapping[str, Mapping[str, Any]] | None = None,
+                     sentiment_source: str = "classifier") -> CommentOnlyResult:
+    """The comment-only protocol on one split (see the module docstring).
+
+    Args:
+        config: the run's `RunConfig` (features, recsys and evaluation settings; seeds
+            = `evaluation.comment_only_seeds`).
+        split: the run's `Split`, with its stars (train and validation stars are
+            replaced before anything is fitted).
+        train_scores, validation_scores: the classifier's `Scores` of `split.train` /
+            `split.validation` (probabilities [N, 3], embeddings [N, D]), row-aligned.
+        out_dir: where `comment_only.md` / `.json` go; None = nowhere.
+        strategy: the `tf.distribute.Strategy` to train in (default: the current one).
+        progress: progress bars.
+        candidates: name -> RecsysConfig overrides of the sentiment-graded candidates;
+            default `CANDIDATES`.
+        sentiment_source: where the scores came from ("classifier" or "vader"), for
+            the report.
+
+    Returns:
+        `CommentOnlyResult`.
+
+    Example:
+        >>> result = run_comment_only(config, split, train_scores, validation_scores,
+        ...                           "runs/x/evaluation")  # doctest: +SKIP
+    """
+    from tfrec_sentiment.features.tables import build_feature_tables
+
+    settings: EvalConfig = config.evaluation
+    candidates = dict(CANDIDATES if candidates is None else candidates)
+    if not candidates:
+        raise ValueError("run_comment_only needs at least one sentiment-graded candidate")
+    seeds = list(settings.comment_only_seeds)
+    stars = tuple(settings.comment_only_class_stars)
+    free = comment_only_split(split, train_scores.probabilities,
+                              validation_scores.probabilities, stars)
+    features = config.features
+    tables = build_feature_tables(
+        free.train, train_scores.probabilities if features.use_sentiment else None,
+        train_scores.embedding if features.use_text else None, features)
+    trained: dict[tuple[str, int], Recommender] = {}
+    train_seconds: dict[tuple[str, int], float] = {}
+
+    def recsys(name: str, overrides: Mapping[str, Any]) -> Variant:
+        recsys_config = dataclasses.replace(config.recsys, **overrides)
+
+        def train(seed: int) -> Recommender:
+            if (name, seed) not in trained:
+                start = time.perf_counter()
+                trained[(name, seed)] = _train(recsys_config, free, tables, strategy, seed,
+                                               progress)
+                train_seconds[(name, seed)] = time.perf_counter() - start
+            return trained[(name, seed)]
+
+        return Variant(train)
+
+    variants = {name: variant for name, variant in baseline_variants(
+        free, mf_factors=settings.mf_factors).items() if name in BASELINES}
+    variants[IMPLICIT] = recsys(IMPLICIT, IMPLICIT_SETTINGS)
+    graded = {name: recsys(name, overrides) for name, overrides in candidates.items()}
+    selection = {name: _validation_metrics(variant.train(seeds[0]), free, settings)
+                 for name, variant in graded.items()}
+    chosen = choose_candidate(selection, settings.k)
+    pretrained = dict(train_seconds)  # trained for the choice: run_ablation reuses them
+    variants.update(graded)
+    pairs = [(chosen, IMPLICIT), *((chosen, b) for b in variants if b in BASELINES),
+             *((name, IMPLICIT) for name in graded if name != chosen)]
+    ablation = run_ablation(variants, free, config=settings, seeds=seeds, compare=pairs,
+                            title=f"comment-only: {config.name}: {config.data.dataset}",
+                            progress=progress)
+    for name, variant in ablation.variants.items():  # seconds = train + evaluate, as elsewhere
+        variant.seconds = [s + pretrained.get((name, seed), 0.0)
+                           for s, seed in zip(variant.seconds, variant.seeds)]
+    labels = np.argmax(np.asarray(train_scores.probabilities), axis=1)
+    pseudo = {"mean": float(free.train["rating"].mean()),
+              **{name: float(np.mean(labels == c))
+                 for c, name in enumerate(("negative", "neutral", "positive"))}}
+    result = CommentOnlyResult(ablation, chosen, selection, pseudo, stars, sentiment_source)
+    if out_dir is not None:
+        result.save(out_dir)
+    return result
+
+
+def choose_candidate(selection: Mapping[str, Mapping[str, float]], k: int = 10) -> str:
+    """The candidate with the best validation Liked NDCG@k (pseudo), then NDCG@k; the
+    first listed wins a tie. NaN (no validation comment read as liked) ranks last.
+
+    Example:
+        >>> choose_candidate({"a": {"liked_ndcg@10": 0.1, "ndcg@10": 0.2},
+        ...                   "b": {"liked_ndcg@10": 0.3, "ndcg@10": 0.1}})
+        'b'
+    """
+    def key(name: str) -> tuple[float, float]:
+        values = selection[name]
+        return tuple(-math.inf if math.isnan(v) else v
+                     for v in (values[f"liked_ndcg@{k}"], values[f"ndcg@{k}"]))
+
+    return max(selection, key=key)  # max keeps the first of equal keys
+
+
+def comment_only_stage(config: Any, split: Any, sentiment: Any, train_scores: Any,
+                       run_dir: str | Path, strategy: Any = None,
+                       progress: bool = False) -> CommentOnlyResult | None:
+    """The pipeline's call: scores the validation rows with the run's classifier (through
+    its score cache) and runs the protocol into `run_dir/evaluation/`.
+
+    Args:
+        config: the run's `RunConfig`; nothing runs when `evaluation.comment_only` is off.
+        split: the run's `Split`.
+        sentiment: the run's `SentimentModel`.
+        train_scores: its `Scores` of `split.train` (the sentiment stage's output).
+        run_dir: the run folder (score cache in `sentiment/scores` unless
+            `sentiment.cache_dir` is set).
+
+    Returns:
+        `CommentOnlyResult`, or None when switched off.
+
+    Example:
+        >>> comment_only_stage(config, split, sentiment, train_scores, run_dir)  # doctest: +SKIP
+    """
+    if not config.evaluation.comment_only:
+        return None
+    validation_scores = score_reviews(sentiment, split.validation, config, run_dir, progress)
+    return run_comment_only(config, split, train_scores, validation_scores,
+                            Path(run_dir) / "evaluation", strategy=strategy, progress=progress)
+
+
+def score_reviews(sentiment: Any, frame: pd.DataFrame, config: Any, run_dir: str | Path,
+                  progress: bool = False) -> Any:
+    """The classifier's `Scores` of `frame`'s reviews, through the run's score cache."""
+    from tfrec_sentiment.sentiment.inference import ScoreCache, use_bfloat16
+    from tfrec_sentiment.sentiment.labels import review_texts
+
+    settings = config.sentiment
+    cache = ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores")
+    return sentiment.score(review_texts(frame), cache=cache,
+                           batch_size=settings.inference_batch_size,
+                           jit_compile=settings.jit_compile,
+                           bfloat16=use_bfloat16(settings.inference_bfloat16),
+                           progress=progress)
+
+
+def _train(recsys_config: Any, split: Any, tables: Any, strategy: Any, seed: int,
+           progress: bool) -> Recommender:
+    from tfrec_sentiment.recsys.train import train_recommender
+
+    return train_recommender(recsys_config, split, tables, strategy, seed=seed,
+                             progress=progress)
+
+
+def _validation_metrics(model: Recommender, split: Any, settings: EvalConfig
+                        ) -> dict[str, float]:
+    """Validation metrics against the pseudo-ratings (the star-free choice)."""
+    undefined = {f"liked_ndcg@{settings.k}": math.nan, f"ndcg@{settings.k}": math.nan}
+    if len(split.validation) == 0:
+        return undefined
+    try:
+        return evaluate_split(model, split, on="validation", k=settings.k,
+                              drop_unknown_items=settings.drop_unknown_items,
+                              max_elements=settings.max_elements, config=settings).metrics
+    except ValueError:  # no validation item among the training items
+        return undefined
+
+
+def load_run_scores(run_dir: str | Path, sentiment_source: str = "classifier"
+                    ) -> tuple[Any, Any, Any, Any]:
+    """A finished run's config, split and the train / validation `Scores`.
+
+    "classifier": the run's fine-tuned model (training rows from the score cache,
+    validation rows scored and cached); "vader": the VADER lexicon, with empty
+    [N, 0] embeddings and the config's text features switched off (features.use_text,
+    recsys.use_text).
+    """
+    from tfrec_sentiment import config as config_lib
+    from tfrec_sentiment.data.splits import Split
+    from tfrec_sentiment.sentiment.model import Scores, SentimentModel
+
+    if sentiment_source not in SENTIMENT_SOURCES:
+        raise ValueError(f"sentiment_source {sentiment_source!r} not in {SENTIMENT_SOURCES}")
+    run = Path(run_dir)
+    config = config_lib.load(run / "config.json")
+    split = Split.load(run / "data")
+    if sentiment_source == "vader":
+        from tfrec_sentiment.sentiment.baselines import vader_probabilities
+        from tfrec_sentiment.sentiment.labels import review_texts
+
+        config = config_lib.apply_overrides(config, ["features.use_text=false",
+                                                     "recsys.use_text=false"])
+        scores = [Scores(vader_probabilities(review_texts(frame)),
+                         np.zeros((len(frame), 0), np.float32))
+                  for frame in (split.train, split.validation)]
+        return config, split, *scores
+    sentiment = SentimentModel.load(run / "sentiment" / "model")
+    return (config, split, score_reviews(sentiment, split.train, config, run),
+            score_reviews(sentiment, split.validation, config, run))
+
+
+def main(argv: Sequence[str] | None = None,
+         run: Callable[..., CommentOnlyResult] = run_comment_only) -> int:
+    """Runs the comment-only protocol on a finished run folder and prints the report."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--run", required=True, help="a run folder (tools/train.py)")
+    parser.add_argument("--out", default=None, help="default: RUN/evaluation")
+    parser.add_argument("--seeds", default=None,
+                        help="e.g. 0,1,2 (default: evaluation.comment_only_seeds)")
+    parser.add_argument("--sentiment", default="classifier", choices=SENTIMENT_SOURCES,
+                        help="the run's fine-tuned classifier, or the VADER lexicon")
+    parser.add_argument("--candidates", default=None,
+                        help=f"sentiment-graded candidates, ';'-separated (default: all: "
+                        f"{'; '.join(CANDIDATES)})")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        metavar="SECTION.FIELD=VALUE", help="config override, e.g. "
+                        "recsys.retrieval_weight_floor=0")
+    args = parser.parse_args(argv)
+    from tfrec_sentiment import config as config_lib
+
+    names = [n.strip() for n in (args.candidates or "").split(";") if n.strip()]
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidate(s) {unknown}; choose from {list(CANDIDATES)}")
+    config, split, train_scores, validation_scores = load_run_scores(args.run, args.sentiment)
+    overrides = list(args.overrides)
+    if args.seeds:
+        overrides.append(f"evaluation.comment_only_seeds={args.seeds}")
+    config = config_lib.apply_overrides(config, overrides)
+    result = run(config, split, train_scores, validation_scores,
+                 args.out or Path(args.run) / "evaluation", progress=True,
+                 candidates={n: CANDIDATES[n] for n in names} if names else None,
+                 sentiment_source=args.sentiment)
+    print(result.to_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

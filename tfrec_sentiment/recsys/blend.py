@@ -1,0 +1,326 @@
+"""The learned score (`score_mode="learned"`): per-bucket weights of standardised signals.
+
+    score(u, i) = sum_c w_c[b(u)] * z_c(u, i)
+
+Components c (raw values from `RecommenderServing.score_components`, [U, I] each):
+
+- "retrieval": the tower dot product (with `item_similarity` it already holds the
+  item-to-item term); trained with the logQ correction, so popularity is removed;
+- "rating": the rating head's predicted rating;
+- "popularity": log(1 + training reviews of item i) (0 for an unknown item);
+- "knn": the user's item-kNN similarity profile at i (features/similarity.py: the mean
+  shrunk cosine similarity of the user's history items to i; the `ItemKNN` baseline's
+  signal); 0 for unknown users and items. Only when the tables hold the profiles.
+
+z_c standardises component c PER USER ROW over the items scored (mean 0, variance 1;
+a constant row gives 0), as `serving._standardize_rows` does: a ranking is a per-user
+affair, and the raw scales differ by user (an OOV user's retrieval scores are small,
+a long history gives large kNN sums), so a weight means "share of the user's spread"
+whatever the user. A global scale would let the users with the widest raw spread
+dictate the blend.
+
+b(u) is the user's bucket by number of TRAINING reviews, `history_buckets(bounds)`
+(default bounds (1, 2, 5): "0" (unknown user, the OOV path), "1", "2-4", "5+"); the
+serving module counts them from the training rows it already serves (the exclusion
+table), and an unknown user is in bucket "0".
+
+The fit (`fit_blend`) re-ranks precomputed component matrices of the VALIDATION users
+(no retraining): it scores every weight vector of a grid on the simplex (step
+1 / `steps`; its corners are the single signals: "popularity only", "retrieval
+only", ...) by the mean of NDCG@K on any validation item and NDCG@K on liked ones
+(>= `liked_min_rating`), computed with `evaluation.metrics.Ranking` exactly as the
+evaluation does (training items excluded), and keeps each bucket's best (ties: the
+earlier grid point; the grid starts at "retrieval only"). A bucket with fewer than
+`min_users` validation users takes the weights fitted on all validation users
+("pooled"). The test part is never read: `fit_blend` takes the train and validation
+frames only.
+
+Example:
+
+>>> import numpy as np
+>>> grid = simplex_grid(2, steps=2)
+>>> grid.tolist()  # the first component alone comes first
+[[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+>>> blend = BlendWeights(("retrieval", "popularity"), (1,), np.array([[0.0, 1.0], [1.0, 0.0]]))
+>>> blend.bucket_of(np.array([0, 3])).tolist()  # bucket "0" (unknown user), "1+"
+[0, 1]
+>>> blend.apply({"retrieval": np.array([[1.0, 0.0], [1.0, 0.0]]),
+...              "popularity": np.array([[0.0, 2.0], [0.0, 2.0]])},
+...             np.array([0, 3])).round(3).tolist()  # user 0 by popularity, user 1 by retrieval
+[[-1.0, 1.0], [1.0, -1.0]]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tfrec_sentiment.evaluation.evaluate import history_buckets
+from tfrec_sentiment.evaluation.metrics import EXCLUDED, Ranking
+
+COMPONENTS = ("retrieval", "rating", "popularity", "knn")
+_EPSILON = 1e-12  # variance floor of the row standardisation (as serving's)
+
+
+@dataclasses.dataclass
+class BlendWeights:
+    """Fitted weights: one row per user-history bucket.
+
+    Attributes:
+        components: component names, the columns of `weights` (a subset of COMPONENTS).
+        bounds: lower bounds of the history buckets (`history_buckets`).
+        weights: float [B, C], B = len(history_buckets(bounds)), rows on the simplex.
+        report: per bucket label: {"users", "source" ("fitted" / "pooled"),
+            "objective", and the objective of each single component ("only_<c>")}.
+    """
+
+    components: tuple[str, ...]
+    bounds: tuple[int, ...]
+    weights: np.ndarray
+    report: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.components = tuple(self.components)
+        self.bounds = tuple(int(b) for b in self.bounds)
+        self.weights = np.asarray(self.weights, np.float32)
+        unknown = set(self.components) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"unknown blend components {sorted(unknown)}; have {COMPONENTS}")
+        shape = (len(self.labels), len(self.components))
+        if self.weights.shape != shape:
+            raise ValueError(f"blend weights have shape {self.weights.shape}, expected {shape}")
+
+    @property
+    def labels(self) -> list[str]:
+        """Bucket labels, e.g. ["0", "1", "2-4", "5+"]."""
+        return [label for label, _, _ in history_buckets(self.bounds)]
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Lower bound of every bucket but the first, int [B - 1]."""
+        return np.array([low for _, low, _ in history_buckets(self.bounds)][1:], np.int64)
+
+    @classmethod
+    def single(cls, component: str, components: Sequence[str],
+               bounds: Sequence[int]) -> BlendWeights:
+        """Every bucket ranks by `component` alone (e.g. the unfitted "retrieval")."""
+        weights = np.zeros((len(history_buckets(bounds)), len(components)), np.float32)
+        weights[:, list(components).index(component)] = 1.0
+        return cls(tuple(components), tuple(bounds), weights)
+
+    def bucket_of(self, history: np.ndarray) -> np.ndarray:
+        """Bucket index int [U] of training-review counts [U]."""
+        return np.searchsorted(self.edges, np.asarray(history), side="right")
+
+    def apply(self, components: Mapping[str, np.ndarray], history: np.ndarray) -> np.ndarray:
+        """The blended scores float [U, I] (numpy; the graph's twin is `blend_scores`)."""
+        weights = self.weights[self.bucket_of(history)]  # [U, C]
+        out = 0.0
+        for c, name in enumerate(self.components):
+            out = out + weights[:, c:c + 1] * standardize_rows(components[name])
+        return np.asarray(out, np.float64)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (saved in recsys.json)."""
+        return {"components": list(self.components), "bounds": list(self.bounds),
+                "weights": self.weights.round(6).tolist(), "report": self.report}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> BlendWeights:
+        return cls(tuple(values["components"]), tuple(values["bounds"]),
+                   np.asarray(values["weights"], np.float32), dict(values.get("report", {})))
+
+    def table(self) -> str:
+        """Markdown table: bucket -> weights (and validation users / objective)."""
+        head = "| bucket | users | source | " + " | ".join(self.components) + " | objective |"
+        lines = [head, "|" + "---|" * (len(self.components) + 4)]
+        for label, row in zip(self.labels, self.weights):
+            info = self.report.get(label, {})
+            objective = info.get("objective")
+            lines.append(f"| {label} | {info.get('users', 0)} | {info.get('source', '-')} | "
+                         + " | ".join(f"{w:.2f}" for w in row) + " | "
+                         + ("-" if objective is None else f"{objective:.4f}") + " |")
+        return "\n".join(lines)
+
+
+def standardize_rows(scores: np.ndarray) -> np.ndarray:
+    """Each row to mean 0 and variance 1 (a constant row to 0), float64 [U, I]."""
+    scores = np.asarray(scores, np.float64)
+    mean = scores.mean(axis=1, keepdims=True)
+    return (scores - mean) / np.sqrt(scores.var(axis=1, keepdims=True) + _EPSILON)
+
+
+def blend_scores(components: Mapping[str, tf.Tensor], history: tf.Tensor,
+                 weights: tf.Tensor, edges: tf.Tensor,
+                 names: Sequence[str]) -> tf.Tensor:
+    """In-graph blend (core TF ops): sum_c weights[bucket(u), c] * z_c(u, i).
+
+    Args:
+        components: name -> float32 [U, I] raw component scores.
+        history: training reviews per user, int64 [U] (0 for unknown users).
+        weights: float32 [B, C], columns in `names` order.
+        edges: int64 [B - 1], lower bounds of buckets 1..B-1.
+        names: the component names, C of them.
+
+    Returns:
+        float32 [U, I].
+    """
+    bucket = tf.reduce_sum(
+        tf.cast(history[:, None] >= edges[None, :], tf.int32), axis=1)  # [U]
+    chosen = tf.gather(weights, bucket)  # [U, C]
+    out = None
+    for c, name in enumerate(names):
+        part = chosen[:, c:c + 1] * _standardize(components[name])
+        out = part if out is None else out + part
+    return out
+
+
+def _standardize(scores: tf.Tensor) -> tf.Tensor:
+    mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+    return (scores - mean) * tf.math.rsqrt(variance + _EPSILON)
+
+
+def simplex_grid(n_components: int, steps: int) -> np.ndarray:
+    """Weight vectors float [P, C] >= 0 summing to 1, in multiples of 1 / steps.
+
+    Ordered by descending first weight (then the second, ...), so the first component
+    alone ("retrieval only") is the first point and wins ties.
+    """
+    points = [p for p in itertools.product(range(steps, -1, -1), repeat=n_components)
+              if sum(p) == steps]
+    return np.array(points, np.float64) / steps
+
+
+@dataclasses.dataclass
+class ValidationSet:
+    """What the fit ranks: validation users' exclusions, relevant pairs and buckets.
+
+    Attributes:
+        users: str [U], validation users with a fresh catalogue item.
+        history: int [U], their training reviews.
+        excluded: int [E, 2] (user row, item column) training pairs, left out of rankings.
+        any_pairs, liked_pairs: int [P, 2] fresh validation pairs (all; rated >= liked).
+    """
+
+    users: np.ndarray
+    history: np.ndarray
+    excluded: np.ndarray
+    any_pairs: np.ndarray
+    liked_pairs: np.ndarray
+
+    @classmethod
+    def build(cls, train: pd.DataFrame, validation: pd.DataFrame, catalogue: np.ndarray,
+              liked_min_rating: float) -> ValidationSet:
+        """From the training and validation frames (`user_id`, `item_id`, `rating`).
+
+        A validation pair the user already has in training is not relevant (as in the
+        evaluation); a pair held out twice takes its mean rating.
+        """
+        items = pd.Index(np.asarray(catalogue, str))
+        val_item = items.get_indexer(validation["item_id"].to_numpy(str))
+        keep = val_item >= 0
+        val_user_ids = validation["user_id"].to_numpy(str)[keep]
+        users = pd.Index(np.unique(val_user_ids))
+        train_user = users.get_indexer(train["user_id"].to_numpy(str))
+        train_item = items.get_indexer(train["item_id"].to_numpy(str))
+        history = np.bincount(train_user[train_user >= 0], minlength=len(users))
+        known = (train_user >= 0) & (train_item >= 0)
+        n_items = len(items)
+        seen = np.unique(train_user[known] * n_items + train_item[known])
+        keys = users.get_indexer(val_user_ids) * n_items + val_item[keep]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        rating = validation["rating"].to_numpy(np.float64)[keep]
+        mean = np.bincount(inverse, rating) / np.bincount(inverse)
+        fresh = ~np.isin(unique, seen)
+        pairs = np.stack(np.divmod(unique[fresh], n_items), 1)
+        liked = pairs[mean[fresh] >= liked_min_rating]
+        has = np.isin(np.arange(len(users)), pairs[:, 0])  # users with a fresh item
+        renumber = np.cumsum(has) - 1
+        excluded = np.stack(np.divmod(seen, n_items), 1)
+        excluded = excluded[has[excluded[:, 0]]]
+
+        def keep_rows(p: np.ndarray) -> np.ndarray:
+            return np.stack([renumber[p[:, 0]], p[:, 1]], 1).reshape(-1, 2)
+
+        return cls(users=users.to_numpy()[has], history=history[has],
+                   excluded=keep_rows(excluded), any_pairs=keep_rows(pairs),
+                   liked_pairs=keep_rows(liked))
+
+
+def objective_by_user(scores: np.ndarray, data: ValidationSet, k: int) -> np.ndarray:
+    """Per-user objective float [U]: mean of NDCG@k (any) and NDCG@k (liked); the any
+    NDCG alone for a user with no liked validation item."""
+    scores = np.array(scores, np.float64)
+    scores[data.excluded[:, 0], data.excluded[:, 1]] = EXCLUDED
+    ranking = Ranking(scores, k)
+    any_ndcg = ranking.metrics(data.any_pairs).ndcg
+    liked = np.bincount(data.liked_pairs[:, 0], minlength=len(scores)) > 0
+    liked_ndcg = ranking.metrics(data.liked_pairs, None).ndcg if len(data.liked_pairs) else (
+        np.full(len(scores), np.nan))
+    return np.where(liked, 0.5 * (any_ndcg + np.nan_to_num(liked_ndcg)), any_ndcg)
+
+
+def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
+              bounds: Sequence[int], *, k: int = 10, steps: int = 10,
+              min_users: int = 30) -> BlendWeights:
+    """Per-bucket simplex weights maximising the validation objective (module doc).
+
+    Args:
+        components: name -> float [U, I] raw component scores of `data.users` over the
+            catalogue (the first name is the tie-break favourite).
+        data: the validation users (`ValidationSet.build`).
+        bounds: history-bucket lower bounds.
+        k: the NDCG cut-off.
+        steps: grid resolution (weights in multiples of 1 / steps).
+        min_users: buckets with fewer validation users take the pooled weights.
+
+    Returns:
+        `BlendWeights` with a per-bucket report.
+    """
+    names = tuple(components)
+    blend = BlendWeights.single(names[0], names, bounds)
+    if len(data.users) == 0:
+        blend.report = {label: {"users": 0, "source": "no validation users"}
+                        for label in blend.labels}
+        return blend
+    z = {name: standardize_rows(components[name]) for name in names}
+    grid = simplex_grid(len(names), steps)
+    per_user = np.stack([objective_by_user(sum(w[c] * z[n] for c, n in enumerate(names)),
+                                           data, k) for w in grid])  # [P, U]
+    buckets = blend.bucket_of(data.history)
+    corners = {f"only_{n}": int(np.flatnonzero(grid[:, c] == 1.0)[0])
+               for c, n in enumerate(names)}
+
+    def best(members: np.ndarray) -> tuple[int, np.ndarray]:
+        means = per_user[:, members].mean(axis=1)
+        return int(np.argmax(means)), means  # the first maximum: ties to earlier points
+
+    pooled, pooled_means = best(np.ones(len(buckets), bool))
+    for b, label in enumerate(blend.labels):
+        members = buckets == b
+        count = int(members.sum())
+        if count >= min_users:
+            point, means = best(members)
+            source = "fitted"
+        else:
+            point, means = pooled, pooled_means
+            source = "pooled"
+        blend.weights[b] = grid[point]
+        info = {"users": count, "source": source, "objective": float(means[point])}
+        if count:
+            own = per_user[:, members].mean(axis=1)
+            info["objective"] = float(own[point])
+            info.update({key: float(own[p]) for key, p in corners.items()})
+        blend.report[label] = info
+    chosen = [int(np.argmin(np.abs(grid - row).max(1))) for row in blend.weights]
+    by_user = per_user[np.asarray(chosen)[buckets], np.arange(len(buckets))]
+    blend.report["all"] = {"users": len(buckets), "weights": grid[pooled].tolist(),
+                           "objective": float(pooled_means[pooled]),
+                           "blended": float(by_user.mean()),
+                           **{key: float(pooled_means[p]) for key, p in corners.items()}}
+    return blend
