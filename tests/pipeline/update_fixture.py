@@ -17,6 +17,7 @@ import numpy as np
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.demo import generate_demo
+from tfrec_sentiment.recsys.blend import BlendWeights
 
 NEW_USERS = 4
 NEW_ITEMS = 3
@@ -97,7 +98,8 @@ def spoil(candidate) -> None:
     """Makes a trained recommender deterministically bad: shuffled item rows, high ratings.
 
     The item id embeddings and biases are permuted (each item scored as another
-    one) and the rating head's output bias is raised by 2 stars. Call it before the
+    one), the rating head's output bias is raised by 2 stars and the learned score
+    ranks by those towers alone. Call it before the
     recommender's serving module is built (it caches the catalogue's embeddings).
     """
     tower = candidate.model.item_tower
@@ -107,3 +109,8 @@ def spoil(candidate) -> None:
         table.assign(values[rng.permutation(len(values))] * 5.0)
     head = candidate.model.rating_head.trainable_variables[-1]
     head.assign(head + 2.0)
+    if candidate.blend is not None:  # rank by the spoiled towers alone: the learned
+        # score could otherwise lean on popularity / item-kNN and hide the damage
+        candidate.blend = BlendWeights.single("retrieval", candidate.blend.components,
+                                              candidate.blend.bounds)
+    candidate._serving = None

@@ -65,13 +65,17 @@ def test_shape_graph_mode_and_empty_batch():
 
 def test_a_graph_holds_one_call_of_the_mapping_traced_once():
     # The table constants and ~940 ops are not rebuilt in every caller's graph.
+    # (Other tests may already have traced it, e.g. under another device scope: count
+    # the traces these two graphs add, at most one for the first and none for the second.)
+    counts = [emoji._traced().experimental_get_tracing_count()]
     for _ in range(2):
         traced = tf.function(emoji.emoji_to_words,
                              input_signature=[tf.TensorSpec([None], tf.string)])
         graph = traced.get_concrete_function().graph.as_graph_def()
         assert len(graph.node) < 12, sorted(node.op for node in graph.node)
         assert [n.op for n in graph.node if n.op.endswith("PartitionedCall")] != []
-    assert emoji._traced().experimental_get_tracing_count() == 1
+        counts.append(emoji._traced().experimental_get_tracing_count())
+    assert counts[1] - counts[0] <= 1 and counts[2] == counts[1] >= 1, counts
 
 
 def test_only_core_tensorflow_ops_so_tf_serving_runs_it():

@@ -53,15 +53,22 @@ def test_clean_texts_runs_in_a_graph_keeps_the_shape_and_repairs_bytes():
 
 def test_clean_texts_in_a_graph_is_one_call_of_a_function_traced_once():
     # Rebuilding the ~630 ops of the steps in every graph cost ~0.5 s per trace.
-    graphs = [tf.function(steps.clean_texts, input_signature=[tf.TensorSpec([None], tf.string)])
-              .get_concrete_function().graph.as_graph_def() for _ in range(2)]
+    # (Other tests may already have traced it, e.g. under another device scope: count
+    # the traces these two graphs add, at most one for the first and none for the second.)
+    compiled = steps._compiled_clean("NFKC", True)
+    counts, graphs = [compiled.experimental_get_tracing_count()], []
+    for _ in range(2):
+        graphs.append(tf.function(steps.clean_texts,
+                                  input_signature=[tf.TensorSpec([None], tf.string)])
+                      .get_concrete_function().graph.as_graph_def())
+        counts.append(compiled.experimental_get_tracing_count())
     for graph in graphs:
         assert len(graph.node) < 12, sorted(node.op for node in graph.node)
         (call,) = [node for node in graph.node if node.op.endswith("PartitionedCall")]
         (function,) = graph.library.function
         assert call.attr["f"].func.name == function.signature.name
         assert len(function.node_def) > 300  # the steps themselves live in the library
-    assert steps._compiled_clean("NFKC", True).experimental_get_tracing_count() == 1
+    assert counts[1] - counts[0] <= 1 and counts[2] == counts[1] >= 1, counts
 
 
 def test_clean_texts_is_idempotent():
