@@ -403,16 +403,13 @@ def comment_only_stage(config: Any, split: Any, sentiment: Any, train_scores: An
 def score_reviews(sentiment: Any, frame: pd.DataFrame, config: Any, run_dir: str | Path,
                   progress: bool = False) -> Any:
     """The classifier's `Scores` of `frame`'s reviews, through the run's score cache."""
-    from tfrec_sentiment.sentiment.inference import ScoreCache, use_bfloat16
+    from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
     from tfrec_sentiment.sentiment.labels import review_texts
 
     settings = config.sentiment
     cache = ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores")
-    return sentiment.score(review_texts(frame), cache=cache,
-                           batch_size=settings.inference_batch_size,
-                           jit_compile=settings.jit_compile,
-                           bfloat16=use_bfloat16(settings.inference_bfloat16),
-                           progress=progress)
+    return sentiment.score(review_texts(frame), cache=cache, progress=progress,
+                           **scoring_options(settings))
 
 
 def _train(recsys_config: Any, split: Any, tables: Any, strategy: Any, seed: int,

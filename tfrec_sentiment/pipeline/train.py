@@ -53,7 +53,7 @@ from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
-from tfrec_sentiment.sentiment.inference import ScoreCache, use_bfloat16
+from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 from tfrec_sentiment.sentiment.training import train_classifier
@@ -218,8 +218,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     model.save(folder / "model")
     cache = ScoreCache(settings.cache_dir or folder / "scores")
     held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
-    fast = {"batch_size": settings.inference_batch_size, "jit_compile": settings.jit_compile,
-            "bfloat16": use_bfloat16(settings.inference_bfloat16)}
+    fast = scoring_options(settings)
     results = evaluate_sets(model, [held_out], cache=cache, progress=progress, **fast)
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     scores = model.score(review_texts(split.train), cache=cache, progress=progress, **fast)

@@ -139,7 +139,7 @@ def load_run(run_dir: str | Path, *, progress: bool = False) -> RunInputs:
         TuningError: the folder lacks `config.json`, a split part or the sentiment model.
         ConfigError: `config.json` holds a value a field does not allow.
     """
-    from tfrec_sentiment.sentiment.inference import ScoreCache, use_bfloat16
+    from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
     from tfrec_sentiment.sentiment.labels import review_texts
     from tfrec_sentiment.sentiment.model import SentimentModel
 
@@ -157,9 +157,7 @@ def load_run(run_dir: str | Path, *, progress: bool = False) -> RunInputs:
     model = SentimentModel.load(run_dir / "sentiment" / "model")
     scores = model.score(review_texts(split.train),
                          cache=ScoreCache(settings.cache_dir or run_dir / "sentiment" / "scores"),
-                         batch_size=settings.inference_batch_size, progress=progress,
-                         jit_compile=settings.jit_compile,
-                         bfloat16=use_bfloat16(settings.inference_bfloat16))
+                         progress=progress, **scoring_options(settings))
     return RunInputs(config, split, scores.probabilities, scores.embedding)
 
 

@@ -86,7 +86,7 @@ from tfrec_sentiment.pipeline.guardrail import Check, RankRecommender, judge, lo
 from tfrec_sentiment.pipeline.stages import StageTimer, write_json
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.recsys.warm_start import refresh_tables, warm_start_recommender
-from tfrec_sentiment.sentiment.inference import ScoreCache, use_bfloat16
+from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 
@@ -365,9 +365,7 @@ def sentiment_stage(parent: Path, run_dir: Path, train: pd.DataFrame,
             link_tree(parent / "sentiment" / "scores", cache_dir)
     cache = ScoreCache(cache_dir)
     scores = model.score(review_texts(train), cache=cache, progress=progress,
-                         batch_size=settings.inference_batch_size,
-                         jit_compile=settings.jit_compile,
-                         bfloat16=use_bfloat16(settings.inference_bfloat16))
+                         **scoring_options(settings))
     write_json(folder / "update.json", {"scored": len(train), "cache": dict(cache.stats),
                                         "fingerprint": model.fingerprint()})
     return model, scores

@@ -136,6 +136,17 @@ def use_bfloat16(requested: bool) -> bool:
     return bool(requested)
 
 
+def scoring_options(settings) -> dict:
+    """The scorer's keyword arguments from a `SentimentConfig`: `batch_size`,
+    `jit_compile` and `bfloat16` (resolved by `use_bfloat16`), for `SentimentModel.score`.
+
+    Every stage that scores reviews with a run's settings (training, update, tuning,
+    the comment-only protocol) passes these, so they score alike.
+    """
+    return {"batch_size": settings.inference_batch_size, "jit_compile": settings.jit_compile,
+            "bfloat16": use_bfloat16(settings.inference_bfloat16)}
+
+
 def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 32,
                 cache: ScoreCache | None = None, progress: bool = False,
                 jit_compile: bool = False, bfloat16: bool = False) -> Scores:
