@@ -32,13 +32,31 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_cpu_replicas(TEST_REPLICAS)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:  # `make test` runs two workers with --dist loadgroup
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
     if config.getoption("--run-extra-large"):
         return
     skip = pytest.mark.skip(reason="extra_large: run with --run-extra-large")
     for item in items:
         if "extra_large" in item.keywords:
             item.add_marker(skip)
+
+
+def _worker_group(item: pytest.Item) -> str:
+    """The pytest-xdist group of a test: tests sharing a costly fixture share a worker.
+
+    A session fixture is built once per worker that uses it, so the tests of one
+    module (module fixtures), of tests/export (its conftest's trained recommender and
+    export) and of the update parent run (`update_parent`) each run on one worker.
+    """
+    if "update_parent" in getattr(item, "fixturenames", ()):
+        return "update_parent"
+    path = Path(str(item.path)).resolve().relative_to(REPO_ROOT)
+    if path.parts[:2] == ("tests", "export"):
+        return "tests/export"
+    return path.as_posix()
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,16 @@
 Each test starts real worker processes (tests/distribute/mw_worker.py) that build
 the strategy from TF_CONFIG before any other TensorFlow op and train the tiny
 recommender into one shared folder. Processes are killed at teardown whatever
-happens; every wait has a timeout.
+happens; every wait has a timeout (a hang detector, not a speed test: under
+`make test` two pytest-xdist workers share 2 cores, so a worker may run at half speed).
 
 Tolerance: two workers with one replica each split every global batch exactly as
 one process with two replicas does (DATA auto-sharding, the same seeded shuffle),
-so their losses agree to 1e-4 (relative; measured ~1e-5) and their predicted ratings
-to 3e-3 stars (measured 5e-4 after 4 epochs: float32 summation order, compounded by
-Adam). Against ONE replica the objective itself differs (in-batch softmax negatives
-are per replica), so there the bound is 0.05 stars (measured 0.019).
+so their losses agree to 1e-4 (relative; measured ~1e-5 after 4 epochs, 1.3e-7 after
+the 2 the test runs) and their predicted ratings to 3e-3 stars (measured 5e-4 after 4
+epochs, 7e-7 after 2: float32 summation order, compounded by Adam). Against ONE
+replica the objective itself differs (in-batch softmax negatives are per replica), so
+there the bound is 0.05 stars (measured 0.019 after 4 epochs and after 2).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from tfrec_sentiment.recsys.trained import TrainedRecommender
 
 WORKER = Path(__file__).with_name("mw_worker.py")
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 150
+TIMEOUT_S = 450
 LOSS_RTOL = 1e-4
 RATING_ATOL = 3e-3
 ONE_REPLICA_ATOL = 0.05
@@ -134,17 +136,17 @@ def test_two_workers_train_like_one_process_with_two_replicas(tmp_path):
     out, logs = tmp_path / "shared", tmp_path / "logs"
     out.mkdir()
     logs.mkdir()
-    with workers(out, epochs=4, logs=logs) as processes:
+    with workers(out, epochs=2, logs=logs) as processes:
         wait_all(processes, logs)
     chief, other = _results(out)
     assert chief["chief"] and not other["chief"] and chief["replicas"] == 2
-    assert chief["epochs"] == other["epochs"] == [0, 1, 2, 3]
+    assert chief["epochs"] == other["epochs"] == [0, 1]
     np.testing.assert_allclose(chief["ratings"], other["ratings"], atol=1e-6)
     # One process, two logical CPUs, the same config, seed and global batch.
     data = synthetic_split()
     pairs = (data.split.validation["user_id"].to_numpy(),
              data.split.validation["item_id"].to_numpy())
-    config = tiny_config(epochs=4, **EXACT)
+    config = tiny_config(epochs=2, **EXACT)
     reference = train_recommender(config, data.split, data.tables,
                                   make_strategy("mirrored", replicas=2), seed=0)
     np.testing.assert_allclose(chief["losses"], reference.history["total_loss"], rtol=LOSS_RTOL)
@@ -164,7 +166,7 @@ def test_killed_worker_restarts_and_training_resumes_from_the_backup(tmp_path):
     out, logs = tmp_path / "shared", tmp_path / "logs"
     out.mkdir()
     logs.mkdir()
-    epochs = 5
+    epochs = 3  # epochs 0 and 1 before the kill, epoch 2 after the restart
     with workers(out, epochs=epochs, logs=logs, pause={1: 1}) as processes:
         wait_for(out / "paused-1", processes, logs)
         backup = out / "checkpoints" / "backup" / "chief"

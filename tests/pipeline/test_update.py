@@ -27,7 +27,10 @@ from tfrec_sentiment.pipeline.config import UpdateConfig
 from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config, run_update
 
 MODEL = "shop"
-FAST = UpdateConfig(epochs=3)
+FAST = UpdateConfig(epochs=3)  # a candidate that passes the guardrail (publishing tests)
+# Where the guardrail's verdict is forced, spoiled or never reached, one epoch of
+# training makes the same point at a fraction of the cost.
+ONE_EPOCH = UpdateConfig(epochs=1)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +151,7 @@ def test_only_texts_new_to_the_cache_are_scored(world, updated):
 
 def test_a_later_update_starts_from_the_updated_run_and_prunes(world, updated, tmp_path):
     # force: this test is about lineage and pruning, not the guardrail's verdict.
-    config = UpdateConfig(epochs=2, keep_versions=2, force=True)
+    config = UpdateConfig(epochs=1, keep_versions=2, force=True)
     result = run_update(updated.result.run_dir, [world.logs.feedback_b], config,
                         export=updated.export, run_dir=tmp_path / "run-2", progress=False)
     lineage = json.loads((result.run_dir / "lineage.json").read_text())
@@ -166,7 +169,8 @@ def test_worse_candidate_is_refused_and_nothing_is_published(world, tmp_path):
     export = fresh_export(world, tmp_path)
     model_dir = Path(export.root) / MODEL
     before = tree_snapshot(model_dir)
-    result = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+    # The spoiled candidate is bad however long it trained: one epoch.
+    result = run_update(world.run, [world.logs.feedback_a], ONE_EPOCH, export=export,
                         run_dir=tmp_path / "run", progress=False,
                         hook=lambda stage, state: spoil(state.candidate) if stage == "trained"
                         else None)
@@ -181,7 +185,7 @@ def test_worse_candidate_is_refused_and_nothing_is_published(world, tmp_path):
     assert result.version_dir is None
     # --force publishes the same kind of candidate, and says why.
     forced = run_update(world.run, [world.logs.feedback_a],
-                        UpdateConfig(epochs=3, force=True), export=export,
+                        UpdateConfig(epochs=1, force=True), export=export,
                         run_dir=tmp_path / "run-forced", progress=False,
                         hook=lambda stage, state: spoil(state.candidate) if stage == "trained"
                         else None)
@@ -201,7 +205,7 @@ def test_crash_after_training_leaves_published_versions_untouched(world, tmp_pat
     model_dir = Path(export.root) / MODEL
     before = tree_snapshot(model_dir)
     with pytest.raises(RuntimeError, match="injected failure after trained"):
-        run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+        run_update(world.run, [world.logs.feedback_a], ONE_EPOCH, export=export,
                    run_dir=tmp_path / "run", progress=False, hook=_raise_at("trained"))
     assert tree_snapshot(model_dir) == before
     decision = json.loads((tmp_path / "run" / "decision.json").read_text())
@@ -213,18 +217,24 @@ def test_crash_after_training_leaves_published_versions_untouched(world, tmp_pat
 
 
 def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, monkeypatch):
-    from tfrec_sentiment.export import saved_model
-
     export = fresh_export(world, tmp_path)
     model_dir = Path(export.root) / MODEL
     before = tree_snapshot(model_dir)
     seen_while_exporting: list[str] = []
+    save = tf.saved_model.save
 
-    def failing_audit(ops):
+    def disk_full_while_saving(obj, export_dir, *args, **kwargs):
+        # The staging SavedModel is half written (its graph, no variables) when the
+        # disk fills; saving the whole model first would only make the test slower.
+        staging = Path(export_dir)
+        if not staging.name.startswith(".staging-"):
+            return save(obj, export_dir, *args, **kwargs)
+        staging.mkdir(parents=True)
+        (staging / "saved_model.pb").write_bytes(b"half a graph")
         seen_while_exporting.extend(p.name for p in model_dir.iterdir())
         raise OSError("disk full (injected)")
 
-    monkeypatch.setattr(saved_model, "audit_ops", failing_audit)
+    monkeypatch.setattr(tf.saved_model, "save", disk_full_while_saving)
     with pytest.raises(OSError, match="injected"):
         run_update(world.run, [world.logs.feedback_a], FAST, export=export,
                    run_dir=tmp_path / "run", progress=False)

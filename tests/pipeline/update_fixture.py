@@ -95,10 +95,12 @@ def tree_snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 def spoil(candidate) -> None:
-    """Makes a trained recommender deterministically bad: shuffled item rows, high ratings.
+    """Makes a trained recommender deterministically bad: shuffled item rows, 1-star ratings.
 
     The item id embeddings and biases are permuted (each item scored as another
-    one), the rating head's output bias is raised by 2 stars and the learned score
+    one), the rating head's output bias is lowered by 6 stars (every prediction
+    clips to 1 star: a raise could clip to 5 and match data that is mostly 5
+    stars, so the RMSE check would pass by chance) and the learned score
     ranks by those towers alone. Call it before the
     recommender's serving module is built (it caches the catalogue's embeddings).
     """
@@ -108,7 +110,7 @@ def spoil(candidate) -> None:
         values = table.numpy()
         table.assign(values[rng.permutation(len(values))] * 5.0)
     head = candidate.model.rating_head.trainable_variables[-1]
-    head.assign(head + 2.0)
+    head.assign(head - 6.0)
     if candidate.blend is not None:  # rank by the spoiled towers alone: the learned
         # score could otherwise lean on popularity / item-kNN and hide the damage
         candidate.blend = BlendWeights.single("retrieval", candidate.blend.components,

@@ -12,6 +12,7 @@ from tfrec_sentiment.evaluation.evaluate import evaluate
 from tfrec_sentiment.recsys.blend import (
     BlendWeights,
     ValidationSet,
+    choose_point,
     fit_blend,
     objective_by_user,
     simplex_grid,
@@ -61,7 +62,7 @@ def test_fit_picks_each_buckets_best_signal():
     retrieval = np.array([[0, 3, 2, 1], [0, 1, 3, 2], [0, 0, 0, 1.0]])  # right for c only
     popularity = np.array([[0, 1, 0, 3.0], [0, 3, 0, 1], [0, 3, 2, 0]])  # right for a, b
     blend = fit_blend({"retrieval": retrieval, "popularity": popularity}, data, (1, 2),
-                      k=1, steps=4, min_users=1)
+                      k=1, steps=4, min_users=1, rule="best")
     assert blend.labels == ["0", "1", "2+"]
     # Bucket "1": the first grid point (by descending retrieval weight) ranking a's i3
     # and b's i1 first. By hand, after standardising a's rows: at (0.5, 0.5) i1 scores
@@ -79,6 +80,24 @@ def test_fit_picks_each_buckets_best_signal():
     # The objective is the evaluation's: mean of any and liked NDCG@1 per user.
     scores = blend.apply({"retrieval": retrieval, "popularity": popularity}, data.history)
     assert objective_by_user(scores, data, k=1).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_one_se_rule_keeps_the_simpler_point_within_one_standard_error():
+    signals = np.array([2, 1, 1])  # a blend, then two single signals
+    blend = [0.5, 0.5, 0.5, 0.5]
+    # Second point: mean 0.4; paired differences to the best [0.1, -0.3, 0.1, -0.3] have
+    # mean -0.1 and SE sqrt(4 * 0.2 ** 2 / 3) / 2 = 0.1155 > 0.1: within, and simpler.
+    noisy = np.array([blend, [0.6, 0.2, 0.6, 0.2], [0.1] * 4])
+    assert choose_point(noisy, signals, "best") == 0
+    assert choose_point(noisy, signals, "one_se") == 1
+    # A constant gap of 0.2 has SE 0: the blend is better beyond one SE and stays.
+    steady = np.array([blend, [0.3] * 4, [0.1] * 4])
+    assert choose_point(steady, signals, "one_se") == 0
+    # Two single signals both within: the higher mean of the simplest ones.
+    both = np.array([blend, [0.6, 0.2, 0.6, 0.2], [0.6, 0.3, 0.6, 0.3]])
+    assert choose_point(both, signals, "one_se") == 2
+    with pytest.raises(ValueError, match="rule"):
+        fit_blend({"retrieval": np.zeros((1, 2))}, None, (1,), rule="median")
 
 
 def test_small_buckets_take_the_pooled_weights():

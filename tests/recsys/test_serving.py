@@ -3,12 +3,15 @@ import tensorflow as tf
 
 from tests.layer_test_case import assert_allclose_nested
 from tests.recsys.trained_fixture import synthetic_split, trained_full
+from tfrec_sentiment.features import similarity as similarity_lib
 
 
 def _reviews_of(user):
+    """The user's training reviews in time order, as `score_catalogue_from_reviews` takes them."""
     data = synthetic_split()
     train = data.split.train
     rows = np.flatnonzero((train["user_id"] == user).to_numpy())
+    rows = rows[np.argsort(train["timestamp"].to_numpy()[rows], kind="stable")]
     picked = data.split.train_rows[rows]
     return {
         "probabilities": tf.constant(data.reviews.probabilities[picked]),
@@ -18,36 +21,79 @@ def _reviews_of(user):
         "embedding": tf.constant(data.reviews.embeddings[picked]),
         "segment_ids": tf.zeros([len(rows)], tf.int32),
         "num_users": tf.constant(1),
+        "item_id": tf.constant(train["item_id"].to_numpy().astype(str)[rows]),
     }
+
+
+def _profile_only(reviews):
+    return {k: v for k, v in reviews.items() if k != "item_id"}
 
 
 def test_profile_from_raw_reviews_matches_the_feature_table():
     serving = trained_full().serving
     user = synthetic_split().split.train["user_id"].iloc[0]
-    profile = serving.profile_from_reviews(**_reviews_of(user))
+    profile = serving.profile_from_reviews(**_profile_only(_reviews_of(user)))
     table = serving.user_features(tf.constant([user]))
     assert set(profile) == {"activity", "rating", "helpful", "sentiment", "text"}
     assert_allclose_nested(profile, {g: table[g] for g in profile}, atol=1e-4)
 
 
-def test_new_user_from_reviews_is_scored_like_an_unknown_id_with_that_profile():
+def test_new_user_from_reviews_is_an_unknown_id_with_that_users_profile_and_history():
     trained = trained_full()
-    serving = trained.serving
+    serving, tables = trained.serving, synthetic_split().tables
     user = synthetic_split().split.train["user_id"].iloc[3]
     scores = serving.score_catalogue_from_reviews(**_reviews_of(user)).numpy()
-    assert scores.shape == (1, len(synthetic_split().tables.ids["item"]))
-    # The known user's profile features, but an unknown id and no history of known
-    # items (so no item-to-item profile either): what a brand-new user has.
+    assert scores.shape == (1, len(tables.ids["item"]))
+    # What a training user's row holds, from the reviews alone: the profile, the
+    # review history (latest first) and its similarity profile, which for a user
+    # outside training leaves nothing out (a training row leaves its own user out).
     known = serving.user_features(tf.constant([user]))
     empty = serving.user_features(tf.constant(["nobody"]))
-    profile = {"activity", "rating", "helpful", "sentiment", "text"}
-    inputs = {"user_id": tf.constant(["nobody"])}
-    inputs.update({f"user_{g}": known[g] if g in profile else empty[g] for g in known})
-    assert {"history", "similarity"} <= set(known) - profile
+    history = {"history", "history_rating", "history_sentiment"}
+    assert history | {"similarity"} <= set(known)
+    assert int(np.count_nonzero(known["history"].numpy())) == len(_reviews_of(user)["rating"])
+    item_sets = similarity_lib.user_item_sets(tables.rows["user_index"],
+                                              tables.rows["item_index"], len(tables.ids["user"]))
+    similarity = similarity_lib.similarity_profiles(
+        known["history"].numpy(), np.array([-1]), item_sets, tables.co_reviews,
+        tables.config.similarity_shrinkage)
+    assert not np.allclose(similarity, known["similarity"].numpy())  # leave-user-out differs
+    profile = {"activity", "rating", "helpful", "sentiment", "text"} | history
+    inputs = {"user_id": tf.constant(["nobody"]), "user_similarity": tf.constant(similarity)}
+    inputs.update({f"user_{g}": known[g] if g in profile else empty[g]
+                   for g in known if g != "similarity"})
     embedding = trained.model.user_tower(inputs, training=False)["embedding"].numpy()
     expected = embedding @ serving.catalogue()["embeddings"].numpy().T
     np.testing.assert_allclose(scores, expected, atol=1e-3)
     assert not np.allclose(scores, serving.score_catalogue(tf.constant([user])).numpy())
+
+
+def test_new_users_of_one_request_get_their_own_known_items_only():
+    serving = trained_full().serving
+    users = synthetic_split().split.train["user_id"].unique()[:2]
+    alone = [serving.score_catalogue_from_reviews(**_reviews_of(u)).numpy()[0] for u in users]
+    first, second = _reviews_of(users[0]), _reviews_of(users[1])
+    # user 0 also reviewed an item outside the catalogue (and one with no id): no history
+    extra = {"probabilities": tf.constant([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8]]),
+             "rating": tf.constant([3.0, 3.0]), "helpful_votes": tf.zeros([2]),
+             "timestamp": first["timestamp"][:2], "embedding": first["embedding"][:2],
+             "segment_ids": tf.zeros([2], tf.int32), "item_id": tf.constant(["nothing", ""])}
+    joined = {key: tf.concat([first[key], extra[key], second[key] if key != "segment_ids"
+                              else tf.ones_like(second[key])], axis=0)
+              for key in extra}
+    scores = serving.score_catalogue_from_reviews(**joined, num_users=tf.constant(2)).numpy()
+    np.testing.assert_allclose(scores[1], alone[1], atol=1e-4)
+    assert not np.allclose(scores[0], alone[0], atol=1e-4)  # the extra stars and texts count
+    # ... but not as history: each user's is the known user's table row
+    given = serving._given_history(joined["probabilities"], joined["rating"],
+                                   serving._item_index(joined["item_id"]),
+                                   joined["segment_ids"], tf.constant(2))
+    known = serving.user_features(tf.constant(users))
+    for group in ("history", "history_rating", "history_sentiment"):
+        np.testing.assert_allclose(given[group].numpy(), known[group].numpy(), atol=1e-6)
+    without = dict(joined, item_id=tf.fill([tf.size(joined["item_id"])], ""))
+    plain = serving.score_catalogue_from_reviews(**without, num_users=tf.constant(2)).numpy()
+    assert not np.allclose(scores[0], plain[0], atol=1e-4)  # without items: no history
 
 
 def test_saved_model_round_trip_matches_in_process(tmp_path):

@@ -115,7 +115,8 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
     data = synthetic_split()
     # Early stopping on the retrieval hit rate (the default monitor): top-k metrics
     # are then computed, over a re-indexed catalogue, in every validation pass.
-    config = tiny_config(epochs=4, early_stopping_patience=10, monitor=TOP10)
+    # 3 epochs: two before the crash (so the history has a kept part), one after.
+    config = tiny_config(epochs=3, early_stopping_patience=10, monitor=TOP10)
     crash = _Interrupt(after_epoch=1)
     with pytest.raises(KeyboardInterrupt):
         train_recommender(config, data.split, data.tables, out_dir=tmp_path, seed=1,
@@ -127,14 +128,14 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
     log = _EpochLog()
     resumed = train_recommender(config, data.split, data.tables, out_dir=tmp_path, seed=1,
                                 callbacks=[log])
-    assert log.epochs == [2, 3]  # epochs 0 and 1 were done before the crash
+    assert log.epochs == [2]  # epochs 0 and 1 were done before the crash
     assert not list((tmp_path / "checkpoints").rglob("*.index"))  # backup cleaned after success
     assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
-    # The history holds all 4 epochs: 0 and 1 as the interrupted run logged them.
-    assert len(resumed.history[TOP10]) == len(resumed.history["total_loss"]) == 4
+    # The history holds all 3 epochs: 0 and 1 as the interrupted run logged them.
+    assert len(resumed.history[TOP10]) == len(resumed.history["total_loss"]) == 3
     for key in ("total_loss", "val_rmse", TOP10):
         assert resumed.history[key][:2] == pytest.approx([e[key] for e in crash.logs])
-    assert resumed.metrics["epochs_run"] == 4 and resumed.metrics["resumed_from_epoch"] == 2
+    assert resumed.metrics["epochs_run"] == 3 and resumed.metrics["resumed_from_epoch"] == 2
     assert not (tmp_path / "checkpoints" / "history.json").exists()  # removed after success
     assert json.loads((tmp_path / "recsys.json").read_text())["history"]["total_loss"] == (
         pytest.approx(resumed.history["total_loss"]))
@@ -151,10 +152,11 @@ def test_two_replicas_agree_with_one():
 
     They cannot match exactly: in-batch negatives are per replica (32 vs 64) and
     dropout draws differ. Tolerance: validation RMSE within 0.05 and predicted
-    ratings correlated above 0.9.
+    ratings correlated above 0.9 (measured after 3 epochs, seeds 3, 0 and 1: RMSE
+    gap at most 0.0045, correlation at least 0.996).
     """
     data = synthetic_split()
-    config = tiny_config(epochs=6, early_stopping_patience=10)
+    config = tiny_config(epochs=3, early_stopping_patience=10)
     one = train_recommender(config, data.split, data.tables, make_strategy("default"), seed=3)
     two = train_recommender(config, data.split, data.tables,
                             make_strategy("mirrored", replicas=2), seed=3)

@@ -98,8 +98,12 @@ def test_a_model_without_prior_answers_uniform():
 
 def test_fine_tuning_sets_the_prior_from_its_training_labels(tiny_config, tmp_path):
     data = labelled(1)  # 6 negative, 4 neutral, 6 positive
-    result = train_classifier(dataclasses.replace(tiny_config, epochs=1), data,
-                              labelled(1, "validation"), tmp_path, seed=0, verbose=0)
+    # One step of a one-layer model with one padded length: the prior is what counts.
+    config = dataclasses.replace(tiny_config, epochs=1, batch_size=16, tiny_layers=1,
+                                 tiny_hidden_dim=8, sequence_length=16,
+                                 bucket_boundaries=(16,), inference_batch_size=16)
+    result = train_classifier(config, data, labelled(1, "validation"), tmp_path, seed=0,
+                              verbose=0)
     np.testing.assert_allclose(result.model.class_prior, [6 / 16, 4 / 16, 6 / 16])
     np.testing.assert_allclose(result.model.score([""]).probabilities,
                                [[6 / 16, 4 / 16, 6 / 16]], atol=1e-7)

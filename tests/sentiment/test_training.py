@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
@@ -62,9 +63,20 @@ class StopAfterFirstEpoch(keras.callbacks.Callback):
         raise KeyboardInterrupt("simulated crash")
 
 
+def small(config):
+    """The tiny config made smaller still: one layer, one padded length, fewer steps.
+
+    Each `train_classifier` call's cost is mostly tracing, which grows with the
+    number of ops and of distinct batch shapes (the toy texts fit in 16 tokens).
+    """
+    return dataclasses.replace(config, tiny_layers=1, tiny_hidden_dim=8, sequence_length=16,
+                               bucket_boundaries=(16,), inference_batch_size=20)
+
+
 def test_interrupted_run_resumes_where_it_stopped(tiny_config, tmp_path):
     data, validation = labelled(2), labelled(1, "validation")
-    tiny_config.dropout = 0.0  # the comparison below is exact only without dropout noise
+    # dropout 0: the comparison below is exact only without dropout noise
+    tiny_config = dataclasses.replace(small(tiny_config), dropout=0.0, batch_size=8)
     straight = train_classifier(tiny_config, data, validation, tmp_path / "straight",
                                 seed=3, verbose=0)
     crash = StopAfterFirstEpoch()
@@ -101,7 +113,7 @@ def test_two_replicas_train_and_select_by_true_macro_f1(tiny_config, tmp_path):
     strategy = make_strategy("mirrored", replicas=2)
     assert strategy.num_replicas_in_sync == 2
     data, validation = labelled(3), labelled(1, "validation")
-    tiny_config.epochs = 2
+    tiny_config = dataclasses.replace(small(tiny_config), epochs=2)
     result = train_classifier(tiny_config, data, validation, tmp_path, strategy=strategy,
                               seed=0, verbose=0)
     losses = [epoch["loss"] for epoch in result.history]

@@ -33,7 +33,7 @@ def test_update_tool_publishes_and_prints_where(parent, tmp_path):
     # tests/pipeline/test_update.py. The checks still run and are printed.
     # --min-eval-rows 1000: too little evidence, which --force overrides (and says so).
     result = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--format", "jsonl",
-                  "--root", str(root), "--keep", "1", "--set", "epochs=2", "--force",
+                  "--root", str(root), "--keep", "1", "--set", "epochs=1", "--force",
                   "--min-eval-rows", "1000", "--run-dir", str(tmp_path / "updated"),
                   "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]

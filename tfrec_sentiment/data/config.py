@@ -11,6 +11,8 @@ True
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import numbers
 
 from tfrec_sentiment.config_checks import ConfigError, check_fields
 
@@ -24,6 +26,26 @@ def _format_names() -> tuple[str, ...]:
     from tfrec_sentiment.data.readers import FORMAT_NAMES
 
     return FORMAT_NAMES
+
+
+def parse_time(value: str | int | float) -> int:
+    """Unix seconds from Unix seconds or an ISO date/datetime ("2013-06-01"; UTC if naive).
+
+    The one reading of `split_validation_start` / `split_test_start`: the config checks
+    them with it, `data.splits` cuts with it. Raises ValueError for anything else.
+    """
+    if isinstance(value, numbers.Real):  # int, float and the numpy scalars
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(f"time {value!r} is neither Unix seconds nor an ISO date") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
 
 
 @dataclasses.dataclass
@@ -93,8 +115,6 @@ class DataConfig:
         starts = {}
         for name in ("split_validation_start", "split_test_start"):
             if getattr(self, name) is not None:
-                from tfrec_sentiment.data.splits import parse_time
-
                 try:
                     starts[name] = parse_time(getattr(self, name))
                 except ValueError:

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfrec_sentiment.data.config import SPLIT_METHODS, DataConfig
+from tfrec_sentiment.data.config import SPLIT_METHODS, DataConfig, parse_time
 from tfrec_sentiment.data.ids import normalize_id
 from tfrec_sentiment.data.schema import to_canonical
 
@@ -135,22 +135,6 @@ class Split:
 
 def _iso(seconds: int) -> str:
     return dt.datetime.fromtimestamp(int(seconds), dt.UTC).date().isoformat()
-
-
-def parse_time(value: str | int | float) -> int:
-    """Unix seconds from Unix seconds or an ISO date/datetime ("2013-06-01"; UTC if naive)."""
-    if isinstance(value, int | float | np.integer | np.floating):
-        return int(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError as error:
-        raise ValueError(f"time {value!r} is neither Unix seconds nor an ISO date") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp())
 
 
 def tie_break_keys(frame: pd.DataFrame) -> np.ndarray:

@@ -19,6 +19,7 @@ batch (`recsys.batch_size`) is split over all replicas of all workers.
 
 Example:
 
+>>> from tfrec_sentiment.distribute.strategy import make_strategy
 >>> workers = ["127.0.0.1:23456", "127.0.0.1:23457"]
 >>> os.environ["TF_CONFIG"] = tf_config(workers, index=0)          # doctest: +SKIP
 >>> strategy = make_strategy("multi_worker")  # before any other op  # doctest: +SKIP

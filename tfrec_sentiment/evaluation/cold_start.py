@@ -23,8 +23,10 @@ per-user arrays and the slices are those of the main table), for k in
 - **text-aware (from reviews)**: the full model through the code of the exported
   `recommend_from_reviews` signature (`export.module.ServingModule._score_new_users`:
   sentiment of the given texts, the given stars, zero helpful votes, dated at the end
-  of training, aggregated by the recommender's `ReviewProfile`). As in that signature,
-  the given items are only excluded; they do not enter the profile.
+  of training, aggregated by the recommender's `ReviewProfile`; the given items,
+  latest first, as the user's review history and its item-to-item similarity
+  profile, and the given reviews' count as the learned score's history bucket:
+  `recsys.serving`). As in that signature, the given items are also excluded.
 
 Models are compared with the paired bootstrap over users (`stats.paired_bootstraps`).
 `run_cold_start` writes `cold_start.md` and `cold_start.json`; the CLI runs it on a
@@ -137,6 +139,7 @@ class _GivenReviews:
     def __init__(self, given: pd.DataFrame) -> None:
         self.given = given
         self._rows = given.groupby(given["user_id"].astype(str), sort=False).indices
+        self._items = given["item_id"].astype(str).to_numpy()
 
     def rows_of(self, user_ids: np.ndarray) -> list[np.ndarray]:
         """int arrays: the given rows of each user (empty for a user without any)."""
@@ -158,7 +161,6 @@ class GivenItemsKNN(_GivenReviews):
     def __init__(self, knn, given: pd.DataFrame) -> None:
         super().__init__(given)
         self.knn = knn
-        self._items = given["item_id"].astype(str).to_numpy()
 
     def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """float [U, I]: `ItemKNN.score_histories` of the users' given items."""
@@ -202,7 +204,8 @@ class FromReviews(_GivenReviews):
             flat = np.concatenate(rows).astype(np.int64)
             scores = self.module._score_new_users(
                 tf.constant(self._texts[flat].astype(str)), tf.constant(index),
-                tf.constant(self._stars[flat]), tf.constant(len(rows), tf.int32)).numpy()
+                tf.constant(self._stars[flat]), tf.constant(self._items[flat]),
+                tf.constant(len(rows), tf.int32)).numpy()
             out.append(np.asarray(scores, np.float64))
         scores = np.concatenate(out) if out else np.zeros((0, len(self._catalogue)))
         low = scores.min() - 1.0 if scores.size else 0.0

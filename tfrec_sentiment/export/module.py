@@ -160,14 +160,14 @@ class ServingModule(tf.Module):
         text, user_index = text[valid], user_index[valid]
         rating, item_id = rating[valid], item_id[valid]
         num_users = tf.reduce_max(tf.concat([user_index + 1, [0]], axis=0))
-        scores = self._score_new_users(text, user_index, rating, num_users)
+        scores = self._score_new_users(text, user_index, rating, item_id, num_users)
         excluded = self.index.columns_by_user(item_id, user_index, num_users)
         item_ids, top = self.index.top_k(scores, excluded)
         return {"item_ids": item_ids, "scores": top}
 
     def _score_new_users(self, text: tf.Tensor, user_index: tf.Tensor, rating: tf.Tensor,
-                         num_users: tf.Tensor) -> tf.Tensor:
-        """Catalogue scores [G, I] of new users from their reviews' sentiment."""
+                         item_id: tf.Tensor, num_users: tf.Tensor) -> tf.Tensor:
+        """Catalogue scores [G, I] of new users from their reviews (text, stars, items)."""
         scored = self.sentiment_model(text)
         probabilities = scored["probabilities"]
         given = (rating >= 1.0) & (rating <= 5.0)
@@ -176,7 +176,7 @@ class ServingModule(tf.Module):
         embedding = scored["embedding"] if self.text_dim else tf.zeros([rows, 0])
         return self.recommender.score_catalogue_from_reviews(
             probabilities, stars, tf.zeros([rows]), tf.fill([rows], self.review_time),
-            embedding, user_index, num_users)
+            embedding, user_index, num_users, item_id)
 
 
 def build_serving_module(sentiment, recommender, top_k: int) -> ServingModule:

@@ -24,8 +24,14 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
 - `profile_from_reviews(probabilities [N, 3], rating [N], helpful_votes [N],
   timestamp int64[N] (seconds; the request time for fresh reviews),
   embedding [N, D], segment_ids int32[N], num_users int32[])` -> user feature
-  groups [G, dim]; `score_catalogue_from_reviews(...)` (same inputs) -> [G, I]
-  scores for G brand-new users (their id is unknown, so the OOV row is used).
+  groups [G, dim]; `score_catalogue_from_reviews(...)` (the same inputs and
+  `item_id string[N]`, the reviewed items; "" or an unknown id: none) -> [G, I]
+  scores for G brand-new users. Their id is unknown (the OOV row), but their
+  reviews give what a training user's row holds: the profile, the review history
+  (latest = last given, known items only) and its item-to-item similarity profile
+  (`features.similarity`, over the whole training period: a new user has no
+  co-reviews of their own to leave out), and the learned score's history bucket
+  counts their given reviews.
 
 Example:
 
@@ -36,10 +42,12 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 
 from tfrec_sentiment.data.ids import normalize_ids
-from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
+from tfrec_sentiment.features import similarity as similarity_lib
+from tfrec_sentiment.features.tables import HISTORY_GROUPS, SIMILARITY_GROUP, FeatureTables
 from tfrec_sentiment.recsys.blend import COMPONENTS, BlendWeights, blend_scores
 from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
 from tfrec_sentiment.recsys.model import RecommenderModel, input_groups
@@ -82,7 +90,31 @@ class RecommenderServing(tf.Module):
         self.item_biases = tf.Variable(items["bias"], trainable=False)
         self.item_features_fused = tf.Variable(items["features"], trainable=False)
         self._build_blend(tables, config, blend)
+        self._build_new_user_history(tables)
         self._build_signatures()
+
+    def _build_new_user_history(self, tables: FeatureTables) -> None:
+        """History length L and the item-to-item similarity (sparse [I, I]) that turn a
+        new user's reviewed items into the history groups a training user's row holds."""
+        history = self.user_features.tables.get(HISTORY_GROUPS["items"])
+        self._history_length = int(history.shape[1]) if history is not None else 0
+        self._has_similarity = SIMILARITY_GROUP in self._groups["user"]
+        if not self._has_similarity:
+            return
+        num_items = len(tables.ids["item"])
+        co = tables.co_reviews
+        grown = num_items - co.shape[0]  # items added after training: no co-reviews yet
+        co = sp.csr_array(co)
+        if grown:
+            co.resize((num_items, num_items))
+        cosine = similarity_lib.cosine_similarity(co, tables.config.similarity_shrinkage)
+        coo = cosine.tocoo()
+        self.similarity_indices = tf.Variable(
+            np.stack([coo.row, coo.col], axis=1).astype(np.int64).reshape(-1, 2),
+            trainable=False, name="similarity_indices")
+        self.similarity_values = tf.Variable(coo.data.astype(np.float32), trainable=False,
+                                             name="similarity_values")
+        self._num_items = num_items
 
     def _build_blend(self, tables: FeatureTables, config: RecsysConfig,
                      blend: BlendWeights | None) -> None:
@@ -140,8 +172,12 @@ class RecommenderServing(tf.Module):
                             self.blend_edges.read_value(), self.components)
 
     def _components(self, user: dict, item: dict, user_id: tf.Tensor | None,
-                    item_index: tf.Tensor | None) -> dict:
-        """Raw component scores [U, I] (`recsys.blend.COMPONENTS`) + "history" int64 [U]."""
+                    item_index: tf.Tensor | None, history: tf.Tensor | None = None,
+                    similarity: tf.Tensor | None = None) -> dict:
+        """Raw component scores [U, I] (`recsys.blend.COMPONENTS`) + "history" int64 [U].
+
+        New users (`user_id` None) may bring their own `history` (reviews, int64 [U])
+        and `similarity` profile (float32 [U, I'] over the feature-table items)."""
         num_users = tf.shape(user["bias"])[0]
         if item_index is None:
             item_index = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
@@ -154,9 +190,10 @@ class RecommenderServing(tf.Module):
         else:
             row = tf.cast(self.user_features.index(tf.reshape(normalize_ids(user_id), [-1])),
                           tf.int64)
-        parts["history"] = tf.gather(self.user_history, row)
+        parts["history"] = tf.gather(self.user_history, row) if history is None else history
         if "knn" in self.components:
-            profile = tf.gather(self.user_features.tables[SIMILARITY_GROUP], row)  # [U, I']
+            profile = (tf.gather(self.user_features.tables[SIMILARITY_GROUP], row)
+                       if similarity is None else similarity)  # [U, I']
             padded = tf.concat([tf.zeros([num_users, 1]), profile], axis=1)  # column 0: unknown
             width = tf.cast(tf.shape(padded)[1], tf.int64)
             inside = tf.where(item_index < width, item_index, tf.zeros_like(item_index))
@@ -181,8 +218,9 @@ class RecommenderServing(tf.Module):
         ]
         self.profile_from_reviews = tf.function(self._profile_from_reviews,
                                                 input_signature=reviews)
-        self.score_catalogue_from_reviews = tf.function(self._score_catalogue_from_reviews,
-                                                        input_signature=reviews)
+        self.score_catalogue_from_reviews = tf.function(
+            self._score_catalogue_from_reviews,
+            input_signature=reviews + [tf.TensorSpec([None], tf.string, name="item_id")])
 
     @tf.function(input_signature=[_IDS])
     def user_tower(self, user_id: tf.Tensor) -> dict:
@@ -239,17 +277,85 @@ class RecommenderServing(tf.Module):
         return self.profile(reviews, segment_ids=segment_ids, num_segments=num_users)
 
     def _score_catalogue_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
-                                      embedding, segment_ids, num_users) -> tf.Tensor:
+                                      embedding, segment_ids, num_users,
+                                      item_id) -> tf.Tensor:
         profile = self._profile_from_reviews(probabilities, rating, helpful_votes, timestamp,
                                              embedding, segment_ids, num_users)
-        # A new user has no id (the empty id falls in the OOV rows) and no history of
-        # known items, only the profile of their reviews.
+        # A new user has no id (the empty id falls in the OOV rows); their reviews
+        # give the profile, and their reviewed items the history groups.
+        profile.update(self._given_history(probabilities, rating, self._item_index(item_id),
+                                           segment_ids, num_users))
         inputs = {"user_id": tf.fill([num_users], "")}
         empty = self.user_features(inputs["user_id"])
         inputs.update({f"user_{g}": profile[g] if g in profile else empty[g]
                        for g in self._groups["user"]})
         user = self.model.user_tower(inputs, training=False)
-        return self._score_matrix(user, self._catalogue_outputs())  # bucket "0"
+        if self.score_mode != "learned":
+            return score_matrix(self.model, user, self._catalogue_outputs(), self.score_mode,
+                                self.score_blend)
+        given = tf.math.unsorted_segment_sum(tf.ones_like(segment_ids, tf.int64), segment_ids,
+                                             num_users)
+        parts = self._components(user, self._catalogue_outputs(), None, None,
+                                 history=given, similarity=profile.get(SIMILARITY_GROUP))
+        return blend_scores(parts, parts["history"], self.blend_weights.read_value(),
+                            self.blend_edges.read_value(), self.components)
+
+    def _given_history(self, probabilities, rating, item_index, segment_ids,
+                       num_users) -> dict:
+        """History groups of G new users from their N reviews (`features.history`).
+
+        Args:
+            probabilities: float32 [N, 3]; rating: float32 [N] stars (given or imputed);
+            item_index: int64 [N] feature-table rows (0 = an item unknown to the
+            catalogue: not in the history); segment_ids: int32 [N] user of each review.
+
+        Returns:
+            {"history": int64 [G, L] item index + 1, latest (= last given) first, 0 =
+            padding; "history_rating" float32 [G, L] (stars - 3) / 2;
+            "history_sentiment" float32 [G, L] p_pos - p_neg; "similarity" float32
+            [G, I] mean item-to-item similarity of the history items}: the groups
+            the user tower reads (none when L = 0).
+        """
+        length = self._history_length
+        if not length:
+            return {}
+        rows = tf.cast(tf.reshape(tf.where(item_index > 0), [-1]), tf.int32)  # known items
+        users = tf.gather(segment_ids, rows)
+        # position from the end among the user's known-item reviews: last given = 0
+        later = (users[None, :] == users[:, None]) & (rows[None, :] > rows[:, None])
+        rank = tf.reduce_sum(tf.cast(later, tf.int32), axis=1)
+        kept = tf.reshape(tf.where(rank < length), [-1])
+        slots = tf.stack([tf.gather(users, kept), tf.gather(rank, kept)], axis=1)
+        picked = tf.gather(rows, kept)
+        shape = tf.stack([num_users, length])
+
+        def scatter(values: tf.Tensor) -> tf.Tensor:
+            return tf.scatter_nd(slots, tf.gather(values, picked), shape)
+
+        out = {HISTORY_GROUPS["items"]: scatter(item_index),
+               HISTORY_GROUPS["rating"]: scatter((rating - 3.0) / 2.0),
+               HISTORY_GROUPS["sentiment"]: scatter(probabilities[:, 2] - probabilities[:, 0])}
+        if self._has_similarity:
+            out[SIMILARITY_GROUP] = self._similarity_profile(out[HISTORY_GROUPS["items"]])
+        return {g: v for g, v in out.items() if g in self._groups["user"]}
+
+    def _similarity_profile(self, history: tf.Tensor) -> tf.Tensor:
+        """Mean similarity [G, I] of each history row's items (int64 [G, L], 0 = none)."""
+        num_users = tf.shape(history)[0]
+        valid = history > 0
+        count = tf.reduce_sum(tf.cast(valid, tf.float32), axis=1, keepdims=True)
+        share = tf.cast(valid, tf.float32) / tf.maximum(count, 1.0)  # [G, L]
+        where = tf.where(valid)  # (user, slot)
+        weights = tf.scatter_nd(
+            tf.stack([where[:, 0], tf.gather_nd(history, where) - 1], axis=1),
+            tf.gather_nd(share, where), tf.cast(tf.stack([num_users, self._num_items]),
+                                                tf.int64))  # [G, I], duplicates add up
+        similarity = tf.sparse.SparseTensor(self.similarity_indices.read_value(),
+                                            self.similarity_values.read_value(),
+                                            [self._num_items, self._num_items])
+        # symmetric: (W S)^T = S W^T
+        return tf.transpose(tf.sparse.sparse_dense_matmul(similarity, weights,
+                                                          adjoint_b=True))
 
 
 def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:

@@ -18,10 +18,11 @@
 
 Example:
 
+>>> from tfrec_sentiment.distribute.strategy import make_strategy
 >>> strategy = make_strategy("mirrored", replicas=2)                       # doctest: +SKIP
 >>> trained = train_recommender(RecsysConfig(), split, tables, strategy,
 ...                             out_dir="runs/x/recsys", seed=0)            # doctest: +SKIP
->>> trained.predict_rating(split.test.user_id, split.test.item_id)         # doctest: +SKIP
+>>> ratings = trained.predict_rating(split.test.user_id, split.test.item_id)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ class TrainedRecommender:
             parts.pop("history")  # the buckets come from `data.history` (the same counts)
             self.blend = fit_blend(parts, data, settings.blend_history_bounds,
                                    k=evaluation.k, steps=settings.blend_steps,
-                                   min_users=settings.blend_min_users)
+                                   min_users=settings.blend_min_users,
+                                   rule=settings.blend_rule)
         self._serving = None  # rebuilt with the new weights
         return self.blend
 

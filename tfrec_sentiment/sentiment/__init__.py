@@ -7,7 +7,9 @@ not import Keras):
 - `labels`: LABELS, labels from stars or a column, `review_texts`, class weights.
 - `preprocessor`: SingleSegmentPacker, SentimentPreprocessor (tokenizer + packer).
 - `pooling`, `model`: MaskedMeanPooling; SentimentModel (save/load, `as_module()` for
-  the export), Scores.
+  the export, `score` through `inference`).
+- `scores`: Scores (probabilities, embedding, labels) and the scorer's FEATURE_NAMES,
+  shared by `model` and `inference` (which imports no `model`: no import circle).
 - `training`, `macro_f1`: fine-tuning through tf.data with checkpoints and resume.
 - `inference`: length-sorted, bucket-padded batch scoring with ScoreCache.
 - `metrics`, `baselines`, `datasets`, `evaluate`: evaluation with VADER on SST-2, UCI

@@ -5,12 +5,15 @@ Each set is scored by the model and by VADER in the same run and measured with
 positive, with the 3-class output renormalised over those two classes
 (`metrics.to_binary`); 3-class sets (Amazon stars) on all three.
 
-Example:
+Example (a trained model and the SST files, so not run by the tests: `+SKIP`):
 
->>> results = evaluate_sets(model, [read_sst("sst/dev.txt")])
->>> sorted(results["sst2-dev"])
+>>> from tfrec_sentiment.sentiment.model import SentimentModel
+>>> model = SentimentModel.load("runs/x/sentiment/model")  # doctest: +SKIP
+>>> results = evaluate_sets(model, [read_sst("sst/dev.txt")])  # doctest: +SKIP
+>>> sorted(results["sst2-dev"])  # doctest: +SKIP
 ['bert', 'vader']
->>> write_report(results, "runs/x/sentiment", extra={"dataset": "sst2"})
+>>> json_path, md_path = write_report(results, "runs/x/sentiment",  # doctest: +SKIP
+...                                   extra={"dataset": "sst2"})
 """
 
 from __future__ import annotations

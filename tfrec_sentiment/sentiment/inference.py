@@ -13,13 +13,19 @@ An empty or whitespace-only text gets the model's class prior and a zero embeddi
 (`empty_text.py`), from the scorer itself: the numbers the exported `sentiment`
 signature gives, and `Scores.labels` reads "none" for it.
 
-Example:
+Example (the tiny random model; "love it" is scored once, then read from the cache):
 
->>> cache = ScoreCache(tmp_dir)
+>>> import tempfile
+>>> from tfrec_sentiment.sentiment.config import SentimentConfig
+>>> from tfrec_sentiment.sentiment.model import SentimentModel
+>>> model = SentimentModel.build(SentimentConfig(preset="tiny"))
+>>> folder = tempfile.TemporaryDirectory()
+>>> cache = ScoreCache(folder.name)
 >>> scores = score_texts(model, ["love it", "broke"], cache=cache)
 >>> again = score_texts(model, ["love it", "new text"], cache=cache)
->>> cache.stats["hits"]
-1
+>>> cache.stats["hits"], cache.stats["misses"], again.probabilities.shape
+(1, 3, (2, 3))
+>>> folder.cleanup()
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import weakref
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -38,7 +45,10 @@ from tqdm.auto import tqdm
 
 from tfrec_sentiment.io import atomic_path
 from tfrec_sentiment.sentiment.labels import LABELS
-from tfrec_sentiment.sentiment.model import FEATURE_NAMES, Scores, SentimentModel
+from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
+
+if TYPE_CHECKING:  # annotations only: model.py imports this module (SentimentModel.score)
+    from tfrec_sentiment.sentiment.model import SentimentModel
 
 # One traced forward function per model and XLA setting (tracing BERT takes seconds).
 _FORWARD_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -270,7 +280,8 @@ def bfloat16_copy(model: SentimentModel) -> SentimentModel:
         dropout=source.dropout, name=f"{source.name}_bfloat16",
     )
     classifier.output_dense.set_weights(source.output_dense.get_weights())
-    return SentimentModel(classifier, {**model.metadata, "compute_dtype": "bfloat16"})
+    # type(model): the SentimentModel class, reached without importing model.py.
+    return type(model)(classifier, {**model.metadata, "compute_dtype": "bfloat16"})
 
 
 def forward_function(model: SentimentModel, jit_compile: bool = False):

@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -57,6 +56,7 @@ from tfrec_sentiment.sentiment.empty_text import (
     check_prior,
     uniform_prior,
 )
+from tfrec_sentiment.sentiment.inference import score_texts
 from tfrec_sentiment.sentiment.labels import LABELS
 from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
 from tfrec_sentiment.sentiment.preprocessor import (
@@ -65,39 +65,13 @@ from tfrec_sentiment.sentiment.preprocessor import (
     tiny_vocabulary,
 )
 from tfrec_sentiment.sentiment.presets import TINY, resolve_preset
+from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
 from tfrec_sentiment.text.emoji import mapping_version
 from tfrec_sentiment.text.steps import CLEANING_VERSION
 
 CLASSIFIER_FILE = "classifier.keras"
 METADATA_FILE = "sentiment.json"
-FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
 PRIOR_KEY = "class_prior"
-
-
-@dataclasses.dataclass
-class Scores:
-    """Per-text outputs, rows aligned with the input texts.
-
-    Attributes:
-        probabilities: float32 [N, 3], columns in LABELS order, rows sum to 1; the
-            class prior for an empty text.
-        embedding: float32 [N, D], unit L2 norm; zeros for an empty text.
-    """
-
-    probabilities: np.ndarray
-    embedding: np.ndarray
-
-    @property
-    def empty(self) -> np.ndarray:
-        """bool [N]: the text had no token (its embedding is the zero vector)."""
-        return ~np.any(self.embedding != 0, axis=1)
-
-    @property
-    def labels(self) -> list[str]:
-        """Arg-max class name per text, "none" for an empty text."""
-        empty = self.empty
-        return [NO_TEXT_LABEL if e else LABELS[i]
-                for i, e in zip(self.probabilities.argmax(axis=1), empty)]
 
 
 class SentimentModel:
@@ -281,8 +255,6 @@ class SentimentModel:
               progress: bool = False, jit_compile: bool = False,
               bfloat16: bool = False) -> Scores:
         """Batch inference; see `tfrec_sentiment.sentiment.inference.score_texts`."""
-        from tfrec_sentiment.sentiment.inference import score_texts
-
         return score_texts(self, texts, batch_size=batch_size, cache=cache,
                            progress=progress, jit_compile=jit_compile, bfloat16=bfloat16)
 

@@ -19,11 +19,17 @@
   optimizer state) and `state.json`; a new call with the same folder resumes after
   the last finished epoch.
 
-Example:
+Example (fine-tunes and writes checkpoints into `runs/`, so not run by the tests:
+`+SKIP`; tests/sentiment/test_training.py trains the tiny model):
 
->>> result = train_classifier(SentimentConfig(preset="tiny", epochs=2), train, validation,
-...                           "runs/x/sentiment", seed=0, verbose=0)
->>> result.best_epoch in (1, 2)
+>>> import numpy as np
+>>> from tfrec_sentiment.sentiment.datasets import LabelledTexts
+>>> train = LabelledTexts("toy", ["great strings", "broke at once", "it is a cable"] * 8,
+...                       np.array([2, 0, 1] * 8), binary=False)
+>>> validation = LabelledTexts("toy", ["great cable", "broke"], np.array([2, 0]), binary=False)
+>>> result = train_classifier(SentimentConfig(preset="tiny", epochs=2),  # doctest: +SKIP
+...                           train, validation, "runs/x/sentiment", seed=0, verbose=0)
+>>> result.best_epoch in (1, 2)  # doctest: +SKIP
 True
 """
 
