@@ -38,8 +38,8 @@ frames only.
 With `rule="one_se"` (opt-in: `RecsysConfig.blend_rule`) the choice guards against
 fitting the noise of few validation hits (on a sparse data set NDCG@10 rests on a
 handful of users, and the best of hundreds of grid points is an optimistic pick):
-among the grid points whose mean objective is within one standard error of the best's (the SE of the
-paired per-user differences to the best point), it keeps one with the fewest
+among the grid points whose mean objective is within one standard error of the
+best's (the SE of the paired per-user differences to the best point), it keeps one with the fewest
 non-zero weights, the highest mean among those; and a bucket keeps the pooled
 weights unless its own point beats them, on the bucket's users, by more than one
 paired standard error ("pooled (within 1 SE)"). This is the one-standard-error rule
@@ -73,6 +73,7 @@ import tensorflow as tf
 
 from tfrec_sentiment.evaluation.evaluate import history_buckets
 from tfrec_sentiment.evaluation.metrics import EXCLUDED, Ranking
+from tfrec_sentiment.recsys.config import BLEND_RULES
 
 COMPONENTS = ("retrieval", "rating", "popularity", "knn")
 _EPSILON = 1e-12  # variance floor of the row standardisation (as serving's)
@@ -297,8 +298,8 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
     Raises:
         ValueError: an unknown `rule`.
     """
-    if rule not in ("one_se", "best"):
-        raise ValueError(f"fit_blend: rule {rule!r} is not 'one_se' or 'best'")
+    if rule not in BLEND_RULES:
+        raise ValueError(f"fit_blend: rule {rule!r} is not one of {BLEND_RULES}")
     names = tuple(components)
     blend = BlendWeights.single(names[0], names, bounds)
     if len(data.users) == 0:

@@ -161,13 +161,15 @@ class RecommenderServing(tf.Module):
     # --- scoring -------------------------------------------------------------------------
 
     def _score_matrix(self, user: dict, item: dict, user_id: tf.Tensor | None = None,
-                      item_index: tf.Tensor | None = None) -> tf.Tensor:
+                      item_index: tf.Tensor | None = None, history: tf.Tensor | None = None,
+                      similarity: tf.Tensor | None = None) -> tf.Tensor:
         """Scores [U, I] by the score mode. `user_id` string [U] (None: new users, the
         OOV path), `item_index` int [I] (feature-table rows, 0 = unknown; None: the
-        catalogue) serve the learned score's per-user and per-item signals."""
+        catalogue) serve the learned score's per-user and per-item signals; new users
+        bring their own `history` and `similarity` (`_components`)."""
         if self.score_mode != "learned":
             return score_matrix(self.model, user, item, self.score_mode, self.score_blend)
-        parts = self._components(user, item, user_id, item_index)
+        parts = self._components(user, item, user_id, item_index, history, similarity)
         return blend_scores(parts, parts["history"], self.blend_weights.read_value(),
                             self.blend_edges.read_value(), self.components)
 
@@ -290,15 +292,10 @@ class RecommenderServing(tf.Module):
         inputs.update({f"user_{g}": profile[g] if g in profile else empty[g]
                        for g in self._groups["user"]})
         user = self.model.user_tower(inputs, training=False)
-        if self.score_mode != "learned":
-            return score_matrix(self.model, user, self._catalogue_outputs(), self.score_mode,
-                                self.score_blend)
         given = tf.math.unsorted_segment_sum(tf.ones_like(segment_ids, tf.int64), segment_ids,
-                                             num_users)
-        parts = self._components(user, self._catalogue_outputs(), None, None,
-                                 history=given, similarity=profile.get(SIMILARITY_GROUP))
-        return blend_scores(parts, parts["history"], self.blend_weights.read_value(),
-                            self.blend_edges.read_value(), self.components)
+                                             num_users)  # the bucket: reviews given
+        return self._score_matrix(user, self._catalogue_outputs(), history=given,
+                                  similarity=profile.get(SIMILARITY_GROUP))
 
     def _given_history(self, probabilities, rating, item_index, segment_ids,
                        num_users) -> dict:
