@@ -48,6 +48,9 @@ DATASETS = (
     DataSet("appliances", "amazon2018/Appliances_5.json.gz", "amazon2018",
             ("data.split=time_cutoff",)),
     DataSet("yelp", "yelp/yelp_10k.csv.zip", "yelp"),
+    # 16,216 reviews by 15,237 users: about one review per user, as the 2018 sets
+    DataSet("subscription_boxes", "amazon2023/Subscription_Boxes.jsonl.gz", "amazon2023",
+            ("data.split=time_cutoff",)),
 )
 COMMON = ("sentiment.max_train_examples=4000", "sentiment.epochs=2")
 MODELS = ("global mean", "popularity", "user + item bias", "item-kNN", "ids only",

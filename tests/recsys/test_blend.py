@@ -6,14 +6,17 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from tests.recsys.trained_fixture import synthetic_split, trained_full
+from tfrec_sentiment.data.splits import tie_break_keys
 from tfrec_sentiment.evaluation.evaluate import evaluate
 from tfrec_sentiment.recsys.blend import (
     BlendWeights,
     ValidationSet,
     choose_point,
     fit_blend,
+    fit_pooled,
     objective_by_user,
     simplex_grid,
     standardize_rows,
@@ -167,11 +170,81 @@ def test_weights_are_saved_with_the_recommender(tmp_path):
     trained = trained.with_tables(dataclasses.replace(trained.tables, path=None))
     trained.blend = BlendWeights(trained.serving.components, (1, 2, 5),
                                  np.tile([[0.0, 0.2, 0.5, 0.3]], (4, 1)))
+    trained.new_user_blend = BlendWeights.single("popularity", trained.blend.components,
+                                                 trained.blend.bounds)
     trained._serving = None
     trained.save(tmp_path / "recsys")
     loaded = TrainedRecommender.load(tmp_path / "recsys")
     np.testing.assert_array_equal(loaded.blend.weights, trained.blend.weights)
+    np.testing.assert_array_equal(loaded.new_user_blend.weights, trained.new_user_blend.weights)
+    np.testing.assert_array_equal(loaded.serving.new_user_blend_weights.numpy(),
+                                  trained.new_user_blend.weights)
     users = data.split.validation["user_id"].unique()[:5]
     items = data.tables.ids["item"][:12]
     np.testing.assert_allclose(loaded.score_items(users, items),
                                trained.score_items(users, items), atol=1e-5)
+
+
+def test_validation_subset_renumbers_the_users_and_keeps_their_pairs():
+    train, validation = _toy()
+    data = ValidationSet.build(train, validation, np.array(["i0", "i1", "i2", "i3"]), 4.0)
+    sub = data.subset(np.array([False, True, True]))
+    assert sub.users.tolist() == ["b", "c"] and sub.history.tolist() == [1, 3]
+    assert sub.any_pairs.tolist() == [[0, 1], [1, 3]]
+    assert sub.liked_pairs.tolist() == [[1, 3]]
+    assert sorted(sub.excluded.tolist()) == [[0, 0], [1, 0], [1, 1], [1, 2]]
+
+
+def test_fit_pooled_is_the_pooled_point_of_fit_blend():
+    train, validation = _toy()
+    data = ValidationSet.build(train, validation, np.array(["i0", "i1", "i2", "i3"]), 4.0)
+    parts = {"retrieval": np.array([[0, 3, 2, 1], [0, 1, 3, 2], [0, 0, 0, 1.0]]),
+             "popularity": np.array([[0, 1, 0, 3.0], [0, 3, 0, 1], [0, 3, 2, 0]])}
+    weights, info = fit_pooled(parts, data, k=1, steps=4)
+    blend = fit_blend(parts, data, (1, 2), k=1, steps=4, min_users=3)
+    np.testing.assert_array_equal(weights, blend.report["all"]["weights"])
+    assert info["objective"] == pytest.approx(blend.report["all"]["objective"])
+    assert info["users"] == 3 and info["only_popularity"] == blend.report["all"]["only_popularity"]
+    with pytest.raises(ValueError, match="no validation users"):
+        fit_pooled(parts, data.subset(np.zeros(3, bool)))
+
+
+def test_new_users_are_blended_with_weights_fitted_from_first_reviews():
+    data = synthetic_split()
+    trained = _learned(trained_full())
+    trained.config = dataclasses.replace(trained.config, blend_min_users=5)
+    trained.fit_blend(_NoTest(data.split))
+    new, known = trained.new_user_blend, trained.blend
+    assert new.components == known.components and new.bounds == known.bounds
+    assert new.report["0"]["source"] == "as known users"
+    np.testing.assert_array_equal(new.weights[0], known.weights[0])
+    assert new.report["1"]["source"] == "fitted (first reviews)"
+    history = pd.Series(data.split.train["user_id"]).value_counts()
+    eligible = history.reindex(data.split.validation["user_id"].unique()).fillna(0) >= 1
+    assert new.report["1"]["users"] == int(eligible.sum())
+    # The fit scores a user's first training review as the served new-user path does:
+    # dated at the end of training, without helpful votes.
+    train = data.split.train
+    user = train["user_id"].iloc[0]
+    rows = np.flatnonzero((train["user_id"] == user).to_numpy())
+    first = rows[np.lexsort((tie_break_keys(train.iloc[rows]),
+                             train["timestamp"].to_numpy()[rows]))][:1]
+    parts = trained.components_from_reviews(first, np.zeros(1, np.int64), 1)
+    picked = data.split.train_rows[first]
+    reviews = {
+        "probabilities": tf.constant(data.reviews.probabilities[picked]),
+        "rating": tf.constant(train["rating"].to_numpy(np.float32)[first]),
+        "helpful_votes": tf.zeros([1]),
+        "timestamp": tf.constant([int(train["timestamp"].max())], tf.int64),
+        "embedding": tf.constant(data.reviews.embeddings[picked]),
+        "segment_ids": tf.zeros([1], tf.int32), "num_users": tf.constant(1),
+        "item_id": tf.constant(train["item_id"].to_numpy().astype(str)[first])}
+    served = trained.serving.score_catalogue_from_reviews(**reviews).numpy()
+    np.testing.assert_allclose(served, new.apply(parts, parts["history"]), atol=1e-4)
+    # ... with the new users' weights, not the known users': popularity alone here.
+    trained.new_user_blend = BlendWeights.single("popularity", new.components, new.bounds)
+    trained._serving = None
+    served = trained.serving.score_catalogue_from_reviews(**reviews).numpy()[0]
+    counts = np.log1p(np.bincount(trained.tables.rows["item_index"],
+                                  minlength=len(trained.tables.ids["item"])))
+    np.testing.assert_allclose(served, standardize_rows(counts[None])[0], atol=1e-4)

@@ -244,9 +244,13 @@ def recsys_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTabl
     plot_history(recommender.history, run_dir / "recsys" / "training_curves.png",
                  "recommender (full)")
     if recommender.blend is not None:  # score_mode "learned": weights fitted on validation
-        (run_dir / "recsys" / "blend.md").write_text(
-            "Learned score weights by user-history bucket (fitted on validation; "
-            "objective: mean of NDCG@10 any / liked)\n\n" + recommender.blend.table() + "\n")
+        text = ("Learned score weights by user-history bucket (fitted on validation; "
+                "objective: mean of NDCG@10 any / liked)\n\n" + recommender.blend.table() + "\n")
+        if recommender.new_user_blend is not None:
+            text += ("\nNew users scored from their reviews (bucket = reviews given; fitted on "
+                     "validation users given their first reviews; `recsys.blend`)\n\n"
+                     + recommender.new_user_blend.table() + "\n")
+        (run_dir / "recsys" / "blend.md").write_text(text)
     return recommender
 
 

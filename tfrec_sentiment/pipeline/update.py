@@ -5,6 +5,10 @@
 1. data: the feedback files are ingested like training data, mapped onto the run's
    products and reconciled with its history (`pipeline.feedback`); the newest share
    of the new reviews is held out as the evaluation slice.
+   Where the slice alone refuses (no evaluated row, or fewer than
+   `min_eval_rows` rows / `min_eval_users` users while a version is published,
+   and no `force`), the update stops after this stage (`evidence_stage`): nothing
+   is trained, and the refused run folder holds data/ and evaluation/ only.
 2. sentiment: the parent's classifier (unchanged; its folder is hard-linked into the
    new run) scores every training review through the score cache, so only new texts
    cost a BERT pass.
@@ -68,7 +72,7 @@ import tensorflow as tf
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
-from tfrec_sentiment.evaluation.evaluate import EvalResult, evaluate
+from tfrec_sentiment.evaluation.evaluate import EvalResult, evaluate, evaluated_counts
 from tfrec_sentiment.evaluation.stats import paired_bootstrap
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.preflight import check_export_root, estimate_saved_run_bytes
@@ -258,6 +262,33 @@ def _run(run_config: config_lib.RunConfig, config: UpdateConfig, export: ExportC
                                         format, columns)
     hook("data", state)
     split = state.feedback.split
+    model_dir = Path(export.root) / export.model_name
+    state.evaluation = evidence_stage(split, model_dir, config, run_dir)
+    if state.evaluation is None:  # enough evidence (or forced): train and judge
+        _train_and_judge(run_config, config, export, state, timer, strategy, progress, hook)
+    state.decision = decide(state.evaluation, config)
+    write_json(run_dir / DECISION_FILE, state.decision.to_dict())
+    hook("decided", state)
+    if state.decision.publish:
+        with timer("export"):
+            state.version_dir = publish(state, export, config, lineage)
+    if state.version_dir is None:
+        state.decision.status = "refused"
+        write_json(run_dir / DECISION_FILE, state.decision.to_dict())
+        write_json(run_dir / LINEAGE_FILE, _complete_lineage(lineage, run_dir, model_dir,
+                                                             None))
+    timing = timer.to_dict()
+    write_json(run_dir / "timing.json", timing)
+    write_update_report(state, timing)
+    return UpdateResult(run_dir, state.decision, state.version_dir, state.candidate,
+                        state.evaluation, timing)
+
+
+def _train_and_judge(run_config: config_lib.RunConfig, config: UpdateConfig,
+                     export: ExportConfig, state: UpdateState, timer: StageTimer,
+                     strategy: tf.distribute.Strategy, progress: bool, hook: Hook) -> None:
+    """Stages 2-5 (sentiment, features, recsys, guardrail): sets `state.evaluation`."""
+    parent, run_dir, split = state.parent, state.run_dir, state.feedback.split
     with timer("sentiment"):
         state.sentiment, scores = sentiment_stage(parent, run_dir, split.train, run_config,
                                                   progress)
@@ -281,22 +312,6 @@ def _run(run_config: config_lib.RunConfig, config: UpdateConfig, export: ExportC
     with timer("guardrail"):
         state.evaluation = guardrail_stage(state.candidate, split, model_dir, config, run_dir)
     hook("evaluated", state)
-    state.decision = decide(state.evaluation, config)
-    write_json(run_dir / DECISION_FILE, state.decision.to_dict())
-    hook("decided", state)
-    if state.decision.publish:
-        with timer("export"):
-            state.version_dir = publish(state, export, config, lineage)
-    if state.version_dir is None:
-        state.decision.status = "refused"
-        write_json(run_dir / DECISION_FILE, state.decision.to_dict())
-        write_json(run_dir / LINEAGE_FILE, _complete_lineage(lineage, run_dir, model_dir,
-                                                             None))
-    timing = timer.to_dict()
-    write_json(run_dir / "timing.json", timing)
-    write_update_report(state, timing)
-    return UpdateResult(run_dir, state.decision, state.version_dir, state.candidate,
-                        state.evaluation, timing)
 
 
 # --- stages ---------------------------------------------------------------------------
@@ -402,6 +417,46 @@ def guardrail_stage(candidate: TrainedRecommender, split: Split, model_dir: Path
     return summary
 
 
+def evidence_stage(split: Split, model_dir: Path, config: UpdateConfig,
+                   run_dir: Path) -> dict | None:
+    """Refuses before training when the evaluation slice alone decides it.
+
+    The slice is fixed by the data stage, so the rows and users the guardrail would
+    evaluate (test rows whose item is in the training catalogue, and their users:
+    `evaluation.evaluated_counts`, the selection `evaluate` makes) are known before
+    any candidate exists. Without `force`, a slice with no such row, or one below
+    `min_eval_rows` / `min_eval_users` while a published version exists, is
+    refused whatever the candidate would score; training it would only cost time.
+
+    Returns:
+        None: train and judge (enough evidence, no published version, or `force`).
+        Else the guardrail summary `decide` reads, as `guardrail_stage`'s with
+        "candidate" / "published" None and "counts" the evaluated counts, also
+        written to `evaluation/update.json`.
+    """
+    from tfrec_sentiment.export.versions import latest_version
+
+    if config.force:
+        return None
+    try:
+        counts = (evaluated_counts(split.train, split.test) if len(split.test)
+                  else {"test_rows": 0, "users": 0})
+    except ValueError:  # no training item at all: the full path reports it
+        return None
+    version = latest_version(model_dir)
+    enough = (counts["test_rows"] >= config.min_eval_rows
+              and counts["users"] >= config.min_eval_users)
+    if counts["test_rows"] > 0 and (enough or version is None):
+        return None
+    summary = {"slice": split.summary()["test"], "published_version": version,
+               "metrics": config.metric_keys(), "candidate": None, "published": None,
+               "difference": {}, "counts": counts}
+    write_json(run_dir / "evaluation" / "update.json", summary)
+    log.info("refusing before training: the evaluation slice holds %s evaluated rows and %s "
+             "users", counts["test_rows"], counts["users"])
+    return summary
+
+
 def decide(evaluation: dict, config: UpdateConfig) -> Decision:
     """The guardrail's decision from `guardrail_stage`'s summary.
 
@@ -409,6 +464,8 @@ def decide(evaluation: dict, config: UpdateConfig) -> Decision:
     evidence (`min_eval_rows` rows, `min_eval_users` users, counted as evaluated:
     `evaluation["counts"]`), and a candidate worse beyond the tolerance. With no
     published version there is nothing to guard: the candidate is published.
+    `evaluation` may also be `evidence_stage`'s summary (no candidate metrics: the
+    too-little-evidence refusal then has no checks).
     """
     version = evaluation["published_version"]
     counts = evaluation.get("counts") or {}
@@ -423,13 +480,15 @@ def decide(evaluation: dict, config: UpdateConfig) -> Decision:
         return Decision(publish, reason, config.force, config.tolerance, version,
                         checks or [], evidence=evidence)
 
-    if evaluation["candidate"] is None:
+    evaluated = evaluation["candidate"] is not None
+    if not evaluated and (rows == 0 or version is None or evidence["enough"]):
         return verdict(False, "the evaluation slice is empty (no new review of a known "
                               "item): the candidate cannot be checked")
     if version is None:
         return verdict(True, "no published version yet: the candidate becomes version 1")
+    # Not evaluated here: `evidence_stage` refused on the slice's counts before training.
     checks = judge(evaluation["candidate"], evaluation["published"], config.metric_keys(),
-                   config.tolerance)
+                   config.tolerance) if evaluated else []
     if not evidence["enough"]:
         return verdict(False, f"too little evidence: the evaluation slice has "
                               f"{_count(evidence['rows'], 'row')} and "
@@ -729,7 +788,9 @@ def write_update_report(state: UpdateState, timing: dict) -> Path:
     decision, evaluation = state.decision, state.evaluation
     lines = [f"# Update `{state.run_dir.name}` of `{state.parent.name}`", "",
              "## Feedback", "", f"Reconciliation: {state.feedback.counts}", "",
-             f"Vocabulary growth: {state.candidate.metrics.get('growth')}", "",
+             "Vocabulary growth: " + (str(state.candidate.metrics.get("growth"))
+                                      if state.candidate is not None
+                                      else "none (refused before training)"), "",
              "## Guardrail", "",
              f"Evaluation slice: {evaluation['slice']}", ""]
     if decision.checks:

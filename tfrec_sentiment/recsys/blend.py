@@ -35,6 +35,16 @@ earlier grid point; the grid starts at "retrieval only"). A bucket with fewer th
 ("pooled"). The test part is never read: `fit_blend` takes the train and validation
 frames only.
 
+New users scored from their reviews (`score_catalogue_from_reviews`, the exported
+`recommend_from_reviews`, the cold-start protocol) have their own weights, a
+`BlendWeights` with the same buckets counted by reviews GIVEN: a 5-core data set has no
+validation user with one training review, and a user's first reviews are not their
+latest. `TrainedRecommender.fit_blend` fits bucket b (lower bound n_b >= 1) on the
+validation users with at least n_b training reviews, each given only their FIRST n_b
+training reviews through that same new-user path (dated at the end of training,
+without helpful votes, as served), with `fit_pooled`; a bucket with fewer than
+`min_users` such users, and bucket "0", keep the known users' weights.
+
 With `rule="one_se"` (opt-in: `RecsysConfig.blend_rule`) the choice guards against
 fitting the noise of few validation hits (on a sparse data set NDCG@10 rests on a
 handful of users, and the best of hundreds of grid points is an optimistic pick):
@@ -263,6 +273,19 @@ class ValidationSet:
                    excluded=keep_rows(excluded), any_pairs=keep_rows(pairs),
                    liked_pairs=keep_rows(liked))
 
+    def subset(self, keep: np.ndarray) -> ValidationSet:
+        """The users where `keep` (bool [U]) holds, renumbered in order, with their pairs."""
+        keep = np.asarray(keep, bool)
+        renumber = np.cumsum(keep) - 1
+
+        def rows(pairs: np.ndarray) -> np.ndarray:
+            pairs = pairs[keep[pairs[:, 0]]]
+            return np.stack([renumber[pairs[:, 0]], pairs[:, 1]], 1).reshape(-1, 2)
+
+        return ValidationSet(users=self.users[keep], history=self.history[keep],
+                             excluded=rows(self.excluded), any_pairs=rows(self.any_pairs),
+                             liked_pairs=rows(self.liked_pairs))
+
 
 def objective_by_user(scores: np.ndarray, data: ValidationSet, k: int) -> np.ndarray:
     """Per-user objective float [U]: mean of NDCG@k (any) and NDCG@k (liked); the any
@@ -306,14 +329,9 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
         blend.report = {label: {"users": 0, "source": "no validation users"}
                         for label in blend.labels}
         return blend
-    z = {name: standardize_rows(components[name]) for name in names}
-    grid = simplex_grid(len(names), steps)
-    per_user = np.stack([objective_by_user(sum(w[c] * z[n] for c, n in enumerate(names)),
-                                           data, k) for w in grid])  # [P, U]
+    grid, per_user = grid_objectives(components, data, k, steps)
     buckets = blend.bucket_of(data.history)
-    corners = {f"only_{n}": int(np.flatnonzero(grid[:, c] == 1.0)[0])
-               for c, n in enumerate(names)}
-
+    corners = _corners(grid, names)
     signals = (grid > 0).sum(axis=1)  # the simpler point has fewer signals
 
     def best(members: np.ndarray) -> tuple[int, np.ndarray]:
@@ -347,6 +365,48 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
                            "blended": float(by_user.mean()),
                            **{key: float(pooled_means[p]) for key, p in corners.items()}}
     return blend
+
+
+def fit_pooled(components: Mapping[str, np.ndarray], data: ValidationSet, *, k: int = 10,
+               steps: int = 10, rule: str = "best") -> tuple[np.ndarray, dict]:
+    """One weight vector for all of `data`'s users (`fit_blend` without buckets).
+
+    Args:
+        components, data, k, steps, rule: as `fit_blend` (`data` must have users).
+
+    Returns:
+        (weights float [C] in `components` order, report {"users", "objective" and
+        "only_<c>" of each single component: mean objectives}).
+
+    Raises:
+        ValueError: an unknown `rule`, or no users.
+    """
+    if rule not in BLEND_RULES:
+        raise ValueError(f"fit_pooled: rule {rule!r} is not one of {BLEND_RULES}")
+    if len(data.users) == 0:
+        raise ValueError("fit_pooled: no validation users")
+    grid, per_user = grid_objectives(components, data, k, steps)
+    point = choose_point(per_user, (grid > 0).sum(axis=1), rule)
+    means = per_user.mean(axis=1)
+    return grid[point], {"users": len(data.users), "objective": float(means[point]),
+                         **{key: float(means[p])
+                            for key, p in _corners(grid, tuple(components)).items()}}
+
+
+def grid_objectives(components: Mapping[str, np.ndarray], data: ValidationSet, k: int,
+                    steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The simplex grid float [P, C] and each point's per-user objective float [P, U]."""
+    names = tuple(components)
+    z = {name: standardize_rows(components[name]) for name in names}
+    grid = simplex_grid(len(names), steps)
+    per_user = np.stack([objective_by_user(sum(w[c] * z[n] for c, n in enumerate(names)),
+                                           data, k) for w in grid])
+    return grid, per_user
+
+
+def _corners(grid: np.ndarray, names: Sequence[str]) -> dict[str, int]:
+    """"only_<c>" -> the grid row of component c alone."""
+    return {f"only_{n}": int(np.flatnonzero(grid[:, c] == 1.0)[0]) for c, n in enumerate(names)}
 
 
 def choose_point(per_user: np.ndarray, signals: np.ndarray, rule: str = "one_se") -> int:

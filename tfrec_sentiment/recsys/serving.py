@@ -31,7 +31,9 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
   (latest = last given, known items only) and its item-to-item similarity profile
   (`features.similarity`, over the whole training period: a new user has no
   co-reviews of their own to leave out), and the learned score's history bucket
-  counts their given reviews.
+  counts their given reviews; new users are blended with their own weights
+  (`new_user_blend`, fitted on validation users given their first reviews:
+  `TrainedRecommender.fit_blend`).
 
 Example:
 
@@ -65,10 +67,14 @@ class RecommenderServing(tf.Module):
         config: the RecsysConfig the model was trained with (score mode, groups).
         blend: the fitted weights of score mode "learned" (`recsys.blend`); None
             (not fitted yet) ranks every bucket by retrieval alone.
+        new_user_blend: the learned score's weights for new users scored from their
+            reviews (`score_catalogue_from_reviews`; bucket = reviews given), with
+            `blend`'s components and bounds; None takes `blend`'s.
     """
 
     def __init__(self, model: RecommenderModel, tables: FeatureTables,
-                 config: RecsysConfig, blend: BlendWeights | None = None) -> None:
+                 config: RecsysConfig, blend: BlendWeights | None = None,
+                 new_user_blend: BlendWeights | None = None) -> None:
         super().__init__(name="recommender_serving")
         if config.score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode {config.score_mode!r} not in {SCORE_MODES}")
@@ -89,7 +95,7 @@ class RecommenderServing(tf.Module):
         self.item_latents = tf.Variable(items["latent"], trainable=False)
         self.item_biases = tf.Variable(items["bias"], trainable=False)
         self.item_features_fused = tf.Variable(items["features"], trainable=False)
-        self._build_blend(tables, config, blend)
+        self._build_blend(tables, config, blend, new_user_blend)
         self._build_new_user_history(tables)
         self._build_signatures()
 
@@ -117,15 +123,20 @@ class RecommenderServing(tf.Module):
         self._num_items = num_items
 
     def _build_blend(self, tables: FeatureTables, config: RecsysConfig,
-                     blend: BlendWeights | None) -> None:
+                     blend: BlendWeights | None, new_user_blend: BlendWeights | None) -> None:
         """The learned score's tables: per-user training reviews [U + 1] and per-item
         log(1 + training reviews) [I + 1] (row 0: unknown id), and the weights."""
         self.components = blend_components(tables)
         if blend is None:
             blend = BlendWeights.single("retrieval", self.components, config.blend_history_bounds)
-        if blend.components != self.components:
-            raise ValueError(f"blend weights are for components {blend.components}, the "
-                             f"tables give {self.components}")
+        new_user_blend = new_user_blend or blend
+        for name, weights in (("blend", blend), ("new-user blend", new_user_blend)):
+            if weights.components != self.components:
+                raise ValueError(f"{name} weights are for components {weights.components}, "
+                                 f"the tables give {self.components}")
+        if new_user_blend.bounds != blend.bounds:
+            raise ValueError(f"new-user blend bounds {new_user_blend.bounds} differ from the "
+                             f"blend's {blend.bounds}")
         self.blend = blend
         users = np.bincount(tables.rows["user_index"], minlength=len(tables.ids["user"]))
         items = np.bincount(tables.rows["item_index"], minlength=len(tables.ids["item"]))
@@ -134,6 +145,8 @@ class RecommenderServing(tf.Module):
         self.item_log_count = tf.Variable(np.log1p(np.concatenate([[0], items])).astype(
             np.float32), trainable=False, name="item_log_count")
         self.blend_weights = tf.Variable(blend.weights, trainable=False, name="blend_weights")
+        self.new_user_blend_weights = tf.Variable(new_user_blend.weights, trainable=False,
+                                                  name="new_user_blend_weights")
         self.blend_edges = tf.Variable(blend.edges, trainable=False, name="blend_edges")
 
     # --- inputs ------------------------------------------------------------------------
@@ -162,15 +175,17 @@ class RecommenderServing(tf.Module):
 
     def _score_matrix(self, user: dict, item: dict, user_id: tf.Tensor | None = None,
                       item_index: tf.Tensor | None = None, history: tf.Tensor | None = None,
-                      similarity: tf.Tensor | None = None) -> tf.Tensor:
+                      similarity: tf.Tensor | None = None,
+                      weights: tf.Variable | None = None) -> tf.Tensor:
         """Scores [U, I] by the score mode. `user_id` string [U] (None: new users, the
         OOV path), `item_index` int [I] (feature-table rows, 0 = unknown; None: the
         catalogue) serve the learned score's per-user and per-item signals; new users
-        bring their own `history` and `similarity` (`_components`)."""
+        bring their own `history`, `similarity` (`_components`) and blend `weights`."""
         if self.score_mode != "learned":
             return score_matrix(self.model, user, item, self.score_mode, self.score_blend)
         parts = self._components(user, item, user_id, item_index, history, similarity)
-        return blend_scores(parts, parts["history"], self.blend_weights.read_value(),
+        weights = self.blend_weights if weights is None else weights
+        return blend_scores(parts, parts["history"], weights.read_value(),
                             self.blend_edges.read_value(), self.components)
 
     def _components(self, user: dict, item: dict, user_id: tf.Tensor | None,
@@ -281,6 +296,28 @@ class RecommenderServing(tf.Module):
     def _score_catalogue_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
                                       embedding, segment_ids, num_users,
                                       item_id) -> tf.Tensor:
+        user, given, similarity = self._new_users(probabilities, rating, helpful_votes,
+                                                  timestamp, embedding, segment_ids,
+                                                  num_users, item_id)
+        return self._score_matrix(user, self._catalogue_outputs(), history=given,
+                                  similarity=similarity, weights=self.new_user_blend_weights)
+
+    def components_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
+                                embedding, segment_ids, num_users, item_id) -> dict:
+        """Raw learned-score components {name: float32 [G, I]} of G new users over the
+        catalogue, and "history" int64 [G] (reviews given); the inputs of
+        `score_catalogue_from_reviews`. Not a saved signature: the new-user blend's fit
+        (`TrainedRecommender.fit_blend`) calls it."""
+        user, given, similarity = self._new_users(probabilities, rating, helpful_votes,
+                                                  timestamp, embedding, segment_ids,
+                                                  num_users, item_id)
+        return self._components(user, self._catalogue_outputs(), None, None, given,
+                                similarity)
+
+    def _new_users(self, probabilities, rating, helpful_votes, timestamp, embedding,
+                   segment_ids, num_users, item_id) -> tuple[dict, tf.Tensor, tf.Tensor | None]:
+        """User-tower outputs of G new users, their reviews given (int64 [G]: the blend
+        bucket) and their similarity profile ([G, I] or None)."""
         profile = self._profile_from_reviews(probabilities, rating, helpful_votes, timestamp,
                                              embedding, segment_ids, num_users)
         # A new user has no id (the empty id falls in the OOV rows); their reviews
@@ -294,8 +331,7 @@ class RecommenderServing(tf.Module):
         user = self.model.user_tower(inputs, training=False)
         given = tf.math.unsorted_segment_sum(tf.ones_like(segment_ids, tf.int64), segment_ids,
                                              num_users)  # the bucket: reviews given
-        return self._score_matrix(user, self._catalogue_outputs(), history=given,
-                                  similarity=profile.get(SIMILARITY_GROUP))
+        return user, given, profile.get(SIMILARITY_GROUP)
 
     def _given_history(self, probabilities, rating, item_index, segment_ids,
                        num_users) -> dict:

@@ -10,7 +10,8 @@ items get the OOV id rows and the prior profile.
 Saved layout (`save(dir)`):
 
     dir/recsys.json          RecsysConfig, where the feature tables are, history,
-                             the learned score's weights ("blend", when fitted)
+                             the learned score's weights ("blend" and
+                             "new_user_blend", when fitted)
     dir/weights/             TF checkpoint of the model's variables
     dir/features/            the feature tables (unless they were saved elsewhere)
 
@@ -31,10 +32,13 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from tfrec_sentiment.data.splits import tie_break_keys
 from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.evaluate import history_buckets
+from tfrec_sentiment.features.profile import SIGNALS
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import jsonable
-from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend
+from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend, fit_pooled
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import select_inputs
 from tfrec_sentiment.recsys.model import RecommenderModel, build_model
@@ -53,30 +57,37 @@ class TrainedRecommender:
         history: per-epoch training / validation metrics (Keras history).
         metrics: final validation metrics (e.g. {"val_rmse": ...}).
         blend: the learned score's fitted weights (`fit_blend`), or None.
+        new_user_blend: its weights for new users scored from their reviews (fitted
+            by `fit_blend` too), or None (new users take `blend`).
     """
 
     def __init__(self, model: RecommenderModel, tables: FeatureTables, config: RecsysConfig,
                  history: dict | None = None, metrics: dict | None = None,
-                 blend: BlendWeights | None = None) -> None:
+                 blend: BlendWeights | None = None,
+                 new_user_blend: BlendWeights | None = None) -> None:
         self.model = model
         self.tables = tables
         self.config = config
         self.history = history or {}
         self.metrics = metrics or {}
         self.blend = blend
+        self.new_user_blend = new_user_blend
         self._serving: RecommenderServing | None = None
+        self._from_reviews = None  # the traced `components_from_reviews`
 
     @property
     def serving(self) -> RecommenderServing:
         """The `RecommenderServing` tf.Module (built on first use)."""
         if self._serving is None:
-            self._serving = RecommenderServing(self.model, self.tables, self.config, self.blend)
+            self._serving = RecommenderServing(self.model, self.tables, self.config, self.blend,
+                                               self.new_user_blend)
+            self._from_reviews = None
         return self._serving
 
     def with_tables(self, tables: FeatureTables) -> TrainedRecommender:
         """The same model (and blend weights) serving other (e.g. grown) feature tables."""
         return TrainedRecommender(self.model, tables, self.config, self.history, self.metrics,
-                                  self.blend)
+                                  self.blend, self.new_user_blend)
 
     def fit_blend(self, split, users_per_batch: int = 256) -> BlendWeights:
         """Fits the learned score's weights on `split.validation` (never `split.test`).
@@ -85,14 +96,18 @@ class TrainedRecommender:
         validation user over the catalogue once, then `blend.fit_blend` picks each
         history bucket's weights (settings: `config.blend_*`; k and the liked
         threshold: `EvalConfig` defaults). Sets and returns `self.blend`; a split
-        without validation rows keeps "retrieval only".
+        without validation rows keeps "retrieval only". Then fits the new users'
+        weights (`self.new_user_blend`, `recsys.blend` module doc): bucket b from the
+        validation users given their first n_b training reviews.
 
         Args:
             split: an object with `train` and `validation` frames (`user_id`,
-                `item_id`, `rating`); only those two attributes are read.
+                `item_id`, `rating`, `timestamp`); only those two attributes are read;
+                `train` must be the rows the tables were built from, in their order.
         """
         settings, evaluation = self.config, EvalConfig()
         validation = getattr(split, "validation", None)
+        self.new_user_blend = None
         if validation is None or len(validation) == 0:
             components = self.serving.components
             self.blend = BlendWeights.single("retrieval", components,
@@ -107,8 +122,83 @@ class TrainedRecommender:
                                    k=evaluation.k, steps=settings.blend_steps,
                                    min_users=settings.blend_min_users,
                                    rule=settings.blend_rule)
+            self._serving = None
+            if len(data.users):
+                self.new_user_blend = self._fit_new_user_blend(split.train, data,
+                                                               users_per_batch)
         self._serving = None  # rebuilt with the new weights
         return self.blend
+
+    def _fit_new_user_blend(self, train: pd.DataFrame, data: ValidationSet,
+                            users_per_batch: int) -> BlendWeights:
+        """The new users' weights (module doc of `recsys.blend`), from `self.blend`."""
+        settings, evaluation = self.config, EvalConfig()
+        blend = self.blend
+        fitted = BlendWeights(blend.components, blend.bounds, blend.weights.copy())
+        user = pd.Index(data.users).get_indexer(train["user_id"].astype(str).to_numpy())
+        order = np.lexsort((tie_break_keys(train), train["timestamp"].to_numpy(np.int64), user))
+        order = order[user[order] >= 0]  # validation users' rows: by user, then time
+        position = pd.Series(user[order]).groupby(user[order]).cumcount().to_numpy()
+        for b, (label, low, _) in enumerate(history_buckets(blend.bounds)):
+            eligible = data.history >= max(low, 1)
+            count = int(eligible.sum()) if low >= 1 else 0
+            if low < 1 or count < settings.blend_min_users:
+                fitted.report[label] = {"users": count, "given": low,
+                                        "source": "as known users"}
+                continue
+            rows = order[(position < low) & eligible[user[order]]]
+            subset = data.subset(eligible)
+            parts = self.components_from_reviews(
+                rows, np.cumsum(eligible)[user[rows]] - 1, count, users_per_batch)
+            parts.pop("history")
+            fitted.weights[b], info = fit_pooled(parts, subset, k=evaluation.k,
+                                                 steps=settings.blend_steps,
+                                                 rule=settings.blend_rule)
+            fitted.report[label] = {**info, "given": low, "source": "fitted (first reviews)"}
+        return fitted
+
+    def components_from_reviews(self, rows: np.ndarray, segment: np.ndarray, num_users: int,
+                                users_per_batch: int = 256) -> dict[str, np.ndarray]:
+        """Components {name: float64 [G, I]} (and "history" int [G]) of G new users given
+        training reviews `rows` (int [N], time order within a user; segment int [N]: the
+        user 0..G-1 of each), through the served new-user path, dated at the end of
+        training and without helpful votes (as `recommend_from_reviews` dates them).
+
+        The reviews' sentiment and text come from the tables' own rows (`rows` index the
+        training rows the tables were built from).
+        """
+        serving, own = self.serving, self.tables.rows
+        if self._from_reviews is None:
+            specs = [tf.TensorSpec([None, 3], tf.float32), tf.TensorSpec([None], tf.float32),
+                     tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64),
+                     tf.TensorSpec([None, serving._text_dim], tf.float32),
+                     tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
+                     tf.TensorSpec([None], tf.string)]
+            self._from_reviews = tf.function(serving.components_from_reviews,
+                                             input_signature=specs)
+        columns = [SIGNALS.index(name) for name in ("p_negative", "p_neutral", "p_positive")]
+        signals = own["signals"]
+        items = self.tables.ids["item"].astype(str)[own["item_index"]]
+        end = int(own["timestamp"].max()) if len(own["timestamp"]) else 0
+        rows, segment = np.asarray(rows, np.int64), np.asarray(segment, np.int64)
+        out: dict[str, list] = {}
+        for first in range(0, num_users, users_per_batch):
+            picked = rows[(segment >= first) & (segment < first + users_per_batch)]
+            users = min(users_per_batch, num_users - first)
+            n = len(picked)
+            text = (own["text"][picked] if "text" in own and serving._text_dim
+                    else np.zeros([n, serving._text_dim], np.float32))
+            part = self._from_reviews(
+                tf.constant(signals[picked][:, columns], tf.float32),
+                tf.constant(own["rating"][picked], tf.float32), tf.zeros([n]),
+                tf.fill([n], tf.constant(end, tf.int64)), tf.constant(text, tf.float32),
+                tf.constant(segment[(segment >= first) & (segment < first + users_per_batch)]
+                            - first, tf.int32),
+                tf.constant(users, tf.int32), tf.constant(items[picked]))
+            for name, value in part.items():
+                out.setdefault(name, []).append(value.numpy())
+        return {name: np.concatenate(v).astype(np.int64 if name == "history" else np.float64)
+                for name, v in out.items()}
 
     def components(self, user_ids: np.ndarray, item_ids: np.ndarray,
                    users_per_batch: int = 256) -> dict[str, np.ndarray]:
@@ -178,6 +268,8 @@ class TrainedRecommender:
             "history": jsonable(self.history),
             "metrics": jsonable(self.metrics),
             "blend": self.blend.to_dict() if self.blend is not None else None,
+            "new_user_blend": (self.new_user_blend.to_dict()
+                               if self.new_user_blend is not None else None),
         }
         (directory / "recsys.json").write_text(json.dumps(meta, indent=1) + "\n")
         return directory
@@ -196,7 +288,10 @@ class TrainedRecommender:
         build_model_variables(model, tables, config)
         model.load_weights(str(directory / "weights" / "model")).expect_partial()
         blend = BlendWeights.from_dict(meta["blend"]) if meta.get("blend") else None
-        return cls(model, tables, config, meta.get("history"), meta.get("metrics"), blend)
+        new_user_blend = (BlendWeights.from_dict(meta["new_user_blend"])
+                          if meta.get("new_user_blend") else None)
+        return cls(model, tables, config, meta.get("history"), meta.get("metrics"), blend,
+                   new_user_blend)
 
 
 def build_model_variables(model: RecommenderModel, tables: FeatureTables,
