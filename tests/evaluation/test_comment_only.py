@@ -139,7 +139,7 @@ def test_training_inputs_never_hold_a_star(monkeypatch):
     expected = {"train": pseudo_ratings(data.train.probabilities),
                 "validation": pseudo_ratings(data.validation.probabilities)}
     for _, runs in results:
-        assert len(runs) == 1 + len(comment_only.CANDIDATES)
+        assert len(runs) == 1 + len(comment_only.DEFAULT_CANDIDATES)
         for run in runs:
             np.testing.assert_array_equal(run["train"], expected["train"])
             np.testing.assert_array_equal(run["validation"], expected["validation"])

@@ -119,11 +119,11 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     with timer("recsys"):
         recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
     with timer("evaluation"):
-        ablation = evaluation_stage(config, split, tables, recommender, out, strategy,
-                                    progress)
+        ablation, ids_only = evaluation_stage(config, split, tables, recommender, out,
+                                              strategy, progress)
     with timer("cold_start"):
         run_cold_start(config, split, tables, recommender, sentiment, out / "evaluation",
-                       strategy=strategy, progress=progress)
+                       ids_only=ids_only, strategy=strategy, progress=progress)
     with timer("comment_only"):
         comment_only_stage(config, split, sentiment, train_scores, out, strategy=strategy,
                            progress=progress)
@@ -266,15 +266,26 @@ def plot_history(history: dict | list, path: Path, title: str) -> Path | None:
 
 def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTables,
                      recommender: TrainedRecommender, run_dir: Path,
-                     strategy: tf.distribute.Strategy, progress: bool) -> AblationResult:
-    """Baselines and the recommender's ablation, all on the same split and seeds."""
+                     strategy: tf.distribute.Strategy, progress: bool
+                     ) -> tuple[AblationResult, TrainedRecommender | None]:
+    """Baselines and the recommender's ablation, all on the same split and seeds.
+
+    Returns:
+        (the ablation, the ids-only model trained with the run's seed, or None when
+        that seed is not an evaluation seed): the cold-start protocol reuses it.
+    """
+    kept: dict[str, TrainedRecommender] = {}
+
     def trainer(variant: str):
         settings = dataclasses.replace(config.recsys, variant=variant)
 
         def train(seed: int) -> TrainedRecommender:
             if variant == "full" and seed == config.seed:
                 return recommender  # trained by the recsys stage already
-            return train_recommender(settings, split, tables, strategy, seed=seed)
+            model = train_recommender(settings, split, tables, strategy, seed=seed)
+            if variant == "ids" and seed == config.seed:
+                kept["ids"] = model
+            return model
         return train
 
     variants: dict[str, Variant] = dict(
@@ -286,7 +297,7 @@ def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: Feature
     result = run_ablation(variants, split, run_dir / "evaluation", config=config.evaluation,
                           title=f"{config.name}: {config.data.dataset}",
                           progress=progress)
-    return result
+    return result, kept.get("ids")
 
 
 def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: SentimentModel,
