@@ -139,6 +139,8 @@ def test_fit_never_reads_the_test_part():
     second = _learned(trained_full()).fit_blend(poisoned)
     np.testing.assert_array_equal(first.weights, second.weights)
     assert first.components == ("retrieval", "rating", "popularity", "knn")
+    with pytest.raises(ValueError, match="fit_blend"):
+        _learned(trained_full()).fit_new_user_blend(data.split)
 
 
 def test_served_blend_matches_the_numpy_blend_and_the_fit_objective():
@@ -214,7 +216,8 @@ def test_new_users_are_blended_with_weights_fitted_from_first_reviews():
     trained = _learned(trained_full())
     trained.config = dataclasses.replace(trained.config, blend_min_users=5)
     trained.fit_blend(_NoTest(data.split))
-    new, known = trained.new_user_blend, trained.blend
+    assert trained.new_user_blend is None  # the exported model's extra step
+    new, known = trained.fit_new_user_blend(_NoTest(data.split)), trained.blend
     assert new.components == known.components and new.bounds == known.bounds
     assert new.report["0"]["source"] == "as known users"
     np.testing.assert_array_equal(new.weights[0], known.weights[0])

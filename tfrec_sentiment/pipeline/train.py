@@ -240,7 +240,7 @@ def recsys_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTabl
     """Trains the full model with the run's seed; writes `recsys/` (the export's input)."""
     settings = dataclasses.replace(config.recsys, variant="full")
     recommender = train_recommender(settings, split, tables, strategy, run_dir / "recsys",
-                                    seed=config.seed, progress=progress)
+                                    seed=config.seed, progress=progress, fit_new_users=True)
     plot_history(recommender.history, run_dir / "recsys" / "training_curves.png",
                  "recommender (full)")
     if recommender.blend is not None:  # score_mode "learned": weights fitted on validation

@@ -77,6 +77,7 @@ def train_recommender(
     progress: bool = False,
     *,
     initialize: Callable[[RecommenderModel], None] | None = None,
+    fit_new_users: bool = False,
 ) -> TrainedRecommender:
     """Trains the TFRS recommender and returns it behind the EVAL protocol.
 
@@ -96,6 +97,9 @@ def train_recommender(
             exist, INSTEAD of the closed-form bias start (`config.bias_init`); e.g.
             `recsys.warm_start` copies a parent model's weights in. A backup in
             `out_dir` (an interrupted run) still wins: it is restored by `fit`.
+        fit_new_users: with score mode "learned", also fit the weights of new users
+            scored from their reviews (`TrainedRecommender.fit_new_user_blend`): the
+            model that is exported needs them, the ablation's others do not.
 
     Under a multi-worker strategy `out_dir` must be the same shared folder on every
     worker (all of them restore from its backup); the chief writes the outputs,
@@ -149,6 +153,8 @@ def train_recommender(
     trained = TrainedRecommender(model, tables, config, epochs, metrics)
     if config.score_mode == "learned" and train is not None:
         trained.fit_blend(split)  # recsys.blend: weights chosen on the validation part only
+        if fit_new_users:
+            trained.fit_new_user_blend(split)
     if out_dir is not None:
         # Every worker saves (reading some variables all-reduces); only the chief keeps it.
         write_dir = worker_write_dir(out_dir, strategy)

@@ -96,14 +96,12 @@ class TrainedRecommender:
         validation user over the catalogue once, then `blend.fit_blend` picks each
         history bucket's weights (settings: `config.blend_*`; k and the liked
         threshold: `EvalConfig` defaults). Sets and returns `self.blend`; a split
-        without validation rows keeps "retrieval only". Then fits the new users'
-        weights (`self.new_user_blend`, `recsys.blend` module doc): bucket b from the
-        validation users given their first n_b training reviews.
+        without validation rows keeps "retrieval only". The new users' weights are
+        reset (they start from these): `fit_new_user_blend` fits them.
 
         Args:
             split: an object with `train` and `validation` frames (`user_id`,
-                `item_id`, `rating`, `timestamp`); only those two attributes are read;
-                `train` must be the rows the tables were built from, in their order.
+                `item_id`, `rating`); only those two attributes are read.
         """
         settings, evaluation = self.config, EvalConfig()
         validation = getattr(split, "validation", None)
@@ -122,19 +120,42 @@ class TrainedRecommender:
                                    k=evaluation.k, steps=settings.blend_steps,
                                    min_users=settings.blend_min_users,
                                    rule=settings.blend_rule)
-            self._serving = None
-            if len(data.users):
-                self.new_user_blend = self._fit_new_user_blend(split.train, data,
-                                                               users_per_batch)
         self._serving = None  # rebuilt with the new weights
         return self.blend
 
-    def _fit_new_user_blend(self, train: pd.DataFrame, data: ValidationSet,
-                            users_per_batch: int) -> BlendWeights:
-        """The new users' weights (module doc of `recsys.blend`), from `self.blend`."""
+    def fit_new_user_blend(self, split, users_per_batch: int = 256) -> BlendWeights:
+        """Fits the weights of new users scored from their reviews (after `fit_blend`).
+
+        Bucket b (lower bound n_b >= 1) is fitted with `blend.fit_pooled` on the
+        validation users with at least n_b training reviews, each given only their
+        FIRST n_b training reviews (by time, ties by `tie_break_keys`) through the
+        served new-user path (`components_from_reviews`); bucket "0" and a bucket with
+        fewer than `config.blend_min_users` such users keep `self.blend`'s row (module
+        doc of `recsys.blend`). Only the exported model needs it: `train_recommender`
+        calls it with `fit_new_users=True`. Sets and returns `self.new_user_blend`.
+
+        Args:
+            split: `train` (the rows the tables were built from, in their order:
+                `user_id`, `item_id`, `rating`, `timestamp`) and `validation`; only
+                those two attributes are read.
+
+        Raises:
+            ValueError: `fit_blend` has not run (`self.blend` is None).
+        """
+        if self.blend is None:
+            raise ValueError("fit_new_user_blend: fit the known users' blend first (fit_blend)")
         settings, evaluation = self.config, EvalConfig()
         blend = self.blend
         fitted = BlendWeights(blend.components, blend.bounds, blend.weights.copy())
+        validation = getattr(split, "validation", None)
+        if validation is None or len(validation) == 0:
+            fitted.report = {label: {"users": 0, "source": "as known users"}
+                             for label in fitted.labels}
+            self.new_user_blend, self._serving = fitted, None
+            return fitted
+        train = split.train
+        data = ValidationSet.build(train, validation, self.tables.ids["item"].astype(str),
+                                   evaluation.liked_min_rating)
         user = pd.Index(data.users).get_indexer(train["user_id"].astype(str).to_numpy())
         order = np.lexsort((tie_break_keys(train), train["timestamp"].to_numpy(np.int64), user))
         order = order[user[order] >= 0]  # validation users' rows: by user, then time
@@ -155,6 +176,7 @@ class TrainedRecommender:
                                                  steps=settings.blend_steps,
                                                  rule=settings.blend_rule)
             fitted.report[label] = {**info, "given": low, "source": "fitted (first reviews)"}
+        self.new_user_blend, self._serving = fitted, None  # served with the new weights
         return fitted
 
     def components_from_reviews(self, rows: np.ndarray, segment: np.ndarray, num_users: int,

@@ -133,7 +133,8 @@ def warm_start_recommender(parent: TrainedRecommender, config: RecsysConfig, spl
         growth.append(copy_parent_weights(parent, model, tables))
 
     trained = train_recommender(config, split, tables, strategy, out_dir, seed=seed,
-                                callbacks=callbacks, progress=progress, initialize=initialize)
+                                callbacks=callbacks, progress=progress, initialize=initialize,
+                                fit_new_users=True)  # the candidate is what gets published
     trained.metrics["growth"] = growth[0].to_dict()
     return trained
 
