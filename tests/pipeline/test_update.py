@@ -8,6 +8,7 @@ saved_models folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -21,16 +22,25 @@ import tensorflow as tf
 
 from tests.pipeline.update_fixture import spoil, tree_snapshot
 from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.evaluation.evaluate import evaluated_counts
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.versions import LOCK_FILE, versions
 from tfrec_sentiment.pipeline.config import UpdateConfig
-from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config, run_update
+from tfrec_sentiment.pipeline.update import (
+    UpdateError,
+    decide,
+    load_parent_config,
+    run_update,
+)
 
 MODEL = "shop"
 FAST = UpdateConfig(epochs=3)  # a candidate that passes the guardrail (publishing tests)
 # Where the guardrail's verdict is forced, spoiled or never reached, one epoch of
 # training makes the same point at a fraction of the cost.
 ONE_EPOCH = UpdateConfig(epochs=1)
+# Where a test is about what happens around publishing (a crash), not about the
+# verdict: one epoch, and force so that a short-trained candidate is still exported.
+FORCED = UpdateConfig(epochs=1, force=True)
 
 
 @pytest.fixture(scope="module")
@@ -183,14 +193,12 @@ def test_worse_candidate_is_refused_and_nothing_is_published(world, tmp_path):
                 else check.candidate < check.limit)
     assert tree_snapshot(model_dir) == before
     assert result.version_dir is None
-    # --force publishes the same kind of candidate, and says why.
-    forced = run_update(world.run, [world.logs.feedback_a],
-                        UpdateConfig(epochs=1, force=True), export=export,
-                        run_dir=tmp_path / "run-forced", progress=False,
-                        hook=lambda stage, state: spoil(state.candidate) if stage == "trained"
-                        else None)
-    assert forced.decision.status == "published" and forced.decision.forced
-    assert forced.decision.reason.startswith("forced") and versions(model_dir) == [1, 2]
+    # --force on the same evaluation publishes, and says why. (That run_update then
+    # exports a forced decision is shown by tests/tools/test_update_tool.py; a second
+    # spoiled update here would only repeat the training and the export.)
+    forced = decide(result.evaluation, dataclasses.replace(ONE_EPOCH, force=True))
+    assert forced.publish and forced.forced and forced.checks == decision.checks
+    assert forced.reason == f"forced (the guardrail alone would refuse: {decision.reason})"
 
 
 def _raise_at(stage_name: str):
@@ -236,7 +244,7 @@ def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, m
 
     monkeypatch.setattr(tf.saved_model, "save", disk_full_while_saving)
     with pytest.raises(OSError, match="injected"):
-        run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+        run_update(world.run, [world.logs.feedback_a], FORCED, export=export,
                    run_dir=tmp_path / "run", progress=False)
     # The crash hit a half-made export (a staging folder existed), which is gone now.
     assert any(name.startswith(".staging-") for name in seen_while_exporting)
@@ -262,31 +270,92 @@ def test_too_little_evidence_refuses_and_publishes_nothing(world, tmp_path):
     assert decision["reason"].startswith("too little evidence")
     evidence = decision["evidence"]
     assert evidence["min_rows"] == 1000 and evidence["rows"] < 1000 and not evidence["enough"]
-    assert evidence["rows"] == result.evaluation["counts"]["test_rows"]
+    assert evidence["rows"] == result.evaluation["counts"]["test_rows"] > 0
     assert tree_snapshot(model_dir) == before and result.version_dir is None
     assert json.loads((tmp_path / "run" / "lineage.json").read_text())["complete"]
+    # The slice decided it after the data stage: nothing was trained or evaluated.
+    assert result.candidate is None and decision["checks"] == []
+    assert list(result.timing["seconds"]) == ["data"]
+    assert not (tmp_path / "run" / "recsys").exists()
+    assert not (tmp_path / "run" / "sentiment").exists()
+    assert "refused before training" in (tmp_path / "run" / "report.md").read_text()
+    # --force still trains, judges and publishes (tests/tools/test_update_tool.py); the
+    # refusal alone is forced the same way.
+    forced = decide(result.evaluation, dataclasses.replace(config, force=True))
+    assert forced.publish and forced.reason.startswith("forced (the guardrail alone would "
+                                                       "refuse: too little evidence")
 
 
-def test_kill_after_the_rename_is_repaired_and_nothing_published_twice(world, tmp_path,
-                                                                        monkeypatch):
+def test_evidence_is_counted_as_the_guardrail_evaluates(updated):
+    # The pre-training count (evidence_stage) and the evaluation's own counts agree,
+    # so refusing before training decides as refusing after it would.
+    split = Split.load(updated.result.run_dir / "data")
+    counts = updated.result.evaluation["counts"]
+    early = evaluated_counts(split.train, split.test)
+    assert early == {k: counts[k] for k in early} and early["test_rows"] > 0
+    # By hand: one row of a known item; user "v" has only unknown items.
+    train = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["a", "b"]})
+    test = pd.DataFrame({"user_id": ["u", "v", "v"], "item_id": ["b", "c", "d"]})
+    assert evaluated_counts(train, test) == {"test_rows": 1, "dropped_unknown_item": 2,
+                                             "users": 1, "catalogue": 2}
+
+
+@pytest.fixture(scope="module")
+def killed(world, tmp_path_factory) -> types.SimpleNamespace:
+    """One update that is overtaken, then killed: shared by the re-check and repair tests.
+
+    After its guardrail ran against version 1, another update publishes version 2 (a
+    copy of 1); this update then judges again against version 2, claims version 3,
+    and is killed right after the rename (models.config, decision.json and
+    lineage.json not yet completed). One training serves both tests.
+    """
     from tfrec_sentiment.export import saved_model
 
-    export = fresh_export(world, tmp_path)
+    folder = tmp_path_factory.mktemp("killed")
+    export = fresh_export(world, folder)
     model_dir = Path(export.root) / MODEL
     (model_dir / "models.config").unlink()
 
-    def killed(config):  # the first step after the rename
+    def another_update_publishes(stage, state):
+        if stage == "evaluated":  # after this update's guardrail ran against version 1
+            shutil.copytree(model_dir / "1", model_dir / "2")
+
+    def killed_after_rename(config):  # the first step after the rename
         raise KeyboardInterrupt("killed right after the rename (injected)")
 
-    monkeypatch.setattr(saved_model, "write_models_config", killed)
-    crashed = tmp_path / "crashed"
-    with pytest.raises(KeyboardInterrupt):
-        run_update(world.run, [world.logs.feedback_a], FAST, export=export, run_dir=crashed,
-                   progress=False)
-    monkeypatch.undo()
+    crashed = folder / "crashed"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(saved_model, "write_models_config", killed_after_rename)
+        with pytest.raises(KeyboardInterrupt):
+            # FORCED: the verdict does not matter here, only which version it is
+            # made against and what the kill leaves behind.
+            run_update(world.run, [world.logs.feedback_a], FORCED, export=export,
+                       run_dir=crashed, progress=False, hook=another_update_publishes)
+    return types.SimpleNamespace(export=export, model_dir=model_dir, crashed=crashed)
+
+
+def test_a_version_published_after_the_guardrail_is_judged_again(killed):
+    # Compared with the version it replaces (2), not with the stale one (1): the
+    # record written under the publish lock, before the rename, says so.
+    assert {1, 2, 3} <= set(versions(killed.model_dir))
+    facts = json.loads((killed.model_dir / "3" / "assets.extra" / "export.json").read_text())
+    assert facts["version"] == 3
+    decision = facts["update"]["decision"]
+    assert decision["rechecked"] == [1] and decision["compared_version"] == 2
+    assert decision["publish"] and {c["metric"] for c in decision["checks"]} == {"rmse",
+                                                                                 "ndcg@10"}
+    run_decision = json.loads((killed.crashed / "decision.json").read_text())
+    assert run_decision["rechecked"] == [1] and run_decision["compared_version"] == 2
+    evaluation = json.loads((killed.crashed / "evaluation" / "update.json").read_text())
+    assert evaluation["published_version"] == 2
+
+
+def test_kill_after_the_rename_is_repaired_and_nothing_published_twice(world, killed,
+                                                                        tmp_path):
+    export, model_dir, crashed = killed.export, killed.model_dir, killed.crashed
     # The version is live, its folder says who made it; the run's records lag behind.
-    assert versions(model_dir) == [1, 2] and not (model_dir / "models.config").exists()
-    facts = json.loads((model_dir / "2" / "assets.extra" / "export.json").read_text())
+    assert versions(model_dir) == [1, 2, 3] and not (model_dir / "models.config").exists()
+    facts = json.loads((model_dir / "3" / "assets.extra" / "export.json").read_text())
     assert facts["update"]["run_dir"] == str(crashed.resolve())
     assert not json.loads((crashed / "lineage.json").read_text())["complete"]
     # A prune killed midway by a process that is gone left a hidden half-version.
@@ -294,17 +363,17 @@ def test_kill_after_the_rename_is_repaired_and_nothing_published_twice(world, tm
     shutil.copytree(model_dir / "1", orphan)
 
     # Re-running the same update publishes nothing again and completes the records.
-    again = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
+    again = run_update(world.run, [world.logs.feedback_a], FORCED, export=export,
                        run_dir=tmp_path / "again", progress=False)
     assert again.already_published and again.run_dir == crashed and again.candidate is None
-    assert again.version_dir == model_dir / "2" and versions(model_dir) == [1, 2]
+    assert again.version_dir == model_dir / "3" and versions(model_dir) == [1, 2, 3]
     assert not (tmp_path / "again").exists()
     assert (model_dir / "models.config").is_file() and not orphan.exists()
     decision = json.loads((crashed / "decision.json").read_text())
-    assert decision["status"] == "published" and decision["version"] == 2
+    assert decision["status"] == "published" and decision["version"] == 3
     assert decision["error"] is None and "KeyboardInterrupt" in decision["repaired"]
     lineage = json.loads((crashed / "lineage.json").read_text())
-    assert lineage["complete"] and lineage["published_version"] == 2
+    assert lineage["complete"] and lineage["published_version"] == 3
     assert lineage["reconciliation"]["new"] > 0
     repaired_once = tree_snapshot(crashed)
 
@@ -315,28 +384,8 @@ def test_kill_after_the_rename_is_repaired_and_nothing_published_twice(world, tm
     (crashed / "decision.json").write_text("{\"status\": \"publ")  # torn while written
     assert load_parent_config(crashed).export.model_name == MODEL
     decision = json.loads((crashed / "decision.json").read_text())
-    assert decision["status"] == "published" and decision["version"] == 2
+    assert decision["status"] == "published" and decision["version"] == 3
     assert json.loads((crashed / "lineage.json").read_text())["complete"]
     load_parent_config(crashed)
     assert set(tree_snapshot(crashed)) == set(repaired_once)
-    assert versions(model_dir) == [1, 2]
-
-
-def test_a_version_published_after_the_guardrail_is_judged_again(world, tmp_path):
-    export = fresh_export(world, tmp_path)
-    model_dir = Path(export.root) / MODEL
-
-    def another_update_publishes(stage, state):
-        if stage == "evaluated":  # after this update's guardrail ran against version 1
-            shutil.copytree(model_dir / "1", model_dir / "2")
-
-    result = run_update(world.run, [world.logs.feedback_a], FAST, export=export,
-                        run_dir=tmp_path / "run", progress=False,
-                        hook=another_update_publishes)
-    decision = result.decision
-    # Compared with the version it replaces, not with the stale one.
-    assert decision.rechecked == [1] and decision.compared_version == 2
-    assert decision.status == "published" and decision.version == 3
     assert versions(model_dir) == [1, 2, 3]
-    evaluation = json.loads((tmp_path / "run" / "evaluation" / "update.json").read_text())
-    assert evaluation["published_version"] == 2

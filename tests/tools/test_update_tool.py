@@ -1,7 +1,15 @@
-"""`tools/update.py` as a user runs it: a subprocess on a finished run folder."""
+"""`tools/update.py` as a user runs it, on a finished run folder.
+
+The refusal and a missing-file case run it as a subprocess (exit codes 3 and 2 of
+the real process); the other cases call its `main()` in this process (exit code =
+its return value, which the script passes to `sys.exit`): the publishing case then
+trains and exports with the functions the session has already traced instead of
+paying a fresh interpreter, TensorFlow import and tracing for the same code path.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -20,33 +28,43 @@ def parent(update_parent):
     return update_parent.run, update_parent.logs, update_parent.saved
 
 
+def _tool_main(argv: list[str]) -> int:
+    """`tools/update.py`'s `main(argv)`, in this process."""
+    spec = importlib.util.spec_from_file_location("_update_tool", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(argv)
+
+
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True,
                           timeout=600, cwd=REPO)
 
 
-def test_update_tool_publishes_and_prints_where(parent, tmp_path):
+def test_update_tool_publishes_and_prints_where(parent, tmp_path, capsys):
     run, logs, saved = parent
     root = tmp_path / "saved_models"
     shutil.copytree(saved, root)
     # --force: this test is about the tool; the guardrail's verdicts are tested in
     # tests/pipeline/test_update.py. The checks still run and are printed.
     # --min-eval-rows 1000: too little evidence, which --force overrides (and says so).
-    result = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--format", "jsonl",
-                  "--root", str(root), "--keep", "1", "--set", "epochs=1", "--force",
-                  "--min-eval-rows", "1000", "--run-dir", str(tmp_path / "updated"),
-                  "--quiet")
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    capsys.readouterr()
+    code = _tool_main(["--run", str(run), "--feedback", str(logs.feedback_a), "--format",
+                       "jsonl", "--root", str(root), "--keep", "1", "--set", "epochs=1",
+                       "--force", "--min-eval-rows", "1000", "--run-dir",
+                       str(tmp_path / "updated"), "--quiet"])
+    result = capsys.readouterr()
+    assert code == 0, result.err[-3000:]
+    summary = json.loads(result.out.strip().splitlines()[-1])
     assert summary["run_dir"] == str(tmp_path / "updated")
     assert summary["status"] == "published"
     decision = json.loads((tmp_path / "updated" / "decision.json").read_text())
     assert decision["forced"] and decision["version"] == 2
     assert decision["evidence"]["min_rows"] == 1000 and not decision["evidence"]["enough"]
     assert "warning: forced (the guardrail alone would refuse: too little evidence" in (
-        result.stderr)
+        result.err)
     assert {c["metric"] for c in decision["checks"]} == {"rmse", "ndcg@10"}
-    assert "rmse: candidate" in result.stdout
+    assert "rmse: candidate" in result.out
     # --keep 1: the new version replaced version 1.
     assert summary["version_dir"] == str(root / "shop" / "2")
     assert sorted(p.name for p in (root / "shop").iterdir()) == [".publish.lock", "2",
@@ -54,16 +72,24 @@ def test_update_tool_publishes_and_prints_where(parent, tmp_path):
     assert summary["pruned"] == [1]
 
 
-def test_update_tool_names_bad_input(parent, tmp_path):
+def test_update_tool_names_bad_input(parent, tmp_path, capsys):
     run, logs, _ = parent
     missing = _run("--run", str(run), "--feedback", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
-    bad = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--tolerance", "-1")
-    assert bad.returncode == 2 and "tolerance" in bad.stderr
-    unknown = _run("--run", str(run), "--feedback", str(logs.feedback_a), "--set", "nope=1")
-    assert unknown.returncode == 2 and "unknown config field 'nope'" in unknown.stderr
-    not_a_run = _run("--run", str(tmp_path), "--feedback", str(logs.feedback_a))
-    assert not_a_run.returncode == 1 and "not a finished run folder" in not_a_run.stderr
+
+    def in_process(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = _tool_main(list(args))
+        return code, capsys.readouterr().err
+
+    code, err = in_process("--run", str(run), "--feedback", str(logs.feedback_a),
+                           "--tolerance", "-1")
+    assert code == 2 and "tolerance" in err
+    code, err = in_process("--run", str(run), "--feedback", str(logs.feedback_a),
+                           "--set", "nope=1")
+    assert code == 2 and "unknown config field 'nope'" in err
+    code, err = in_process("--run", str(tmp_path), "--feedback", str(logs.feedback_a))
+    assert code == 1 and "not a finished run folder" in err
 
 
 def test_update_tool_refuses_on_too_little_evidence_with_exit_3(parent, tmp_path):
@@ -84,3 +110,5 @@ def test_update_tool_refuses_on_too_little_evidence_with_exit_3(parent, tmp_path
     assert "nothing published" in line and str(tmp_path / "updated" / "decision.json") in line
     assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "refused"
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before
+    # Refused on the slice alone, before training (`--set epochs=1` never ran).
+    assert not (tmp_path / "updated" / "recsys").exists()
