@@ -245,6 +245,11 @@ def test_new_users_are_blended_with_weights_fitted_from_first_reviews():
     served = trained.serving.score_catalogue_from_reviews(**reviews).numpy()
     np.testing.assert_allclose(served, new.apply(parts, parts["history"]), atol=1e-4)
     # ... with the new users' weights, not the known users': popularity alone here.
+    # Few users (under blend_min_users): the one-SE rule picks the bucket's point.
+    trained.config = dataclasses.replace(trained.config, blend_min_users=10_000)
+    few = trained.fit_new_user_blend(data.split)
+    assert few.report["1"]["source"] == "fitted (first reviews, few users)"
+    assert few.report["1"]["rule"] == "one_se" and new.report["1"]["rule"] == "best"
     trained.new_user_blend = BlendWeights.single("popularity", new.components, new.bounds)
     trained._serving = None
     served = trained.serving.score_catalogue_from_reviews(**reviews).numpy()[0]

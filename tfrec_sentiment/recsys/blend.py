@@ -43,7 +43,9 @@ latest. `TrainedRecommender.fit_blend` fits bucket b (lower bound n_b >= 1) on t
 validation users with at least n_b training reviews, each given only their FIRST n_b
 training reviews through that same new-user path (dated at the end of training,
 without helpful votes, as served), with `fit_pooled`; a bucket with fewer than
-`min_users` such users, and bucket "0", keep the known users' weights.
+`min_users` such users (but 2 or more) by the one-SE rule below whatever the rule (few
+users: the simplest point within one standard error of the best), and bucket "0" and a
+bucket with fewer than 2 keep the known users' weights.
 
 With `rule="one_se"` (opt-in: `RecsysConfig.blend_rule`) the choice guards against
 fitting the noise of few validation hits (on a sparse data set NDCG@10 rests on a

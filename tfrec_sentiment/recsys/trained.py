@@ -129,10 +129,13 @@ class TrainedRecommender:
         Bucket b (lower bound n_b >= 1) is fitted with `blend.fit_pooled` on the
         validation users with at least n_b training reviews, each given only their
         FIRST n_b training reviews (by time, ties by `tie_break_keys`) through the
-        served new-user path (`components_from_reviews`); bucket "0" and a bucket with
-        fewer than `config.blend_min_users` such users keep `self.blend`'s row (module
-        doc of `recsys.blend`). Only the exported model needs it: `train_recommender`
-        calls it with `fit_new_users=True`. Sets and returns `self.new_user_blend`.
+        served new-user path (`components_from_reviews`), by `config.blend_rule`; a
+        bucket with fewer than `config.blend_min_users` such users (but at least 2) is
+        fitted by the one-standard-error rule (few users: the simplest point within one
+        SE of the best), and bucket "0" and a bucket with fewer than 2 keep
+        `self.blend`'s row (module doc of `recsys.blend`). Only the exported model
+        needs it: `train_recommender` calls it with `fit_new_users=True`. Sets and
+        returns `self.new_user_blend`.
 
         Args:
             split: `train` (the rows the tables were built from, in their order:
@@ -163,19 +166,22 @@ class TrainedRecommender:
         for b, (label, low, _) in enumerate(history_buckets(blend.bounds)):
             eligible = data.history >= max(low, 1)
             count = int(eligible.sum()) if low >= 1 else 0
-            if low < 1 or count < settings.blend_min_users:
+            if low < 1 or count < 2:
                 fitted.report[label] = {"users": count, "given": low,
                                         "source": "as known users"}
                 continue
+            few = count < settings.blend_min_users
+            rule = "one_se" if few else settings.blend_rule
             rows = order[(position < low) & eligible[user[order]]]
             subset = data.subset(eligible)
             parts = self.components_from_reviews(
                 rows, np.cumsum(eligible)[user[rows]] - 1, count, users_per_batch)
             parts.pop("history")
             fitted.weights[b], info = fit_pooled(parts, subset, k=evaluation.k,
-                                                 steps=settings.blend_steps,
-                                                 rule=settings.blend_rule)
-            fitted.report[label] = {**info, "given": low, "source": "fitted (first reviews)"}
+                                                 steps=settings.blend_steps, rule=rule)
+            fitted.report[label] = {**info, "given": low, "rule": rule,
+                                    "source": "fitted (first reviews" + (
+                                        ", few users)" if few else ")")}
         self.new_user_blend, self._serving = fitted, None  # served with the new weights
         return fitted
 
@@ -189,11 +195,11 @@ class TrainedRecommender:
         The reviews' sentiment and text come from the tables' own rows (`rows` index the
         training rows the tables were built from).
         """
-        serving, own = self.serving, self.tables.rows
+        serving, own, text_dim = self.serving, self.tables.rows, self.tables.profile.text_dim
         if self._from_reviews is None:
             specs = [tf.TensorSpec([None, 3], tf.float32), tf.TensorSpec([None], tf.float32),
                      tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64),
-                     tf.TensorSpec([None, serving._text_dim], tf.float32),
+                     tf.TensorSpec([None, text_dim], tf.float32),
                      tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
                      tf.TensorSpec([None], tf.string)]
             self._from_reviews = tf.function(serving.components_from_reviews,
@@ -205,17 +211,16 @@ class TrainedRecommender:
         rows, segment = np.asarray(rows, np.int64), np.asarray(segment, np.int64)
         out: dict[str, list] = {}
         for first in range(0, num_users, users_per_batch):
-            picked = rows[(segment >= first) & (segment < first + users_per_batch)]
-            users = min(users_per_batch, num_users - first)
+            inside = (segment >= first) & (segment < first + users_per_batch)
+            picked, users = rows[inside], min(users_per_batch, num_users - first)
             n = len(picked)
-            text = (own["text"][picked] if "text" in own and serving._text_dim
-                    else np.zeros([n, serving._text_dim], np.float32))
+            text = (own["text"][picked] if "text" in own and text_dim
+                    else np.zeros([n, text_dim], np.float32))
             part = self._from_reviews(
                 tf.constant(signals[picked][:, columns], tf.float32),
                 tf.constant(own["rating"][picked], tf.float32), tf.zeros([n]),
                 tf.fill([n], tf.constant(end, tf.int64)), tf.constant(text, tf.float32),
-                tf.constant(segment[(segment >= first) & (segment < first + users_per_batch)]
-                            - first, tf.int32),
+                tf.constant(segment[inside] - first, tf.int32),
                 tf.constant(users, tf.int32), tf.constant(items[picked]))
             for name, value in part.items():
                 out.setdefault(name, []).append(value.numpy())
