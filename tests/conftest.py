@@ -14,15 +14,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 SHARED_CASES = Path(os.environ.get("TFREC_SHARED_CASES", REPO_ROOT.parent / "shared" / "cases"))
 TEST_REPLICAS = 2
-# The costliest xdist groups (summed durations, 2-core run of stop 11: 330 s down to 65 s)
-# are scheduled first, longest first, so that none starts last and leaves a worker idle.
-COSTLY_GROUPS = (
-    "update_parent", "tests/tools/test_prepare_data.py", "tests/export",
-    "tests/pipeline/test_train_pipeline.py", "tests/distribute/test_multi_worker.py",
-    "tests/sentiment/test_training.py", "tests/recsys/test_train.py",
-    "tests/tools/test_tune.py", "tests/evaluation/test_cold_start.py",
-    "tests/recsys/test_real_data.py",
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,12 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    groups = {}
     for item in items:  # `make test` runs two workers with --dist loadgroup
-        groups[item.nodeid] = _worker_group(item)
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    rank = {group: r for r, group in enumerate(COSTLY_GROUPS)}
-    items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))  # stable
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
     if config.getoption("--run-extra-large"):
         return
     skip = pytest.mark.skip(reason="extra_large: run with --run-extra-large")
