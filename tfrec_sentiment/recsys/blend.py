@@ -39,7 +39,7 @@ New users scored from their reviews (`score_catalogue_from_reviews`, the exporte
 `recommend_from_reviews`, the cold-start protocol) have their own weights, a
 `BlendWeights` with the same buckets counted by reviews GIVEN: a 5-core data set has no
 validation user with one training review, and a user's first reviews are not their
-latest. `TrainedRecommender.fit_blend` fits bucket b (lower bound n_b >= 1) on the
+latest. `TrainedRecommender.fit_new_user_blend` fits bucket b (lower bound n_b >= 1) on the
 validation users with at least n_b training reviews, each given only their FIRST n_b
 training reviews through that same new-user path (dated at the end of training,
 without helpful votes, as served), with `fit_pooled`; a bucket with fewer than

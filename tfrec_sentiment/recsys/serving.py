@@ -33,7 +33,7 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
   co-reviews of their own to leave out), and the learned score's history bucket
   counts their given reviews; new users are blended with their own weights
   (`new_user_blend`, fitted on validation users given their first reviews:
-  `TrainedRecommender.fit_blend`).
+  `TrainedRecommender.fit_new_user_blend`).
 
 Example:
 
@@ -307,7 +307,7 @@ class RecommenderServing(tf.Module):
         """Raw learned-score components {name: float32 [G, I]} of G new users over the
         catalogue, and "history" int64 [G] (reviews given); the inputs of
         `score_catalogue_from_reviews`. Not a saved signature: the new-user blend's fit
-        (`TrainedRecommender.fit_blend`) calls it."""
+        (`TrainedRecommender.fit_new_user_blend`) calls it."""
         user, given, similarity = self._new_users(probabilities, rating, helpful_votes,
                                                   timestamp, embedding, segment_ids,
                                                   num_users, item_id)

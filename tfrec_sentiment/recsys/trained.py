@@ -58,7 +58,7 @@ class TrainedRecommender:
         metrics: final validation metrics (e.g. {"val_rmse": ...}).
         blend: the learned score's fitted weights (`fit_blend`), or None.
         new_user_blend: its weights for new users scored from their reviews (fitted
-            by `fit_blend` too), or None (new users take `blend`).
+            by `fit_new_user_blend`), or None (new users take `blend`).
     """
 
     def __init__(self, model: RecommenderModel, tables: FeatureTables, config: RecsysConfig,
@@ -160,8 +160,9 @@ class TrainedRecommender:
         data = ValidationSet.build(train, validation, self.tables.ids["item"].astype(str),
                                    evaluation.liked_min_rating)
         user = pd.Index(data.users).get_indexer(train["user_id"].astype(str).to_numpy())
-        order = np.lexsort((tie_break_keys(train), train["timestamp"].to_numpy(np.int64), user))
-        order = order[user[order] >= 0]  # validation users' rows: by user, then time
+        own = np.flatnonzero(user >= 0)  # validation users' rows: by user, then time
+        order = own[np.lexsort((tie_break_keys(train.iloc[own]),
+                                train["timestamp"].to_numpy(np.int64)[own], user[own]))]
         position = pd.Series(user[order]).groupby(user[order]).cumcount().to_numpy()
         for b, (label, low, _) in enumerate(history_buckets(blend.bounds)):
             eligible = data.history >= max(low, 1)
