@@ -1,10 +1,22 @@
-"""Scaling: recommender examples/s with 1 process vs 2 worker processes, and the wall
-time of a feedback update vs a full retrain on the same data.
+"""Scaling: how time and memory grow with the data, recommender examples/s with 1
+process vs 2 worker processes, and the wall time of a feedback update vs a full
+retrain on the same data.
 
-    python bench/scale.py                        # both parts, demo data
+    python bench/scale.py --growth               # 10k, 100k, 300k, 1M synthetic reviews
+    python bench/scale.py --growth --sizes 10k,30k,100k --max-rss-gb 12
+    python bench/scale.py                        # parts workers and update, demo data
     python bench/scale.py --part workers \
         --data ../shared/data/amazon2014/reviews_Musical_Instruments_5.json.gz
     python bench/scale.py --part update --sentiment-preset tiny
+
+Part "growth" (`--growth`): for each size, a fresh process generates the synthetic demo
+data at that many reviews (10 per user, half as many items as users) and runs
+`tools/train.py --preset smoke` without the export (tiny BERT, one epoch, one seed).
+It prints, per stage, the wall seconds and the peak resident memory (sampled every
+0.1 s by `pipeline.stages.StageTimer`), and the ratio of each to the previous size,
+divided by the growth of the data (1.00 = linear). A size whose process grows past
+`--max-rss-gb` is stopped there and reported with the stage it reached, so the
+bench never meets the kernel's OOM killer.
 
 Part "workers": the same training (same data, seed and GLOBAL batch) runs once in
 one process (default strategy, one replica) and once as a 2-worker
@@ -48,7 +60,15 @@ REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon20
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("workers", "update", "both"), default="both")
+    parser.add_argument("--part", choices=("workers", "update", "both", "growth"),
+                        default="both")
+    parser.add_argument("--growth", action="store_true", help="same as --part growth")
+    parser.add_argument("--sizes", default="10k,100k,300k,1M",
+                        help="growth: review counts, e.g. 10k,100k,1M")
+    parser.add_argument("--max-rss-gb", type=float, default=16.0,
+                        help="growth: stop a size whose process passes this peak memory")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="growth: config override for every size; repeatable")
     parser.add_argument("--data", default="demo",
                         help="'demo' or a review file (e.g. Musical Instruments: "
                              f"{REAL_DATA})")
@@ -60,7 +80,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--sentiment-preset", default="tiny",
                         help="update part: 'tiny' (fast) or 'minilm' (real, slow on CPU)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal
-    return parser.parse_args()
+    parser.add_argument("--growth-child", type=int, help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--growth-out", type=Path, help=argparse.SUPPRESS)  # internal
+    args = parser.parse_args()
+    if args.growth:
+        args.part = "growth"
+    return args
 
 
 def conditions() -> str:
@@ -219,10 +244,158 @@ def bench_update(args: argparse.Namespace) -> None:
           f"({retrain['total_seconds'] / update_s:.1f}x faster)")
 
 
+# --- part "growth" ----------------------------------------------------------------------
+
+
+def _count(text: str) -> int:
+    """'300k' -> 300000, '1M' -> 1000000, '5000' -> 5000."""
+    text = text.strip()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def growth_child(args: argparse.Namespace) -> None:
+    """One size: the smoke chain on synthetic reviews; writes timing JSON to --growth-out.
+
+    A watchdog thread stops the process (exit 3) once it passes --max-rss-gb, after
+    writing what finished and the stage it was in.
+    """
+    import threading
+
+    from tfrec_sentiment import config as config_lib
+    from tfrec_sentiment.pipeline import stages
+    from tfrec_sentiment.pipeline import train as pipeline
+
+    reviews = args.growth_child
+    users = max(1, reviews // 10)
+    config = config_lib.resolve("smoke", [
+        "name=growth", f"data.demo_users={users}", f"data.demo_items={max(10, users // 2)}",
+        *args.set])
+    timers: list[stages.StageTimer] = []
+    current = {"stage": "start"}
+
+    class RecordingTimer(stages.StageTimer):
+        def __init__(self) -> None:
+            super().__init__()
+            timers.append(self)
+
+        def __call__(self, stage: str):
+            current["stage"] = stage
+            return super().__call__(stage)
+
+    def write(status: str) -> None:
+        timer = timers[0] if timers else stages.StageTimer()
+        args.growth_out.write_text(json.dumps({
+            "reviews_asked": reviews, "status": status, "stage": current["stage"],
+            "seconds": timer.seconds, "peak_rss_mb": timer.peak_rss_mb,
+            "max_rss_mb": stages.rss_bytes() / 2**20}))
+
+    limit = args.max_rss_gb * 2**30
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(0.2)
+            if stages.rss_bytes() > limit:
+                write(f"stopped: over {args.max_rss_gb:g} GB")
+                os._exit(3)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    pipeline.StageTimer = RecordingTimer  # the chain's own timer, recording its stage
+    run_dir = args.growth_out.parent / f"run-{reviews}"
+    run = pipeline.run_training(config, run_dir, progress=False, export=False)
+    write("done")
+    payload = json.loads(args.growth_out.read_text())
+    payload["reviews"] = int(len(run.split.train) + len(run.split.validation)
+                             + len(run.split.test))
+    payload["estimate"] = json.loads((run_dir / "memory.json").read_text())
+    args.growth_out.write_text(json.dumps(payload))
+
+
+def bench_growth(args: argparse.Namespace) -> None:
+    print(f"[growth] {conditions()}; smoke preset, no export; stop at {args.max_rss_gb:g} GB")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="growth-") as folder:
+        for size in (_count(s) for s in args.sizes.split(",")):
+            out = Path(folder) / f"growth-{size}.json"
+            command = [sys.executable, __file__, "--growth-child", str(size),
+                       "--growth-out", str(out), "--max-rss-gb", str(args.max_rss_gb)]
+            command += [f"--set={value}" for value in args.set]
+            start = time.perf_counter()
+            process = subprocess.run(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+            if not out.is_file():
+                raise RuntimeError(f"size {size} failed (exit {process.returncode}):\n"
+                                   f"{process.stderr[-3000:]}")
+            result = json.loads(out.read_text())
+            result["wall"] = time.perf_counter() - start
+            results.append(result)
+            print(f"  {size:>9,} reviews asked: {result['status']} in {result['wall']:.0f} s "
+                  f"(last stage {result['stage']}, peak {result['max_rss_mb']:.0f} MB)",
+                  flush=True)
+            if result["status"] != "done":
+                break
+    print(growth_table(results))
+
+
+def _stage_cell(result: dict, stage: str) -> tuple[float, float] | None:
+    """(seconds, peak MB) of one stage of one size; "total": the sum and the maximum."""
+    if stage == "total":
+        return (sum(result["seconds"].values()),
+                max(result["peak_rss_mb"].values(), default=0.0))
+    if stage not in result["seconds"]:
+        return None
+    return result["seconds"][stage], result["peak_rss_mb"][stage]
+
+
+def growth_table(results: list[dict]) -> str:
+    """Markdown: per stage and size, seconds / peak MB, and growth relative to linear."""
+    stage_names = list(dict.fromkeys(s for r in results for s in r["seconds"]))
+    header = ["stage"]
+    for i, r in enumerate(results):
+        size = r.get("reviews", r["reviews_asked"])
+        header.append(f"{size:,} reviews: s / MB")
+        if i:
+            header.append("growth vs linear: time / MB")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for stage in [*stage_names, "total"]:
+        row = [stage]
+        for i, r in enumerate(results):
+            now = _stage_cell(r, stage)
+            row.append("—" if now is None else f"{now[0]:.1f} / {now[1]:.0f}")
+            if i:
+                before = _stage_cell(results[i - 1], stage)
+                data = (r.get("reviews", r["reviews_asked"])
+                        / results[i - 1].get("reviews", results[i - 1]["reviews_asked"]))
+                if now is None or before is None or before[0] <= 0:
+                    row.append("—")
+                else:
+                    row.append(f"{now[0] / before[0] / data:.2f} / "
+                               f"{now[1] / before[1] / data:.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    for r in results:
+        if "estimate" in r:
+            lines.append(f"\n{r['reviews']:,} reviews: peak estimated before the costly "
+                         f"stages {r['estimate']['total_gib']:.2f} GiB "
+                         f"({r['estimate']['parts_gib']}), measured "
+                         f"{max(r['peak_rss_mb'].values()) / 1024:.2f} GiB.")
+    stopped = [r for r in results if r["status"] != "done"]
+    if stopped:
+        lines.append(f"\n{stopped[0]['reviews_asked']:,} reviews: {stopped[0]['status']} "
+                     f"during stage '{stopped[0]['stage']}'.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     args = _parse()
     if args.worker is not None:
         worker_main(args)
+        return
+    if args.growth_child is not None:
+        growth_child(args)
+        return
+    if args.part == "growth":
+        bench_growth(args)
         return
     if args.part in ("workers", "both"):
         bench_workers(args)

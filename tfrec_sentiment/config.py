@@ -56,6 +56,8 @@ class RunConfig:
     strategy: str = dataclasses.field(default="default", metadata={"choices": STRATEGIES})
     # mirrored: devices; None = all GPUs or 1 CPU
     replicas: int | None = dataclasses.field(default=None, metadata={"min": 1})
+    # peak memory the run may use (pipeline/memory.py); 0 = what the machine has free
+    memory_budget_gb: float = dataclasses.field(default=0.0, metadata={"min": 0.0})
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     sentiment: SentimentConfig = dataclasses.field(default_factory=SentimentConfig)
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)

@@ -72,6 +72,24 @@ def test_served_profiles_use_the_latest_history_and_leave_the_user_out(data):
     np.testing.assert_allclose(looked_up["user_similarity"], table["similarity"][users + 1])
 
 
+def test_a_subset_of_rows_is_the_same_rows_of_the_full_table(data):
+    split, tables = data
+    full = tables.feature_table("user")
+    index = np.array([3, -1, 0, 3, len(tables.ids["user"]) - 1])  # repeats and unknown
+    subset = tables.feature_table("user", index)
+    assert set(subset) == set(full)
+    for group, values in full.items():
+        np.testing.assert_array_equal(subset[group], values[index + 1])
+    frame = split.validation.assign(user_id=["nobody"] + list(split.validation["user_id"][1:]))
+    both = tables.lookup_examples(frame)
+    items_only = tables.lookup_examples(frame, sides=("item",))
+    assert not any(k.startswith("user_") for k in items_only if k != "user_id")
+    for key, values in items_only.items():
+        np.testing.assert_array_equal(values, both[key])
+    users = tables.index_of("user", frame["user_id"].to_numpy())
+    np.testing.assert_array_equal(both["user_similarity"], full["similarity"][users + 1])
+
+
 def test_similarity_round_trips_and_grows(data, tmp_path):
     split, tables = data
     loaded = FeatureTables.load(tables.save(tmp_path / "features"))

@@ -8,13 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from tfrec_sentiment import config as config_lib
-from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.pipeline import stages
-from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS, fit_item_similarity, plot_history
+from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS, plot_history
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["data.demo_users=80", "data.demo_items=40", "evaluation.seeds=0,1",
@@ -133,15 +131,3 @@ def test_stage_timer_accumulates_and_shares(tmp_path):
     run_dir = stages.new_run_dir(config)
     assert run_dir.parent == tmp_path and run_dir.name.startswith("smoke-")
     assert config_lib.load(run_dir / "config.json") == config
-
-
-def test_item_similarity_is_switched_off_above_the_catalogue_limit(tmp_path):
-    train = pd.DataFrame({"item_id": ["a", "b", "c", "a"]})
-    split = Split(train=train, validation=train.iloc[:0], test=train.iloc[:0])
-    config = config_lib.resolve("smoke", ["features.similarity_max_items=3"])
-    assert fit_item_similarity(config, split, tmp_path) is config  # 3 items: within
-    small = config_lib.resolve("smoke", ["features.similarity_max_items=2"])
-    with pytest.warns(UserWarning, match="3 training items exceed"):
-        resolved = fit_item_similarity(small, split, tmp_path)
-    assert not resolved.features.item_similarity and not resolved.recsys.item_similarity
-    assert config_lib.load(tmp_path / "config.json") == resolved

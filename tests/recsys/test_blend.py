@@ -9,14 +9,16 @@ import pytest
 import tensorflow as tf
 
 from tests.recsys.trained_fixture import synthetic_split, trained_full
-from tfrec_sentiment.data.splits import tie_break_keys
+from tfrec_sentiment.data.splits import tie_break_keys, user_hash_share
 from tfrec_sentiment.evaluation.evaluate import evaluate
 from tfrec_sentiment.recsys.blend import (
     BlendWeights,
     ValidationSet,
+    candidate_columns,
     choose_point,
     fit_blend,
     fit_pooled,
+    grid_objectives,
     objective_by_user,
     simplex_grid,
     standardize_rows,
@@ -56,6 +58,54 @@ def test_validation_set_by_hand():
     assert data.any_pairs.tolist() == [[0, 3], [1, 1], [2, 3]]
     assert data.liked_pairs.tolist() == [[0, 3], [2, 3]]  # b rated i1 2 stars
     assert sorted(data.excluded.tolist()) == [[0, 0], [1, 0], [2, 0], [2, 1], [2, 2]]
+
+
+def test_validation_set_sample_is_fixed_by_the_ids_and_keeps_each_users_pairs():
+    train, validation = _toy()
+    catalogue = np.array(["i0", "i1", "i2", "i3"])
+    data = ValidationSet.build(train, validation, catalogue, 4.0)
+    assert data.sample(3) is data  # no more users than asked: all kept
+    two = data.sample(2)
+    expected = sorted(data.users, key=lambda u: user_hash_share(np.array([u]))[0])[:2]
+    assert sorted(two.users.tolist()) == sorted(expected)
+    # The same users from shuffled frames, with the same pairs (renumbered).
+    shuffled = ValidationSet.build(train.iloc[::-1], validation.iloc[::-1], catalogue, 4.0)
+    assert shuffled.sample(2).users.tolist() == two.users.tolist()
+    for row, user in enumerate(two.users):
+        old = int(np.flatnonzero(data.users == user)[0])
+        for name in ("any_pairs", "liked_pairs", "excluded"):
+            before, after = getattr(data, name), getattr(two, name)
+            assert (sorted(before[before[:, 0] == old][:, 1].tolist())
+                    == sorted(after[after[:, 0] == row][:, 1].tolist()))
+    assert len(two.any_pairs) == sum(int((data.any_pairs[:, 0] == int(
+        np.flatnonzero(data.users == u)[0])).sum()) for u in two.users)
+
+
+def test_candidate_columns_leave_every_grid_points_objective_unchanged():
+    rng = np.random.default_rng(7)
+    n_users, n_items, k = 40, 60, 5
+    base = rng.normal(size=(n_users, n_items))
+    components = {"retrieval": base + 0.3 * rng.normal(size=base.shape),
+                  "rating": np.round(base + rng.normal(size=base.shape)),  # ties
+                  "popularity": np.tile(rng.integers(0, 4, n_items).astype(float),
+                                        (n_users, 1))}
+    excluded = np.argwhere(rng.random((n_users, n_items)) < 0.1)
+    excluded = excluded[excluded[:, 0] != 3]  # user 3 keeps all; user 5 keeps fewer than k
+    excluded = np.concatenate([excluded, [[5, i] for i in range(n_items - 3)]])
+    excluded = np.unique(excluded, axis=0)
+    fresh = np.argwhere(rng.random((n_users, n_items)) < 0.08)
+    fresh = fresh[~(fresh[:, None, :] == excluded[None]).all(-1).any(-1)]
+    data = ValidationSet(users=np.arange(n_users).astype(str), history=np.ones(n_users, int),
+                         excluded=excluded, any_pairs=fresh, liked_pairs=fresh[::2])
+    z = {name: standardize_rows(v) for name, v in components.items()}
+    pruned, renumbered, _ = candidate_columns(z, data, k)
+    width = next(iter(pruned.values())).shape[1]
+    ranked = n_users * width - len(renumbered.excluded)  # scored cells, without padding
+    assert ranked < n_users * n_items - len(excluded)  # some cells were dropped
+    grid, per_user = grid_objectives(components, data, k, steps=4)
+    for w, got in zip(grid, per_user):
+        full = sum(w[c] * z[n] for c, n in enumerate(z))
+        np.testing.assert_array_equal(got, objective_by_user(full, data, k))
 
 
 def test_fit_picks_each_buckets_best_signal():
@@ -129,6 +179,20 @@ def _learned(trained):
     return TrainedRecommender(trained.model, trained.tables,
                               dataclasses.replace(trained.config, score_mode="learned"),
                               trained.history, trained.metrics)
+
+
+def test_fit_ranks_a_fixed_sample_of_validation_users_above_the_score_budget():
+    trained, data = trained_full(), synthetic_split()
+    items = len(trained.tables.ids["item"])
+    everyone = _learned(trained).fit_blend(data.split).report["all"]["users"]
+    config = dataclasses.replace(trained.config, score_mode="learned",
+                                 blend_max_scores=items * 35, blend_min_users=30)
+    small = TrainedRecommender(trained.model, trained.tables, config)
+    assert small.blend_max_users() == 35 < everyone
+    report = small.fit_blend(data.split).report["all"]
+    assert (report["users"], report["sampled_from"]) == (35, everyone)
+    floor = dataclasses.replace(config, blend_max_scores=1)  # never below blend_min_users
+    assert TrainedRecommender(trained.model, trained.tables, floor).blend_max_users() == 30
 
 
 def test_fit_never_reads_the_test_part():

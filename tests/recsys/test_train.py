@@ -32,11 +32,14 @@ def test_early_stopping_restores_the_best_validation_epoch():
     assert trained.metrics["val_rmse"] == pytest.approx(best, rel=1e-4)
 
 
-@pytest.mark.parametrize("score_mode", ["retrieval", "blend"])
-def test_ranking_monitor_measures_what_the_evaluation_measures(score_mode):
+@pytest.mark.parametrize("score_mode,max_elements", [("retrieval", 1 << 22), ("blend", 1 << 22),
+                                                      ("blend", 1)])
+def test_ranking_monitor_measures_what_the_evaluation_measures(score_mode, max_elements):
+    # max_elements=1: one validation user per batch, the memory-bounded path.
     data, trained = synthetic_split(), trained_full()
     config = dataclasses.replace(trained.config, score_mode=score_mode)
-    monitor = RankingMonitor(data.tables, config, data.split.validation, k=10)
+    monitor = RankingMonitor(data.tables, config, data.split.validation, k=10,
+                             max_elements=max_elements)
     monitor.set_model(trained.model)
     recommender = TrainedRecommender(trained.model, data.tables, config)
     expected = evaluate_split(recommender, data.split, on="validation").metrics["ndcg@10"]

@@ -69,9 +69,11 @@ import pandas as pd
 
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.metrics import (
+    DEFAULT_MAX_ELEMENTS,
     EXCLUDED,
     Ranking,
     TopK,
+    batch_pairs,
     finite_scores,
     rating_errors,
 )
@@ -88,7 +90,6 @@ class _MetricNames(frozenset):
 
 
 LOWER_IS_BETTER = _MetricNames({"rmse", "mae", "disliked", "disliked_cond"})
-DEFAULT_MAX_ELEMENTS = 1 << 22  # scores held at once: 4M float64 = 32 MB per array
 ALL_USERS = "all"  # the population of `EvalResult.metrics`
 # Top-K arrays of `UserMetrics` by metric base name.
 _TOPK_FIELDS = {"recall": "recall", "ndcg": "ndcg", "hitrate": "hit",
@@ -478,21 +479,15 @@ def _score_in_batches(model: Recommender, users: pd.Index, items: pd.Index,
         if scores.shape != (end - begin, n_items):
             raise ValueError(f"{type(model).__name__}.score_items returned shape "
                              f"{scores.shape}, expected {(end - begin, n_items)}")
-        drop = _batch_pairs(excluded, begin, end)
+        drop = batch_pairs(excluded, begin, end)
         scores[drop[:, 0], drop[:, 1]] = EXCLUDED
         ranking = Ranking(scores, k)
         for name, (pairs, count) in sets.items():
-            parts[name].append(ranking.metrics(_batch_pairs(pairs, begin, end),
+            parts[name].append(ranking.metrics(batch_pairs(pairs, begin, end),
                                                count[begin:end]))
     return {name: TopK(*(np.concatenate([getattr(p, f) for p in chunks])
                          for f in ("recall", "ndcg", "hit")))
             for name, chunks in parts.items()}
-
-
-def _batch_pairs(pairs: np.ndarray, begin: int, end: int) -> np.ndarray:
-    """The pairs of users [begin, end) (pairs sorted by user), user codes made batch-relative."""
-    lo, hi = np.searchsorted(pairs[:, 0], [begin, end])
-    return pairs[lo:hi] - np.array([begin, 0])
 
 
 def _rating_errors(model: Recommender, rows: pd.DataFrame, max_elements: int,

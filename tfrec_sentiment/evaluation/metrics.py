@@ -39,6 +39,7 @@ import dataclasses
 import numpy as np
 
 EXCLUDED = -np.inf  # score given to excluded items; models' own scores are kept finite
+DEFAULT_MAX_ELEMENTS = 1 << 22  # scores held at once: 4M float64 = 32 MB per array
 
 
 @dataclasses.dataclass
@@ -232,3 +233,21 @@ def _log_no_hit(rows: np.ndarray, start: np.ndarray, size: np.ndarray, in_top: n
     terms = np.where(impossible, 0.0, log_choose(t - r, m) - log_choose(t, m))
     out = np.bincount(row, terms, n_rows)
     return np.where(np.bincount(row, impossible, n_rows) > 0, -np.inf, out)
+
+
+def batch_pairs(pairs: np.ndarray, begin: int, end: int) -> np.ndarray:
+    """The pairs of rows [begin, end), row numbers made batch-relative.
+
+    Args:
+        pairs: int [P, 2] (row, item column), sorted by row.
+        begin, end: the batch's rows.
+
+    Returns:
+        int [P', 2], a copy.
+
+    Example:
+        >>> batch_pairs(np.array([[0, 5], [2, 1], [2, 3], [4, 0]]), 2, 4).tolist()
+        [[0, 1], [0, 3]]
+    """
+    lo, hi = np.searchsorted(pairs[:, 0], [begin, end])
+    return pairs[lo:hi] - np.array([begin, 0])

@@ -42,6 +42,9 @@ class FeatureConfig:
             [users, I] profiles, which the export stores as well) for a larger
             catalogue; `tools/train.py` switches item_similarity off there by itself.
             5,000 items x 50,000 users of profiles are 1 GB of float32.
+        similarity_max_gb: `tools/train.py` also switches item_similarity off when its
+            dense profiles (training rows and users x items, float32, kept twice)
+            would take more than this (pipeline/memory.py).
     """
 
     use_sentiment: bool = True
@@ -53,6 +56,7 @@ class FeatureConfig:
     item_similarity: bool = True
     similarity_shrinkage: float = dataclasses.field(default=5.0, metadata={"min": 0.0})
     similarity_max_items: int = dataclasses.field(default=5_000, metadata={"min": 1})
+    similarity_max_gb: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -111,12 +111,19 @@ class FeatureTables:
         """Feature groups present, e.g. ("rating", "helpful", "sentiment", "text")."""
         return self.profile.groups
 
-    def feature_table(self, side: str) -> dict[str, np.ndarray]:
+    def feature_table(self, side: str, index: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Full training-period features of every known id, row 0 = unknown id.
+
+        Args:
+            side: "user" or "item".
+            index: int [M], the row in `ids[side]` of each wanted id (-1: unknown); then
+                only those M rows are returned, in that order, and the similarity
+                profiles (float32 [., I] each) are formed for those users only.
 
         Returns:
             group -> float32 [len(ids[side]) + 1, dim]; row i + 1 is ids[side][i],
-            row 0 the empty profile (the prior), used for unknown ids.
+            row 0 the empty profile (the prior), used for unknown ids. With `index`:
+            group -> [M, dim].
         """
         sums = {
             key: np.concatenate([np.zeros_like(value[:1]), value])
@@ -127,10 +134,12 @@ class FeatureTables:
             for key, value in self.history.items():
                 padded = np.concatenate([np.zeros_like(value[:1]), value])
                 table[HISTORY_GROUPS[key]] = padded
-            if self.has_similarity:
-                users = np.arange(-1, len(self.ids["user"]))  # row 0: the unknown user
-                table[SIMILARITY_GROUP] = self._similarity_profiles(
-                    table[HISTORY_GROUPS["items"]], users)
+        if index is not None:
+            table = {group: values[np.asarray(index) + 1] for group, values in table.items()}
+        if side == "user" and self.has_similarity:
+            users = np.arange(-1, len(self.ids["user"])) if index is None else np.asarray(index)
+            table[SIMILARITY_GROUP] = self._similarity_profiles(
+                table[HISTORY_GROUPS["items"]], users)  # row 0 / index -1: the unknown user
         return table
 
     def lookup_layer(self, side: str, name: str | None = None) -> FeatureLookup:
@@ -239,15 +248,19 @@ class FeatureTables:
             return held_out
         raise FeatureError(f"unknown training_features {mode!r}; use {TRAINING_FEATURES}")
 
-    def lookup_examples(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def lookup_examples(self, frame: pd.DataFrame,
+                        sides: Sequence[str] = SIDES) -> dict[str, np.ndarray]:
         """Examples for rows of a later split (or any pairs), with full features.
 
         Args:
             frame: with `user_id`, `item_id`, and `rating` if labels are wanted.
+            sides: the sides whose features are looked up (e.g. ("item",) for the
+                catalogue's item tower inputs: no user profile is formed).
 
         Returns:
-            the same keys as `training_examples` ("rating" only if `frame` has it).
-            Unknown users / items get the empty profile (the prior).
+            the same keys as `training_examples` ("rating" only if `frame` has it;
+            "{side}_*" features only for `sides`). Unknown users / items get the
+            empty profile (the prior). Features are formed once per distinct id.
         """
         user = self.index_of("user", frame["user_id"].to_numpy())
         item = self.index_of("item", frame["item_id"].to_numpy())
@@ -255,8 +268,11 @@ class FeatureTables:
         if "rating" in frame:
             examples["rating"] = frame["rating"].to_numpy(np.float32)
         for side, index in (("user", user), ("item", item)):
-            table = self.feature_table(side)
-            examples.update({f"{side}_{g}": t[index + 1] for g, t in table.items()})
+            if side in sides:
+                unique, inverse = np.unique(index, return_inverse=True)
+                table = self.feature_table(side, unique)
+                examples.update({f"{side}_{g}": t[inverse.reshape(-1)]
+                                 for g, t in table.items()})
         return examples
 
     def index_of(self, side: str, ids: np.ndarray) -> np.ndarray:

@@ -1,12 +1,12 @@
-"""Run folders and stage timing shared by every pipeline (train, update).
+"""Run folders, stage timing and stage peak memory shared by every pipeline (train, update).
 
 Example:
 
 >>> timer = StageTimer()
 >>> with timer("data"):
 ...     pass
->>> list(timer.seconds)
-['data']
+>>> list(timer.seconds), timer.peak_rss_mb["data"] > 0
+(['data'], True)
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
+import resource
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,19 +29,63 @@ STAGES = ("data", "sentiment", "features", "recsys", "evaluation", "cold_start",
           "export")
 
 
-class StageTimer:
-    """Wall seconds per named stage, in the order the stages ran."""
+def rss_bytes() -> int:
+    """This process's resident memory now, in bytes (Linux `/proc/self/statm`).
 
-    def __init__(self) -> None:
+    Elsewhere: the process's peak so far (`resource.getrusage`), an upper bound.
+    """
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, else KiB
+
+
+class _PeakSampler:
+    """Samples `rss_bytes` every `interval` seconds on a daemon thread; keeps the peak."""
+
+    def __init__(self, interval: float) -> None:
+        self.peak = rss_bytes()
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, rss_bytes())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+        return self.peak
+
+
+class StageTimer:
+    """Wall seconds and peak resident memory (MB) per named stage, in the order they ran.
+
+    The peak is sampled every `interval` seconds (and at the stage's start and end), so
+    a spike shorter than the interval can be missed; it is the whole process's memory,
+    including what earlier stages still hold.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
         self.seconds: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float] = {}
 
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()
+        sampler = _PeakSampler(self.interval)
         try:
             yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            peak = sampler.stop() / 2**20
+            self.peak_rss_mb[stage] = max(self.peak_rss_mb.get(stage, 0.0), peak)
 
     def shares(self) -> dict[str, float]:
         """Each stage's share of the total, 0..1."""
@@ -49,6 +97,7 @@ class StageTimer:
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "share": {k: round(v, 4) for k, v in self.shares().items()},
             "total_seconds": round(sum(self.seconds.values()), 2),
+            "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
         }
 
 

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 
 import tensorflow as tf
@@ -49,6 +48,7 @@ from tfrec_sentiment.export.preflight import (
 )
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.pipeline.memory import fit_memory_budget
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
@@ -111,7 +111,8 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     timer = StageTimer()
     with timer("data"):
         _, split = data_stage(config, out)
-        config = fit_item_similarity(config, split, out)
+        config, memory = fit_memory_budget(config, split, out)  # adapts, or stops here
+        write_json(out / "memory.json", memory.to_dict())
     with timer("sentiment"):
         sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress)
     with timer("features"):
@@ -156,24 +157,6 @@ def check_multi_worker(config: config_lib.RunConfig, run_dir: str | Path | None)
         raise ValueError("strategy 'multi_worker': set sentiment.model_dir to a fine-tuned "
                          "model (tools/train_sentiment.py); Keras 3 cannot fine-tune under "
                          "MultiWorkerMirroredStrategy")
-
-
-def fit_item_similarity(config: config_lib.RunConfig, split: Split,
-                        run_dir: Path) -> config_lib.RunConfig:
-    """Switches the item-to-item term off (features and recsys alike) when the
-    catalogue is larger than `features.similarity_max_items`, whose dense [I, I]
-    co-review matrix would not fit; says so and rewrites `config.json`."""
-    items = split.train["item_id"].nunique()
-    limit = config.features.similarity_max_items
-    if not config.features.item_similarity or items <= limit:
-        return config
-    warnings.warn(f"item similarity switched off: {items} training items exceed "
-                  f"features.similarity_max_items ({limit})", stacklevel=2)
-    config = dataclasses.replace(
-        config, features=dataclasses.replace(config.features, item_similarity=False),
-        recsys=dataclasses.replace(config.recsys, item_similarity=False))
-    config_lib.save(config, run_dir / "config.json")
-    return config
 
 
 def data_stage(config: config_lib.RunConfig, run_dir: Path) -> tuple[PreparedReviews, Split]:
@@ -330,9 +313,12 @@ def write_run_report(run: TrainRun) -> Path:
             if text.startswith("# "):
                 text = text.partition("\n")[2]
             lines += [f"## {title}", "", text.strip(), ""]
-    lines += ["## Stage wall times", "", "| stage | seconds | share |", "|---|---|---|"]
+    lines += ["## Stage wall times and peak memory", "",
+              "| stage | seconds | share | peak memory (MB) |", "|---|---|---|---|"]
+    peaks = run.timing.get("peak_rss_mb", {})
     for stage, seconds in run.timing["seconds"].items():
-        lines.append(f"| {stage} | {seconds:.1f} | {run.timing['share'][stage]:.0%} |")
+        lines.append(f"| {stage} | {seconds:.1f} | {run.timing['share'][stage]:.0%} "
+                     f"| {peaks.get(stage, float('nan')):.0f} |")
     if run.export_dir is not None:
         lines += ["", f"Exported SavedModel: `{run.export_dir}`"]
     path = run.run_dir / "report.md"

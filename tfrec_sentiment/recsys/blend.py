@@ -83,6 +83,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from tfrec_sentiment.data.splits import user_hash_share
 from tfrec_sentiment.evaluation.evaluate import history_buckets
 from tfrec_sentiment.evaluation.metrics import EXCLUDED, Ranking
 from tfrec_sentiment.recsys.config import BLEND_RULES
@@ -288,18 +289,98 @@ class ValidationSet:
                              excluded=rows(self.excluded), any_pairs=rows(self.any_pairs),
                              liked_pairs=rows(self.liked_pairs))
 
+    def sample(self, max_users: int) -> ValidationSet:
+        """At most `max_users` users: those first by `data.splits.user_hash_share`.
 
-def objective_by_user(scores: np.ndarray, data: ValidationSet, k: int) -> np.ndarray:
+        The choice depends on the user ids alone (not on their order, the run or the
+        machine), so a refit picks the same users; with no more users than
+        `max_users`, all are kept (self).
+        """
+        if len(self.users) <= max_users:
+            return self
+        order = np.argsort(user_hash_share(self.users), kind="stable")
+        keep = np.zeros(len(self.users), bool)
+        keep[order[:max_users]] = True
+        return self.subset(keep)
+
+
+def objective_by_user(scores: np.ndarray, data: ValidationSet, k: int,
+                      counts: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Per-user objective float [U]: mean of NDCG@k (any) and NDCG@k (liked); the any
-    NDCG alone for a user with no liked validation item."""
+    NDCG alone for a user with no liked validation item.
+
+    `counts`: (any, liked) relevant items per user, int [U] each, when `data`'s pairs
+    are only those still ranked (`candidate_columns`); default: the pairs per user.
+    """
     scores = np.array(scores, np.float64)
     scores[data.excluded[:, 0], data.excluded[:, 1]] = EXCLUDED
     ranking = Ranking(scores, k)
-    any_ndcg = ranking.metrics(data.any_pairs).ndcg
-    liked = np.bincount(data.liked_pairs[:, 0], minlength=len(scores)) > 0
-    liked_ndcg = ranking.metrics(data.liked_pairs, None).ndcg if len(data.liked_pairs) else (
-        np.full(len(scores), np.nan))
+    if counts is None:
+        counts = (np.bincount(data.any_pairs[:, 0], minlength=len(scores)),
+                  np.bincount(data.liked_pairs[:, 0], minlength=len(scores)))
+    any_ndcg = ranking.metrics(data.any_pairs, counts[0]).ndcg
+    liked = counts[1] > 0
+    liked_ndcg = ranking.metrics(data.liked_pairs, counts[1]).ndcg
     return np.where(liked, 0.5 * (any_ndcg + np.nan_to_num(liked_ndcg)), any_ndcg)
+
+
+def candidate_columns(z: Mapping[str, np.ndarray], data: ValidationSet, k: int
+                      ) -> tuple[dict[str, np.ndarray], ValidationSet,
+                                 tuple[np.ndarray, np.ndarray]]:
+    """The only items that can reach a user's top k under ANY weights on the simplex.
+
+    With z_c the standardized components and s_w = sum_c w_c z_c (w >= 0, sum 1),
+    min_c z_c(i) <= s_w(i) <= max_c z_c(i). Let t be a user's k-th largest min_c z_c
+    over the items not excluded: k items score s_w >= t under every w, so an item with
+    max_c z_c < t is strictly below the k-th score for every w (never in the top k,
+    never tied with it). Dropping those items leaves every grid point's NDCG@k
+    exactly as it was, when the relevant items dropped still count in the ideal DCG
+    (the returned counts). A user with fewer than k items left keeps every item.
+
+    Args:
+        z: name -> float64 [U, I] standardized component scores.
+        data: the validation users (pairs over the I columns).
+        k: the cut-off.
+
+    Returns:
+        (name -> float64 [U, W] the kept columns of each user, left-aligned, W the most
+        kept by one user; `data` renumbered to those columns, padding excluded; the
+        (any, liked) relevant counts per user before dropping, int [U] each).
+    """
+    stacked = np.stack(list(z.values()))  # [C, U, I]
+    low, high = stacked.min(axis=0), stacked.max(axis=0)
+    rows, cols = data.excluded[:, 0], data.excluded[:, 1]
+    low[rows, cols] = -np.inf
+    high[rows, cols] = -np.inf
+    n_users, n_items = low.shape
+    if n_items > k:
+        threshold = -np.partition(-low, k - 1, axis=1)[:, k - 1]
+    else:
+        threshold = np.full(n_users, -np.inf)
+    keep = high >= threshold[:, None]  # threshold -inf: every column
+    kept_rows, kept_cols = np.nonzero(keep)  # by row, then column
+    per_row = keep.sum(axis=1)
+    position = np.arange(len(kept_rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    width = int(per_row.max()) if n_users else 0
+    columns = np.zeros((n_users, width), np.int64)
+    columns[kept_rows, position] = kept_cols
+    padding = np.arange(width)[None, :] >= per_row[:, None]
+    where = np.full((n_users, n_items), -1, np.int64)
+    where[kept_rows, kept_cols] = position
+
+    def renumber(pairs: np.ndarray) -> np.ndarray:
+        at = where[pairs[:, 0], pairs[:, 1]]
+        return np.stack([pairs[:, 0], at], 1)[at >= 0].reshape(-1, 2)
+
+    excluded = np.concatenate([renumber(data.excluded),
+                               np.argwhere(padding)]).reshape(-1, 2)
+    counts = (np.bincount(data.any_pairs[:, 0], minlength=n_users),
+              np.bincount(data.liked_pairs[:, 0], minlength=n_users))
+    pruned = ValidationSet(users=data.users, history=data.history, excluded=excluded,
+                           any_pairs=renumber(data.any_pairs),
+                           liked_pairs=renumber(data.liked_pairs))
+    return ({name: np.take_along_axis(values, columns, axis=1) for name, values in z.items()},
+            pruned, counts)
 
 
 def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
@@ -400,9 +481,10 @@ def grid_objectives(components: Mapping[str, np.ndarray], data: ValidationSet, k
     """The simplex grid float [P, C] and each point's per-user objective float [P, U]."""
     names = tuple(components)
     z = {name: standardize_rows(components[name]) for name in names}
+    z, data, counts = candidate_columns(z, data, k)  # exact: the same objectives, cheaper
     grid = simplex_grid(len(names), steps)
     per_user = np.stack([objective_by_user(sum(w[c] * z[n] for c, n in enumerate(names)),
-                                           data, k) for w in grid])
+                                           data, k, counts) for w in grid])
     return grid, per_user
 
 

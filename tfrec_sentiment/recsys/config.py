@@ -139,6 +139,13 @@ class RecsysConfig:
             Instruments "one_se" tied "best" (README); on the update tests' tiny data
             it made warm-started candidates pick other weights than their parent and
             fail the guardrail, so it is opt-in until measured on a sparse data set.
+        blend_max_scores: a weight fit (known users, and new users) ranks at most
+            this many validation scores per component: above it, the
+            `blend_max_scores // I` validation users (at least `blend_min_users`)
+            first by a fixed hash of their id (`ValidationSet.sample`). Bounds the fit's
+            memory (5 float64 [users, I] copies) and time (one full ranking per grid
+            point); the default (4,194,304) keeps every validation user of Musical
+            Instruments and Subscription_Boxes.
     """
 
     epochs: int = dataclasses.field(default=40, metadata={"min": 1})
@@ -191,6 +198,7 @@ class RecsysConfig:
     blend_steps: int = dataclasses.field(default=10, metadata={"min": 1})
     blend_min_users: int = dataclasses.field(default=30, metadata={"min": 1})
     blend_rule: str = dataclasses.field(default="best", metadata={"choices": BLEND_RULES})
+    blend_max_scores: int = dataclasses.field(default=1 << 22, metadata={"min": 1})
 
     def __post_init__(self) -> None:
         check_fields(self)

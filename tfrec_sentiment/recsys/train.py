@@ -46,7 +46,12 @@ from tfrec_sentiment.distribute.multi_worker import (
     remove_worker_write_dir,
     worker_write_dir,
 )
-from tfrec_sentiment.evaluation.metrics import EXCLUDED, topk_metrics
+from tfrec_sentiment.evaluation.metrics import (
+    DEFAULT_MAX_ELEMENTS,
+    EXCLUDED,
+    Ranking,
+    batch_pairs,
+)
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import atomic_write
 from tfrec_sentiment.recsys.config import RecsysConfig
@@ -204,7 +209,7 @@ def catalogue_inputs(tables: FeatureTables, config: RecsysConfig) -> dict[str, t
     """Item tower inputs (full training-period features) of every known item."""
     items = tables.ids["item"]
     frame = pd.DataFrame({"user_id": [""] * len(items), "item_id": items})
-    examples = select_inputs(tables.lookup_examples(frame), config)
+    examples = select_inputs(tables.lookup_examples(frame, sides=("item",)), config)
     return {k: tf.constant(v) for k, v in examples.items() if k.startswith("item_")}
 
 
@@ -233,30 +238,34 @@ class RankingMonitor(tf.keras.callbacks.Callback):
     stopping and TensorBoard. (The FactorizedTopK hit rate ranks the training items
     too, which the evaluation never does.)
 
+    Memory is bounded as in `evaluation.evaluate`: users are ranked `max_elements // I`
+    at a time, and the relevant and excluded items are kept as sorted (user, item)
+    pairs, never as dense [users, items] masks.
+
     Args:
         tables: the feature tables the model trains on.
         config: the RecsysConfig (input groups, score mode).
         validation: validation rows (`user_id`, `item_id`); items outside the
             catalogue are dropped.
         k: the cut-off.
+        max_elements: scores held in memory at once.
     """
 
     def __init__(self, tables: FeatureTables, config: RecsysConfig, validation: pd.DataFrame,
-                 k: int = 10) -> None:
+                 k: int = 10, max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
         super().__init__()
         self.config = config
         self.k = int(k)
+        self.max_elements = int(max_elements)
         self.key = f"{RANKING_MONITOR_PREFIX}{self.k}"
+        n_items = len(tables.ids["item"])
         item = tables.index_of("item", validation["item_id"].to_numpy())
         users, position = np.unique(np.asarray(validation["user_id"], str)[item >= 0],
                                     return_inverse=True)
         frame = pd.DataFrame({"user_id": users, "item_id": tables.ids["item"][0]})
-        inputs = select_inputs(tables.lookup_examples(frame), config)
-        self.user_inputs = {k: tf.constant(v) for k, v in inputs.items()
-                            if k.startswith("user_")}
+        self.user_inputs = select_inputs(tables.lookup_examples(frame, sides=("user",)), config)
+        self.user_inputs = {k: v for k, v in self.user_inputs.items() if k.startswith("user_")}
         self.item_inputs = catalogue_inputs(tables, config)
-        self.relevant = np.zeros((len(users), len(tables.ids["item"])), bool)
-        self.relevant[position, item[item >= 0]] = True
         # Each training row's validation-user position (-1: not a validation user);
         # validation users unknown to training (a time cut-off has many) own no rows.
         seen = tables.index_of("user", users)
@@ -264,9 +273,13 @@ class RankingMonitor(tf.keras.callbacks.Callback):
         position_of[seen[seen >= 0]] = np.flatnonzero(seen >= 0)
         owner = position_of[tables.rows["user_index"]]
         rows = owner >= 0
-        self.excluded = np.zeros_like(self.relevant)
-        self.excluded[owner[rows], tables.rows["item_index"][rows]] = True
-        self.relevant &= ~self.excluded
+        excluded = np.unique(owner[rows].astype(np.int64) * n_items
+                             + tables.rows["item_index"][rows])
+        relevant = np.unique(position.astype(np.int64) * n_items + item[item >= 0])
+        relevant = relevant[~np.isin(relevant, excluded, assume_unique=True)]
+        self.excluded = np.stack(np.divmod(excluded, n_items), 1)  # int [P, 2], sorted
+        self.relevant = np.stack(np.divmod(relevant, n_items), 1)
+        self.num_users = len(users)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
@@ -275,13 +288,24 @@ class RankingMonitor(tf.keras.callbacks.Callback):
     def ndcg(self) -> float:
         """Mean NDCG@k of the validation users with a relevant item."""
         model = self.model
-        user = model.user_tower(self.user_inputs, training=False)
         item = model.item_tower(self.item_inputs, training=False)
-        scores = score_matrix(model, user, item, self.config.score_mode,
-                              self.config.score_blend).numpy().astype(np.float64)
-        scores[self.excluded] = EXCLUDED
-        has = self.relevant.any(axis=1)
-        return float(np.mean(topk_metrics(scores[has], self.relevant[has], self.k).ndcg))
+        n_items = int(item["bias"].shape[0])
+        batch = max(1, self.max_elements // n_items)
+        ndcg = []
+        for begin in range(0, self.num_users, batch):
+            end = min(begin + batch, self.num_users)
+            relevant = batch_pairs(self.relevant, begin, end)
+            if not len(relevant):
+                continue
+            user = model.user_tower({k: v[begin:end] for k, v in self.user_inputs.items()},
+                                    training=False)
+            scores = score_matrix(model, user, item, self.config.score_mode,
+                                  self.config.score_blend).numpy().astype(np.float64)
+            drop = batch_pairs(self.excluded, begin, end)
+            scores[drop[:, 0], drop[:, 1]] = EXCLUDED
+            ndcg.append(Ranking(scores, self.k).metrics(relevant).ndcg)
+        values = np.concatenate(ndcg) if ndcg else np.array([np.nan])
+        return float(np.nanmean(values))
 
 
 class EpochHistoryBackup(tf.keras.callbacks.Callback):

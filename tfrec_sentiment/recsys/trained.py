@@ -112,16 +112,26 @@ class TrainedRecommender:
                                              settings.blend_history_bounds)
         else:
             catalogue = self.tables.ids["item"].astype(str)
-            data = ValidationSet.build(split.train, validation, catalogue,
-                                       evaluation.liked_min_rating)
+            everyone = ValidationSet.build(split.train, validation, catalogue,
+                                           evaluation.liked_min_rating)
+            data = everyone.sample(self.blend_max_users())
             parts = self.components(data.users, catalogue, users_per_batch)
             parts.pop("history")  # the buckets come from `data.history` (the same counts)
             self.blend = fit_blend(parts, data, settings.blend_history_bounds,
                                    k=evaluation.k, steps=settings.blend_steps,
                                    min_users=settings.blend_min_users,
                                    rule=settings.blend_rule)
+            if len(data.users) < len(everyone.users):
+                self.blend.report["all"]["sampled_from"] = len(everyone.users)
         self._serving = None  # rebuilt with the new weights
         return self.blend
+
+    def blend_max_users(self) -> int:
+        """Validation users a weight fit ranks: `config.blend_max_scores` // catalogue
+        items (at least `config.blend_min_users`), so that its time and memory grow with
+        the catalogue, not with the users."""
+        items = max(1, len(self.tables.ids["item"]))
+        return max(self.config.blend_min_users, self.config.blend_max_scores // items)
 
     def fit_new_user_blend(self, split, users_per_batch: int = 256) -> BlendWeights:
         """Fits the weights of new users scored from their reviews (after `fit_blend`).
@@ -158,7 +168,7 @@ class TrainedRecommender:
             return fitted
         train = split.train
         data = ValidationSet.build(train, validation, self.tables.ids["item"].astype(str),
-                                   evaluation.liked_min_rating)
+                                   evaluation.liked_min_rating).sample(self.blend_max_users())
         user = pd.Index(data.users).get_indexer(train["user_id"].astype(str).to_numpy())
         own = np.flatnonzero(user >= 0)  # validation users' rows: by user, then time
         order = own[np.lexsort((tie_break_keys(train.iloc[own]),

@@ -1,0 +1,101 @@
+"""The memory budget: the estimate's parts, the item-to-item switch-off and the refusal."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
+from tfrec_sentiment.pipeline import memory
+from tfrec_sentiment.pipeline.stages import rss_bytes
+
+GIB = 2**30
+
+
+def _split(rows: int = 40, users: int = 8, items: int = 5) -> Split:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user_id": [f"u{i % users}" for i in range(rows)],
+                          "item_id": [f"i{i % items}" for i in range(rows)],
+                          "rating": rng.integers(1, 6, rows).astype(float),
+                          "text": ["a short review"] * rows})
+    return Split(train=frame, validation=frame.iloc[:4], test=frame.iloc[4:10])
+
+
+def test_estimate_adds_the_parts_by_hand():
+    split = _split()
+    config = config_lib.resolve("smoke", ["sentiment.tiny_hidden_dim=32",
+                                          "features.history_length=20"])
+    estimate = memory.estimate_run_memory(config, split, budget=8 * GIB)
+    frames = sum(int(f.memory_usage(deep=True).sum())
+                 for f in (split.train, split.validation, split.test))
+    assert estimate.parts["reviews"] == 2 * frames
+    assert estimate.parts["text embeddings"] == 2 * 4 * (40 + 10) * 32
+    assert estimate.parts["training examples"] == 3 * 4 * 40 * (3 * 32 + 64 + 3 * 20)
+    assert estimate.parts["item similarity"] == 4 * 5 * ((40 + 8 + 1) * 2 + 5)
+    assert estimate.parts["ranking"] == 8 * (6 * DEFAULT_MAX_ELEMENTS
+                                             + 10 * config.recsys.blend_max_scores)
+    assert estimate.total == sum(estimate.parts.values()) and estimate.fits
+    off = config_lib.resolve("smoke", ["features.item_similarity=false",
+                                       "recsys.item_similarity=false"])
+    assert "item similarity" not in memory.estimate_run_memory(off, split, GIB).parts
+
+
+def test_text_dim_is_read_without_loading_a_model(tmp_path):
+    assert memory.text_dim(config_lib.resolve("smoke", ["sentiment.tiny_hidden_dim=48"])) == 48
+    assert memory.text_dim(config_lib.resolve("demo", ["sentiment.preset=minilm"])) == 384
+    (tmp_path / "sentiment.json").write_text(json.dumps({"embedding_dim": 96}))
+    config = config_lib.resolve("demo", [f"sentiment.model_dir={tmp_path}"])
+    assert memory.text_dim(config) == 96
+
+
+def test_item_similarity_is_switched_off_above_the_catalogue_limit(tmp_path):
+    split = _split(items=3)
+    config = config_lib.resolve("smoke", ["features.similarity_max_items=3"])
+    resolved, _ = memory.fit_memory_budget(config, split, tmp_path, budget=64 * GIB)
+    assert resolved is config  # 3 items: within
+    small = config_lib.resolve("smoke", ["features.similarity_max_items=2"])
+    with pytest.warns(UserWarning, match="3 training items exceed"):
+        resolved, estimate = memory.fit_memory_budget(small, split, tmp_path, budget=64 * GIB)
+    assert not resolved.features.item_similarity and not resolved.recsys.item_similarity
+    assert "item similarity" not in estimate.parts
+    assert config_lib.load(tmp_path / "config.json") == resolved
+
+
+def test_item_similarity_is_switched_off_by_its_size_and_by_the_budget(tmp_path):
+    split = _split()
+    config = config_lib.resolve("smoke")
+    size = memory.similarity_bytes(40, 8, 5)
+    capped = config_lib.resolve("smoke", [f"features.similarity_max_gb={size / 2 / GIB}"])
+    with pytest.warns(UserWarning, match="its profiles would take"):
+        resolved, _ = memory.fit_memory_budget(capped, split, tmp_path, budget=64 * GIB)
+    assert not resolved.features.item_similarity
+    # A budget that fits the run only without the item-to-item term: switched off.
+    without = memory.estimate_run_memory(resolved, split, 0).total
+    with pytest.warns(UserWarning, match="over the"):
+        resolved, estimate = memory.fit_memory_budget(config, split, tmp_path,
+                                                      budget=without + size // 2)
+    assert not resolved.recsys.item_similarity and estimate.fits
+
+
+def test_a_run_that_cannot_fit_is_refused_with_its_parts_and_what_to_change():
+    split = _split()
+    config = config_lib.resolve("smoke", ["features.item_similarity=false",
+                                          "recsys.item_similarity=false"])
+    with pytest.raises(memory.MemoryBudgetError) as error:
+        memory.fit_memory_budget(config, split, budget=GIB)  # the runtime alone is 1.2 GiB
+    message = str(error.value)
+    assert "more than its 1.0 GiB budget" in message
+    assert "runtime" in message and "training examples" in message
+    assert "memory_budget_gb" in message and "fewer reviews" in message
+    # The budget from the config is used when none is passed.
+    roomy = config_lib.resolve("smoke", ["features.item_similarity=false",
+                                         "recsys.item_similarity=false",
+                                         "memory_budget_gb=64"])
+    assert memory.fit_memory_budget(roomy, split)[1].budget == 64 * GIB
+
+
+def test_available_memory_covers_what_the_process_holds():
+    assert memory.available_bytes() >= rss_bytes() > 0

@@ -1,0 +1,226 @@
+"""A run's memory budget: its peak, estimated from the data's size before the costly stages.
+
+After the data stage the sizes that drive memory are known: N training rows, U users,
+I catalogue items, the reviews' text and the sentiment model's embedding width D. From
+them `estimate_run_memory` adds up the large arrays the later stages hold at once
+(bytes, each part named), and `fit_memory_budget` compares the total with the budget
+(`RunConfig.memory_budget_gb`, or the memory this process can still take:
+`available_bytes`). Over the budget, it first adapts: the item-to-item term (the only
+part that grows with rows x items) is switched off, as it is above
+`features.similarity_max_items` items or `features.similarity_max_gb` of profiles.
+If the rest still does not fit, the run stops at once with `MemoryBudgetError`, whose
+message gives the estimate by part and what to change, instead of the kernel's OOM
+killer stopping it an hour later.
+
+The parts (float32 = 4 bytes; the copy counts were read off `bench/scale.py --growth`,
+which reports each stage's measured peak beside the estimate):
+
+- runtime: TensorFlow, Keras and the models, a fixed 1.2 GiB;
+- reviews: the review frames' own size (pandas, deep), twice (the split and the
+  feature stage's working copy);
+- text embeddings: (N + held-out rows) x D, twice (scores, cache);
+- training examples: N x (3 D + 64 + 3 L) values, three times (the examples, the
+  model's input selection, the tf.data tensors);
+- item similarity: I x (N + U) profiles (training rows and served users), twice,
+  and the I x I co-review matrix;
+- ranking: the bounded score blocks of the evaluation and of the weight fits
+  (`evaluation.metrics.DEFAULT_MAX_ELEMENTS`, `recsys.blend_max_scores`).
+
+Example:
+
+>>> estimate = MemoryEstimate({"runtime": 2**30, "reviews": 2**29}, budget=2**32)
+>>> round(estimate.total / 2**30, 1), estimate.fits
+(1.5, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import warnings
+from pathlib import Path
+
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
+from tfrec_sentiment.pipeline.stages import rss_bytes
+
+GIB = 2**30
+RUNTIME_BYTES = int(1.2 * GIB)
+_FLOAT = 4
+_EXAMPLE_COPIES = 3
+_SIMILARITY_COPIES = 2
+_MINILM_DIM = 384  # the packaged MiniLM-L6's hidden size
+_UNKNOWN_DIM = 768  # a BERT-base width: the safe guess for a model of unknown width
+
+
+class MemoryBudgetError(RuntimeError):
+    """The run would need more memory than its budget (the message says what to change)."""
+
+
+@dataclasses.dataclass
+class MemoryEstimate:
+    """Estimated peak bytes by part, against a budget in bytes."""
+
+    parts: dict[str, int]
+    budget: int
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.parts.values()))
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.budget
+
+    def table(self) -> str:
+        """One line per part, in GiB, then the total against the budget."""
+        lines = [f"  {name:<18} {size / GIB:6.2f} GiB" for name, size in self.parts.items()]
+        lines.append(f"  {'total':<18} {self.total / GIB:6.2f} GiB of a "
+                     f"{self.budget / GIB:.2f} GiB budget")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"parts_gib": {k: round(v / GIB, 3) for k, v in self.parts.items()},
+                "total_gib": round(self.total / GIB, 3),
+                "budget_gib": round(self.budget / GIB, 3)}
+
+
+def available_bytes() -> int:
+    """The memory this process can hold at most: what it holds now plus what the machine
+    (or its cgroup, when that is lower) still has free.
+
+    Linux: `/proc/meminfo` MemAvailable and the cgroup v2 / v1 limit; elsewhere 0 (no
+    budget known: `fit_memory_budget` then checks nothing unless a budget is set).
+    """
+    free = 0
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            limit, usage = (Path(limit_file).read_text().strip(),
+                            int(Path(usage_file).read_text().strip()))
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit():
+            free = min(free, int(limit) - usage)
+        break
+    return max(0, free) + rss_bytes()
+
+
+def text_dim(config: config_lib.RunConfig) -> int:
+    """The sentiment model's embedding width D, read without loading the model."""
+    settings = config.sentiment
+    if settings.model_dir:
+        metadata = Path(settings.model_dir) / "sentiment.json"
+        try:
+            return int(json.loads(metadata.read_text())["embedding_dim"])
+        except (OSError, ValueError, KeyError):
+            return _UNKNOWN_DIM
+    if settings.preset == "tiny":
+        return settings.tiny_hidden_dim
+    if settings.preset == "minilm":
+        return _MINILM_DIM
+    try:
+        return int(json.loads((Path(settings.preset) / "config.json").read_text())
+                   ["hidden_size"])
+    except (OSError, ValueError, KeyError):
+        return _UNKNOWN_DIM
+
+
+def similarity_bytes(rows: int, users: int, items: int) -> int:
+    """The item-to-item term's dense arrays: profiles of `rows` training rows and `users`
+    served users over `items` items (float32, twice), and the [I, I] co-reviews."""
+    return _FLOAT * items * ((rows + users + 1) * _SIMILARITY_COPIES + items)
+
+
+def estimate_run_memory(config: config_lib.RunConfig, split: Split,
+                        budget: int | None = None) -> MemoryEstimate:
+    """The run's estimated peak (module doc), from the split's sizes and the config.
+
+    Args:
+        config: the resolved run config.
+        split: the data stage's split (train / validation / test frames).
+        budget: bytes; default `memory_budget_gb` or `available_bytes()`.
+    """
+    rows = len(split.train)
+    users = split.train["user_id"].nunique()
+    items = split.train["item_id"].nunique()
+    held_out = len(split.validation) + len(split.test)
+    width = text_dim(config) if config.features.use_text else 0
+    history = config.features.history_length
+    frames = sum(int(f.memory_usage(deep=True).sum())
+                 for f in (split.train, split.validation, split.test))
+    parts = {
+        "runtime": RUNTIME_BYTES,
+        "reviews": 2 * frames,
+        "text embeddings": 2 * _FLOAT * (rows + held_out) * width,
+        "training examples": _EXAMPLE_COPIES * _FLOAT * rows * (3 * width + 64 + 3 * history),
+    }
+    if config.features.item_similarity and config.recsys.item_similarity:
+        parts["item similarity"] = similarity_bytes(rows, users, items)
+    parts["ranking"] = 8 * (6 * DEFAULT_MAX_ELEMENTS + 10 * config.recsys.blend_max_scores)
+    if budget is None:
+        budget = (int(config.memory_budget_gb * GIB) if config.memory_budget_gb
+                  else available_bytes())
+    return MemoryEstimate(parts, budget)
+
+
+def fit_memory_budget(config: config_lib.RunConfig, split: Split,
+                      run_dir: Path | None = None,
+                      budget: int | None = None) -> tuple[config_lib.RunConfig, MemoryEstimate]:
+    """Adapts the config to the memory it may use, or stops the run before the costly stages.
+
+    The item-to-item term is switched off (features and recsys alike, with a warning,
+    and `config.json` rewritten) when the catalogue has more than
+    `features.similarity_max_items` items, when its profiles would take more than
+    `features.similarity_max_gb`, or when the run would not fit the budget with it.
+
+    Returns:
+        (the config to run with, its memory estimate).
+
+    Raises:
+        MemoryBudgetError: the estimate without the item-to-item term is still over the
+            budget; the message gives each part and what to change.
+    """
+    estimate = estimate_run_memory(config, split, budget)
+    features = config.features
+    reason = None
+    if features.item_similarity and config.recsys.item_similarity:
+        items = split.train["item_id"].nunique()
+        profiles = estimate.parts["item similarity"]
+        if items > features.similarity_max_items:
+            reason = (f"{items} training items exceed features.similarity_max_items "
+                      f"({features.similarity_max_items})")
+        elif profiles > features.similarity_max_gb * GIB:
+            reason = (f"its profiles would take {profiles / GIB:.2f} GiB "
+                      f"(features.similarity_max_gb = {features.similarity_max_gb:g})")
+        elif estimate.budget and not estimate.fits:
+            reason = (f"the run would need {estimate.total / GIB:.2f} GiB with it, over the "
+                      f"{estimate.budget / GIB:.2f} GiB budget")
+    if reason is not None:
+        warnings.warn(f"item similarity switched off: {reason}", stacklevel=2)
+        config = dataclasses.replace(
+            config, features=dataclasses.replace(features, item_similarity=False),
+            recsys=dataclasses.replace(config.recsys, item_similarity=False))
+        if run_dir is not None:
+            config_lib.save(config, Path(run_dir) / "config.json")
+        estimate = estimate_run_memory(config, split, estimate.budget)
+    if estimate.budget and not estimate.fits:
+        raise MemoryBudgetError(
+            f"this run would need about {estimate.total / GIB:.1f} GiB of memory, more than "
+            f"its {estimate.budget / GIB:.1f} GiB budget (memory_budget_gb, default: what "
+            f"this machine has free; pid {os.getpid()}):\n{estimate.table()}\n"
+            "Train on fewer reviews (e.g. a time window of the file), set "
+            "features.use_text=false (no text embeddings in the examples), use a smaller "
+            "sentiment model (sentiment.preset=tiny), or raise memory_budget_gb on a "
+            "machine with more memory.")
+    return config, estimate
