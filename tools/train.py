@@ -14,7 +14,10 @@ Every run writes `runs/<name>-<timestamp>/` with the resolved config, metrics, a
 markdown report and plots, and exports `saved_models/<name>/<version>/`.
 
 A bad flag or `--set` value exits with status 2 and one `error: ...` line naming the
-field, the value and what is allowed, before any data is read or folder written.
+field, the value and what is allowed, before any data is read or folder written. A
+run that would need more memory than it may use (`memory_budget_gb`, default what the
+machine has free; `pipeline/memory.py`) exits with status 3 after the data stage,
+with the estimate by part and what to change.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_cpu_replicas(config.replicas)
 
     from tfrec_sentiment.export.preflight import ExportRootError
+    from tfrec_sentiment.pipeline.memory import MemoryBudgetError
 
     try:
         run = run_training(config, args.run_dir, progress=not args.quiet,
@@ -109,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExportRootError as error:  # checked before training; or the export's write failed
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryBudgetError as error:  # checked after the data stage, before the rest
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     print(run.ablation.to_markdown())
     print(json.dumps({"run_dir": str(run.run_dir),
                       "export_dir": str(run.export_dir) if run.export_dir else None,

@@ -161,3 +161,18 @@ def test_update_refuses_an_unusable_export_folder_before_any_work(tmp_path, bloc
     (line,) = _error_lines(capsys)
     assert f"{blocker} is a file, not a folder" in line
     assert not update.exists()  # refused before the update's run folder was made
+
+
+def test_train_stops_after_the_data_stage_when_the_run_cannot_fit_its_memory(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pipeline_train, "sentiment_stage", _no_training)
+    run = tmp_path / "run"
+    code = _tool("train").main(["--preset", "smoke", "--quiet", "--no-export",
+                                "--run-dir", str(run), "--set", "data.demo_users=60",
+                                "--set", "memory_budget_gb=0.5"])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("error: this run would need about ")
+    assert "more than its 0.5 GiB budget" in err and "training examples" in err
+    assert (run / "data").is_dir() and not (run / "sentiment").exists()
