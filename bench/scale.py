@@ -69,6 +69,9 @@ def _parse() -> argparse.Namespace:
                         help="growth: stop a size whose process passes this peak memory")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="growth: config override for every size; repeatable")
+    parser.add_argument("--minilm-sample", type=int, default=512,
+                        help="growth: demo reviews the real MiniLM scores to extrapolate its "
+                             "scoring time to each size (0: skip)")
     parser.add_argument("--data", default="demo",
                         help="'demo' or a review file (e.g. Musical Instruments: "
                              f"{REAL_DATA})")
@@ -336,6 +339,31 @@ def bench_growth(args: argparse.Namespace) -> None:
             if result["status"] != "done":
                 break
     print(growth_table(results))
+    if args.minilm_sample:
+        rate = minilm_scoring_rate(args.minilm_sample)
+        sizes = sorted({r.get("reviews", r["reviews_asked"]) for r in results} | {1_000_000})
+        print(f"\nThe real MiniLM-L6 scores {rate:.0f} reviews/s here (measured on "
+              f"{args.minilm_sample} demo reviews, the run's scoring settings; the tiny "
+              "preset above stands in for it). Scoring alone would take: "
+              + ", ".join(f"{n:,} reviews {n / rate / 60:.0f} min" for n in sizes) + ".")
+
+
+def minilm_scoring_rate(sample: int) -> float:
+    """Reviews per second of the packaged MiniLM-L6 on `sample` demo texts (after one
+    warm-up batch), with the demo config's scoring settings."""
+    from tfrec_sentiment.data.demo import generate_demo
+    from tfrec_sentiment.sentiment.config import SentimentConfig
+    from tfrec_sentiment.sentiment.inference import scoring_options
+    from tfrec_sentiment.sentiment.model import SentimentModel
+
+    settings = SentimentConfig(preset="minilm")
+    model = SentimentModel.build(settings)
+    texts = generate_demo(users=max(10, sample // 5))["text"].astype(str).tolist()[:sample]
+    options = scoring_options(settings)
+    model.score(texts[:options["batch_size"]], **options)  # traces
+    start = time.perf_counter()
+    model.score(texts, **options)
+    return len(texts) / (time.perf_counter() - start)
 
 
 def _stage_cell(result: dict, stage: str) -> tuple[float, float] | None:

@@ -1,0 +1,40 @@
+"""bench/scale.py --growth: the size parser and the growth table, by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def scale():
+    spec = importlib.util.spec_from_file_location("bench_scale", REPO / "bench" / "scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sizes_read_k_and_m(scale):
+    assert [scale._count(s) for s in ("10k", "1M", "2.5k", "5000")] == [
+        10_000, 1_000_000, 2_500, 5_000]
+
+
+def test_growth_is_each_ratio_divided_by_the_datas(scale):
+    small = {"reviews_asked": 1000, "reviews": 1000, "status": "done", "stage": "recsys",
+             "seconds": {"data": 2.0, "recsys": 10.0},
+             "peak_rss_mb": {"data": 500.0, "recsys": 800.0}}
+    large = {"reviews_asked": 10_000, "reviews": 4000, "status": "stopped: over 1 GB",
+             "stage": "recsys", "seconds": {"data": 8.0},
+             "peak_rss_mb": {"data": 1000.0}}
+    lines = scale.growth_table([small, large]).splitlines()
+    assert lines[0] == ("| stage | 1,000 reviews: s / MB | 4,000 reviews: s / MB | "
+                        "growth vs linear: time / MB |")
+    # data: time 8 / 2 = 4x for 4x the reviews (1.00, linear), memory 2x (0.50)
+    assert lines[2] == "| data | 2.0 / 500 | 8.0 / 1000 | 1.00 / 0.50 |"
+    assert lines[3] == "| recsys | 10.0 / 800 | — | — |"  # not reached at the larger size
+    assert lines[4] == "| total | 12.0 / 800 | 8.0 / 1000 | 0.17 / 0.31 |"
+    assert lines[-1] == "10,000 reviews: stopped: over 1 GB during stage 'recsys'."
