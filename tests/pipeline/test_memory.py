@@ -35,8 +35,11 @@ def test_estimate_adds_the_parts_by_hand():
     assert estimate.parts["text embeddings"] == 2 * 4 * (40 + 10) * 32
     assert estimate.parts["training examples"] == 3 * 4 * 40 * (3 * 32 + 64 + 3 * 20)
     assert estimate.parts["item similarity"] == 4 * 5 * ((40 + 8 + 1) * 2 + 5)
-    assert estimate.parts["ranking"] == 8 * (6 * DEFAULT_MAX_ELEMENTS
-                                             + 10 * config.recsys.blend_max_scores)
+    scores = 6 * 5  # held-out users x items: 6 test users (u4..u7, u0, u1), 5 items
+    assert estimate.parts["ranking"] == 8 * 16 * scores
+    many = memory.estimate_run_memory(config, _split(rows=400_000, users=100_000, items=5000))
+    assert many.parts["ranking"] == 8 * (6 * DEFAULT_MAX_ELEMENTS
+                                         + 10 * config.recsys.blend_max_scores)
     assert estimate.total == sum(estimate.parts.values()) and estimate.fits
     off = config_lib.resolve("smoke", ["features.item_similarity=false",
                                        "recsys.item_similarity=false"])

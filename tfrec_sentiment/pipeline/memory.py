@@ -23,8 +23,9 @@ which reports each stage's measured peak beside the estimate):
   model's input selection, the tf.data tensors);
 - item similarity: I x (N + U) profiles (training rows and served users), twice,
   and the I x I co-review matrix;
-- ranking: the bounded score blocks of the evaluation and of the weight fits
-  (`evaluation.metrics.DEFAULT_MAX_ELEMENTS`, `recsys.blend_max_scores`).
+- ranking: the score blocks of the evaluation and of the weight fits (held-out users
+  x I float64, bounded by `evaluation.metrics.DEFAULT_MAX_ELEMENTS` and
+  `recsys.blend_max_scores`).
 
 Example:
 
@@ -167,7 +168,9 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
     }
     if config.features.item_similarity and config.recsys.item_similarity:
         parts["item similarity"] = similarity_bytes(rows, users, items)
-    parts["ranking"] = 8 * (6 * DEFAULT_MAX_ELEMENTS + 10 * config.recsys.blend_max_scores)
+    scores = max(split.validation["user_id"].nunique(), split.test["user_id"].nunique()) * items
+    parts["ranking"] = 8 * (6 * min(DEFAULT_MAX_ELEMENTS, scores)
+                            + 10 * min(config.recsys.blend_max_scores, scores))
     if budget is None:
         budget = (int(config.memory_budget_gb * GIB) if config.memory_budget_gb
                   else available_bytes())
