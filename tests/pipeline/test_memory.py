@@ -37,7 +37,8 @@ def test_estimate_adds_the_parts_by_hand():
     assert estimate.parts["item similarity"] == 4 * 5 * ((40 + 8 + 1) * 2 + 5)
     scores = 6 * 5  # held-out users x items: 6 test users (u4..u7, u0, u1), 5 items
     assert estimate.parts["ranking"] == 8 * 16 * scores
-    many = memory.estimate_run_memory(config, _split(rows=400_000, users=100_000, items=5000))
+    big = _split(rows=20_000, users=10_000, items=5000).train  # 10,000 x 5,000 scores
+    many = memory.estimate_run_memory(config, Split(train=big, validation=big, test=big))
     assert many.parts["ranking"] == 8 * (6 * DEFAULT_MAX_ELEMENTS
                                          + 10 * config.recsys.blend_max_scores)
     assert estimate.total == sum(estimate.parts.values()) and estimate.fits
