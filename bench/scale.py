@@ -11,7 +11,8 @@ retrain on the same data.
 
 Part "growth" (`--growth`): for each size, a fresh process generates the synthetic demo
 data at that many reviews (10 per user, half as many items as users) and runs
-`tools/train.py --preset smoke` without the export (tiny BERT, one epoch, one seed).
+`tools/train.py --preset smoke --seeds 0` without the export (tiny BERT, one epoch,
+one evaluation seed: the ablation reuses the recommender stage's model).
 It prints, per stage, the wall seconds and the peak resident memory (sampled every
 0.1 s by `pipeline.stages.StageTimer`), and the ratio of each to the previous size,
 divided by the growth of the data (1.00 = linear). A size whose process grows past
@@ -273,7 +274,7 @@ def growth_child(args: argparse.Namespace) -> None:
     users = max(1, reviews // 10)
     config = config_lib.resolve("smoke", [
         "name=growth", f"data.demo_users={users}", f"data.demo_items={max(10, users // 2)}",
-        *args.set])
+        "evaluation.seeds=0", *args.set])
     timers: list[stages.StageTimer] = []
     current = {"stage": "start"}
 
