@@ -17,14 +17,31 @@ included). Last, the core of `recommend` at the largest size - one [B, E] x [E, 
 matmul and top-k - is timed with the catalogue stored as float32 (as exported),
 float32 transposed, bfloat16 and float16, each as a ratio to float32.
 
+Partitioned index (issue 11, `--index-sizes`, default 1M and 10M items): synthetic
+clustered item embeddings (E = the recommender's `output_dim`; `--index-clusters`
+Gaussian clusters of standard deviation `--index-spread` around N(0, 1) centres, the
+queries drawn the same way) are partitioned by `export.partitioned_index` (k-means on
+a sample, every item assigned) and saved in one SavedModel with two signatures: the
+brute-force dot product + top-K (what `recommend` does today) and the partitioned
+search, for each `--probes` value. Both are timed in the same run, loaded, at batch
+1 (p50 / p99), with the recall@K of the partitioned top-K against the brute-force
+one, the k-means fit time, the save time and the folder size. It times the index's
+first stage; the second stage (the full score of C candidates) is in the full-model
+rows when they run with `--index partitioned`.
+
+    python bench/serving_speed.py --sizes "" --index-sizes 1000000,10000000  # index only
+
 The machine's cores are shared: the load average is printed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
+import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -39,8 +56,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfrec_sentiment.export.config import ExportConfig
-from tfrec_sentiment.export.saved_model import export_models
+from tfrec_sentiment.export.config import INDEX_KINDS, ExportConfig
+from tfrec_sentiment.export.ops import audit_ops, saved_model_ops
+from tfrec_sentiment.export.partitioned_index import PartitionedIndex, default_partitions
+from tfrec_sentiment.export.saved_model import METADATA_FILE, export_models
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.recsys.config import RecsysConfig
@@ -51,6 +70,7 @@ from tfrec_sentiment.sentiment.model import SentimentModel
 
 REVIEWS_PER_USER = 10
 GOALS_MS = {10_000: 10.0, 1_000_000: 50.0}  # recommend p99 at batch 1, on 2 cores
+INDEX_GOAL = {"items": 10_000_000, "p99_ms": 50.0, "recall": 0.95}  # issue 11, 2 cores
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,6 +84,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sentiment", choices=("minilm", "tiny"), default="minilm",
                         help="sentiment model in the export (minilm: the deployed size)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--index", choices=INDEX_KINDS, default="auto",
+                        help="ExportConfig.index of the full-model exports")
+    parser.add_argument("--index-sizes", default="1000000,10000000",
+                        help="catalogue sizes of the partitioned-index rows ('' = none)")
+    parser.add_argument("--probes", default="8,16,32,64",
+                        help="partitions searched, comma-separated (one row each)")
+    parser.add_argument("--partitions", type=int, default=None,
+                        help="k-means partitions (default: about sqrt(items))")
+    parser.add_argument("--index-sample", type=int, default=ExportConfig().index_sample,
+                        help="items the k-means is fitted on")
+    parser.add_argument("--index-clusters", type=int, default=0,
+                        help="synthetic clusters (0: items / 2000)")
+    parser.add_argument("--index-spread", type=float, default=0.5,
+                        help="standard deviation of a cluster around its N(0, 1) centre")
+    parser.add_argument("--index-calls", type=int, default=200,
+                        help="timed batch-1 queries per index row")
     return parser.parse_args()
 
 
@@ -131,6 +167,96 @@ def time_recommend(version_dir: Path, users: np.ndarray, args: argparse.Namespac
     b64 = latencies(many, args.batch_calls, warmup=2)
     return {"p50": percentile(b1, 50), "p99": percentile(b1, 99),
             "users_per_s": 64 * 1e3 / statistics.median(b64), "b64_ms": statistics.median(b64)}
+
+
+def clustered(count: int, centres: np.ndarray, spread: float,
+              rng: np.random.Generator) -> np.ndarray:
+    """float32 [count, E]: a random centre each, plus Gaussian noise of sd `spread`."""
+    out = np.empty((count, centres.shape[1]), np.float32)
+    for start in range(0, count, 1 << 20):  # bounded temporaries
+        rows = min(1 << 20, count - start)
+        noise = rng.standard_normal((rows, centres.shape[1]), np.float32)
+        out[start:start + rows] = centres[rng.integers(0, len(centres), rows)] + spread * noise
+    return out
+
+
+class IndexBench(tf.Module):
+    """Brute-force and partitioned top-K over one partitioned catalogue, as signatures."""
+
+    def __init__(self, index: PartitionedIndex, k: int) -> None:
+        super().__init__(name="index_bench")
+        self.index, self.k = index, k
+        dim = index.centroids.shape[1]
+        query = tf.TensorSpec([None, dim], tf.float32, name="query")
+        self.exact = tf.function(self._exact, input_signature=[query])
+        self.partitioned = tf.function(
+            self._partitioned, input_signature=[query, tf.TensorSpec([], tf.int32, "probes")])
+
+    def _exact(self, query: tf.Tensor) -> dict:
+        scores = tf.matmul(query, self.index.embeddings, transpose_b=True)  # [B, I]
+        top, position = tf.math.top_k(scores, k=self.k)
+        return {"scores": top, "columns": tf.gather(self.index.columns, position)}
+
+    def _partitioned(self, query: tf.Tensor, probes: tf.Tensor) -> dict:
+        top, columns = self.index.search(query, self.k, probes)
+        return {"scores": top, "columns": columns}
+
+
+def time_index(size: int, args: argparse.Namespace, root: str) -> list[dict]:
+    """Brute force vs the partitioned index at `size` items: one row per probes value."""
+    rng = np.random.default_rng(args.seed)
+    dim = RecsysConfig().output_dim
+    centres = rng.standard_normal((args.index_clusters or max(size // 2000, 10), dim),
+                                  np.float32)
+    partitions = min(args.partitions or default_partitions(size), size)
+    probes = [min(int(p), partitions) for p in args.probes.split(",")]
+    embeddings = clustered(size, centres, args.index_spread, rng)
+    index = PartitionedIndex.fit(embeddings, partitions, max(probes), args.index_sample,
+                                 args.seed)
+    fit_s = index.facts["fit_seconds"]
+    del embeddings
+    folder = Path(root) / f"index-{size}"
+    start = time.perf_counter()
+    module = IndexBench(index, args.top_k)
+    tf.saved_model.save(module, str(folder), signatures={
+        "exact": module.exact, "partitioned": module.partitioned})
+    save_s = time.perf_counter() - start
+    non_core = audit_ops(saved_model_ops(folder)).to_dict()["non_core_ops"]
+    del module, index
+    gc.collect()
+    loaded = tf.saved_model.load(str(folder))
+    exact, partitioned = loaded.signatures["exact"], loaded.signatures["partitioned"]
+    queries = [tf.constant(clustered(1, centres, args.index_spread, rng))
+               for _ in range(args.index_calls)]
+    found: dict[str, list] = {}
+
+    def timed(name: str, call: Callable[[tf.Tensor], dict]) -> dict:
+        for query in queries[:10]:
+            call(query)
+        values, found[name] = [], []
+        for query in queries:
+            begin = time.perf_counter()
+            columns = call(query)["columns"].numpy()
+            values.append((time.perf_counter() - begin) * 1e3)
+            found[name].append(set(columns[0].tolist()))
+        return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+
+    common = dict(items=size, partitions=partitions, fit_s=fit_s, save_s=save_s,
+                  megabytes=folder_megabytes(folder), non_core=non_core,
+                  largest=int(np.diff(loaded.index.splits.numpy()).max()))
+    rows = [{**common, "search": "brute force", "probes": None, "recall": 1.0,
+             **timed("exact", lambda q: exact(query=q))}]
+    for count in probes:
+        row = timed(f"p{count}", functools.partial(_probed, partitioned, tf.constant(count)))
+        recall = np.mean([len(a & b) / args.top_k
+                          for a, b in zip(found["exact"], found[f"p{count}"])])
+        rows.append({**common, "search": "partitioned", "probes": count, "recall": recall,
+                     **row})
+    return rows
+
+
+def _probed(signature: Callable, probes: tf.Tensor, query: tf.Tensor) -> dict:
+    return signature(query=query, probes=probes)
 
 
 def review_of_tokens(sentiment: SentimentModel, tokens: int) -> str:
@@ -202,16 +328,24 @@ def conditions() -> str:
 
 def main() -> None:
     args = parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
     print("conditions before:", conditions())
-    sentiment = SentimentModel.build(
+    sentiment = None if not sizes else SentimentModel.build(
         SentimentConfig(preset=args.sentiment) if args.sentiment == "minilm"
         else SentimentConfig(preset="tiny", sequence_length=128))
     rng = np.random.default_rng(args.seed)
     rows = []
     sentiment_row = None
+    index_rows = []
     with tempfile.TemporaryDirectory(prefix="serving-speed-") as root:
-        config = ExportConfig(root=root, model_name="bench", top_k=args.top_k)
+        for size in [int(s) for s in args.index_sizes.split(",") if s]:
+            index_rows += time_index(size, args, root)
+            for row in index_rows[-len(args.probes.split(",")) - 1:]:
+                print(f"  index {size:>10,} items, {row['search']} probes={row['probes']}: "
+                      f"p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms, recall@"
+                      f"{args.top_k} {row['recall']:.3f}", flush=True)
+            shutil.rmtree(Path(root) / f"index-{size}", ignore_errors=True)
+        config = ExportConfig(root=root, model_name="bench", top_k=args.top_k, index=args.index)
         for size in sizes:
             start = time.perf_counter()
             tables = synthetic_tables(size, args.seed)
@@ -222,9 +356,12 @@ def main() -> None:
             del recommender, tables
             gc.collect()
             row = time_recommend(version_dir, users, args, rng)
-            row.update(items=size, build_s=built, megabytes=folder_megabytes(version_dir))
+            row.update(items=size, build_s=built, megabytes=folder_megabytes(version_dir),
+                       index=json.loads((version_dir / "assets.extra" / METADATA_FILE)
+                                        .read_text())["index"])
             rows.append(row)
-            print(f"  {size:>9,} items: p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms, "
+            print(f"  {size:>9,} items ({row['index']['kind']} index): p50 "
+                  f"{row['p50']:.2f} ms, p99 {row['p99']:.2f} ms, "
                   f"{row['users_per_s']:.0f} users/s at batch 64 (export {built:.0f} s, "
                   f"{row['megabytes']:.0f} MB)", flush=True)
             if sentiment_row is None:
@@ -232,23 +369,60 @@ def main() -> None:
                 sentiment_row = time_sentiment(version_dir, text, max(args.calls // 3, 20))
             gc.collect()
         dim = RecsysConfig().output_dim
-        storage = storage_ratios(max(sizes), dim, max(args.calls // 3, 20), args.top_k)
-    report(rows, sentiment_row, storage, args)
+        storage = (storage_ratios(max(sizes), dim, max(args.calls // 3, 20), args.top_k)
+                   if sizes else None)
+    if rows:
+        report(rows, sentiment_row, storage, args)
+    if index_rows:
+        report_index(index_rows, args)
     print("conditions after:", conditions())
 
 
-def report(rows: list[dict], sentiment_row: dict, storage: dict, args: argparse.Namespace) -> None:
+def report_index(rows: list[dict], args: argparse.Namespace) -> None:
+    goal = INDEX_GOAL
+    print(f"\npartitioned index vs brute force (loaded SavedModel, batch 1, K={args.top_k}, "
+          f"E={RecsysConfig().output_dim}, {args.index_calls} queries; synthetic clustered "
+          f"embeddings: {args.index_clusters or 'items / 2000'} clusters, sd "
+          f"{args.index_spread}; k-means sample {args.index_sample:,})")
+    print(f"| items | search | partitions | probes | p50 ms | p99 ms | recall@{args.top_k} | "
+          f"goal at {goal['items'] // 10**6}M: p99 < {goal['p99_ms']:.0f} ms, recall >= "
+          f"{goal['recall']} |")
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        verdict = ""
+        if row["items"] == goal["items"] and row["probes"] is not None:
+            met = row["p99"] < goal["p99_ms"] and row["recall"] >= goal["recall"]
+            verdict = "met" if met else "missed"
+        print(f"| {row['items']:,} | {row['search']} | {row['partitions']:,} | "
+              f"{row['probes'] or 'all'} | {row['p50']:.2f} | {row['p99']:.2f} | "
+              f"{row['recall']:.3f} | {verdict} |")
+    print("| items | k-means fit + assign s | save s | folder MB | largest partition | "
+          "non-core ops |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        if row["probes"] is None:
+            print(f"| {row['items']:,} | {row['fit_s']:.0f} | {row['save_s']:.0f} | "
+                  f"{row['megabytes']:.0f} | {row['largest']:,} | "
+                  f"{', '.join(row['non_core']) or 'none'} |")
+
+
+def report(rows: list[dict], sentiment_row: dict, storage: dict | None,
+           args: argparse.Namespace) -> None:
     print(f"\nrecommend (loaded SavedModel, K={args.top_k}, E={RecsysConfig().output_dim}, "
           "retrieval score mode, reviewed items excluded)")
-    print("| items | p50 ms (batch 1) | p99 ms (batch 1) | users/s (batch 64) | goal p99 | "
-          "p50 / p50 at smallest |")
-    print("|---:|---:|---:|---:|---|---:|")
+    print("| items | index | p50 ms (batch 1) | p99 ms (batch 1) | users/s (batch 64) | "
+          "goal p99 | p50 / p50 at smallest |")
+    print("|---:|---|---:|---:|---:|---|---:|")
     base = rows[0]["p50"]
     for row in rows:
         goal = GOALS_MS.get(row["items"])
         verdict = "" if goal is None else (
             f"< {goal:.0f} ms: {'met' if row['p99'] < goal else 'MISSED'}")
-        print(f"| {row['items']:,} | {row['p50']:.2f} | {row['p99']:.2f} | "
+        index = row["index"]
+        kind = index["kind"] if index["kind"] == "exact" else (
+            f"partitioned P={index['partitions']:,} probes={index['probes']} "
+            f"C={index['candidates']}")
+        print(f"| {row['items']:,} | {kind} | {row['p50']:.2f} | {row['p99']:.2f} | "
               f"{row['users_per_s']:.0f} | {verdict} | {row['p50'] / base:.1f}x |")
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
@@ -258,6 +432,8 @@ def report(rows: list[dict], sentiment_row: dict, storage: dict, args: argparse.
               f"{last['items']:,}); the per-request overhead is ~{first['p50']:.2f} ms")
     print(f"\nsentiment ({args.sentiment}, one review of 64 tokens, batch 1): "
           f"p50 {sentiment_row['p50']:.1f} ms, p99 {sentiment_row['p99']:.1f} ms")
+    if storage is None:
+        return
     print(f"\nscore + top-{args.top_k} core at {max(r['items'] for r in rows):,} items, "
           "by catalogue storage (ratio = time / float32 [I, E])")
     print("| storage | batch 1 ms | ratio | batch 64 ms | ratio |")

@@ -6,6 +6,9 @@ the config does not import TensorFlow):
 - `config`: ExportConfig (root, model name, K, models.config settings).
 - `index`: CatalogueIndex, the brute-force top-K over every item that leaves out the
   items each user reviewed in the training data (CSR table, no dense mask).
+- `partitioned_index`: PartitionedIndex, k-means partitions of the item embeddings
+  searched in core TF ops: the first stage of `recommend` above
+  `ExportConfig.index_auto_items` items (docs/serving.md "Large catalogues").
 - `module`: ServingModule, the one `tf.Module` with the signatures `recommend`
   (= `serving_default`), `rank`, `sentiment` and `recommend_from_reviews`;
   `build_serving_module(sentiment, recommender, top_k)`.

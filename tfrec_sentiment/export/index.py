@@ -11,7 +11,9 @@ the batch, the K best items that are not excluded are among the K + S best items
 overall. So one `tf.math.top_k` of depth K + S over the scores, a [B, K + S, S]
 comparison against the excluded columns, and a second top-k of depth K over those
 K + S candidates give the exact answer (ties: the lower column first, as
-`tf.math.top_k`). Rows with fewer than K eligible items are padded with item id ""
+`tf.math.top_k`). `top_k_among` does the same over each row's own candidate columns
+(the partitioned index's second stage, `export.partitioned_index`). Rows with fewer
+than K eligible items are padded with item id ""
 and score `EMPTY_SCORE` (the lowest float32: finite, so REST/JSON can carry it).
 
 Example:
@@ -129,11 +131,36 @@ class CatalogueIndex(tf.Module):
             item ids string [B, k] and their scores float32 [B, k], best first;
             missing slots are "" / EMPTY_SCORE.
         """
+        return self._top_k(scores, None, excluded)
+
+    def top_k_among(self, scores: tf.Tensor, columns: tf.Tensor,
+                    excluded: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The k best non-excluded items per row among each row's own candidates.
+
+        The second stage of a partitioned index (`export.partitioned_index`): the
+        same exclusion and top-k as `top_k`, over C candidate columns per row.
+
+        Args:
+            scores: float32 [B, C], the score of candidate `columns[b, c]`.
+            columns: int32 [B, C] catalogue columns; -1 = no candidate (never picked).
+            excluded: ragged int [B, None] columns to leave out per row.
+
+        Returns:
+            as `top_k`.
+        """
+        scores = tf.where(columns >= 0, scores, tf.constant(-np.inf, scores.dtype))
+        return self._top_k(scores, tf.cast(columns, tf.int32), excluded)
+
+    def _top_k(self, scores: tf.Tensor, candidates: tf.Tensor | None,
+               excluded: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`top_k` (candidates None: column = score position) and `top_k_among`."""
         num_items = tf.shape(scores)[1]
         excluded = tf.cast(excluded, tf.int32)
         most = tf.reduce_max(tf.concat([tf.cast(excluded.row_lengths(), tf.int32), [0]], 0))
         depth = tf.minimum(self.k + most, num_items)
         values, columns = tf.math.top_k(scores, k=depth)
+        if candidates is not None:
+            columns = tf.gather(candidates, columns, batch_dims=1)
         hit = tf.reduce_any(
             columns[:, :, None] == excluded.to_tensor(default_value=-1)[:, None, :], axis=-1)
         values = tf.where(hit, tf.constant(-np.inf, scores.dtype), values)
@@ -143,6 +170,8 @@ class CatalogueIndex(tf.Module):
         values = tf.pad(values, pad, constant_values=-np.inf)
         columns = tf.pad(columns, pad)
         empty = tf.math.is_inf(values)
+        if candidates is not None:  # -1: no candidate (always empty)
+            columns = tf.maximum(columns, 0)
         item_ids = tf.where(empty, tf.constant(b""), tf.gather(self.item_ids, columns))
         values = tf.where(empty, tf.constant(EMPTY_SCORE, values.dtype), values)
         return tf.ensure_shape(item_ids, [None, self.k]), tf.ensure_shape(values, [None, self.k])

@@ -3,8 +3,10 @@
 It composes the sentiment side's `SentimentModule` (Keras 3: in-graph WordPiece +
 BERT) and the recommender's `RecommenderServing` (tf-keras + TFRS: feature lookups,
 towers, ranking head, catalogue scoring), plus the `CatalogueIndex` (brute-force
-top-k without the user's reviewed items). Only tensors cross between the two Keras
-worlds. Its four `tf.function`s are the SavedModel's signatures:
+top-k without the user's reviewed items; for large catalogues, after a
+`PartitionedIndex` has picked C candidates per user, which alone get the full score).
+Only tensors cross between the two Keras worlds. Its four `tf.function`s are the
+SavedModel's signatures:
 
 - `recommend` (= `serving_default`): `user_id` string [B] -> `item_ids` string [B, K],
   `scores` float32 [B, K];
@@ -58,7 +60,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.index import CatalogueIndex
+from tfrec_sentiment.export.partitioned_index import PartitionedIndex, default_partitions
 
 VOCABULARY_FILE = "vocab.txt"
 SIGNATURE_NAMES = ("serving_default", "recommend", "rank", "score", "sentiment",
@@ -87,14 +91,27 @@ class ServingModule(tf.Module):
         review_time: Unix seconds at which fresh reviews of `recommend_from_reviews`
             are dated (the end of the training period).
         vocabulary: the tokenizer's vocabulary, saved as the asset `vocab.txt`.
+        partitions: None = `recommend` scores the whole catalogue; a
+            `PartitionedIndex` = two stages: its `candidates` best items by the
+            retrieval dot product, the full score on those only
+            (`recommender.score_columns`; call `prepare_candidate_scoring` first),
+            then the exclusion and top-K (`index.top_k_among`).
+        candidates: C, the candidates per user (with `partitions`; the depth searched
+            is C + the most items a user of the batch reviewed, so the exclusion
+            cannot starve the top K).
     """
 
     def __init__(self, sentiment: tf.Module, recommender: tf.Module, index: CatalogueIndex,
-                 text_dim: int, review_time: int, vocabulary: Sequence[str] = ()) -> None:
+                 text_dim: int, review_time: int, vocabulary: Sequence[str] = (),
+                 partitions: PartitionedIndex | None = None, candidates: int = 0) -> None:
         super().__init__(name="tfrec_sentiment_serving")
         self.sentiment_model = sentiment
         self.recommender = recommender
         self.index = index
+        self.partitions = partitions
+        self.candidates = int(candidates)
+        if partitions is not None and self.candidates < index.k:
+            raise ValueError(f"candidates must be >= k ({index.k}), got {candidates}")
         self.text_dim = int(text_dim)
         self.review_time = tf.constant(int(review_time), tf.int64)
         if vocabulary:
@@ -103,6 +120,24 @@ class ServingModule(tf.Module):
     @property
     def top_k(self) -> int:
         return self.index.k
+
+    def describe_index(self) -> dict:
+        """How `recommend` ranks, for export.json: {"kind": "exact"} or "partitioned"
+        with its partitions, probes, candidates and k-means fit facts."""
+        if self.partitions is None:
+            return {"kind": "exact"}
+        return {"kind": "partitioned", **dict(self.partitions.facts),
+                "candidates": self.candidates}
+
+    def _two_stage(self, user: dict, excluded: tf.RaggedTensor, user_id: tf.Tensor | None = None,
+                   history: tf.Tensor | None = None, similarity: tf.Tensor | None = None,
+                   new_users: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Partitioned index candidates -> full score on them -> exclusion + top-K."""
+        most = tf.reduce_max(tf.concat([tf.cast(excluded.row_lengths(), tf.int32), [0]], 0))
+        _, columns = self.partitions.search(user["embedding"], self.candidates + most)
+        scores = self.recommender.score_columns(user, columns, user_id, history, similarity,
+                                                new_users=new_users)
+        return self.index.top_k_among(scores, columns, excluded)
 
     def serving_signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """Signature name -> concrete function, for `tf.saved_model.save`."""
@@ -119,6 +154,10 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[_IDS["user_id"]])
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
         """Top-K items for known (or unknown) users, without their reviewed items."""
+        if self.partitions is not None:
+            user = self.recommender.user_outputs(user_id)
+            item_ids, top = self._two_stage(user, self.index.seen(user_id), user_id)
+            return {"item_ids": item_ids, "scores": top}
         scores = self.recommender.score_catalogue(user_id)
         item_ids, top = self.index.top_k(scores, self.index.seen(user_id))
         return {"item_ids": item_ids, "scores": top}
@@ -160,26 +199,39 @@ class ServingModule(tf.Module):
         text, user_index = text[valid], user_index[valid]
         rating, item_id = rating[valid], item_id[valid]
         num_users = tf.reduce_max(tf.concat([user_index + 1, [0]], axis=0))
-        scores = self._score_new_users(text, user_index, rating, item_id, num_users)
         excluded = self.index.columns_by_user(item_id, user_index, num_users)
+        reviews = self._new_user_reviews(text, user_index, rating, item_id, num_users)
+        if self.partitions is not None:
+            user, given, similarity = self.recommender.new_user_outputs(*reviews)
+            item_ids, top = self._two_stage(user, excluded, history=given,
+                                            similarity=similarity, new_users=True)
+            return {"item_ids": item_ids, "scores": top}
+        scores = self.recommender.score_catalogue_from_reviews(*reviews)
         item_ids, top = self.index.top_k(scores, excluded)
         return {"item_ids": item_ids, "scores": top}
 
     def _score_new_users(self, text: tf.Tensor, user_index: tf.Tensor, rating: tf.Tensor,
                          item_id: tf.Tensor, num_users: tf.Tensor) -> tf.Tensor:
         """Catalogue scores [G, I] of new users from their reviews (text, stars, items)."""
+        return self.recommender.score_catalogue_from_reviews(
+            *self._new_user_reviews(text, user_index, rating, item_id, num_users))
+
+    def _new_user_reviews(self, text: tf.Tensor, user_index: tf.Tensor, rating: tf.Tensor,
+                          item_id: tf.Tensor, num_users: tf.Tensor) -> tuple:
+        """The recommender's review inputs of new users (`score_catalogue_from_reviews`)
+        from their raw reviews: sentiment, stars given or imputed, dates, items."""
         scored = self.sentiment_model(text)
         probabilities = scored["probabilities"]
         given = (rating >= 1.0) & (rating <= 5.0)
         stars = tf.where(given, rating, self.recommender.impute_ratings(probabilities))
         rows = tf.size(text)
         embedding = scored["embedding"] if self.text_dim else tf.zeros([rows, 0])
-        return self.recommender.score_catalogue_from_reviews(
-            probabilities, stars, tf.zeros([rows]), tf.fill([rows], self.review_time),
-            embedding, user_index, num_users, item_id)
+        return (probabilities, stars, tf.zeros([rows]), tf.fill([rows], self.review_time),
+                embedding, user_index, num_users, item_id)
 
 
-def build_serving_module(sentiment, recommender, top_k: int) -> ServingModule:
+def build_serving_module(sentiment, recommender, top_k: int,
+                         config: ExportConfig | None = None) -> ServingModule:
     """Composes a `SentimentModel` and a `TrainedRecommender` into a `ServingModule`.
 
     Args:
@@ -188,6 +240,10 @@ def build_serving_module(sentiment, recommender, top_k: int) -> ServingModule:
             tables give the catalogue (column order of `serving.catalogue()`) and the
             training reviews whose items are excluded per user.
         top_k: K, the number of recommendations of every signature.
+        config: the ExportConfig whose `index*`, `partitions`, `probes` and
+            `candidates` choose the index (`ExportConfig.index_kind`); None = exact.
+            The partitioned index is fitted here (k-means over the item embeddings);
+            its partitions are at most the catalogue's items, its probes at most P.
 
     Raises:
         ValueError: the recommender reads text embeddings of another width than the
@@ -207,8 +263,17 @@ def build_serving_module(sentiment, recommender, top_k: int) -> ServingModule:
         catalogue, tables.ids["user"], tables.rows["user_index"], tables.rows["item_index"],
         k=top_k)
     review_time = int(tables.rows["timestamp"].max()) if len(tables.rows["timestamp"]) else 0
+    partitions, candidates = None, 0
+    if config is not None and config.index_kind(len(catalogue)) == "partitioned":
+        serving.prepare_candidate_scoring(seed=config.index_seed)
+        count = min(config.partitions or default_partitions(len(catalogue)), len(catalogue))
+        partitions = PartitionedIndex.fit(serving.item_embeddings.numpy(), count,
+                                          min(config.probes, count), config.index_sample,
+                                          config.index_seed)
+        candidates = config.candidate_count
     return ServingModule(sentiment.as_module(), serving, index, text_dim, review_time,
-                         vocabulary=sentiment.preprocessor.tokenizer.get_vocabulary())
+                         vocabulary=sentiment.preprocessor.tokenizer.get_vocabulary(),
+                         partitions=partitions, candidates=candidates)
 
 
 def _write_vocabulary(owner: object, vocabulary: Sequence[str]) -> str:

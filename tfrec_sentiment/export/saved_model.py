@@ -121,7 +121,7 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
     Returns:
         The version folder.
     """
-    module = build_serving_module(sentiment, recommender, config.top_k)
+    module = build_serving_module(sentiment, recommender, config.top_k, config)
     tables = recommender.tables
     described = {
         "source_run": str(source) if source is not None else None,
@@ -129,6 +129,7 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         "catalogue_items": len(tables.ids["item"]),
         "known_users": len(tables.ids["user"]),
         "excluded_training_reviews": int(module.index.seen_items.shape[0]),
+        "index": module.describe_index(),
         "review_time": int(module.review_time.numpy()),
         "sentiment": jsonable(sentiment.describe(), fallback=str),
         "recommender": {"config": jsonable(dataclasses.asdict(recommender.config), fallback=str),

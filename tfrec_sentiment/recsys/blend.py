@@ -182,7 +182,7 @@ def standardize_rows(scores: np.ndarray) -> np.ndarray:
 
 def blend_scores(components: Mapping[str, tf.Tensor], history: tf.Tensor,
                  weights: tf.Tensor, edges: tf.Tensor,
-                 names: Sequence[str]) -> tf.Tensor:
+                 names: Sequence[str], moments: Mapping | None = None) -> tf.Tensor:
     """In-graph blend (core TF ops): sum_c weights[bucket(u), c] * z_c(u, i).
 
     Args:
@@ -191,6 +191,9 @@ def blend_scores(components: Mapping[str, tf.Tensor], history: tf.Tensor,
         weights: float32 [B, C], columns in `names` order.
         edges: int64 [B - 1], lower bounds of buckets 1..B-1.
         names: the component names, C of them.
+        moments: name -> (mean, variance) float32 [U] to standardise with instead of
+            each row's own (a few candidates scored, the moments of the whole
+            catalogue: `RecommenderServing.score_columns`); None: the row's own.
 
     Returns:
         float32 [U, I].
@@ -200,13 +203,17 @@ def blend_scores(components: Mapping[str, tf.Tensor], history: tf.Tensor,
     chosen = tf.gather(weights, bucket)  # [U, C]
     out = None
     for c, name in enumerate(names):
-        part = chosen[:, c:c + 1] * _standardize(components[name])
+        given = None if moments is None else moments[name]
+        part = chosen[:, c:c + 1] * _standardize(components[name], given)
         out = part if out is None else out + part
     return out
 
 
-def _standardize(scores: tf.Tensor) -> tf.Tensor:
-    mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+def _standardize(scores: tf.Tensor, moments: tuple | None = None) -> tf.Tensor:
+    if moments is None:
+        mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+    else:  # (mean, variance) [U] given
+        mean, variance = moments[0][:, None], moments[1][:, None]
     return (scores - mean) * tf.math.rsqrt(variance + _EPSILON)
 
 

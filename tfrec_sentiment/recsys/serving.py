@@ -20,6 +20,9 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
 - `score_items(user_id string[B], item_id string[I])` -> float[B, I]
 - `score_components(user_id string[B], item_id string[I])` -> {component: float[B, I]}
   the raw signals of the learned score (`recsys.blend`), and "history" int64[B]
+- `score_columns(user outputs, columns int32[B, C], ...)` -> float[B, C]: each user's
+  own candidates scored as `score_catalogue` scores them (catalogue-wide moments from
+  `prepare_candidate_scoring`): the second stage of the export's partitioned index
 - `impute_ratings(probabilities float[N, 3])` -> float[N] stars from sentiment
 - `profile_from_reviews(probabilities [N, 3], rating [N], helpful_votes [N],
   timestamp int64[N] (seconds; the request time for fresh reviews),
@@ -202,20 +205,139 @@ class RecommenderServing(tf.Module):
                  "rating": rating_matrix(self.model, user, item)}
         popularity = tf.gather(self.item_log_count, item_index)  # [I]
         parts["popularity"] = tf.tile(popularity[None, :], [num_users, 1])
+        parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
+        if padded is not None:
+            parts["knn"] = _profile_at(padded, item_index)
+        return parts
+
+    def _user_signals(self, num_users: tf.Tensor, user_id: tf.Tensor | None,
+                      history: tf.Tensor | None,
+                      similarity: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """The learned score's per-user inputs: training reviews int64 [U] (the bucket)
+        and, with "knn", the similarity profile [U, I' + 1] (column 0: unknown item)."""
         if user_id is None:
             row = tf.zeros([num_users], tf.int64)
         else:
             row = tf.cast(self.user_features.index(tf.reshape(normalize_ids(user_id), [-1])),
                           tf.int64)
-        parts["history"] = tf.gather(self.user_history, row) if history is None else history
-        if "knn" in self.components:
-            profile = (tf.gather(self.user_features.tables[SIMILARITY_GROUP], row)
-                       if similarity is None else similarity)  # [U, I']
-            padded = tf.concat([tf.zeros([num_users, 1]), profile], axis=1)  # column 0: unknown
-            width = tf.cast(tf.shape(padded)[1], tf.int64)
-            inside = tf.where(item_index < width, item_index, tf.zeros_like(item_index))
-            parts["knn"] = tf.gather(padded, inside, axis=1)
-        return parts
+        history = tf.gather(self.user_history, row) if history is None else history
+        if "knn" not in self.components:
+            return history, None
+        profile = (tf.gather(self.user_features.tables[SIMILARITY_GROUP], row)
+                   if similarity is None else similarity)  # [U, I']
+        return history, tf.concat([tf.zeros([num_users, 1]), profile], axis=1)
+
+    # --- candidate scoring (the second stage of a partitioned index) ---------------------
+
+    def prepare_candidate_scoring(self, sample: int = 2048, seed: int = 0) -> None:
+        """Stores the catalogue-wide statistics that `score_columns` standardises with.
+
+        The "learned" and "blend" scores standardise each component per user over
+        the WHOLE catalogue; `score_columns` scores a few candidates, so the per-user
+        mean and variance come from here instead: retrieval exactly (item embedding
+        mean m [E] and covariance S [E, E]: mean u.m, variance u'Su), popularity
+        exactly (one catalogue constant), kNN exactly (the profile row), the rating
+        head over a seeded sample of `sample` catalogue items (every item when the
+        catalogue has at most `sample`: then exact too). Call it once, before saving.
+        """
+        embeddings = self.item_embeddings.numpy()
+        count = max(len(embeddings), 1)
+        total = np.zeros(embeddings.shape[1])
+        gram = np.zeros((embeddings.shape[1],) * 2)
+        for start in range(0, len(embeddings), 1 << 20):  # float64, bounded memory
+            chunk = embeddings[start:start + (1 << 20)].astype(np.float64)
+            total += chunk.sum(axis=0)
+            gram += chunk.T @ chunk
+        mean = total / count
+        self.catalogue_mean = tf.Variable(mean.astype(np.float32), trainable=False,
+                                          name="catalogue_mean")
+        self.catalogue_covariance = tf.Variable(
+            (gram / count - np.outer(mean, mean)).astype(np.float32), trainable=False,
+            name="catalogue_covariance")
+        log_count = self.item_log_count.numpy()[1:].astype(np.float64)
+        self.popularity_moments = tf.Variable(
+            np.array([log_count.mean(), log_count.var()] if len(log_count) else [0.0, 0.0],
+                     np.float32), trainable=False, name="popularity_moments")
+        rng = np.random.default_rng(seed)
+        columns = (np.arange(len(embeddings)) if len(embeddings) <= sample
+                   else np.sort(rng.choice(len(embeddings), sample, replace=False)))
+        self.moment_sample = tf.Variable(columns.astype(np.int32), trainable=False,
+                                         name="moment_sample")
+
+    def user_outputs(self, user_id: tf.Tensor) -> dict:
+        """User-tower outputs of known (or unknown) users, string [B] -> {"embedding"
+        [B, E], "latent", "features", "bias"}: the first stage's query."""
+        return self._user_outputs(user_id)
+
+    def new_user_outputs(self, probabilities, rating, helpful_votes, timestamp, embedding,
+                         segment_ids, num_users, item_id) -> tuple[dict, tf.Tensor,
+                                                                   tf.Tensor | None]:
+        """User-tower outputs of G new users from their reviews (the inputs of
+        `score_catalogue_from_reviews`), their reviews given int64 [G] and their
+        similarity profile ([G, I] or None): what `score_columns` takes for them."""
+        return self._new_users(probabilities, rating, helpful_votes, timestamp, embedding,
+                               segment_ids, num_users, item_id)
+
+    def score_columns(self, user: dict, columns: tf.Tensor, user_id: tf.Tensor | None = None,
+                      history: tf.Tensor | None = None, similarity: tf.Tensor | None = None,
+                      new_users: bool = False) -> tf.Tensor:
+        """Scores [B, C] of each user's own C candidate columns, as `score_catalogue`.
+
+        The score mode's value of user b and item `columns[b, c]` over the whole
+        catalogue: standardised with the catalogue-wide moments of
+        `prepare_candidate_scoring` (exact for retrieval, popularity and kNN; the
+        rating head's over its item sample), so the candidates rank as in
+        `score_catalogue` and their scores match it when the sample is the catalogue.
+
+        Args:
+            user: user-tower outputs [B, ...] (`user_outputs` / `new_user_outputs`).
+            columns: int32 [B, C] catalogue columns; negative = none (its score is
+                meaningless: mask it).
+            user_id: string [B] known users (their bucket and kNN profile); None for
+                new users, who bring `history` int64 [B] and `similarity` [B, I].
+            new_users: rank with the new-user blend weights.
+
+        Raises:
+            ValueError: `prepare_candidate_scoring` was not called.
+        """
+        if not hasattr(self, "moment_sample"):
+            raise ValueError("call prepare_candidate_scoring() before score_columns()")
+        safe = tf.maximum(tf.cast(columns, tf.int32), 0)
+        catalogue = self._catalogue_outputs()
+        item = {k: tf.gather(v, safe) for k, v in catalogue.items()}  # [B, C, ...]
+        retrieval = tf.einsum("be,bce->bc", user["embedding"], item["embedding"])
+        if self.score_mode == "retrieval":
+            return retrieval
+        rating = _candidate_ratings(self.model, user, item)
+        if self.score_mode == "rating":
+            return rating
+        sampled = {k: tf.gather(v, self.moment_sample) for k, v in catalogue.items()}
+        moments = {"retrieval": self._retrieval_moments(user["embedding"]),
+                   "rating": tf.nn.moments(rating_matrix(self.model, user, sampled), axes=[1])}
+        if self.score_mode == "blend":
+            return (_standardize_rows(retrieval, moments["retrieval"])
+                    + self.score_blend * _standardize_rows(rating, moments["rating"]))
+        num_users = tf.shape(user["bias"])[0]
+        item_index = tf.cast(safe, tf.int64) + 1  # feature-table rows (0 = unknown)
+        parts = {"retrieval": retrieval, "rating": rating,
+                 "popularity": tf.gather(self.item_log_count, item_index)}
+        fill = tf.ones([num_users])
+        moments["popularity"] = (fill * self.popularity_moments[0],
+                                 fill * self.popularity_moments[1])
+        parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
+        if padded is not None:
+            parts["knn"] = _profile_at(padded, item_index, per_row=True)
+            every = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
+            moments["knn"] = tf.nn.moments(_profile_at(padded, every), axes=[1])
+        weights = self.new_user_blend_weights if new_users else self.blend_weights
+        return blend_scores(parts, parts["history"], weights.read_value(),
+                            self.blend_edges.read_value(), self.components, moments=moments)
+
+    def _retrieval_moments(self, query: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Mean and variance [B] of each query's dot product over the catalogue."""
+        mean = tf.linalg.matvec(query, self.catalogue_mean)
+        variance = tf.reduce_sum(tf.matmul(query, self.catalogue_covariance) * query, axis=1)
+        return mean, tf.maximum(variance, 0.0)
 
     def _item_index(self, item_id: tf.Tensor) -> tf.Tensor:
         return tf.cast(self.item_features.index(tf.reshape(normalize_ids(item_id), [-1])),
@@ -413,6 +535,25 @@ def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
     return tf.reshape(rating, [num_users, num_items])
 
 
+def _candidate_ratings(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
+    """Predicted ratings [B, C] of user b and its own candidates (item outputs [B, C, ...])."""
+    count = tf.shape(item["bias"])[1]
+    keys = ("latent", "features", "bias")
+    pairs_user = {k: tf.repeat(user[k], count, axis=0) for k in keys}
+    pairs_item = {k: tf.reshape(item[k], [-1] + item[k].shape[2:].as_list()) for k in keys}
+    return tf.reshape(model.rate(pairs_user, pairs_item, training=False), [-1, count])
+
+
+def _profile_at(padded: tf.Tensor, item_index: tf.Tensor, per_row: bool = False) -> tf.Tensor:
+    """Similarity profile values at feature-table rows: [U, I' + 1] at int64 [I] ->
+    [U, I], or at [U, C] -> [U, C] (`per_row`); rows beyond the profile give 0."""
+    width = tf.cast(tf.shape(padded)[1], tf.int64)
+    inside = tf.where(item_index < width, item_index, tf.zeros_like(item_index))
+    if per_row:
+        return tf.gather(padded, inside, batch_dims=1)
+    return tf.gather(padded, inside, axis=1)
+
+
 def score_matrix(model: RecommenderModel, user: dict, item: dict, score_mode: str,
                  score_blend: float = 1.0) -> tf.Tensor:
     """Scores [U, I] of every user x item pair by `score_mode` (see `RecsysConfig`).
@@ -438,6 +579,11 @@ def blend_components(tables: FeatureTables) -> tuple[str, ...]:
     return tuple(c for c in COMPONENTS if c != "knn" or tables.has_similarity)
 
 
-def _standardize_rows(scores: tf.Tensor) -> tf.Tensor:
-    mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+def _standardize_rows(scores: tf.Tensor,
+                      moments: tuple[tf.Tensor, tf.Tensor] | None = None) -> tf.Tensor:
+    """Each row standardised by its own moments, or by given (mean, variance) [U]."""
+    if moments is None:
+        mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+    else:
+        mean, variance = moments[0][:, None], moments[1][:, None]
     return (scores - mean) * tf.math.rsqrt(variance + 1e-12)
