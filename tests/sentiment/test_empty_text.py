@@ -2,7 +2,9 @@
 
 The exported `sentiment` signature (served by plain TensorFlow in a fresh process) and
 batch scoring (`score_texts`) give the same numbers: the class prior, a zero embedding
-and the label "none" for an empty or whitespace-only text.
+and the label "none" for an empty or whitespace-only text. The exported signature's
+case is in tests/sentiment/test_export.py, which saves and serves one SavedModel for
+its own texts and these.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.sentiment.conftest import labelled
-from tests.sentiment.test_export import Export, serve
+from tests.sentiment.test_export import EMPTY, EMPTY_TEXTS, PRIOR
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.empty_text import (
     NO_TEXT_LABEL,
@@ -25,10 +26,7 @@ from tfrec_sentiment.sentiment.empty_text import (
 from tfrec_sentiment.sentiment.model import SentimentModel
 from tfrec_sentiment.sentiment.training import train_classifier
 
-PRIOR = [0.1, 0.3, 0.6]
-EMPTY = ["", "   ", "\u3000\t\r\n"]
-EMOJI = ["\U0001F44D" * 3, "\U0001F44D", "\U0001F60D", "\U0001F621\U0001F44E", "\u2b50" * 5]
-TEXTS = EMPTY + EMOJI + ["great strings, love them"]
+TEXTS = EMPTY_TEXTS
 
 
 @pytest.fixture(scope="module")
@@ -57,24 +55,6 @@ def test_batch_scoring_answers_empty_texts_with_the_prior(model):
     np.testing.assert_allclose(np.linalg.norm(scores.embedding[n:], axis=1), 1.0, rtol=1e-5)
     assert scores.labels[:n] == [NO_TEXT_LABEL] * n
     assert set(scores.labels[n:]) <= {"negative", "neutral", "positive"}
-
-
-def test_exported_signature_gives_the_same_numbers_as_batch_scoring(model, tmp_path):
-    export = Export(model.as_module())
-    tf.saved_model.save(export, str(tmp_path), signatures={"sentiment": export.score})
-    served = serve(tmp_path, TEXTS)  # a fresh process: the prior is in the SavedModel
-    batch = model.score(TEXTS)
-    np.testing.assert_allclose(served["probabilities"], batch.probabilities, atol=1e-5)
-    np.testing.assert_allclose(served["embedding"], batch.embedding, atol=1e-5)
-    assert served["label"] == batch.labels
-    n = len(EMPTY)
-    np.testing.assert_allclose(served["probabilities"][:n], [PRIOR] * n, atol=1e-7)
-    assert served["label"][:n] == [NO_TEXT_LABEL] * n
-    # Emoji are words now: no two emoji texts share one [UNK] answer. The embeddings
-    # tell them apart (the tiny model's random head gives near-equal probabilities).
-    emoji_rows = np.array(served["embedding"][n:n + len(EMOJI)])
-    gaps = np.abs(emoji_rows[:, None, :] - emoji_rows[None, :, :]).max(axis=-1)
-    assert gaps[~np.eye(len(EMOJI), dtype=bool)].min() > 1e-3
 
 
 def test_prior_survives_save_load_and_keys_the_fingerprint(model, tmp_path):

@@ -12,11 +12,21 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from tfrec_sentiment.sentiment.empty_text import NO_TEXT_LABEL
+
+# The empty-text answer (tests/sentiment/test_empty_text.py): a class prior, and texts
+# that are empty, whitespace only, or emoji only.
+PRIOR = [0.1, 0.3, 0.6]
+EMPTY = ["", "   ", "\u3000\t\r\n"]
+EMOJI = ["\U0001F44D" * 3, "\U0001F44D", "\U0001F60D", "\U0001F621\U0001F44E", "\u2b50" * 5]
+EMPTY_TEXTS = EMPTY + EMOJI + ["great strings, love them"]
 TEXTS = ["great strings, love them", "the cable broke", "", "ok " * 300, "caf\u00e9 \u2603"]
 
 SERVE = r"""
@@ -71,19 +81,63 @@ def serve(path: Path, texts: list[str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_saved_module_serves_raw_strings_with_core_and_tf_text_ops_only(tiny_model, tmp_path):
-    export = Export(tiny_model.as_module())
+@pytest.fixture(scope="module")
+def prior_model():
+    """The tiny model with a class prior (the empty-text answer, `empty_text.py`)."""
+    from tfrec_sentiment.sentiment.config import SentimentConfig
+    from tfrec_sentiment.sentiment.model import SentimentModel
+
+    config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
+    built = SentimentModel.build(config)
+    built.set_class_prior(PRIOR)
+    return built
+
+
+@pytest.fixture(scope="module")
+def served(prior_model, tmp_path_factory) -> types.SimpleNamespace:
+    """One SavedModel of `prior_model`, served once in a fresh process for both tests:
+    `TEXTS` first, then `EMPTY_TEXTS` (saving and a fresh TensorFlow are most of the cost).
+    """
+    export = Export(prior_model.as_module())
+    path = tmp_path_factory.mktemp("sentiment_export")
     expected = export.score(tf.constant(TEXTS))
-    tf.saved_model.save(export, str(tmp_path), signatures={"sentiment": export.score})
-    served = serve(tmp_path, TEXTS)
-    assert served["unknown_ops"] == []
-    assert "TFText>RoundRobinTrim" not in served["text_ops"]
-    assert set(served["text_ops"]) <= {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets",
-                                       "RegexSplitWithOffsets", "NormalizeUTF8"}
-    assert served["modules"] == []
-    np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-5)
-    np.testing.assert_allclose(served["embedding"], expected["embedding"], atol=1e-5)
-    assert served["label"] == [v.decode() for v in expected["label"].numpy()]
+    tf.saved_model.save(export, str(path), signatures={"sentiment": export.score})
+    out = serve(path, TEXTS + EMPTY_TEXTS)
+    n = len(TEXTS)
+    rows = {key: out[key] for key in ("probabilities", "embedding", "label")}
+    return types.SimpleNamespace(
+        expected=expected, graph=out, texts={key: value[:n] for key, value in rows.items()},
+        empty={key: value[n:] for key, value in rows.items()})
+
+
+def test_saved_module_serves_raw_strings_with_core_and_tf_text_ops_only(prior_model, served):
+    expected = served.expected
+    assert served.graph["unknown_ops"] == []
+    assert "TFText>RoundRobinTrim" not in served.graph["text_ops"]
+    assert set(served.graph["text_ops"]) <= {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets",
+                                             "RegexSplitWithOffsets", "NormalizeUTF8"}
+    assert served.graph["modules"] == []
+    np.testing.assert_allclose(served.texts["probabilities"], expected["probabilities"],
+                               atol=1e-5)
+    np.testing.assert_allclose(served.texts["embedding"], expected["embedding"], atol=1e-5)
+    assert served.texts["label"] == [v.decode() for v in expected["label"].numpy()]
     # The in-graph path agrees with batch inference (sorting and bucket padding).
-    batch = tiny_model.score(TEXTS)
+    batch = prior_model.score(TEXTS)
     np.testing.assert_allclose(batch.probabilities, expected["probabilities"], atol=1e-5)
+
+
+def test_exported_signature_gives_the_same_numbers_as_batch_scoring(prior_model, served):
+    # (tests/sentiment/test_empty_text.py's export case, sharing this module's export.)
+    served, batch = served.empty, prior_model.score(EMPTY_TEXTS)
+    np.testing.assert_allclose(served["probabilities"], batch.probabilities, atol=1e-5)
+    np.testing.assert_allclose(served["embedding"], batch.embedding, atol=1e-5)
+    assert served["label"] == batch.labels
+    n = len(EMPTY)
+    # A fresh process: the prior is in the SavedModel.
+    np.testing.assert_allclose(served["probabilities"][:n], [PRIOR] * n, atol=1e-7)
+    assert served["label"][:n] == [NO_TEXT_LABEL] * n
+    # Emoji are words now: no two emoji texts share one [UNK] answer. The embeddings
+    # tell them apart (the tiny model's random head gives near-equal probabilities).
+    emoji_rows = np.array(served["embedding"][n:n + len(EMOJI)])
+    gaps = np.abs(emoji_rows[:, None, :] - emoji_rows[None, :, :]).max(axis=-1)
+    assert gaps[~np.eye(len(EMOJI), dtype=bool)].min() > 1e-3

@@ -47,10 +47,16 @@ def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path
     assert facts["source_run"] == str(run_dir)
     out = capsys.readouterr().out
     assert f"wrote {version}" in out and "minimum TF Serving: 2.12" in out
+    # The next export removes a killed export's leftover before it stages its own
+    # folder, and keeps a running one's (the leftovers themselves: the --clean test).
+    killed_export, running_export = leftovers(root / "shop")[::2]
     assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop",
                         "--top-k", "2"]) == 0
     facts = json.loads((root / "shop" / "2" / "assets.extra" / "export.json").read_text())
     assert facts["top_k"] == 2 and (root / "shop" / "1").is_dir()
+    assert sorted(p.name for p in (root / "shop").iterdir()) == sorted([
+        ".publish.lock", running_export.name, "1", "2", "models.config"])
+    assert not killed_export.exists()
 
 
 def test_incomplete_run_and_bad_flags_exit_nonzero(tmp_path, capsys):
@@ -60,12 +66,12 @@ def test_incomplete_run_and_bad_flags_exit_nonzero(tmp_path, capsys):
     assert "top_k" in capsys.readouterr().err
 
 
-def test_clean_and_the_next_export_remove_orphaned_leftovers_only(run_dir, tmp_path, capsys):
+def leftovers(model_dir: Path) -> tuple[Path, Path, Path]:
+    """Half-written folders in `model_dir`: a killed export's, a killed prune's, and
+    an export of this (running) process."""
     import socket
     import subprocess
 
-    model_dir = tmp_path / "served" / "shop"
-    model_dir.mkdir(parents=True)
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # a process that is gone
     host, token = socket.gethostname(), "ab" * 16
@@ -75,17 +81,19 @@ def test_clean_and_the_next_export_remove_orphaned_leftovers_only(run_dir, tmp_p
     for folder in (killed_export, killed_prune, running_export):
         (folder / "variables").mkdir(parents=True)
         (folder / "saved_model.pb").write_bytes(b"half")
+    return killed_export, killed_prune, running_export
+
+
+def test_clean_removes_orphaned_leftovers_only(tmp_path, capsys):
+    # That an export removes them too: the second export of the first test.
+    model_dir = tmp_path / "served" / "shop"
+    model_dir.mkdir(parents=True)
+    killed_export, killed_prune, running_export = leftovers(model_dir)
     assert export.main(["--clean", "--root", str(tmp_path / "served"), "--name", "shop"]) == 0
     out = capsys.readouterr().out
     assert f"removed {killed_export}" in out and f"removed {killed_prune}" in out
     assert f"kept {running_export} (its owner, process {os.getpid()}, is running)" in out
     assert "2 leftover(s) removed, 1 kept" in out
     assert sorted(p.name for p in model_dir.iterdir()) == [running_export.name]
-    # An export removes them too, before it stages its own folder.
-    killed_export.mkdir()
-    assert export.main(["--run", str(run_dir), "--root", str(tmp_path / "served"),
-                        "--name", "shop"]) == 0
-    assert sorted(p.name for p in model_dir.iterdir()) == [
-        ".publish.lock", running_export.name, "1", "models.config"]
     assert export.main(["--clean", "--root", str(tmp_path / "absent"), "--name", "x"]) == 1
     assert "is not a folder" in capsys.readouterr().err
