@@ -1,9 +1,14 @@
 """tf.data pipelines for the recommender: example dicts in, batched datasets out.
 
 Examples are the dicts of numpy arrays from `FeatureTables.training_examples()` /
-`lookup_examples(frame)`; the pipeline keeps only the keys the model reads, then
-cache -> shuffle -> batch -> prefetch. Batches are GLOBAL: under a
-`MirroredStrategy` Keras splits each batch over the replicas.
+`lookup_examples(frame)`; the pipeline keeps only the keys the model reads, holds
+them once as tensors, and shuffles ROW NUMBERS: range -> shuffle -> batch -> gather
+the batch's rows -> prefetch. The shuffle buffer holds N int64 row numbers, not N
+example dicts, and nothing is cached: memory is one copy of the examples (at 300k
+synthetic reviews the element-wise cache + full shuffle buffer it replaced held
+several GB). tf.data's shuffle order depends on the seed and the buffer size only,
+so the batches are the same as shuffling the examples themselves. Batches are
+GLOBAL: under a `MirroredStrategy` Keras splits each batch over the replicas.
 
 Example:
 
@@ -61,10 +66,14 @@ def make_dataset(
     batch = batch_size or config.batch_size
     if training and size < batch:
         raise ValueError(f"{size} training examples are fewer than one batch of {batch}")
-    dataset = tf.data.Dataset.from_tensor_slices(inputs).cache()
+    tensors = {key: tf.constant(value) for key, value in inputs.items()}
+    del inputs
+    dataset = tf.data.Dataset.range(size)
     if training:
         dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch, drop_remainder=training)
+    dataset = dataset.map(lambda rows: {key: tf.gather(t, rows) for key, t in tensors.items()})
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     # In-memory data: shard by elements across workers (multi-worker), not by files.
     options.experimental_distribute.auto_shard_policy = (

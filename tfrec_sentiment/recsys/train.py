@@ -137,6 +137,9 @@ def train_recommender(
             initialize_biases(model, tables, config.bias_l2)
         model.compile(optimizer=make_optimizer(config),
                       steps_per_execution=config.steps_per_execution)
+        # Built before `fit` (zero slots, as the first step would make them): variables
+        # created inside the first train step make tf.function trace it twice.
+        model.optimizer.build(model.trainable_variables)
         if val_ds is not None and _topk_in_training(config):
             model.set_topk_candidates(catalogue_inputs(tables, config))
         if config.retrieval_candidates == "catalogue":
