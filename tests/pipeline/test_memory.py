@@ -33,7 +33,8 @@ def test_estimate_adds_the_parts_by_hand():
                  for f in (split.train, split.validation, split.test))
     assert estimate.parts["reviews"] == 2 * frames
     assert estimate.parts["text embeddings"] == 2 * 4 * (40 + 10) * 32
-    assert estimate.parts["training examples"] == 3 * 4 * 40 * (3 * 32 + 64 + 3 * 20)
+    assert estimate.parts["training examples"] == 40 * (3 * 4 * (3 * 32 + 64 + 3 * 20)
+                                                        + 16 * 1024)
     assert estimate.parts["item similarity"] == 4 * 5 * ((40 + 8 + 1) * 2 + 5)
     scores = 6 * 5  # held-out users x items: 6 test users (u4..u7, u0, u1), 5 items
     assert estimate.parts["ranking"] == 8 * 16 * scores
