@@ -43,6 +43,10 @@ def test_estimate_adds_the_parts_by_hand():
     assert many.parts["ranking"] == 8 * (6 * DEFAULT_MAX_ELEMENTS
                                          + 10 * config.recsys.blend_max_scores)
     assert estimate.total == sum(estimate.parts.values()) and estimate.fits
+    assert estimate.parts["runtime"] == memory.RUNTIME_BYTES  # tiny: no pretrained backbone
+    minilm = config_lib.resolve("demo", ["sentiment.preset=minilm"])
+    assert memory.estimate_run_memory(minilm, split, GIB).parts["runtime"] == (
+        memory.RUNTIME_BYTES + memory.PRETRAINED_BYTES)
     off = config_lib.resolve("smoke", ["features.item_similarity=false",
                                        "recsys.item_similarity=false"])
     assert "item similarity" not in memory.estimate_run_memory(off, split, GIB).parts

@@ -15,7 +15,9 @@ killer stopping it an hour later.
 The parts (float32 = 4 bytes; the copy counts were read off `bench/scale.py --growth`,
 which reports each stage's measured peak beside the estimate):
 
-- runtime: TensorFlow, Keras and the models, a fixed 1.2 GiB;
+- runtime: TensorFlow, Keras and the models: 1.2 GiB, plus 1.3 GiB to fine-tune or
+  load a pretrained backbone (any preset but "tiny": the demo run's sentiment stage
+  peaked at 2.5 GB with MiniLM-L6);
 - reviews: the review frames' own size (pandas, deep), twice (the split and the
   feature stage's working copy);
 - text embeddings: (N + held-out rows) x D, twice (scores, cache);
@@ -52,6 +54,7 @@ from tfrec_sentiment.pipeline.stages import rss_bytes
 
 GIB = 2**30
 RUNTIME_BYTES = int(1.2 * GIB)
+PRETRAINED_BYTES = int(1.3 * GIB)  # a pretrained backbone's fine-tuning (module doc)
 _FLOAT = 4
 _EXAMPLE_COPIES = 3
 _SIMILARITY_COPIES = 2
@@ -165,7 +168,8 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
     frames = sum(int(f.memory_usage(deep=True).sum())
                  for f in (split.train, split.validation, split.test))
     parts = {
-        "runtime": RUNTIME_BYTES,
+        "runtime": RUNTIME_BYTES + (0 if config.sentiment.preset == "tiny" and
+                                    not config.sentiment.model_dir else PRETRAINED_BYTES),
         "reviews": 2 * frames,
         "text embeddings": 2 * _FLOAT * (rows + held_out) * width,
         "training examples": rows * (_EXAMPLE_COPIES * _FLOAT * (3 * width + 64 + 3 * history)
