@@ -316,7 +316,10 @@ def growth_child(args: argparse.Namespace) -> None:
 
 
 def bench_growth(args: argparse.Namespace) -> None:
-    print(f"[growth] {conditions()}; smoke preset, no export; stop at {args.max_rss_gb:g} GB")
+    print(f"[growth] {conditions()}; smoke preset, no export; stop at {args.max_rss_gb:g} GB."
+          " Reviews: those left after cleaning and the split's cold-start hold-out; growth"
+          " vs linear = (this size's / the previous size's) / (the reviews' ratio), 1.00 ="
+          " linear; stages the smoke preset skips show 0 s")
     results = []
     with tempfile.TemporaryDirectory(prefix="growth-") as folder:
         for size in (_count(s) for s in args.sizes.split(",")):
@@ -396,7 +399,7 @@ def growth_table(results: list[dict]) -> str:
                 before = _stage_cell(results[i - 1], stage)
                 data = (r.get("reviews", r["reviews_asked"])
                         / results[i - 1].get("reviews", results[i - 1]["reviews_asked"]))
-                if now is None or before is None or before[0] <= 0:
+                if now is None or before is None or before[0] < 0.05:  # 0 s: no ratio
                     row.append("—")
                 else:
                     row.append(f"{now[0] / before[0] / data:.2f} / "

@@ -89,20 +89,29 @@ def test_item_similarity_is_switched_off_by_its_size_and_by_the_budget(tmp_path)
     assert not resolved.recsys.item_similarity and estimate.fits
 
 
-def test_a_run_that_cannot_fit_is_refused_with_its_parts_and_what_to_change():
+def test_a_run_that_cannot_fit_is_refused_with_its_parts_and_what_to_change(tmp_path):
     split = _split()
-    config = config_lib.resolve("smoke", ["features.item_similarity=false",
-                                          "recsys.item_similarity=false"])
+    config = config_lib.resolve("smoke")  # tiny sentiment, item similarity on
+    config_lib.save(config, tmp_path / "config.json")
     with pytest.raises(memory.MemoryBudgetError) as error:
-        memory.fit_memory_budget(config, split, budget=GIB)  # the runtime alone is 1.2 GiB
+        memory.fit_memory_budget(config, split, tmp_path, budget=GIB)  # runtime: 1.2 GiB
     message = str(error.value)
     assert "more than its 1.0 GiB budget" in message
     assert "runtime" in message and "training examples" in message
-    assert "memory_budget_gb" in message and "fewer reviews" in message
+    assert "the runtime part) need more than the budget: raise memory_budget_gb" in message
+    # Refused: config.json is left as it was (similarity not switched off for nothing),
+    # and the estimate is kept in the run folder.
+    assert config_lib.load(tmp_path / "config.json") == config
+    assert json.loads((tmp_path / "memory.json").read_text())["budget_gib"] == 1.0
+    # Over the budget by the data, not by the runtime: only changes that can help.
+    without = memory.estimate_run_memory(config, split, 0)
+    tight = memory.RUNTIME_BYTES + (without.total - memory.RUNTIME_BYTES) // 100
+    with pytest.raises(memory.MemoryBudgetError, match="To fit: train on fewer reviews") as error:
+        memory.fit_memory_budget(config, split, budget=tight)
+    assert "features.use_text=false" in str(error.value)
+    assert "sentiment.preset=tiny" not in str(error.value)  # already tiny
     # The budget from the config is used when none is passed.
-    roomy = config_lib.resolve("smoke", ["features.item_similarity=false",
-                                         "recsys.item_similarity=false",
-                                         "memory_budget_gb=64"])
+    roomy = config_lib.resolve("smoke", ["memory_budget_gb=64"])
     assert memory.fit_memory_budget(roomy, split)[1].budget == 64 * GIB
 
 

@@ -176,3 +176,4 @@ def test_train_stops_after_the_data_stage_when_the_run_cannot_fit_its_memory(
     assert err.startswith("error: this run would need about ")
     assert "more than its 0.5 GiB budget" in err and "training examples" in err
     assert (run / "data").is_dir() and not (run / "sentiment").exists()
+    assert json.loads((run / "memory.json").read_text())["budget_gib"] == 0.5

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -205,7 +204,7 @@ def fit_memory_budget(config: config_lib.RunConfig, split: Split,
     """
     estimate = estimate_run_memory(config, split, budget)
     features = config.features
-    reason = None
+    reason, adapted = None, config
     if features.item_similarity and config.recsys.item_similarity:
         items = split.train["item_id"].nunique()
         profiles = estimate.parts["item similarity"]
@@ -213,26 +212,42 @@ def fit_memory_budget(config: config_lib.RunConfig, split: Split,
             reason = (f"{items} training items exceed features.similarity_max_items "
                       f"({features.similarity_max_items})")
         elif profiles > features.similarity_max_gb * GIB:
-            reason = (f"its profiles would take {profiles / GIB:.2f} GiB "
+            reason = (f"its profiles would take {profiles / 2**20:.1f} MiB "
                       f"(features.similarity_max_gb = {features.similarity_max_gb:g})")
         elif estimate.budget and not estimate.fits:
             reason = (f"the run would need {estimate.total / GIB:.2f} GiB with it, over the "
                       f"{estimate.budget / GIB:.2f} GiB budget")
+        if reason is not None:
+            adapted = dataclasses.replace(
+                config, features=dataclasses.replace(features, item_similarity=False),
+                recsys=dataclasses.replace(config.recsys, item_similarity=False))
+    smaller = estimate_run_memory(adapted, split, estimate.budget)
+    if smaller.budget and not smaller.fits:
+        if run_dir is not None:  # the estimate stays in the run folder; config.json as it was
+            (Path(run_dir) / "memory.json").write_text(json.dumps(smaller.to_dict(), indent=1))
+        raise MemoryBudgetError(_refusal(adapted, smaller))
     if reason is not None:
         warnings.warn(f"item similarity switched off: {reason}", stacklevel=2)
-        config = dataclasses.replace(
-            config, features=dataclasses.replace(features, item_similarity=False),
-            recsys=dataclasses.replace(config.recsys, item_similarity=False))
         if run_dir is not None:
-            config_lib.save(config, Path(run_dir) / "config.json")
-        estimate = estimate_run_memory(config, split, estimate.budget)
-    if estimate.budget and not estimate.fits:
-        raise MemoryBudgetError(
-            f"this run would need about {estimate.total / GIB:.1f} GiB of memory, more than "
-            f"its {estimate.budget / GIB:.1f} GiB budget (memory_budget_gb, default: what "
-            f"this machine has free; pid {os.getpid()}):\n{estimate.table()}\n"
-            "Train on fewer reviews (e.g. a time window of the file), set "
-            "features.use_text=false (no text embeddings in the examples), use a smaller "
-            "sentiment model (sentiment.preset=tiny), or raise memory_budget_gb on a "
-            "machine with more memory.")
+            config_lib.save(adapted, Path(run_dir) / "config.json")
+    config, estimate = adapted, smaller
     return config, estimate
+
+
+def _refusal(config: config_lib.RunConfig, estimate: MemoryEstimate) -> str:
+    """The refusal message: the estimate by part and only the changes that can help."""
+    head = (f"this run would need about {estimate.total / GIB:.1f} GiB of memory, more than "
+            f"its {estimate.budget / GIB:.1f} GiB budget (memory_budget_gb; default: what "
+            f"this machine has free):\n{estimate.table()}\n")
+    if estimate.parts["runtime"] >= estimate.budget:
+        return head + ("TensorFlow and the models alone (the runtime part) need more than "
+                       "the budget: raise memory_budget_gb, or run on a machine with more "
+                       "free memory.")
+    changes = ["train on fewer reviews (e.g. a time window of the file)"]
+    if config.features.use_text:
+        changes.append("set features.use_text=false (no text embeddings in the examples)")
+    if config.sentiment.preset != "tiny" or config.sentiment.model_dir:
+        changes.append("use a smaller sentiment model (sentiment.preset=tiny)")
+    changes.append("raise memory_budget_gb on a machine with more memory")
+    return head + "To fit: " + "; ".join(changes) + "."
+
