@@ -5,12 +5,12 @@ I catalogue items, the reviews' text and the sentiment model's embedding width D
 them `estimate_run_memory` adds up the large arrays the later stages hold at once
 (bytes, each part named), and `fit_memory_budget` compares the total with the budget
 (`RunConfig.memory_budget_gb`, or the memory this process can still take:
-`available_bytes`). Over the budget, it first adapts: the item-to-item term (the only
-part that grows with rows x items) is switched off, as it is above
+`available_bytes`). Over the budget, it adapts where that is enough: the item-to-item
+term (the only part that grows with rows x items) is switched off, as it is above
 `features.similarity_max_items` items or `features.similarity_max_gb` of profiles.
-If the rest still does not fit, the run stops at once with `MemoryBudgetError`, whose
-message gives the estimate by part and what to change, instead of the kernel's OOM
-killer stopping it an hour later.
+Otherwise the run stops at once with `MemoryBudgetError`, whose message gives the
+estimate by part and the changes that can help, instead of the kernel's OOM killer
+stopping it an hour later.
 
 The parts (float32 = 4 bytes; the copy counts were read off `bench/scale.py --growth`,
 which reports each stage's measured peak beside the estimate):
@@ -49,7 +49,7 @@ from pathlib import Path
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
-from tfrec_sentiment.pipeline.stages import rss_bytes
+from tfrec_sentiment.pipeline.stages import rss_bytes, write_json
 
 GIB = 2**30
 RUNTIME_BYTES = int(1.2 * GIB)
@@ -167,8 +167,7 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
     frames = sum(int(f.memory_usage(deep=True).sum())
                  for f in (split.train, split.validation, split.test))
     parts = {
-        "runtime": RUNTIME_BYTES + (0 if config.sentiment.preset == "tiny" and
-                                    not config.sentiment.model_dir else PRETRAINED_BYTES),
+        "runtime": RUNTIME_BYTES + (PRETRAINED_BYTES if _pretrained(config) else 0),
         "reviews": 2 * frames,
         "text embeddings": 2 * _FLOAT * (rows + held_out) * width,
         "training examples": rows * (_EXAMPLE_COPIES * _FLOAT * (3 * width + 64 + 3 * history)
@@ -193,14 +192,17 @@ def fit_memory_budget(config: config_lib.RunConfig, split: Split,
     The item-to-item term is switched off (features and recsys alike, with a warning,
     and `config.json` rewritten) when the catalogue has more than
     `features.similarity_max_items` items, when its profiles would take more than
-    `features.similarity_max_gb`, or when the run would not fit the budget with it.
+    `features.similarity_max_gb`, or when the run would not fit the budget with it but
+    fits without it. With `run_dir`, the final estimate is written to `memory.json`
+    (also when the run is refused).
 
     Returns:
         (the config to run with, its memory estimate).
 
     Raises:
         MemoryBudgetError: the estimate without the item-to-item term is still over the
-            budget; the message gives each part and what to change.
+            budget (`config.json` is left as it was); the message gives each part and
+            the changes that can help.
     """
     estimate = estimate_run_memory(config, split, budget)
     features = config.features
@@ -221,17 +223,17 @@ def fit_memory_budget(config: config_lib.RunConfig, split: Split,
             adapted = dataclasses.replace(
                 config, features=dataclasses.replace(features, item_similarity=False),
                 recsys=dataclasses.replace(config.recsys, item_similarity=False))
-    smaller = estimate_run_memory(adapted, split, estimate.budget)
-    if smaller.budget and not smaller.fits:
-        if run_dir is not None:  # the estimate stays in the run folder; config.json as it was
-            (Path(run_dir) / "memory.json").write_text(json.dumps(smaller.to_dict(), indent=1))
-        raise MemoryBudgetError(_refusal(adapted, smaller))
+    if adapted is not config:
+        estimate = estimate_run_memory(adapted, split, estimate.budget)
+    if run_dir is not None:
+        write_json(Path(run_dir) / "memory.json", estimate.to_dict())
+    if estimate.budget and not estimate.fits:
+        raise MemoryBudgetError(_refusal(adapted, estimate))
     if reason is not None:
         warnings.warn(f"item similarity switched off: {reason}", stacklevel=2)
         if run_dir is not None:
             config_lib.save(adapted, Path(run_dir) / "config.json")
-    config, estimate = adapted, smaller
-    return config, estimate
+    return adapted, estimate
 
 
 def _refusal(config: config_lib.RunConfig, estimate: MemoryEstimate) -> str:
@@ -246,8 +248,12 @@ def _refusal(config: config_lib.RunConfig, estimate: MemoryEstimate) -> str:
     changes = ["train on fewer reviews (e.g. a time window of the file)"]
     if config.features.use_text:
         changes.append("set features.use_text=false (no text embeddings in the examples)")
-    if config.sentiment.preset != "tiny" or config.sentiment.model_dir:
+    if _pretrained(config):
         changes.append("use a smaller sentiment model (sentiment.preset=tiny)")
     changes.append("raise memory_budget_gb on a machine with more memory")
     return head + "To fit: " + "; ".join(changes) + "."
 
+
+def _pretrained(config: config_lib.RunConfig) -> bool:
+    """Whether the sentiment model is a pretrained backbone (anything but a fresh "tiny")."""
+    return config.sentiment.preset != "tiny" or bool(config.sentiment.model_dir)

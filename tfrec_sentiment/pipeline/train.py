@@ -111,8 +111,7 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     timer = StageTimer()
     with timer("data"):
         _, split = data_stage(config, out)
-        config, memory = fit_memory_budget(config, split, out)  # adapts, or stops here
-        write_json(out / "memory.json", memory.to_dict())
+        config, _ = fit_memory_budget(config, split, out)  # adapts, or stops here
     with timer("sentiment"):
         sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress)
     with timer("features"):

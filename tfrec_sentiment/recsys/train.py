@@ -266,8 +266,8 @@ class RankingMonitor(tf.keras.callbacks.Callback):
         users, position = np.unique(np.asarray(validation["user_id"], str)[item >= 0],
                                     return_inverse=True)
         frame = pd.DataFrame({"user_id": users, "item_id": tables.ids["item"][0]})
-        self.user_inputs = select_inputs(tables.lookup_examples(frame, sides=("user",)), config)
-        self.user_inputs = {k: v for k, v in self.user_inputs.items() if k.startswith("user_")}
+        inputs = select_inputs(tables.lookup_examples(frame, sides=("user",)), config)
+        self.user_inputs = {k: v for k, v in inputs.items() if k.startswith("user_")}
         self.item_inputs = catalogue_inputs(tables, config)
         # Each training row's validation-user position (-1: not a validation user);
         # validation users unknown to training (a time cut-off has many) own no rows.
