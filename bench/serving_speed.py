@@ -62,8 +62,8 @@ from tfrec_sentiment.export.partitioned_index import PartitionedIndex, default_p
 from tfrec_sentiment.export.saved_model import METADATA_FILE, export_models
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.recsys.build import build_model
 from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.model import build_model
 from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.model import SentimentModel

@@ -328,7 +328,7 @@ def test_dispatch_sites_use_the_configs_allowed_values():
     from tfrec_sentiment.data import splits
     from tfrec_sentiment.distribute import strategy
     from tfrec_sentiment.features import config as features_config
-    from tfrec_sentiment.features import tables
+    from tfrec_sentiment.features import leakage
     from tfrec_sentiment.pipeline import guardrail
     from tfrec_sentiment.recsys import config as recsys_config
     from tfrec_sentiment.recsys import model, serving
@@ -339,7 +339,7 @@ def test_dispatch_sites_use_the_configs_allowed_values():
     assert fields["score_mode"].metadata["choices"] is serving.SCORE_MODES
     assert guardrail.SCORE_MODES is recsys_config.SCORE_MODES
     assert splits.SPLIT_METHODS is data_config.SPLIT_METHODS
-    assert tables.TRAINING_FEATURES is features_config.TRAINING_FEATURES
+    assert leakage.TRAINING_FEATURES is features_config.TRAINING_FEATURES
     assert strategy.STRATEGIES is config_lib.STRATEGIES
     with pytest.raises(strategy.StrategyError, match="choose one of"):
         strategy.make_strategy("tpu")

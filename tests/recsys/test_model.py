@@ -5,8 +5,8 @@ import tensorflow as tf
 from tests.recsys.trained_fixture import synthetic_split, tiny_config
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.tables import build_feature_tables
+from tfrec_sentiment.recsys.build import build_model
 from tfrec_sentiment.recsys.data import make_dataset, select_inputs
-from tfrec_sentiment.recsys.model import build_model
 from tfrec_sentiment.recsys.train import catalogue_inputs
 from tfrec_sentiment.recsys.trained import build_model_variables
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from tfrec_sentiment.config_checks import check_fields
 
-# Allowed `training_features` values, dispatched in features/tables.py.
+# Allowed `training_features` values, dispatched in features/leakage.py.
 TRAINING_FEATURES: tuple[str, ...] = ("past_only", "leave_one_out")
 
 
@@ -26,7 +26,7 @@ class FeatureConfig:
         training_features: which reviews a TRAINING row's features may use (the
             row's own review never): "past_only" - the user's and the item's reviews
             strictly before the row's time; "leave_one_out" - all other reviews of
-            the user / item (leaks through id embeddings: see features/tables.py).
+            the user / item (leaks through id embeddings: see features/leakage.py).
             Validation, test and serving rows always get all training reviews.
         history_length: how many of a user's latest reviews form the user's review
             history (the reviewed items, signed by rating and by sentiment), the

@@ -5,23 +5,19 @@ Built from the TRAIN split plus per-review arrays aligned with its rows
 sums per user and per item (see `profile.py`), so that:
 
 - `training_examples()` gives each training row features that never contain its
-  own review. Two ways (`FeatureConfig.training_features`):
-  - "past_only" (default): the user's and the item's reviews strictly before the
-    row's time (point-in-time features, as a deployed model sees them);
-  - "leave_one_out": all of the user's / item's training reviews except those of
-    the row's (user, item) pair.
-  Both keep the row's own rating out of its features. Leave-one-out has a second,
-  indirect leak when the model also has id embeddings: the id can learn the sum
-  over ALL of a user's (or item's) reviews, and sum - (n - 1) * loo_mean is the
-  row's own value - its rating, its sentiment, its text embedding. A DCN cross
-  layer forms that product easily. Past-only features have no such identity
-  (the prefix differs per row), which is why they are the default.
+  own review: "past_only" (default, point-in-time) or "leave_one_out"
+  (`FeatureConfig.training_features`; `leakage.py` says why past-only is the default).
 - `lookup_examples(frame)` gives validation / test / serving rows the full
   training-period features (all of those reviews are earlier or by others).
 
 Normalisation statistics (mean, variance per feature) are fitted on the training
 examples only; the recommender's towers take them in their config, so they travel
 with the model.
+
+This module holds the tables and how they are built; each other part of their work
+has its own module: the two leakage modes (`leakage.py`), growth by new reviews
+(`growth.py`), save / load (`storage.py`), the fitted statistics (`table_stats.py`),
+the checked per-review inputs (`review_arrays.py`), shared names (`common.py`).
 
 Example:
 
@@ -34,31 +30,31 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
+from tfrec_sentiment.features import growth, leakage, storage
 from tfrec_sentiment.features import history as history_lib
 from tfrec_sentiment.features import similarity as similarity_lib
-from tfrec_sentiment.features.config import TRAINING_FEATURES, FeatureConfig
+from tfrec_sentiment.features.common import (
+    HISTORY_GROUPS,
+    SIDES,
+    SIMILARITY_GROUP,
+    FeatureError,
+    to_numpy,
+)
+from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.lookup import FeatureLookup
-from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
+from tfrec_sentiment.features.profile import SIGNALS, ReviewProfile
+from tfrec_sentiment.features.review_arrays import review_arrays
+from tfrec_sentiment.features.table_stats import fit_statistics, rating_calibration
 
-SIDES: tuple[str, str] = ("user", "item")
-# tables.history key -> example / lookup group name (user side).
-HISTORY_GROUPS: dict[str, str] = {
-    "items": "history", "rating": "history_rating", "sentiment": "history_sentiment"}
-# The user-side group of the item-to-item similarity profile (features/similarity.py).
-SIMILARITY_GROUP = "similarity"
-_FORMAT_VERSION = 2
-
-
-class FeatureError(ValueError):
-    """Inputs to the feature tables are inconsistent (names the array and the problem)."""
+# Defined in common.py, public here where they always were.
+__all__ = ["HISTORY_GROUPS", "SIDES", "SIMILARITY_GROUP", "FeatureError", "FeatureTables",
+           "build_feature_tables"]
 
 
 @dataclasses.dataclass
@@ -129,7 +125,7 @@ class FeatureTables:
             key: np.concatenate([np.zeros_like(value[:1]), value])
             for key, value in self.sums[side].items()
         }
-        table = _to_numpy(self.profile.finalize(sums))
+        table = to_numpy(self.profile.finalize(sums))
         if side == "user":
             for key, value in self.history.items():
                 padded = np.concatenate([np.zeros_like(value[:1]), value])
@@ -171,7 +167,7 @@ class FeatureTables:
         examples = self._example_ids(user, item)
         examples["rating"] = self.rows["rating"].astype(np.float32)
         for side in SIDES:
-            features = _to_numpy(self.profile.finalize(self.held_out_sums(side)))
+            features = to_numpy(self.profile.finalize(self.held_out_sums(side)))
             examples.update({f"{side}_{g}": v for g, v in features.items()})
         for key, value in self._held_out_history().items():
             examples[f"user_{HISTORY_GROUPS[key]}"] = value
@@ -207,16 +203,9 @@ class FeatureTables:
 
     def _held_out_history(self) -> dict[str, np.ndarray]:
         """Per training row, the user's history without the row's own review."""
-        length = self.config.history_length
-        if not length:
-            return {}
-        user, item = self.rows["user_index"], self.rows["item_index"]
-        if self.config.training_features == "past_only":
-            rows = history_lib.past_rows(user, self.rows["timestamp"], length)
-        else:
-            pair = user * len(self.ids["item"]) + item
-            rows = history_lib.other_rows(user, self.rows["timestamp"], pair, length)
-        return history_lib.gather_history(rows, item, self._history_signals())
+        return leakage.held_out_history(self.rows, len(self.ids["item"]),
+                                        self.config.history_length,
+                                        self.config.training_features, self._history_signals())
 
     def _history_signals(self) -> dict[str, np.ndarray]:
         signals = self.rows["signals"]
@@ -226,27 +215,13 @@ class FeatureTables:
         return values
 
     def held_out_sums(self, side: str) -> dict[str, np.ndarray]:
-        """Per training row, the sums of `side`'s reviews that row may see.
+        """Per training row, the sums of `side`'s reviews that row may see (`leakage.py`).
 
         Returns:
             {"signals": [N, S], "text": [N, D] (if text)}.
         """
-        key = self.rows[f"{side}_index"]
-        own = {k: self.rows[k] for k in ("signals", "text") if k in self.rows}
-        mode = self.config.training_features
-        if mode == "past_only":
-            return {k: history_lib.past_sums(key, self.rows["timestamp"], v)
-                    for k, v in own.items()}
-        if mode == "leave_one_out":
-            pair = self.rows["user_index"] * len(self.ids["item"]) + self.rows["item_index"]
-            codes, uniques = pd.factorize(pair)
-            held_out = {}
-            for k, v in own.items():
-                pair_sums = np.zeros((len(uniques), v.shape[1]), np.float64)
-                np.add.at(pair_sums, codes, v)
-                held_out[k] = (self.sums[side][k][key] - pair_sums[codes]).astype(np.float32)
-            return held_out
-        raise FeatureError(f"unknown training_features {mode!r}; use {TRAINING_FEATURES}")
+        return leakage.held_out_sums(self.rows, self.sums[side], side, len(self.ids["item"]),
+                                     self.config.training_features)
 
     def lookup_examples(self, frame: pd.DataFrame,
                         sides: Sequence[str] = SIDES) -> dict[str, np.ndarray]:
@@ -303,104 +278,21 @@ class FeatureTables:
         aggregates from its new reviews, while the model's id vocabulary and the
         normalisation statistics stay as trained. Training rows are unchanged.
         """
-        arrays = _review_arrays(frame, probabilities, embeddings, self.config, "with_reviews")
-        sums = {side: {k: v.copy() for k, v in self.sums[side].items()} for side in SIDES}
-        ids = dict(self.ids)
-        for side in SIDES:
-            column = frame[f"{side}_id"].to_numpy().astype(str)
-            new = np.array(sorted(set(column) - set(ids[side])), dtype=object)
-            ids[side] = np.concatenate([ids[side], new]).astype(object)
-            for key, value in sums[side].items():
-                sums[side][key] = np.concatenate(
-                    [value, np.zeros((len(new), value.shape[1]), value.dtype)]
-                )
-            index = pd.Index(ids[side]).get_indexer(column)
-            added = _to_numpy(self.profile.summarize(arrays, index, len(ids[side])))
-            for key in sums[side]:
-                sums[side][key] = sums[side][key] + added[key]
-        history = _grow_history(self.history, frame, arrays, ids, self.ids["user"])
-        # Popularity stays the training distribution; new items get the floor of one
-        # review in N + 1, as unknown items do in `_example_ids`.
-        floor = 1.0 / (len(self.rows["rating"]) + 1)
-        grown = len(ids["item"]) - len(self.item_probability)
-        probability = np.concatenate([self.item_probability, np.full(grown, floor, np.float32)])
-        return dataclasses.replace(self, ids=ids, sums=sums, item_probability=probability,
-                                   history=history, path=None)
+        return growth.with_reviews(self, frame, probabilities, embeddings)
 
     def save(self, directory: str | Path) -> Path:
-        """Writes user_features.parquet, item_features.parquet, arrays.npz, features.json."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for side in SIDES:
-            self._side_frame(side).to_parquet(directory / f"{side}_features.parquet", index=False)
-        arrays = {f"rows_{k}": v for k, v in self.rows.items()}
-        arrays.update({f"history_{k}": v for k, v in self.history.items()})
-        if self.co_reviews is not None:
-            arrays["co_reviews"] = self.co_reviews
-        for side in SIDES:
-            if "text" in self.sums[side]:
-                arrays[f"{side}_text_sums"] = self.sums[side]["text"]
-        np.savez_compressed(directory / "arrays.npz", **arrays)
-        meta = {
-            "format_version": _FORMAT_VERSION,
-            "config": dataclasses.asdict(self.config),
-            "profile": self.profile.get_config(),
-            "signals": list(SIGNALS),
-            "statistics": self.statistics,
-            "rating_calibration": self.rating_calibration,
-            "global_mean": self.global_mean,
-        }
-        (directory / "features.json").write_text(json.dumps(meta, indent=1) + "\n")
-        self.path = directory
-        return directory
+        """Writes user_features.parquet, item_features.parquet, arrays.npz, features.json
+        (`storage.py`)."""
+        return storage.save_tables(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> FeatureTables:
-        """Reads tables written by `save`."""
-        directory = Path(directory)
-        meta = json.loads((directory / "features.json").read_text())
-        if meta.get("format_version") != _FORMAT_VERSION or meta["signals"] != list(SIGNALS):
-            raise FeatureError(f"{directory / 'features.json'}: written by another version")
-        arrays = np.load(directory / "arrays.npz", allow_pickle=False)
-        ids, sums = {}, {}
-        item_probability = None
-        for side in SIDES:
-            frame = pd.read_parquet(directory / f"{side}_features.parquet")
-            ids[side] = frame[f"{side}_id"].to_numpy().astype(str).astype(object)
-            sums[side] = {
-                "signals": frame[[f"sum_{s}" for s in SIGNALS]].to_numpy(np.float32)
-            }
-            if f"{side}_text_sums" in arrays:
-                sums[side]["text"] = arrays[f"{side}_text_sums"]
-            if side == "item":
-                item_probability = frame["probability"].to_numpy(np.float32)
-        rows = {k[len("rows_"):]: arrays[k] for k in arrays.files if k.startswith("rows_")}
-        history = {k[len("history_"):]: arrays[k] for k in arrays.files
-                   if k.startswith("history_")}
-        return cls(
-            config=FeatureConfig(**meta["config"]),
-            profile=ReviewProfile.from_config(meta["profile"]),
-            ids=ids, sums=sums, rows=rows, statistics=meta["statistics"],
-            item_probability=item_probability,
-            rating_calibration=meta["rating_calibration"],
-            global_mean=float(meta["global_mean"]), history=history, path=directory,
-            co_reviews=arrays["co_reviews"] if "co_reviews" in arrays.files else None,
-        )
+        """Reads tables written by `save`.
 
-    def _side_frame(self, side: str) -> pd.DataFrame:
-        columns = {f"{side}_id": self.ids[side].astype(str)}
-        signals = self.sums[side]["signals"]
-        columns["count"] = signals[:, SIGNALS.index("count")].astype(np.int64)
-        table = self.feature_table(side)
-        for group, names in GROUP_FEATURES.items():
-            if group in table:
-                for j, name in enumerate(names):
-                    columns[f"{group}_{name}"] = table[group][1:, j]
-        if side == "item":
-            columns["probability"] = self.item_probability
-        for j, signal in enumerate(SIGNALS):
-            columns[f"sum_{signal}"] = signals[:, j]
-        return pd.DataFrame(columns)
+        Raises:
+            FeatureError: the folder was written by another format version.
+        """
+        return cls(**storage.load_fields(directory))
 
 
 def build_feature_tables(
@@ -437,7 +329,7 @@ def build_feature_tables(
     config = config or FeatureConfig()
     if len(train) == 0:
         raise FeatureError("build_feature_tables: the training split is empty")
-    arrays = _review_arrays(train, probabilities, embeddings, config, "build_feature_tables")
+    arrays = review_arrays(train, probabilities, embeddings, config, "build_feature_tables")
     if profile is None:
         text_prior = arrays["embedding"].mean(axis=0).tolist() if config.use_text else None
         profile = ReviewProfile(
@@ -450,10 +342,10 @@ def build_feature_tables(
         codes, uniques = pd.factorize(train[f"{side}_id"].astype(str), sort=True)
         ids[side], index[side] = np.asarray(uniques, dtype=object), codes
     sums = {
-        side: _to_numpy(profile.summarize(arrays, index[side], len(ids[side])))
+        side: to_numpy(profile.summarize(arrays, index[side], len(ids[side])))
         for side in SIDES
     }
-    own = _to_numpy(profile.summarize(arrays, np.arange(len(train)), len(train)))
+    own = to_numpy(profile.summarize(arrays, np.arange(len(train)), len(train)))
     rows = {
         "user_index": index["user"].astype(np.int64),
         "item_index": index["item"].astype(np.int64),
@@ -465,7 +357,7 @@ def build_feature_tables(
     tables = FeatureTables(
         config=config, profile=profile, ids=ids, sums=sums, rows=rows, statistics={},
         item_probability=(counts / counts.sum()).astype(np.float32),
-        rating_calibration=_rating_calibration(arrays), global_mean=float(arrays["rating"].mean()),
+        rating_calibration=rating_calibration(arrays), global_mean=float(arrays["rating"].mean()),
     )
     if config.history_length:
         latest = history_lib.latest_rows(rows["user_index"], rows["timestamp"],
@@ -474,7 +366,7 @@ def build_feature_tables(
             latest, rows["item_index"], tables._history_signals())
     # Statistics first: the similarity profiles are not standardised, so they need not
     # be formed for them.
-    tables.statistics = _fit_statistics(tables.training_examples())
+    tables.statistics = fit_statistics(tables.training_examples())
     if config.item_similarity and config.history_length:
         if len(ids["item"]) > config.similarity_max_items:
             raise FeatureError(
@@ -485,86 +377,3 @@ def build_feature_tables(
                                                       len(ids["item"]))
     return tables
 
-
-def _review_arrays(frame: pd.DataFrame, probabilities: np.ndarray | None,
-                   embeddings: np.ndarray | None, config: FeatureConfig,
-                   caller: str) -> dict[str, np.ndarray]:
-    n = len(frame)
-    arrays = {
-        "rating": frame["rating"].to_numpy(np.float32),
-        "helpful_votes": frame["helpful_votes"].to_numpy(np.float32),
-        "timestamp": frame["timestamp"].to_numpy(np.int64),
-    }
-    for name, needed, value, width in (
-        ("probabilities", config.use_sentiment, probabilities, 3),
-        ("embedding", config.use_text, embeddings, None),
-    ):
-        if not needed:
-            continue
-        if value is None:
-            raise FeatureError(f"{caller}: {name} is None but the FeatureConfig uses it")
-        value = np.asarray(value, dtype=np.float32)
-        if value.ndim != 2 or value.shape[0] != n or (width and value.shape[1] != width):
-            raise FeatureError(
-                f"{caller}: {name} has shape {value.shape}, expected [{n}, {width or 'D'}] "
-                "aligned with the frame's rows"
-            )
-        if not np.isfinite(value).all():
-            bad = int(np.flatnonzero(~np.isfinite(value).all(axis=1))[0])
-            raise FeatureError(f"{caller}: {name} row {bad} is not finite")
-        arrays[name] = value
-    for name in ("rating", "helpful_votes"):
-        if not np.isfinite(arrays[name]).all():
-            bad = int(np.flatnonzero(~np.isfinite(arrays[name]))[0])
-            raise FeatureError(f"{caller}: column {name!r} row {bad} is not finite")
-    return arrays
-
-
-def _grow_history(history: dict[str, np.ndarray], frame: pd.DataFrame,
-                  arrays: Mapping[str, np.ndarray], ids: dict[str, np.ndarray],
-                  old_users: np.ndarray) -> dict[str, np.ndarray]:
-    """Histories with `frame`'s reviews put in front (as the latest), new users appended."""
-    if not history:
-        return {}
-    length = history["items"].shape[1]
-    grown = {k: np.concatenate([v, np.zeros((len(ids["user"]) - len(old_users), length),
-                                            v.dtype)]) for k, v in history.items()}
-    user = pd.Index(ids["user"]).get_indexer(frame["user_id"].astype(str))
-    item = pd.Index(ids["item"]).get_indexer(frame["item_id"].astype(str))
-    signals = {"items": item + 1, "rating": (arrays["rating"] - 3.0) / 2.0}
-    if "sentiment" in history:
-        probabilities = arrays["probabilities"]
-        signals["sentiment"] = probabilities[:, 2] - probabilities[:, 0]
-    # Oldest first, so that each insertion at the front leaves the latest in front.
-    for row in np.argsort(frame["timestamp"].to_numpy(), kind="stable"):
-        for key, table in grown.items():
-            table[user[row]] = np.r_[signals[key][row], table[user[row]][:-1]]
-    return grown
-
-
-def _rating_calibration(arrays: Mapping[str, np.ndarray]) -> list[float] | None:
-    if "probabilities" not in arrays:
-        return None
-    weights, *_ = np.linalg.lstsq(arrays["probabilities"], arrays["rating"], rcond=None)
-    return weights.astype(float).tolist()
-
-
-def _fit_statistics(examples: Mapping[str, np.ndarray]) -> dict:
-    statistics: dict[str, dict] = {side: {} for side in SIDES}
-    for key, value in examples.items():
-        side, _, group = key.partition("_")
-        if (side not in SIDES or value.ndim != 2 or group.startswith("history")
-                or group == SIMILARITY_GROUP):
-            continue
-        variance = value.astype(np.float64).var(axis=0)
-        # A constant feature (e.g. no helpful votes at all) would divide by zero.
-        variance = np.where(variance > 1e-12, variance, 1.0)
-        statistics[side][group] = {
-            "mean": value.astype(np.float64).mean(axis=0).tolist(),
-            "variance": variance.tolist(),
-        }
-    return statistics
-
-
-def _to_numpy(values: Mapping[str, tf.Tensor]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, dtype=np.float32) for k, v in values.items()}

@@ -5,7 +5,9 @@ Public API (imported lazily, so `tfrec_sentiment.recsys.config` stays light):
 - `RecsysConfig` (config.py)
 - `UserTower`, `ItemTower` (towers.py), `RatingHead` (head.py): public tf-keras
   layers, registered serializable under the package "tfrec_sentiment"
-- `RecommenderModel`, `build_model` (model.py): the `tfrs.Model`
+- `RecommenderModel` (model.py): the `tfrs.Model`; `build_model`, `make_optimizer`
+  (build.py): its factory; `initialize_biases` (bias_init.py): biases started at the
+  baselines; `CatalogueTopK` (topk.py)
 - `train_recommender` (train.py) -> `TrainedRecommender` (trained.py): the EVAL
   protocol (`predict_rating`, `score_items`), save / load
 - `RecommenderServing` (serving.py): the tf.functions the export composes
@@ -21,7 +23,10 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "ItemTower": "towers",
     "RatingHead": "head",
     "RecommenderModel": "model",
-    "build_model": "model",
+    "build_model": "build",
+    "make_optimizer": "build",
+    "initialize_biases": "bias_init",
+    "CatalogueTopK": "topk",
     "train_recommender": "train",
     "TrainedRecommender": "trained",
     "RecommenderServing": "serving",

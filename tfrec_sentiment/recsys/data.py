@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.model import model_input_keys
+from tfrec_sentiment.recsys.inputs import model_input_keys
 
 
 def select_inputs(examples: Mapping[str, np.ndarray], config: RecsysConfig) -> dict:

@@ -23,6 +23,10 @@ with `tf.nn.compute_average_loss`, so 1 and N replicas optimise the same objecti
   in `compute_loss`, scaled with `tf.nn.scale_regularization_loss`, rather than
   kept in `self.losses`, which Keras would add once per replica.
 
+The other jobs of the model live beside it: `build.py` (`build_model`,
+`make_optimizer`), `bias_init.py` (biases started at the baselines), `inputs.py` (the
+input schema), `losses.py` (`retrieval_example_weights`), `topk.py` (`CatalogueTopK`).
+
 Example:
 
 >>> model = build_model(RecsysConfig(), tables)                 # doctest: +SKIP
@@ -32,21 +36,25 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from tfrec_sentiment.data.schema import RATING_MAX, RATING_MIN
-from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
 from tfrec_sentiment.recsys.config import (
     RATING_LOSSES,
     RETRIEVAL_CANDIDATES,
     RETRIEVAL_SAMPLE_WEIGHTS,
-    RecsysConfig,
 )
 from tfrec_sentiment.recsys.head import RatingHead
+
+# Re-exported here, where they used to live (the schema, the loss weights, the top-k).
+from tfrec_sentiment.recsys.inputs import history_inputs, input_groups, model_input_keys
+from tfrec_sentiment.recsys.losses import retrieval_example_weights
+from tfrec_sentiment.recsys.topk import CatalogueTopK
 from tfrec_sentiment.recsys.towers import ItemTower, UserTower
 
+__all__ = ["RATING_LOSSES", "RETRIEVAL_CANDIDATES", "RETRIEVAL_SAMPLE_WEIGHTS",
+           "CatalogueTopK", "RecommenderModel", "history_inputs", "input_groups",
+           "model_input_keys", "retrieval_example_weights"]
 
 class RecommenderModel(tfrs.Model):
     """Two towers + rating head, trained on retrieval, rating and pairwise losses.
@@ -313,207 +321,3 @@ class RecommenderModel(tfrs.Model):
         """Recomputes the candidates' embeddings in place (no retrace)."""
         if self.retrieval_task.factorized_metrics:
             self.topk_index.refresh(self.item_tower(item_inputs, training=False)["embedding"])
-
-
-def retrieval_example_weights(rating: tf.Tensor, mode: str = "none",
-                              floor: float = 0.1) -> tf.Tensor:
-    """Each example's weight in the retrieval loss, float32 [B].
-
-    Args:
-        rating: float [B], the example's rating (stars, or the comment-only protocol's
-            sentiment pseudo-rating, `evaluation.comment_only`).
-        mode: "none" (every example weighs 1: each review is a positive interaction)
-            or "rating" (graded: `floor` at 1 star, 1 at 5 stars, linear between;
-            ratings outside [1, 5] are clipped).
-        floor: the weight of a 1-star example, in [0, 1].
-
-    Raises:
-        ValueError: an unknown mode.
-
-    Example:
-        >>> w = retrieval_example_weights(tf.constant([1.0, 3.0, 5.0]), "rating", 0.2)
-        >>> [round(float(v), 2) for v in w]
-        [0.2, 0.6, 1.0]
-    """
-    rating = tf.cast(tf.reshape(rating, [-1]), tf.float32)
-    if mode == "none":
-        return tf.ones_like(rating)
-    if mode != "rating":
-        raise ValueError(f"retrieval_sample_weight {mode!r} not in {RETRIEVAL_SAMPLE_WEIGHTS}")
-    share = (tf.clip_by_value(rating, RATING_MIN, RATING_MAX) - RATING_MIN) / (
-        RATING_MAX - RATING_MIN)
-    return floor + (1.0 - floor) * share
-
-
-class CatalogueTopK(tfrs.layers.factorized_top_k.TopK):
-    """Exact brute-force top-k over a fixed catalogue whose embeddings can be refreshed.
-
-    Unlike `tfrs.layers.factorized_top_k.BruteForce`, `refresh` assigns new
-    embeddings to the same variable, so traced functions keep working.
-    """
-
-    def __init__(self, k: int = 10, **kwargs) -> None:
-        super().__init__(k=k, **kwargs)
-        self._identifiers = None
-        self._embeddings = None
-
-    def index(self, candidates: tf.Tensor, identifiers: tf.Tensor | None = None) -> CatalogueTopK:
-        if identifiers is None:
-            identifiers = tf.range(tf.shape(candidates)[0])
-        # A constant, not a variable: MultiWorkerMirroredStrategy broadcasts a new
-        # variable's initial value with a collective op, which refuses strings.
-        self._identifiers = tf.constant(identifiers)
-        self._embeddings = tf.Variable(candidates, trainable=False, name="candidates")
-        return self
-
-    def index_from_dataset(self, candidates: tf.data.Dataset) -> CatalogueTopK:
-        raise NotImplementedError("CatalogueTopK indexes tensors; call index()")
-
-    def refresh(self, candidates: tf.Tensor) -> None:
-        self._embeddings.assign(candidates)
-
-    def call(self, queries: tf.Tensor, k: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-        scores = tf.matmul(queries, self._embeddings, transpose_b=True)
-        # A catalogue smaller than k returns all of it, ranked.
-        k = tf.minimum(k or self._k, tf.shape(self._embeddings)[0])
-        values, indices = tf.math.top_k(scores, k=k)
-        return values, tf.gather(self._identifiers, indices)
-
-    def is_exact(self) -> bool:
-        return True
-
-
-def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel:
-    """Builds the recommender for `config` over `tables` (vocabularies, statistics).
-
-    Raises:
-        ValueError: the variant needs a feature group the tables lack.
-    """
-    groups = config.feature_groups
-    missing = [g for g in groups + (("text",) if config.text_enabled else ())
-               if g not in tables.groups]
-    if missing:
-        raise ValueError(
-            f"variant {config.variant!r} needs feature group(s) {missing}, but the "
-            f"feature tables only have {list(tables.groups)} (see FeatureConfig)")
-    history = history_inputs(config, tables)
-    missing = [g for g in history if g not in tables.history_groups]
-    if missing:
-        raise ValueError(f"variant {config.variant!r} needs history input(s) {missing}; the "
-                         f"feature tables have {list(tables.history_groups)}")
-    similarity = len(tables.ids["item"]) if config.item_similarity else 0
-    if similarity and not tables.has_similarity:
-        raise ValueError("item_similarity needs the similarity profiles of the feature tables "
-                         "(FeatureConfig.item_similarity with a history_length > 0)")
-    towers = {}
-    for side, cls in (("user", UserTower), ("item", ItemTower)):
-        with_history = side == "user" and bool(history)
-        towers[side] = cls(
-            vocabulary=tables.ids[side].tolist(), embedding_dim=config.embedding_dim,
-            output_dim=config.output_dim, num_oov_buckets=config.num_oov_buckets,
-            feature_groups=groups, use_text=config.text_enabled,
-            fusion_units=config.fusion_units, text_units=config.text_units,
-            statistics=tables.statistics[side], id_dropout=config.id_dropout,
-            dropout=config.dropout,
-            history_size=len(tables.ids["item"]) + 1 if with_history else 0,
-            history_dim=config.history_dim, history_signals=config.history_signals,
-            normalize=config.normalize_embeddings, retrieval_bias=config.retrieval_bias,
-            profile_in_embedding=config.profile_in_embedding,
-            similarity_size=similarity, similarity_weight=config.similarity_weight,
-            name=f"{side}_tower",
-        )
-    head = RatingHead(hidden_units=config.hidden_units, cross_layers=config.cross_layers,
-                      dropout=config.dropout, name="rating_head")
-    return RecommenderModel(
-        towers["user"], towers["item"], head, global_mean=tables.global_mean,
-        retrieval_weight=config.retrieval_weight, rating_weight=config.rating_weight,
-        pairwise_weight=config.pairwise_weight, id_l2=config.id_l2, bias_l2=config.bias_l2,
-        history_l2=config.history_l2,
-        num_examples=len(tables.rows["rating"]), head_l2=config.head_l2,
-        feature_l2=config.feature_l2,
-        rating_loss=config.rating_loss, sampling_correction=config.sampling_correction,
-        temperature=config.temperature, retrieval_candidates=config.retrieval_candidates,
-        topk_ks=config.topk_ks, retrieval_sample_weight=config.retrieval_sample_weight,
-        retrieval_weight_floor=config.retrieval_weight_floor,
-    )
-
-
-def closed_form_biases(tables: FeatureTables, reg: float,
-                       sweeps: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge user and item rating biases of the training rows (alternating updates).
-
-    b_i = sum(r - mean - b_u) / (n_i + reg), b_u = sum(r - mean - b_i) / (n_u + reg):
-    the bias baseline. Used to start the model's id biases at that optimum, so
-    training begins from the baseline and the other parts learn the residual.
-
-    Returns:
-        user biases [U], item biases [I] (float32, in `tables.ids` order).
-    """
-    user, item = tables.rows["user_index"], tables.rows["item_index"]
-    residual = tables.rows["rating"].astype(np.float64) - tables.global_mean
-    n_users, n_items = len(tables.ids["user"]), len(tables.ids["item"])
-    user_count = np.bincount(user, minlength=n_users) + reg
-    item_count = np.bincount(item, minlength=n_items) + reg
-    user_bias = np.zeros(n_users)
-    for _ in range(sweeps):
-        item_bias = np.bincount(item, residual - user_bias[user], n_items) / item_count
-        user_bias = np.bincount(user, residual - item_bias[item], n_users) / user_count
-    return user_bias.astype(np.float32), item_bias.astype(np.float32)
-
-
-def initialize_biases(model: RecommenderModel, tables: FeatureTables, reg: float) -> None:
-    """Starts the biases where the simple baselines are (OOV rows stay 0).
-
-    Both towers' rating biases get `closed_form_biases`; the item retrieval bias
-    (with `retrieval_bias`) gets the popularity prior, temperature * log(share of
-    training reviews) centred on the items: what the softmax's item bias converges to
-    when nothing personal is known, so training starts from the popularity ranking
-    instead of walking there for many epochs.
-    """
-    for tower, bias in zip((model.user_tower, model.item_tower),
-                           closed_form_biases(tables, reg)):
-        _assign_known_rows(tower, tower.id_bias.embeddings, bias)
-    tower = model.item_tower
-    if hasattr(tower, "retrieval_bias_table"):
-        log_share = np.log(np.maximum(tables.item_probability, 1e-12))
-        prior = (model.temperature or 1.0) * (log_share - log_share.mean())
-        _assign_known_rows(tower, tower.retrieval_bias_table.embeddings, prior)
-
-
-def _assign_known_rows(tower: tf.keras.layers.Layer, table: tf.Variable,
-                       values: np.ndarray) -> None:
-    oov = tower.num_oov_buckets
-    table.assign(tf.concat([tf.zeros([oov, 1]), tf.constant(values, tf.float32)[:, None]],
-                           axis=0))
-
-
-def history_inputs(config: RecsysConfig, tables: FeatureTables | None = None) -> list[str]:
-    """User history inputs of `config`, e.g. ["history", "history_rating"]; [] if none.
-
-    With `tables`, none when the tables were built without histories.
-    """
-    if not config.history_dim or (tables is not None and not tables.history):
-        return []
-    return ["history"] + [f"history_{s}" for s in config.history_signals]
-
-
-def input_groups(config: RecsysConfig, side: str,
-                 tables: FeatureTables | None = None) -> list[str]:
-    """Feature inputs one side's tower reads, e.g. ["rating", "text", "history"]."""
-    groups = list(config.feature_groups) + (["text"] if config.text_enabled else [])
-    if side != "user":
-        return groups
-    similarity = [SIMILARITY_GROUP] if config.item_similarity else []
-    return groups + history_inputs(config, tables) + similarity
-
-
-def model_input_keys(config: RecsysConfig) -> list[str]:
-    """Example keys the model reads for `config` (ids, groups, labels)."""
-    keys = ["user_id", "item_id", "rating", "item_probability"]
-    keys += [f"{side}_{g}" for side in ("user", "item") for g in input_groups(config, side)]
-    return keys + [f"candidate_item_{g}" for g in input_groups(config, "item")]
-
-
-def make_optimizer(config: RecsysConfig) -> tf.keras.optimizers.Optimizer:
-    """Adam; regularisation is in the loss (`*_l2` of the config), not in the optimizer."""
-    return tf.keras.optimizers.Adam(learning_rate=config.learning_rate)

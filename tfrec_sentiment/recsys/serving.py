@@ -55,7 +55,8 @@ from tfrec_sentiment.features import similarity as similarity_lib
 from tfrec_sentiment.features.tables import HISTORY_GROUPS, SIMILARITY_GROUP, FeatureTables
 from tfrec_sentiment.recsys.blend import COMPONENTS, BlendWeights, blend_scores
 from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
-from tfrec_sentiment.recsys.model import RecommenderModel, input_groups
+from tfrec_sentiment.recsys.inputs import input_groups
+from tfrec_sentiment.recsys.model import RecommenderModel
 
 RATING_RANGE = (1.0, 5.0)
 _IDS = tf.TensorSpec([None], tf.string)

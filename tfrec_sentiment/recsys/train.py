@@ -54,14 +54,11 @@ from tfrec_sentiment.evaluation.metrics import (
 )
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import atomic_write
+from tfrec_sentiment.recsys.bias_init import initialize_biases
+from tfrec_sentiment.recsys.build import build_model, make_optimizer
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import make_dataset, select_inputs
-from tfrec_sentiment.recsys.model import (
-    RecommenderModel,
-    build_model,
-    initialize_biases,
-    make_optimizer,
-)
+from tfrec_sentiment.recsys.model import RecommenderModel
 from tfrec_sentiment.recsys.serving import score_matrix
 from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
 

@@ -39,9 +39,10 @@ from tfrec_sentiment.features.profile import SIGNALS
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import jsonable
 from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend, fit_pooled
+from tfrec_sentiment.recsys.build import build_model
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import select_inputs
-from tfrec_sentiment.recsys.model import RecommenderModel, build_model
+from tfrec_sentiment.recsys.model import RecommenderModel
 from tfrec_sentiment.recsys.serving import RecommenderServing
 
 _FORMAT_VERSION = 1

@@ -43,8 +43,9 @@ import pandas as pd
 import tensorflow as tf
 
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.recsys.build import build_model
 from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.model import RecommenderModel, build_model
+from tfrec_sentiment.recsys.model import RecommenderModel
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
 

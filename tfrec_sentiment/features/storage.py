@@ -1,0 +1,111 @@
+"""Saving and loading the feature tables: two parquet tables, one npz, one json.
+
+A folder holds user_features.parquet and item_features.parquet (one row per id: the
+count, the finished features, the sums), arrays.npz (training rows, histories,
+co-reviews, text sums) and features.json (config, prior, statistics, format version).
+
+Example:
+
+>>> tables.save(run_dir / "features")                      # doctest: +SKIP
+>>> FeatureTables.load(run_dir / "features")               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from tfrec_sentiment.features.common import SIDES, FeatureError
+from tfrec_sentiment.features.config import FeatureConfig
+from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.features.tables import FeatureTables
+
+FORMAT_VERSION = 2
+
+
+def save_tables(tables: FeatureTables, directory: str | Path) -> Path:
+    """Writes the tables' four files into `directory` (`FeatureTables.save`)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for side in SIDES:
+        _side_frame(tables, side).to_parquet(directory / f"{side}_features.parquet", index=False)
+    arrays = {f"rows_{k}": v for k, v in tables.rows.items()}
+    arrays.update({f"history_{k}": v for k, v in tables.history.items()})
+    if tables.co_reviews is not None:
+        arrays["co_reviews"] = tables.co_reviews
+    for side in SIDES:
+        if "text" in tables.sums[side]:
+            arrays[f"{side}_text_sums"] = tables.sums[side]["text"]
+    np.savez_compressed(directory / "arrays.npz", **arrays)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "config": dataclasses.asdict(tables.config),
+        "profile": tables.profile.get_config(),
+        "signals": list(SIGNALS),
+        "statistics": tables.statistics,
+        "rating_calibration": tables.rating_calibration,
+        "global_mean": tables.global_mean,
+    }
+    (directory / "features.json").write_text(json.dumps(meta, indent=1) + "\n")
+    tables.path = directory
+    return directory
+
+
+def load_fields(directory: str | Path) -> dict[str, Any]:
+    """The `FeatureTables` fields read from a folder written by `save_tables`.
+
+    Raises:
+        FeatureError: the folder was written by another format version.
+    """
+    directory = Path(directory)
+    meta = json.loads((directory / "features.json").read_text())
+    if meta.get("format_version") != FORMAT_VERSION or meta["signals"] != list(SIGNALS):
+        raise FeatureError(f"{directory / 'features.json'}: written by another version")
+    arrays = np.load(directory / "arrays.npz", allow_pickle=False)
+    ids, sums = {}, {}
+    item_probability = None
+    for side in SIDES:
+        frame = pd.read_parquet(directory / f"{side}_features.parquet")
+        ids[side] = frame[f"{side}_id"].to_numpy().astype(str).astype(object)
+        sums[side] = {
+            "signals": frame[[f"sum_{s}" for s in SIGNALS]].to_numpy(np.float32)
+        }
+        if f"{side}_text_sums" in arrays:
+            sums[side]["text"] = arrays[f"{side}_text_sums"]
+        if side == "item":
+            item_probability = frame["probability"].to_numpy(np.float32)
+    rows = {k[len("rows_"):]: arrays[k] for k in arrays.files if k.startswith("rows_")}
+    history = {k[len("history_"):]: arrays[k] for k in arrays.files
+               if k.startswith("history_")}
+    return dict(
+        config=FeatureConfig(**meta["config"]),
+        profile=ReviewProfile.from_config(meta["profile"]),
+        ids=ids, sums=sums, rows=rows, statistics=meta["statistics"],
+        item_probability=item_probability,
+        rating_calibration=meta["rating_calibration"],
+        global_mean=float(meta["global_mean"]), history=history, path=directory,
+        co_reviews=arrays["co_reviews"] if "co_reviews" in arrays.files else None,
+    )
+
+
+def _side_frame(tables: FeatureTables, side: str) -> pd.DataFrame:
+    columns = {f"{side}_id": tables.ids[side].astype(str)}
+    signals = tables.sums[side]["signals"]
+    columns["count"] = signals[:, SIGNALS.index("count")].astype(np.int64)
+    table = tables.feature_table(side)
+    for group, names in GROUP_FEATURES.items():
+        if group in table:
+            for j, name in enumerate(names):
+                columns[f"{group}_{name}"] = table[group][1:, j]
+    if side == "item":
+        columns["probability"] = tables.item_probability
+    for j, signal in enumerate(SIGNALS):
+        columns[f"sum_{signal}"] = signals[:, j]
+    return pd.DataFrame(columns)
