@@ -22,6 +22,8 @@ Rules shared by both splits:
   of a held-out part is also in train. After ingestion collapses variant copies such
   units are rare; without them every unit is one row.
 
+The keys (tie order, leak units, cold-user hash) are `split_keys.py`, re-exported here.
+
 Example:
 
 >>> from tfrec_sentiment.data.demo import generate_demo
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
@@ -42,14 +43,22 @@ import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.data.config import SPLIT_METHODS, DataConfig, parse_time
-from tfrec_sentiment.data.ids import normalize_id
 from tfrec_sentiment.data.schema import to_canonical
+from tfrec_sentiment.data.split_keys import (
+    COLD_USER_SALT,
+    cold_user_mask,
+    leak_units,
+    tie_break_keys,
+    user_hash_share,
+)
+
+__all__ = ["ALL_PARTS", "COLD", "COLD_USER_SALT", "PARTS", "SPLIT_METHODS", "Split",
+           "cold_user_mask", "cutoff_times", "leak_units", "leaked_pairs", "leave_last_out",
+           "split_reviews", "tie_break_keys", "time_cutoff", "user_hash_share"]
 
 PARTS = ("train", "validation", "test")  # the time split's parts (what models learn from)
 COLD = "cold"  # the held-out cold-start users' rows
 ALL_PARTS = (*PARTS, COLD)
-# Salt of the cold-user hash: changing it changes which users are held out.
-COLD_USER_SALT = b"tfrec_sentiment/cold-users/v1\x1f"
 
 
 @dataclasses.dataclass
@@ -135,43 +144,6 @@ class Split:
 
 def _iso(seconds: int) -> str:
     return dt.datetime.fromtimestamp(int(seconds), dt.UTC).date().isoformat()
-
-
-def tie_break_keys(frame: pd.DataFrame) -> np.ndarray:
-    """The fixed hash that orders one user's reviews with equal timestamps.
-
-    Returns:
-        uint64 [N]: BLAKE2b-64 of `user_id` and `item_id`, joined by U+001F. The text
-        is left out on purpose: a change to cleaning must not move the held-out review.
-    """
-    keys = frame["user_id"].astype(str) + "\x1f" + frame["item_id"].astype(str)
-    return np.fromiter(
-        (int.from_bytes(hashlib.blake2b(k.encode("utf-8"), digest_size=8).digest(), "big")
-         for k in keys),
-        dtype=np.uint64, count=len(frame))
-
-
-def leak_units(frame: pd.DataFrame) -> np.ndarray:
-    """Connected groups of one user's rows that share an item or a non-empty text.
-
-    Returns:
-        int64 [N]: a unit id per row (the smallest row position in its unit).
-    """
-    n = len(frame)
-    labels = np.arange(n, dtype=np.int64)
-    by_item = frame.groupby(["user_id", "item_id"], sort=False).ngroup().to_numpy()
-    by_text = frame.groupby(["user_id", "text"], sort=False).ngroup().to_numpy().copy()
-    empty = (frame["text"].astype(str) == "").to_numpy()
-    by_text[empty] = n + np.arange(int(empty.sum()))  # an empty text links nothing
-    keys = [key for key in (by_item, by_text) if len(np.unique(key)) < n]
-    while keys:  # label propagation: each round takes the minimum over shared keys
-        updated = labels
-        for key in keys:
-            updated = pd.Series(updated).groupby(key).transform("min").to_numpy()
-        if np.array_equal(updated, labels):
-            break
-        labels = updated
-    return labels
 
 
 def _unit_order(frame: pd.DataFrame, units: np.ndarray) -> pd.DataFrame:
@@ -303,53 +275,6 @@ def time_cutoff(
     unit_time = unit_time.loc[row_units].to_numpy()
     part = np.where(unit_time >= test, 2, np.where(unit_time >= validation, 1, 0))
     return _assemble(frame, part)
-
-
-def user_hash_share(user_ids: np.ndarray | pd.Series) -> np.ndarray:
-    """Each user id's fixed position in [0, 1), from a salted SHA-256 of the normalised id.
-
-    The id is normalised as ingestion stores it (`data.ids.normalize_id`), prefixed with
-    `COLD_USER_SALT`, hashed with SHA-256, and the first 8 bytes (big-endian) are divided
-    by 2**64. The value depends on the id alone: not on the row order, the other users,
-    the machine or the run.
-
-    Args:
-        user_ids: str [N].
-
-    Returns:
-        float64 [N] in [0, 1).
-
-    Example:
-        >>> shares = user_hash_share(np.array(["u1", " u1", "u2"]))
-        >>> bool(shares[0] == shares[1]), bool(0.0 <= shares.min() and shares.max() < 1.0)
-        (True, True)
-    """
-    ids = pd.Series(np.asarray(user_ids, dtype=object)).astype(str)
-    unique, inverse = np.unique(ids.to_numpy(str), return_inverse=True)
-    values = np.fromiter(
-        (int.from_bytes(hashlib.sha256(COLD_USER_SALT + normalize_id(u).encode("utf-8"))
-                        .digest()[:8], "big") for u in unique),
-        dtype=np.float64, count=len(unique)) / 2.0 ** 64
-    # Rounding a value just below 2**64 could give 1.0; keep the interval half-open.
-    values = np.minimum(values, np.nextafter(1.0, 0.0))
-    return values[inverse.reshape(-1)]
-
-
-def cold_user_mask(frame: pd.DataFrame, share: float) -> np.ndarray:
-    """The rows of the cold-start users: those whose `user_hash_share` is below `share`.
-
-    Args:
-        frame: a canonical review table (`user_id` used).
-        share: the expected share of users held out, in [0, 1); 0 = none.
-
-    Returns:
-        bool [N]; every row of a chosen user is True.
-    """
-    if not 0.0 <= share < 1.0:
-        raise ValueError(f"cold user share must be in [0, 1), got {share}")
-    if share == 0.0 or len(frame) == 0:
-        return np.zeros(len(frame), bool)
-    return user_hash_share(frame["user_id"].to_numpy()) < share
 
 
 def split_reviews(frame: pd.DataFrame, config: DataConfig) -> Split:

@@ -14,6 +14,9 @@ report of `tools/prepare_data.py`):
   times would be plausible in another unit (seconds where milliseconds are expected,
   or ms / microseconds where seconds are), the warning names that unit.
 
+The format registry and guess are `registry.py`, the file-level checks
+`file_checks.py` (both re-exported here).
+
 Example:
 
 >>> result = read_reviews("reviews_Musical_Instruments_5.json.gz")  # doctest: +SKIP
@@ -24,10 +27,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import io
-import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,36 +36,31 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tfrec_sentiment.data.readers.amazon import AMAZON_2014, AMAZON_2018, AMAZON_2023
 from tfrec_sentiment.data.readers.encoding import TextDecoder
-from tfrec_sentiment.data.readers.fields import UNIT_NAMES, FieldError, TimestampRangeError, shorten
+from tfrec_sentiment.data.readers.fields import FieldError, TimestampRangeError, shorten
+from tfrec_sentiment.data.readers.file_checks import read_warnings, unit_warnings
 from tfrec_sentiment.data.readers.format import Review, ReviewFormat
-from tfrec_sentiment.data.readers.generic import ColumnSpec, generic_format
+from tfrec_sentiment.data.readers.generic import ColumnSpec
+from tfrec_sentiment.data.readers.registry import (
+    FORMAT_NAMES,
+    FORMATS,
+    GENERIC_FORMATS,
+    guess_format,
+    resolve_format,
+)
 from tfrec_sentiment.data.readers.sources import (
     DAMAGE_ERRORS,
     MAX_RECORD_BYTES,
-    ReaderError,
     iter_csv_records,
     iter_json_records,
     iter_parquet_records,
     open_stream,
-    sniff_kind,
 )
-from tfrec_sentiment.data.readers.yelp import YELP, YELP_CSV, YELP_JSON, YELP_REQUIRED
 from tfrec_sentiment.data.schema import CANONICAL_COLUMNS, Rejection
 
-FORMATS: dict[str, ReviewFormat] = {
-    "amazon2014": AMAZON_2014,
-    "amazon2018": AMAZON_2018,
-    "amazon2023": AMAZON_2023,
-    "yelp": YELP,
-    "yelp_csv": YELP_CSV,
-    "yelp_json": YELP_JSON,
-}
-GENERIC_FORMATS = ("csv", "parquet", "jsonl")
-FORMAT_NAMES: tuple[str, ...] = (*FORMATS, *GENERIC_FORMATS)
-_GUESS_BYTES = 1 << 20
-
+__all__ = ["FORMATS", "FORMAT_NAMES", "GENERIC_FORMATS", "ReadChunk", "ReadResult",
+           "guess_format", "iter_review_chunks", "read_reviews", "read_warnings",
+           "resolve_format", "reviews_frame", "unit_warnings"]
 
 @dataclasses.dataclass
 class ReadChunk:
@@ -97,75 +92,6 @@ class ReadResult:
     def rejected_counts(self) -> Counter:
         """reason -> number of records rejected for it."""
         return Counter(rejection.reason for rejection in self.rejections)
-
-
-def resolve_format(name: str, columns: ColumnSpec = None) -> ReviewFormat:
-    """The ReviewFormat for a `--format` name (generic ones take a column mapping).
-
-    Raises:
-        ValueError: unknown name, or a mapping given to a fixed format.
-    """
-    if name in GENERIC_FORMATS:
-        return generic_format(name, columns)
-    if name not in FORMATS:
-        raise ValueError(f"unknown review format {name!r}; choose one of {list(FORMAT_NAMES)}")
-    if columns:
-        raise ValueError(f"a column mapping applies to {list(GENERIC_FORMATS)}, not {name!r}")
-    return FORMATS[name]
-
-
-def guess_format(path: str | Path, encoding: str | None = None) -> str:
-    """Guesses a format name from a file's first record (compression is seen through).
-
-    Raises:
-        ReaderError: the first record matches no known format; pass a format explicitly.
-    """
-    path = Path(path)
-    if sniff_kind(path) == "parquet":
-        return "parquet"
-    with open_stream(path) as (stream, _):
-        first = _first_line(stream).decode(TextDecoder(encoding).codec, errors="replace")
-    first = first.removeprefix("\ufeff").strip()
-    if not first:  # empty (or unreadable from the start): the reader will say so
-        return "csv" if ".csv" in path.name.lower() else "jsonl"
-    guess = _guess_json(first) if first.startswith("{") else _guess_csv(first)
-    if guess is None:
-        raise ReaderError(path, f"cannot tell the review format from the first record; pass "
-                          f"a format, one of {list(FORMAT_NAMES)}", line=1)
-    return guess
-
-
-def _first_line(stream) -> bytes:
-    """The first non-blank line (cut at 1 MiB); b"" if none or the stream is damaged."""
-    try:
-        for _ in range(1000):
-            line = stream.readline(_GUESS_BYTES)
-            if not line or line.strip():
-                return line
-    except DAMAGE_ERRORS:
-        pass
-    return b""
-
-
-def _guess_json(first: str) -> str | None:
-    try:
-        keys = set(json.loads(first))
-    except (json.JSONDecodeError, TypeError):
-        return None
-    if "reviewerID" in keys:
-        return "amazon2014" if "helpful" in keys else "amazon2018"
-    if {"user_id", "rating"} <= keys and keys & {"parent_asin", "asin"}:
-        return "amazon2023"
-    if {"review_id", "business_id"} <= keys:
-        return "yelp_json"
-    return "jsonl" if {"user_id", "item_id", "rating"} <= keys else None
-
-
-def _guess_csv(first: str) -> str | None:
-    header = next(csv.reader(io.StringIO(first)), [])
-    if set(YELP_REQUIRED) <= set(header):
-        return "yelp_csv"
-    return "csv" if len(header) > 1 else None
 
 
 def iter_review_chunks(path: str | Path, format: str | None = None,
@@ -241,23 +167,6 @@ def read_reviews(path: str | Path, format: str | None = None, columns: ColumnSpe
     return result
 
 
-def read_warnings(file: str, format: str, lines: int, accepted: int,
-                  reasons: Counter) -> list[str]:
-    """Notes for a human about a whole file: empty, nothing accepted, damaged."""
-    notes = []
-    if lines == 0:
-        notes.append(f"{file} holds no records (empty file)")
-    elif accepted == 0:
-        top = reasons.most_common(1)[0][0] if reasons else "duplicates"
-        notes.append(f"no review of {file} was accepted (most common reason: {top}); "
-                     f"is {format!r} the right format?")
-    damaged = [reason for reason in ("truncated_file", "corrupt_file") if reasons[reason]]
-    if damaged:
-        notes.append(f"{file} is damaged ({damaged[0]}): records after the damage are lost, "
-                     "and a corrupt stream may have garbled the records just before it")
-    return notes
-
-
 @contextlib.contextmanager
 def _records(path: Path, fmt: ReviewFormat, decoder: TextDecoder, max_record_bytes: int):
     if fmt.container == "parquet":  # rows are framed by the format; strings are UTF-8
@@ -330,44 +239,6 @@ class _ChunkBuilder:
                           self.rejections, self.count)
         self._reset()
         return chunk
-
-
-def unit_warnings(file: str, hints: Counter, accepted: int) -> list[str]:
-    """Per-file time-unit check, from the out-of-range times of a file.
-
-    Args:
-        file: name for the message.
-        hints: (field, unit read, likely unit or None) -> records rejected as
-            `timestamp_out_of_range` (see `fields.TimestampRangeError`).
-        accepted: records whose time was plausible (all accepted records).
-
-    Returns:
-        One warning per (field, unit read, likely unit) with a likely unit: "most" when
-        those records outnumber all the others with a time (the unit is probably wrong
-        for the file), else a count of the few that look mis-scaled.
-
-    Example:
-
-    >>> unit_warnings("f.csv", Counter({("ts", "ms", "s"): 2}), accepted=0)[0][:52]
-    'most times in field ts of f.csv (2 of 2) look like s'
-    """
-    timed = accepted + sum(hints.values())
-    notes = []
-    for (field, unit, likely), count in sorted(hints.items(), key=str):
-        if likely is None or likely == unit:
-            continue
-        what = f"{UNIT_NAMES[likely]}, not {UNIT_NAMES[unit]}"
-        if 2 * count > timed:
-            hint = (" (csv / parquet / jsonl: map timestamp=COLUMN for seconds or ISO dates, "
-                    "timestamp_ms=COLUMN for milliseconds)"
-                    if unit in ("s", "ms") and likely in ("s", "ms") else "")
-            notes.append(f"most times in field {field} of {file} ({count} of {timed}) look "
-                         f"like {what}: is the time unit right for this file?{hint} They "
-                         "were rejected as timestamp_out_of_range")
-        else:
-            notes.append(f"{count} of {timed} times in field {field} of {file} look like "
-                         f"{what}; rejected as timestamp_out_of_range")
-    return notes
 
 
 def reviews_frame(reviews: list[Review], lines: list[int], source: str) -> pd.DataFrame:
