@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
+from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.inputs import model_input_keys
 
@@ -80,3 +82,11 @@ def make_dataset(
         tf.data.experimental.AutoShardPolicy.DATA)
     options.deterministic = True
     return dataset.with_options(options)
+
+
+def catalogue_inputs(tables: FeatureTables, config: RecsysConfig) -> dict[str, tf.Tensor]:
+    """Item tower inputs (full training-period features) of every known item."""
+    items = tables.ids["item"]
+    frame = pd.DataFrame({"user_id": [""] * len(items), "item_id": items})
+    examples = select_inputs(tables.lookup_examples(frame, sides=("item",)), config)
+    return {k: tf.constant(v) for k, v in examples.items() if k.startswith("item_")}

@@ -203,11 +203,12 @@ class RecommenderModel(tfrs.Model):
             per_example += self.pairwise_weight * self._pairwise_loss(
                 inputs, user, item, rating, training)
         return tf.nn.compute_average_loss(per_example) + tf.nn.scale_regularization_loss(
-            self.id_ridge())
+            self.l2_penalty())
 
-    def id_ridge(self) -> tf.Tensor:
-        """Ridge: (id_l2 |id emb.|^2 + history_l2 |history emb.|^2 + bias_l2 |biases|^2) / N
-        + feature_l2 |profile kernels|^2 + head_l2 |rating head kernels|^2.
+    def l2_penalty(self) -> tf.Tensor:
+        """Every L2 term of the loss: the ridge on the id tables, (id_l2 |id emb.|^2 +
+        history_l2 |history emb.|^2 + bias_l2 |biases|^2) / N, plus the kernel decay
+        feature_l2 |profile kernels|^2 + head_l2 |rating head kernels|^2.
 
         The collaborative projections are left free: their inputs (id and history
         embeddings) are already shrunk by id_l2."""

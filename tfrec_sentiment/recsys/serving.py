@@ -38,6 +38,10 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
   (`new_user_blend`, fitted on validation users given their first reviews:
   `TrainedRecommender.fit_new_user_blend`).
 
+The parts of the module: new users from their reviews (`serving_new_users.py`), the
+partitioned index's candidate scoring (`serving_candidates.py`), the scoring rules
+on tower outputs (`scoring.py`: `score_matrix`, `rating_matrix`, re-exported here).
+
 Example:
 
 >>> serving = RecommenderServing(model, tables, config)              # doctest: +SKIP
@@ -47,22 +51,31 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import tensorflow as tf
 
 from tfrec_sentiment.data.ids import normalize_ids
-from tfrec_sentiment.features import similarity as similarity_lib
-from tfrec_sentiment.features.tables import HISTORY_GROUPS, SIMILARITY_GROUP, FeatureTables
-from tfrec_sentiment.recsys.blend import COMPONENTS, BlendWeights, blend_scores
+from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
+from tfrec_sentiment.recsys.blend_weights import BlendWeights, blend_scores
 from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
 from tfrec_sentiment.recsys.inputs import input_groups
 from tfrec_sentiment.recsys.model import RecommenderModel
+from tfrec_sentiment.recsys.scoring import (
+    blend_components,
+    profile_at,
+    rating_matrix,
+    score_matrix,
+)
+from tfrec_sentiment.recsys.serving_candidates import CandidateScoring
+from tfrec_sentiment.recsys.serving_new_users import NewUserServing
+
+__all__ = ["RATING_RANGE", "SCORE_MODES", "RecommenderServing", "blend_components",
+           "rating_matrix", "score_matrix"]
 
 RATING_RANGE = (1.0, 5.0)
 _IDS = tf.TensorSpec([None], tf.string)
 
 
-class RecommenderServing(tf.Module):
+class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
     """In-graph feature lookup + towers + rating head + catalogue scoring.
 
     Args:
@@ -102,29 +115,6 @@ class RecommenderServing(tf.Module):
         self._build_blend(tables, config, blend, new_user_blend)
         self._build_new_user_history(tables)
         self._build_signatures()
-
-    def _build_new_user_history(self, tables: FeatureTables) -> None:
-        """History length L and the item-to-item similarity (sparse [I, I]) that turn a
-        new user's reviewed items into the history groups a training user's row holds."""
-        history = self.user_features.tables.get(HISTORY_GROUPS["items"])
-        self._history_length = int(history.shape[1]) if history is not None else 0
-        self._has_similarity = SIMILARITY_GROUP in self._groups["user"]
-        if not self._has_similarity:
-            return
-        num_items = len(tables.ids["item"])
-        co = tables.co_reviews
-        grown = num_items - co.shape[0]  # items added after training: no co-reviews yet
-        co = sp.csr_array(co)
-        if grown:
-            co.resize((num_items, num_items))
-        cosine = similarity_lib.cosine_similarity(co, tables.config.similarity_shrinkage)
-        coo = cosine.tocoo()
-        self.similarity_indices = tf.Variable(
-            np.stack([coo.row, coo.col], axis=1).astype(np.int64).reshape(-1, 2),
-            trainable=False, name="similarity_indices")
-        self.similarity_values = tf.Variable(coo.data.astype(np.float32), trainable=False,
-                                             name="similarity_values")
-        self._num_items = num_items
 
     def _build_blend(self, tables: FeatureTables, config: RecsysConfig,
                      blend: BlendWeights | None, new_user_blend: BlendWeights | None) -> None:
@@ -208,7 +198,7 @@ class RecommenderServing(tf.Module):
         parts["popularity"] = tf.tile(popularity[None, :], [num_users, 1])
         parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
         if padded is not None:
-            parts["knn"] = _profile_at(padded, item_index)
+            parts["knn"] = profile_at(padded, item_index)
         return parts
 
     def _user_signals(self, num_users: tf.Tensor, user_id: tf.Tensor | None,
@@ -228,117 +218,10 @@ class RecommenderServing(tf.Module):
                    if similarity is None else similarity)  # [U, I']
         return history, tf.concat([tf.zeros([num_users, 1]), profile], axis=1)
 
-    # --- candidate scoring (the second stage of a partitioned index) ---------------------
-
-    def prepare_candidate_scoring(self, sample: int = 2048, seed: int = 0) -> None:
-        """Stores the catalogue-wide statistics that `score_columns` standardises with.
-
-        The "learned" and "blend" scores standardise each component per user over
-        the WHOLE catalogue; `score_columns` scores a few candidates, so the per-user
-        mean and variance come from here instead: retrieval exactly (item embedding
-        mean m [E] and covariance S [E, E]: mean u.m, variance u'Su), popularity
-        exactly (one catalogue constant), kNN exactly (the profile row), the rating
-        head over a seeded sample of `sample` catalogue items (every item when the
-        catalogue has at most `sample`: then exact too). Call it once, before saving.
-        """
-        embeddings = self.item_embeddings.numpy()
-        count = max(len(embeddings), 1)
-        total = np.zeros(embeddings.shape[1])
-        gram = np.zeros((embeddings.shape[1],) * 2)
-        for start in range(0, len(embeddings), 1 << 20):  # float64, bounded memory
-            chunk = embeddings[start:start + (1 << 20)].astype(np.float64)
-            total += chunk.sum(axis=0)
-            gram += chunk.T @ chunk
-        mean = total / count
-        self.catalogue_mean = tf.Variable(mean.astype(np.float32), trainable=False,
-                                          name="catalogue_mean")
-        self.catalogue_covariance = tf.Variable(
-            (gram / count - np.outer(mean, mean)).astype(np.float32), trainable=False,
-            name="catalogue_covariance")
-        log_count = self.item_log_count.numpy()[1:].astype(np.float64)
-        self.popularity_moments = tf.Variable(
-            np.array([log_count.mean(), log_count.var()] if len(log_count) else [0.0, 0.0],
-                     np.float32), trainable=False, name="popularity_moments")
-        rng = np.random.default_rng(seed)
-        columns = (np.arange(len(embeddings)) if len(embeddings) <= sample
-                   else np.sort(rng.choice(len(embeddings), sample, replace=False)))
-        self.moment_sample = tf.Variable(columns.astype(np.int32), trainable=False,
-                                         name="moment_sample")
-
     def user_outputs(self, user_id: tf.Tensor) -> dict:
         """User-tower outputs of known (or unknown) users, string [B] -> {"embedding"
         [B, E], "latent", "features", "bias"}: the first stage's query."""
         return self._user_outputs(user_id)
-
-    def new_user_outputs(self, probabilities, rating, helpful_votes, timestamp, embedding,
-                         segment_ids, num_users, item_id) -> tuple[dict, tf.Tensor,
-                                                                   tf.Tensor | None]:
-        """User-tower outputs of G new users from their reviews (the inputs of
-        `score_catalogue_from_reviews`), their reviews given int64 [G] and their
-        similarity profile ([G, I] or None): what `score_columns` takes for them."""
-        return self._new_users(probabilities, rating, helpful_votes, timestamp, embedding,
-                               segment_ids, num_users, item_id)
-
-    def score_columns(self, user: dict, columns: tf.Tensor, user_id: tf.Tensor | None = None,
-                      history: tf.Tensor | None = None, similarity: tf.Tensor | None = None,
-                      new_users: bool = False) -> tf.Tensor:
-        """Scores [B, C] of each user's own C candidate columns, as `score_catalogue`.
-
-        The score mode's value of user b and item `columns[b, c]` over the whole
-        catalogue: standardised with the catalogue-wide moments of
-        `prepare_candidate_scoring` (exact for retrieval, popularity and kNN; the
-        rating head's over its item sample), so the candidates rank as in
-        `score_catalogue` and their scores match it when the sample is the catalogue.
-
-        Args:
-            user: user-tower outputs [B, ...] (`user_outputs` / `new_user_outputs`).
-            columns: int32 [B, C] catalogue columns; negative = none (its score is
-                meaningless: mask it).
-            user_id: string [B] known users (their bucket and kNN profile); None for
-                new users, who bring `history` int64 [B] and `similarity` [B, I].
-            new_users: rank with the new-user blend weights.
-
-        Raises:
-            ValueError: `prepare_candidate_scoring` was not called.
-        """
-        if not hasattr(self, "moment_sample"):
-            raise ValueError("call prepare_candidate_scoring() before score_columns()")
-        safe = tf.maximum(tf.cast(columns, tf.int32), 0)
-        catalogue = self._catalogue_outputs()
-        item = {k: tf.gather(v, safe) for k, v in catalogue.items()}  # [B, C, ...]
-        retrieval = tf.einsum("be,bce->bc", user["embedding"], item["embedding"])
-        if self.score_mode == "retrieval":
-            return retrieval
-        rating = _candidate_ratings(self.model, user, item)
-        if self.score_mode == "rating":
-            return rating
-        sampled = {k: tf.gather(v, self.moment_sample) for k, v in catalogue.items()}
-        moments = {"retrieval": self._retrieval_moments(user["embedding"]),
-                   "rating": tf.nn.moments(rating_matrix(self.model, user, sampled), axes=[1])}
-        if self.score_mode == "blend":
-            return (_standardize_rows(retrieval, moments["retrieval"])
-                    + self.score_blend * _standardize_rows(rating, moments["rating"]))
-        num_users = tf.shape(user["bias"])[0]
-        item_index = tf.cast(safe, tf.int64) + 1  # feature-table rows (0 = unknown)
-        parts = {"retrieval": retrieval, "rating": rating,
-                 "popularity": tf.gather(self.item_log_count, item_index)}
-        fill = tf.ones([num_users])
-        moments["popularity"] = (fill * self.popularity_moments[0],
-                                 fill * self.popularity_moments[1])
-        parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
-        if padded is not None:
-            parts["knn"] = _profile_at(padded, item_index, per_row=True)
-            every = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
-            moments["knn"] = tf.nn.moments(_profile_at(padded, every), axes=[1])
-        weights = self.new_user_blend_weights if new_users else self.blend_weights
-        return blend_scores(parts, parts["history"], weights.read_value(),
-                            self.blend_edges.read_value(), self.components, moments=moments)
-
-    def _retrieval_moments(self, query: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Mean and variance [B] of each query's dot product over the catalogue."""
-        mean = tf.linalg.matvec(query, self.catalogue_mean)
-        variance = tf.reduce_sum(tf.matmul(query, self.catalogue_covariance) * query, axis=1)
-        return mean, tf.maximum(variance, 0.0)
 
     def _item_index(self, item_id: tf.Tensor) -> tf.Tensor:
         return tf.cast(self.item_features.index(tf.reshape(normalize_ids(item_id), [-1])),
@@ -407,184 +290,3 @@ class RecommenderServing(tf.Module):
         """Stars [N] from sentiment, a least-squares map fitted on the training split."""
         stars = tf.linalg.matvec(probabilities, self.rating_calibration)
         return tf.clip_by_value(stars, *RATING_RANGE)
-
-    def _profile_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
-                              embedding, segment_ids, num_users) -> dict:
-        reviews = {"probabilities": probabilities, "rating": rating,
-                   "helpful_votes": helpful_votes, "timestamp": timestamp}
-        if self._text_dim:
-            reviews["embedding"] = embedding
-        return self.profile(reviews, segment_ids=segment_ids, num_segments=num_users)
-
-    def _score_catalogue_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
-                                      embedding, segment_ids, num_users,
-                                      item_id) -> tf.Tensor:
-        user, given, similarity = self._new_users(probabilities, rating, helpful_votes,
-                                                  timestamp, embedding, segment_ids,
-                                                  num_users, item_id)
-        return self._score_matrix(user, self._catalogue_outputs(), history=given,
-                                  similarity=similarity, weights=self.new_user_blend_weights)
-
-    def components_from_reviews(self, probabilities, rating, helpful_votes, timestamp,
-                                embedding, segment_ids, num_users, item_id) -> dict:
-        """Raw learned-score components {name: float32 [G, I]} of G new users over the
-        catalogue, and "history" int64 [G] (reviews given); the inputs of
-        `score_catalogue_from_reviews`. Not a saved signature: the new-user blend's fit
-        (`TrainedRecommender.fit_new_user_blend`) calls it."""
-        user, given, similarity = self._new_users(probabilities, rating, helpful_votes,
-                                                  timestamp, embedding, segment_ids,
-                                                  num_users, item_id)
-        return self._components(user, self._catalogue_outputs(), None, None, given,
-                                similarity)
-
-    def _new_users(self, probabilities, rating, helpful_votes, timestamp, embedding,
-                   segment_ids, num_users, item_id) -> tuple[dict, tf.Tensor, tf.Tensor | None]:
-        """User-tower outputs of G new users, their reviews given (int64 [G]: the blend
-        bucket) and their similarity profile ([G, I] or None)."""
-        profile = self._profile_from_reviews(probabilities, rating, helpful_votes, timestamp,
-                                             embedding, segment_ids, num_users)
-        # A new user has no id (the empty id falls in the OOV rows); their reviews
-        # give the profile, and their reviewed items the history groups.
-        profile.update(self._given_history(probabilities, rating, self._item_index(item_id),
-                                           segment_ids, num_users))
-        inputs = {"user_id": tf.fill([num_users], "")}
-        empty = self.user_features(inputs["user_id"])
-        inputs.update({f"user_{g}": profile[g] if g in profile else empty[g]
-                       for g in self._groups["user"]})
-        user = self.model.user_tower(inputs, training=False)
-        given = tf.math.unsorted_segment_sum(tf.ones_like(segment_ids, tf.int64), segment_ids,
-                                             num_users)  # the bucket: reviews given
-        return user, given, profile.get(SIMILARITY_GROUP)
-
-    def _given_history(self, probabilities, rating, item_index, segment_ids,
-                       num_users) -> dict:
-        """History groups of G new users from their N reviews (`features.history`).
-
-        Args:
-            probabilities: float32 [N, 3]; rating: float32 [N] stars (given or imputed);
-            item_index: int64 [N] feature-table rows (0 = an item unknown to the
-            catalogue: not in the history); segment_ids: int32 [N] user of each review.
-
-        Returns:
-            {"history": int64 [G, L] item index + 1, latest (= last given) first, 0 =
-            padding; "history_rating" float32 [G, L] (stars - 3) / 2;
-            "history_sentiment" float32 [G, L] p_pos - p_neg; "similarity" float32
-            [G, I] mean item-to-item similarity of the history items}: the groups
-            the user tower reads (none when L = 0).
-        """
-        length = self._history_length
-        if not length:
-            return {}
-        rows = tf.cast(tf.reshape(tf.where(item_index > 0), [-1]), tf.int32)  # known items
-        users = tf.gather(segment_ids, rows)
-        # position from the end among the user's known-item reviews: last given = 0
-        later = (users[None, :] == users[:, None]) & (rows[None, :] > rows[:, None])
-        rank = tf.reduce_sum(tf.cast(later, tf.int32), axis=1)
-        kept = tf.reshape(tf.where(rank < length), [-1])
-        slots = tf.stack([tf.gather(users, kept), tf.gather(rank, kept)], axis=1)
-        picked = tf.gather(rows, kept)
-        shape = tf.stack([num_users, length])
-
-        def scatter(values: tf.Tensor) -> tf.Tensor:
-            return tf.scatter_nd(slots, tf.gather(values, picked), shape)
-
-        out = {HISTORY_GROUPS["items"]: scatter(item_index),
-               HISTORY_GROUPS["rating"]: scatter((rating - 3.0) / 2.0),
-               HISTORY_GROUPS["sentiment"]: scatter(probabilities[:, 2] - probabilities[:, 0])}
-        if self._has_similarity:
-            out[SIMILARITY_GROUP] = self._similarity_profile(out[HISTORY_GROUPS["items"]])
-        return {g: v for g, v in out.items() if g in self._groups["user"]}
-
-    def _similarity_profile(self, history: tf.Tensor) -> tf.Tensor:
-        """Mean similarity [G, I] of each history row's items (int64 [G, L], 0 = none)."""
-        num_users = tf.shape(history)[0]
-        valid = history > 0
-        count = tf.reduce_sum(tf.cast(valid, tf.float32), axis=1, keepdims=True)
-        share = tf.cast(valid, tf.float32) / tf.maximum(count, 1.0)  # [G, L]
-        where = tf.where(valid)  # (user, slot)
-        weights = tf.scatter_nd(
-            tf.stack([where[:, 0], tf.gather_nd(history, where) - 1], axis=1),
-            tf.gather_nd(share, where), tf.cast(tf.stack([num_users, self._num_items]),
-                                                tf.int64))  # [G, I], duplicates add up
-        similarity = tf.sparse.SparseTensor(self.similarity_indices.read_value(),
-                                            self.similarity_values.read_value(),
-                                            [self._num_items, self._num_items])
-        # symmetric: (W S)^T = S W^T
-        return tf.transpose(tf.sparse.sparse_dense_matmul(similarity, weights,
-                                                          adjoint_b=True))
-
-
-def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
-    """Predicted ratings [U, I] of every user x item pair (unclipped).
-
-    Args:
-        model: the `RecommenderModel`.
-        user: user tower outputs ("latent" [U, E], "features" [U, F], "bias" [U]).
-        item: item tower outputs, the same keys with I rows.
-    """
-    num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
-
-    def tile(values: tf.Tensor, repeat_users: bool) -> tf.Tensor:
-        if repeat_users:  # row u * I + i holds user u
-            return tf.repeat(values, num_items, axis=0)
-        return tf.tile(values, tf.concat([[num_users], tf.ones_like(tf.shape(values)[1:])], 0))
-
-    keys = ("latent", "features", "bias")
-    pairs_user = {k: tile(user[k], True) for k in keys}
-    pairs_item = {k: tile(item[k], False) for k in keys}
-    rating = model.rate(pairs_user, pairs_item, training=False)
-    return tf.reshape(rating, [num_users, num_items])
-
-
-def _candidate_ratings(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
-    """Predicted ratings [B, C] of user b and its own candidates (item outputs [B, C, ...])."""
-    count = tf.shape(item["bias"])[1]
-    keys = ("latent", "features", "bias")
-    pairs_user = {k: tf.repeat(user[k], count, axis=0) for k in keys}
-    pairs_item = {k: tf.reshape(item[k], [-1] + item[k].shape[2:].as_list()) for k in keys}
-    return tf.reshape(model.rate(pairs_user, pairs_item, training=False), [-1, count])
-
-
-def _profile_at(padded: tf.Tensor, item_index: tf.Tensor, per_row: bool = False) -> tf.Tensor:
-    """Similarity profile values at feature-table rows: [U, I' + 1] at int64 [I] ->
-    [U, I], or at [U, C] -> [U, C] (`per_row`); rows beyond the profile give 0."""
-    width = tf.cast(tf.shape(padded)[1], tf.int64)
-    inside = tf.where(item_index < width, item_index, tf.zeros_like(item_index))
-    if per_row:
-        return tf.gather(padded, inside, batch_dims=1)
-    return tf.gather(padded, inside, axis=1)
-
-
-def score_matrix(model: RecommenderModel, user: dict, item: dict, score_mode: str,
-                 score_blend: float = 1.0) -> tf.Tensor:
-    """Scores [U, I] of every user x item pair by `score_mode` (see `RecsysConfig`).
-
-    The one scoring rule of serving, evaluation and the training-time ranking
-    monitor: "retrieval" = dot product of the tower embeddings, "rating" = the
-    predicted rating, "blend" = both standardised per user, the rating weighted
-    by `score_blend`. "learned" ranks here by retrieval: its weights are fitted
-    after training (`recsys.blend`), so the training-time monitor follows the
-    trained score; `RecommenderServing` applies the fitted blend.
-    """
-    retrieval = tf.matmul(user["embedding"], item["embedding"], transpose_b=True)
-    if score_mode in ("retrieval", "learned"):
-        return retrieval
-    rating = rating_matrix(model, user, item)
-    if score_mode == "rating":
-        return rating
-    return _standardize_rows(retrieval) + score_blend * _standardize_rows(rating)
-
-
-def blend_components(tables: FeatureTables) -> tuple[str, ...]:
-    """The learned score's components for these tables ("knn" needs similarity profiles)."""
-    return tuple(c for c in COMPONENTS if c != "knn" or tables.has_similarity)
-
-
-def _standardize_rows(scores: tf.Tensor,
-                      moments: tuple[tf.Tensor, tf.Tensor] | None = None) -> tf.Tensor:
-    """Each row standardised by its own moments, or by given (mean, variance) [U]."""
-    if moments is None:
-        mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
-    else:
-        mean, variance = moments[0][:, None], moments[1][:, None]
-    return (scores - mean) * tf.math.rsqrt(variance + 1e-12)

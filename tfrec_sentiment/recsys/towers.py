@@ -28,6 +28,11 @@ Inputs are a dict with "{side}_id" (string [B]) and, per configured group,
 "{side}_history" (int [B, L]) and "{side}_history_{signal}" (float [B, L]) with a
 history (the user tower: the items of the user's latest reviews).
 
+Over 350 lines because both towers share one `_Tower` body whose sublayers name the
+variables of saved models and checkpoints; composing it from small registered layers
+(issue 12) changes those names, so it waits for a change that also converts saved
+weights.
+
 Example:
 
 >>> tower = ItemTower(vocabulary=["a", "b"], feature_groups=("rating",), output_dim=4)

@@ -1,0 +1,84 @@
+"""The scoring rules on tower outputs: rating and score matrices, the standardisation.
+
+The one place serving (`serving.py`), evaluation and the training-time ranking
+monitor (`train.py`) turn user and item tower outputs into scores.
+
+Example:
+
+>>> scores = score_matrix(model, user_outputs, item_outputs, "blend", 1.0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.recsys.blend_weights import COMPONENTS, standardize_tensor_rows
+from tfrec_sentiment.recsys.model import RecommenderModel
+
+
+def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
+    """Predicted ratings [U, I] of every user x item pair (unclipped).
+
+    Args:
+        model: the `RecommenderModel`.
+        user: user tower outputs ("latent" [U, E], "features" [U, F], "bias" [U]).
+        item: item tower outputs, the same keys with I rows.
+    """
+    num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
+
+    def tile(values: tf.Tensor, repeat_users: bool) -> tf.Tensor:
+        if repeat_users:  # row u * I + i holds user u
+            return tf.repeat(values, num_items, axis=0)
+        return tf.tile(values, tf.concat([[num_users], tf.ones_like(tf.shape(values)[1:])], 0))
+
+    keys = ("latent", "features", "bias")
+    pairs_user = {k: tile(user[k], True) for k in keys}
+    pairs_item = {k: tile(item[k], False) for k in keys}
+    rating = model.rate(pairs_user, pairs_item, training=False)
+    return tf.reshape(rating, [num_users, num_items])
+
+
+def candidate_ratings(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
+    """Predicted ratings [B, C] of user b and its own candidates (item outputs [B, C, ...])."""
+    count = tf.shape(item["bias"])[1]
+    keys = ("latent", "features", "bias")
+    pairs_user = {k: tf.repeat(user[k], count, axis=0) for k in keys}
+    pairs_item = {k: tf.reshape(item[k], [-1] + item[k].shape[2:].as_list()) for k in keys}
+    return tf.reshape(model.rate(pairs_user, pairs_item, training=False), [-1, count])
+
+
+def profile_at(padded: tf.Tensor, item_index: tf.Tensor, per_row: bool = False) -> tf.Tensor:
+    """Similarity profile values at feature-table rows: [U, I' + 1] at int64 [I] ->
+    [U, I], or at [U, C] -> [U, C] (`per_row`); rows beyond the profile give 0."""
+    width = tf.cast(tf.shape(padded)[1], tf.int64)
+    inside = tf.where(item_index < width, item_index, tf.zeros_like(item_index))
+    if per_row:
+        return tf.gather(padded, inside, batch_dims=1)
+    return tf.gather(padded, inside, axis=1)
+
+
+def score_matrix(model: RecommenderModel, user: dict, item: dict, score_mode: str,
+                 score_blend: float = 1.0) -> tf.Tensor:
+    """Scores [U, I] of every user x item pair by `score_mode` (see `RecsysConfig`).
+
+    The one scoring rule of serving, evaluation and the training-time ranking
+    monitor: "retrieval" = dot product of the tower embeddings, "rating" = the
+    predicted rating, "blend" = both standardised per user, the rating weighted
+    by `score_blend`. "learned" ranks here by retrieval: its weights are fitted
+    after training (`recsys.blend`), so the training-time monitor follows the
+    trained score; `RecommenderServing` applies the fitted blend.
+    """
+    retrieval = tf.matmul(user["embedding"], item["embedding"], transpose_b=True)
+    if score_mode in ("retrieval", "learned"):
+        return retrieval
+    rating = rating_matrix(model, user, item)
+    if score_mode == "rating":
+        return rating
+    return standardize_tensor_rows(retrieval) + score_blend * standardize_tensor_rows(rating)
+
+
+def blend_components(tables: FeatureTables) -> tuple[str, ...]:
+    """The learned score's components for these tables ("knn" needs similarity profiles)."""
+    return tuple(c for c in COMPONENTS if c != "knn" or tables.has_similarity)
+

@@ -1,0 +1,121 @@
+"""The second stage of a partitioned index: each user's own candidates scored as the
+whole catalogue would score them.
+
+A mixin of `RecommenderServing` (serving.py): `prepare_candidate_scoring` stores the
+catalogue-wide moments once, before saving; `score_columns` standardises with them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfrec_sentiment.recsys.blend_weights import blend_scores, standardize_tensor_rows
+from tfrec_sentiment.recsys.scoring import (
+    candidate_ratings,
+    profile_at,
+    rating_matrix,
+)
+
+
+class CandidateScoring:
+    """The candidate-scoring part of `RecommenderServing` (its attributes:
+    `item_embeddings`, `item_log_count`, `model`, `score_mode`, `score_blend`,
+    `blend_weights`, `new_user_blend_weights`, `blend_edges`, `components`,
+    `_catalogue_outputs`, `_user_signals`)."""
+
+    def prepare_candidate_scoring(self, sample: int = 2048, seed: int = 0) -> None:
+        """Stores the catalogue-wide statistics that `score_columns` standardises with.
+
+        The "learned" and "blend" scores standardise each component per user over
+        the WHOLE catalogue; `score_columns` scores a few candidates, so the per-user
+        mean and variance come from here instead: retrieval exactly (item embedding
+        mean m [E] and covariance S [E, E]: mean u.m, variance u'Su), popularity
+        exactly (one catalogue constant), kNN exactly (the profile row), the rating
+        head over a seeded sample of `sample` catalogue items (every item when the
+        catalogue has at most `sample`: then exact too). Call it once, before saving.
+        """
+        embeddings = self.item_embeddings.numpy()
+        count = max(len(embeddings), 1)
+        total = np.zeros(embeddings.shape[1])
+        gram = np.zeros((embeddings.shape[1],) * 2)
+        for start in range(0, len(embeddings), 1 << 20):  # float64, bounded memory
+            chunk = embeddings[start:start + (1 << 20)].astype(np.float64)
+            total += chunk.sum(axis=0)
+            gram += chunk.T @ chunk
+        mean = total / count
+        self.catalogue_mean = tf.Variable(mean.astype(np.float32), trainable=False,
+                                          name="catalogue_mean")
+        self.catalogue_covariance = tf.Variable(
+            (gram / count - np.outer(mean, mean)).astype(np.float32), trainable=False,
+            name="catalogue_covariance")
+        log_count = self.item_log_count.numpy()[1:].astype(np.float64)
+        self.popularity_moments = tf.Variable(
+            np.array([log_count.mean(), log_count.var()] if len(log_count) else [0.0, 0.0],
+                     np.float32), trainable=False, name="popularity_moments")
+        rng = np.random.default_rng(seed)
+        columns = (np.arange(len(embeddings)) if len(embeddings) <= sample
+                   else np.sort(rng.choice(len(embeddings), sample, replace=False)))
+        self.moment_sample = tf.Variable(columns.astype(np.int32), trainable=False,
+                                         name="moment_sample")
+
+    def score_columns(self, user: dict, columns: tf.Tensor, user_id: tf.Tensor | None = None,
+                      history: tf.Tensor | None = None, similarity: tf.Tensor | None = None,
+                      new_users: bool = False) -> tf.Tensor:
+        """Scores [B, C] of each user's own C candidate columns, as `score_catalogue`.
+
+        The score mode's value of user b and item `columns[b, c]` over the whole
+        catalogue: standardised with the catalogue-wide moments of
+        `prepare_candidate_scoring` (exact for retrieval, popularity and kNN; the
+        rating head's over its item sample), so the candidates rank as in
+        `score_catalogue` and their scores match it when the sample is the catalogue.
+
+        Args:
+            user: user-tower outputs [B, ...] (`user_outputs` / `new_user_outputs`).
+            columns: int32 [B, C] catalogue columns; negative = none (its score is
+                meaningless: mask it).
+            user_id: string [B] known users (their bucket and kNN profile); None for
+                new users, who bring `history` int64 [B] and `similarity` [B, I].
+            new_users: rank with the new-user blend weights.
+
+        Raises:
+            ValueError: `prepare_candidate_scoring` was not called.
+        """
+        if not hasattr(self, "moment_sample"):
+            raise ValueError("call prepare_candidate_scoring() before score_columns()")
+        safe = tf.maximum(tf.cast(columns, tf.int32), 0)
+        catalogue = self._catalogue_outputs()
+        item = {k: tf.gather(v, safe) for k, v in catalogue.items()}  # [B, C, ...]
+        retrieval = tf.einsum("be,bce->bc", user["embedding"], item["embedding"])
+        if self.score_mode == "retrieval":
+            return retrieval
+        rating = candidate_ratings(self.model, user, item)
+        if self.score_mode == "rating":
+            return rating
+        sampled = {k: tf.gather(v, self.moment_sample) for k, v in catalogue.items()}
+        moments = {"retrieval": self._retrieval_moments(user["embedding"]),
+                   "rating": tf.nn.moments(rating_matrix(self.model, user, sampled), axes=[1])}
+        if self.score_mode == "blend":
+            return (standardize_tensor_rows(retrieval, moments["retrieval"])
+                    + self.score_blend * standardize_tensor_rows(rating, moments["rating"]))
+        num_users = tf.shape(user["bias"])[0]
+        item_index = tf.cast(safe, tf.int64) + 1  # feature-table rows (0 = unknown)
+        parts = {"retrieval": retrieval, "rating": rating,
+                 "popularity": tf.gather(self.item_log_count, item_index)}
+        fill = tf.ones([num_users])
+        moments["popularity"] = (fill * self.popularity_moments[0],
+                                 fill * self.popularity_moments[1])
+        parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
+        if padded is not None:
+            parts["knn"] = profile_at(padded, item_index, per_row=True)
+            every = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
+            moments["knn"] = tf.nn.moments(profile_at(padded, every), axes=[1])
+        weights = self.new_user_blend_weights if new_users else self.blend_weights
+        return blend_scores(parts, parts["history"], weights.read_value(),
+                            self.blend_edges.read_value(), self.components, moments=moments)
+
+    def _retrieval_moments(self, query: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Mean and variance [B] of each query's dot product over the catalogue."""
+        mean = tf.linalg.matvec(query, self.catalogue_mean)
+        variance = tf.reduce_sum(tf.matmul(query, self.catalogue_covariance) * query, axis=1)
+        return mean, tf.maximum(variance, 0.0)
