@@ -13,7 +13,7 @@ few training reviews), one table per slice, each with its paired bootstrap (all 
 the per-user arrays the evaluation already holds: nothing is ranked twice).
 
 `AblationResult.save(out_dir)` writes the run folder's `evaluation/` files:
-`metrics.json`, `report.md` and `ablation.png`.
+`metrics.json`, `report.md` (written by `ablation_report.py`) and `ablation.png`.
 
 Example:
 
@@ -35,6 +35,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from tfrec_sentiment.evaluation.ablation_report import (
+    RELEVANCE,
+    SLICE_TITLES,
+    ablation_markdown,
+    no_nan,
+    protocols,
+    slice_title,
+)
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
     ALL_USERS,
@@ -56,16 +64,15 @@ from tfrec_sentiment.evaluation.stats import (
     resample_statistics,
 )
 
+__all__ = ["CHART_FILE", "FULL", "IDS_ONLY", "METRICS_FILE", "RELEVANCE", "REPORT_FILE",
+           "SLICE_TITLES", "AblationResult", "Trainer", "Variant", "VariantResult",
+           "compare_variants", "load_metrics", "run_ablation", "slice_title"]
+
 FULL = "full"
 IDS_ONLY = "ids only"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "ablation.png"
-RELEVANCE = ("relevant items = the user's held-out test items (any rating) that are in the "
-             "catalogue of training items and not already seen in training/validation")
-SLICE_TITLES = {"user_history": "Users with {} training review(s)",
-                "item_reviews<": "Held-out items with at most {} training reviews"}
-
 Trainer = Callable[[int], Recommender]
 
 
@@ -168,9 +175,9 @@ class AblationResult:
                     for part, values in slices.items()},
             }
         config = self.config
-        return _no_nan({
+        return no_nan({
             "title": self.title, "k": config.k, "level": config.level,
-            "relevance": RELEVANCE, "protocols": _protocols(config),
+            "relevance": RELEVANCE, "protocols": protocols(config),
             "split_rows": self.split_rows, "counts": self.counts,
             "slice_counts": self.slice_counts,
             "variants": variants,
@@ -180,7 +187,7 @@ class AblationResult:
 
     def to_markdown(self) -> str:
         """The report: one metrics table and the bootstrap table."""
-        return _markdown(self)
+        return ablation_markdown(self)
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Writes metrics.json, report.md and ablation.png into `out_dir`; returns their paths."""
@@ -321,134 +328,3 @@ def _default_pairs(recipes: Mapping[str, Variant]) -> list[tuple[str, str]]:
     if FULL not in recipes:
         return []
     return [(FULL, name) for name in sorted(recipes, key=lambda n: n != IDS_ONLY) if name != FULL]
-
-
-def _no_nan(value: object) -> object:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_no_nan(v) for v in value]
-    return value
-
-
-def _cell(interval: MeanCI, digits: int = 4) -> str:
-    if math.isnan(interval.mean):
-        return "–"
-    if interval.n < 2 or math.isnan(interval.half_width):
-        return f"{interval.mean:.{digits}f}"
-    return f"{interval.mean:.{digits}f} ± {interval.half_width:.{digits}f}"
-
-
-def _protocols(config: EvalConfig) -> dict[str, str]:
-    """The definitions behind each metric family, as written into metrics.json."""
-    k = config.k
-    return {
-        "any": RELEVANCE,
-        "liked": (f"liked_recall@{k} / liked_ndcg@{k}: relevant = held-out items rated >= "
-                  f"{config.liked_min_rating:g}; averaged over the users with at least one "
-                  "(liked_users); users with none are excluded"),
-        "disliked": (f"disliked@{k}: share of all test users whose top {k} holds a held-out "
-                     f"item they rated <= {config.disliked_max_rating:g} (0 for users with "
-                     f"none; lower is better); disliked_cond@{k}: the same share among the "
-                     "users with such an item (disliked_users)"),
-        "slices": (f"user_history=<bucket>: users by training reviews, bucket lower bounds "
-                   f"{list(config.history_bounds)}; item_reviews<={config.few_reviews_max}: "
-                   "every metric on the held-out rows whose item has at most "
-                   f"{config.few_reviews_max} training reviews (ranking still over the full "
-                   "catalogue)"),
-    }
-
-
-def slice_title(name: str) -> str:
-    """Heading of a slice: "user_history=2-4" -> "Users with 2-4 training review(s)"."""
-    key, _, value = name.partition("=")
-    if key == "item_reviews<":
-        return SLICE_TITLES[key].format(value)
-    return SLICE_TITLES.get(key, name + " {}").format(value)
-
-
-def _markdown(result: AblationResult) -> str:
-    config, counts = result.config, result.counts
-    k = config.k
-    metrics = metric_names(k)
-    rows = result.split_rows
-    lines = [f"# {result.title or 'Evaluation'}", "",
-             f"- Split: {rows['train']:,} train / {rows['validation']:,} validation / "
-             f"{rows['test']:,} test rows.",
-             f"- Rating metrics on {counts['test_rows']:,} test rows of {counts['users']:,} "
-             f"users ({counts['dropped_unknown_item']:,} rows dropped: item not in training).",
-             f"- Top-{k} over the full catalogue of {counts['catalogue']:,} training "
-             f"items, excluding each user's training and validation items; "
-             f"{counts['topk_users']:,} users have a relevant item.",
-             f"- {RELEVANCE[0].upper() + RELEVANCE[1:]}; ties in scores count as a random order.",
-             f"- Liked Recall@{k} / Liked NDCG@{k}: relevant = held-out items rated >= "
-             f"{config.liked_min_rating:g}; over the {counts['liked_users']:,} users with one "
-             f"({counts['users'] - counts['liked_users']:,} users without a liked item "
-             "excluded).",
-             f"- Disliked@{k} (lower is better): share of all {counts['users']:,} test users "
-             f"whose top {k} holds a held-out item they rated <= "
-             f"{config.disliked_max_rating:g}; Cond. Disliked@{k}: the same among the "
-             f"{counts['disliked_users']:,} users who have such an item.",
-             "", f"## All test users ({counts['users']:,})", ""]
-    header = ["model", "seeds", *(_column(m) for m in metrics), "seconds"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, variant in result.variants.items():
-        summary = variant.summary(config.level)
-        seeds = "1 (deterministic)" if variant.deterministic else str(len(variant.seeds))
-        cells = [name, seeds, *(_cell(summary[m]) for m in metrics),
-                 f"{np.mean(variant.seconds):.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"± = half-width of the {config.level:.0%} Student-t interval over seeds; "
-              "seconds = train + evaluate, mean per seed; ↓ = lower is better; – = no user "
-              "qualifies."]
-    summaries = {name: v.slice_summary(config.level) for name, v in result.variants.items()}
-    if result.slice_counts:
-        lines += ["", "## By slice", "",
-                  "The same metrics on parts of the test users (cells as above)."]
-    for part, part_counts in result.slice_counts.items():
-        lines += ["", f"### {slice_title(part)}", "",
-                  f"{part_counts['users']:,} users, {part_counts['test_rows']:,} test rows; "
-                  f"{part_counts['topk_users']:,} with a relevant item, "
-                  f"{part_counts['liked_users']:,} with a liked one, "
-                  f"{part_counts['disliked_users']:,} with a disliked one.", "",
-                  "| " + " | ".join(["model", *(_column(m) for m in metrics)]) + " |",
-                  "|" + "---|" * (len(metrics) + 1)]
-        for name in result.variants:
-            cells = [name, *(_cell(summaries[name][part][m]) for m in metrics)]
-            lines.append("| " + " | ".join(cells) + " |")
-    if result.comparisons:
-        lines += ["", f"## Paired bootstrap over test users ({config.n_resamples} resamples)", "",
-                  f"Candidate − reference, with the {config.level:.0%} percentile interval; "
-                  "✔ = the candidate is better beyond the interval. Two-sided shares are in "
-                  "metrics.json."]
-        groups = {ALL_USERS: result.comparisons}
-        for diff in result.slice_comparisons:
-            groups.setdefault(diff.population, []).append(diff)
-        for population, diffs in groups.items():
-            title = (f"All test users ({counts['users']:,})" if population == ALL_USERS
-                     else slice_title(population))
-            lines += ["", f"### {title}", "",
-                      "| " + " | ".join(["candidate − reference",
-                                         *(_column(m) for m in metrics)]) + " |",
-                      "|" + "---|" * (len(metrics) + 1)]
-            by_pair: dict[tuple[str, str], dict[str, BootstrapDiff]] = {}
-            for diff in diffs:
-                by_pair.setdefault((diff.candidate, diff.reference), {})[diff.metric] = diff
-            for (candidate, reference), cells in by_pair.items():
-                row = [f"{candidate} − {reference}",
-                       *(_diff_cell(cells[m]) if m in cells else "" for m in metrics)]
-                lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _column(metric: str) -> str:
-    return metric_label(metric) + (" ↓" if metric in LOWER_IS_BETTER else "")
-
-
-def _diff_cell(diff: BootstrapDiff) -> str:
-    if math.isnan(diff.difference):
-        return "–"
-    mark = " ✔" if diff.candidate_better else ""
-    return f"{diff.difference:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{mark}"

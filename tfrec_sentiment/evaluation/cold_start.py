@@ -29,6 +29,8 @@ per-user arrays and the slices are those of the main table), for k in
   `recsys.serving`). As in that signature, the given items are also excluded.
 
 Models are compared with the paired bootstrap over users (`stats.paired_bootstraps`).
+The models that answer from given reviews are `cold_start_models.py`, one k's result
+and table `cold_start_report.py` (both re-exported here).
 `run_cold_start` writes `cold_start.md` and `cold_start.json`; the CLI runs it on a
 finished run folder:
 
@@ -49,7 +51,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -57,16 +58,20 @@ import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.data.splits import tie_break_keys
-from tfrec_sentiment.evaluation.ablation import _column, _diff_cell, _no_nan
+from tfrec_sentiment.evaluation.cold_start_models import FromReviews, GivenItemsKNN
+from tfrec_sentiment.evaluation.cold_start_report import ColdStartResult
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
     LOWER_IS_BETTER,
-    EvalResult,
     evaluate,
-    metric_names,
 )
 from tfrec_sentiment.evaluation.protocol import Recommender
-from tfrec_sentiment.evaluation.stats import BootstrapDiff, paired_bootstraps
+from tfrec_sentiment.evaluation.stats import paired_bootstraps
+
+__all__ = ["IDS_OOV", "ITEM_KNN", "MODELS", "PAIRS", "POPULARITY", "REPORT_FILES",
+           "TEXT_AWARE", "ColdStartModels", "ColdStartResult", "ColdStartTask",
+           "FromReviews", "GivenItemsKNN", "cold_start_task", "evaluate_cold_start", "main",
+           "run_cold_start", "save_cold_start"]
 
 POPULARITY = "popularity"
 ITEM_KNN = "item-kNN (given items)"
@@ -131,135 +136,6 @@ def cold_start_task(cold: pd.DataFrame, k: int,
               "given_rows": len(given_rows), "later_rows": len(later_rows)}
     return ColdStartTask(k, cold.iloc[given_rows].reset_index(drop=True),
                          cold.iloc[later_rows].reset_index(drop=True), counts)
-
-
-class _GivenReviews:
-    """Base of the models that answer from each user's given reviews (ranking only)."""
-
-    def __init__(self, given: pd.DataFrame) -> None:
-        self.given = given
-        self._rows = given.groupby(given["user_id"].astype(str), sort=False).indices
-        self._items = given["item_id"].astype(str).to_numpy()
-
-    def rows_of(self, user_ids: np.ndarray) -> list[np.ndarray]:
-        """int arrays: the given rows of each user (empty for a user without any)."""
-        empty = np.zeros(0, np.int64)
-        return [self._rows.get(str(u), empty) for u in user_ids]
-
-    def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("the cold-start protocol only ranks (ratings=False)")
-
-
-class GivenItemsKNN(_GivenReviews):
-    """Item-kNN scoring each user from the items of their given reviews.
-
-    Args:
-        knn: a fitted `baselines.ItemKNN` (its similarities and popularity prior).
-        given: the given rows (`user_id`, `item_id`).
-    """
-
-    def __init__(self, knn, given: pd.DataFrame) -> None:
-        super().__init__(given)
-        self.knn = knn
-
-    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
-        """float [U, I]: `ItemKNN.score_histories` of the users' given items."""
-        return self.knn.score_histories([self._items[r] for r in self.rows_of(user_ids)],
-                                        item_ids)
-
-
-class FromReviews(_GivenReviews):
-    """The text-aware model, asked as the exported `recommend_from_reviews` asks it.
-
-    Calls `ServingModule._score_new_users` (the function behind that signature) with
-    the given reviews' text ("title. text", `sentiment.labels.review_texts`) and stars,
-    one user index per user, then maps the module's catalogue columns to the asked items.
-
-    Args:
-        module: an `export.module.ServingModule` (`build_serving_module`).
-        given: the given rows (`user_id`, `text`, `title`, `rating`).
-        users_per_call: users scored per call (bounds the sentiment batch).
-    """
-
-    def __init__(self, module, given: pd.DataFrame, users_per_call: int = 64) -> None:
-        from tfrec_sentiment.sentiment.labels import review_texts
-
-        super().__init__(given)
-        self.module = module
-        self.users_per_call = users_per_call
-        self._texts = np.asarray(review_texts(given), dtype=object)
-        self._stars = given["rating"].to_numpy(np.float32)
-        catalogue = module.recommender.catalogue()["item_ids"].numpy()
-        self._catalogue = pd.Index([i.decode("utf-8") for i in catalogue])
-
-    def score_items(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
-        """float [U, I]; items outside the module's catalogue score below every other."""
-        import tensorflow as tf
-
-        columns = self._catalogue.get_indexer(np.asarray(item_ids, str))
-        out = []
-        for begin in range(0, len(user_ids), self.users_per_call):
-            rows = self.rows_of(user_ids[begin:begin + self.users_per_call])
-            index = np.concatenate([np.full(len(r), g, np.int32) for g, r in enumerate(rows)])
-            flat = np.concatenate(rows).astype(np.int64)
-            scores = self.module._score_new_users(
-                tf.constant(self._texts[flat].astype(str)), tf.constant(index),
-                tf.constant(self._stars[flat]), tf.constant(self._items[flat]),
-                tf.constant(len(rows), tf.int32)).numpy()
-            out.append(np.asarray(scores, np.float64))
-        scores = np.concatenate(out) if out else np.zeros((0, len(self._catalogue)))
-        low = scores.min() - 1.0 if scores.size else 0.0
-        return np.where(columns >= 0, scores[:, np.maximum(columns, 0)], low)
-
-
-@dataclasses.dataclass
-class ColdStartResult:
-    """Every model's metrics for one k, and the paired bootstrap comparisons."""
-
-    k: int
-    topk: int
-    counts: dict[str, int]
-    results: dict[str, EvalResult]
-    comparisons: list[BootstrapDiff]
-
-    @property
-    def metric_keys(self) -> tuple[str, ...]:
-        return tuple(m for m in metric_names(self.topk) if m not in ("rmse", "mae"))
-
-    def to_dict(self) -> dict:
-        return _no_nan({
-            "k_given": self.k, "top_k": self.topk, "counts": self.counts,
-            "models": {name: {"metrics": {m: r.metrics[m] for m in self.metric_keys},
-                              "counts": r.counts} for name, r in self.results.items()},
-            "comparisons": [d.to_dict() for d in self.comparisons]})
-
-    def to_markdown(self) -> str:
-        c = self.counts
-        keys = self.metric_keys
-        lines = [f"## k = {self.k} given review{'s' if self.k > 1 else ''}", "",
-                 f"{c['users']} cold users with more than {self.k} "
-                 f"review{'s' if self.k > 1 else ''} "
-                 f"({c['too_few_reviews']} with fewer left out, {c['seen_in_training']} "
-                 f"seen in training skipped); {c['given_rows']} given, {c['later_rows']} "
-                 f"later reviews ({c['dropped_unknown_item']} of items unknown to "
-                 f"training dropped); catalogue {c['catalogue']} items.", "",
-                 "| model | " + " | ".join(_column(m) for m in keys) + " |",
-                 "|---|" + "---|" * len(keys)]
-        for name, result in self.results.items():
-            cells = [("–" if math.isnan(result.metrics[m]) else f"{result.metrics[m]:.4f}")
-                     for m in keys]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += ["", "Paired bootstrap over users (difference [95% interval]; ✔ = the "
-                  "interval is on the first model's better side):", "",
-                  "| comparison | " + " | ".join(_column(m) for m in keys) + " |",
-                  "|---|" + "---|" * len(keys)]
-        by_pair: dict[tuple[str, str], dict[str, BootstrapDiff]] = {}
-        for diff in self.comparisons:
-            by_pair.setdefault((diff.candidate, diff.reference), {})[diff.metric] = diff
-        for (candidate, reference), cells in by_pair.items():
-            lines.append(f"| {candidate} − {reference} | "
-                         + " | ".join(_diff_cell(cells[m]) for m in keys) + " |")
-        return "\n".join(lines) + "\n"
 
 
 def evaluate_cold_start(models: Mapping[str, Recommender], train: pd.DataFrame,

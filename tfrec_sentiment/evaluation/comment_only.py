@@ -45,13 +45,16 @@ Models (all fitted on the star-free copy, trained with `EvalConfig.comment_only_
   candidate is "the sentiment-graded model"; all candidates stay in the table.
 
 The paired bootstrap compares the chosen candidate with implicit ids only and the
-baselines. `CommentOnlyResult.save` writes `comment_only.md` and `comment_only.json`
-(into the run's `evaluation/`); the CLI runs the protocol on a finished run folder:
+baselines. The star-free split is `pseudo_ratings.py`, the result and its report
+`comment_only_report.py` (both re-exported here); this module runs the protocol.
+`CommentOnlyResult.save` writes `comment_only.md` and `comment_only.json` (into the
+run's `evaluation/`); the CLI runs the protocol on a finished run folder:
 
     python -m tfrec_sentiment.evaluation.comment_only --run runs/<run>
 
 Example:
 
+>>> import numpy as np
 >>> pseudo_ratings(np.array([[0.0, 0.0, 1.0], [0.5, 0.0, 0.5], [0.2, 0.3, 0.5]]))
 array([5. , 3. , 3.6], dtype=float32)
 """
@@ -60,7 +63,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -68,21 +70,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from tfrec_sentiment.data.schema import RATING_MAX, RATING_MIN
-from tfrec_sentiment.evaluation.ablation import (
-    AblationResult,
-    Variant,
-    _no_nan,
-    run_ablation,
-)
+from tfrec_sentiment.evaluation.ablation import Variant, run_ablation
 from tfrec_sentiment.evaluation.baselines import baseline_variants
+from tfrec_sentiment.evaluation.comment_only_inputs import (
+    SENTIMENT_SOURCES,
+    load_run_scores,
+    score_reviews,
+)
+from tfrec_sentiment.evaluation.comment_only_report import (
+    GOAL,
+    IMPLICIT,
+    REPORT_FILES,
+    CommentOnlyResult,
+)
 from tfrec_sentiment.evaluation.config import EvalConfig
-from tfrec_sentiment.evaluation.evaluate import evaluate_split, metric_label
+from tfrec_sentiment.evaluation.evaluate import evaluate_split
 from tfrec_sentiment.evaluation.protocol import Recommender
+from tfrec_sentiment.evaluation.pseudo_ratings import comment_only_split, pseudo_ratings
 
-IMPLICIT = "implicit ids only"
+__all__ = ["BASELINES", "CANDIDATES", "DEFAULT_CANDIDATES", "GOAL", "IMPLICIT",
+           "IMPLICIT_SETTINGS", "ITEM_KNN", "POPULARITY", "REPORT_FILES", "SENTIMENT_SOURCES",
+           "CommentOnlyResult", "choose_candidate", "comment_only_split", "comment_only_stage",
+           "load_run_scores", "main", "pseudo_ratings", "run_comment_only", "score_reviews"]
+
 POPULARITY = "popularity"
 ITEM_KNN = "item-kNN"
 BASELINES = (POPULARITY, ITEM_KNN)
@@ -106,176 +117,6 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 DEFAULT_CANDIDATES: tuple[str, ...] = (
     "ids + sentiment weights", "full + pseudo-ratings",
     "full + pseudo-ratings + sentiment weights")
-REPORT_FILES = ("comment_only.md", "comment_only.json")
-SENTIMENT_SOURCES = ("classifier", "vader")  # the run's fine-tuned BERT, or VADER
-GOAL = 0.10  # the issue's goal: sentiment-graded >= 10% relative over implicit ids only
-
-
-def pseudo_ratings(probabilities: np.ndarray,
-                   class_stars: Sequence[float] = EvalConfig.comment_only_class_stars
-                   ) -> np.ndarray:
-    """Expected stars under the classifier's probabilities, float32 [N] in [1, 5].
-
-    Args:
-        probabilities: float [N, 3] (negative, neutral, positive), rows summing to 1.
-        class_stars: the stars of each class (3 values).
-
-    Raises:
-        ValueError: wrong shape, or a row that is not finite.
-    """
-    values = np.asarray(probabilities, np.float64)
-    if values.ndim != 2 or values.shape[1] != 3:
-        raise ValueError(f"probabilities have shape {values.shape}, expected [N, 3]")
-    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-    if bad.size:
-        raise ValueError(f"probabilities row {bad[0]} is not finite")
-    stars = values @ np.asarray(class_stars, np.float64)
-    return np.clip(stars, RATING_MIN, RATING_MAX).astype(np.float32)
-
-
-def comment_only_split(split: Any, train_probabilities: np.ndarray,
-                       validation_probabilities: np.ndarray,
-                       class_stars: Sequence[float] = EvalConfig.comment_only_class_stars
-                       ) -> Any:
-    """The split with the stars of `train` and `validation` hidden (see the module doc).
-
-    Args:
-        split: a `data.splits.Split` (or any dataclass with train / validation / test).
-        train_probabilities: float [len(split.train), 3], aligned with its rows.
-        validation_probabilities: float [len(split.validation), 3].
-        class_stars: the stars of (negative, neutral, positive).
-
-    Returns:
-        A copy: `train` / `validation` with `rating` = pseudo-ratings (float32) and
-        `helpful_votes` = 0; `test` unchanged (the only stars left); no `cold` rows.
-
-    Raises:
-        ValueError: probabilities not aligned with their part (names the part).
-    """
-    parts = {}
-    for name, probabilities in (("train", train_probabilities),
-                                ("validation", validation_probabilities)):
-        frame = getattr(split, name)
-        probabilities = np.asarray(probabilities)
-        if probabilities.ndim != 2 or probabilities.shape[0] != len(frame):
-            raise ValueError(f"comment_only_split: {name} probabilities have shape "
-                             f"{probabilities.shape}, expected [{len(frame)}, 3] aligned "
-                             f"with split.{name}")
-        try:
-            stars = pseudo_ratings(probabilities, class_stars)
-        except ValueError as error:
-            raise ValueError(f"comment_only_split: {name} {error}") from None
-        hidden = frame.copy()
-        hidden["rating"] = stars
-        if "helpful_votes" in hidden:
-            hidden["helpful_votes"] = np.zeros(len(hidden), hidden["helpful_votes"].dtype)
-        parts[name] = hidden
-    extra = {"cold": None} if any(f.name == "cold" for f in dataclasses.fields(split)) else {}
-    return dataclasses.replace(split, **parts, **extra)
-
-
-@dataclasses.dataclass
-class CommentOnlyResult:
-    """The comment-only table (an `AblationResult`), the validation choice and a
-    star-free summary of the pseudo-ratings."""
-
-    ablation: AblationResult
-    chosen: str  # the candidate named "the sentiment-graded model"
-    selection: dict[str, dict[str, float]]  # candidate -> validation metrics (pseudo)
-    pseudo: dict[str, float]  # training rows: mean pseudo-rating, shares read per class
-    class_stars: tuple[float, ...]
-    sentiment_source: str = "classifier"
-
-    @property
-    def headline(self) -> dict[str, float]:
-        """Liked NDCG@k and Disliked@k of the chosen candidate vs implicit ids only."""
-        k = self.ablation.config.k
-        out: dict[str, float] = {}
-        for metric in (f"liked_ndcg@{k}", f"disliked@{k}"):
-            level = self.ablation.config.level
-            graded = self.ablation.variants[self.chosen].summary(level)[metric].mean
-            implicit = self.ablation.variants[IMPLICIT].summary(level)[metric].mean
-            out[f"{metric} graded"] = graded
-            out[f"{metric} implicit"] = implicit
-            out[f"{metric} relative"] = (graded / implicit - 1.0 if implicit
-                                         else math.nan)
-            diff = next((d for d in self.ablation.comparisons if d.metric == metric
-                         and (d.candidate, d.reference) == (self.chosen, IMPLICIT)), None)
-            if diff is not None:
-                out[f"{metric} difference"] = diff.difference
-                out[f"{metric} low"], out[f"{metric} high"] = diff.low, diff.high
-        return out
-
-    def to_dict(self) -> dict:
-        """The content of `comment_only.json` (NaN written as null)."""
-        return _no_nan({"protocol": "comment-only (issue 10): train / validation stars "
-                                    "hidden, sentiment pseudo-ratings; test stars for "
-                                    "evaluation only",
-                        "class_stars": list(self.class_stars), "chosen": self.chosen,
-                        "sentiment_source": self.sentiment_source,
-                        "goal_relative_liked_ndcg": GOAL, "headline": self.headline,
-                        "selection": self.selection, "pseudo_ratings": self.pseudo,
-                        "ablation": self.ablation.to_dict()})
-
-    def to_markdown(self) -> str:
-        """The report: protocol, headline, validation choice, then the ablation tables."""
-        config = self.ablation.config
-        k = config.k
-        liked, disliked = f"liked_ndcg@{k}", f"disliked@{k}"
-        head = self.headline
-        lines = ["# Comment-only feedback (stars hidden in training)", "",
-                 "- Every model below trained on train / validation with the stars replaced "
-                 "by a sentiment pseudo-rating (expected stars under the classifier's "
-                 f"probabilities, class stars {tuple(self.class_stars)}) and no helpful "
-                 "votes; the test part keeps its stars for the evaluation only. RMSE / "
-                 "MAE compare predictions on the pseudo-rating scale with those stars.",
-                 f"- Sentiment source: {_SOURCE_TEXT[self.sentiment_source]}.",
-                 f"- Training rows: mean pseudo-rating {self.pseudo['mean']:.3f}; read "
-                 f"negative {self.pseudo['negative']:.1%}, neutral "
-                 f"{self.pseudo['neutral']:.1%}, positive {self.pseudo['positive']:.1%} "
-                 "(arg-max class).",
-                 f"- Sentiment-graded model = **{self.chosen}**, chosen on validation "
-                 f"{metric_label(liked)} where liked = validation comments with a "
-                 f"pseudo-rating >= {config.liked_min_rating:g} (no star read).", "",
-                 "## Headline", ""]
-        for metric in (liked, disliked):
-            cell = f"{head[metric + ' graded']:.4f} vs {head[metric + ' implicit']:.4f}"
-            relative = head[metric + " relative"]
-            if not math.isnan(relative):
-                cell += f" ({relative:+.1%} relative)"
-            if metric + " difference" in head:
-                cell += (f"; paired bootstrap difference {head[metric + ' difference']:+.4f} "
-                         f"[{head[metric + ' low']:+.4f}, {head[metric + ' high']:+.4f}]")
-            lines.append(f"- {metric_label(metric)}, sentiment-graded vs implicit ids only: "
-                         f"{cell}.")
-        relative = head[liked + " relative"]
-        met = "met" if not math.isnan(relative) and relative >= GOAL else "not met"
-        lines += [f"- Goal (>= {GOAL:.0%} relative on {metric_label(liked)}): **{met}**.",
-                  "", "## Validation choice (star-free)", "",
-                  f"| candidate | validation {metric_label(liked)} (pseudo) | "
-                  f"validation NDCG@{k} | chosen |", "|---|---|---|---|"]
-        for name, values in self.selection.items():
-            lines.append(f"| {name} | {values[liked]:.4f} | {values[f'ndcg@{k}']:.4f} | "
-                         f"{'✔' if name == self.chosen else ''} |")
-        # The ablation's headings one level down, under this page's title.
-        lines += ["", *("#" + line if line.startswith("#") else line
-                        for line in self.ablation.to_markdown().splitlines())]
-        return "\n".join(lines) + "\n"
-
-    def save(self, out_dir: str | Path) -> dict[str, Path]:
-        """Writes `comment_only.md` and `comment_only.json` into `out_dir`."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {"markdown": out / REPORT_FILES[0], "json": out / REPORT_FILES[1]}
-        paths["markdown"].write_text(self.to_markdown())
-        paths["json"].write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return paths
-
-
-_SOURCE_TEXT = {
-    "classifier": "the run's classifier (fine-tuned on training-period stars; it never saw "
-                  "a test star)",
-    "vader": "the VADER lexicon (it never saw a star; no text embedding)"}
 
 
 def run_comment_only(config: Any, split: Any, train_scores: Any, validation_scores: Any,
@@ -410,18 +251,6 @@ def comment_only_stage(config: Any, split: Any, sentiment: Any, train_scores: An
                             Path(run_dir) / "evaluation", strategy=strategy, progress=progress)
 
 
-def score_reviews(sentiment: Any, frame: pd.DataFrame, config: Any, run_dir: str | Path,
-                  progress: bool = False) -> Any:
-    """The classifier's `Scores` of `frame`'s reviews, through the run's score cache."""
-    from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
-    from tfrec_sentiment.sentiment.labels import review_texts
-
-    settings = config.sentiment
-    cache = ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores")
-    return sentiment.score(review_texts(frame), cache=cache, progress=progress,
-                           **scoring_options(settings))
-
-
 def _train(recsys_config: Any, split: Any, tables: Any, strategy: Any, seed: int,
            progress: bool) -> Recommender:
     from tfrec_sentiment.recsys.train import train_recommender
@@ -442,39 +271,6 @@ def _validation_metrics(model: Recommender, split: Any, settings: EvalConfig
                               max_elements=settings.max_elements, config=settings).metrics
     except ValueError:  # no validation item among the training items
         return undefined
-
-
-def load_run_scores(run_dir: str | Path, sentiment_source: str = "classifier"
-                    ) -> tuple[Any, Any, Any, Any]:
-    """A finished run's config, split and the train / validation `Scores`.
-
-    "classifier": the run's fine-tuned model (training rows from the score cache,
-    validation rows scored and cached); "vader": the VADER lexicon, with empty
-    [N, 0] embeddings and the config's text features switched off (features.use_text,
-    recsys.use_text).
-    """
-    from tfrec_sentiment import config as config_lib
-    from tfrec_sentiment.data.splits import Split
-    from tfrec_sentiment.sentiment.model import Scores, SentimentModel
-
-    if sentiment_source not in SENTIMENT_SOURCES:
-        raise ValueError(f"sentiment_source {sentiment_source!r} not in {SENTIMENT_SOURCES}")
-    run = Path(run_dir)
-    config = config_lib.load(run / "config.json")
-    split = Split.load(run / "data")
-    if sentiment_source == "vader":
-        from tfrec_sentiment.sentiment.baselines import vader_probabilities
-        from tfrec_sentiment.sentiment.labels import review_texts
-
-        config = config_lib.apply_overrides(config, ["features.use_text=false",
-                                                     "recsys.use_text=false"])
-        scores = [Scores(vader_probabilities(review_texts(frame)),
-                         np.zeros((len(frame), 0), np.float32))
-                  for frame in (split.train, split.validation)]
-        return config, split, *scores
-    sentiment = SentimentModel.load(run / "sentiment" / "model")
-    return (config, split, score_reviews(sentiment, split.train, config, run),
-            score_reviews(sentiment, split.validation, config, run))
 
 
 def main(argv: Sequence[str] | None = None,

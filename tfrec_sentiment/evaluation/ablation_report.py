@@ -1,0 +1,166 @@
+"""The ablation's report: `report.md`, the cells of its tables, the protocol texts.
+
+Also the table cells the cold-start report shares (`metric_column`, `diff_cell`) and
+`no_nan`, which writes NaN as JSON null.
+
+Example:
+
+>>> slice_title("user_history=2-4"), metric_column("disliked@10")
+('Users with 2-4 training review(s)', 'Disliked@10 ↓')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.evaluate import (
+    ALL_USERS,
+    LOWER_IS_BETTER,
+    metric_label,
+    metric_names,
+)
+from tfrec_sentiment.evaluation.stats import BootstrapDiff, MeanCI
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.evaluation.ablation import AblationResult
+
+RELEVANCE = ("relevant items = the user's held-out test items (any rating) that are in the "
+             "catalogue of training items and not already seen in training/validation")
+SLICE_TITLES = {"user_history": "Users with {} training review(s)",
+                "item_reviews<": "Held-out items with at most {} training reviews"}
+
+
+def no_nan(value: object) -> object:
+    """`value` with every NaN float (in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [no_nan(v) for v in value]
+    return value
+
+
+def interval_cell(interval: MeanCI, digits: int = 4) -> str:
+    if math.isnan(interval.mean):
+        return "–"
+    if interval.n < 2 or math.isnan(interval.half_width):
+        return f"{interval.mean:.{digits}f}"
+    return f"{interval.mean:.{digits}f} ± {interval.half_width:.{digits}f}"
+
+
+def protocols(config: EvalConfig) -> dict[str, str]:
+    """The definitions behind each metric family, as written into metrics.json."""
+    k = config.k
+    return {
+        "any": RELEVANCE,
+        "liked": (f"liked_recall@{k} / liked_ndcg@{k}: relevant = held-out items rated >= "
+                  f"{config.liked_min_rating:g}; averaged over the users with at least one "
+                  "(liked_users); users with none are excluded"),
+        "disliked": (f"disliked@{k}: share of all test users whose top {k} holds a held-out "
+                     f"item they rated <= {config.disliked_max_rating:g} (0 for users with "
+                     f"none; lower is better); disliked_cond@{k}: the same share among the "
+                     "users with such an item (disliked_users)"),
+        "slices": (f"user_history=<bucket>: users by training reviews, bucket lower bounds "
+                   f"{list(config.history_bounds)}; item_reviews<={config.few_reviews_max}: "
+                   "every metric on the held-out rows whose item has at most "
+                   f"{config.few_reviews_max} training reviews (ranking still over the full "
+                   "catalogue)"),
+    }
+
+
+def slice_title(name: str) -> str:
+    """Heading of a slice: "user_history=2-4" -> "Users with 2-4 training review(s)"."""
+    key, _, value = name.partition("=")
+    if key == "item_reviews<":
+        return SLICE_TITLES[key].format(value)
+    return SLICE_TITLES.get(key, name + " {}").format(value)
+
+
+def ablation_markdown(result: AblationResult) -> str:
+    config, counts = result.config, result.counts
+    k = config.k
+    metrics = metric_names(k)
+    rows = result.split_rows
+    lines = [f"# {result.title or 'Evaluation'}", "",
+             f"- Split: {rows['train']:,} train / {rows['validation']:,} validation / "
+             f"{rows['test']:,} test rows.",
+             f"- Rating metrics on {counts['test_rows']:,} test rows of {counts['users']:,} "
+             f"users ({counts['dropped_unknown_item']:,} rows dropped: item not in training).",
+             f"- Top-{k} over the full catalogue of {counts['catalogue']:,} training "
+             f"items, excluding each user's training and validation items; "
+             f"{counts['topk_users']:,} users have a relevant item.",
+             f"- {RELEVANCE[0].upper() + RELEVANCE[1:]}; ties in scores count as a random order.",
+             f"- Liked Recall@{k} / Liked NDCG@{k}: relevant = held-out items rated >= "
+             f"{config.liked_min_rating:g}; over the {counts['liked_users']:,} users with one "
+             f"({counts['users'] - counts['liked_users']:,} users without a liked item "
+             "excluded).",
+             f"- Disliked@{k} (lower is better): share of all {counts['users']:,} test users "
+             f"whose top {k} holds a held-out item they rated <= "
+             f"{config.disliked_max_rating:g}; Cond. Disliked@{k}: the same among the "
+             f"{counts['disliked_users']:,} users who have such an item.",
+             "", f"## All test users ({counts['users']:,})", ""]
+    header = ["model", "seeds", *(metric_column(m) for m in metrics), "seconds"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, variant in result.variants.items():
+        summary = variant.summary(config.level)
+        seeds = "1 (deterministic)" if variant.deterministic else str(len(variant.seeds))
+        cells = [name, seeds, *(interval_cell(summary[m]) for m in metrics),
+                 f"{np.mean(variant.seconds):.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"± = half-width of the {config.level:.0%} Student-t interval over seeds; "
+              "seconds = train + evaluate, mean per seed; ↓ = lower is better; – = no user "
+              "qualifies."]
+    summaries = {name: v.slice_summary(config.level) for name, v in result.variants.items()}
+    if result.slice_counts:
+        lines += ["", "## By slice", "",
+                  "The same metrics on parts of the test users (cells as above)."]
+    for part, part_counts in result.slice_counts.items():
+        lines += ["", f"### {slice_title(part)}", "",
+                  f"{part_counts['users']:,} users, {part_counts['test_rows']:,} test rows; "
+                  f"{part_counts['topk_users']:,} with a relevant item, "
+                  f"{part_counts['liked_users']:,} with a liked one, "
+                  f"{part_counts['disliked_users']:,} with a disliked one.", "",
+                  "| " + " | ".join(["model", *(metric_column(m) for m in metrics)]) + " |",
+                  "|" + "---|" * (len(metrics) + 1)]
+        for name in result.variants:
+            cells = [name, *(interval_cell(summaries[name][part][m]) for m in metrics)]
+            lines.append("| " + " | ".join(cells) + " |")
+    if result.comparisons:
+        lines += ["", f"## Paired bootstrap over test users ({config.n_resamples} resamples)", "",
+                  f"Candidate − reference, with the {config.level:.0%} percentile interval; "
+                  "✔ = the candidate is better beyond the interval. Two-sided shares are in "
+                  "metrics.json."]
+        groups = {ALL_USERS: result.comparisons}
+        for diff in result.slice_comparisons:
+            groups.setdefault(diff.population, []).append(diff)
+        for population, diffs in groups.items():
+            title = (f"All test users ({counts['users']:,})" if population == ALL_USERS
+                     else slice_title(population))
+            lines += ["", f"### {title}", "",
+                      "| " + " | ".join(["candidate − reference",
+                                         *(metric_column(m) for m in metrics)]) + " |",
+                      "|" + "---|" * (len(metrics) + 1)]
+            by_pair: dict[tuple[str, str], dict[str, BootstrapDiff]] = {}
+            for diff in diffs:
+                by_pair.setdefault((diff.candidate, diff.reference), {})[diff.metric] = diff
+            for (candidate, reference), cells in by_pair.items():
+                row = [f"{candidate} − {reference}",
+                       *(diff_cell(cells[m]) if m in cells else "" for m in metrics)]
+                lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def metric_column(metric: str) -> str:
+    return metric_label(metric) + (" ↓" if metric in LOWER_IS_BETTER else "")
+
+
+def diff_cell(diff: BootstrapDiff) -> str:
+    if math.isnan(diff.difference):
+        return "–"
+    mark = " ✔" if diff.candidate_better else ""
+    return f"{diff.difference:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{mark}"

@@ -1,0 +1,60 @@
+"""One k of the cold-start protocol: every model's metrics, the comparisons, the table."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tfrec_sentiment.evaluation.ablation_report import diff_cell, metric_column, no_nan
+from tfrec_sentiment.evaluation.evaluate import EvalResult, metric_names
+from tfrec_sentiment.evaluation.stats import BootstrapDiff
+
+
+@dataclasses.dataclass
+class ColdStartResult:
+    """Every model's metrics for one k, and the paired bootstrap comparisons."""
+
+    k: int
+    topk: int
+    counts: dict[str, int]
+    results: dict[str, EvalResult]
+    comparisons: list[BootstrapDiff]
+
+    @property
+    def metric_keys(self) -> tuple[str, ...]:
+        return tuple(m for m in metric_names(self.topk) if m not in ("rmse", "mae"))
+
+    def to_dict(self) -> dict:
+        return no_nan({
+            "k_given": self.k, "top_k": self.topk, "counts": self.counts,
+            "models": {name: {"metrics": {m: r.metrics[m] for m in self.metric_keys},
+                              "counts": r.counts} for name, r in self.results.items()},
+            "comparisons": [d.to_dict() for d in self.comparisons]})
+
+    def to_markdown(self) -> str:
+        c = self.counts
+        keys = self.metric_keys
+        lines = [f"## k = {self.k} given review{'s' if self.k > 1 else ''}", "",
+                 f"{c['users']} cold users with more than {self.k} "
+                 f"review{'s' if self.k > 1 else ''} "
+                 f"({c['too_few_reviews']} with fewer left out, {c['seen_in_training']} "
+                 f"seen in training skipped); {c['given_rows']} given, {c['later_rows']} "
+                 f"later reviews ({c['dropped_unknown_item']} of items unknown to "
+                 f"training dropped); catalogue {c['catalogue']} items.", "",
+                 "| model | " + " | ".join(metric_column(m) for m in keys) + " |",
+                 "|---|" + "---|" * len(keys)]
+        for name, result in self.results.items():
+            cells = [("–" if math.isnan(result.metrics[m]) else f"{result.metrics[m]:.4f}")
+                     for m in keys]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "Paired bootstrap over users (difference [95% interval]; ✔ = the "
+                  "interval is on the first model's better side):", "",
+                  "| comparison | " + " | ".join(metric_column(m) for m in keys) + " |",
+                  "|---|" + "---|" * len(keys)]
+        by_pair: dict[tuple[str, str], dict[str, BootstrapDiff]] = {}
+        for diff in self.comparisons:
+            by_pair.setdefault((diff.candidate, diff.reference), {})[diff.metric] = diff
+        for (candidate, reference), cells in by_pair.items():
+            lines.append(f"| {candidate} − {reference} | "
+                         + " | ".join(diff_cell(cells[m]) for m in keys) + " |")
+        return "\n".join(lines) + "\n"
