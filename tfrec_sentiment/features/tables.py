@@ -18,6 +18,9 @@ This module holds the tables and how they are built; each other part of their wo
 has its own module: the two leakage modes (`leakage.py`), growth by new reviews
 (`growth.py`), save / load (`storage.py`), the fitted statistics (`table_stats.py`),
 the checked per-review inputs (`review_arrays.py`), shared names (`common.py`).
+Over 350 lines because `FeatureTables` is one dataclass whose methods are what the
+model reads of the tables (feature tables, training and lookup examples, similarity
+profiles) and `build_feature_tables` is the one place that fills its fields.
 
 Example:
 
