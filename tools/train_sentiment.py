@@ -7,7 +7,8 @@
 
 `--dataset`: "sst2" (SST train sentences; evaluated on SST-2 dev, to compare with the
 published MiniLM-L6 dev accuracy of 91.5), "sst2-phrases" (every phrase of the train
-trees, as GLUE's SST-2 trains), "demo", a review file (`--format` if it
+trees, as GLUE's SST-2 trains), "sst3" / "sst3-phrases" (the same with a neutral
+class: fine-grained labels 0-1 / 2 / 3-4), "demo", a review file (`--format` if it
 cannot be guessed) or a downloaded data set name such as amazon2014/Musical_Instruments.
 Every run is also evaluated on SST-2 dev and the UCI sentences found in `--eval-data`.
 
@@ -38,8 +39,8 @@ DEFAULT_EVAL_DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="demo",
-                        help="sst2, sst2-phrases, demo, a review file, or a data set name "
-                             "(default demo)")
+                        help="sst2, sst2-phrases, sst3, sst3-phrases, demo, a review file, "
+                             "or a data set name (default demo)")
     parser.add_argument("--format", default=None, help="reader of a review file")
     parser.add_argument("--out", default=None, help="output folder (resumes if it exists)")
     parser.add_argument("--preset", default=None, help="minilm, tiny, or a preset folder")
@@ -66,8 +67,8 @@ def resolve_config(args: argparse.Namespace) -> SentimentConfig:
         ConfigError: a field or value that is not allowed (one line).
     """
     overrides = []
-    if args.dataset.startswith("sst2"):
-        overrides.append(f"epochs={3 if args.dataset == 'sst2' else 2}")
+    if args.dataset.startswith(("sst2", "sst3")):
+        overrides.append(f"epochs={2 if args.dataset.endswith('-phrases') else 3}")
     overrides += args.set
     overrides += [f"{k}={v}" for k, v in (("preset", args.preset), ("epochs", args.epochs))
                   if v is not None]

@@ -7,6 +7,8 @@ Data sets (`dataset`):
   selection; SST-2 dev is evaluation only.
 - "sst2-phrases": the same, but training on every phrase of the training trees, as
   GLUE's SST-2 does (77.6k distinct phrases here; GLUE counts 67.3k).
+- "sst3", "sst3-phrases": the same with three classes (fine-grained labels 0-1
+  negative, 2 neutral, 3-4 positive), for short texts that may be neutral.
 - "demo", a review file, or a data set name: read with
   `tfrec_sentiment.data.prepare.load_dataset`, labels from stars, split by one global
   time cut-off (`tfrec_sentiment.data.splits.time_cutoff`): train on the oldest 80%,
@@ -45,6 +47,11 @@ from tfrec_sentiment.sentiment.training import train_classifier
 
 SST2 = "sst2"
 SST2_PHRASES = "sst2-phrases"
+# Three classes (SST fine-grained 0-1 / 2 / 3-4): short texts with a neutral class, what
+# the aspect-level polarity reads (a clause per mention, tfrec_sentiment.aspects).
+SST3 = "sst3"
+SST3_PHRASES = "sst3-phrases"
+SST_DATASETS = (SST2, SST2_PHRASES, SST3, SST3_PHRASES)
 SST_VALIDATION_SHARE = 0.1
 
 
@@ -60,16 +67,20 @@ class SentimentData:
 def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path | None,
                         data_format: str | None = None, seed: int = 0) -> SentimentData:
     """Builds the fine-tuning data for `dataset` (see the module docstring)."""
-    if dataset in (SST2, SST2_PHRASES):
+    if dataset in SST_DATASETS:
         path = Path(public_dir or ".") / "sst" / "train.txt"
         if not path.is_file():
             raise FileNotFoundError(f"SST train.txt not found at {path}")
         # Hold out whole trees, so no phrase of a held-out sentence is trained on.
         cut = int(round(count_trees(path) * (1 - SST_VALIDATION_SHARE)))
-        train = read_sst(path, phrases=dataset == SST2_PHRASES, trees=slice(0, cut))
-        validation = read_sst(path, trees=slice(cut, None))
-        validation.name = "sst2-train-heldout"
-        return SentimentData(train.newest(config.max_train_examples), validation, [])
+        binary = dataset in (SST2, SST2_PHRASES)
+        train = read_sst(path, binary=binary, phrases=dataset.endswith("-phrases"),
+                         trees=slice(0, cut))
+        validation = read_sst(path, binary=binary, trees=slice(cut, None))
+        validation.name = f"{dataset.split('-')[0]}-train-heldout"
+        # SST has no time order and its file runs in label blocks: a cap takes an even
+        # stride over the file, not its tail.
+        return SentimentData(_head(train, config.max_train_examples), validation, [])
     from tfrec_sentiment.data.prepare import load_dataset
     from tfrec_sentiment.data.splits import time_cutoff
 
