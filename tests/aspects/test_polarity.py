@@ -27,13 +27,17 @@ def test_contexts_are_the_clauses_and_sentences_of_the_mentions(mentions):
 
 
 def test_vader_sign_of_great_sound_and_a_broken_cable(mentions):
-    scored = score_mentions(mentions, TEXTS, model=None)
+    # On clauses: "Great sound," and "the cable broke." are apart even in one sentence.
+    scored = score_mentions(mentions, TEXTS, model=None, context="clause")
     assert list(scored.columns[-len(POLARITY_COLUMNS):]) == list(POLARITY_COLUMNS)
     sound = scored[scored["aspect"] == "sound"]
     cable = scored[scored["aspect"] == "cable"]
     assert (sound["vader_compound"] > 0.05).all() and (sound["vader_label"] == "positive").all()
     assert (cable["vader_compound"] < -0.05).all() and (cable["vader_label"] == "negative").all()
     assert scored["bert_positive"].isna().all()  # no model, no BERT scores
+    # On sentences (the default) both mentions of the mixed sentence share one score.
+    by_sentence = score_mentions(mentions, TEXTS, model=None)
+    assert by_sentence["vader_compound"][0] == by_sentence["vader_compound"][1]
 
 
 def test_the_classifier_scores_each_clause_once(mentions):

@@ -76,6 +76,7 @@ def test_span_and_polarity_scores():
 def test_evaluate_on_a_small_file(tmp_path, spacy_pipeline):
     config = AspectConfig(min_reviews=1, background="none")
     result = evaluate_semeval(_write(tmp_path, GOOD), config, model=None,
+                              contexts=("clause", "sentence"),
                               extractor=AspectExtractor(config, spacy_pipeline))
     assert result["sentences"] == 3 and result["terms"] == 4
     ours = result["extraction"]["aspects"]
@@ -83,6 +84,8 @@ def test_evaluate_on_a_small_file(tmp_path, spacy_pipeline):
     assert (ours["precision"], ours["recall"]) == (1.0, 1.0)
     assert result["extraction"]["frequent nouns"]["recall"] == 0.5  # "life", not "battery life"
     assert result["conflict_terms_left_out"] == 1
-    vader = result["polarity"]["sentence"]["vader"]
+    vader = result["polarity"]["clause"]["vader"]
     assert vader["n"] == 3 and vader["accuracy"] == 1.0
+    # One sentence praises the battery and blames the keyboard: on sentences one is wrong.
+    assert result["polarity"]["sentence"]["vader"]["accuracy"] == pytest.approx(2 / 3)
     assert "| laptops | aspects (size 100) | 1.000 |" in results_table({"laptops": result})
