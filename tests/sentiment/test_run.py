@@ -41,3 +41,17 @@ def test_review_file_is_split_by_time_with_star_labels(tmp_path):
     expected = [0 if i % 5 < 2 else 1 if i % 5 == 2 else 2 for i in train_ids]
     assert data.train.labels.tolist() == expected
     assert all(t.startswith("title ") for t in data.train.texts)
+
+
+def test_sst3_keeps_neutral_and_caps_by_an_even_stride(tmp_path):
+    # 20 trees in label blocks (0, 1, 2, 3, 4 four times each), as SST's file runs.
+    (tmp_path / "sst").mkdir()
+    lines = [f"({label} (2 word{label}) (2 tree{i}))" for label in range(5) for i in range(4)]
+    (tmp_path / "sst" / "train.txt").write_text("\n".join(lines) + "\n")
+    config = SentimentConfig(max_train_examples=6)
+    data = load_sentiment_data("sst3", config, tmp_path)
+    # 18 training trees (the last 10% held out), 6 kept at an even stride: every class.
+    assert len(data.train) == 6 and set(data.train.labels.tolist()) == {0, 1, 2}
+    assert not data.train.binary and data.validation.name == "sst3-train-heldout"
+    binary = load_sentiment_data("sst2", SentimentConfig(), tmp_path)
+    assert set(binary.train.labels.tolist()) == {0, 2}  # SST-2 drops the neutral trees
