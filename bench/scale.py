@@ -13,11 +13,12 @@ Part "growth" (`--growth`): for each size, a fresh process generates the synthet
 data at that many reviews (10 per user, half as many items as users) and runs
 `tools/train.py --preset smoke --seeds 0` without the export (tiny BERT, one epoch,
 one evaluation seed: the ablation reuses the recommender stage's model).
-It prints, per stage, the wall seconds and the peak resident memory (sampled every
-0.1 s by `pipeline.stages.StageTimer`), and the ratio of each to the previous size,
-divided by the growth of the data (1.00 = linear). A size whose process grows past
-`--max-rss-gb` is stopped there and reported with the stage it reached, so the
-bench never meets the kernel's OOM killer.
+It prints, per stage, the wall seconds and the peak resident memory in MiB (sampled
+every 0.1 s by `pipeline.stages.StageTimer`), and the ratio of each to the previous
+size, divided by the growth of the data (1.00 = linear); a stage the run skipped (the
+smoke preset switches the cold-start and comment-only protocols off) says so. A size
+whose process grows past `--max-rss-gb` (GiB) is stopped there and reported with the
+stage it reached, so the bench never meets the kernel's OOM killer.
 
 Part "workers": the same training (same data, seed and GLOBAL batch) runs once in
 one process (default strategy, one replica) and once as a 2-worker
@@ -54,6 +55,7 @@ from pathlib import Path
 
 import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS; no TF op yet)
 from tfrec_sentiment.distribute.multi_worker import tf_config
+from tfrec_sentiment.pipeline.stages import stage_peaks, stage_rows
 
 REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon2014"
              / "reviews_Musical_Instruments_5.json.gz")
@@ -67,7 +69,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--sizes", default="10k,100k,300k,1M",
                         help="growth: review counts, e.g. 10k,100k,1M")
     parser.add_argument("--max-rss-gb", type=float, default=16.0,
-                        help="growth: stop a size whose process passes this peak memory")
+                        help="growth: stop a size whose process passes this peak memory "
+                             "(GiB)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="growth: config override for every size; repeatable")
     parser.add_argument("--minilm-sample", type=int, default=512,
@@ -291,8 +294,8 @@ def growth_child(args: argparse.Namespace) -> None:
         timer = timers[0] if timers else stages.StageTimer()
         args.growth_out.write_text(json.dumps({
             "reviews_asked": reviews, "status": status, "stage": current["stage"],
-            "seconds": timer.seconds, "peak_rss_mb": timer.peak_rss_mb,
-            "max_rss_mb": stages.rss_bytes() / 2**20}))
+            "seconds": timer.seconds, "peak_rss_mib": timer.peak_rss_mib,
+            "skipped": timer.skipped, "max_rss_mib": stages.rss_bytes() / 2**20}))
 
     limit = args.max_rss_gb * 2**30
 
@@ -300,7 +303,7 @@ def growth_child(args: argparse.Namespace) -> None:
         while True:
             time.sleep(0.2)
             if stages.rss_bytes() > limit:
-                write(f"stopped: over {args.max_rss_gb:g} GB")
+                write(f"stopped: over {args.max_rss_gb:g} GiB")
                 os._exit(3)
 
     threading.Thread(target=watchdog, daemon=True).start()
@@ -316,10 +319,10 @@ def growth_child(args: argparse.Namespace) -> None:
 
 
 def bench_growth(args: argparse.Namespace) -> None:
-    print(f"[growth] {conditions()}; smoke preset, no export; stop at {args.max_rss_gb:g} GB."
+    print(f"[growth] {conditions()}; smoke preset, no export; stop at {args.max_rss_gb:g} GiB."
           " Reviews: those left after cleaning and the split's cold-start hold-out; growth"
           " vs linear = (this size's / the previous size's) / (the reviews' ratio), 1.00 ="
-          " linear; stages the smoke preset skips show 0 s")
+          " linear; memory in MiB")
     results = []
     with tempfile.TemporaryDirectory(prefix="growth-") as folder:
         for size in (_count(s) for s in args.sizes.split(",")):
@@ -338,7 +341,7 @@ def bench_growth(args: argparse.Namespace) -> None:
             result["wall"] = time.perf_counter() - start
             results.append(result)
             print(f"  {size:>9,} reviews asked: {result['status']} in {result['wall']:.0f} s "
-                  f"(last stage {result['stage']}, peak {result['max_rss_mb']:.0f} MB)",
+                  f"(last stage {result['stage']}, peak {_max_rss_mib(result):.0f} MiB)",
                   flush=True)
             if result["status"] != "done":
                 break
@@ -370,31 +373,44 @@ def minilm_scoring_rate(sample: int) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
+def _max_rss_mib(result: dict) -> float:
+    """The process's memory at the end of one size, in MiB (older files: `max_rss_mb`)."""
+    return result.get("max_rss_mib", result.get("max_rss_mb", 0.0))
+
+
 def _stage_cell(result: dict, stage: str) -> tuple[float, float] | None:
-    """(seconds, peak MB) of one stage of one size; "total": the sum and the maximum."""
+    """(seconds, peak MiB) of one stage of one size; "total": the sum and the maximum.
+
+    Peaks are read with `stages.stage_peaks`, so results written before the MiB
+    rename (`peak_rss_mb`, the same values) still read.
+    """
+    peaks = stage_peaks(result)
     if stage == "total":
-        return (sum(result["seconds"].values()),
-                max(result["peak_rss_mb"].values(), default=0.0))
+        return sum(result["seconds"].values()), max(peaks.values(), default=0.0)
     if stage not in result["seconds"]:
         return None
-    return result["seconds"][stage], result["peak_rss_mb"][stage]
+    return result["seconds"][stage], peaks[stage]
 
 
 def growth_table(results: list[dict]) -> str:
-    """Markdown: per stage and size, seconds / peak MB, and growth relative to linear."""
-    stage_names = list(dict.fromkeys(s for r in results for s in r["seconds"]))
+    """Markdown: per stage and size, seconds / peak MiB, and growth relative to linear;
+    a stage a size skipped reads "skipped", one it did not reach "—"."""
+    stage_names = list(dict.fromkeys(s for r in results for s, _ in stage_rows(r)))
     header = ["stage"]
     for i, r in enumerate(results):
         size = r.get("reviews", r["reviews_asked"])
-        header.append(f"{size:,} reviews: s / MB")
+        header.append(f"{size:,} reviews: s / MiB")
         if i:
-            header.append("growth vs linear: time / MB")
+            header.append("growth vs linear: time / MiB")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for stage in [*stage_names, "total"]:
         row = [stage]
         for i, r in enumerate(results):
             now = _stage_cell(r, stage)
-            row.append("—" if now is None else f"{now[0]:.1f} / {now[1]:.0f}")
+            if now is None:
+                row.append("skipped" if stage in r.get("skipped", {}) else "—")
+            else:
+                row.append(f"{now[0]:.1f} / {now[1]:.0f}")
             if i:
                 before = _stage_cell(results[i - 1], stage)
                 data = (r.get("reviews", r["reviews_asked"])
@@ -410,7 +426,7 @@ def growth_table(results: list[dict]) -> str:
             lines.append(f"\n{r['reviews']:,} reviews: peak estimated before the costly "
                          f"stages {r['estimate']['total_gib']:.2f} GiB "
                          f"({r['estimate']['parts_gib']}), measured "
-                         f"{max(r['peak_rss_mb'].values()) / 1024:.2f} GiB.")
+                         f"{max(stage_peaks(r).values()) / 1024:.2f} GiB.")
     stopped = [r for r in results if r["status"] != "done"]
     if stopped:
         lines.append(f"\n{stopped[0]['reviews_asked']:,} reviews: {stopped[0]['status']} "

@@ -26,15 +26,20 @@ def test_sizes_read_k_and_m(scale):
 def test_growth_is_each_ratio_divided_by_the_datas(scale):
     small = {"reviews_asked": 1000, "reviews": 1000, "status": "done", "stage": "recsys",
              "seconds": {"data": 2.0, "recsys": 10.0},
-             "peak_rss_mb": {"data": 500.0, "recsys": 800.0}}
-    large = {"reviews_asked": 10_000, "reviews": 4000, "status": "stopped: over 1 GB",
+             "peak_rss_mib": {"data": 500.0, "recsys": 800.0},
+             "skipped": {"comment_only": "evaluation.comment_only is off"}}
+    # A result written before the MiB rename: `peak_rss_mb`, the same values.
+    large = {"reviews_asked": 10_000, "reviews": 4000, "status": "stopped: over 1 GiB",
              "stage": "recsys", "seconds": {"data": 8.0},
              "peak_rss_mb": {"data": 1000.0}}
     lines = scale.growth_table([small, large]).splitlines()
-    assert lines[0] == ("| stage | 1,000 reviews: s / MB | 4,000 reviews: s / MB | "
-                        "growth vs linear: time / MB |")
+    assert lines[0] == ("| stage | 1,000 reviews: s / MiB | 4,000 reviews: s / MiB | "
+                        "growth vs linear: time / MiB |")
     # data: time 8 / 2 = 4x for 4x the reviews (1.00, linear), memory 2x (0.50)
     assert lines[2] == "| data | 2.0 / 500 | 8.0 / 1000 | 1.00 / 0.50 |"
     assert lines[3] == "| recsys | 10.0 / 800 | — | — |"  # not reached at the larger size
-    assert lines[4] == "| total | 12.0 / 800 | 8.0 / 1000 | 0.17 / 0.31 |"
-    assert lines[-1] == "10,000 reviews: stopped: over 1 GB during stage 'recsys'."
+    # skipped, not 0 s; after recsys, where the chain would have run it
+    assert lines[4] == "| comment_only | skipped | — | — |"
+    assert lines[5] == "| total | 12.0 / 800 | 8.0 / 1000 | 0.17 / 0.31 |"
+    assert lines[-1] == "10,000 reviews: stopped: over 1 GiB during stage 'recsys'."
+    assert scale._max_rss_mib({"max_rss_mb": 900.0}) == 900.0  # the old key still reads

@@ -235,6 +235,25 @@ class ColdStartModels:
         return models
 
 
+def cold_start_skip_reason(config, split) -> str | None:
+    """Why the cold-start protocol of a run has nothing to do, or None when it runs.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from tfrec_sentiment import config as config_lib
+        >>> config = config_lib.resolve("demo", ["data.cold_user_share=0"])
+        >>> cold_start_skip_reason(config, SimpleNamespace(cold=[]))
+        'no cold-start users (data.cold_user_share=0)'
+    """
+    if not config.evaluation.cold_start_ks:
+        return "evaluation.cold_start_ks is empty"
+    if len(split.cold) == 0:
+        share = config.data.cold_user_share
+        return ("no cold-start users (data.cold_user_share=0)" if share == 0 else
+                f"no user of the data falls in data.cold_user_share={share:g}")
+    return None
+
+
 def run_cold_start(config, split, tables, recommender, sentiment, out_dir: str | Path,
                    *, ids_only=None, strategy=None, progress: bool = False
                    ) -> dict[int, ColdStartResult]:
@@ -260,7 +279,7 @@ def run_cold_start(config, split, tables, recommender, sentiment, out_dir: str |
         ...                run.sentiment, run.run_dir / "evaluation")  # doctest: +SKIP
     """
     settings = config.evaluation
-    if len(split.cold) == 0 or not settings.cold_start_ks:
+    if cold_start_skip_reason(config, split) is not None:
         return {}
     catalogue = np.asarray(tables.ids["item"], dtype=object).astype(str)
     known = np.asarray(tables.ids["user"], dtype=object).astype(str)

@@ -224,6 +224,17 @@ def choose_candidate(selection: Mapping[str, Mapping[str, float]], k: int = 10) 
     return max(selection, key=key)  # max keeps the first of equal keys
 
 
+def comment_only_skip_reason(config: Any) -> str | None:
+    """Why the comment-only protocol does not run for the run config `config`, or None.
+
+    Example:
+        >>> from tfrec_sentiment import config as config_lib
+        >>> comment_only_skip_reason(config_lib.resolve("demo", ["evaluation.comment_only=false"]))
+        'evaluation.comment_only is off'
+    """
+    return None if config.evaluation.comment_only else "evaluation.comment_only is off"
+
+
 def comment_only_stage(config: Any, split: Any, sentiment: Any, train_scores: Any,
                        run_dir: str | Path, strategy: Any = None,
                        progress: bool = False) -> CommentOnlyResult | None:
@@ -244,7 +255,7 @@ def comment_only_stage(config: Any, split: Any, sentiment: Any, train_scores: An
     Example:
         >>> comment_only_stage(config, split, sentiment, train_scores, run_dir)  # doctest: +SKIP
     """
-    if not config.evaluation.comment_only:
+    if comment_only_skip_reason(config) is not None:
         return None
     validation_scores = score_reviews(sentiment, split.validation, config, run_dir, progress)
     return run_comment_only(config, split, train_scores, validation_scores,

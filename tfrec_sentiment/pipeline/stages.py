@@ -1,12 +1,17 @@
 """Run folders, stage timing and stage peak memory shared by every pipeline (train, update).
 
+Memory is in MiB (2**20 bytes) throughout: `StageTimer.peak_rss_mib`, and
+`peak_rss_mib` in `timing.json` (files written before the rename say `peak_rss_mb`,
+with the same MiB values: `stage_peaks` reads both).
+
 Example:
 
 >>> timer = StageTimer()
 >>> with timer("data"):
 ...     pass
->>> list(timer.seconds), timer.peak_rss_mb["data"] > 0
-(['data'], True)
+>>> timer.skip("export", "--no-export")
+>>> list(timer.seconds), timer.peak_rss_mib["data"] > 0, timer.to_dict()["skipped"]
+(['data'], True, {'export': '--no-export'})
 """
 
 from __future__ import annotations
@@ -64,17 +69,26 @@ class _PeakSampler:
 
 
 class StageTimer:
-    """Wall seconds and peak resident memory (MB) per named stage, in the order they ran.
+    """Wall seconds and peak resident memory (MiB) per named stage, in the order they ran.
 
     The peak is sampled every `interval` seconds (and at the stage's start and end), so
     a spike shorter than the interval can be missed; it is the whole process's memory,
     including what earlier stages still hold.
+
+    A stage that does not run (switched off, or nothing to do) is recorded with `skip`
+    and its reason: it has no seconds, share or peak, so it never reads as a stage
+    that ran in 0.0 s.
     """
 
     def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self.seconds: dict[str, float] = {}
-        self.peak_rss_mb: dict[str, float] = {}
+        self.peak_rss_mib: dict[str, float] = {}
+        self.skipped: dict[str, str] = {}
+
+    def skip(self, stage: str, reason: str) -> None:
+        """Records that `stage` did not run, and why (e.g. "evaluation.comment_only is off")."""
+        self.skipped[stage] = reason
 
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
@@ -85,7 +99,7 @@ class StageTimer:
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
             peak = sampler.stop() / 2**20
-            self.peak_rss_mb[stage] = max(self.peak_rss_mb.get(stage, 0.0), peak)
+            self.peak_rss_mib[stage] = max(self.peak_rss_mib.get(stage, 0.0), peak)
 
     def shares(self) -> dict[str, float]:
         """Each stage's share of the total, 0..1."""
@@ -93,12 +107,65 @@ class StageTimer:
         return {stage: seconds / total for stage, seconds in self.seconds.items()}
 
     def to_dict(self) -> dict:
+        """`timing.json`: seconds, share and peak (MiB) of the stages that ran; the
+        stages that did not, with their reason, under "skipped"."""
         return {
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "share": {k: round(v, 4) for k, v in self.shares().items()},
             "total_seconds": round(sum(self.seconds.values()), 2),
-            "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
+            "peak_rss_mib": {k: round(v, 1) for k, v in self.peak_rss_mib.items()},
+            "skipped": {k: v for k, v in self.skipped.items() if k not in self.seconds},
         }
+
+
+def stage_peaks(timing: dict) -> dict[str, float]:
+    """Each stage's peak resident memory in MiB from a `timing.json` dict.
+
+    Files written before the key was renamed say `peak_rss_mb` (already MiB values);
+    none at all: {}.
+    """
+    return dict(timing.get("peak_rss_mib", timing.get("peak_rss_mb", {})))
+
+
+def stage_rows(timing: dict) -> list[tuple[str, str | None]]:
+    """(stage, None) for each stage that ran, in the order it ran, and (stage, reason)
+    for each skipped one, right after the last stage that ran before it in `STAGES`
+    (stages outside `STAGES`, e.g. the update's guardrail, keep their place)."""
+    rank = {stage: i for i, stage in enumerate(STAGES)}
+    rows: list[tuple[str, str | None]] = [(stage, None) for stage in timing["seconds"]]
+    skipped = timing.get("skipped", {})
+    for stage in sorted(skipped, key=lambda s: rank.get(s, len(STAGES))):
+        if stage in timing["seconds"]:
+            continue
+        place = rank.get(stage, len(STAGES))
+        at = max((i + 1 for i, (s, _) in enumerate(rows) if s in rank and rank[s] < place),
+                 default=0)
+        rows.insert(at, (stage, skipped[stage]))
+    return rows
+
+
+def timing_table(timing: dict) -> str:
+    """Markdown: seconds, share and peak memory (MiB) of each stage that ran, and each
+    skipped stage with its reason (`stage_rows`' order).
+
+    Example:
+        >>> print(timing_table({"seconds": {"data": 2.0}, "share": {"data": 1.0},
+        ...                     "peak_rss_mib": {"data": 900.0},
+        ...                     "skipped": {"export": "--no-export"}}))
+        | stage | seconds | share | peak memory (MiB) |
+        |---|---|---|---|
+        | data | 2.0 | 100% | 900 |
+        | export | skipped: --no-export | | |
+    """
+    peaks = stage_peaks(timing)
+    lines = ["| stage | seconds | share | peak memory (MiB) |", "|---|---|---|---|"]
+    for stage, reason in stage_rows(timing):
+        if reason is not None:
+            lines.append(f"| {stage} | skipped: {reason} | | |")
+        else:
+            lines.append(f"| {stage} | {timing['seconds'][stage]:.1f} | "
+                         f"{timing['share'][stage]:.0%} | {peaks.get(stage, float('nan')):.0f} |")
+    return "\n".join(lines)
 
 
 def new_run_dir(config: config_lib.RunConfig, run_dir: str | Path | None = None) -> Path:

@@ -4,7 +4,9 @@
 Each stage is a function of the previous stages' outputs and writes its own
 sub-folder (the run-folder contract: data/, sentiment/, features/, recsys/,
 evaluation/), so a later tool (`tools/export.py`, `tools/update.py`) can load a
-finished run. Stage wall times go to `timing.json`; a markdown summary to `report.md`.
+finished run. Stage wall times and peak memory go to `timing.json` (a stage that did
+not run, e.g. the export with `export=False`, is listed under "skipped" with its
+reason, never as 0 s); a markdown summary to `report.md`.
 
 Example:
 
@@ -38,8 +40,8 @@ from tfrec_sentiment.evaluation.ablation import (
     run_ablation,
 )
 from tfrec_sentiment.evaluation.baselines import baseline_variants
-from tfrec_sentiment.evaluation.cold_start import run_cold_start
-from tfrec_sentiment.evaluation.comment_only import comment_only_stage
+from tfrec_sentiment.evaluation.cold_start import cold_start_skip_reason, run_cold_start
+from tfrec_sentiment.evaluation.comment_only import comment_only_skip_reason, comment_only_stage
 from tfrec_sentiment.evaluation.plots import plot_training_curves
 from tfrec_sentiment.export.preflight import (
     check_export_config,
@@ -49,7 +51,7 @@ from tfrec_sentiment.export.preflight import (
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.pipeline.memory import fit_memory_budget
-from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, write_json
+from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, timing_table, write_json
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
@@ -60,6 +62,8 @@ from tfrec_sentiment.sentiment.training import train_classifier
 
 # Ablation rows of the recommender: report name -> RecsysConfig.variant.
 RECSYS_VARIANTS = {IDS_ONLY: "ids", "+ ratings/helpful": "ratings", FULL: "full"}
+# The export stage's reason in timing.json "skipped" when `run_training(export=False)`.
+NO_EXPORT = "not asked (export=False, tools/train.py --no-export)"
 
 
 @dataclasses.dataclass
@@ -121,14 +125,22 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     with timer("evaluation"):
         ablation, ids_only = evaluation_stage(config, split, tables, recommender, out,
                                               strategy, progress)
-    with timer("cold_start"):
-        run_cold_start(config, split, tables, recommender, sentiment, out / "evaluation",
-                       ids_only=ids_only, strategy=strategy, progress=progress)
-    with timer("comment_only"):
-        comment_only_stage(config, split, sentiment, train_scores, out, strategy=strategy,
-                           progress=progress)
+    if (reason := cold_start_skip_reason(config, split)) is not None:
+        timer.skip("cold_start", reason)
+    else:
+        with timer("cold_start"):
+            run_cold_start(config, split, tables, recommender, sentiment, out / "evaluation",
+                           ids_only=ids_only, strategy=strategy, progress=progress)
+    if (reason := comment_only_skip_reason(config)) is not None:
+        timer.skip("comment_only", reason)
+    else:
+        with timer("comment_only"):
+            comment_only_stage(config, split, sentiment, train_scores, out,
+                               strategy=strategy, progress=progress)
     export_dir = None
-    if export:
+    if not export:
+        timer.skip("export", NO_EXPORT)
+    else:
         with timer("export"):
             export_config = config.export if out == run_dir else dataclasses.replace(
                 config.export, root=str(out / "saved_models"))
@@ -312,12 +324,7 @@ def write_run_report(run: TrainRun) -> Path:
             if text.startswith("# "):
                 text = text.partition("\n")[2]
             lines += [f"## {title}", "", text.strip(), ""]
-    lines += ["## Stage wall times and peak memory", "",
-              "| stage | seconds | share | peak memory (MB) |", "|---|---|---|---|"]
-    peaks = run.timing.get("peak_rss_mb", {})
-    for stage, seconds in run.timing["seconds"].items():
-        lines.append(f"| {stage} | {seconds:.1f} | {run.timing['share'][stage]:.0%} "
-                     f"| {peaks.get(stage, float('nan')):.0f} |")
+    lines += ["## Stage wall times and peak memory", "", timing_table(run.timing)]
     if run.export_dir is not None:
         lines += ["", f"Exported SavedModel: `{run.export_dir}`"]
     path = run.run_dir / "report.md"
