@@ -13,6 +13,12 @@ With no arguments it runs on the embedded synthetic `demo` data, offline:
 Every run writes `runs/<name>-<timestamp>/` with the resolved config, metrics, a
 markdown report and plots, and exports `saved_models/<name>/<version>/`.
 
+It prints the ablation table and the stage times (a stage that did not run says
+"skipped" and why), then, as its last line, one JSON object: `run_dir`, `export_dir`
+(null with `--no-export`), `report` (the run's report.md) and `timing` (timing.json).
+`--quiet` prints that line only, with no progress bars and no TensorFlow log lines
+(`tfrec_sentiment/quiet.py`); warnings and errors still go to stderr.
+
 A bad flag or `--set` value exits with status 2 and one `error: ...` line naming the
 field, the value and what is allowed, before any data is read or folder written. A
 run that would need more memory than it may use (`memory_budget_gb`, default what the
@@ -52,7 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override any config field; repeatable")
     parser.add_argument("--no-export", action="store_true", help="stop before the export")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars, no TensorFlow log lines, no tables: stdout "
+                             "is the JSON summary line only (run_dir, export_dir, report, "
+                             "timing); warnings and errors still go to stderr")
     return parser.parse_args(argv)
 
 
@@ -91,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     except config_lib.ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.quiet:  # before TensorFlow is imported
+        from tfrec_sentiment.quiet import quiet_tensorflow
+
+        quiet_tensorflow()
     from tfrec_sentiment.pipeline.train import check_multi_worker, run_training
 
     try:
@@ -116,11 +129,21 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryBudgetError as error:  # checked after the data stage, before the rest
         print(f"error: {error}", file=sys.stderr)
         return 3
-    print(run.ablation.to_markdown())
-    print(json.dumps({"run_dir": str(run.run_dir),
-                      "export_dir": str(run.export_dir) if run.export_dir else None,
-                      "timing": run.timing}))
+    if not args.quiet:
+        from tfrec_sentiment.pipeline.stages import timing_table
+
+        print(run.ablation.to_markdown())
+        print(timing_table(run.timing), end="\n\n")
+    print(summary_line(run))
     return 0
+
+
+def summary_line(run) -> str:
+    """The last stdout line, one JSON object, for scripts: where the run and the export
+    went, the report, and the stage times (`timing.json`)."""
+    return json.dumps({"run_dir": str(run.run_dir),
+                       "export_dir": str(run.export_dir) if run.export_dir else None,
+                       "report": str(run.run_dir / "report.md"), "timing": run.timing})
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.pipeline import stages
 from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS, plot_history
+from tfrec_sentiment.quiet import is_tensorflow_log_line
 
 REPO = Path(__file__).resolve().parents[2]
 # One evaluation seed (`--seeds 0`, the run's seed): the ablation reuses the recsys
@@ -39,7 +40,11 @@ def cli_run(tmp_path_factory) -> tuple[Path, dict]:
         command += ["--set", override]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
     assert result.returncode == 0, result.stderr[-4000:]
-    return run_dir, json.loads(result.stdout.strip().splitlines()[-1])
+    # --quiet: stdout is the summary line alone; stderr has no TensorFlow log line
+    assert result.stdout.count("\n") == 1, result.stdout[:2000]
+    assert not [line for line in result.stderr.splitlines() if is_tensorflow_log_line(line)
+                or line.startswith("WARNING:tensorflow")], result.stderr[-4000:]
+    return run_dir, json.loads(result.stdout)
 
 
 def test_cli_writes_every_stage_of_the_run_folder(cli_run):
@@ -86,14 +91,19 @@ def test_ablation_has_baselines_and_the_three_recommender_variants(cli_run):
     assert 0.0 < rmse < 2.5
 
 
-def test_timing_covers_the_stages_that_ran(cli_run):
+def test_timing_covers_the_stages_that_ran_and_marks_the_skipped_one(cli_run):
     run_dir, summary = cli_run
     timing = json.loads((run_dir / "timing.json").read_text())
-    assert list(timing["seconds"]) == list(stages.STAGES)
+    assert [stage for stage, _ in stages.stage_rows(timing)] == list(stages.STAGES)
+    assert timing["skipped"] == {"comment_only": "evaluation.comment_only is off"}  # smoke
+    assert "comment_only" not in timing["seconds"] and "cold_start" in timing["seconds"]
     assert abs(sum(timing["share"].values()) - 1.0) < 1e-3
+    assert set(timing["peak_rss_mib"]) == set(timing["seconds"])
     assert summary["timing"] == timing
+    assert summary["report"] == str(run_dir / "report.md")
     report = (run_dir / "report.md").read_text()
     assert "## Recommendation" in report and "## Stage wall times" in report
+    assert "| comment_only | skipped: evaluation.comment_only is off | | |" in report
 
 
 def test_the_run_ends_with_an_integer_version_folder_and_models_config(cli_run):
