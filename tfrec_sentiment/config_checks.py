@@ -9,6 +9,7 @@ every `section.field=value` override and on every config it loads. Metadata keys
 - `min` / `max`: inclusive bounds; `above` / `below`: exclusive bounds (of each item
   for a tuple field).
 - `min_items`: the fewest items of a tuple field.
+- `hint`: appended to a failed bound's message, e.g. what to set instead.
 
 A field without metadata is only type-checked against its annotation (`int`, `float`,
 `str`, `bool`, `X | None`, `tuple[X, ...]`, a nested config); lists become tuples and
@@ -120,7 +121,8 @@ def check_value(field: dataclasses.Field, hint: Any, value: Any, name: str) -> A
     for key, message, holds in bounds:
         if key in meta and not all(holds(item, meta[key]) for item in items):
             each = "each item " if isinstance(value, tuple) else ""
-            raise ConfigError(each + message.format(meta[key]), name, value)
+            hint = f"; {meta['hint']}" if "hint" in meta else ""
+            raise ConfigError(each + message.format(meta[key]) + hint, name, value)
     return value
 
 

@@ -117,3 +117,18 @@ def test_a_run_that_cannot_fit_is_refused_with_its_parts_and_what_to_change(tmp_
 
 def test_available_memory_covers_what_the_process_holds():
     assert memory.available_bytes() >= rss_bytes() > 0
+
+
+@pytest.mark.parametrize("value", ["0", "-0.5"])
+def test_a_similarity_size_limit_of_zero_is_refused_with_how_to_switch_the_term_off(value):
+    # Like similarity_max_items (>= 1): 0 is neither "no limit" nor "never"; it is refused
+    # before any work, naming the two fields that switch the term off.
+    with pytest.raises(config_lib.ConfigError) as error:
+        config_lib.resolve("smoke", [f"features.similarity_max_gb={value}"])
+    assert str(error.value) == (
+        f"features.similarity_max_gb={float(value)!r}: must be > 0.0; to never build the "
+        "item-to-item term set features.item_similarity=false and recsys.item_similarity=false")
+    off = config_lib.resolve("smoke", ["features.item_similarity=false",
+                                       "recsys.item_similarity=false"])
+    resolved, estimate = memory.fit_memory_budget(off, _split(), budget=64 * GIB)
+    assert resolved is off and "item similarity" not in estimate.parts

@@ -41,10 +41,20 @@ class FeatureConfig:
         similarity_max_items: refuse to build the [I, I] co-review matrix (and the
             [users, I] profiles, which the export stores as well) for a larger
             catalogue; `tools/train.py` switches item_similarity off there by itself.
-            5,000 items x 50,000 users of profiles are 1 GB of float32.
+            5,000 items x 50,000 users of profiles are 0.93 GiB of float32. At least 1.
         similarity_max_gb: `tools/train.py` also switches item_similarity off when its
             dense profiles (training rows and users x items, float32, kept twice)
-            would take more than this (pipeline/memory.py).
+            would take more than this many GiB (2**30 bytes; pipeline/memory.py).
+            Must be > 0, like the other limits: 0 is refused rather than read as "no
+            limit" or "never"; to never build the term set `item_similarity=False`
+            here and in `RecsysConfig`.
+
+    Example:
+
+    >>> FeatureConfig(similarity_max_gb=0)
+    Traceback (most recent call last):
+    ...
+    tfrec_sentiment.config_checks.ConfigError: similarity_max_gb=0.0: must be > 0.0; ...
     """
 
     use_sentiment: bool = True
@@ -56,7 +66,10 @@ class FeatureConfig:
     item_similarity: bool = True
     similarity_shrinkage: float = dataclasses.field(default=5.0, metadata={"min": 0.0})
     similarity_max_items: int = dataclasses.field(default=5_000, metadata={"min": 1})
-    similarity_max_gb: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
+    similarity_max_gb: float = dataclasses.field(default=2.0, metadata={
+        "above": 0.0,
+        "hint": "to never build the item-to-item term set features.item_similarity=false "
+                "and recsys.item_similarity=false"})
 
     def __post_init__(self) -> None:
         check_fields(self)
