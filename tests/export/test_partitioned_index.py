@@ -105,6 +105,21 @@ def test_default_partitions_is_about_the_square_root_of_the_items():
     assert [default_partitions(n) for n in (1, 3, 100, 10_000_000)] == [1, 2, 10, 3162]
 
 
+def test_the_kmeans_sample_is_raised_to_the_partitions_and_capped_at_the_items():
+    items = np.random.default_rng(2).normal(size=(60, 3)).astype(np.float32)
+    fitted = {sample: PartitionedIndex.fit(items, partitions=12, probes=1, sample=sample,
+                                           seed=0).facts["fit_sample"]
+              for sample in (5, 30, 1000)}
+    assert fitted == {5: 12, 30: 30, 1000: 60}  # max(sample, P), at most the items
+
+
+def test_fit_and_the_config_share_one_default_sample():
+    import inspect
+
+    default = inspect.signature(PartitionedIndex.fit).parameters["sample"].default
+    assert default == ExportConfig().index_sample == 200_000  # docs/serving.md's table
+
+
 # --- config ----------------------------------------------------------------------------
 
 

@@ -18,6 +18,9 @@ from tfrec_sentiment.config_checks import ConfigError, check_fields
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 INDEX_KINDS = ("auto", "exact", "partitioned")
+# Items the partitioned index's k-means is fitted on: `index_sample`'s default, and
+# `PartitionedIndex.fit`'s, so that the two cannot drift apart.
+INDEX_SAMPLE = 200_000
 
 
 @dataclasses.dataclass
@@ -52,8 +55,10 @@ class ExportConfig:
         probes: partitions searched per request (at most `partitions`; clipped to P
             when P is chosen from the catalogue). More: higher recall, slower.
         candidates: C, the items the full score ranks per user; None = max(10 K, 100).
-        index_sample: the k-means is fitted on at most this many items (a seeded
-            sample); every item is then assigned to its nearest centroid.
+        index_sample: the k-means is fitted on a seeded sample of this many items
+            (raised to P when smaller, since k-means needs P points; every item when
+            the catalogue is no larger); every item is then assigned to its nearest
+            centroid.
         index_seed: the sample's and the k-means' seed.
     """
 
@@ -67,7 +72,7 @@ class ExportConfig:
     partitions: int | None = dataclasses.field(default=None, metadata={"min": 1})
     probes: int = dataclasses.field(default=32, metadata={"min": 1})
     candidates: int | None = dataclasses.field(default=None, metadata={"min": 1})
-    index_sample: int = dataclasses.field(default=200_000, metadata={"min": 1})
+    index_sample: int = dataclasses.field(default=INDEX_SAMPLE, metadata={"min": 1})
     index_seed: int = 0
 
     def __post_init__(self) -> None:
