@@ -31,10 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import tfrec_sentiment  # noqa: F401  (first: selects Keras 2 for tf.keras)
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.config_checks import ToolArgumentParser
+
+if TYPE_CHECKING:  # imports TensorFlow: only after --quiet has had its say
+    from tfrec_sentiment.pipeline.train import TrainRun
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def summary_line(run) -> str:
+def summary_line(run: TrainRun) -> str:
     """The last stdout line, one JSON object, for scripts: where the run and the export
     went, the report, and the stage times (`timing.json`)."""
     return json.dumps({"run_dir": str(run.run_dir),

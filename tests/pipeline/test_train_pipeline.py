@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -38,7 +39,11 @@ def cli_run(tmp_path_factory) -> tuple[Path, dict]:
                "--set", f"export.root={base / 'saved_models'}"]
     for override in SMALL:
         command += ["--set", override]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
+    # as a user runs it: no TF_CPP_MIN_LOG_LEVEL (tests/conftest.py sets one; --quiet
+    # keeps a level the environment sets)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO,
+                            env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     # --quiet: stdout is the summary line alone; stderr has no TensorFlow log line
     assert result.stdout.count("\n") == 1, result.stdout[:2000]
