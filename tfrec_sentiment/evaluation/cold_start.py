@@ -236,15 +236,7 @@ class ColdStartModels:
 
 
 def cold_start_skip_reason(config, split) -> str | None:
-    """Why the cold-start protocol of a run has nothing to do, or None when it runs.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> from tfrec_sentiment import config as config_lib
-        >>> config = config_lib.resolve("demo", ["data.cold_user_share=0"])
-        >>> cold_start_skip_reason(config, SimpleNamespace(cold=[]))
-        'no cold-start users (data.cold_user_share=0)'
-    """
+    """Why the run's cold-start protocol has nothing to do, or None (`run_cold_start`)."""
     if not config.evaluation.cold_start_ks:
         return "evaluation.cold_start_ks is empty"
     if len(split.cold) == 0:
