@@ -51,7 +51,7 @@ def initialize_biases(model: RecommenderModel, tables: FeatureTables, reg: float
                            closed_form_biases(tables, reg)):
         _assign_known_rows(tower, tower.id_bias.embeddings, bias)
     tower = model.item_tower
-    if hasattr(tower, "retrieval_bias_table"):
+    if tower.retrieval_bias_table is not None:
         log_share = np.log(np.maximum(tables.item_probability, 1e-12))
         prior = (model.temperature or 1.0) * (log_share - log_share.mean())
         _assign_known_rows(tower, tower.retrieval_bias_table.embeddings, prior)

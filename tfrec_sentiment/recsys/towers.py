@@ -106,6 +106,11 @@ class _Tower(tf.keras.layers.Layer):
                 self.similarity_size != len(self.vocabulary)):
             raise ValueError(f"ItemTower similarity_size ({self.similarity_size}) must equal "
                              f"the catalogue size ({len(self.vocabulary)})")
+        # The optional parts, created in `build` when configured; None otherwise.
+        self.fusion = self.text_projection = self.text_dropout = None
+        self.history_embedding = self.similarity_weight = None
+        self.feature_projection = self.feature_bias = None
+        self.retrieval_bias_table = self.feature_retrieval_bias = None
 
     def build(self, input_shape: Mapping[str, tf.TensorShape]) -> None:
         rows = len(self.vocabulary) + self.num_oov_buckets
@@ -261,9 +266,8 @@ class _Tower(tf.keras.layers.Layer):
         path memorises like an id embedding would; the recommender puts its own
         (stronger) L2 on these.
         """
-        layers = [getattr(self, name, None) for name in (
-            "fusion", "text_projection", "feature_projection", "feature_bias",
-            "feature_retrieval_bias")]
+        layers = (self.fusion, self.text_projection, self.feature_projection,
+                  self.feature_bias, self.feature_retrieval_bias)
         return [v for layer in layers if layer is not None
                 for v in layer.trainable_variables if "kernel" in v.name]
 
@@ -278,7 +282,7 @@ class _Tower(tf.keras.layers.Layer):
     def bias_tables(self) -> list[tf.Variable]:
         """The id bias table [V + oov, 1] (and the item retrieval bias table)."""
         tables = [self.id_bias.embeddings]
-        if hasattr(self, "retrieval_bias_table"):
+        if self.retrieval_bias_table is not None:
             tables.append(self.retrieval_bias_table.embeddings)
         return tables
 
