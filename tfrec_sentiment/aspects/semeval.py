@@ -323,5 +323,5 @@ def results_table(results: dict[str, dict]) -> str:
         best = PUBLISHED_BEST.get(name)
         if best:
             lines.append(f"| {name} | best SemEval-2014 system (supervised, test set) | | | "
-                         f"{best['polarity_accuracy']:.3f} | |")
+                         f"{best['polarity_accuracy']:.3f} | | |")
     return "\n".join(lines)
