@@ -56,8 +56,9 @@ LOCK_FILE = ".publish.lock"
 _LEFTOVER = re.compile(r"^\.(?P<kind>staging|deleting)-(?:(?P<version>\d+)-)?"
                        r"(?P<token>[0-9a-f]{32})(?:\.(?P<pid>\d+)@(?P<host>[^/]+))?$")
 
-__all__ = ["LOCK_FILE", "Leftovers", "PublishLockBusyError", "latest_version", "owned_name",
-           "prune_versions", "publish_lock", "remove_leftovers", "versions"]
+__all__ = ["LOCK_FILE", "Leftovers", "PublishLockBusyError", "delete_versions",
+           "latest_version", "owned_name", "prune_versions", "publish_lock",
+           "remove_leftovers", "versions"]
 
 
 class PublishLockBusyError(RuntimeError):
@@ -224,11 +225,27 @@ def prune_versions(model_dir: str | Path, keep: int, protect: Iterable[int] = ()
     model_dir = Path(model_dir)
     protected = set(protect)
     doomed = [v for v in versions(model_dir)[:-keep] if v not in protected]
-    for version in doomed:
+    return delete_versions(model_dir, doomed)
+
+
+def delete_versions(model_dir: str | Path, doomed: Iterable[int]) -> list[int]:
+    """Deletes the given version folders, each renamed to a hidden name first.
+
+    The rename is one atomic step (a server sees the version vanish whole); a delete
+    killed midway leaves a `.deleting-*` folder that `remove_leftovers` deletes.
+    Versions that do not exist are skipped. Call it under `publish_lock`.
+
+    Returns:
+        The deleted versions, ascending.
+    """
+    model_dir = Path(model_dir)
+    present = set(versions(model_dir))
+    deleted = sorted(v for v in set(doomed) if v in present)
+    for version in deleted:
         hidden = model_dir / owned_name(f"{DELETING_PREFIX}{version}-")
         os.rename(model_dir / str(version), hidden)
         shutil.rmtree(hidden)
-    return doomed
+    return deleted
 
 
 def _alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""Feedback-update config (owned by tfrec_sentiment.pipeline; see pipeline/update.py).
+"""Feedback-update and erasure configs (tfrec_sentiment.pipeline: update.py, forget.py).
 
 Example:
 
@@ -88,3 +88,52 @@ class UpdateConfig:
     def metric_keys(self) -> list[str]:
         """Evaluation keys of `guard_metrics`, e.g. ["rmse", "ndcg@10"]."""
         return [m if m in ("rmse", "mae") else f"{m}@{self.k}" for m in self.guard_metrics]
+
+
+CLEANUP_MODES = ("delete", "list")
+UNKNOWN_ID_MODES = ("error", "count")
+
+
+@dataclasses.dataclass
+class ForgetConfig:
+    """How `tools/forget.py` erases users from a run (see pipeline/forget.py).
+
+    Attributes:
+        epochs: warm-start training epochs after the users' rows are gone.
+        learning_rate: warm-start learning rate; None = the parent's.
+        seed: training seed; None = the parent run's.
+        cleanup: what becomes of the older versions and run folders that still hold
+            the users once the new version is live: "delete" them, or "list" them in
+            the run's `erasure.json` (and on stdout) for the operator to delete.
+        unknown_ids: a requested id the run does not know (neither as given nor as
+            its pseudonym): "error" stops before any work (a typo must not pass
+            for an erasure; the message gives the ids' positions, never the ids),
+            "count" erases the known ones and records how many were unknown.
+        keep_versions: after publishing, keep this many newest versions (as
+            `UpdateConfig`); the cleanup then deletes older ones that hold the users.
+        tolerance, guard_metrics, k: the guardrail's checks, as `UpdateConfig`. They
+            are computed and recorded, but never refuse: an erasure is published
+            whatever they say (a legal duty is not subject to a quality check).
+    """
+
+    epochs: int = dataclasses.field(default=3, metadata={"min": 1})
+    learning_rate: float | None = dataclasses.field(default=None, metadata={"above": 0.0})
+    seed: int | None = dataclasses.field(default=None, metadata={"min": 0})
+    cleanup: str = dataclasses.field(default="delete", metadata={"choices": CLEANUP_MODES})
+    unknown_ids: str = dataclasses.field(default="error",
+                                         metadata={"choices": UNKNOWN_ID_MODES})
+    keep_versions: int = dataclasses.field(default=5, metadata={"min": 1})
+    tolerance: float = dataclasses.field(default=0.02, metadata={"min": 0.0})
+    guard_metrics: tuple[str, ...] = dataclasses.field(
+        default=("rmse", "ndcg"), metadata={"choices": GUARD_METRICS, "min_items": 1})
+    k: int = dataclasses.field(default=10, metadata={"min": 1})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def update_config(self) -> UpdateConfig:
+        """The `UpdateConfig` the shared stages read: these settings, `force` on."""
+        return UpdateConfig(epochs=self.epochs, learning_rate=self.learning_rate,
+                            seed=self.seed, keep_versions=self.keep_versions,
+                            tolerance=self.tolerance, guard_metrics=self.guard_metrics,
+                            k=self.k, force=True)

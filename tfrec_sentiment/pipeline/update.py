@@ -288,10 +288,26 @@ def _train_and_judge(run_config: config_lib.RunConfig, config: UpdateConfig,
                      export: ExportConfig, state: UpdateState, timer: StageTimer,
                      strategy: tf.distribute.Strategy, progress: bool, hook: Hook) -> None:
     """Stages 2-5 (sentiment, features, recsys, guardrail): sets `state.evaluation`."""
-    parent, run_dir, split = state.parent, state.run_dir, state.feedback.split
     with timer("sentiment"):
-        state.sentiment, scores = sentiment_stage(parent, run_dir, split.train, run_config,
+        state.sentiment, scores = sentiment_stage(state.parent, state.run_dir,
+                                                  state.feedback.split.train, run_config,
                                                   progress)
+    train_and_judge(run_config, config, export, state, scores, timer, strategy, progress, hook)
+
+
+def train_and_judge(run_config: config_lib.RunConfig, config: UpdateConfig,
+                    export: ExportConfig, state: UpdateState, scores: Scores,
+                    timer: StageTimer, strategy: tf.distribute.Strategy, progress: bool,
+                    hook: Hook) -> None:
+    """Stages 3-5 (features, recsys, guardrail) on `state.feedback.split`.
+
+    `scores` are the sentiment scores of the split's training rows. Writes
+    `features/`, `config.json` (the parent's, with the warm-start recsys settings,
+    seed and `export`) and `recsys/`; sets `state.tables`, `state.candidate` and
+    `state.evaluation`. Shared by the feedback update and the erasure
+    (`pipeline.forget`), which prepare the data and the scores each their way.
+    """
+    parent, run_dir, split = state.parent, state.run_dir, state.feedback.split
     with timer("features"):
         parent_recommender = TrainedRecommender.load(parent / "recsys")
         state.tables = refresh_tables(parent_recommender.tables, split.train,
@@ -682,18 +698,21 @@ def _differences(candidate: EvalResult, published: EvalResult,
     return out
 
 
-def _new_update_dir(parent: Path, name: str, run_dir: str | Path | None) -> Path:
+def _new_update_dir(parent: Path, name: str, run_dir: str | Path | None,
+                    kind: str = "update") -> Path:
+    """`run_dir` (must be new or empty), else `<name>-<kind>-<YYYYmmdd-HHMMSS>` beside
+    `parent`; created."""
     if run_dir is not None:
         run_dir = Path(run_dir)
         if run_dir.exists() and any(run_dir.iterdir()):
-            raise UpdateError(f"{run_dir} exists and is not empty: an update writes a new run")
+            raise UpdateError(f"{run_dir} exists and is not empty: each {kind} writes a new run")
     else:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = parent.parent / f"{name}-update-{stamp}"
+        run_dir = parent.parent / f"{name}-{kind}-{stamp}"
         suffix = 1
         while run_dir.exists():
             suffix += 1
-            run_dir = parent.parent / f"{name}-update-{stamp}-{suffix}"
+            run_dir = parent.parent / f"{name}-{kind}-{stamp}-{suffix}"
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 

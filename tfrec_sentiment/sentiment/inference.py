@@ -115,6 +115,66 @@ class ScoreCache:
         for key, prob, emb in zip(keys, scores.probabilities, scores.embedding):
             entries[bytes(key)] = (prob, emb)
 
+    def fingerprints(self) -> list[str]:
+        """The model fingerprints the cache holds scores of (folder names), sorted."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.name for p in self.directory.iterdir() if p.is_dir())
+
+    def copy_to(self, directory: str | Path, keys: np.ndarray) -> ScoreCache:
+        """A new cache at `directory` holding only this cache's entries of `keys`.
+
+        One shard per fingerprint, written with `add`; keys this cache lacks are
+        skipped (nothing is scored). An erasure builds the new run's cache this way,
+        from the texts that remain, so no entry of an erased text is carried over.
+
+        Args:
+            directory: the new cache's folder (created; should be empty).
+            keys: text keys S32 [N] (`text_keys`) to carry over.
+
+        Returns:
+            The new `ScoreCache`.
+        """
+        target = ScoreCache(directory)
+        keys = np.unique(np.asarray(keys, dtype="S32"))
+        for fingerprint in self.fingerprints():
+            found = [(key, entry) for key, entry in zip(keys, self.lookup(fingerprint, keys))
+                     if entry is not None]
+            if found:
+                target.add(fingerprint, np.array([k for k, _ in found], dtype="S32"),
+                           Scores(np.stack([entry[0] for _, entry in found]),
+                                  np.stack([entry[1] for _, entry in found])))
+        return target
+
+    def remove(self, keys: np.ndarray) -> int:
+        """Deletes the entries of `keys` from every shard of every fingerprint.
+
+        A shard holding any of them is rewritten without them (atomically; written
+        anew, so a hard-linked copy of the shard elsewhere keeps its old content),
+        a shard left empty is deleted. For a cache shared by several runs
+        (`sentiment.cache_dir`) when users' texts must go.
+
+        Returns:
+            The number of entries deleted (over all fingerprints).
+        """
+        doomed = {bytes(k) for k in np.asarray(keys, dtype="S32")}
+        removed = 0
+        for fingerprint in self.fingerprints():
+            for shard in sorted((self.directory / fingerprint).glob("part-*.npz")):
+                with np.load(shard) as data:
+                    arrays = {name: data[name] for name in data.files}
+                keep = np.array([bytes(k) not in doomed for k in arrays["keys"]], dtype=bool)
+                if keep.all():
+                    continue
+                removed += int((~keep).sum())
+                if keep.any():
+                    with atomic_path(shard) as staging:
+                        np.savez(staging, **{name: a[keep] for name, a in arrays.items()})
+                else:
+                    shard.unlink()
+            self._loaded.pop(fingerprint, None)
+        return removed
+
 
 def native_bfloat16() -> bool:
     """Whether this machine computes bfloat16 natively: a GPU, or a CPU with AVX512_BF16 / AMX.
