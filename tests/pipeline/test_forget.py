@@ -1,0 +1,304 @@
+"""Erasing users (`pipeline.forget`): nothing of them left in the new run and version.
+
+One erasure of the session's parent run (`update_parent`, tests/conftest.py), on a
+private copy of the run and its saved models, serves every assertion on the
+outcome (`forgotten`); the cleanup's modes and the id matching are checked on
+small hand-made folders without training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import types
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from tfrec_sentiment.data.pseudonymize import pseudonymize_ids
+from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.versions import versions
+from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.pipeline.config import ForgetConfig
+from tfrec_sentiment.pipeline.forget import (
+    Matched,
+    UnknownUsersError,
+    clean_up,
+    decide_erasure,
+    holds,
+    match_users,
+    run_forget,
+)
+from tfrec_sentiment.sentiment.inference import ScoreCache, text_keys
+from tfrec_sentiment.sentiment.labels import review_texts
+from tfrec_sentiment.sentiment.scores import Scores
+
+MODEL = "shop"
+STRANGER = "nobody-at-all"
+UNKNOWN = "never-a-user-here"
+
+
+def private_copy(world: types.SimpleNamespace, folder: Path) -> tuple[Path, ExportConfig]:
+    """The parent run and its saved models, copied so the erasure may delete them."""
+    run = shutil.copytree(world.run, folder / "runs" / "parent-run")
+    root = shutil.copytree(world.saved, folder / "saved_models")
+    facts_path = root / MODEL / "1" / "assets.extra" / "export.json"
+    facts = json.loads(facts_path.read_text())
+    facts["source_run"] = str(run)  # the copy made version 1, not the session's run
+    facts_path.write_text(json.dumps(facts))
+    return run, ExportConfig(root=str(root), model_name=MODEL, top_k=5)
+
+
+def recommend(version_dir: Path, user_ids: list[str]) -> np.ndarray:
+    import tensorflow_text  # noqa: F401  (the sentiment side's ops)
+
+    loaded = tf.saved_model.load(str(version_dir))
+    out = loaded.signatures["recommend"](user_id=tf.constant(user_ids))
+    return out["item_ids"].numpy().astype(str)
+
+
+@pytest.fixture(scope="module")
+def forgotten(update_parent, tmp_path_factory) -> types.SimpleNamespace:
+    folder = tmp_path_factory.mktemp("forget")
+    run, export = private_copy(update_parent, folder)
+    split = Split.load(run / "data")
+    train = split.train
+    # The user with the most training reviews: their rows shape the item aggregates.
+    victim = str(train["user_id"].value_counts().index[0])
+    rows = pd.concat([f[f["user_id"] == victim] for f in split.all_parts.values()])
+    model_dir = Path(export.root) / MODEL
+    assert holds(model_dir / "1", [victim.encode()])  # version 1 knows them: the scan sees it
+    messages: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("tfrec_sentiment")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        result = run_forget(run, [victim, UNKNOWN, victim], ForgetConfig(epochs=1,
+                                                                         unknown_ids="count"),
+                            export=export, run_dir=folder / "runs" / "forget-1", progress=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return types.SimpleNamespace(result=result, victim=victim, rows=rows, parent=run,
+                                 parent_train=train, model_dir=model_dir, messages=messages)
+
+
+# --- what must not be left anywhere -----------------------------------------------------
+
+
+def _needles(forgotten) -> tuple[list[bytes], set[bytes]]:
+    """The victim's id and review texts (as bytes), and the score-cache keys of the texts."""
+    texts = [t for t in forgotten.rows["text"].astype(str) if len(t) > 20]
+    assert texts  # the demo's texts are sentences, unique per review
+    keys = set(text_keys(review_texts(forgotten.rows)).tolist())
+    return [forgotten.victim.encode()] + [t.encode() for t in texts], keys
+
+
+def _found_in(path: Path, needles: list[bytes], keys: set[bytes]) -> list[str]:
+    """Where in one file a needle (or a cache key) occurs, files decoded by kind."""
+    hits = []
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        for column in frame.columns:
+            blob = "\x00".join(map(str, frame[column].tolist())).encode()
+            hits += [f"{path}:{column}" for n in needles if n in blob]
+    elif path.suffix == ".npz":
+        with np.load(path) as data:
+            for name in data.files:
+                values = data[name]
+                if values.dtype.kind in "SU":
+                    blob = "\x00".join(map(str, values.ravel().tolist())).encode()
+                    hits += [f"{path}:{name}" for n in needles if n in blob]
+                if values.dtype.kind == "S":
+                    hits += [f"{path}:{name} (text key)" for k in values.tolist() if k in keys]
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                blob = archive.read(member)
+                hits += [f"{path}!{member}" for n in needles if n in blob]
+    data = path.read_bytes()
+    return hits + [str(path) for n in needles if n in data]
+
+
+def _saved_model_strings(version_dir: Path) -> list[bytes]:
+    """Every string of a SavedModel: its variables, graph constants and asset files."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    strings: list[bytes] = []
+    reader = tf.train.load_checkpoint(str(version_dir / "variables" / "variables"))
+    for name, dtype in reader.get_variable_to_dtype_map().items():
+        if dtype == tf.string:
+            strings += np.asarray(reader.get_tensor(name)).ravel().tolist()
+    proto = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
+    for graph in proto.meta_graphs:
+        nodes = list(graph.graph_def.node)
+        for function in graph.graph_def.library.function:
+            nodes += list(function.node_def)
+        for node in nodes:
+            if "value" in node.attr:
+                strings += list(node.attr["value"].tensor.string_val)
+    strings += [p.read_bytes() for p in (version_dir / "assets").rglob("*") if p.is_file()]
+    assert strings  # the vocabularies are there to search
+    return strings
+
+
+def test_no_file_of_the_new_run_holds_the_users_id_or_texts(forgotten):
+    needles, keys = _needles(forgotten)
+    run_dir = forgotten.result.run_dir
+    hits = [h for p in sorted(run_dir.rglob("*")) if p.is_file()
+            for h in _found_in(p, needles, keys)]
+    assert hits == []
+    # The search can fail: the parent run held both (it is deleted by now, so its
+    # training table is checked through the rows the fixture read from it).
+    assert any(n in "\x00".join(forgotten.parent_train["text"]).encode() for n in needles[1:])
+
+
+def test_no_variable_constant_or_asset_of_the_new_version_holds_them(forgotten):
+    needles, _ = _needles(forgotten)
+    version_dir = forgotten.result.version_dir
+    strings = _saved_model_strings(version_dir)
+    assert not [n for n in needles for s in strings if n in s]
+    hits = [h for p in sorted(version_dir.rglob("*")) if p.is_file()
+            for h in _found_in(p, needles, set())]
+    assert hits == []
+
+
+def test_recommend_takes_the_unknown_user_path(forgotten):
+    out = recommend(forgotten.result.version_dir, [forgotten.victim, STRANGER])
+    assert (out[0] == out[1]).all() and (out[0] != "").all()
+
+
+def test_erasure_is_published_and_the_old_copies_are_deleted(forgotten):
+    result = forgotten.result
+    decision = result.decision
+    assert decision.status == "published" and decision.publish and decision.forced
+    assert decision.reason.startswith("erasure")
+    assert {c.metric for c in decision.checks} == {"rmse", "ndcg@10"}  # recorded anyway
+    assert result.version_dir == forgotten.model_dir / "2"
+    # Version 1 and the parent run held the user: deleted once version 2 was live.
+    assert versions(forgotten.model_dir) == [2]
+    assert result.cleanup.done and result.cleanup.versions == [1]
+    assert result.cleanup.runs == [str(forgotten.parent.resolve())]
+    assert not forgotten.parent.exists()
+    # The new run stands alone: its classifier files are its own links.
+    assert (result.run_dir / "sentiment" / "model" / "sentiment.json").is_file()
+
+
+def test_lineage_counts_the_erasure_and_names_no_one(forgotten):
+    result, victim = forgotten.result, forgotten.victim
+    lineage = json.loads((result.run_dir / "lineage.json").read_text())
+    erasure = lineage["erasure"]
+    assert lineage["complete"] and lineage["published_version"] == 2
+    assert erasure["users"] == 1 and erasure["unknown_ids"] == 1  # the repeat counts once
+    assert erasure["created"] and erasure["cleanup"]["versions"] == [1]
+    assert sum(erasure["rows_removed"].values()) == len(forgotten.rows)
+    recorded = json.dumps(lineage) + (result.run_dir / "erasure.json").read_text()
+    assert victim not in recorded and UNKNOWN not in recorded
+    assert forgotten.messages and not [m for m in forgotten.messages
+                                       if victim in m or UNKNOWN in m]
+
+
+def test_their_reviews_leave_item_aggregates_popularity_and_histories(forgotten):
+    result, victim = forgotten.result, forgotten.victim
+    tables = FeatureTables.load(result.run_dir / "features")
+    train = Split.load(result.run_dir / "data").train
+    assert victim not in set(tables.ids["user"]) and victim not in set(train["user_id"])
+    # Popularity is the share of the REMAINING training reviews.
+    counts = train["item_id"].value_counts()
+    expected = np.array([counts.get(i, 0) for i in tables.ids["item"]]) / len(train)
+    np.testing.assert_allclose(tables.item_probability, expected, rtol=1e-6)
+    assert len(tables.rows["user_index"]) == len(train)
+    # An item they reviewed lost exactly their reviews, no more.
+    parent_train = forgotten.parent_train
+    mine = parent_train["user_id"] == victim
+    item = str(parent_train.loc[mine, "item_id"].iloc[0])
+    of_item = parent_train["item_id"] == item
+    assert int(counts.get(item, 0)) == int(of_item.sum() - (of_item & mine).sum()) >= 0
+
+
+# --- without training -------------------------------------------------------------------
+
+
+def test_ids_match_raw_or_pseudonymised_and_unknown_ones_by_position():
+    key = "k" * 16
+    stored = list(pseudonymize_ids(["alice", "bob", "carol"], key=key))
+    matched = match_users(["alice", stored[1], "dave"], stored, key=key)
+    assert matched.stored == sorted(stored[:2]) and matched.unknown == [3]
+    assert "alice" in matched.needles and stored[0] in matched.needles
+    assert match_users(["alice"], stored).unknown == [1]  # without the key: as given only
+
+
+def test_unknown_ids_stop_the_erasure_before_any_work(update_parent, tmp_path):
+    with pytest.raises(UnknownUsersError, match=r"1 of the 2 requested id\(s\).*positions 2") \
+            as caught:
+        known = str(Split.load(update_parent.run / "data").train["user_id"].iloc[0])
+        run_forget(update_parent.run, [known, UNKNOWN], export=ExportConfig(
+            root=str(tmp_path / "saved"), model_name=MODEL), run_dir=tmp_path / "run")
+    assert UNKNOWN not in str(caught.value) and known not in str(caught.value)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "saved").exists()
+
+
+def test_a_failing_guardrail_never_refuses_an_erasure():
+    evaluation = {"published_version": 1, "counts": {"test_rows": 50, "users": 10},
+                  "candidate": {"rmse": 2.0, "ndcg@10": 0.01},
+                  "published": {"rmse": 1.0, "ndcg@10": 0.2}}
+    decision = decide_erasure(evaluation, ForgetConfig())
+    assert decision.publish and decision.forced
+    assert decision.reason.startswith("erasure: published although the guardrail alone "
+                                      "would refuse: worse than version 1")
+    assert [c.passed for c in decision.checks] == [False, False]
+
+
+def _fake_world(tmp_path: Path, user: str) -> tuple[Path, Path, Path, Path]:
+    """Model folder with versions 1-3 (1 and 2 hold `user`), a parent run, a sibling
+    update run from it, an unrelated run, and a shared score cache."""
+    model_dir = tmp_path / "saved" / MODEL
+    runs = tmp_path / "runs"
+    parent, sibling, other = runs / "parent", runs / "parent-update-x", runs / "other"
+    cache_dir = tmp_path / "cache"
+    for run in (parent, sibling, other):
+        (run / "data").mkdir(parents=True)
+        (run / "config.json").write_text("{}")
+    for run in (parent, sibling):
+        pd.DataFrame({"user_id": [user, "x"], "text": ["mine", "theirs"]}).to_parquet(
+            run / "data" / "train.parquet", compression="zstd")
+    pd.DataFrame({"user_id": ["x"]}).to_parquet(other / "data" / "train.parquet")
+    (sibling / "lineage.json").write_text(json.dumps({"parent_run": str(parent.resolve())}))
+    for version, content in ((1, user), (2, f"vocab\n{user}\n"), (3, "vocab\nx\n")):
+        (model_dir / str(version) / "assets.extra").mkdir(parents=True)
+        (model_dir / str(version) / "vocab.txt").write_text(content)
+        (model_dir / str(version) / "assets.extra" / "export.json").write_text(
+            json.dumps({"source_run": str(parent)}))
+    ScoreCache(cache_dir).add("fp", text_keys(["mine", "theirs"]),
+                              Scores(np.ones([2, 3], np.float32), np.ones([2, 4], np.float32)))
+    return model_dir, parent, sibling, other
+
+
+@pytest.mark.parametrize("mode", ["list", "delete"])
+def test_cleanup_lists_or_deletes_what_holds_them(tmp_path, mode):
+    user = "A1B2C3D4E5"
+    model_dir, parent, sibling, other = _fake_world(tmp_path, user)
+    matched = Matched([user], [user], [], 1)
+    cleanup = clean_up(model_dir, 3, parent, tmp_path / "runs" / "new", matched,
+                       text_keys(["mine"]), tmp_path / "cache", mode)
+    assert cleanup.versions == [1, 2]
+    assert sorted(cleanup.runs) == sorted([str(parent.resolve()), str(sibling.resolve())])
+    assert cleanup.cache_entries == 1 and cleanup.score_cache == str(tmp_path / "cache")
+    left = ScoreCache(tmp_path / "cache").lookup("fp", text_keys(["mine", "theirs"]))
+    if mode == "list":
+        assert not cleanup.done and versions(model_dir) == [1, 2, 3]
+        assert parent.exists() and sibling.exists() and left[0] is not None
+    else:
+        assert cleanup.done and versions(model_dir) == [3]
+        assert not parent.exists() and not sibling.exists()
+        assert left[0] is None and left[1] is not None  # only their text's entry went
+    assert other.exists()  # never related, never touched
