@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from tests.pipeline.update_fixture import parent_run
 from tfrec_sentiment.data.pseudonymize import pseudonymize_ids
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
@@ -193,6 +194,12 @@ def test_erasure_is_published_and_the_old_copies_are_deleted(forgotten):
     assert (result.run_dir / "sentiment" / "model" / "sentiment.json").is_file()
 
 
+def test_the_new_score_cache_served_every_text_without_scoring(forgotten):
+    scored = json.loads((forgotten.result.run_dir / "sentiment" / "forget.json").read_text())
+    # Every remaining text was in the parent's cache: copied, nothing scored again.
+    assert scored["cache"]["hits"] > 0 and scored["cache"].get("misses", 0) == 0
+
+
 def test_lineage_counts_the_erasure_and_names_no_one(forgotten):
     result, victim = forgotten.result, forgotten.victim
     lineage = json.loads((result.run_dir / "lineage.json").read_text())
@@ -302,3 +309,35 @@ def test_cleanup_lists_or_deletes_what_holds_them(tmp_path, mode):
         assert not parent.exists() and not sibling.exists()
         assert left[0] is None and left[1] is not None  # only their text's entry went
     assert other.exists()  # never related, never touched
+
+
+# --- a tiny real file (../shared/cases) ---------------------------------------------------
+
+
+@pytest.mark.extra_large
+def test_forget_on_a_tiny_real_file(shared_cases, tmp_path):
+    """`tiny_sparse.csv` holds the ids "0001", "01" and "1": forgetting "01" must take
+    exactly that user, in the run and in the SavedModel's vocabularies."""
+    source = shared_cases / "tiny_sparse.csv"
+    if not source.is_file():
+        pytest.skip(f"{source} is absent")
+    columns = "user_id=uid,item_id=product,rating=stars,text=body,timestamp=when"
+    saved = tmp_path / "saved_models"
+    run = parent_run(tmp_path, types.SimpleNamespace(parent=source), saved,
+                     extra=(f"data.columns={columns}",))
+    victim, neighbours = "01", {"0001", "1"}
+    before = Split.load(run / "data")
+    assert victim in {u for f in before.all_parts.values() for u in f["user_id"]}
+    export = ExportConfig(root=str(saved), model_name=MODEL, top_k=5)
+    result = run_forget(run, [victim], ForgetConfig(epochs=1), export=export,
+                        run_dir=tmp_path / "forget", progress=False)
+    after = Split.load(result.run_dir / "data")
+    users = {u for f in after.all_parts.values() for u in f["user_id"]}
+    assert victim not in users and neighbours <= users
+    strings = {s for blob in _saved_model_strings(result.version_dir)
+               for s in (blob.split(b"\n") if b"\n" in blob else [blob])}
+    assert victim.encode() not in strings
+    assert {n.encode() for n in neighbours & set(after.train["user_id"])} <= strings
+    out = recommend(result.version_dir, [victim, STRANGER])
+    assert (out[0] == out[1]).all()
+    assert versions(Path(export.root) / MODEL) == [2] and not run.exists()

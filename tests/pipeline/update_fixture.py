@@ -65,8 +65,10 @@ def tiny_sentiment_dir(folder: Path) -> Path:
     return SentimentModel.build(config).save(folder / "tiny_sentiment")
 
 
-def parent_run(folder: Path, logs: types.SimpleNamespace, saved_models: Path) -> Path:
-    """Trains and exports a finished run on `logs.parent`; returns the run folder."""
+def parent_run(folder: Path, logs: types.SimpleNamespace, saved_models: Path,
+               extra: tuple[str, ...] = ()) -> Path:
+    """Trains and exports a finished run on `logs.parent` (a CSV file; `extra`: more
+    config overrides, e.g. a column map); returns the run folder."""
     from tfrec_sentiment.distribute.strategy import make_strategy
     from tfrec_sentiment.pipeline import train as pipeline
 
@@ -74,7 +76,7 @@ def parent_run(folder: Path, logs: types.SimpleNamespace, saved_models: Path) ->
                  f"sentiment.model_dir={tiny_sentiment_dir(folder)}", "sentiment.preset=tiny",
                  "sentiment.sequence_length=32", "sentiment.inference_bfloat16=false",
                  f"export.root={saved_models}", "export.model_name=shop", "export.top_k=5",
-                 *RECSYS]
+                 *RECSYS, *extra]
     config = config_lib.resolve("smoke", overrides)
     run_dir = folder / "parent-run"
     run_dir.mkdir(parents=True)

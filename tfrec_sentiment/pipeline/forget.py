@@ -107,12 +107,12 @@ from tfrec_sentiment.pipeline.update import (
     Hook,
     UpdateError,
     UpdateState,
-    _new_update_dir,
-    _start_lineage,
     decide,
     link_tree,
     load_parent_config,
+    new_run_dir,
     publish,
+    start_lineage,
     train_and_judge,
 )
 from tfrec_sentiment.recsys.trained import TrainedRecommender
@@ -233,9 +233,9 @@ def run_forget(parent_dir: str | Path, users: Sequence[str], config: ForgetConfi
                    or key_available(run_config.data.pseudonymize_key_env))
     check_export_root(model_dir, estimate_saved_run_bytes(parent_dir))  # before any work
     remove_leftovers(model_dir)
-    run_dir = _new_update_dir(parent_dir, run_config.name, run_dir, kind="forget")
+    run_dir = new_run_dir(parent_dir, run_config.name, run_dir, kind="forget")
     update_config = config.update_config()
-    lineage = _start_lineage(parent_dir, run_dir, [], update_config)
+    lineage = start_lineage(parent_dir, run_dir, [], update_config)
     lineage["forget_config"] = dataclasses.asdict(config)
     state = UpdateState(run_dir, parent_dir)
     timer = StageTimer()

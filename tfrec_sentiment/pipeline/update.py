@@ -233,9 +233,9 @@ def run_update(parent_dir: str | Path, feedback: Sequence[str | Path],
     earlier = _earlier_publication(model_dir, parent_dir, feedback)
     if earlier is not None:
         return earlier
-    run_dir = _new_update_dir(parent_dir, run_config.name, run_dir)
+    run_dir = new_run_dir(parent_dir, run_config.name, run_dir)
     state = UpdateState(run_dir, parent_dir)
-    lineage = _start_lineage(parent_dir, run_dir, feedback, config)
+    lineage = start_lineage(parent_dir, run_dir, feedback, config)
     timer = StageTimer()
     try:
         result = _run(run_config, config, export, state, timer, lineage, feedback, format,
@@ -698,8 +698,8 @@ def _differences(candidate: EvalResult, published: EvalResult,
     return out
 
 
-def _new_update_dir(parent: Path, name: str, run_dir: str | Path | None,
-                    kind: str = "update") -> Path:
+def new_run_dir(parent: Path, name: str, run_dir: str | Path | None,
+                kind: str = "update") -> Path:
     """`run_dir` (must be new or empty), else `<name>-<kind>-<YYYYmmdd-HHMMSS>` beside
     `parent`; created."""
     if run_dir is not None:
@@ -784,8 +784,9 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
-                   config: UpdateConfig) -> dict:
+def start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
+                  config: UpdateConfig) -> dict:
+    """lineage.json of a new run made from `parent` (updated later; "complete": false)."""
     previous = parent / LINEAGE_FILE
     before = json.loads(previous.read_text()) if previous.is_file() else {}
     lineage = {

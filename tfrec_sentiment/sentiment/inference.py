@@ -147,12 +147,13 @@ class ScoreCache:
         return target
 
     def remove(self, keys: np.ndarray) -> int:
-        """Deletes the entries of `keys` from every shard of every fingerprint.
+        """Deletes the entries of `keys` from every fingerprint's shards.
 
-        A shard holding any of them is rewritten without them (atomically; written
-        anew, so a hard-linked copy of the shard elsewhere keeps its old content),
-        a shard left empty is deleted. For a cache shared by several runs
-        (`sentiment.cache_dir`) when users' texts must go.
+        A fingerprint holding any of them gets one new shard with the entries kept
+        (written by `add`, so a hard-linked copy of an old shard elsewhere keeps its
+        content), then its old shards are deleted. Killed in between, the old shards
+        are still there and a second call finishes the job. For a cache shared by
+        several runs (`sentiment.cache_dir`) when users' texts must go.
 
         Returns:
             The number of entries deleted (over all fingerprints).
@@ -160,19 +161,21 @@ class ScoreCache:
         doomed = {bytes(k) for k in np.asarray(keys, dtype="S32")}
         removed = 0
         for fingerprint in self.fingerprints():
-            for shard in sorted((self.directory / fingerprint).glob("part-*.npz")):
-                with np.load(shard) as data:
-                    arrays = {name: data[name] for name in data.files}
-                keep = np.array([bytes(k) not in doomed for k in arrays["keys"]], dtype=bool)
-                if keep.all():
-                    continue
-                removed += int((~keep).sum())
-                if keep.any():
-                    with atomic_path(shard) as staging:
-                        np.savez(staging, **{name: a[keep] for name, a in arrays.items()})
-                else:
-                    shard.unlink()
+            old = sorted((self.directory / fingerprint).glob("part-*"))
+            entries = dict(self._entries(fingerprint))
+            gone = doomed & set(entries)
+            if not gone:
+                continue
+            kept = [(key, entry) for key, entry in entries.items() if key not in gone]
             self._loaded.pop(fingerprint, None)
+            if kept:
+                self.add(fingerprint, np.array([k for k, _ in kept], dtype="S32"),
+                         Scores(np.stack([entry[0] for _, entry in kept]),
+                                np.stack([entry[1] for _, entry in kept])))
+            for shard in old:
+                shard.unlink()
+            self._loaded.pop(fingerprint, None)
+            removed += len(gone)
         return removed
 
 
