@@ -30,12 +30,11 @@ from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.forget import (
     Matched,
     UnknownUsersError,
-    clean_up,
     decide_erasure,
-    holds,
     match_users,
     run_forget,
 )
+from tfrec_sentiment.pipeline.forget_cleanup import clean_up, holds
 from tfrec_sentiment.sentiment.inference import ScoreCache, text_keys
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.scores import Scores

@@ -1,67 +1,41 @@
 """Erasure of users behind `tools/forget.py`: their reviews out, a new version in, old copies gone.
 
     parent run --(user ids)--> erased run --(always published)--> saved_models/<name>/<v+1>/
-                                    then: older versions and run folders holding them,
-                                          deleted (cleanup "delete") or listed ("list")
+                               then older versions, run folders, shared cache entries
+                               holding them: deleted (cleanup "delete") or listed ("list")
 
-A user's request to be forgotten (e.g. GDPR art. 17) reaches every place the package
-keeps their data. The erasure reuses the feedback update's stages (`pipeline.update`):
+A request to be forgotten (e.g. GDPR art. 17) reaches every copy of a user's data.
+The erasure reuses the feedback update's stages (`pipeline.update`):
 
-1. ids: each requested id is looked up among the run's user ids (every part, the
-   cold-start users included) as given, and, when the pseudonymisation key is
-   available (argument, or the environment variable `data.pseudonymize_key_env`
-   names), as its HMAC pseudonym (`data.pseudonymize`), so raw ids and pseudonyms
-   are both accepted. An id found neither way is unknown: `unknown_ids="error"`
-   (default) stops before any work, naming the ids' positions in the request (never
-   the ids); "count" erases the known ones and records how many were unknown.
+1. ids (`forget_ids`): matched among the run's users as given or as their HMAC
+   pseudonym; unknown ones stop the erasure (`unknown_ids="error"`) or are counted.
 2. data: every row of those users leaves every part (train, validation, test,
-   cold). The new `data/` holds the remaining parts, the item map and the counts
-   (`forget.json`); the parent's ingestion records (rejected lines, duplicates,
-   feedback files) are not carried over.
+   cold); the parent's ingestion records (rejected lines, duplicates, feedback
+   files) are not carried over.
 3. sentiment: the parent's classifier (hard-linked) and a NEW score cache holding
-   only the entries of the remaining reviews' texts, copied from the parent's cache
-   (`ScoreCache.copy_to`): nothing is re-scored, and no entry of an erased text is
-   carried. A cache shared by several runs (`sentiment.cache_dir`) is cleaned up
-   with the rest (step 7); the new run uses its own.
-4. features, recsys, guardrail: `update.train_and_judge`. The feature tables are
-   rebuilt from the remaining rows, so the users' reviews leave the item
-   aggregates, popularity, other users' histories and the co-review similarity;
-   the warm start copies rows BY ID into vocabularies that no longer hold the users,
-   so their embedding and bias rows are dropped; then `epochs` epochs of training.
-5. decision: an erasure is ALWAYS published. A legal erasure must not be refusable
-   by a quality check, and refusing would leave the users in the served model. The
-   guardrail still runs (candidate against the published version on the remaining
-   evaluation part) and its checks are recorded in decision.json; if they fail, the
-   reason says so ("erasure: published although ...") and the tool warns.
-6. publish: `update.publish` (staged export, op audit, publish lock, rename,
-   models.config, pruning to `keep_versions`, records).
-7. cleanup, only once the new version is live: the versions older than it whose
-   files hold any of the ids (the user vocabulary and exclusion table are graph
-   constants and assets of a SavedModel), the run folders that hold them (the
-   parent and its ancestors, the runs that made the older versions, update runs
-   beside them started from one of those) and the entries of their texts in a
-   shared score cache are deleted, or with `cleanup="list"` listed in
-   `erasure.json` for the operator. A version or run folder is checked by its
-   content: Parquet tables are read (compressed pages hide bytes), `.npz` arrays
-   loaded, other files searched byte for byte; an id that is also a substring of
-   unrelated data (a very short id) can only make one more old version or run
-   folder count as holding it.
+   only the remaining texts' entries, copied (`cache_edit.copy_scores`): nothing is
+   re-scored, no entry of an erased text is carried; the new run uses its own cache.
+4. features, recsys, guardrail (`update.train_and_judge`): tables rebuilt from the
+   remaining rows (item aggregates, popularity, histories, co-review similarity);
+   the warm start copies rows by id into vocabularies without the users, so their
+   embedding and bias rows are dropped.
+5. decision: ALWAYS published. A legal erasure must not be refusable by a quality
+   check, and a refusal would leave the users in the served model; the guardrail's
+   checks are recorded in decision.json and a failing one is named in the reason
+   ("erasure: published although ...").
+6. publish: `update.publish` (staged export, audit, lock, rename, pruning, records).
+7. cleanup (`forget_cleanup`), once the new version is live.
 
-Records: the run folder and its lineage say THAT an erasure happened, when and how
-many users and rows, never who: no id (raw or pseudonymised), no file name of the
-request, no text is written to a config, a record, a log line or an error message.
+Records say THAT an erasure happened, when, how many users and rows, never who: no
+id (raw or pseudonymised), request file name or text in a config, record, log line or
+error message. lineage.json "erasure" and erasure.json hold the counts and the
+cleanup; decision.json the guardrail's checks.
 
-    lineage.json   "erasure": {"created", "users", "unknown_ids", "rows_removed",
-                   "cleanup": {mode, versions, runs, score_cache entries}}
-    erasure.json   the same counts and the cleanup (what was deleted / is to delete)
-    decision.json  the guardrail's checks and the outcome (always published)
-
-What the erasure does not undo (README, "Forgetting a user"): the sentiment
-classifier's weights, fine-tuned on the training reviews, theirs included; the
-learned weights of the other users and items, which the warm start continues
-from; the parent's global constants (profile prior, normalisation statistics,
-global mean: the layers hold them, and the warm start needs them unchanged). None
-of these holds an id or a text; a full retraining without the users removes them too.
+Not undone (README, "Forgetting a user"): the classifier's weights (fine-tuned on
+reviews, theirs included), the other users' and items' learned weights (the warm
+start continues from them) and the parent's global constants (profile prior,
+normalisation statistics, global mean). None holds an id or a text; training a new
+run without the users removes them too.
 
 Example:
 
@@ -74,11 +48,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
-import mmap
-import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,26 +57,28 @@ import pandas as pd
 import tensorflow as tf
 
 from tfrec_sentiment import config as config_lib
-from tfrec_sentiment.data.pseudonymize import key_available, pseudonymize_ids
+from tfrec_sentiment.data.pseudonymize import key_available
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.preflight import check_export_root, estimate_saved_run_bytes
-from tfrec_sentiment.export.versions import (
-    delete_versions,
-    publish_lock,
-    remove_leftovers,
-    versions,
-)
+from tfrec_sentiment.export.versions import remove_leftovers
 from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.feedback import FeedbackData
+from tfrec_sentiment.pipeline.forget_cleanup import Cleanup, clean_up
+from tfrec_sentiment.pipeline.forget_ids import (
+    ForgetError,
+    Matched,
+    UnknownUsersError,
+    check_unknown,
+    match_users,
+    user_ids,
+)
 from tfrec_sentiment.pipeline.stages import StageTimer, write_json
 from tfrec_sentiment.pipeline.update import (
     DECISION_FILE,
     LINEAGE_FILE,
-    RECORD_KEY,
     Decision,
     Hook,
-    UpdateError,
     UpdateState,
     decide,
     link_tree,
@@ -116,64 +89,18 @@ from tfrec_sentiment.pipeline.update import (
     train_and_judge,
 )
 from tfrec_sentiment.recsys.trained import TrainedRecommender
+from tfrec_sentiment.sentiment.cache_edit import copy_scores
 from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options, text_keys
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
+
+__all__ = ["Cleanup", "ForgetError", "ForgetResult", "Matched", "UnknownUsersError",
+           "decide_erasure", "match_users", "run_forget"]
 
 log = logging.getLogger(__name__)
 
 ERASURE_FILE = "erasure.json"
 DATA_FILE = "forget.json"  # data/forget.json: rows removed and kept per part
-
-
-class ForgetError(UpdateError):
-    """The erasure cannot run (names the run folder or what is wrong, never an id)."""
-
-
-class UnknownUsersError(ForgetError):
-    """Requested ids the run does not know (`unknown_ids="error"`), by position."""
-
-
-@dataclasses.dataclass
-class Matched:
-    """The requested ids resolved against a run.
-
-    Attributes:
-        stored: the users' ids as the run stores them (raw or pseudonymised), sorted.
-        needles: every form of their ids to search old artefacts for (as stored, and
-            as given when given raw), sorted.
-        unknown: 1-based positions in the request of the ids found neither way.
-        requested: how many ids were requested (after removing repeats).
-    """
-
-    stored: list[str]
-    needles: list[str]
-    unknown: list[int]
-    requested: int
-
-
-@dataclasses.dataclass
-class Cleanup:
-    """What held the users after the new version went live, and what became of it.
-
-    Attributes:
-        mode: "delete" or "list".
-        versions: older version numbers that held them (deleted, or to delete).
-        runs: run folders that held them (deleted, or to delete).
-        score_cache: a shared score cache outside the run folders, or None.
-        cache_entries: entries of their texts in that cache (deleted, or to delete).
-        done: whether the cleanup deleted them (mode "delete").
-    """
-
-    mode: str
-    versions: list[int] = dataclasses.field(default_factory=list)
-    runs: list[str] = dataclasses.field(default_factory=list)
-    score_cache: str | None = None
-    cache_entries: int = 0
-    done: bool = False
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass
@@ -227,10 +154,10 @@ def run_forget(parent_dir: str | Path, users: Sequence[str], config: ForgetConfi
     export = export or run_config.export
     model_dir = Path(export.root) / export.model_name
     parent_split = Split.load(parent_dir / "data")
-    matched = match_users(users, _user_ids(parent_split), key=key,
+    matched = match_users(users, user_ids(parent_split), key=key,
                           env_var=run_config.data.pseudonymize_key_env)
-    _check_unknown(matched, config, key is not None
-                   or key_available(run_config.data.pseudonymize_key_env))
+    has_key = key is not None or key_available(run_config.data.pseudonymize_key_env)
+    check_unknown(matched, config, has_key)
     check_export_root(model_dir, estimate_saved_run_bytes(parent_dir))  # before any work
     remove_leftovers(model_dir)
     run_dir = new_run_dir(parent_dir, run_config.name, run_dir, kind="forget")
@@ -303,43 +230,6 @@ def _run(parent_split: Split, matched: Matched, run_config: config_lib.RunConfig
 # --- stages ---------------------------------------------------------------------------
 
 
-def match_users(users: Iterable[str], known: Iterable[str], *, key: str | bytes | None = None,
-                env_var: str | None = None) -> Matched:
-    """Resolves requested ids against a run's user ids, as given or as pseudonyms.
-
-    Args:
-        users: requested ids [R] (surrounding whitespace ignored, repeats dropped).
-        known: the run's user ids.
-        key: the pseudonymisation key; None = `env_var`'s value if set, else ids are
-            matched only as given.
-        env_var: environment variable holding the key.
-
-    Returns:
-        `Matched`.
-
-    Example:
-
-    >>> m = match_users(["b", "x", "b"], ["a", "b"])
-    >>> m.stored, m.unknown, m.requested
-    (['b'], [2], 2)
-    """
-    requested = list(dict.fromkeys(str(u).strip() for u in users))
-    known = set(map(str, known))
-    mapped: list[str | None] = [None] * len(requested)
-    if key is not None or (env_var is not None and key_available(env_var)):
-        kwargs = {"env_var": env_var} if env_var is not None else {}
-        mapped = list(pseudonymize_ids(requested, key, **kwargs))
-    stored, needles, unknown = set(), set(), []
-    for position, (given, pseudonym) in enumerate(zip(requested, mapped), start=1):
-        hits = [i for i in (given, pseudonym) if i is not None and i in known]
-        if not hits:
-            unknown.append(position)
-            continue
-        stored.update(hits)
-        needles.update(hits + [given])
-    return Matched(sorted(stored), sorted(needles), unknown, len(requested))
-
-
 def data_stage(parent: Path, run_dir: Path, split: Split,
                users: Sequence[str]) -> tuple[FeedbackData, dict]:
     """The parent's parts without the users' rows; writes `data/`.
@@ -381,7 +271,7 @@ def sentiment_stage(parent: Path, run_dir: Path, split: Split,
 
     The classifier folder is hard-linked into `run_dir/sentiment/model`; the new
     cache `run_dir/sentiment/scores` receives the parent cache's entries of the texts
-    of every remaining part (`ScoreCache.copy_to`), so scoring reads them back and
+    of every remaining part (`cache_edit.copy_scores`), so scoring reads them back and
     only texts the parent never scored cost a BERT pass.
     """
     folder = run_dir / "sentiment"
@@ -389,7 +279,7 @@ def sentiment_stage(parent: Path, run_dir: Path, split: Split,
     model = SentimentModel.load(folder / "model")
     frames = [f for f in split.all_parts.values() if len(f)]
     keys = text_keys(review_texts(pd.concat(frames, ignore_index=True)))
-    cache = ScoreCache(parent_cache).copy_to(folder / "scores", keys)
+    cache = copy_scores(ScoreCache(parent_cache), folder / "scores", keys)
     scores = model.score(review_texts(split.train), cache=cache, progress=progress,
                          **scoring_options(run_config.sentiment))
     write_json(folder / "forget.json", {"scored": len(split.train), "cache": dict(cache.stats),
@@ -412,153 +302,7 @@ def decide_erasure(evaluation: dict, config: ForgetConfig) -> Decision:
     return dataclasses.replace(judged, publish=True, forced=True, reason=reason)
 
 
-# --- cleanup ----------------------------------------------------------------------------
-
-
-def clean_up(model_dir: Path, version: int, parent: Path, run_dir: Path, matched: Matched,
-             erased_keys: np.ndarray, cache_dir: Path, mode: str) -> Cleanup:
-    """Deletes (or lists) what still holds the users once `version` is live.
-
-    Older versions whose files hold an id, run folders that hold one (`related_runs`
-    of `parent` and the older versions, never `run_dir`), and the entries of the
-    erased texts (`erased_keys`) in the parent's score cache `cache_dir` when it lies
-    outside those run folders (a shared `sentiment.cache_dir`). Versions are deleted
-    under the publish lock, renamed to a hidden name first (`delete_versions`).
-    """
-    needles = [n.encode("utf-8") for n in matched.needles]
-    cleanup = Cleanup(mode)
-    older = [v for v in versions(model_dir) if v < version]
-    cleanup.versions = [v for v in older if holds(model_dir / str(v), needles)]
-    runs = related_runs(parent, model_dir, older)
-    own = run_dir.resolve()
-    cleanup.runs = [str(r) for r in runs if r.resolve() != own and holds(r, needles)]
-    if not any(cache_dir.resolve().is_relative_to(Path(r).resolve()) for r in cleanup.runs):
-        cache = ScoreCache(cache_dir)
-        cleanup.cache_entries = sum(entry is not None for f in cache.fingerprints()
-                                    for entry in cache.lookup(f, erased_keys))
-        cleanup.score_cache = str(cache_dir) if cleanup.cache_entries else None
-    if mode != "delete":
-        return cleanup
-    with publish_lock(model_dir):
-        delete_versions(model_dir, cleanup.versions)
-    for run in cleanup.runs:
-        shutil.rmtree(run)
-    if cleanup.score_cache is not None:
-        ScoreCache(cache_dir).remove(erased_keys)
-    cleanup.done = True
-    return cleanup
-
-
-def related_runs(parent: Path, model_dir: Path, older: Sequence[int]) -> list[Path]:
-    """Run folders that may hold the same users as `parent`.
-
-    The parent and its ancestors (lineage.json's `parent_run`, up to the training
-    run), the runs that made the `older` versions (export.json's `source_run` and
-    update record), and the update or erasure runs beside any of them that started
-    from one of them (e.g. refused updates, which keep the whole history). Only
-    existing folders with a config.json count.
-    """
-    found: dict[Path, None] = {}
-    run = parent
-    while run is not None and (run / "config.json").is_file() and run.resolve() not in found:
-        found[run.resolve()] = None
-        lineage = _read(run / LINEAGE_FILE)
-        run = Path(lineage["parent_run"]) if lineage.get("parent_run") else None
-    for version in older:
-        facts = _read(model_dir / str(version) / "assets.extra" / "export.json")
-        record = facts.get(RECORD_KEY) if isinstance(facts.get(RECORD_KEY), dict) else {}
-        for path in (facts.get("source_run"), record.get("run_dir")):
-            if path and (Path(path) / "config.json").is_file():
-                found.setdefault(Path(path).resolve(), None)
-    family = {str(p) for p in found}
-    for folder in {p.parent for p in found}:
-        for sibling in sorted(folder.iterdir()):
-            lineage = _read(sibling / LINEAGE_FILE)
-            if (lineage.get("parent_run") in family and (sibling / "config.json").is_file()):
-                found.setdefault(sibling.resolve(), None)
-    return list(found)
-
-
-def holds(folder: Path, needles: Sequence[bytes]) -> bool:
-    """Whether any file under `folder` holds one of `needles` (UTF-8 ids).
-
-    Parquet tables are read and their string values searched (compression hides
-    bytes on disk), `.npz` arrays loaded (string arrays searched), every other file
-    searched byte for byte.
-    """
-    if not needles:
-        return False
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            found = _table_holds(path, needles)
-        elif path.suffix == ".npz":
-            found = _arrays_hold(path, needles)
-        else:
-            found = _bytes_hold(path, needles)
-        if found:
-            return True
-    return False
-
-
-def _table_holds(path: Path, needles: Sequence[bytes]) -> bool:
-    frame = pd.read_parquet(path)
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype.kind in "iufbmM":
-            continue
-        blob = "\x00".join(map(str, values.dropna().tolist())).encode("utf-8", "surrogatepass")
-        if any(n in blob for n in needles):
-            return True
-    return False
-
-
-def _arrays_hold(path: Path, needles: Sequence[bytes]) -> bool:
-    with np.load(path, allow_pickle=False) as data:
-        for name in data.files:
-            array = data[name]
-            if array.dtype.kind == "U":
-                blob = "\x00".join(array.ravel().tolist()).encode("utf-8", "surrogatepass")
-            elif array.dtype.kind == "S":
-                blob = b"\x00".join(array.ravel().tolist())
-            else:
-                continue
-            if any(n in blob for n in needles):
-                return True
-    return False
-
-
-def _bytes_hold(path: Path, needles: Sequence[bytes]) -> bool:
-    if path.stat().st_size == 0:
-        return False
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0,
-                                              access=mmap.ACCESS_READ) as view:
-        return any(view.find(n) >= 0 for n in needles)
-
-
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _user_ids(split: Split) -> set[str]:
-    return set().union(*(set(f["user_id"].astype(str)) for f in split.all_parts.values()))
-
-
-def _check_unknown(matched: Matched, config: ForgetConfig, key: bool) -> None:
-    hint = ("" if key else "; ids are matched as given (set the pseudonymisation key to "
-                           "match raw ids against a pseudonymised run)")
-    if not matched.stored:
-        raise UnknownUsersError(f"none of the {matched.requested} requested id(s) is a user "
-                                f"of the run: nothing to erase{hint}")
-    if matched.unknown and config.unknown_ids == "error":
-        raise UnknownUsersError(
-            f"{len(matched.unknown)} of the {matched.requested} requested id(s) are not users "
-            f"of the run (positions {_positions(matched.unknown)} of the request, after "
-            f"repeats are dropped){hint}; nothing was erased. unknown_ids=count erases the "
-            f"known ones")
-
-
-def _positions(positions: Sequence[int], most: int = 10) -> str:
-    shown = ", ".join(map(str, positions[:most]))
-    return shown + (f" and {len(positions) - most} more" if len(positions) > most else "")
 
 
 def _erased_text_keys(before: Split, users: Sequence[str], after: Split) -> np.ndarray:
@@ -577,14 +321,6 @@ def _no_ids(message: str, matched: Matched) -> str:
     for needle in sorted(matched.needles, key=len, reverse=True):
         message = message.replace(needle, "<erased id>")
     return message
-
-
-def _read(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def write_forget_report(state: UpdateState, erasure: dict, timing: dict) -> Path:

@@ -121,62 +121,13 @@ class ScoreCache:
             return []
         return sorted(p.name for p in self.directory.iterdir() if p.is_dir())
 
-    def copy_to(self, directory: str | Path, keys: np.ndarray) -> ScoreCache:
-        """A new cache at `directory` holding only this cache's entries of `keys`.
+    def keys(self, fingerprint: str) -> set[bytes]:
+        """The text keys this cache holds scores of for `fingerprint`."""
+        return set(self._entries(fingerprint))
 
-        One shard per fingerprint, written with `add`; keys this cache lacks are
-        skipped (nothing is scored). An erasure builds the new run's cache this way,
-        from the texts that remain, so no entry of an erased text is carried over.
-
-        Args:
-            directory: the new cache's folder (created; should be empty).
-            keys: text keys S32 [N] (`text_keys`) to carry over.
-
-        Returns:
-            The new `ScoreCache`.
-        """
-        target = ScoreCache(directory)
-        keys = np.unique(np.asarray(keys, dtype="S32"))
-        for fingerprint in self.fingerprints():
-            found = [(key, entry) for key, entry in zip(keys, self.lookup(fingerprint, keys))
-                     if entry is not None]
-            if found:
-                target.add(fingerprint, np.array([k for k, _ in found], dtype="S32"),
-                           Scores(np.stack([entry[0] for _, entry in found]),
-                                  np.stack([entry[1] for _, entry in found])))
-        return target
-
-    def remove(self, keys: np.ndarray) -> int:
-        """Deletes the entries of `keys` from every fingerprint's shards.
-
-        A fingerprint holding any of them gets one new shard with the entries kept
-        (written by `add`, so a hard-linked copy of an old shard elsewhere keeps its
-        content), then its old shards are deleted. Killed in between, the old shards
-        are still there and a second call finishes the job. For a cache shared by
-        several runs (`sentiment.cache_dir`) when users' texts must go.
-
-        Returns:
-            The number of entries deleted (over all fingerprints).
-        """
-        doomed = {bytes(k) for k in np.asarray(keys, dtype="S32")}
-        removed = 0
-        for fingerprint in self.fingerprints():
-            old = sorted((self.directory / fingerprint).glob("part-*"))
-            entries = dict(self._entries(fingerprint))
-            gone = doomed & set(entries)
-            if not gone:
-                continue
-            kept = [(key, entry) for key, entry in entries.items() if key not in gone]
-            self._loaded.pop(fingerprint, None)
-            if kept:
-                self.add(fingerprint, np.array([k for k, _ in kept], dtype="S32"),
-                         Scores(np.stack([entry[0] for _, entry in kept]),
-                                np.stack([entry[1] for _, entry in kept])))
-            for shard in old:
-                shard.unlink()
-            self._loaded.pop(fingerprint, None)
-            removed += len(gone)
-        return removed
+    def reload(self, fingerprint: str) -> None:
+        """Drops the entries read of `fingerprint`: the next lookup reads its shards again."""
+        self._loaded.pop(fingerprint, None)
 
 
 def native_bfloat16() -> bool:
