@@ -2,7 +2,7 @@
 
 The one implementation of co-review counts and shrunk cosine similarity: the
 recommender's features (`features/tables.py`) and the item-kNN baseline
-(`evaluation/baselines.py`, `ItemKNN`) both call it.
+(`evaluation/baselines/knn.py`, `ItemKNN`) both call it.
 
 The co-review matrix counts, for every pair of items, the training users who
 reviewed both (its diagonal: each item's number of reviewers): with X the binary
