@@ -364,7 +364,7 @@ def minilm_scoring_rate(sample: int) -> float:
     from tfrec_sentiment.sentiment.model import SentimentModel
 
     settings = SentimentConfig(preset="minilm")
-    model = SentimentModel.build(settings)
+    model = SentimentModel.from_config(settings)
     texts = generate_demo(users=max(10, sample // 5))["text"].astype(str).tolist()[:sample]
     options = scoring_options(settings)
     model.score(texts[:options["batch_size"]], **options)  # traces

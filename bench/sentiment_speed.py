@@ -49,7 +49,7 @@ from tfrec_sentiment.sentiment.inference import (
 )
 from tfrec_sentiment.sentiment.labels import POSITIVE, labels_from_stars, review_texts
 from tfrec_sentiment.sentiment.metrics import to_binary
-from tfrec_sentiment.sentiment.model import FEATURE_NAMES, SentimentModel
+from tfrec_sentiment.sentiment.model import FEATURE_NAMES, SentimentModel, classification_head
 from tfrec_sentiment.sentiment.training import (
     compile_classifier,
     training_dataset,
@@ -97,7 +97,7 @@ def plain_classifier(model: SentimentModel) -> keras_hub.models.BertTextClassifi
         model.preprocessor.tokenizer, sequence_length=128)
     classifier = keras_hub.models.BertTextClassifier(
         backbone=model.classifier.backbone, num_classes=3, preprocessor=preprocessor)
-    classifier.output_dense.set_weights(model.classifier.output_dense.get_weights())
+    classification_head(classifier).set_weights(model.output_dense.get_weights())
     return classifier
 
 
@@ -235,7 +235,7 @@ def main() -> None:
     if args.model is not None:
         model = SentimentModel.load(args.model)
     else:
-        model = SentimentModel.build(SentimentConfig(preset="minilm"))
+        model = SentimentModel.from_config(SentimentConfig(preset="minilm"))
     if args.accuracy_set is not None:
         bfloat16_accuracy(model, args.accuracy_set)
     bench_inference(model, texts, args.batch, args.rounds)

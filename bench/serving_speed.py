@@ -330,7 +330,7 @@ def main() -> None:
     args = parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print("conditions before:", conditions())
-    sentiment = None if not sizes else SentimentModel.build(
+    sentiment = None if not sizes else SentimentModel.from_config(
         SentimentConfig(preset=args.sentiment) if args.sentiment == "minilm"
         else SentimentConfig(preset="tiny", sequence_length=128))
     rng = np.random.default_rng(args.seed)

@@ -118,7 +118,7 @@ def chain(tmp_path_factory):
                                   reviews.embeddings[rows])
     full = train_recommender(tiny_config(epochs=1), split, tables, seed=0)
     ids_only = train_recommender(tiny_config(epochs=1, variant="ids"), split, tables, seed=0)
-    sentiment = SentimentModel.build(SentimentConfig(
+    sentiment = SentimentModel.from_config(SentimentConfig(
         preset="tiny", tiny_hidden_dim=8, tiny_heads=2, sequence_length=16,
         bucket_boundaries=(8, 16)))
     version = export_models(sentiment, full, ExportConfig(

@@ -24,7 +24,7 @@ def tiny_sentiment():
 
     config = SentimentConfig(preset="tiny", tiny_hidden_dim=8, tiny_heads=2,
                              sequence_length=SEQUENCE_LENGTH, bucket_boundaries=(8, 16, 32))
-    return SentimentModel.build(config)
+    return SentimentModel.from_config(config)
 
 
 @pytest.fixture(scope="session")

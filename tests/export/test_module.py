@@ -146,7 +146,7 @@ def test_models_of_different_runs_are_refused(trained):
     from tfrec_sentiment.sentiment.config import SentimentConfig
     from tfrec_sentiment.sentiment.model import SentimentModel
 
-    wider = SentimentModel.build(SentimentConfig(preset="tiny", tiny_hidden_dim=16,
+    wider = SentimentModel.from_config(SentimentConfig(preset="tiny", tiny_hidden_dim=16,
                                                  sequence_length=SEQUENCE_LENGTH))
     with pytest.raises(ValueError, match="not trained together"):
         build_serving_module(wider, trained, top_k=TOP_K)

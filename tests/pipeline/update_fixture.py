@@ -62,7 +62,7 @@ def tiny_sentiment_dir(folder: Path) -> Path:
 
     config = SentimentConfig(preset="tiny", tiny_hidden_dim=8, tiny_heads=2, tiny_layers=1,
                              sequence_length=32, bucket_boundaries=(16, 32))
-    return SentimentModel.build(config).save(folder / "tiny_sentiment")
+    return SentimentModel.from_config(config).save(folder / "tiny_sentiment")
 
 
 def parent_run(folder: Path, logs: types.SimpleNamespace, saved_models: Path,

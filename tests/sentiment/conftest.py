@@ -28,7 +28,7 @@ def tiny_model():
     from tfrec_sentiment.sentiment.model import SentimentModel
 
     config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
-    return SentimentModel.build(config)
+    return SentimentModel.from_config(config)
 
 
 def labelled(n_repeat: int = 2, name: str = "toy") -> LabelledTexts:

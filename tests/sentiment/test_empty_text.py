@@ -32,7 +32,7 @@ TEXTS = EMPTY_TEXTS
 @pytest.fixture(scope="module")
 def model() -> SentimentModel:
     config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
-    built = SentimentModel.build(config)
+    built = SentimentModel.from_config(config)
     built.set_class_prior(PRIOR)
     return built
 
@@ -71,7 +71,7 @@ def test_prior_survives_save_load_and_keys_the_fingerprint(model, tmp_path):
 
 def test_a_model_without_prior_answers_uniform():
     config = SentimentConfig(preset="tiny", sequence_length=16, bucket_boundaries=(8, 16))
-    fresh = SentimentModel.build(config)
+    fresh = SentimentModel.from_config(config)
     np.testing.assert_allclose(fresh.class_prior, [1 / 3] * 3)
     np.testing.assert_allclose(fresh.score(["  "]).probabilities, [[1 / 3] * 3], atol=1e-7)
 

@@ -88,7 +88,7 @@ def prior_model():
     from tfrec_sentiment.sentiment.model import SentimentModel
 
     config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
-    built = SentimentModel.build(config)
+    built = SentimentModel.from_config(config)
     built.set_class_prior(PRIOR)
     return built
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.large
 
 @pytest.fixture(scope="module")
 def minilm(minilm_dir):
-    return SentimentModel.build(SentimentConfig(preset=str(minilm_dir)))
+    return SentimentModel.from_config(SentimentConfig(preset=str(minilm_dir)))
 
 
 def test_paraphrases_are_closer_than_unrelated_sentences(minilm):

@@ -44,14 +44,14 @@ def test_save_load_round_trip_keeps_scores_and_fingerprint(tiny_model, tmp_path)
     np.testing.assert_allclose(after.probabilities, before.probabilities, atol=1e-6)
     np.testing.assert_allclose(after.embedding, before.embedding, atol=1e-6)
     # A saved folder is itself a preset: building from it loads it.
-    again = SentimentModel.build(SentimentConfig(preset=str(tmp_path / "model")))
+    again = SentimentModel.from_config(SentimentConfig(preset=str(tmp_path / "model")))
     assert again.fingerprint() == tiny_model.fingerprint()
 
 
 def test_fingerprint_follows_the_weights():
-    model = SentimentModel.build(SentimentConfig(preset="tiny", sequence_length=16))
+    model = SentimentModel.from_config(SentimentConfig(preset="tiny", sequence_length=16))
     first = model.fingerprint()
-    dense = model.classifier.output_dense
+    dense = model.output_dense
     dense.kernel.assign(dense.kernel.numpy() + 1.0)
     assert model.fingerprint() != first
 
@@ -60,4 +60,4 @@ def test_missing_folder_and_too_long_sequences_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved SentimentModel"):
         SentimentModel.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="not 'minilm'"):
-        SentimentModel.build(SentimentConfig(preset="bert_base_en"))
+        SentimentModel.from_config(SentimentConfig(preset="bert_base_en"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import keras_hub
 import numpy as np
 import tensorflow as tf
 
@@ -120,3 +121,15 @@ def test_graphs_call_the_preprocessing_traced_once_instead_of_rebuilding_it():
     assert ({node.attr["f"].func.name for node in graphs[0].node if "f" in node.attr}
             == {node.attr["f"].func.name for node in graphs[1].node if "f" in node.attr})
     assert layer._pack_function().experimental_get_tracing_count() == 1
+
+
+def test_sequence_length_setter_reaches_the_packer_and_the_traced_functions():
+    # keras-hub's setter (inherited from TextClassifierPreprocessor) after a first call.
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16, bucket_boundaries=(8,))
+    long_text = tf.constant(["a b c d e f g h i j k l m n o p q r s t"])
+    assert layer(long_text)["token_ids"].shape == (1, 16)
+    layer.sequence_length = 8
+    assert layer.packer.lengths == [8]
+    assert layer(long_text)["token_ids"].shape == (1, 8)
+    assert layer.packed_lengths(long_text).numpy().tolist() == [8]
+    assert isinstance(layer, keras_hub.models.TextClassifierPreprocessor)

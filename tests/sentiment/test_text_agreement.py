@@ -113,7 +113,7 @@ def test_real_reviews_agree_with_minilm(minilm_dir, shared_data):
     ]
     sample = pd.concat([odd.head(200), plain]).reset_index(drop=True)
     assert len(sample) == 300
-    model = SentimentModel.build(SentimentConfig(preset=str(minilm_dir), sequence_length=64,
+    model = SentimentModel.from_config(SentimentConfig(preset=str(minilm_dir), sequence_length=64,
                                                  bucket_boundaries=(32, 64)))
     pipeline, served, left_out = _agree(model, sample)
     assert left_out <= 3

@@ -22,13 +22,11 @@ SENTIMENT_SOURCES = ("classifier", "vader")  # the run's fine-tuned BERT, or VAD
 def score_reviews(sentiment: Any, frame: pd.DataFrame, config: Any, run_dir: str | Path,
                   progress: bool = False) -> Any:
     """The classifier's `Scores` of `frame`'s reviews, through the run's score cache."""
-    from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
-    from tfrec_sentiment.sentiment.labels import review_texts
+    from tfrec_sentiment.sentiment import inference
 
     settings = config.sentiment
-    cache = ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores")
-    return sentiment.score(review_texts(frame), cache=cache, progress=progress,
-                           **scoring_options(settings))
+    return inference.score_reviews(sentiment, frame, settings,
+                                   inference.run_score_cache(settings, run_dir), progress)
 
 
 def load_run_scores(run_dir: str | Path, sentiment_source: str = "classifier"

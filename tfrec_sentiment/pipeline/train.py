@@ -55,8 +55,7 @@ from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, timing_tabl
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
-from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
-from tfrec_sentiment.sentiment.labels import review_texts
+from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews, scoring_options
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 from tfrec_sentiment.sentiment.training import train_classifier
 
@@ -210,13 +209,12 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
                        class_weights=result.class_weights, history=result.history)
         plot_history(result.history, folder / "training_curves.png", "sentiment fine-tuning")
     model.save(folder / "model")
-    cache = ScoreCache(settings.cache_dir or folder / "scores")
+    cache = run_score_cache(settings, run_dir)
     held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
-    fast = scoring_options(settings)
-    results = evaluate_sets(model, [held_out], cache=cache, progress=progress, **fast)
+    results = evaluate_sets(model, [held_out], cache=cache, progress=progress,
+                            **scoring_options(settings))
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
-    scores = model.score(review_texts(split.train), cache=cache, progress=progress, **fast)
-    return model, scores
+    return model, score_reviews(model, split.train, settings, cache, progress)
 
 
 def feature_stage(config: config_lib.RunConfig, split: Split, scores: Scores,

@@ -67,8 +67,7 @@ def load_run(run_dir: str | Path, *, progress: bool = False) -> RunInputs:
         TuningError: the folder lacks `config.json`, a split part or the sentiment model.
         ConfigError: `config.json` holds a value a field does not allow.
     """
-    from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
-    from tfrec_sentiment.sentiment.labels import review_texts
+    from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews
     from tfrec_sentiment.sentiment.model import SentimentModel
 
     run_dir = Path(run_dir)
@@ -83,9 +82,8 @@ def load_run(run_dir: str | Path, *, progress: bool = False) -> RunInputs:
     split = Split(train=train, validation=validation, test=train.iloc[:0])
     settings = config.sentiment
     model = SentimentModel.load(run_dir / "sentiment" / "model")
-    scores = model.score(review_texts(split.train),
-                         cache=ScoreCache(settings.cache_dir or run_dir / "sentiment" / "scores"),
-                         progress=progress, **scoring_options(settings))
+    scores = score_reviews(model, split.train, settings, run_score_cache(settings, run_dir),
+                           progress)
     return RunInputs(config, split, scores.probabilities, scores.embedding)
 
 

@@ -90,8 +90,7 @@ from tfrec_sentiment.pipeline.guardrail import Check, RankRecommender, judge, lo
 from tfrec_sentiment.pipeline.stages import StageTimer, write_json
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.recsys.warm_start import refresh_tables, warm_start_recommender
-from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
-from tfrec_sentiment.sentiment.labels import review_texts
+from tfrec_sentiment.sentiment.inference import ScoreCache, score_reviews
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 
 log = logging.getLogger(__name__)
@@ -395,8 +394,7 @@ def sentiment_stage(parent: Path, run_dir: Path, train: pd.DataFrame,
         if (parent / "sentiment" / "scores").is_dir():
             link_tree(parent / "sentiment" / "scores", cache_dir)
     cache = ScoreCache(cache_dir)
-    scores = model.score(review_texts(train), cache=cache, progress=progress,
-                         **scoring_options(settings))
+    scores = score_reviews(model, train, settings, cache, progress)
     write_json(folder / "update.json", {"scored": len(train), "cache": dict(cache.stats),
                                         "fingerprint": model.fingerprint()})
     return model, scores

@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 from tfrec_sentiment.config_checks import ConfigError, check_fields
 
@@ -94,6 +95,20 @@ class SentimentConfig:
     @property
     def buckets(self) -> tuple[int, ...]:
         """Sorted padded lengths, capped at and always ending with `sequence_length`."""
-        kept = sorted({b for b in self.bucket_boundaries if 2 < b < self.sequence_length})
-        return (*kept, self.sequence_length)
+        return bucket_lengths(self.bucket_boundaries, self.sequence_length)
+
+
+def bucket_lengths(boundaries: Iterable[int], sequence_length: int) -> tuple[int, ...]:
+    """The padded lengths a batch may have: the one rule, for the config and the packer.
+
+    Boundaries strictly between 2 (an empty text's [CLS] [SEP]) and `sequence_length`,
+    deduplicated and ascending, then `sequence_length` itself (always allowed).
+
+    Example:
+
+    >>> bucket_lengths([64, 16, 16, 2, 200], sequence_length=128)
+    (16, 64, 128)
+    """
+    kept = sorted({int(b) for b in boundaries if 2 < b < sequence_length})
+    return (*kept, int(sequence_length))
 

@@ -18,7 +18,7 @@ Example (the tiny random model; "love it" is scored once, then read from the cac
 >>> import tempfile
 >>> from tfrec_sentiment.sentiment.config import SentimentConfig
 >>> from tfrec_sentiment.sentiment.model import SentimentModel
->>> model = SentimentModel.build(SentimentConfig(preset="tiny"))
+>>> model = SentimentModel.from_config(SentimentConfig(preset="tiny"))
 >>> folder = tempfile.TemporaryDirectory()
 >>> cache = ScoreCache(folder.name)
 >>> scores = score_texts(model, ["love it", "broke"], cache=cache)
@@ -44,10 +44,12 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfrec_sentiment.io import atomic_path
-from tfrec_sentiment.sentiment.labels import LABELS
+from tfrec_sentiment.sentiment.labels import LABELS, review_texts
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
 
 if TYPE_CHECKING:  # annotations only: model.py imports this module (SentimentModel.score)
+    import pandas as pd
+
     from tfrec_sentiment.sentiment.model import SentimentModel
 
 # One traced forward function per model and XLA setting (tracing BERT takes seconds).
@@ -169,6 +171,32 @@ def scoring_options(settings) -> dict:
     """
     return {"batch_size": settings.inference_batch_size, "jit_compile": settings.jit_compile,
             "bfloat16": use_bfloat16(settings.inference_bfloat16)}
+
+
+def run_score_cache(settings, run_dir: str | Path) -> ScoreCache:
+    """A run's score cache: `settings.cache_dir` (a `SentimentConfig`'s), else
+    `run_dir/sentiment/scores`."""
+    return ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores")
+
+
+def score_reviews(model: SentimentModel, frame: pd.DataFrame, settings,
+                  cache: ScoreCache | None = None, progress: bool = False) -> Scores:
+    """`Scores` of a review frame's rows, with a run's scoring settings.
+
+    The one scoring call of the stages that score a run's reviews (training, update,
+    tuning, the comment-only protocol): texts as `labels.review_texts` builds them,
+    `scoring_options(settings)` for batch size, XLA and bfloat16.
+
+    Args:
+        frame: reviews with `text` (and optionally `title`), N rows.
+        settings: the run's `SentimentConfig`.
+        cache: optional `ScoreCache` (e.g. `run_score_cache`).
+
+    Returns:
+        `Scores` aligned with `frame`'s rows: probabilities [N, 3], embedding [N, D].
+    """
+    return model.score(review_texts(frame), cache=cache, progress=progress,
+                       **scoring_options(settings))
 
 
 def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 32,
@@ -293,9 +321,10 @@ def bfloat16_copy(model: SentimentModel) -> SentimentModel:
         backbone=backbone, num_classes=len(LABELS), preprocessor=model.preprocessor,
         dropout=source.dropout, name=f"{source.name}_bfloat16",
     )
-    classifier.output_dense.set_weights(source.output_dense.get_weights())
     # type(model): the SentimentModel class, reached without importing model.py.
-    return type(model)(classifier, {**model.metadata, "compute_dtype": "bfloat16"})
+    copy = type(model)(classifier, {**model.metadata, "compute_dtype": "bfloat16"})
+    copy.output_dense.set_weights(model.output_dense.get_weights())
+    return copy
 
 
 def forward_function(model: SentimentModel, jit_compile: bool = False):

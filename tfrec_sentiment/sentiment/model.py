@@ -28,7 +28,7 @@ Attach it to your own `tf.Module` and call it inside your `tf.function`s::
 
 Example:
 
->>> model = SentimentModel.build(SentimentConfig(preset="tiny"))
+>>> model = SentimentModel.from_config(SentimentConfig(preset="tiny"))
 >>> scores = model.score(["great strings", "the cable broke"])
 >>> scores.probabilities.shape, scores.embedding.shape
 ((2, 3), (2, 32))
@@ -77,7 +77,7 @@ PRIOR_KEY = "class_prior"
 class SentimentModel:
     """A 3-class BERT review classifier with a pooled text embedding.
 
-    Build with `SentimentModel.build(config)` (inside `strategy.scope()` to train
+    Build with `SentimentModel.from_config(config)` (inside `strategy.scope()` to train
     distributed), restore with `SentimentModel.load(dir)`.
 
     Attributes:
@@ -98,8 +98,12 @@ class SentimentModel:
     # --- construction -------------------------------------------------------------
 
     @classmethod
-    def build(cls, config: SentimentConfig) -> SentimentModel:
+    def from_config(cls, config: SentimentConfig) -> SentimentModel:
         """A fresh classifier on the backbone named by `config.preset`.
+
+        Named like Keras's `from_config` (an instance from its configuration; here the
+        `SentimentConfig` dataclass, not a dict); not `build`, which Keras objects keep
+        for `build(input_shape)`.
 
         "tiny": random weights, toy vocabulary. "minilm" or a folder: pretrained
         backbone and tokenizer loaded offline by keras-hub (the 3-class head is new).
@@ -175,6 +179,11 @@ class SentimentModel:
     @property
     def preprocessor(self) -> SentimentPreprocessor:
         return self.classifier.preprocessor
+
+    @property
+    def output_dense(self) -> keras.layers.Dense:
+        """The classifier's 3-class head (`classification_head`)."""
+        return classification_head(self.classifier)
 
     @property
     def embedding_dim(self) -> int:
@@ -289,6 +298,16 @@ class SentimentModule(tf.Module):
         }
 
 
+def classification_head(classifier: keras_hub.models.TextClassifier) -> keras.layers.Dense:
+    """The Dense layer [B, hidden] -> logits [B, classes] of a keras-hub text classifier.
+
+    The one place that reads keras-hub's attribute name (`output_dense`, set in the
+    classifier's constructor): the scorer, the bfloat16 copy and the bench reach the
+    head through this function or `SentimentModel.output_dense`.
+    """
+    return classifier.output_dense
+
+
 def build_scorer(classifier: keras_hub.models.BertTextClassifier,
                  prior=None) -> keras.Model:
     """Token features -> {"probabilities" [B, 3], "embedding" [B, D], "empty" bool [B]}.
@@ -309,7 +328,7 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
         name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES
     }
     outputs = backbone(inputs)
-    logits = classifier.output_dense(outputs["pooled_output"])
+    logits = classification_head(classifier)(outputs["pooled_output"])
     probabilities = softmax(logits)
     embedding = pooling(outputs["sequence_output"], inputs["padding_mask"])
     answered = empty_text(probabilities, embedding, inputs["padding_mask"])

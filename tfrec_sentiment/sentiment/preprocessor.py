@@ -7,9 +7,14 @@ Two public Keras 3 layers:
   smallest bucket length that holds the batch's longest review. It uses only core
   TensorFlow ops: keras-hub's `MultiSegmentPacker` emits `TFText>RoundRobinTrim`, which
   TF Serving images built with TF Text < 2.13 lack (docs/design.md), so this lifts that floor.
-- `SentimentPreprocessor`: owns the WordPiece tokenizer (and so the vocabulary asset)
-  and the packer; maps `tf.string` [B] to the backbone's inputs. It runs in `tf.data`
-  for training, in the scorer for inference and inside the export's `tf.function`.
+- `SentimentPreprocessor`: keras-hub's `BertTextClassifierPreprocessor` with two
+  things changed: the packer (the one above, built in `build()` once the tokenizer's
+  vocabulary is known) and `call` (the data stage's text cleaning first, then tokenizing
+  and packing as one traced function). The rest is keras-hub's: it owns the tokenizer
+  (and so the vocabulary asset), `get_config` / `from_config`, the `sequence_length`
+  property whose setter reaches the packer, `from_preset`. It maps `tf.string` [B] to
+  the backbone's inputs, in `tf.data` for training, in the scorer for inference and
+  inside the export's `tf.function`.
 
 The padding mask is int32, not bool: a bool mask makes MirroredStrategy's gradient
 all-reduce fail with `AddN ... bool` (docs/design.md).
@@ -33,6 +38,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tfrec_sentiment.sentiment.config import bucket_lengths
 from tfrec_sentiment.text.emoji import emoji_to_words
 from tfrec_sentiment.text.steps import clean_texts
 
@@ -75,9 +81,8 @@ class SingleSegmentPacker(keras.layers.Layer):
 
     @property
     def lengths(self) -> list[int]:
-        """The padded lengths a batch can have, ascending."""
-        kept = {b for b in self.bucket_boundaries if 2 < b < self.sequence_length}
-        return [*sorted(kept), self.sequence_length]
+        """The padded lengths a batch can have, ascending (`config.bucket_lengths`)."""
+        return list(bucket_lengths(self.bucket_boundaries, self.sequence_length))
 
     def call(self, inputs: tf.RaggedTensor) -> dict[str, tf.Tensor]:
         ids = tf.cast(inputs[:, : self.sequence_length - 2], tf.int32)
@@ -114,8 +119,11 @@ class SingleSegmentPacker(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SentimentPreprocessor(keras_hub.models.Preprocessor):
+class SentimentPreprocessor(keras_hub.models.BertTextClassifierPreprocessor):
     """Raw review strings [B] -> the BERT backbone's int32 inputs [B, L].
+
+    keras-hub's `BertTextClassifierPreprocessor` (tokenizer ownership, config,
+    `sequence_length` setter, `from_preset`) with its own packer and `call`:
 
     First runs the data stage's text steps (`text.steps.clean_texts`: HTML, Unicode,
     control characters, spaces, URL / e-mail / phone placeholders), so every caller
@@ -125,13 +133,16 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
     Cleans bytes (invalid UTF-8 -> U+FFFD, inputs cut to `BYTES_PER_TOKEN` bytes per
     allowed token), WordPiece-tokenizes with the owned `tokenizer` (its vocabulary is
     saved as an asset by Keras saving, and lives inside the graph's tokenizer op when
-    exported) and packs one segment with `SingleSegmentPacker`.
+    exported) and packs one segment with `SingleSegmentPacker` (core TF ops, bucketed
+    padded lengths, an int32 padding mask) where keras-hub uses `MultiSegmentPacker`.
 
     Args:
         tokenizer: a `keras_hub.models.BertTokenizer` (any WordPiece tokenizer with
             [CLS]/[SEP]/[PAD] special tokens).
         sequence_length: longest packed sequence, [CLS] and [SEP] included.
         bucket_boundaries: allowed padded lengths (see `SingleSegmentPacker`).
+        truncate: keras-hub's argument, kept for its config; with one segment
+            "round_robin" and "waterfall" both keep the first `sequence_length - 2` ids.
 
     Call arguments:
         x: `tf.string` [B] (texts). `y` and `sample_weight` pass through, so the layer
@@ -140,19 +151,26 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
     Returns:
         `x` as dict `token_ids`, `padding_mask`, `segment_ids` (int32 [B, L]), packed
         with `y` and `sample_weight` when given.
+
+    Raises:
+        ValueError: `truncate` is not one of keras-hub's two values.
     """
 
     def __init__(self, tokenizer: keras_hub.models.BertTokenizer, sequence_length: int = 128,
-                 bucket_boundaries: Sequence[int] = (), **kwargs):
-        super().__init__(**kwargs)
-        self.tokenizer = tokenizer
-        self.sequence_length = int(sequence_length)
+                 bucket_boundaries: Sequence[int] = (), truncate: str = "round_robin",
+                 **kwargs):
+        if truncate not in ("round_robin", "waterfall"):
+            raise ValueError(f"truncate={truncate!r}: must be 'round_robin' or 'waterfall'")
+        super().__init__(tokenizer, sequence_length=int(sequence_length), truncate=truncate,
+                         **kwargs)
         self.bucket_boundaries = [int(b) for b in bucket_boundaries]
-        self.packer = None
 
     def build(self, input_shape=None) -> None:
-        # The packer needs the special token ids, known once the vocabulary (an asset
-        # that loading restores after construction) is set.
+        # keras-hub's build makes a MultiSegmentPacker; this layer's packer replaces it,
+        # so the Layer's own build is called past it, and last: the packer needs the
+        # special token ids, known once the vocabulary (an asset that loading restores
+        # after construction) is set. Loading tries a build before that; it must fail
+        # with the layer still unbuilt, so that the first call builds it (`tokenize`).
         self.packer = SingleSegmentPacker(
             start_value=self.tokenizer.start_token_id,
             end_value=self.tokenizer.end_token_id,
@@ -161,7 +179,7 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
             bucket_boundaries=self.bucket_boundaries,
             name="packer",
         )
-        self.built = True
+        super(keras_hub.models.TextClassifierPreprocessor, self).build(input_shape)
 
     def call(self, x, y=None, sample_weight=None):
         x = clean_texts(x)  # first: the data stage's text steps (text.steps), in-graph
@@ -198,10 +216,7 @@ class SentimentPreprocessor(keras_hub.models.Preprocessor):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update({
-            "sequence_length": self.sequence_length,
-            "bucket_boundaries": list(self.bucket_boundaries),
-        })
+        config.update({"bucket_boundaries": list(self.bucket_boundaries)})
         return config
 
     @classmethod
@@ -218,10 +233,13 @@ _GRAPH_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _graph_function(layer: SentimentPreprocessor, kind: str, fn):
+    # Keyed by the sequence length too: a trace bakes it in, and keras-hub's
+    # `sequence_length` setter may change it after a first call.
     functions = _GRAPH_FUNCTIONS.setdefault(layer, {})
-    if kind not in functions:
-        functions[kind] = tf.function(fn, input_signature=[tf.TensorSpec([None], tf.string)])
-    return functions[kind]
+    key = (kind, layer.sequence_length)
+    if key not in functions:
+        functions[key] = tf.function(fn, input_signature=[tf.TensorSpec([None], tf.string)])
+    return functions[key]
 
 
 def tiny_vocabulary() -> list[str]:

@@ -229,7 +229,7 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
     done = int(state.get("epochs_done", 0))
     keras.utils.set_random_seed(seed)
     with strategy.scope():
-        model = SentimentModel.build(config)
+        model = SentimentModel.from_config(config)
     model.set_class_prior(prior_from_labels(train.labels))  # the empty-text answer
     weights = class_weights(train.labels, config.class_weighting)
     train_lengths = packed_lengths(model, train.texts)
