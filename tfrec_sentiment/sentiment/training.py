@@ -19,6 +19,27 @@
   optimizer state) and `state.json`; a new call with the same folder resumes after
   the last finished epoch.
 
+Why not Keras 3's `BackupAndRestore` and `ModelCheckpoint` (as `recsys/train.py` uses
+tf-keras's `BackupAndRestore`): the resume needs three things they do not give.
+
+1. The resumed epoch before `fit`. The batch order is a function of (seed, epoch), so
+   the dataset of a resumed run must start at the first unfinished epoch's batches.
+   `BackupAndRestore` learns that epoch in `on_train_begin` (it sets the model's
+   `_initial_epoch`), but Keras 3's `fit` has built its epoch iterator over the dataset
+   before it calls `on_train_begin` (keras/src/backend/tensorflow/trainer.py), so a
+   resumed run would replay the first epoch's batches. `state.json` gives `epochs_done` before
+   the dataset is built.
+2. The history and the best epoch across the interruption. `BackupAndRestore` stores
+   weights and an epoch counter only; `ModelCheckpoint(save_best_only=True)` forgets its
+   best value on restart and records no epoch number. `TrainResult` reports the whole
+   history and the best epoch, resumed or not.
+3. One consistent folder. `BackupAndRestore` deletes its backup when `fit` ends and
+   must not share its folder with `ModelCheckpoint`; here the best weights are written
+   atomically and `state.json` last, so it never names a file not yet complete.
+
+`tf.distribute` is not the obstacle: under `MirroredStrategy` those callbacks would
+save the same mirrored weights that `save_weights` saves here.
+
 Example (fine-tunes and writes checkpoints into `runs/`, so not run by the tests:
 `+SKIP`; tests/sentiment/test_training.py trains the tiny model):
 
