@@ -86,6 +86,9 @@ class FeatureLookup(tf.keras.layers.Layer):
             group: self.add_weight(
                 name=f"{group}_table", shape=(rows, dim), initializer="zeros", trainable=False,
                 dtype="int64" if group in self.integer_groups else "float32",
+                # Read as stored under any dtype policy: a mixed policy would otherwise
+                # round float tables to its compute dtype on every lookup.
+                experimental_autocast=False,
             )
             for group, dim in self.group_dims.items()
         }

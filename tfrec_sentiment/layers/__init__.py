@@ -20,6 +20,10 @@ Keras 3 (`import keras`, the sentiment side) lives in the sub-namespace
 imports keras-hub. Its layers go into Keras 3 models only; the two Keras worlds meet
 as plain `tf.Tensor`s (docs/design.md).
 
+Dtype policies: these layers run under a `bfloat16` or `mixed_bfloat16` policy but
+compute and return float32 (their sublayers keep the default policy; `FeatureLookup`
+returns its tables as stored); tests/test_public_layers.py states why per layer.
+
 Importing this module imports TensorFlow and TensorFlow Recommenders (about what
 `tf.keras` alone costs), but neither Keras 3 nor keras-hub.
 

@@ -15,6 +15,10 @@ models (`keras.Model`), never into a `tf.keras` (tf-keras) model; pass plain
   float32 [B, D], mask int [B, L] -> dict `probabilities` [B, C], `embedding` [B, D],
   `empty` bool [B].
 
+Dtype policies (tests/test_public_layers.py): under `bfloat16` / `mixed_bfloat16`,
+`EmptyTextAnswer` returns the compute dtype, `MaskedMeanPooling` pools in float32 on
+purpose, and the preprocessor and packer return int32 only.
+
 Example:
 
 >>> import keras
