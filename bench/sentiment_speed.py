@@ -49,7 +49,9 @@ from tfrec_sentiment.sentiment.inference import (
 )
 from tfrec_sentiment.sentiment.labels import POSITIVE, labels_from_stars, review_texts
 from tfrec_sentiment.sentiment.metrics import to_binary
-from tfrec_sentiment.sentiment.model import FEATURE_NAMES, SentimentModel, classification_head
+from tfrec_sentiment.sentiment.model import SentimentModel
+from tfrec_sentiment.sentiment.scorer import classification_head
+from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
 from tfrec_sentiment.sentiment.training import (
     compile_classifier,
     training_dataset,

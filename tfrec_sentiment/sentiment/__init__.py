@@ -6,8 +6,9 @@ not import Keras):
 - `config`: SentimentConfig.
 - `labels`: LABELS, labels from stars or a column, `review_texts`, class weights.
 - `preprocessor`: SingleSegmentPacker, SentimentPreprocessor (tokenizer + packer).
-- `pooling`, `model`: MaskedMeanPooling; SentimentModel (save/load, `as_module()` for
-  the export, `score` through `inference`).
+- `pooling`, `scorer`, `model`: MaskedMeanPooling; the in-graph scorer and
+  SentimentModule on a classifier's layers; SentimentModel (`from_config`, save/load,
+  `as_module()` for the export, `score` through `inference`).
 - `scores`: Scores (probabilities, embedding, labels) and the scorer's FEATURE_NAMES,
   shared by `model` and `inference` (which imports no `model`: no import circle).
 - `training`, `macro_f1`: fine-tuning through tf.data with checkpoints and resume.

@@ -18,7 +18,7 @@ SavedModel as a variable. A model without one (a fresh or older model) uses the
 uniform prior [1/3, 1/3, 1/3].
 
 One implementation: `EmptyTextAnswer` is the last layer of the scorer
-(`model.build_scorer`), so the exported `sentiment` signature, `recommend_from_reviews`
+(`scorer.build_scorer`), so the exported `sentiment` signature, `recommend_from_reviews`
 and batch scoring (`inference.score_texts`) give the same numbers; `Scores.labels`
 reads "none" where the embedding is all zeros.
 

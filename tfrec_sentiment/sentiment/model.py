@@ -2,9 +2,10 @@
 
 `SentimentModel` holds one `keras_hub.models.BertTextClassifier` (3 classes, our
 `SentimentPreprocessor` attached, so `fit`/`predict` on raw strings tokenize in the
-`tf.data` pipeline) and derives from the same layers a scorer that returns, per text,
-the class `probabilities` [N, 3] and the `embedding` [N, D] (masked mean of the last
-hidden layer, L2-normalised; see pooling.py for why) in one backbone pass.
+`tf.data` pipeline) and derives from the same layers a scorer (scorer.py) that
+returns, per text, the class `probabilities` [N, 3] and the `embedding` [N, D] (masked
+mean of the last hidden layer, L2-normalised; see pooling.py for why) in one backbone
+pass.
 
 A text with no token (empty, whitespace only) gets the training class prior as
 `probabilities`, a zero `embedding` and the label "none" (`empty_text.py`); the
@@ -47,25 +48,19 @@ from pathlib import Path
 import keras
 import keras_hub
 import numpy as np
-import tensorflow as tf
 
 from tfrec_sentiment.sentiment.config import SentimentConfig
-from tfrec_sentiment.sentiment.empty_text import (
-    NO_TEXT_LABEL,
-    EmptyTextAnswer,
-    check_prior,
-    uniform_prior,
-)
+from tfrec_sentiment.sentiment.empty_text import check_prior, uniform_prior
 from tfrec_sentiment.sentiment.inference import score_texts
 from tfrec_sentiment.sentiment.labels import LABELS
-from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
 from tfrec_sentiment.sentiment.preprocessor import (
     SentimentPreprocessor,
     tiny_tokenizer,
     tiny_vocabulary,
 )
 from tfrec_sentiment.sentiment.presets import TINY, resolve_preset
-from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
+from tfrec_sentiment.sentiment.scorer import SentimentModule, build_scorer, classification_head
+from tfrec_sentiment.sentiment.scores import Scores
 from tfrec_sentiment.text.emoji import mapping_version
 from tfrec_sentiment.text.steps import CLEANING_VERSION
 
@@ -266,73 +261,6 @@ class SentimentModel:
         """Batch inference; see `tfrec_sentiment.sentiment.inference.score_texts`."""
         return score_texts(self, texts, batch_size=batch_size, cache=cache,
                            progress=progress, jit_compile=jit_compile, bfloat16=bfloat16)
-
-
-class SentimentModule(tf.Module):
-    """`tf.Module` around the preprocessor and scorer, for `tf.saved_model.save`.
-
-    Call it with `tf.string` [B]; returns `probabilities` float32 [B, 3], `embedding`
-    float32 [B, D] and `label` string [B] (the arg-max class name; for an empty text
-    the class prior, zeros and "none": see empty_text.py). Every op in its
-    graph is a core TensorFlow op or a TF Text tokenizer op, so a process that imports
-    only `tensorflow` and `tensorflow_text` can load and call it.
-    """
-
-    def __init__(self, preprocessor: SentimentPreprocessor, scorer: keras.Model,
-                 name: str = "sentiment"):
-        super().__init__(name=name)
-        self.preprocessor = preprocessor
-        self.scorer = scorer
-        self.label_names = tf.constant(LABELS)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
-        features = self.preprocessor(text)
-        outputs = self.scorer(features, training=False)
-        probabilities = outputs["probabilities"]
-        label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
-        return {
-            "probabilities": probabilities,
-            "embedding": outputs["embedding"],
-            "label": tf.where(outputs["empty"], NO_TEXT_LABEL, label),
-        }
-
-
-def classification_head(classifier: keras_hub.models.TextClassifier) -> keras.layers.Dense:
-    """The Dense layer [B, hidden] -> logits [B, classes] of a keras-hub text classifier.
-
-    The one place that reads keras-hub's attribute name (`output_dense`, set in the
-    classifier's constructor): the scorer, the bfloat16 copy and the bench reach the
-    head through this function or `SentimentModel.output_dense`.
-    """
-    return classifier.output_dense
-
-
-def build_scorer(classifier: keras_hub.models.BertTextClassifier,
-                 prior=None) -> keras.Model:
-    """Token features -> {"probabilities" [B, 3], "embedding" [B, D], "empty" bool [B]}.
-
-    Reuses the classifier's layers. The classifier's dropout is left out: it is the
-    identity at inference. Rows with no token get `prior` (default uniform) and a zero
-    embedding (`EmptyTextAnswer`).
-    """
-    # === Layers ===
-    backbone = classifier.backbone
-    softmax = keras.layers.Softmax(dtype="float32", name="probabilities")
-    pooling = MaskedMeanPooling(normalize=True, dtype="float32", name="embedding")
-    empty_text = EmptyTextAnswer(uniform_prior() if prior is None else prior,
-                                 dtype="float32", name="empty_text")
-
-    # === Functional Model ===
-    inputs = {
-        name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES
-    }
-    outputs = backbone(inputs)
-    logits = classification_head(classifier)(outputs["pooled_output"])
-    probabilities = softmax(logits)
-    embedding = pooling(outputs["sequence_output"], inputs["padding_mask"])
-    answered = empty_text(probabilities, embedding, inputs["padding_mask"])
-    return keras.Model(inputs, answered, name="sentiment_scorer")
 
 
 def _tokenizer_and_backbone(config: SentimentConfig):
