@@ -133,3 +133,9 @@ def test_sequence_length_setter_reaches_the_packer_and_the_traced_functions():
     assert layer(long_text)["token_ids"].shape == (1, 8)
     assert layer.packed_lengths(long_text).numpy().tolist() == [8]
     assert isinstance(layer, keras_hub.models.TextClassifierPreprocessor)
+
+
+def test_keras_hub_preset_lookup_cannot_pick_this_class():
+    # keras-hub's TextClassifierPreprocessor.from_preset takes any registered subclass
+    # whose backbone_cls matches the preset's; this class must never be one.
+    assert SentimentPreprocessor.backbone_cls is None

@@ -7,14 +7,23 @@ Two public Keras 3 layers:
   smallest bucket length that holds the batch's longest review. It uses only core
   TensorFlow ops: keras-hub's `MultiSegmentPacker` emits `TFText>RoundRobinTrim`, which
   TF Serving images built with TF Text < 2.13 lack (docs/design.md), so this lifts that floor.
-- `SentimentPreprocessor`: keras-hub's `BertTextClassifierPreprocessor` with two
-  things changed: the packer (the one above, built in `build()` once the tokenizer's
+- `SentimentPreprocessor`: keras-hub's `TextClassifierPreprocessor` with two things
+  changed: the packer (the one above, built in `build()` once the tokenizer's
   vocabulary is known) and `call` (the data stage's text cleaning first, then tokenizing
   and packing as one traced function). The rest is keras-hub's: it owns the tokenizer
   (and so the vocabulary asset), `get_config` / `from_config`, the `sequence_length`
-  property whose setter reaches the packer, `from_preset`. It maps `tf.string` [B] to
-  the backbone's inputs, in `tf.data` for training, in the scorer for inference and
-  inside the export's `tf.function`.
+  property whose setter reaches the packer. It maps `tf.string` [B] to the backbone's
+  inputs, in `tf.data` for training, in the scorer for inference and inside the
+  export's `tf.function`.
+
+  It subclasses the generic class, not `BertTextClassifierPreprocessor` (which only
+  adds `backbone_cls` and `tokenizer_cls`): keras-hub's
+  `TextClassifierPreprocessor.from_preset` picks any registered subclass whose
+  `backbone_cls` matches the preset's, in no fixed order
+  (`keras_hub/src/utils/preset_utils.py`, `find_subclass`), so with `BertBackbone`
+  this class could answer a keras-hub user's request for a BERT preprocessor. Build
+  it from a tokenizer instead (`BertTokenizer.from_preset(folder)`, as
+  `SentimentModel.from_config` does).
 
 The padding mask is int32, not bool: a bool mask makes MirroredStrategy's gradient
 all-reduce fail with `AddN ... bool` (docs/design.md).
@@ -119,11 +128,11 @@ class SingleSegmentPacker(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SentimentPreprocessor(keras_hub.models.BertTextClassifierPreprocessor):
+class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
     """Raw review strings [B] -> the BERT backbone's int32 inputs [B, L].
 
-    keras-hub's `BertTextClassifierPreprocessor` (tokenizer ownership, config,
-    `sequence_length` setter, `from_preset`) with its own packer and `call`:
+    keras-hub's `TextClassifierPreprocessor` (tokenizer ownership, config,
+    `sequence_length` setter) with its own packer and `call`:
 
     First runs the data stage's text steps (`text.steps.clean_texts`: HTML, Unicode,
     control characters, spaces, URL / e-mail / phone placeholders), so every caller
