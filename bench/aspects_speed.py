@@ -120,7 +120,7 @@ def main() -> None:
         found, ours.counts["tokens"] // max(ours.counts["reviews"], 1) * n)
     table = extractor.mentions(texts, vocabulary, found=found)
     model = (SentimentModel.load(args.model) if args.model is not None
-             else SentimentModel.build(SentimentConfig()))
+             else SentimentModel.from_config(SentimentConfig()))
     options = {"batch_size": 32, "bfloat16": use_bfloat16(True)}
     model.score(texts[:8], **options)  # traces the scorer before any timing
     sentences = table.drop_duplicates(["review", "sentence_start"]).shape[0]

@@ -90,7 +90,7 @@ from tfrec_sentiment.pipeline.update import (
 )
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.cache_edit import copy_scores
-from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options, text_keys
+from tfrec_sentiment.sentiment.inference import ScoreCache, score_reviews, text_keys
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 
@@ -280,8 +280,7 @@ def sentiment_stage(parent: Path, run_dir: Path, split: Split,
     frames = [f for f in split.all_parts.values() if len(f)]
     keys = text_keys(review_texts(pd.concat(frames, ignore_index=True)))
     cache = copy_scores(ScoreCache(parent_cache), folder / "scores", keys)
-    scores = model.score(review_texts(split.train), cache=cache, progress=progress,
-                         **scoring_options(run_config.sentiment))
+    scores = score_reviews(model, split.train, run_config.sentiment, cache, progress)
     write_json(folder / "forget.json", {"scored": len(split.train), "cache": dict(cache.stats),
                                         "fingerprint": model.fingerprint()})
     return model, scores
