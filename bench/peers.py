@@ -77,6 +77,7 @@ from tfrec_sentiment.evaluation.evaluate import (
     metric_names,
 )
 from tfrec_sentiment.evaluation.protocol import SplitLike
+from tfrec_sentiment.privacy import table_encryption
 from tfrec_sentiment.sentiment.labels import review_texts
 
 PEERS_JSON = "peers.json"
@@ -383,9 +384,10 @@ def package_full(run_dir: Path) -> object | None:
     folder = run_dir / "recsys"
     if not (folder / "recsys.json").exists():
         return None
+    from tfrec_sentiment.privacy import run_encryption
     from tfrec_sentiment.recsys.trained import TrainedRecommender
 
-    return TrainedRecommender.load(folder)
+    return TrainedRecommender.load(folder, encryption=run_encryption(run_dir))
 
 
 # === The report =====================================================================
@@ -422,7 +424,8 @@ def run_peers(run_dir: str | Path, specs: Mapping[str, PeerSpec], seeds: Sequenc
     config_path = run_dir / "config.json"
     run_config = config_lib.load(config_path) if config_path.exists() else None
     config = run_config.evaluation if run_config else EvalConfig()
-    split = split if split is not None else Split.load(run_dir / "data")
+    encryption = table_encryption(run_config.privacy) if run_config else None
+    split = split if split is not None else Split.load(run_dir / "data", encryption)
     fits = fit_peers(specs, split, seeds, config, log)
     deadline = time.monotonic() + wait_s
     while not metrics_path.exists() and time.monotonic() < deadline:

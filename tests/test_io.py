@@ -143,11 +143,13 @@ def test_sentiment_state_and_score_cache_writes_are_atomic(tmp_path, monkeypatch
     scores = Scores(np.full((1, 3), 1 / 3, np.float32), np.ones((1, 2), np.float32))
     cache.add("fp", keys, scores)
 
-    def savez_half(file: Path, **arrays: np.ndarray) -> None:
-        Path(file).write_bytes(b"PK\x03\x04 torn")
+    import pyarrow.parquet as pq
+
+    def write_half(table: object, file: Path, **kwargs: object) -> None:
+        Path(file).write_bytes(b"PAR1 torn")
         raise CrashError(str(file))
 
-    monkeypatch.setattr(np, "savez", savez_half)
+    monkeypatch.setattr(pq, "write_table", write_half)
     with pytest.raises(CrashError):
         cache.add("fp", np.array([b"k2"], "S32"), scores)
     monkeypatch.undo()

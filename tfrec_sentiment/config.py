@@ -35,6 +35,7 @@ from tfrec_sentiment.data.config import DataConfig
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.features.config import FeatureConfig
+from tfrec_sentiment.privacy.config import PrivacyConfig
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.sentiment.config import SentimentConfig
 
@@ -64,6 +65,8 @@ class RunConfig:
     recsys: RecsysConfig = dataclasses.field(default_factory=RecsysConfig)
     evaluation: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    # encryption at rest of the run's tables (privacy/config.py); off by default
+    privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -16,8 +16,9 @@ folder (`.staging-*`, `.deleting-*` folders whose owner process is gone); `--cle
 does only that (with `--run` or `--root`/`--name` naming the folder) and lists what
 it removed and what it kept (a live owner, or another host's).
 
-Exit status: 0 on success, 1 when the run folder is incomplete or the export fails
-(e.g. an op TF Serving cannot run), 2 for bad arguments or an export folder that cannot
+Exit status: 0 on success, 1 when the run folder is incomplete, its encrypted tables
+cannot be opened (`privacy`), or the export fails (e.g. an op TF Serving cannot run, or
+raw user ids under `export.require_pseudonyms`), 2 for bad arguments or an export folder that cannot
 be created, is not writable or lacks the space (checked before the export starts).
 """
 
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfrec_sentiment.export import preflight
     from tfrec_sentiment.export.ops import OpAuditError
     from tfrec_sentiment.export.saved_model import METADATA_FILE, ExportError, export_run
+    from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError
 
     model_dir = Path(config.root) / config.model_name
     try:
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except preflight.ExportRootError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, OpAuditError, ExportError) as error:
+    except (FileNotFoundError, OpAuditError, ExportError, EncryptedTableError,
+            KeySourceError) as error:  # KeySourceError: the run's tables' key source
         print(f"error: {error}", file=sys.stderr)
         return 1
     facts = json.loads((version_dir / "assets.extra" / METADATA_FILE).read_text())

@@ -109,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
         quiet_tensorflow()
     from tfrec_sentiment.pipeline.train import check_multi_worker, run_training
+    from tfrec_sentiment.privacy import check_privacy
 
     try:
         check_multi_worker(config, args.run_dir)
+        check_privacy(config, export=not args.no_export)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

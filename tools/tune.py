@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tfrec_sentiment.pipeline import tuning
+    from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError
 
     try:
         tuning.Objective.parse(args.objective)
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, tuning.TuningError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (EncryptedTableError, KeySourceError) as error:  # the run's encrypted tables
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(result.to_dict()))
     return 0
 

@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfrec_sentiment.export.saved_model import ExportError
     from tfrec_sentiment.pipeline.feedback import FeedbackError, FeedbackRejectedError
     from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config, run_update
+    from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError
 
     try:
         export = load_parent_config(args.run).export
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (UpdateError, FeedbackError, ReaderError, OpAuditError, ExportError,
-            FileNotFoundError) as error:
+            FileNotFoundError, EncryptedTableError, KeySourceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # no space / no permission while publishing: one line

@@ -10,13 +10,13 @@ import pytest
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.config import DataConfig
 from tfrec_sentiment.data.prepare import (
-    REJECTED_FILE,
     REPORT_FILE,
     DatasetNotFoundError,
     PreparedReviews,
     load_dataset,
     prepare_reviews,
 )
+from tfrec_sentiment.data.rejections import REJECTED_FILE
 from tfrec_sentiment.data.schema import Rejection, validate_reviews
 
 

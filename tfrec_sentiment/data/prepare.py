@@ -13,7 +13,9 @@ pseudonymise (optional), and accounts for every input record in an `IngestReport
 
 `PreparedReviews.save(dir)` writes `reviews.parquet`, `report.json`, `rejected.jsonl`,
 `item_map.parquet` (source item id -> product id) and `duplicates.parquet` (line,
-kept_line, kind), so every input line can be traced to one of them.
+kept_line, kind), so every input line can be traced to one of them. Encrypted
+(`save(dir, encryption)`, see `tfrec_sentiment.privacy`), the rejected records are
+`rejected.parquet` instead.
 
 `load_dataset("demo" | path | "source/name")` is the entry point of `tools/train.py`.
 
@@ -31,7 +33,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,7 @@ from tfrec_sentiment.data.readers.encoding import TextDecoder
 from tfrec_sentiment.data.readers.generic import ColumnSpec
 from tfrec_sentiment.data.readers.reader import read_warnings, reviews_frame
 from tfrec_sentiment.data.readers.sources import MAX_RECORD_BYTES
+from tfrec_sentiment.data.rejections import load_rejections, save_rejections
 from tfrec_sentiment.data.schema import (
     IngestReport,
     Rejection,
@@ -59,11 +62,14 @@ from tfrec_sentiment.data.schema import (
     validate_reviews,
 )
 from tfrec_sentiment.data.variants import deduplicate
+from tfrec_sentiment.io import read_table, write_table
 from tfrec_sentiment.text.clean import clean_reviews
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 REVIEWS_FILE = "reviews.parquet"
 REPORT_FILE = "report.json"
-REJECTED_FILE = "rejected.jsonl"
 ITEM_MAP_FILE = "item_map.parquet"
 DUPLICATES_FILE = "duplicates.parquet"
 DEMO = "demo"
@@ -91,22 +97,27 @@ class PreparedReviews:
     item_map: pd.DataFrame
     duplicates: pd.DataFrame
 
-    def save(self, directory: str | Path) -> Path:
-        """Writes the five files named in the module docstring into `directory`."""
+    def save(self, directory: str | Path, encryption: TableEncryption | None = None) -> Path:
+        """Writes the five files named in the module docstring into `directory`, encrypted
+        with `encryption` (`tfrec_sentiment.privacy`; rejections: `data/rejections.py`)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.reviews.to_parquet(directory / REVIEWS_FILE, index=False)
-        self.item_map.to_parquet(directory / ITEM_MAP_FILE, index=False)
-        self.duplicates.to_parquet(directory / DUPLICATES_FILE, index=False)
+        write_table(self.reviews, directory / REVIEWS_FILE, encryption)
+        write_table(self.item_map, directory / ITEM_MAP_FILE, encryption)
+        write_table(self.duplicates, directory / DUPLICATES_FILE, encryption)
         (directory / REPORT_FILE).write_text(json.dumps(self.report.to_dict(), indent=2) + "\n")
-        with open(directory / REJECTED_FILE, "w", encoding="utf-8") as handle:
-            for rejection in self.rejections:
-                handle.write(rejection.to_json() + "\n")
+        save_rejections(self.rejections, directory, encryption)
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> PreparedReviews:
-        """Reads what `save` wrote, with canonical dtypes restored."""
+    def load(cls, directory: str | Path,
+             encryption: TableEncryption | None = None) -> PreparedReviews:
+        """Reads what `save` wrote, with canonical dtypes restored.
+
+        Raises:
+            EncryptedTableError: the tables are encrypted and `encryption` is None or
+                holds other keys (the message names the file and the key).
+        """
         directory = Path(directory)
         summary = json.loads((directory / REPORT_FILE).read_text())
         known = {f.name for f in dataclasses.fields(IngestReport)} - {"extra"}
@@ -115,14 +126,13 @@ class PreparedReviews:
             rejected=Counter(summary["rejected"]), duplicates=summary["duplicates"],
             cleaning=Counter(summary["cleaning"]),
             extra={k: v for k, v in summary.items() if k not in known | {"balanced"}})
-        with open(directory / REJECTED_FILE, encoding="utf-8") as handle:
-            rejections = [Rejection(**json.loads(line)) for line in handle if line.strip()]
+        rejections = load_rejections(directory, encryption)
         return cls(
-            reviews=to_canonical(pd.read_parquet(directory / REVIEWS_FILE)),
+            reviews=to_canonical(read_table(directory / REVIEWS_FILE, encryption)),
             report=report,
             rejections=rejections,
-            item_map=pd.read_parquet(directory / ITEM_MAP_FILE).astype(object),
-            duplicates=pd.read_parquet(directory / DUPLICATES_FILE).astype(
+            item_map=read_table(directory / ITEM_MAP_FILE, encryption).astype(object),
+            duplicates=read_table(directory / DUPLICATES_FILE, encryption).astype(
                 {"line": "int64", "kept_line": "int64", "kind": object}),
         )
 

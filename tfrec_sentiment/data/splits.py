@@ -38,6 +38,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,10 @@ from tfrec_sentiment.data.split_keys import (
     tie_break_keys,
     user_hash_share,
 )
+from tfrec_sentiment.io import read_table, write_table
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 __all__ = ["ALL_PARTS", "COLD", "COLD_USER_SALT", "PARTS", "SPLIT_METHODS", "Split",
            "cold_user_mask", "cutoff_times", "leak_units", "leaked_pairs", "leave_last_out",
@@ -115,20 +120,24 @@ class Split:
             }
         return summary
 
-    def save(self, directory: str | Path) -> Path:
+    def save(self, directory: str | Path, encryption: TableEncryption | None = None) -> Path:
         """Writes `train.parquet`, `validation.parquet`, `test.parquet`, `cold.parquet`
-        and `split.json`."""
+        (encrypted with `encryption`, see `tfrec_sentiment.privacy`) and `split.json`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for name, frame in self.all_parts.items():
-            frame.to_parquet(directory / f"{name}.parquet", index=False)
+            write_table(frame, directory / f"{name}.parquet", encryption)
         (directory / "split.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> Split:
+    def load(cls, directory: str | Path, encryption: TableEncryption | None = None) -> Split:
         """Reads the parts written by `save` (a folder without `cold.parquet`, written
-        before cold-start users existed, loads with an empty `cold`)."""
+        before cold-start users existed, loads with an empty `cold`).
+
+        Raises:
+            EncryptedTableError: the parts are encrypted and `encryption` cannot open them.
+        """
         directory = Path(directory)
         frames = {}
         for name in ALL_PARTS:
@@ -138,7 +147,7 @@ class Split:
                     continue
                 raise FileNotFoundError(f"split part {path} is missing")
             # Parquet gives pandas 3's "str" dtype back; restore the canonical dtypes.
-            frames[name] = to_canonical(pd.read_parquet(path))
+            frames[name] = to_canonical(read_table(path, encryption))
         return cls(**frames)
 
 

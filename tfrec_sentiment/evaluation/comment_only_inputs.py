@@ -22,11 +22,12 @@ SENTIMENT_SOURCES = ("classifier", "vader")  # the run's fine-tuned BERT, or VAD
 def score_reviews(sentiment: Any, frame: pd.DataFrame, config: Any, run_dir: str | Path,
                   progress: bool = False) -> Any:
     """The classifier's `Scores` of `frame`'s reviews, through the run's score cache."""
+    from tfrec_sentiment.privacy import table_encryption
     from tfrec_sentiment.sentiment import inference
 
     settings = config.sentiment
-    return inference.score_reviews(sentiment, frame, settings,
-                                   inference.run_score_cache(settings, run_dir), progress)
+    cache = inference.run_score_cache(settings, run_dir, table_encryption(config.privacy))
+    return inference.score_reviews(sentiment, frame, settings, cache, progress)
 
 
 def load_run_scores(run_dir: str | Path, sentiment_source: str = "classifier"
@@ -40,13 +41,14 @@ def load_run_scores(run_dir: str | Path, sentiment_source: str = "classifier"
     """
     from tfrec_sentiment import config as config_lib
     from tfrec_sentiment.data.splits import Split
+    from tfrec_sentiment.privacy import table_encryption
     from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 
     if sentiment_source not in SENTIMENT_SOURCES:
         raise ValueError(f"sentiment_source {sentiment_source!r} not in {SENTIMENT_SOURCES}")
     run = Path(run_dir)
     config = config_lib.load(run / "config.json")
-    split = Split.load(run / "data")
+    split = Split.load(run / "data", table_encryption(config.privacy))
     if sentiment_source == "vader":
         from tfrec_sentiment.sentiment.baselines import vader_probabilities
         from tfrec_sentiment.sentiment.labels import review_texts

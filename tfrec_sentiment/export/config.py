@@ -60,6 +60,9 @@ class ExportConfig:
             the catalogue is no larger); every item is then assigned to its nearest
             centroid.
         index_seed: the sample's and the k-means' seed.
+        require_pseudonyms: the deployment must be pseudonymous: the export refuses
+            a model whose user ids are not pseudonyms (`privacy.check_pseudonymous`),
+            and `tools/train.py` refuses to start when no pseudonymisation key is set.
     """
 
     root: str = "saved_models"
@@ -74,6 +77,7 @@ class ExportConfig:
     candidates: int | None = dataclasses.field(default=None, metadata={"min": 1})
     index_sample: int = dataclasses.field(default=INDEX_SAMPLE, metadata={"min": 1})
     index_seed: int = 0
+    require_pseudonyms: bool = False
 
     def __post_init__(self) -> None:
         check_fields(self)

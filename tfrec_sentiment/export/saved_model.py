@@ -83,7 +83,8 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
     Args:
         run_dir: the run folder (see the run-folder contract); models not passed in
             are loaded from `run_dir/sentiment/model` and `run_dir/recsys` (whose
-            feature tables live in `run_dir/features`).
+            feature tables live in `run_dir/features`, opened with the key source of
+            the run's config.json when encrypted).
         config: where to write (`root`, `model_name`) and `top_k`.
         sentiment: the trained `SentimentModel`, if already in memory.
         recommender: the trained `TrainedRecommender`, if already in memory.
@@ -98,9 +99,11 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
 
         sentiment = SentimentModel.load(_existing(run_dir / "sentiment" / "model", run_dir))
     if recommender is None:
+        from tfrec_sentiment.privacy import run_encryption
         from tfrec_sentiment.recsys.trained import TrainedRecommender
 
-        recommender = TrainedRecommender.load(_existing(run_dir / "recsys", run_dir))
+        recommender = TrainedRecommender.load(_existing(run_dir / "recsys", run_dir),
+                                              encryption=run_encryption(run_dir))
     return export_models(sentiment, recommender, config, source=run_dir, metadata=metadata,
                          before_publish=before_publish, after_publish=after_publish)
 
@@ -120,7 +123,18 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
 
     Returns:
         The version folder.
+
+    Raises:
+        ExportError: `config.require_pseudonyms` is set and the recommender's user
+            ids are not all pseudonyms (checked before anything is built).
     """
+    if config.require_pseudonyms:
+        from tfrec_sentiment.privacy import RawIdsError, check_pseudonymous
+
+        try:
+            check_pseudonymous(recommender.tables.ids["user"])
+        except RawIdsError as error:
+            raise ExportError(str(error)) from None
     module = build_serving_module(sentiment, recommender, config.top_k, config)
     tables = recommender.tables
     described = {

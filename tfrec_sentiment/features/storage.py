@@ -23,19 +23,25 @@ import pandas as pd
 from tfrec_sentiment.features.common import SIDES, FeatureError
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
+from tfrec_sentiment.io import read_table, write_table
 
 if TYPE_CHECKING:
     from tfrec_sentiment.features.tables import FeatureTables
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 FORMAT_VERSION = 2
 
 
-def save_tables(tables: FeatureTables, directory: str | Path) -> Path:
-    """Writes the tables' four files into `directory` (`FeatureTables.save`)."""
+def save_tables(tables: FeatureTables, directory: str | Path,
+                encryption: TableEncryption | None = None) -> Path:
+    """Writes the tables' four files into `directory` (`FeatureTables.save`); the two
+    tables through `io.write_table`, encrypted with `encryption` (arrays.npz holds
+    numbers by row position only)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for side in SIDES:
-        _side_frame(tables, side).to_parquet(directory / f"{side}_features.parquet", index=False)
+        write_table(_side_frame(tables, side), directory / f"{side}_features.parquet",
+                    encryption)
     arrays = {f"rows_{k}": v for k, v in tables.rows.items()}
     arrays.update({f"history_{k}": v for k, v in tables.history.items()})
     if tables.co_reviews is not None:
@@ -58,11 +64,13 @@ def save_tables(tables: FeatureTables, directory: str | Path) -> Path:
     return directory
 
 
-def load_fields(directory: str | Path) -> dict[str, Any]:
+def load_fields(directory: str | Path,
+                encryption: TableEncryption | None = None) -> dict[str, Any]:
     """The `FeatureTables` fields read from a folder written by `save_tables`.
 
     Raises:
         FeatureError: the folder was written by another format version.
+        EncryptedTableError: the tables are encrypted and `encryption` cannot open them.
     """
     directory = Path(directory)
     meta = json.loads((directory / "features.json").read_text())
@@ -72,7 +80,7 @@ def load_fields(directory: str | Path) -> dict[str, Any]:
     ids, sums = {}, {}
     item_probability = None
     for side in SIDES:
-        frame = pd.read_parquet(directory / f"{side}_features.parquet")
+        frame = read_table(directory / f"{side}_features.parquet", encryption)
         ids[side] = frame[f"{side}_id"].to_numpy().astype(str).astype(object)
         sums[side] = {
             "signals": frame[[f"sum_{s}" for s in SIGNALS]].to_numpy(np.float32)

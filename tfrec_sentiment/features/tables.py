@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,9 @@ from tfrec_sentiment.features.lookup import FeatureLookup
 from tfrec_sentiment.features.profile import SIGNALS, ReviewProfile
 from tfrec_sentiment.features.review_arrays import review_arrays
 from tfrec_sentiment.features.table_stats import fit_statistics, rating_calibration
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 # Defined in common.py, public here where they always were.
 __all__ = ["HISTORY_GROUPS", "SIDES", "SIMILARITY_GROUP", "FeatureError", "FeatureTables",
@@ -283,19 +287,22 @@ class FeatureTables:
         """
         return growth.with_reviews(self, frame, probabilities, embeddings)
 
-    def save(self, directory: str | Path) -> Path:
+    def save(self, directory: str | Path, encryption: TableEncryption | None = None) -> Path:
         """Writes user_features.parquet, item_features.parquet, arrays.npz, features.json
-        (`storage.py`)."""
-        return storage.save_tables(self, directory)
+        (`storage.py`); the two tables, which hold the ids, encrypted with `encryption`
+        (`tfrec_sentiment.privacy`)."""
+        return storage.save_tables(self, directory, encryption)
 
     @classmethod
-    def load(cls, directory: str | Path) -> FeatureTables:
-        """Reads tables written by `save`.
+    def load(cls, directory: str | Path,
+             encryption: TableEncryption | None = None) -> FeatureTables:
+        """Reads tables written by `save` (encrypted ones with `encryption`).
 
         Raises:
             FeatureError: the folder was written by another format version.
+            EncryptedTableError: the tables are encrypted and `encryption` cannot open them.
         """
-        return cls(**storage.load_fields(directory))
+        return cls(**storage.load_fields(directory, encryption))
 
 
 def build_feature_tables(

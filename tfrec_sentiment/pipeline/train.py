@@ -52,6 +52,7 @@ from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.pipeline.memory import fit_memory_budget
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, timing_table, write_json
+from tfrec_sentiment.privacy import TableEncryption, check_privacy
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
@@ -106,6 +107,7 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     inside it, removed at the end, except the recommender's backup, which all share.
     """
     check_multi_worker(config, run_dir)
+    encryption = check_privacy(config, export)
     if export:
         check_export_config(config.export, estimate_run_export_bytes(config))
     strategy = make_strategy(config.strategy, config.replicas)  # before any other op
@@ -113,12 +115,13 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     out = worker_write_dir(run_dir, strategy)  # this worker's outputs (run_dir on the chief)
     timer = StageTimer()
     with timer("data"):
-        _, split = data_stage(config, out)
+        _, split = data_stage(config, out, encryption)
         config, _ = fit_memory_budget(config, split, out)  # adapts, or stops here
     with timer("sentiment"):
-        sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress)
+        sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress,
+                                                  encryption)
     with timer("features"):
-        tables = feature_stage(config, split, train_scores, out)
+        tables = feature_stage(config, split, train_scores, out, encryption)
     with timer("recsys"):
         recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
     with timer("evaluation"):
@@ -169,23 +172,24 @@ def check_multi_worker(config: config_lib.RunConfig, run_dir: str | Path | None)
                          "MultiWorkerMirroredStrategy")
 
 
-def data_stage(config: config_lib.RunConfig, run_dir: Path) -> tuple[PreparedReviews, Split]:
-    """Reads, cleans and splits the reviews; writes `data/`."""
+def data_stage(config: config_lib.RunConfig, run_dir: Path,
+               encryption: TableEncryption | None = None) -> tuple[PreparedReviews, Split]:
+    """Reads, cleans and splits the reviews; writes `data/` (encrypted with `encryption`)."""
     data = config.data
     prepared = load_dataset(data.dataset, format=data.format, columns=data.columns or None,
                             config=data, seed=config.seed)
-    prepared.save(run_dir / "data")
+    prepared.save(run_dir / "data", encryption)
     split = split_reviews(prepared.reviews, data)
-    split.save(run_dir / "data")
+    split.save(run_dir / "data", encryption)
     return prepared, split
 
 
 def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
-                    strategy: tf.distribute.Strategy,
-                    progress: bool) -> tuple[SentimentModel, Scores]:
+                    strategy: tf.distribute.Strategy, progress: bool,
+                    encryption: TableEncryption | None = None) -> tuple[SentimentModel, Scores]:
     """Fine-tunes the classifier on the train split (or loads `sentiment.model_dir`),
     evaluates it on the test split with VADER beside it, and scores every training
-    review; writes `sentiment/`.
+    review; writes `sentiment/` (its score cache encrypted with `encryption`).
 
     Returns:
         The model and the scores of `split.train`'s rows (probabilities [N, 3],
@@ -209,7 +213,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
                        class_weights=result.class_weights, history=result.history)
         plot_history(result.history, folder / "training_curves.png", "sentiment fine-tuning")
     model.save(folder / "model")
-    cache = run_score_cache(settings, run_dir)
+    cache = run_score_cache(settings, run_dir, encryption)
     held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
     results = evaluate_sets(model, [held_out], cache=cache, progress=progress,
                             **scoring_options(settings))
@@ -218,11 +222,11 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
 
 
 def feature_stage(config: config_lib.RunConfig, split: Split, scores: Scores,
-                  run_dir: Path) -> FeatureTables:
+                  run_dir: Path, encryption: TableEncryption | None = None) -> FeatureTables:
     """Builds the leak-free feature tables from the train split; writes `features/`."""
     tables = build_feature_tables(split.train, scores.probabilities, scores.embedding,
                                   config.features)
-    tables.save(run_dir / "features")
+    tables.save(run_dir / "features", encryption)
     return tables
 
 

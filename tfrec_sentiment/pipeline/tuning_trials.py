@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import optuna
-import pandas as pd
 import tensorflow as tf
 
 from tfrec_sentiment import config as config_lib
@@ -67,6 +66,8 @@ def load_run(run_dir: str | Path, *, progress: bool = False) -> RunInputs:
         TuningError: the folder lacks `config.json`, a split part or the sentiment model.
         ConfigError: `config.json` holds a value a field does not allow.
     """
+    from tfrec_sentiment.io import read_table
+    from tfrec_sentiment.privacy import table_encryption
     from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews
     from tfrec_sentiment.sentiment.model import SentimentModel
 
@@ -77,13 +78,15 @@ def load_run(run_dir: str | Path, *, progress: bool = False) -> RunInputs:
     if missing:
         raise TuningError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)}")
     config = config_lib.load(run_dir / "config.json")
-    train, validation = (to_canonical(pd.read_parquet(run_dir / "data" / f"{part}.parquet"))
+    encryption = table_encryption(config.privacy)
+    train, validation = (to_canonical(read_table(run_dir / "data" / f"{part}.parquet",
+                                                 encryption))
                          for part in ("train", "validation"))
     split = Split(train=train, validation=validation, test=train.iloc[:0])
     settings = config.sentiment
     model = SentimentModel.load(run_dir / "sentiment" / "model")
-    scores = score_reviews(model, split.train, settings, run_score_cache(settings, run_dir),
-                           progress)
+    scores = score_reviews(model, split.train, settings,
+                           run_score_cache(settings, run_dir, encryption), progress)
     return RunInputs(config, split, scores.probabilities, scores.embedding)
 
 

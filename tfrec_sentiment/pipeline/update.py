@@ -84,10 +84,12 @@ from tfrec_sentiment.export.versions import (
     versions,
 )
 from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.io import read_table, write_table
 from tfrec_sentiment.pipeline.config import UpdateConfig
 from tfrec_sentiment.pipeline.feedback import FeedbackData, _sha256, fold_feedback
 from tfrec_sentiment.pipeline.guardrail import Check, RankRecommender, judge, load_published
 from tfrec_sentiment.pipeline.stages import StageTimer, write_json
+from tfrec_sentiment.privacy import table_encryption
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.recsys.warm_start import refresh_tables, warm_start_recommender
 from tfrec_sentiment.sentiment.inference import ScoreCache, score_reviews
@@ -308,10 +310,11 @@ def train_and_judge(run_config: config_lib.RunConfig, config: UpdateConfig,
     """
     parent, run_dir, split = state.parent, state.run_dir, state.feedback.split
     with timer("features"):
-        parent_recommender = TrainedRecommender.load(parent / "recsys")
+        encryption = table_encryption(run_config.privacy)
+        parent_recommender = TrainedRecommender.load(parent / "recsys", encryption=encryption)
         state.tables = refresh_tables(parent_recommender.tables, split.train,
                                       scores.probabilities, scores.embedding)
-        state.tables.save(run_dir / "features")
+        state.tables.save(run_dir / "features", encryption)
     with timer("recsys"):
         recsys = dataclasses.replace(
             parent_recommender.config, epochs=config.epochs,
@@ -358,19 +361,21 @@ def load_parent_config(parent_dir: Path) -> config_lib.RunConfig:
 def feedback_stage(parent: Path, run_dir: Path, paths: Sequence, config: UpdateConfig,
                    run_config: config_lib.RunConfig, format: str | None,
                    columns: Sequence[str] | None) -> FeedbackData:
-    """Folds the feedback into the parent's history; writes `data/`."""
-    parent_split = Split.load(parent / "data")
+    """Folds the feedback into the parent's history; writes `data/` (encrypted as the
+    parent's config says, `privacy`)."""
+    encryption = table_encryption(run_config.privacy)
+    parent_split = Split.load(parent / "data", encryption)
     history = pd.concat(list(parent_split.parts.values()), ignore_index=True)
-    item_map = pd.read_parquet(parent / "data" / "item_map.parquet").astype(object)
+    item_map = read_table(parent / "data" / "item_map.parquet", encryption).astype(object)
     data = fold_feedback(history, item_map, paths, config, format=format, columns=columns,
                          data_config=run_config.data)
     data.split.cold = parent_split.cold  # the parent's cold-start users stay held out
     folder = run_dir / "data"
     for index, prepared in enumerate(data.prepared):
-        prepared.save(folder / "feedback" / str(index))
-    data.split.save(folder)
-    data.reviews.to_parquet(folder / "reviews.parquet", index=False)
-    data.item_map.to_parquet(folder / "item_map.parquet", index=False)
+        prepared.save(folder / "feedback" / str(index), encryption)
+    data.split.save(folder, encryption)
+    write_table(data.reviews, folder / "reviews.parquet", encryption)
+    write_table(data.item_map, folder / "item_map.parquet", encryption)
     write_json(folder / "update.json", {"files": data.files, "counts": data.counts,
                                         "split": data.split.summary()})
     return data
@@ -393,7 +398,7 @@ def sentiment_stage(parent: Path, run_dir: Path, train: pd.DataFrame,
         cache_dir = folder / "scores"
         if (parent / "sentiment" / "scores").is_dir():
             link_tree(parent / "sentiment" / "scores", cache_dir)
-    cache = ScoreCache(cache_dir)
+    cache = ScoreCache(cache_dir, table_encryption(run_config.privacy))
     scores = score_reviews(model, train, settings, cache, progress)
     write_json(folder / "update.json", {"scored": len(train), "cache": dict(cache.stats),
                                         "fingerprint": model.fingerprint()})

@@ -38,6 +38,7 @@ from tfrec_sentiment.evaluation.evaluate import history_buckets
 from tfrec_sentiment.features.profile import SIGNALS
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import jsonable
+from tfrec_sentiment.privacy.encryption import TableEncryption
 from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend, fit_pooled
 from tfrec_sentiment.recsys.build import build_model
 from tfrec_sentiment.recsys.config import RecsysConfig
@@ -293,12 +294,12 @@ class TrainedRecommender:
 
     # --- persistence -------------------------------------------------------------------------
 
-    def save(self, directory: str | Path) -> Path:
-        """Writes recsys.json, weights/ and, unless the tables are saved already, features/."""
+    def save(self, directory: str | Path, encryption: TableEncryption | None = None) -> Path:
+        """Writes recsys.json, weights/ and, unless saved already, features/ (`encryption`)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if self.tables.path is None or not (Path(self.tables.path) / "features.json").exists():
-            self.tables.save(directory / "features")
+            self.tables.save(directory / "features", encryption)
         self.model.save_weights(str(directory / "weights" / "model"))
         meta = {
             "format_version": _FORMAT_VERSION,
@@ -314,15 +315,17 @@ class TrainedRecommender:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, tables: FeatureTables | None = None) -> TrainedRecommender:
-        """Rebuilds the model from recsys.json + the tables, then restores the weights."""
+    def load(cls, directory: str | Path, tables: FeatureTables | None = None,
+             encryption: TableEncryption | None = None) -> TrainedRecommender:
+        """Rebuilds the model from recsys.json + the tables (encrypted ones read with
+        `encryption`, `tfrec_sentiment.privacy`), then restores the weights."""
         directory = Path(directory)
         meta = json.loads((directory / "recsys.json").read_text())
         if meta.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"{directory / 'recsys.json'}: written by another version")
         config = RecsysConfig(**{
             k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-        tables = tables or FeatureTables.load(directory / meta["tables"])
+        tables = tables or FeatureTables.load(directory / meta["tables"], encryption)
         model = build_model(config, tables)
         build_model_variables(model, tables, config)
         model.load_weights(str(directory / "weights" / "model")).expect_partial()

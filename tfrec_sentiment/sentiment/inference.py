@@ -43,13 +43,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfrec_sentiment.io import atomic_path
+from tfrec_sentiment.io import column_matrix, matrix_column, read_arrow, write_arrow
 from tfrec_sentiment.sentiment.labels import LABELS, review_texts
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
 
 if TYPE_CHECKING:  # annotations only: model.py imports this module (SentimentModel.score)
     import pandas as pd
 
+    from tfrec_sentiment.privacy.encryption import TableEncryption
     from tfrec_sentiment.sentiment.model import SentimentModel
 
 # One traced forward function per model and XLA setting (tracing BERT takes seconds).
@@ -69,28 +70,42 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
 class ScoreCache:
     """On-disk cache of scores keyed by (model fingerprint, text hash).
 
-    Layout: `directory/<fingerprint>/part-*.npz`, each shard holding `keys` [n] S32,
-    `probabilities` [n, 3] and `embedding` [n, D]. Shards are written to a temporary
-    name and renamed, so a crash never leaves a torn shard; a new model fingerprint
-    gets a fresh folder (old scores of other weights are never served).
+    Layout: `directory/<fingerprint>/part-*.parquet`, each shard a table of `key`
+    (32-byte sha256 of the text), `probabilities` (3 floats) and `embedding` (D
+    floats), written through `tfrec_sentiment.io` (atomically: a crash never leaves a
+    torn shard; encrypted with `encryption`, as the run's other tables). Shards of
+    older runs (`part-*.npz`) are still read. A new model fingerprint gets a fresh
+    folder (old scores of other weights are never served).
+
+    Args:
+        directory: the cache folder.
+        encryption: a `tfrec_sentiment.privacy.TableEncryption`, or None (plain).
 
     Attributes:
         stats: Counter with `hits` and `misses` over this object's lookups.
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, encryption: TableEncryption | None = None):
         self.directory = Path(directory)
+        self.encryption = encryption
         self.stats: Counter = Counter()
         self._loaded: dict[str, dict[bytes, tuple[np.ndarray, np.ndarray]]] = {}
 
     def _entries(self, fingerprint: str) -> dict[bytes, tuple[np.ndarray, np.ndarray]]:
         if fingerprint not in self._loaded:
             entries = {}
-            for shard in sorted((self.directory / fingerprint).glob("part-*.npz")):
+            folder = self.directory / fingerprint
+            for shard in sorted(folder.glob("part-*.npz")):  # written before Parquet shards
                 with np.load(shard) as data:
                     for key, prob, emb in zip(data["keys"], data["probabilities"],
                                               data["embedding"]):
                         entries[bytes(key)] = (prob, emb)
+            for shard in sorted(folder.glob("part-*.parquet")):
+                table = read_arrow(shard, self.encryption)
+                for key, prob, emb in zip(table.column("key").to_pylist(),
+                                          column_matrix(table.column("probabilities")),
+                                          column_matrix(table.column("embedding"))):
+                    entries[key] = (prob, emb)
             self._loaded[fingerprint] = entries
         return self._loaded[fingerprint]
 
@@ -105,14 +120,16 @@ class ScoreCache:
 
     def add(self, fingerprint: str, keys: np.ndarray, scores: Scores) -> None:
         """Stores new scores (rows aligned with `keys`) as one more shard."""
+        import pyarrow as pa
+
         if len(keys) == 0:
             return
         folder = self.directory / fingerprint
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"part-{uuid.uuid4().hex}"
-        with atomic_path(folder / f"{name}.npz") as staging:
-            np.savez(staging, keys=keys, probabilities=scores.probabilities,
-                     embedding=scores.embedding)
+        table = pa.table({"key": pa.array([bytes(key) for key in keys], pa.binary()),
+                          "probabilities": matrix_column(scores.probabilities),
+                          "embedding": matrix_column(scores.embedding)})
+        write_arrow(table, folder / f"part-{uuid.uuid4().hex}.parquet", self.encryption)
         entries = self._entries(fingerprint)
         for key, prob, emb in zip(keys, scores.probabilities, scores.embedding):
             entries[bytes(key)] = (prob, emb)
@@ -173,10 +190,11 @@ def scoring_options(settings) -> dict:
             "bfloat16": use_bfloat16(settings.inference_bfloat16)}
 
 
-def run_score_cache(settings, run_dir: str | Path) -> ScoreCache:
+def run_score_cache(settings, run_dir: str | Path,
+                    encryption: TableEncryption | None = None) -> ScoreCache:
     """A run's score cache: `settings.cache_dir` (a `SentimentConfig`'s), else
-    `run_dir/sentiment/scores`."""
-    return ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores")
+    `run_dir/sentiment/scores`; its shards encrypted with `encryption` (the run's)."""
+    return ScoreCache(settings.cache_dir or Path(run_dir) / "sentiment" / "scores", encryption)
 
 
 def score_reviews(model: SentimentModel, frame: pd.DataFrame, settings,
