@@ -37,7 +37,7 @@ from tfrec_sentiment.data.prepare import load_dataset
 from tfrec_sentiment.data.splits import leave_last_out
 from tfrec_sentiment.distribute.strategy import configure_cpu_replicas, make_strategy
 from tfrec_sentiment.features.tables import build_feature_tables
-from tfrec_sentiment.pipeline.stages import stage_rows
+from tfrec_sentiment.pipeline.stages import timing_table
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.train import EpochTimer, train_recommender
 
@@ -73,18 +73,11 @@ def run_chain(data: str, run_dir: Path) -> Path:
 
 
 def stage_table(run_dir: Path) -> str:
-    """Markdown: each stage's seconds and share of the run's wall time; a stage the run
-    skipped (e.g. the export: `--no-export`) says so."""
+    """Markdown: the run's end-to-end minutes, then each stage's seconds, share of the
+    wall time and peak memory (`pipeline.stages.timing_table`; skipped stages say so)."""
     timing = json.loads((run_dir / "timing.json").read_text())
-    lines = [f"end to end ({run_dir.name}): {timing['total_seconds'] / 60:.1f} min",
-             "| stage | seconds | share |", "|---|---:|---:|"]
-    for stage, reason in stage_rows(timing):
-        if reason is not None:
-            lines.append(f"| {stage} | skipped: {reason} | |")
-        else:
-            lines.append(f"| {stage} | {timing['seconds'][stage]:.0f} | "
-                         f"{timing['share'][stage]:.0%} |")
-    return "\n".join(lines)
+    return (f"end to end ({run_dir.name}): {timing['total_seconds'] / 60:.1f} min\n"
+            + timing_table(timing))
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ def test_stage_table_marks_the_skipped_export(tmp_path):
         "total_seconds": 120.0, "peak_rss_mib": {"data": 1.0, "recsys": 2.0},
         "skipped": {"export": "not asked"}}))
     assert module.stage_table(tmp_path).splitlines() == [
-        f"end to end ({tmp_path.name}): 2.0 min", "| stage | seconds | share |",
-        "|---|---:|---:|", "| data | 30 | 25% |", "| recsys | 90 | 75% |",
-        "| export | skipped: not asked | |"]
+        f"end to end ({tmp_path.name}): 2.0 min",
+        "| stage | seconds | share | peak memory (MiB) |", "|---|---|---|---|",
+        "| data | 30.0 | 25% | 1 |", "| recsys | 90.0 | 75% | 2 |",
+        "| export | skipped: not asked | | |"]
