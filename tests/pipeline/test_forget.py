@@ -26,6 +26,7 @@ from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.versions import versions
 from tfrec_sentiment.features.tables import FeatureTables
+from tfrec_sentiment.io import read_table
 from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.forget import (
     Matched,
@@ -35,6 +36,8 @@ from tfrec_sentiment.pipeline.forget import (
     run_forget,
 )
 from tfrec_sentiment.pipeline.forget_cleanup import clean_up, holds
+from tfrec_sentiment.privacy import table_encryption
+from tfrec_sentiment.privacy.config import PrivacyConfig
 from tfrec_sentiment.sentiment.inference import ScoreCache, text_keys
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.scores import Scores
@@ -107,10 +110,13 @@ def _found_in(path: Path, needles: list[bytes], keys: set[bytes]) -> list[str]:
     """Where in one file a needle (or a cache key) occurs, files decoded by kind."""
     hits = []
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = read_table(path, table_encryption(PrivacyConfig()))  # a run without a key
         for column in frame.columns:
-            blob = "\x00".join(map(str, frame[column].tolist())).encode()
+            values = frame[column].tolist()
+            blob = "\x00".join(map(str, values)).encode()
             hits += [f"{path}:{column}" for n in needles if n in blob]
+            hits += [f"{path}:{column} (text key)" for v in values
+                     if isinstance(v, bytes) and v in keys]
     elif path.suffix == ".npz":
         with np.load(path) as data:
             for name in data.files:
@@ -295,7 +301,7 @@ def test_cleanup_lists_or_deletes_what_holds_them(tmp_path, mode):
     model_dir, parent, sibling, other = _fake_world(tmp_path, user)
     matched = Matched([user], [user], [], 1)
     cleanup = clean_up(model_dir, 3, parent, tmp_path / "runs" / "new", matched,
-                       text_keys(["mine"]), tmp_path / "cache", mode)
+                       text_keys(["mine"]), ScoreCache(tmp_path / "cache"), mode)
     assert cleanup.versions == [1, 2]
     assert sorted(cleanup.runs) == sorted([str(parent.resolve()), str(sibling.resolve())])
     assert cleanup.cache_entries == 1 and cleanup.score_cache == str(tmp_path / "cache")

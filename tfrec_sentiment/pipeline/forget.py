@@ -51,8 +51,8 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 import tensorflow as tf
 
@@ -62,6 +62,7 @@ from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.preflight import check_export_root, estimate_saved_run_bytes
 from tfrec_sentiment.export.versions import remove_leftovers
+from tfrec_sentiment.io import read_table, write_table
 from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.feedback import FeedbackData
 from tfrec_sentiment.pipeline.forget_cleanup import Cleanup, clean_up
@@ -70,6 +71,8 @@ from tfrec_sentiment.pipeline.forget_ids import (
     Matched,
     UnknownUsersError,
     check_unknown,
+    erased_text_keys,
+    mask_ids,
     match_users,
     user_ids,
 )
@@ -88,11 +91,15 @@ from tfrec_sentiment.pipeline.update import (
     start_lineage,
     train_and_judge,
 )
+from tfrec_sentiment.privacy import table_encryption
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.cache_edit import copy_scores
 from tfrec_sentiment.sentiment.inference import ScoreCache, score_reviews, text_keys
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 __all__ = ["Cleanup", "ForgetError", "ForgetResult", "Matched", "UnknownUsersError",
            "decide_erasure", "match_users", "run_forget"]
@@ -153,7 +160,8 @@ def run_forget(parent_dir: str | Path, users: Sequence[str], config: ForgetConfi
     run_config = load_parent_config(parent_dir)
     export = export or run_config.export
     model_dir = Path(export.root) / export.model_name
-    parent_split = Split.load(parent_dir / "data")
+    encryption = table_encryption(run_config.privacy)  # the run's tables, as it wrote them
+    parent_split = Split.load(parent_dir / "data", encryption)
     matched = match_users(users, user_ids(parent_split), key=key,
                           env_var=run_config.data.pseudonymize_key_env)
     has_key = key is not None or key_available(run_config.data.pseudonymize_key_env)
@@ -175,7 +183,7 @@ def run_forget(parent_dir: str | Path, users: Sequence[str], config: ForgetConfi
                                               True, config.tolerance, None)
         if decision.status != "published":
             decision.status = "failed"
-        decision.error = f"{type(error).__name__}: {_no_ids(str(error), matched)}"
+        decision.error = f"{type(error).__name__}: {mask_ids(str(error), matched)}"
         write_json(run_dir / DECISION_FILE, decision.to_dict())
         raise
 
@@ -185,9 +193,10 @@ def _run(parent_split: Split, matched: Matched, run_config: config_lib.RunConfig
          lineage: dict, strategy: tf.distribute.Strategy, progress: bool,
          hook: Hook) -> ForgetResult:
     parent, run_dir = state.parent, state.run_dir
-    update_config = config.update_config()
+    update_config, encryption = config.update_config(), table_encryption(run_config.privacy)
     with timer("data"):
-        state.feedback, counts = data_stage(parent, run_dir, parent_split, matched.stored)
+        state.feedback, counts = data_stage(parent, run_dir, parent_split, matched.stored,
+                                            encryption)
     erasure = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "users": len(matched.stored), "unknown_ids": len(matched.unknown),
                "rows_removed": counts["removed"]}
@@ -197,7 +206,7 @@ def _run(parent_split: Split, matched: Matched, run_config: config_lib.RunConfig
     # The new run scores through its own, filtered cache (step 3), whatever the parent used.
     run_config = dataclasses.replace(
         run_config, sentiment=dataclasses.replace(run_config.sentiment, cache_dir=None))
-    parent_cache = parent_cache_dir(parent)
+    parent_cache = ScoreCache(parent_cache_dir(parent), encryption)
     with timer("sentiment"):
         state.sentiment, scores = sentiment_stage(parent, run_dir, state.feedback.split,
                                                   run_config, parent_cache, progress)
@@ -212,9 +221,9 @@ def _run(parent_split: Split, matched: Matched, run_config: config_lib.RunConfig
         raise ForgetError(f"{run_dir}: the erasure's version was not published")
     with timer("cleanup"):
         model_dir = Path(export.root) / export.model_name
-        erased_keys = _erased_text_keys(parent_split, matched.stored, state.feedback.split)
+        erased_keys = erased_text_keys(parent_split, matched.stored, state.feedback.split)
         cleanup = clean_up(model_dir, int(state.version_dir.name), parent, run_dir, matched,
-                           erased_keys, parent_cache, config.cleanup)
+                           erased_keys, parent_cache, config.cleanup, encryption)
     erasure["cleanup"] = cleanup.to_dict()
     timing = timer.to_dict()
     write_json(run_dir / ERASURE_FILE, {**erasure, "version": int(state.version_dir.name)})
@@ -230,9 +239,10 @@ def _run(parent_split: Split, matched: Matched, run_config: config_lib.RunConfig
 # --- stages ---------------------------------------------------------------------------
 
 
-def data_stage(parent: Path, run_dir: Path, split: Split,
-               users: Sequence[str]) -> tuple[FeedbackData, dict]:
-    """The parent's parts without the users' rows; writes `data/`.
+def data_stage(parent: Path, run_dir: Path, split: Split, users: Sequence[str],
+               encryption: TableEncryption | None = None) -> tuple[FeedbackData, dict]:
+    """The parent's parts without the users' rows; writes `data/` (with `encryption`,
+    the parent run's, as `io.write_table` does).
 
     Returns:
         (the data as the shared stages read it: `FeedbackData` with no feedback
@@ -247,12 +257,12 @@ def data_stage(parent: Path, run_dir: Path, split: Split,
               "kept": remaining.sizes}
     if len(remaining.train) == 0:
         raise ForgetError(f"{parent}: erasing these users leaves no training review")
-    item_map = pd.read_parquet(parent / "data" / "item_map.parquet").astype(object)
+    item_map = read_table(parent / "data" / "item_map.parquet", encryption).astype(object)
     data = FeedbackData(remaining, item_map, [], [], counts["removed"])
     folder = run_dir / "data"
-    remaining.save(folder)
-    data.reviews.to_parquet(folder / "reviews.parquet", index=False)
-    item_map.to_parquet(folder / "item_map.parquet", index=False)
+    remaining.save(folder, encryption)
+    write_table(data.reviews, folder / "reviews.parquet", encryption)
+    write_table(item_map, folder / "item_map.parquet", encryption)
     write_json(folder / DATA_FILE, {"users": len(doomed), **counts,
                                     "split": remaining.summary()})
     return data, counts
@@ -265,7 +275,7 @@ def parent_cache_dir(parent: Path) -> Path:
 
 
 def sentiment_stage(parent: Path, run_dir: Path, split: Split,
-                    run_config: config_lib.RunConfig, parent_cache: Path,
+                    run_config: config_lib.RunConfig, parent_cache: ScoreCache,
                     progress: bool) -> tuple[SentimentModel, Scores]:
     """Scores the remaining training reviews through a cache of remaining texts only.
 
@@ -279,7 +289,7 @@ def sentiment_stage(parent: Path, run_dir: Path, split: Split,
     model = SentimentModel.load(folder / "model")
     frames = [f for f in split.all_parts.values() if len(f)]
     keys = text_keys(review_texts(pd.concat(frames, ignore_index=True)))
-    cache = copy_scores(ScoreCache(parent_cache), folder / "scores", keys)
+    cache = copy_scores(parent_cache, folder / "scores", keys)
     scores = score_reviews(model, split.train, run_config.sentiment, cache, progress)
     write_json(folder / "forget.json", {"scored": len(split.train), "cache": dict(cache.stats),
                                         "fingerprint": model.fingerprint()})
@@ -299,27 +309,6 @@ def decide_erasure(evaluation: dict, config: ForgetConfig) -> Decision:
     else:
         reason = f"erasure: published although the guardrail alone would refuse: {judged.reason}"
     return dataclasses.replace(judged, publish=True, forced=True, reason=reason)
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-def _erased_text_keys(before: Split, users: Sequence[str], after: Split) -> np.ndarray:
-    """Text keys of the users' reviews that no remaining review shares."""
-    doomed = set(users)
-    frames = [f[f["user_id"].astype(str).isin(doomed)] for f in before.all_parts.values()]
-    theirs = pd.concat(frames, ignore_index=True)
-    kept = [f for f in after.all_parts.values() if len(f)]
-    remaining = set(text_keys(review_texts(pd.concat(kept, ignore_index=True)))) if kept else set()
-    keys = [k for k in np.unique(text_keys(review_texts(theirs))) if k not in remaining]
-    return np.array(keys, dtype="S32")
-
-
-def _no_ids(message: str, matched: Matched) -> str:
-    """`message` with every form of the users' ids masked (for records of a failure)."""
-    for needle in sorted(matched.needles, key=len, reverse=True):
-        message = message.replace(needle, "<erased id>")
-    return message
 
 
 def write_forget_report(state: UpdateState, erasure: dict, timing: dict) -> Path:

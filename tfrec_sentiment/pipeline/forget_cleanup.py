@@ -26,15 +26,19 @@ import mmap
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from tfrec_sentiment.export.versions import delete_versions, publish_lock, versions
+from tfrec_sentiment.io import EncryptedTableError, read_table
 from tfrec_sentiment.pipeline.forget_ids import Matched
 from tfrec_sentiment.pipeline.update import LINEAGE_FILE, RECORD_KEY
 from tfrec_sentiment.sentiment.cache_edit import remove_scores
 from tfrec_sentiment.sentiment.inference import ScoreCache
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 
 @dataclasses.dataclass
@@ -62,14 +66,16 @@ class Cleanup:
 
 
 def clean_up(model_dir: Path, version: int, parent: Path, run_dir: Path, matched: Matched,
-             erased_keys: np.ndarray, cache_dir: Path, mode: str) -> Cleanup:
+             erased_keys: np.ndarray, cache: ScoreCache, mode: str,
+             encryption: TableEncryption | None = None) -> Cleanup:
     """Deletes (or lists) what still holds the users once `version` is live.
 
     Older versions whose files hold an id, run folders that hold one (`related_runs`
     of `parent` and the older versions, never `run_dir`), and the entries of the
-    erased texts (`erased_keys`) in the parent's score cache `cache_dir` when it lies
-    outside those run folders (a shared `sentiment.cache_dir`). Versions are deleted
-    under the publish lock, renamed to a hidden name first (`delete_versions`).
+    erased texts (`erased_keys`) in the parent's score `cache` when it lies outside
+    those run folders (a shared `sentiment.cache_dir`). Versions are deleted under the
+    publish lock, renamed to a hidden name first (`delete_versions`). `encryption`
+    reads the runs' encrypted tables (`holds`).
     """
     needles = [n.encode("utf-8") for n in matched.needles]
     cleanup = Cleanup(mode)
@@ -77,12 +83,13 @@ def clean_up(model_dir: Path, version: int, parent: Path, run_dir: Path, matched
     cleanup.versions = [v for v in older if holds(model_dir / str(v), needles)]
     runs = related_runs(parent, model_dir, older)
     own = run_dir.resolve()
-    cleanup.runs = [str(r) for r in runs if r.resolve() != own and holds(r, needles)]
-    if not any(cache_dir.resolve().is_relative_to(Path(r).resolve()) for r in cleanup.runs):
-        cache = ScoreCache(cache_dir)
+    cleanup.runs = [str(r) for r in runs
+                    if r.resolve() != own and holds(r, needles, encryption)]
+    cache_dir = cache.directory.resolve()
+    if not any(cache_dir.is_relative_to(Path(r).resolve()) for r in cleanup.runs):
         cleanup.cache_entries = sum(entry is not None for f in cache.fingerprints()
                                     for entry in cache.lookup(f, erased_keys))
-        cleanup.score_cache = str(cache_dir) if cleanup.cache_entries else None
+        cleanup.score_cache = str(cache.directory) if cleanup.cache_entries else None
     if mode != "delete":
         return cleanup
     with publish_lock(model_dir):
@@ -90,7 +97,7 @@ def clean_up(model_dir: Path, version: int, parent: Path, run_dir: Path, matched
     for run in cleanup.runs:
         shutil.rmtree(run)
     if cleanup.score_cache is not None:
-        remove_scores(ScoreCache(cache_dir), erased_keys)
+        remove_scores(cache, erased_keys)
     cleanup.done = True
     return cleanup
 
@@ -125,18 +132,21 @@ def related_runs(parent: Path, model_dir: Path, older: Sequence[int]) -> list[Pa
     return list(found)
 
 
-def holds(folder: Path, needles: Sequence[bytes]) -> bool:
+def holds(folder: Path, needles: Sequence[bytes],
+          encryption: TableEncryption | None = None) -> bool:
     """Whether any file under `folder` holds one of `needles` (UTF-8 ids).
 
-    Parquet tables are read and their string values searched (compression hides
-    bytes on disk), `.npz` arrays loaded (string arrays searched), every other file
-    searched byte for byte.
+    Parquet tables are read (`io.read_table`, with `encryption` for encrypted ones)
+    and their string values searched (compression hides bytes on disk); a table
+    that cannot be decrypted counts as holding them (it cannot be shown not to).
+    `.npz` arrays are loaded (string arrays searched), every other file is searched
+    byte for byte.
     """
     if not needles:
         return False
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         if path.suffix == ".parquet":
-            found = _table_holds(path, needles)
+            found = _table_holds(path, needles, encryption)
         elif path.suffix == ".npz":
             found = _arrays_hold(path, needles)
         else:
@@ -146,13 +156,18 @@ def holds(folder: Path, needles: Sequence[bytes]) -> bool:
     return False
 
 
-def _table_holds(path: Path, needles: Sequence[bytes]) -> bool:
-    frame = pd.read_parquet(path)
+def _table_holds(path: Path, needles: Sequence[bytes],
+                 encryption: TableEncryption | None) -> bool:
+    try:
+        frame = read_table(path, encryption)
+    except EncryptedTableError:
+        return True
     for column in frame.columns:
-        values = frame[column]
-        if values.dtype.kind in "iufbmM":
+        if frame[column].dtype.kind in "iufbmM":
             continue
-        blob = "\x00".join(map(str, values.dropna().tolist())).encode("utf-8", "surrogatepass")
+        values = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                  for v in frame[column].dropna().tolist() if isinstance(v, str | bytes)]
+        blob = "\x00".join(values).encode("utf-8", "surrogatepass")
         if any(n in blob for n in needles):
             return True
     return False

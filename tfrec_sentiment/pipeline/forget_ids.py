@@ -1,4 +1,4 @@
-"""Which users an erasure takes: requested ids matched raw or as pseudonyms (`pipeline.forget`).
+"""Which users and texts an erasure takes: ids matched raw or as pseudonyms (`pipeline.forget`).
 
 An id is looked up among the run's user ids as given and, when the pseudonymisation
 key is available, as its HMAC pseudonym (`data.pseudonymize`). Unknown ids are
@@ -16,10 +16,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+import pandas as pd
+
 from tfrec_sentiment.data.pseudonymize import key_available, pseudonymize_ids
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.update import UpdateError
+from tfrec_sentiment.sentiment.inference import text_keys
+from tfrec_sentiment.sentiment.labels import review_texts
 
 
 class ForgetError(UpdateError):
@@ -104,3 +109,21 @@ def check_unknown(matched: Matched, config: ForgetConfig, key: bool) -> None:
 def _positions(positions: Sequence[int], most: int = 10) -> str:
     shown = ", ".join(map(str, positions[:most]))
     return shown + (f" and {len(positions) - most} more" if len(positions) > most else "")
+
+
+def erased_text_keys(before: Split, users: Sequence[str], after: Split) -> np.ndarray:
+    """Text keys of the users' reviews that no remaining review shares."""
+    doomed = set(users)
+    frames = [f[f["user_id"].astype(str).isin(doomed)] for f in before.all_parts.values()]
+    theirs = pd.concat(frames, ignore_index=True)
+    kept = [f for f in after.all_parts.values() if len(f)]
+    remaining = set(text_keys(review_texts(pd.concat(kept, ignore_index=True)))) if kept else set()
+    keys = [k for k in np.unique(text_keys(review_texts(theirs))) if k not in remaining]
+    return np.array(keys, dtype="S32")
+
+
+def mask_ids(message: str, matched: Matched) -> str:
+    """`message` with every form of the users' ids masked (for records of a failure)."""
+    for needle in sorted(matched.needles, key=len, reverse=True):
+        message = message.replace(needle, "<erased id>")
+    return message

@@ -31,7 +31,8 @@ from tfrec_sentiment.sentiment.scores import Scores
 def copy_scores(source: ScoreCache, directory: str | Path, keys: np.ndarray) -> ScoreCache:
     """A new cache at `directory` holding only `source`'s entries of `keys`.
 
-    One shard per fingerprint; keys `source` lacks are skipped (nothing is scored).
+    One shard per fingerprint, encrypted as `source` is; keys `source` lacks are
+    skipped (nothing is scored).
 
     Args:
         source: the cache to copy from.
@@ -41,7 +42,7 @@ def copy_scores(source: ScoreCache, directory: str | Path, keys: np.ndarray) -> 
     Returns:
         The new `ScoreCache`.
     """
-    target = ScoreCache(directory)
+    target = ScoreCache(directory, source.encryption)
     keys = np.unique(np.asarray(keys, dtype="S32"))
     for fingerprint in source.fingerprints():
         found = [(key, entry) for key, entry in zip(keys, source.lookup(fingerprint, keys))
