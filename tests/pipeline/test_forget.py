@@ -346,3 +346,23 @@ def test_forget_on_a_tiny_real_file(shared_cases, tmp_path):
     out = recommend(result.version_dir, [victim, STRANGER])
     assert (out[0] == out[1]).all()
     assert versions(Path(export.root) / MODEL) == [2] and not run.exists()
+
+
+def test_encrypted_tables_are_read_with_the_key_and_count_as_holding_without(tmp_path):
+    from tfrec_sentiment.io import write_table
+    from tfrec_sentiment.privacy import TableEncryption, create_key_file
+    from tfrec_sentiment.sentiment.cache_edit import copy_scores
+
+    encryption = TableEncryption.local(create_key_file(tmp_path / "keys.json", ["footer"]))
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    write_table(pd.DataFrame({"user_id": ["A1B2C3D4E5", "x"]}), run / "data" / "train.parquet",
+                encryption)
+    assert holds(run, [b"A1B2C3D4E5"], encryption) and not holds(run, [b"Z9Y8X7"], encryption)
+    assert holds(run, [b"Z9Y8X7"])  # cannot be read without the key: counted, no crash
+    cache = ScoreCache(tmp_path / "cache", encryption)
+    cache.add("fp", text_keys(["mine", "theirs"]),
+              Scores(np.ones([2, 3], np.float32), np.ones([2, 4], np.float32)))
+    copy = copy_scores(cache, tmp_path / "copy", text_keys(["theirs"]))
+    assert copy.encryption is encryption and len(copy.keys("fp")) == 1
+    assert all(p.read_bytes().endswith(b"PARE") for p in (tmp_path / "copy").rglob("part-*"))
