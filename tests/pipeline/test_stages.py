@@ -57,7 +57,7 @@ def test_the_chain_marks_switched_off_stages_skipped_in_timing_and_report(tmp_pa
     config = config_lib.resolve("smoke", ["data.cold_user_share=0", "evaluation.cold_start_ks=1"])
     split = SimpleNamespace(cold=pd.DataFrame(), sizes={"train": 1})
     ablation = SimpleNamespace(to_markdown=lambda: "| model |\n|---|\n| full |")
-    monkeypatch.setattr(pipeline, "data_stage", lambda config, out: (None, split))
+    monkeypatch.setattr(pipeline, "data_stage", lambda *a: (None, split))
     monkeypatch.setattr(pipeline, "fit_memory_budget", lambda config, split, out: (config, None))
     monkeypatch.setattr(pipeline, "sentiment_stage", lambda *a: (None, None))
     monkeypatch.setattr(pipeline, "feature_stage", lambda *a: None)
