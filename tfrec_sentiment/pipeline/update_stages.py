@@ -11,6 +11,15 @@ new scores go to the new run's cache. `train_and_judge` is shared with the erasu
 
 Example:
 
+>>> import tempfile
+>>> source = Path(tempfile.mkdtemp()) / "scores"
+>>> source.mkdir()
+>>> _ = (source / "part-0.parquet").write_bytes(b"scores")
+>>> copy = link_tree(source, source.parent / "linked")
+>>> (copy / "part-0.parquet").read_bytes(), (copy / "part-0.parquet").samefile(
+...     source / "part-0.parquet")
+(b'scores', True)
+>>> shutil.rmtree(source.parent)
 >>> data = feedback_stage(parent, run_dir, ["feedback.jsonl"], UpdateConfig(),  # doctest: +SKIP
 ...                       run_config, None, None)
 >>> model, scores = sentiment_stage(parent, run_dir, data.split.train,          # doctest: +SKIP
