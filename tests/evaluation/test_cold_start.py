@@ -192,21 +192,27 @@ def test_protocol_runs_every_model_on_the_same_users(chain, tmp_path):
     assert "text-aware (from reviews) − item-kNN (given items)" in text
 
 
-def test_cli_runs_the_protocol_on_a_run_folder(chain, tmp_path, capsys):
+def test_cli_runs_the_protocol_on_an_encrypted_run_folder(chain, tmp_path, capsys):
     import dataclasses
 
     from tests.recsys.trained_fixture import tiny_config
     from tfrec_sentiment import config as config_lib
+    from tfrec_sentiment.io import encryption_facts
+    from tfrec_sentiment.privacy import PrivacyConfig, create_key_file, table_encryption
 
     split, tables, full, _, sentiment, _ = chain
     run = tmp_path / "run"
-    split.save(run / "data")
-    tables.save(run / "features")
+    # The run's tables are encrypted: the CLI opens them with the config's key source.
+    privacy = PrivacyConfig(key_file=str(create_key_file(tmp_path / "keys.json")))
+    encryption = table_encryption(privacy)
+    split.save(run / "data", encryption)
+    tables.save(run / "features", encryption)
     full.save(run / "recsys")
     sentiment.save(run / "sentiment" / "model")
+    assert encryption_facts(run / "data" / "cold.parquet") == {"footer": "encrypted"}
     config = config_lib.resolve("smoke")
     config = dataclasses.replace(
-        config, recsys=tiny_config(epochs=1),
+        config, recsys=tiny_config(epochs=1), privacy=privacy,
         evaluation=dataclasses.replace(config.evaluation, n_resamples=50))
     config_lib.save(config, run / "config.json")
     assert cold_start.main(["--run", str(run), "--ks", "2"]) == 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,6 +91,24 @@ def test_reading_an_encrypted_column_without_keys_would_abort(keys, tmp_path):
     code = f"import pandas as pd; pd.read_parquet({str(path)!r})"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert result.returncode != 0
+
+
+def test_parquet_is_read_only_through_io():
+    """Since a keyless read of an encrypted column aborts the process, every reader of
+    a run's tables (the CLIs, forget's cleanup scan, ...) goes through `io.read_table`
+    / `read_arrow`, which refuse first: no other module calls a Parquet reader, but
+    the input readers (data/readers: a user's data set, never a run's table)."""
+    root = Path(__file__).resolve().parents[2]
+    reader = re.compile(r"read_parquet|pq\.read_table|ParquetFile|ParquetDataset")
+    exempt = {root / "tfrec_sentiment" / "io.py",
+              *(root / "tfrec_sentiment" / "data" / "readers").rglob("*.py")}
+    sources = [p for folder in ("tfrec_sentiment", "tools")
+               for p in sorted((root / folder).rglob("*.py")) if p not in exempt]
+    assert len(sources) > 50
+    found = [f"{p.relative_to(root)}:{number}" for p in sources
+             for number, line in enumerate(p.read_text().splitlines(), 1)
+             if reader.search(line)]
+    assert found == []
 
 
 def test_run_tables_and_score_cache_are_encrypted(keys, tmp_path):

@@ -29,10 +29,10 @@ per-user arrays and the slices are those of the main table), for k in
   `recsys.serving`). As in that signature, the given items are also excluded.
 
 Models are compared with the paired bootstrap over users (`stats.paired_bootstraps`).
-The models that answer from given reviews are `cold_start_models.py`, one k's result
-and table `cold_start_report.py` (both re-exported here).
+The models that answer from given reviews are `cold_start_models.py`, one k's result,
+its table and the report files `cold_start_report.py` (both re-exported here).
 `run_cold_start` writes `cold_start.md` and `cold_start.json`; the CLI runs it on a
-finished run folder:
+finished run folder (an encrypted one with the key source of its config.json):
 
     python -m tfrec_sentiment.evaluation.cold_start --run runs/<run>
 
@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -59,7 +58,11 @@ import pandas as pd
 
 from tfrec_sentiment.data.splits import tie_break_keys
 from tfrec_sentiment.evaluation.cold_start_models import FromReviews, GivenItemsKNN
-from tfrec_sentiment.evaluation.cold_start_report import ColdStartResult
+from tfrec_sentiment.evaluation.cold_start_report import (
+    REPORT_FILES,
+    ColdStartResult,
+    save_cold_start,
+)
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
     LOWER_IS_BETTER,
@@ -81,7 +84,6 @@ MODELS = (POPULARITY, ITEM_KNN, IDS_OOV, TEXT_AWARE)
 # (candidate, reference) pairs of the bootstrap table.
 PAIRS = ((TEXT_AWARE, POPULARITY), (TEXT_AWARE, ITEM_KNN), (TEXT_AWARE, IDS_OOV),
          (ITEM_KNN, POPULARITY))
-REPORT_FILES = ("cold_start.md", "cold_start.json")
 
 
 @dataclasses.dataclass
@@ -294,24 +296,6 @@ def run_cold_start(config, split, tables, recommender, sentiment, out_dir: str |
     return results
 
 
-def save_cold_start(results: Mapping[int, ColdStartResult], out_dir: str | Path,
-                    title: str = "") -> dict[str, Path]:
-    """Writes `cold_start.md` (one table per k) and `cold_start.json`."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = [f"# Cold-start users{': ' + title if title else ''}", "",
-            "Users held out whole from training (data.cold_user_share); each is given "
-            "the first k reviews (text, stars, item) and the models rank the catalogue "
-            "(training items, the given ones excluded) for the later reviews. Ranking "
-            "metrics only; ↓ = lower is better.", ""]
-    text += [result.to_markdown() for result in results.values()]
-    paths = {"markdown": out_dir / REPORT_FILES[0], "json": out_dir / REPORT_FILES[1]}
-    paths["markdown"].write_text("\n".join(text))
-    paths["json"].write_text(json.dumps(
-        {str(k): r.to_dict() for k, r in results.items()}, indent=1) + "\n")
-    return paths
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the cold-start protocol on a finished run folder and prints the tables."""
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -323,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tfrec_sentiment import config as config_lib
     from tfrec_sentiment.data.splits import Split
     from tfrec_sentiment.features.tables import FeatureTables
+    from tfrec_sentiment.privacy import table_encryption
     from tfrec_sentiment.recsys.trained import TrainedRecommender
     from tfrec_sentiment.sentiment.model import SentimentModel
 
@@ -331,11 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ks:
         config = dataclasses.replace(config, evaluation=dataclasses.replace(
             config.evaluation, cold_start_ks=tuple(int(k) for k in args.ks.split(","))))
-    split = Split.load(run / "data")
+    encryption = table_encryption(config.privacy)  # an encrypted run's key source
+    split = Split.load(run / "data", encryption)
     if len(split.cold) == 0:
         parser.error(f"{run / 'data'} holds no cold users (data.cold_user_share was 0, or "
                      f"the run predates it): retrain with a share > 0")
-    tables = FeatureTables.load(run / "features")
+    tables = FeatureTables.load(run / "features", encryption)
     recommender = TrainedRecommender.load(run / "recsys", tables)
     sentiment = SentimentModel.load(run / "sentiment" / "model")
     # The ids-only model of the ablation is not saved in the run folder: trained again.

@@ -1,13 +1,19 @@
-"""One k of the cold-start protocol: every model's metrics, the comparisons, the table."""
+"""One k of the cold-start protocol: every model's metrics, the comparisons, the table;
+the report files of every k (`save_cold_start`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from collections.abc import Mapping
+from pathlib import Path
 
 from tfrec_sentiment.evaluation.ablation_report import diff_cell, metric_column, no_nan
 from tfrec_sentiment.evaluation.evaluate import EvalResult, metric_names
 from tfrec_sentiment.evaluation.stats import BootstrapDiff
+
+REPORT_FILES = ("cold_start.md", "cold_start.json")
 
 
 @dataclasses.dataclass
@@ -58,3 +64,21 @@ class ColdStartResult:
             lines.append(f"| {candidate} − {reference} | "
                          + " | ".join(diff_cell(cells[m]) for m in keys) + " |")
         return "\n".join(lines) + "\n"
+
+
+def save_cold_start(results: Mapping[int, ColdStartResult], out_dir: str | Path,
+                    title: str = "") -> dict[str, Path]:
+    """Writes `cold_start.md` (one table per k) and `cold_start.json`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = [f"# Cold-start users{': ' + title if title else ''}", "",
+            "Users held out whole from training (data.cold_user_share); each is given "
+            "the first k reviews (text, stars, item) and the models rank the catalogue "
+            "(training items, the given ones excluded) for the later reviews. Ranking "
+            "metrics only; ↓ = lower is better.", ""]
+    text += [result.to_markdown() for result in results.values()]
+    paths = {"markdown": out_dir / REPORT_FILES[0], "json": out_dir / REPORT_FILES[1]}
+    paths["markdown"].write_text("\n".join(text))
+    paths["json"].write_text(json.dumps(
+        {str(k): r.to_dict() for k, r in results.items()}, indent=1) + "\n")
+    return paths
