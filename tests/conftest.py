@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 SHARED_CASES = Path(os.environ.get("TFREC_SHARED_CASES", REPO_ROOT.parent / "shared" / "cases"))
 TEST_REPLICAS = 2
+# The pseudonymisation key of the update parent run, in a variable only its config names.
+PARENT_KEY_ENV = "TFREC_TEST_PARENT_KEY"
+PARENT_KEY = "parent-run-secret"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,20 +95,31 @@ def minilm_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def update_parent(tmp_path_factory) -> types.SimpleNamespace:
+def update_parent(tmp_path_factory) -> Iterator[types.SimpleNamespace]:
     """One small finished run and its feedback (tests/pipeline/update_fixture.py).
 
-    Trained and published once per session for the update tests of tests/pipeline and
-    tests/tools. Fields: `folder`, `logs`, `run` (the run folder: read it, never write
-    it), `saved` (the saved_models root holding version 1: copy it before publishing).
+    Trained and published once per session for the update, forget and pseudonymous
+    serving tests. Fields: `folder`, `logs`, `run` (the run folder: read it, never write
+    it), `saved` (the saved_models root holding version 1: copy it before publishing),
+    `key`.
+
+    The run is pseudonymous: its config names its own key variable
+    (`data.pseudonymize_key_env`, set to `key` for the session; no other test's
+    config names it) and `export.require_pseudonyms=true`, so its tables, features
+    and version 1 know only pseudonyms. Take user ids from the run's tables; `logs`
+    hold the raw ids a shop sends (`privacy.pseudonymize(ids, key)` maps them).
     """
     from tests.pipeline.update_fixture import demo_logs, parent_run
 
     folder = tmp_path_factory.mktemp("update")
     logs = demo_logs(folder / "logs")
     saved = folder / "saved_models"
-    run = parent_run(folder, logs, saved)
-    return types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved)
+    environment = pytest.MonkeyPatch()
+    environment.setenv(PARENT_KEY_ENV, PARENT_KEY)  # updates and erasures read it too
+    run = parent_run(folder, logs, saved, extra=(f"data.pseudonymize_key_env={PARENT_KEY_ENV}",
+                                                 "export.require_pseudonyms=true"))
+    yield types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved, key=PARENT_KEY)
+    environment.undo()
 
 
 @pytest.fixture(scope="session")

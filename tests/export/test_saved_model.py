@@ -54,9 +54,11 @@ def _tensor(values) -> tf.Tensor:
     return tf.constant([v if isinstance(v, bytes) else v.encode() for v in values], tf.string)
 
 
-def _serve(version_dir: Path, tmp_path: Path) -> dict:
+def _serve(version_dir: Path, tmp_path: Path, calls=REQUESTS) -> dict:
+    """`calls` ((signature, {input: values}) pairs, as `REQUESTS`) answered by the
+    stand-in server in a fresh process; its JSON line."""
     requests = [{"signature": name, "inputs": {k: encode(_tensor(v)) for k, v in inputs.items()}}
-                for name, inputs in REQUESTS]
+                for name, inputs in calls]
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(requests))
     # TF Serving knows nothing of the Keras-world switch.

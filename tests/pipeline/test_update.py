@@ -32,6 +32,7 @@ from tfrec_sentiment.pipeline.update import (
     load_parent_config,
     run_update,
 )
+from tfrec_sentiment.privacy import pseudonymize
 
 MODEL = "shop"
 FAST = UpdateConfig(epochs=3)  # a candidate that passes the guardrail (publishing tests)
@@ -104,7 +105,9 @@ def test_new_users_and_items_join_the_vocabularies_and_get_recommendations(world
     train = Split.load(result.run_dir / "data").train
     known_users, known_items = set(result.candidate.tables.ids["user"]), set(
         result.candidate.tables.ids["item"])
-    new_users = [u for u in world.logs.new_users if u in set(train["user_id"])]
+    # The parent run is pseudonymous: the feedback's raw ids took the same pseudonyms.
+    new_users = [u for u in pseudonymize(world.logs.new_users, world.key)
+                 if u in set(train["user_id"])]
     new_items = [i for i in world.logs.new_items if i in set(train["item_id"])]
     assert new_users and new_items  # the feedback's training part has some of each
     assert set(new_users) <= known_users and set(new_items) <= known_items

@@ -66,3 +66,40 @@ def test_training_refuses_to_start_without_a_key(monkeypatch):
     assert check_privacy(config, export=False) is None  # no export, no raw ids served
     monkeypatch.setenv(PSEUDONYMIZE_KEY_ENV, "shop-secret")
     assert check_privacy(config) is None  # and no key source: plain tables
+
+
+def test_a_pseudonymous_export_serves_the_clients_pseudonyms_in_a_fresh_process(
+        update_parent, tmp_path):
+    """Version 1 of the session's pseudonymous run (`update_parent`: trained with a key,
+    exported with `export.require_pseudonyms=true`), served by the stand-in for TF
+    Serving (tests/export/standalone_server.py): the pseudonym a client computes from
+    a raw id reaches that user; the raw id itself is a stranger to the model."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the sentiment side's ops, in this process)
+
+    from tests.export.test_saved_model import _serve
+    from tests.export.wire import decode
+    from tfrec_sentiment.data.splits import Split
+    from tfrec_sentiment.features.tables import FeatureTables
+
+    run, key = update_parent.run, update_parent.key
+    assert config_lib.load(run / "config.json").export.require_pseudonyms
+    check_pseudonymous(FeatureTables.load(run / "features").ids["user"])  # what it accepted
+    # The raw id (as the shop knows it) of the user with the most training reviews.
+    raw_ids = pd.read_csv(update_parent.logs.parent, dtype=str)["user_id"].unique()
+    raw_of = dict(zip(pseudonymize(raw_ids, key), raw_ids))
+    pseudonym = str(Split.load(run / "data").train["user_id"].value_counts().index[0])
+    raw = raw_of[pseudonym]
+    assert pseudonymize([raw], key)[0] == pseudonym and raw != pseudonym
+    users = [pseudonym, raw, "nobody-at-all"]
+
+    version = update_parent.saved / "shop" / "1"
+    served = _serve(version, tmp_path, [("recommend", {"user_id": users})])
+    got = {name: decode(tensor) for name, tensor in served["results"][0].items()}
+    want = tf.saved_model.load(str(version)).signatures["recommend"](user_id=tf.constant(users))
+    np.testing.assert_array_equal(got["item_ids"], want["item_ids"].numpy())
+    np.testing.assert_allclose(got["scores"], want["scores"].numpy(), atol=1e-5)
+    # The raw id takes the unknown-user path (the stranger's answer); the pseudonym not.
+    np.testing.assert_array_equal(got["item_ids"][1], got["item_ids"][2])
+    np.testing.assert_allclose(got["scores"][1], got["scores"][2], atol=1e-6)
+    assert not np.allclose(got["scores"][0], got["scores"][2], atol=1e-6)
