@@ -3,11 +3,15 @@
 One erasure of the session's parent run (`update_parent`, tests/conftest.py), on a
 private copy of the run and its saved models, serves every assertion on the
 outcome (`forgotten`); the cleanup's modes and the id matching are checked on
-small hand-made folders without training.
+small hand-made folders without training. The parent is pseudonymous (its key in the
+environment) and the copy's tables are encrypted at rest (a key file in its
+config.json), so that erasure is asked with the user's raw id and runs end to end
+on an encrypted run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -21,12 +25,13 @@ import pytest
 import tensorflow as tf
 
 from tests.pipeline.update_fixture import parent_run
+from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.pseudonymize import pseudonymize_ids
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.versions import versions
 from tfrec_sentiment.features.tables import FeatureTables
-from tfrec_sentiment.io import read_table
+from tfrec_sentiment.io import encryption_facts, read_arrow, read_table, write_arrow
 from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.forget import (
     Matched,
@@ -36,8 +41,9 @@ from tfrec_sentiment.pipeline.forget import (
     run_forget,
 )
 from tfrec_sentiment.pipeline.forget_cleanup import clean_up, holds
-from tfrec_sentiment.privacy import table_encryption
+from tfrec_sentiment.privacy import create_key_file, pseudonymize, table_encryption
 from tfrec_sentiment.privacy.config import PrivacyConfig
+from tfrec_sentiment.privacy.encryption import TableEncryption
 from tfrec_sentiment.sentiment.inference import ScoreCache, text_keys
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.scores import Scores
@@ -58,6 +64,30 @@ def private_copy(world: types.SimpleNamespace, folder: Path) -> tuple[Path, Expo
     return run, ExportConfig(root=str(root), model_name=MODEL, top_k=5)
 
 
+def encrypt_run(run: Path, key_file: Path) -> TableEncryption:
+    """Turns a plain run folder into an encrypted one: every Parquet file (tables and
+    score-cache parts) rewritten with Parquet modular encryption, and the key source
+    in its config.json, as if it had been trained with `privacy.key_file` set."""
+    privacy = PrivacyConfig(key_file=str(create_key_file(key_file)))
+    encryption = table_encryption(privacy)
+    tables = [p for p in sorted(run.rglob("*")) if p.is_file() and _parquet(p) == b"PAR1"]
+    assert len(tables) > 5  # the split, features, score cache, ...
+    for path in tables:
+        write_arrow(read_arrow(path), path, encryption)
+    config = config_lib.load(run / "config.json")
+    config_lib.save(dataclasses.replace(config, privacy=privacy), run / "config.json")
+    return encryption
+
+
+def _parquet(path: Path) -> bytes | None:
+    """The Parquet magic ending a file (b"PAR1" plain, b"PARE" encrypted footer), or None."""
+    with open(path, "rb") as handle:
+        if handle.read(4) not in (b"PAR1", b"PARE"):
+            return None
+        handle.seek(-4, 2)
+        return handle.read(4)
+
+
 def recommend(version_dir: Path, user_ids: list[str]) -> np.ndarray:
     import tensorflow_text  # noqa: F401  (the sentiment side's ops)
 
@@ -70,10 +100,15 @@ def recommend(version_dir: Path, user_ids: list[str]) -> np.ndarray:
 def forgotten(update_parent, tmp_path_factory) -> types.SimpleNamespace:
     folder = tmp_path_factory.mktemp("forget")
     run, export = private_copy(update_parent, folder)
-    split = Split.load(run / "data")
+    encryption = encrypt_run(run, folder / "keys.json")
+    config_copy = shutil.copy(run / "config.json", folder / "parent-config.json")
+    split = Split.load(run / "data", encryption)
     train = split.train
     # The user with the most training reviews: their rows shape the item aggregates.
     victim = str(train["user_id"].value_counts().index[0])
+    # ... and the raw id the shop knows them by (the run stores pseudonyms only).
+    raw_ids = pd.read_csv(update_parent.logs.parent, dtype=str)["user_id"].unique()
+    raw = dict(zip(pseudonymize(raw_ids, update_parent.key), raw_ids))[victim]
     rows = pd.concat([f[f["user_id"] == victim] for f in split.all_parts.values()])
     model_dir = Path(export.root) / MODEL
     assert holds(model_dir / "1", [victim.encode()])  # version 1 knows them: the scan sees it
@@ -85,32 +120,38 @@ def forgotten(update_parent, tmp_path_factory) -> types.SimpleNamespace:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
-        result = run_forget(run, [victim, UNKNOWN, victim], ForgetConfig(epochs=1,
-                                                                         unknown_ids="count"),
+        # Raw, unknown, and the stored pseudonym of the same user (counted once).
+        result = run_forget(run, [raw, UNKNOWN, victim], ForgetConfig(epochs=1,
+                                                                      unknown_ids="count"),
                             export=export, run_dir=folder / "runs" / "forget-1", progress=False)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    return types.SimpleNamespace(result=result, victim=victim, rows=rows, parent=run,
-                                 parent_train=train, model_dir=model_dir, messages=messages)
+    return types.SimpleNamespace(result=result, victim=victim, raw=raw, rows=rows, parent=run,
+                                 parent_train=train, model_dir=model_dir, messages=messages,
+                                 encryption=encryption, parent_config=config_copy)
 
 
 # --- what must not be left anywhere -----------------------------------------------------
 
 
 def _needles(forgotten) -> tuple[list[bytes], set[bytes]]:
-    """The victim's id and review texts (as bytes), and the score-cache keys of the texts."""
+    """The victim's ids (stored and raw) and review texts (as bytes), and the
+    score-cache keys of the texts."""
     texts = [t for t in forgotten.rows["text"].astype(str) if len(t) > 20]
     assert texts  # the demo's texts are sentences, unique per review
     keys = set(text_keys(review_texts(forgotten.rows)).tolist())
-    return [forgotten.victim.encode()] + [t.encode() for t in texts], keys
+    ids = [forgotten.victim.encode(), forgotten.raw.encode()]
+    return ids + [t.encode() for t in texts], keys
 
 
-def _found_in(path: Path, needles: list[bytes], keys: set[bytes]) -> list[str]:
-    """Where in one file a needle (or a cache key) occurs, files decoded by kind."""
+def _found_in(path: Path, needles: list[bytes], keys: set[bytes],
+              encryption: TableEncryption | None = None) -> list[str]:
+    """Where in one file a needle (or a cache key) occurs, files decoded by kind
+    (Parquet tables and score-cache parts decrypted with `encryption`)."""
     hits = []
-    if path.suffix == ".parquet":
-        frame = read_table(path, table_encryption(PrivacyConfig()))  # a run without a key
+    if _parquet(path) is not None:
+        frame = read_table(path, encryption)
         for column in frame.columns:
             values = frame[column].tolist()
             blob = "\x00".join(map(str, values)).encode()
@@ -161,7 +202,7 @@ def test_no_file_of_the_new_run_holds_the_users_id_or_texts(forgotten):
     needles, keys = _needles(forgotten)
     run_dir = forgotten.result.run_dir
     hits = [h for p in sorted(run_dir.rglob("*")) if p.is_file()
-            for h in _found_in(p, needles, keys)]
+            for h in _found_in(p, needles, keys, forgotten.encryption)]
     assert hits == []
     # The search can fail: the parent run held both (it is deleted by now, so its
     # training table is checked through the rows the fixture read from it).
@@ -214,15 +255,28 @@ def test_lineage_counts_the_erasure_and_names_no_one(forgotten):
     assert erasure["created"] and erasure["cleanup"]["versions"] == [1]
     assert sum(erasure["rows_removed"].values()) == len(forgotten.rows)
     recorded = json.dumps(lineage) + (result.run_dir / "erasure.json").read_text()
-    assert victim not in recorded and UNKNOWN not in recorded
-    assert forgotten.messages and not [m for m in forgotten.messages
-                                       if victim in m or UNKNOWN in m]
+    named = (victim, forgotten.raw, UNKNOWN)
+    assert not [n for n in named if n in recorded]
+    assert forgotten.messages and not [m for m in forgotten.messages for n in named if n in m]
+
+
+def test_the_erased_run_stays_encrypted_at_rest(forgotten):
+    run_dir = forgotten.result.run_dir
+    tables = {p: _parquet(p) for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    tables = {p: magic for p, magic in tables.items() if magic is not None}
+    assert any(p.parent.name == "data" for p in tables) and any(
+        "scores" in p.parts for p in tables)  # the split and the new score cache
+    assert {str(p): m for p, m in tables.items() if m != b"PARE"} == {}
+    assert all(encryption_facts(p) == {"footer": "encrypted"} for p in tables)
+    # The new run names the same key source: its readers (update, forget) open it.
+    assert config_lib.load(run_dir / "config.json").privacy == config_lib.load(
+        forgotten.parent_config).privacy
 
 
 def test_their_reviews_leave_item_aggregates_popularity_and_histories(forgotten):
     result, victim = forgotten.result, forgotten.victim
-    tables = FeatureTables.load(result.run_dir / "features")
-    train = Split.load(result.run_dir / "data").train
+    tables = FeatureTables.load(result.run_dir / "features", forgotten.encryption)
+    train = Split.load(result.run_dir / "data", forgotten.encryption).train
     assert victim not in set(tables.ids["user"]) and victim not in set(train["user_id"])
     # Popularity is the share of the REMAINING training reviews.
     counts = train["item_id"].value_counts()
