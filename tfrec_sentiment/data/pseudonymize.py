@@ -49,8 +49,9 @@ def resolve_key(key: str | bytes | None = None, env_var: str = PSEUDONYMIZE_KEY_
         key = key.encode("utf-8")
     if not key:
         raise PseudonymKeyError(
-            f"pseudonymising user ids needs a key: pass one (e.g. --pseudonymize-key) or set "
-            f"the environment variable {env_var}")
+            f"pseudonymising user ids needs a key: pass one (`key=` in Python, "
+            f"--pseudonymize-key of tools/prepare_data.py) or set the environment variable "
+            f"{env_var}")
     return key
 
 
