@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--sets", default=",".join(SETS),
                         help=f"comma-separated, of {', '.join(SETS)} (default all)")
     parser.add_argument("--model", type=Path, default=None,
-                        help="fine-tuned SentimentModel folder for BERT polarity")
+                        help="fine-tuned SentimentModel folder for BERT polarity, e.g. "
+                             "runs/<run>/sentiment/model (default: none, VADER only)")
     parser.add_argument("--contexts", default="sentence",
                         help=f"comma-separated, of {', '.join(CONTEXTS)} (default sentence)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
