@@ -128,18 +128,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{decision.status}: {decision.reason}")
     if any(not c.passed for c in decision.checks) or "would refuse" in decision.reason:
         print(f"warning: {decision.reason}", file=sys.stderr)
-    if not cleanup.done and (cleanup.versions or cleanup.runs or cleanup.score_cache):
-        print(f"to delete by the operator (they still hold the erased users; see "
-              f"{result.run_dir / 'erasure.json'}): versions {cleanup.versions}, run folders "
-              f"{cleanup.runs}" + (f", {cleanup.cache_entries} entries of the score cache "
-                                   f"{cleanup.score_cache}" if cleanup.score_cache else ""),
-              file=sys.stderr)
+    for line in cleanup_lines(cleanup, result.run_dir / "erasure.json"):
+        print(line, file=sys.stderr)
     print(json.dumps({"run_dir": str(result.run_dir), "status": decision.status,
                       "version_dir": str(result.version_dir), "users": result.erasure["users"],
                       "unknown_ids": result.erasure["unknown_ids"],
                       "rows_removed": result.erasure["rows_removed"],
                       "cleanup": cleanup.to_dict(), "timing": result.timing}))
     return 0
+
+
+def cleanup_lines(cleanup, record: Path) -> list[str]:
+    """One plain line saying what the cleanup deleted, or what the operator must delete
+    (mode "list"); none when nothing outside the new run held the users."""
+    if not (cleanup.versions or cleanup.runs or cleanup.score_cache):
+        return []
+    cache = (f", {cleanup.cache_entries} entries of the score cache {cleanup.score_cache}"
+             if cleanup.score_cache else "")
+    what = f"versions {cleanup.versions}, run folders {cleanup.runs}{cache}"
+    if cleanup.done:
+        return [f"deleted (they held the erased users; see {record}): {what}"]
+    return [f"to delete by the operator (they still hold the erased users; see {record}): "
+            f"{what}"]
 
 
 def export_flags(args: argparse.Namespace) -> dict:

@@ -46,3 +46,18 @@ def test_unknown_ids_exit_2_by_position_without_echoing_them(update_parent, tmp_
     err = capsys.readouterr().err
     assert code == 2 and "none of the 1 requested id(s) is a user of the run" in err
     assert secret not in err and not (tmp_path / "saved").exists()
+
+
+def test_the_cleanup_is_said_in_one_plain_line():
+    from tfrec_sentiment.pipeline.forget_cleanup import Cleanup
+
+    lines = _tool().cleanup_lines
+    record = Path("run/erasure.json")
+    deleted = Cleanup("delete", versions=[1], runs=["runs/demo"], done=True)
+    assert lines(deleted, record) == [
+        "deleted (they held the erased users; see run/erasure.json): versions [1], "
+        "run folders ['runs/demo']"]
+    listed = Cleanup("list", runs=["runs/demo"], score_cache="cache", cache_entries=3)
+    assert lines(listed, record)[0].startswith("to delete by the operator")
+    assert lines(listed, record)[0].endswith(", 3 entries of the score cache cache")
+    assert lines(Cleanup("delete", done=True), record) == []
