@@ -35,7 +35,10 @@ from tfrec_sentiment.pipeline.update import (
 from tfrec_sentiment.privacy import pseudonymize
 
 MODEL = "shop"
-FAST = UpdateConfig(epochs=3)  # a candidate that passes the guardrail (publishing tests)
+# The publishing tests check the mechanics of publishing, not the candidate's quality: a
+# tiny model's update varies with what earlier tests in the same xdist worker drew, so
+# the slack is wide (the refusal test below keeps the default tolerance).
+FAST = UpdateConfig(epochs=3, tolerance=0.5)
 # Where the guardrail's verdict is forced, spoiled or never reached, one epoch of
 # training makes the same point at a fraction of the cost.
 ONE_EPOCH = UpdateConfig(epochs=1)
