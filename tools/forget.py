@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfrec_sentiment.export.saved_model import ExportError
     from tfrec_sentiment.pipeline.forget import UnknownUsersError, run_forget
     from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config
+    from tfrec_sentiment.pipeline.update_report import check_line
 
     try:
         export = load_parent_config(args.run).export
@@ -122,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     decision, cleanup = result.decision, result.cleanup
     for check in decision.checks:
-        print(f"  {check.metric}: candidate {check.candidate:.4f}, published "
-              f"{check.published:.4f}, limit {check.limit:.4f} "
-              f"{'ok' if check.passed else 'WORSE'}")
+        print(check_line(check))
     print(f"{decision.status}: {decision.reason}")
     if any(not c.passed for c in decision.checks) or "would refuse" in decision.reason:
         print(f"warning: {decision.reason}", file=sys.stderr)

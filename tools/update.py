@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfrec_sentiment.export.saved_model import ExportError
     from tfrec_sentiment.pipeline.feedback import FeedbackError, FeedbackRejectedError
     from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config, run_update
+    from tfrec_sentiment.pipeline.update_report import check_line
     from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError
 
     try:
@@ -126,9 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"already published: {result.version_dir} was made by {result.run_dir} from "
               f"this feedback; nothing published again", file=sys.stderr)
     for check in decision.checks:
-        print(f"  {check.metric}: candidate {check.candidate:.4f}, published "
-              f"{check.published:.4f}, limit {check.limit:.4f} "
-              f"{'ok' if check.passed else 'WORSE'}")
+        print(check_line(check))
     print(f"{decision.status}: {decision.reason}")
     if not decision.publish or decision.version is None:
         print(f"refused: {decision.reason} (nothing published; see "

@@ -91,6 +91,7 @@ from tfrec_sentiment.pipeline.update import (
     start_lineage,
     train_and_judge,
 )
+from tfrec_sentiment.pipeline.update_report import guardrail_table
 from tfrec_sentiment.privacy import table_encryption
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.cache_edit import copy_scores
@@ -319,12 +320,7 @@ def write_forget_report(state: UpdateState, erasure: dict, timing: dict) -> Path
              f"{erasure['created']}: {erasure['users']} user(s) erased "
              f"({erasure['unknown_ids']} requested id(s) unknown); rows removed per part: "
              f"{erasure['rows_removed']}", "", "## Guardrail (recorded, never refusing)", ""]
-    if decision.checks:
-        lines += [f"| metric | candidate | published v{decision.compared_version} | limit | ok |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {c.metric} | {c.candidate:.4f} | {c.published:.4f} | {c.limit:.4f} | "
-                  f"{'yes' if c.passed else 'NO'} |" for c in decision.checks]
-        lines.append("")
+    lines += guardrail_table(decision)
     lines += [f"Decision: **{decision.status}**: {decision.reason}", "",
               f"Published `{state.version_dir}`; pruned versions {decision.pruned}", "",
               "## Cleanup", "", f"Mode `{cleanup['mode']}`: versions {verb}: "

@@ -25,7 +25,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tfrec_sentiment.pipeline.guardrail import Check
     from tfrec_sentiment.pipeline.update import UpdateState
+    from tfrec_sentiment.pipeline.update_records import Decision
+
+
+def guardrail_table(decision: Decision) -> list[str]:
+    """Markdown lines of the guardrail's checks (candidate, published, limit, ok) and a
+    blank line; none when nothing was checked. Shared by the update and erasure reports."""
+    if not decision.checks:
+        return []
+    return [f"| metric | candidate | published v{decision.compared_version} | limit | ok |",
+            "|---|---|---|---|---|",
+            *(f"| {c.metric} | {c.candidate:.4f} | {c.published:.4f} | {c.limit:.4f} | "
+              f"{'yes' if c.passed else 'NO'} |" for c in decision.checks), ""]
+
+
+def check_line(check: Check) -> str:
+    """One guardrail check as the update and forget tools print it.
+
+    Example:
+        >>> from tfrec_sentiment.pipeline.guardrail import Check
+        >>> check_line(Check("ndcg@10", 0.05, 0.06, 0.0588, False, False))
+        '  ndcg@10: candidate 0.0500, published 0.0600, limit 0.0588 WORSE'
+    """
+    return (f"  {check.metric}: candidate {check.candidate:.4f}, published "
+            f"{check.published:.4f}, limit {check.limit:.4f} "
+            f"{'ok' if check.passed else 'WORSE'}")
 
 
 def write_update_report(state: UpdateState, timing: dict) -> Path:
@@ -38,12 +64,7 @@ def write_update_report(state: UpdateState, timing: dict) -> Path:
                                       else "none (refused before training)"), "",
              "## Guardrail", "",
              f"Evaluation slice: {evaluation['slice']}", ""]
-    if decision.checks:
-        lines += [f"| metric | candidate | published v{decision.compared_version} | limit | ok |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {c.metric} | {c.candidate:.4f} | {c.published:.4f} | {c.limit:.4f} | "
-                  f"{'yes' if c.passed else 'NO'} |" for c in decision.checks]
-        lines.append("")
+    lines += guardrail_table(decision)
     lines += [f"Decision: **{decision.status}**: {decision.reason}", ""]
     if state.version_dir is not None:
         lines += [f"Published `{state.version_dir}`; pruned versions {decision.pruned}", ""]
