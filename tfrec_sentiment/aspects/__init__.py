@@ -7,5 +7,7 @@ Modules, in data-flow order (spaCy and Keras are imported only where used):
 - `vocabulary`: AspectVocabulary, ranked against general English; saved as JSON.
 - `mentions`: AspectExtractor (spaCy -> candidates -> vocabulary -> mention table).
 - `polarity`: the package's BERT classifier and VADER on each mention's sentence/clause.
+- `profiles`: AspectProfiles, item aspect quality and user aspect attention (the
+  contract with the recommender's `aspects` variant and the `explain` signature).
 - `semeval`: the SemEval-2014 Task 4 reader and evaluation (tools/eval_aspects.py).
 """
