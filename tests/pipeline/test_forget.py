@@ -41,6 +41,7 @@ from tfrec_sentiment.pipeline.forget import (
     run_forget,
 )
 from tfrec_sentiment.pipeline.forget_cleanup import clean_up, holds
+from tfrec_sentiment.pipeline.update_records import OtherLineageError
 from tfrec_sentiment.privacy import create_key_file, pseudonymize, table_encryption
 from tfrec_sentiment.privacy.config import PrivacyConfig
 from tfrec_sentiment.privacy.encryption import TableEncryption
@@ -311,6 +312,18 @@ def test_unknown_ids_stop_the_erasure_before_any_work(update_parent, tmp_path):
             root=str(tmp_path / "saved"), model_name=MODEL), run_dir=tmp_path / "run")
     assert UNKNOWN not in str(caught.value) and known not in str(caught.value)
     assert not (tmp_path / "run").exists() and not (tmp_path / "saved").exists()
+
+
+def test_an_erasure_never_publishes_over_another_lineage(update_parent, tmp_path):
+    root = shutil.copytree(update_parent.saved, tmp_path / "saved")
+    foreign = root / MODEL / "2" / "assets.extra"
+    foreign.mkdir(parents=True)
+    (foreign / "export.json").write_text(json.dumps({"source_run": str(tmp_path / "smoke")}))
+    known = str(Split.load(update_parent.run / "data").train["user_id"].iloc[0])
+    with pytest.raises(OtherLineageError, match="replace another model"):
+        run_forget(update_parent.run, [known], export=ExportConfig(root=str(root),
+                   model_name=MODEL), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists() and versions(root / MODEL) == [1, 2]
 
 
 def test_a_failing_guardrail_never_refuses_an_erasure():

@@ -27,6 +27,7 @@ from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.versions import LOCK_FILE, versions
 from tfrec_sentiment.pipeline.config import UpdateConfig
 from tfrec_sentiment.pipeline.update import (
+    OtherLineageError,
     UpdateError,
     decide,
     load_parent_config,
@@ -262,6 +263,20 @@ def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, m
 def test_parent_must_be_a_finished_run(tmp_path):
     with pytest.raises(UpdateError, match="not a finished run folder"):
         run_update(tmp_path, [tmp_path / "feedback.jsonl"], FAST, run_dir=tmp_path / "out")
+
+
+def test_an_update_never_publishes_over_another_lineage(world, tmp_path):
+    # A smoke run exported under the same model name made version 2: the parent's
+    # update must not become version 3 of that other model.
+    export = fresh_export(world, tmp_path)
+    foreign = Path(export.root) / MODEL / "2" / "assets.extra"
+    foreign.mkdir(parents=True)
+    (foreign / "export.json").write_text(json.dumps({"source_run": str(tmp_path / "smoke")}))
+    with pytest.raises(OtherLineageError, match=r"shop/2 was exported from the lineage of"):
+        run_update(world.run, [world.logs.feedback_a], ONE_EPOCH, export=export,
+                   run_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()  # refused before any work
+    assert versions(Path(export.root) / MODEL) == [1, 2]
 
 
 def test_too_little_evidence_refuses_and_publishes_nothing(world, tmp_path):

@@ -44,7 +44,7 @@ def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path
     facts = json.loads((version / "assets.extra" / "export.json").read_text())
     assert facts["top_k"] == 4  # from the run's config.json
     assert facts["signatures"]["recommend"]["outputs"]["scores"]["shape"] == [-1, 4]
-    assert facts["source_run"] == str(run_dir)
+    assert facts["source_run"] == str(run_dir.resolve())
     out = capsys.readouterr().out
     assert f"wrote {version}" in out and "minimum TF Serving: 2.12" in out
     # The next export removes a killed export's leftover before it stages its own

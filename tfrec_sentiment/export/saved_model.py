@@ -138,7 +138,7 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
     module = build_serving_module(sentiment, recommender, config.top_k, config)
     tables = recommender.tables
     described = {
-        "source_run": str(source) if source is not None else None,
+        "source_run": str(Path(source).resolve()) if source is not None else None,
         "top_k": config.top_k,
         "catalogue_items": len(tables.ids["item"]),
         "known_users": len(tables.ids["user"]),

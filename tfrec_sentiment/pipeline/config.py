@@ -47,6 +47,11 @@ class UpdateConfig:
         force: publish whatever the guardrail says, too little evidence included (the
             decision still records it).
         seed: training seed; None = the parent run's.
+        replace_other_lineage: publish even though the newest version under the
+            model name was exported from another lineage (another training run and
+            its updates): off, the update refuses before any work, since its version
+            would replace a model it never compared with its own data
+            (`update_records.check_lineage`).
     """
 
     eval_fraction: float = dataclasses.field(default=0.2, metadata={"above": 0.0, "below": 1.0})
@@ -63,6 +68,7 @@ class UpdateConfig:
     keep_versions: int = dataclasses.field(default=5, metadata={"min": 1})
     force: bool = False
     seed: int | None = dataclasses.field(default=None, metadata={"min": 0})
+    replace_other_lineage: bool = False
 
     def __post_init__(self) -> None:
         check_fields(self)  # also turns a list of guard metrics into a tuple
@@ -111,6 +117,7 @@ class ForgetConfig:
             "count" erases the known ones and records how many were unknown.
         keep_versions: after publishing, keep this many newest versions (as
             `UpdateConfig`); the cleanup then deletes older ones that hold the users.
+        replace_other_lineage: as `UpdateConfig`.
         tolerance, guard_metrics, k: the guardrail's checks, as `UpdateConfig`. They
             are computed and recorded, but never refuse: an erasure is published
             whatever they say (a legal duty is not subject to a quality check).
@@ -127,6 +134,7 @@ class ForgetConfig:
     guard_metrics: tuple[str, ...] = dataclasses.field(
         default=("rmse", "ndcg"), metadata={"choices": GUARD_METRICS, "min_items": 1})
     k: int = dataclasses.field(default=10, metadata={"min": 1})
+    replace_other_lineage: bool = False
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -136,4 +144,5 @@ class ForgetConfig:
         return UpdateConfig(epochs=self.epochs, learning_rate=self.learning_rate,
                             seed=self.seed, keep_versions=self.keep_versions,
                             tolerance=self.tolerance, guard_metrics=self.guard_metrics,
-                            k=self.k, force=True)
+                            k=self.k, force=True,
+                            replace_other_lineage=self.replace_other_lineage)

@@ -61,7 +61,7 @@ from tfrec_sentiment.data.pseudonymize import key_available
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.preflight import check_export_root, estimate_saved_run_bytes
-from tfrec_sentiment.export.versions import remove_leftovers
+from tfrec_sentiment.export.versions import latest_version, remove_leftovers
 from tfrec_sentiment.io import read_table, write_table
 from tfrec_sentiment.pipeline.config import ForgetConfig
 from tfrec_sentiment.pipeline.feedback import FeedbackData
@@ -83,7 +83,9 @@ from tfrec_sentiment.pipeline.update import (
     Decision,
     Hook,
     UpdateState,
+    check_lineage,
     decide,
+    lineage_root,
     link_tree,
     load_parent_config,
     new_run_dir,
@@ -169,8 +171,10 @@ def run_forget(parent_dir: str | Path, users: Sequence[str], config: ForgetConfi
     check_unknown(matched, config, has_key)
     check_export_root(model_dir, estimate_saved_run_bytes(parent_dir))  # before any work
     remove_leftovers(model_dir)
-    run_dir = new_run_dir(parent_dir, run_config.name, run_dir, kind="forget")
     update_config = config.update_config()
+    check_lineage(model_dir, latest_version(model_dir), lineage_root(parent_dir),
+                  update_config.replace_other_lineage)  # before any work, too
+    run_dir = new_run_dir(parent_dir, run_config.name, run_dir, kind="forget")
     lineage = start_lineage(parent_dir, run_dir, [], update_config)
     lineage["forget_config"] = dataclasses.asdict(config)
     state = UpdateState(run_dir, parent_dir)

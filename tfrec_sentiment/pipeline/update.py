@@ -78,7 +78,7 @@ import tensorflow as tf
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.preflight import check_export_root, estimate_saved_run_bytes
-from tfrec_sentiment.export.versions import remove_leftovers
+from tfrec_sentiment.export.versions import latest_version, remove_leftovers
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.pipeline.config import UpdateConfig
 from tfrec_sentiment.pipeline.feedback import FeedbackData
@@ -97,9 +97,12 @@ from tfrec_sentiment.pipeline.update_records import (
     LINEAGE_FILE,
     RECORD_KEY,
     Decision,
+    OtherLineageError,
     UpdateError,
+    check_lineage,
     complete_lineage,
     feedback_fingerprints,
+    lineage_root,
     new_run_dir,
     read_decision,
     start_lineage,
@@ -114,9 +117,11 @@ from tfrec_sentiment.pipeline.update_stages import (
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.model import SentimentModel
 
-__all__ = ["DECISION_FILE", "LINEAGE_FILE", "RECORD_KEY", "Decision", "Hook", "UpdateError",
+__all__ = ["DECISION_FILE", "LINEAGE_FILE", "RECORD_KEY", "Decision", "Hook",
+           "OtherLineageError", "UpdateError",
            "UpdateResult", "UpdateState", "complete_publication", "decide", "evidence_stage",
-           "feedback_stage", "find_publication", "guardrail_stage", "link_tree",
+           "check_lineage", "feedback_stage", "find_publication", "guardrail_stage",
+           "lineage_root", "link_tree",
            "load_parent_config", "new_run_dir", "publish", "repair_update", "run_update",
            "sentiment_stage", "start_lineage", "train_and_judge", "write_update_report"]
 
@@ -201,6 +206,8 @@ def run_update(parent_dir: str | Path, feedback: Sequence[str | Path],
     earlier = _earlier_publication(model_dir, parent_dir, feedback)
     if earlier is not None:
         return earlier
+    check_lineage(model_dir, latest_version(model_dir), lineage_root(parent_dir),
+                  config.replace_other_lineage)  # before any work, too
     run_dir = new_run_dir(parent_dir, run_config.name, run_dir)
     state = UpdateState(run_dir, parent_dir)
     lineage = start_lineage(parent_dir, run_dir, feedback, config)

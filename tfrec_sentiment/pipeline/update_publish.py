@@ -57,6 +57,7 @@ from tfrec_sentiment.pipeline.update_records import (
     LINEAGE_FILE,
     RECORD_KEY,
     Decision,
+    check_lineage,
     complete_lineage,
     read_decision,
     version_record,
@@ -90,6 +91,7 @@ def publish(state: UpdateState, export: ExportConfig, config: UpdateConfig,
 
     def recheck(model_dir: Path) -> dict:
         newest = latest_version(model_dir)
+        check_lineage(model_dir, newest, lineage["root_run"], config.replace_other_lineage)
         if newest != state.decision.compared_version:
             log.warning("version %s was published while this update was judged against "
                         "version %s: running the guardrail again", newest,

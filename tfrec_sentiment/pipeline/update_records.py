@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,10 @@ RECORD_KEY = "update"  # the section of a version's export.json naming the updat
 
 class UpdateError(RuntimeError):
     """The update cannot run (names the run folder or file and what is wrong)."""
+
+
+class OtherLineageError(UpdateError):
+    """The newest version under the model name comes from another lineage."""
 
 
 @dataclasses.dataclass
@@ -135,9 +140,70 @@ def start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
     return lineage
 
 
+def lineage_root(run_dir: Path) -> str:
+    """The training run a run descends from: lineage.json's "root_run", else the run itself."""
+    path = Path(run_dir) / LINEAGE_FILE
+    lineage = json.loads(path.read_text()) if path.is_file() else {}
+    return lineage.get("root_run", str(Path(run_dir).resolve()))
+
+
+def version_root(version_dir: Path) -> str | None:
+    """The lineage root of a published version, from its export.json; None if unknown.
+
+    An update's or erasure's version records its root (`version_record`); a version
+    exported by an older release, by the record's run folder; a training run's own
+    export, by its `source_run`. None when the export.json is unreadable or names no
+    run, or the run folder an older record names is gone.
+    """
+    try:
+        facts = json.loads((Path(version_dir) / "assets.extra" / "export.json").read_text())
+    except (OSError, ValueError):
+        return None
+    record = facts.get(RECORD_KEY)
+    if isinstance(record, dict):
+        if record.get("root_run"):
+            return record["root_run"]
+        run = Path(record.get("run_dir", ""))
+        return lineage_root(run) if (run / LINEAGE_FILE).is_file() else None
+    return lineage_root(Path(facts["source_run"])) if facts.get("source_run") else None
+
+
+def check_lineage(model_dir: Path, version: int | None, root: str, allow: bool) -> None:
+    """Refuses to publish over a version of another lineage under the same model name.
+
+    Two training runs exported under one `export.model_name` (a smoke run and the
+    demo, two data sets) are two lineages: an update or erasure of one must not
+    become the next live version of the other, which it never met on its own data.
+
+    Args:
+        model_dir: `<export.root>/<model_name>`.
+        version: the newest published version there (None: nothing published).
+        root: this run's lineage root (`lineage_root` of its parent).
+        allow: `replace_other_lineage`: log a warning and go on instead.
+
+    Raises:
+        OtherLineageError: the version's root differs from `root`, or is unknown.
+    """
+    if version is None:
+        return
+    found = version_root(model_dir / str(version))
+    if found == root:
+        return
+    origin = (f"was exported from the lineage of {found}" if found is not None
+              else "does not record the run it came from")
+    message = (f"{model_dir / str(version)} {origin}, not from this run's lineage "
+               f"({root}): publishing here would replace another model. Publish under "
+               f"another name (--set export.model_name=...), or set "
+               f"replace_other_lineage=true to replace it on purpose")
+    if not allow:
+        raise OtherLineageError(message)
+    logging.getLogger(__name__).warning("%s; replacing it (replace_other_lineage)", message)
+
+
 def version_record(run_dir: Path, parent: Path, lineage: dict, decision: Decision) -> dict:
     """The "update" section of the version's export.json: which run and decision made it."""
     return {"run_dir": str(run_dir.resolve()), "parent_run": str(parent.resolve()),
+            "root_run": lineage["root_run"],
             "feedback_sha256": lineage["feedback_sha256"], "decision_file": DECISION_FILE,
             "decision": {k: v for k, v in decision.to_dict().items()
                          if k in ("publish", "reason", "forced", "tolerance",
