@@ -199,3 +199,19 @@ def test_history_backup_keeps_earlier_epochs_and_marks_a_lost_one_nan(tmp_path):
     fresh.on_train_begin()
     fresh.on_epoch_begin(0)
     assert fresh.merged({"total_loss": [0.4]}) == {"total_loss": [0.4]}
+
+
+def test_progress_writes_one_line_per_fit_and_no_rmse_without_a_rating_loss(capsys):
+    from tfrec_sentiment.recsys.callbacks import TqdmProgress
+
+    progress = TqdmProgress(steps=2, epochs=3, ratings=False)
+    progress.on_train_begin()
+    for epoch in range(3):
+        progress.on_epoch_begin(epoch)
+        for batch in range(2):
+            progress.on_train_batch_end(batch, {"total_loss": 1.0})
+        progress.on_epoch_end(epoch, {"total_loss": 0.5 - epoch / 10, "rmse": 0.0})
+    progress.on_train_end()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines == ["recsys: 3 epoch(s), last {'total_loss': 0.3}"]
+    assert progress.bar.n == 6

@@ -229,28 +229,50 @@ class EpochTimer(tf.keras.callbacks.Callback):
 
 
 class TqdmProgress(tf.keras.callbacks.Callback):
-    """One tqdm bar per epoch over its steps, showing the running loss."""
+    """One tqdm bar per fit over every epoch's steps; the last epoch's summary as its
+    postfix, and one line when training ends (not a line per epoch: a run fits many
+    models). Without a rating loss (`ratings=False`) RMSE is not shown (it reads 0)."""
 
-    def __init__(self, steps: int, epochs: int) -> None:
+    def __init__(self, steps: int, epochs: int, ratings: bool = True) -> None:
         super().__init__()
         self.steps = steps
         self.epochs = epochs
+        self.ratings = ratings
         self.bar = None
+        self.summary: dict[str, float] = {}
+        self.epoch = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.bar = tqdm(total=self.steps * self.epochs, desc="recsys", unit="batch",
+                        leave=False)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.bar = tqdm(total=self.steps, desc=f"recsys epoch {epoch + 1}/{self.epochs}",
-                        unit="batch", leave=False)
+        self.epoch = epoch + 1
+        self.bar.set_description(f"recsys epoch {self.epoch}/{self.epochs}")
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.bar.update(1)
         if logs and "total_loss" in logs:
-            self.bar.set_postfix(loss=f"{float(np.mean(logs['total_loss'])):.4f}")
+            self.bar.set_postfix(loss=f"{float(np.mean(logs['total_loss'])):.4f}",
+                                 **self.summary)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.summary = epoch_summary(logs or {}, self.ratings)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
         self.bar.close()
-        summary = {k.replace("factorized_top_k/top_", "hit@").replace("_categorical_accuracy", ""):
-                   round(float(v), 4) for k, v in (logs or {}).items()
-                   if k in ("total_loss", "rmse", "val_rmse", "val_total_loss")
-                   or k.startswith(RANKING_MONITOR_PREFIX)
-                   or "top_10_" in k}
-        tqdm.write(f"recsys epoch {epoch + 1}: {summary}")
+        tqdm.write(f"recsys: {self.epoch} epoch(s), last {self.summary}")
+
+
+def epoch_summary(logs: dict, ratings: bool = True) -> dict[str, float]:
+    """The logs a person reads after an epoch: losses, RMSE (with a rating loss), the
+    ranking monitor's metric and top-10 metrics, with short names.
+
+    >>> epoch_summary({"total_loss": 1.23456, "rmse": 0.0, "val_rmse": 0.0, "lr": 0.1},
+    ...               ratings=False)
+    {'total_loss': 1.2346}
+    """
+    keep = ("total_loss", "val_total_loss") + (("rmse", "val_rmse") if ratings else ())
+    return {k.replace("factorized_top_k/top_", "hit@").replace("_categorical_accuracy", ""):
+            round(float(v), 4) for k, v in logs.items()
+            if k in keep or k.startswith(RANKING_MONITOR_PREFIX) or "top_10_" in k}

@@ -245,7 +245,7 @@ def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTab
             out_dir / "checkpoints" / HISTORY_FILE if writes else None))
     if progress:
         steps = len(tables.rows["rating"]) // config.batch_size
-        callbacks.append(TqdmProgress(steps, config.epochs))
+        callbacks.append(TqdmProgress(steps, config.epochs, ratings=config.rating_weight > 0))
     return callbacks
 
 
