@@ -86,7 +86,7 @@ def use_bfloat16(requested: bool) -> bool:
     if requested and not native_bfloat16():
         warnings.warn("sentiment.inference_bfloat16: this machine has no native bfloat16 "
                       "(no GPU, no AVX512_BF16/AMX), scoring in float32, which is faster here",
-                      stacklevel=2)
+                      stacklevel=1)  # one location: Python's default filter shows it once
         return False
     return bool(requested)
 
