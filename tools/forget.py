@@ -23,7 +23,8 @@ run's lineage records that an erasure happened, when, and how many users. See
 Exit status: 0 published (a warning on stderr if the guardrail alone would have
 refused), 1 the erasure failed (the message names the file or folder), 2 bad
 arguments (also: ids the run does not know, reported by position, unless
-`--unknown-ids count`; an unusable export folder).
+`--unknown-ids count`; an unusable export folder; a model name whose newest version
+comes from another training run).
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     from tfrec_sentiment.export.preflight import ExportRootError, write_error_cause
     from tfrec_sentiment.export.saved_model import ExportError
     from tfrec_sentiment.pipeline.forget import UnknownUsersError, run_forget
-    from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config
+    from tfrec_sentiment.pipeline.update import (
+        OtherLineageError,
+        UpdateError,
+        load_parent_config,
+    )
     from tfrec_sentiment.pipeline.update_report import check_line
 
     try:
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         export = dataclasses.replace(export, **export_flags(args))
         result = run_forget(args.run, users, config, export=export, run_dir=args.run_dir,
                             progress=not args.quiet)
-    except (UnknownUsersError, ExportRootError) as error:
+    except (UnknownUsersError, ExportRootError, OtherLineageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (UpdateError, OpAuditError, ExportError, FileNotFoundError) as error:

@@ -22,7 +22,8 @@ reports the version (exit 0).
 Exit status: 0 published (or already published), 3 refused by the guardrail (nothing
 published; the reason is on stderr and in the run's decision.json), 1 the update
 failed (the message names the file or folder), 2 bad arguments (also: every feedback
-line rejected by the reader, or an export folder that is not writable or too full).
+line rejected by the reader, an export folder that is not writable or too full, or a
+model name whose newest version comes from another training run).
 """
 
 from __future__ import annotations
@@ -100,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     from tfrec_sentiment.export.preflight import ExportRootError, write_error_cause
     from tfrec_sentiment.export.saved_model import ExportError
     from tfrec_sentiment.pipeline.feedback import FeedbackError, FeedbackRejectedError
-    from tfrec_sentiment.pipeline.update import UpdateError, load_parent_config, run_update
+    from tfrec_sentiment.pipeline.update import (
+        OtherLineageError,
+        UpdateError,
+        load_parent_config,
+        run_update,
+    )
     from tfrec_sentiment.pipeline.update_report import check_line
     from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError
 
@@ -110,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_update(args.run, args.feedback, config, format=args.format,
                             columns=args.columns.split(",") if args.columns else None,
                             export=export, run_dir=args.run_dir, progress=not args.quiet)
-    except (FeedbackRejectedError, ExportRootError) as error:  # wrong --format; export folder
+    # wrong --format; export folder; another lineage's model name
+    except (FeedbackRejectedError, ExportRootError, OtherLineageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (UpdateError, FeedbackError, ReaderError, OpAuditError, ExportError,
