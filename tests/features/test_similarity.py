@@ -5,7 +5,7 @@ import pytest
 from tests.features.synthetic import leave_last_out, synthetic_reviews
 from tfrec_sentiment.features import similarity as similarity_lib
 from tfrec_sentiment.features.config import FeatureConfig
-from tfrec_sentiment.features.tables import FeatureError, FeatureTables, build_feature_tables
+from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 
 SHRINK = 2.0
 
@@ -93,7 +93,7 @@ def test_a_subset_of_rows_is_the_same_rows_of_the_full_table(data):
 def test_similarity_round_trips_and_grows(data, tmp_path):
     split, tables = data
     loaded = FeatureTables.load(tables.save(tmp_path / "features"))
-    np.testing.assert_array_equal(loaded.co_reviews, tables.co_reviews)
+    np.testing.assert_array_equal(loaded.co_reviews.toarray(), tables.co_reviews.toarray())
     np.testing.assert_allclose(loaded.feature_table("user")["similarity"],
                                tables.feature_table("user")["similarity"])
     fresh = pd.DataFrame({"user_id": ["u000", "newbie"], "item_id": ["brand-new", "i001"],
@@ -108,11 +108,22 @@ def test_similarity_round_trips_and_grows(data, tmp_path):
     np.testing.assert_array_equal(table[:, -1], 0.0)
 
 
-def test_similarity_off_and_catalogue_limit(data):
+def test_similarity_off_and_projected_above_the_catalogue_limit(data, tmp_path):
     split, _ = data
     plain = build_feature_tables(split.train, None, None, FeatureConfig(
         use_sentiment=False, use_text=False, item_similarity=False))
     assert not plain.has_similarity and "user_similarity" not in plain.training_examples()
-    with pytest.raises(FeatureError, match="similarity_max_items"):
-        build_feature_tables(split.train, None, None, FeatureConfig(
-            use_sentiment=False, use_text=False, similarity_max_items=3))
+    projected = build_feature_tables(split.train, None, None, FeatureConfig(
+        use_sentiment=False, use_text=False, history_length=4, similarity_max_items=3,
+        similarity_rank=4))
+    items = len(projected.ids["item"])
+    assert projected.similarity_basis.shape == (items, 4) and projected.similarity_width == 4
+    examples = projected.training_examples()
+    assert examples["user_similarity"].shape == (len(split.train), 4)
+    np.testing.assert_array_equal(examples["item_similarity"],
+                                  projected.similarity_basis[projected.rows["item_index"]])
+    assert projected.feature_table("item")["similarity"].shape == (items + 1, 4)
+    loaded = FeatureTables.load(projected.save(tmp_path / "projected"))
+    np.testing.assert_array_equal(loaded.similarity_basis, projected.similarity_basis)
+    np.testing.assert_array_equal(loaded.feature_table("user")["similarity"],
+                                  projected.feature_table("user")["similarity"])

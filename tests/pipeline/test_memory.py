@@ -35,7 +35,10 @@ def test_estimate_adds_the_parts_by_hand():
     assert estimate.parts["text embeddings"] == 2 * 4 * (40 + 10) * 32
     assert estimate.parts["training examples"] == 40 * (3 * 4 * (3 * 32 + 64 + 3 * 20)
                                                         + 16 * 1024)
-    assert estimate.parts["item similarity"] == 4 * 5 * ((40 + 8 + 1) * 2 + 5)
+    # Exact (5 items): float32 profiles of width I, twice; 16 bytes per co-reviewed pair,
+    # at most sum over users of (distinct items)^2: each of the 8 users has 5 rows over
+    # 5 items, i % 8 and i % 5 -> 5 distinct items each, 8 * 25 pairs, capped at I^2 = 25.
+    assert estimate.parts["item similarity"] == 4 * 5 * (40 + 8 + 1) * 2 + 16 * 25
     scores = 6 * 5  # held-out users x items: 6 test users (u4..u7, u0, u1), 5 items
     assert estimate.parts["ranking"] == 8 * 16 * scores
     big = _split(rows=20_000, users=10_000, items=5000).train  # 10,000 x 5,000 scores
@@ -60,32 +63,51 @@ def test_text_dim_is_read_without_loading_a_model(tmp_path):
     assert memory.text_dim(config) == 96
 
 
-def test_item_similarity_is_switched_off_above_the_catalogue_limit(tmp_path):
-    split = _split(items=3)
-    config = config_lib.resolve("smoke", ["features.similarity_max_items=3"])
-    resolved, _ = memory.fit_memory_budget(config, split, tmp_path, budget=64 * GIB)
-    assert resolved is config  # 3 items: within
-    small = config_lib.resolve("smoke", ["features.similarity_max_items=2"])
-    with pytest.warns(UserWarning, match="3 training items exceed"):
-        resolved, estimate = memory.fit_memory_budget(small, split, tmp_path, budget=64 * GIB)
-    assert not resolved.features.item_similarity and not resolved.recsys.item_similarity
-    assert "item similarity" not in estimate.parts
-    assert config_lib.load(tmp_path / "config.json") == resolved
+def test_item_similarity_is_projected_above_the_catalogue_limit_not_switched_off(tmp_path):
+    split = _split(rows=4000, users=400, items=200)
+    config = config_lib.resolve("smoke", ["features.similarity_rank=8"])
+    exact = memory.estimate_run_memory(config, split, 64 * GIB).parts["item similarity"]
+    small = config_lib.resolve("smoke", ["features.similarity_max_items=100",
+                                         "features.similarity_rank=8"])
+    resolved, estimate = memory.fit_memory_budget(small, split, tmp_path, budget=64 * GIB)
+    assert resolved is small and resolved.features.item_similarity  # on, no warning
+    # Projected: profiles N x r instead of N x I, plus the basis and its work space.
+    projected = estimate.parts["item similarity"]
+    assert memory.similarity_width(small, 200) == 8 and memory.similarity_width(config, 200) == 200
+    # (user i % 400 reviews item i % 200 ten times: one distinct item, one pair each)
+    assert projected == memory.similarity_bytes(4000, 400, 200, 8, 400)
+    assert exact == memory.similarity_bytes(4000, 400, 200, 200, 400)
+    assert projected < exact / 5
 
 
-def test_item_similarity_is_switched_off_by_its_size_and_by_the_budget(tmp_path):
+def test_an_exact_block_too_large_is_projected_then_switched_off(tmp_path):
     split = _split()
-    config = config_lib.resolve("smoke")
-    size = memory.similarity_bytes(40, 8, 5)
-    capped = config_lib.resolve("smoke", [f"features.similarity_max_gb={size / 2 / GIB}"])
-    with pytest.warns(UserWarning, match="its profiles would take"):
-        resolved, _ = memory.fit_memory_budget(capped, split, tmp_path, budget=64 * GIB)
-    assert not resolved.features.item_similarity
-    # A budget that fits the run only without the item-to-item term: switched off.
+    config = config_lib.resolve("smoke", ["features.similarity_rank=2"])
+    exact = memory.similarity_bytes(40, 8, 5, 5, 25)
+    projected = memory.similarity_bytes(40, 8, 5, 2, 25)
+    between = (exact + projected) / 2 / GIB
+    capped = config_lib.resolve("smoke", ["features.similarity_rank=2",
+                                          f"features.similarity_max_gb={between}"])
+    with pytest.warns(UserWarning, match="projected on rank 2 .* its profiles would take"):
+        resolved, estimate = memory.fit_memory_budget(capped, split, tmp_path, budget=64 * GIB)
+    assert resolved.features.item_similarity and resolved.features.similarity_max_items == 4
+    assert estimate.parts["item similarity"] == projected
+    assert config_lib.load(tmp_path / "config.json") == resolved
+    # Even the projection is over the limit: switched off.
+    tighter = config_lib.resolve("smoke", ["features.similarity_rank=2",
+                                           f"features.similarity_max_gb={projected / 2 / GIB}"])
+    with pytest.warns(UserWarning, match="switched off"):
+        resolved, _ = memory.fit_memory_budget(tighter, split, tmp_path, budget=64 * GIB)
+    assert not resolved.features.item_similarity and not resolved.recsys.item_similarity
+    # A budget the run fits only projected: projected; only without the term: off.
     without = memory.estimate_run_memory(resolved, split, 0).total
-    with pytest.warns(UserWarning, match="over the"):
+    with pytest.warns(UserWarning, match="projected on rank 2 .* over the"):
         resolved, estimate = memory.fit_memory_budget(config, split, tmp_path,
-                                                      budget=without + size // 2)
+                                                      budget=without + projected)
+    assert resolved.recsys.item_similarity and estimate.fits
+    with pytest.warns(UserWarning, match="switched off: the run would need"):
+        resolved, estimate = memory.fit_memory_budget(config, split, tmp_path,
+                                                      budget=without + projected // 2)
     assert not resolved.recsys.item_similarity and estimate.fits
 
 

@@ -1,9 +1,13 @@
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from tests.layer_test_case import assert_allclose_nested
 from tests.recsys.trained_fixture import synthetic_split, trained_full
 from tfrec_sentiment.features import similarity as similarity_lib
+from tfrec_sentiment.recsys.blend_weights import BlendWeights
+from tfrec_sentiment.recsys.serving import RecommenderServing, blend_components
 
 
 def _reviews_of(user):
@@ -111,3 +115,36 @@ def test_saved_model_round_trip_matches_in_process(tmp_path):
     assert catalogue["embeddings"].shape[0] == catalogue["item_ids"].shape[0]
     np.testing.assert_allclose(loaded.impute_ratings(tf.constant([[0.0, 0.0, 1.0]])),
                                serving.impute_ratings(tf.constant([[0.0, 0.0, 1.0]])))
+
+
+def test_the_projected_path_with_the_identity_basis_scores_as_the_exact_one():
+    # Q = identity: the user block is the profile itself and the item block the
+    # one-hot, now read as "item_similarity" rows; every score path (components and the
+    # learned blend, known and new users, candidate columns) must give the same numbers.
+    trained, tables = trained_full(), synthetic_split().tables
+    config = dataclasses.replace(trained.config, score_mode="learned")
+    components = blend_components(tables)
+    single = BlendWeights.single("knn", components, config.blend_history_bounds)
+    blend = BlendWeights(components, single.bounds,
+                         np.full_like(single.weights, 1.0 / len(components)))
+    identity = dataclasses.replace(
+        tables, similarity_basis=np.eye(len(tables.ids["item"]), dtype=np.float32))
+    exact, projected = (RecommenderServing(trained.model, t, config, blend)
+                        for t in (tables, identity))
+    assert projected._projected and not exact._projected and "knn" in components
+    users = tf.constant(list(tables.ids["user"][:5]) + ["nobody"])
+    items = tf.constant(tables.ids["item"].astype(str))
+    assert_allclose_nested(projected.score_components(users, items),
+                           exact.score_components(users, items), atol=1e-6)
+    np.testing.assert_allclose(projected.score_catalogue(users), exact.score_catalogue(users),
+                               atol=1e-5)
+    reviews = _reviews_of(synthetic_split().split.train["user_id"].iloc[3])
+    np.testing.assert_allclose(projected.score_catalogue_from_reviews(**reviews),
+                               exact.score_catalogue_from_reviews(**reviews), atol=1e-5)
+    columns = tf.constant(np.arange(12, dtype=np.int32).reshape(6, 2))
+    for serving in (exact, projected):
+        serving.prepare_candidate_scoring()
+    np.testing.assert_allclose(projected.score_columns(projected.user_outputs(users), columns,
+                                                       users),
+                               exact.score_columns(exact.user_outputs(users), columns, users),
+                               atol=1e-4)

@@ -152,4 +152,4 @@ def test_similarity_block_adds_the_users_profile_at_the_items_position():
     np.testing.assert_allclose(scores - latent, 2.0 * np.array([[0.3, 0.1, 0.0], [0.0, 0.0, 0.0]]),
                                atol=1e-6)
     with pytest.raises(ValueError, match="catalogue size"):
-        ItemTower(vocabulary=VOCAB, similarity_size=5)
+        ItemTower(vocabulary=VOCAB, similarity_size=5)({"item_id": tf.constant(["a"])})

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
 
 
 def review_matrix(user_index: np.ndarray, item_index: np.ndarray, num_items: int,
@@ -188,7 +189,7 @@ def user_item_sets(user_index: np.ndarray, item_index: np.ndarray,
 
 def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple,
                         co: np.ndarray | sp.sparray, shrinkage: float,
-                        chunk: int = 256) -> np.ndarray:
+                        chunk: int = 256, basis: np.ndarray | None = None) -> np.ndarray:
     """Leave-user-out mean similarity of each history to every catalogue item.
 
     Args:
@@ -201,27 +202,41 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
             co-reviews `co` counts, per user.
         co: [I, I] co-review matrix, dense (`co_reviews`) or sparse (`co_review_matrix`).
         shrinkage: >= 0, added to the cosine's denominator.
-        chunk: rows per block (memory: a chunk x I float64 block and the stored
-            co-reviews of the block's history items; time: those co-reviews, not
-            L x I per row).
+        chunk: rows per block (memory: a chunk x I float64 block, or none with
+            `basis`, and the stored co-reviews of the block's history items; time:
+            those co-reviews, not L x I per row).
+        basis: float [I, r], the profiles' projection (`similarity_basis`); None =
+            the profiles themselves. With it no [M, I] (nor [chunk, I]) array is
+            formed: each block's stored terms are summed into r columns.
 
     Returns:
-        float32 [M, I]; a row with an empty history is all zeros.
+        float32 [M, I] (or [M, r] = profiles @ basis); a row with an empty history
+        is all zeros.
     """
     co = sp.csr_array(co)
     co.sum_duplicates()
+    co.sort_indices()
     num_items = co.shape[0]
     reviewers = np.asarray(co.diagonal(), np.float64)
     start, items = item_sets
-    out = np.zeros((len(history), num_items), np.float32)
+    # The (user, item) pairs of the reviews, as sorted keys: "did user u review c" is
+    # one binary search, with no [M, I] mask.
+    counts = np.diff(start)
+    owners = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    inside = items < num_items
+    owned = owners[inside] * num_items + items[inside]
+    width = num_items if basis is None else basis.shape[1]
+    out = np.zeros((len(history), width), np.float32)
     for begin in range(0, len(history), chunk):
         rows = slice(begin, begin + chunk)
         entries = np.asarray(history[rows], np.int64) - 1
         m, length = entries.shape
         valid = (entries >= 0) & (entries < num_items)
         entries = np.where(valid, entries, 0)
-        own = _owned(owner[rows], start, items, num_items)  # [m, I] user reviewed c
-        own_entry = np.take_along_axis(own, entries, axis=1) & valid  # [m, L]
+        users = np.asarray(owner[rows], np.int64)
+        users = np.where((users >= 0) & (users < len(counts)), users, -1)
+        own_entry = _reviewed(owned, np.repeat(users, length), entries.reshape(-1),
+                              num_items).reshape(m, length) & valid  # [m, L]
         # Only the stored co-reviews of each history item j (row j of C) can be non-zero:
         # gather them as flat (history entry, column c, count) triples.
         entry = np.flatnonzero(valid)  # into the [m, L] grid
@@ -232,24 +247,71 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
                     + np.repeat(co.indptr[j], stored))
         row, c = slot // length, co.indices[position]
         mine = own_entry.reshape(-1)[slot]
-        both = mine & own[row, c]  # the user's own co-review of j and c
+        own_c = _reviewed(owned, users[row], c, num_items)
+        both = mine & own_c  # the user's own co-review of j and c
         left_j = reviewers[np.repeat(j, stored)] - mine
-        left_c = reviewers[c] - own[row, c]
+        left_c = reviewers[c] - own_c
         similarity = shrunk_cosine(co.data[position].astype(np.float64) - both, left_j,
                                    left_c, shrinkage)
         # An item is not similar to itself (that is its reviewing user, not a neighbour).
         similarity[c == np.repeat(j, stored)] = 0.0
         total = np.maximum(valid.sum(axis=1), 1)
-        sums = np.bincount(row * num_items + c, similarity / total[row], m * num_items)
-        out[rows] = sums.reshape(m, num_items)
+        if basis is None:
+            sums = np.bincount(row * num_items + c, similarity / total[row], m * num_items)
+            out[rows] = sums.reshape(m, num_items)
+        else:
+            block = sp.csr_array((similarity / total[row], (row, c)), shape=(m, num_items))
+            out[rows] = block @ np.asarray(basis, np.float64)
     return out
 
 
-def _owned(owner: np.ndarray, start: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:
-    """bool [m, I]: which items each row's owner reviewed (none for owner -1)."""
-    mask = np.zeros((len(owner), num_items), bool)
-    known = (owner >= 0) & (owner < len(start) - 1)
-    for row in np.flatnonzero(known):
-        reviewed = items[start[owner[row]]:start[owner[row] + 1]]
-        mask[row, reviewed[reviewed < num_items]] = True
-    return mask
+def similarity_basis(similarity: sp.sparray, rank: int, seed: int = 0) -> np.ndarray:
+    """The top-`rank` eigenvectors Q of the symmetric similarity S: float32 [I, r].
+
+    r = min(rank, I), ordered by |eigenvalue|, largest first: Q diag(lambda) Q^T is
+    the best rank-r approximation of S in the Frobenius and spectral norms (for a
+    symmetric matrix the singular values are the |eigenvalues|: Eckart-Young), and
+    a profile p = x S (x: the user's history weights) becomes p Q [r], with
+    (p Q) Q[i]^T ~ p[i]. S stays sparse: ARPACK's Lanczos iteration
+    (`scipy.sparse.linalg.eigsh`, seeded start vector) multiplies by it; only a
+    request of r >= I - 1 (ARPACK's limit) decomposes the dense [I, I], which is
+    then small. Each vector's sign is fixed (largest entry positive), so a rebuilt
+    basis is the same.
+
+    Args:
+        similarity: sparse symmetric [I, I] (`cosine_similarity`).
+        rank: r >= 1.
+        seed: of ARPACK's start vector.
+
+    Example:
+        >>> s = sp.csr_array(np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+        >>> q = similarity_basis(s, 2)  # eigenvalues 1 and -1 (the third is 0)
+        >>> q.shape, np.allclose(q @ (q.T @ s @ q) @ q.T, s.toarray(), atol=1e-6)
+        ((3, 2), True)
+    """
+    if rank < 1:
+        raise ValueError(f"rank={rank}: must be >= 1")
+    similarity = sp.csr_array(similarity, dtype=np.float64)
+    num_items = similarity.shape[0]
+    rank = min(rank, num_items)
+    if rank >= num_items - 1:
+        values, vectors = np.linalg.eigh(similarity.toarray())
+    else:
+        start = np.random.default_rng(seed).standard_normal(num_items)
+        values, vectors = eigsh(similarity, k=rank, which="LM", v0=start)
+    order = np.argsort(-np.abs(values), kind="stable")[:rank]
+    vectors = vectors[:, order]
+    peak = vectors[np.argmax(np.abs(vectors), axis=0), np.arange(rank)]
+    vectors = vectors * np.where(peak < 0, -1.0, 1.0)
+    return vectors.astype(np.float32)
+
+
+def _reviewed(owned: np.ndarray, users: np.ndarray, items: np.ndarray,
+              num_items: int) -> np.ndarray:
+    """bool [K]: whether user users[k] reviewed items[k] (user -1: no one), by binary
+    search in the sorted keys user * I + item of the reviews (`owned`)."""
+    keys = users * num_items + items
+    if not len(owned):
+        return np.zeros(len(keys), bool)
+    found = np.minimum(np.searchsorted(owned, keys), len(owned) - 1)
+    return (owned[found] == keys) & (users >= 0)

@@ -2,7 +2,9 @@
 
 A folder holds user_features.parquet and item_features.parquet (one row per id: the
 count, the finished features, the sums), arrays.npz (training rows, histories,
-co-reviews, text sums) and features.json (config, prior, statistics, format version).
+co-reviews as the sparse matrix's three arrays, the similarity basis, text sums) and
+features.json (config, prior, statistics, format version). Folders written before the
+co-reviews went sparse hold them dense ("co_reviews" [I, I]); they still load.
 
 Example:
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from tfrec_sentiment.features.common import SIDES, FeatureError
 from tfrec_sentiment.features.config import FeatureConfig
@@ -45,7 +48,11 @@ def save_tables(tables: FeatureTables, directory: str | Path,
     arrays = {f"rows_{k}": v for k, v in tables.rows.items()}
     arrays.update({f"history_{k}": v for k, v in tables.history.items()})
     if tables.co_reviews is not None:
-        arrays["co_reviews"] = tables.co_reviews
+        co = sp.csr_array(tables.co_reviews)
+        arrays.update(co_reviews_data=co.data, co_reviews_indices=co.indices,
+                      co_reviews_indptr=co.indptr)
+    if tables.similarity_basis is not None:
+        arrays["similarity_basis"] = tables.similarity_basis
     for side in SIDES:
         if "text" in tables.sums[side]:
             arrays[f"{side}_text_sums"] = tables.sums[side]["text"]
@@ -99,8 +106,22 @@ def load_fields(directory: str | Path,
         item_probability=item_probability,
         rating_calibration=meta["rating_calibration"],
         global_mean=float(meta["global_mean"]), history=history, path=directory,
-        co_reviews=arrays["co_reviews"] if "co_reviews" in arrays.files else None,
+        co_reviews=_co_reviews(arrays),
+        similarity_basis=(arrays["similarity_basis"] if "similarity_basis" in arrays.files
+                          else None),
     )
+
+
+def _co_reviews(arrays: np.lib.npyio.NpzFile) -> sp.csr_array | None:
+    """The sparse co-review matrix of arrays.npz (square; dense in older folders)."""
+    if "co_reviews_indptr" in arrays.files:
+        indptr = arrays["co_reviews_indptr"]
+        size = len(indptr) - 1
+        return sp.csr_array((arrays["co_reviews_data"], arrays["co_reviews_indices"], indptr),
+                            shape=(size, size))
+    if "co_reviews" in arrays.files:
+        return sp.csr_array(arrays["co_reviews"])
+    return None
 
 
 def _side_frame(tables: FeatureTables, side: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from tfrec_sentiment.features import growth, leakage, storage
 from tfrec_sentiment.features import history as history_lib
@@ -89,8 +90,14 @@ class FeatureTables:
             first: "items" int64 [U, L] (item index + 1, 0 = padding), "rating"
             float32 [U, L] ((stars - 3) / 2) and "sentiment" float32 [U, L]
             (p_pos - p_neg; with sentiment only). Empty dict when L = 0.
-        co_reviews: float32 [I, I], training users who reviewed both items (diagonal:
-            reviewers per item), with `config.item_similarity`; else None.
+        co_reviews: sparse float32 [I, I] (`scipy.sparse.csr_array`), training users
+            who reviewed both items (diagonal: reviewers per item), with
+            `config.item_similarity`; else None.
+        similarity_basis: float32 [I, r], the top eigenvectors of the item
+            similarity (`similarity.similarity_basis`) that project the
+            item-to-item block when the catalogue has more than
+            `config.similarity_max_items` items; None = the exact block (profiles
+            of width I, the item's one-hot).
         path: the folder the tables were last saved to or loaded from, if any.
     """
 
@@ -104,7 +111,8 @@ class FeatureTables:
     rating_calibration: list[float] | None
     global_mean: float
     history: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    co_reviews: np.ndarray | None = None
+    co_reviews: sp.csr_array | None = None
+    similarity_basis: np.ndarray | None = None
     path: Path | None = None
 
     # --- what the model sees ---------------------------------------------------------
@@ -121,12 +129,14 @@ class FeatureTables:
             side: "user" or "item".
             index: int [M], the row in `ids[side]` of each wanted id (-1: unknown); then
                 only those M rows are returned, in that order, and the similarity
-                profiles (float32 [., I] each) are formed for those users only.
+                profiles (float32 [., I] each, [., r] projected) are formed for
+                those users only.
 
         Returns:
             group -> float32 [len(ids[side]) + 1, dim]; row i + 1 is ids[side][i],
             row 0 the empty profile (the prior), used for unknown ids. With `index`:
-            group -> [M, dim].
+            group -> [M, dim]. A projected item-to-item block adds the items'
+            "similarity" rows Q[i] [., r] (zeros: unknown or grown items).
         """
         sums = {
             key: np.concatenate([np.zeros_like(value[:1]), value])
@@ -137,6 +147,8 @@ class FeatureTables:
             for key, value in self.history.items():
                 padded = np.concatenate([np.zeros_like(value[:1]), value])
                 table[HISTORY_GROUPS[key]] = padded
+        if side == "item" and self.similarity_basis is not None and self.has_similarity:
+            table[SIMILARITY_GROUP] = self.basis_rows()
         if index is not None:
             table = {group: values[np.asarray(index) + 1] for group, values in table.items()}
         if side == "user" and self.has_similarity:
@@ -181,6 +193,8 @@ class FeatureTables:
         if self.has_similarity:
             examples[f"user_{SIMILARITY_GROUP}"] = self._similarity_profiles(
                 examples[f"user_{HISTORY_GROUPS['items']}"], user)
+            if self.similarity_basis is not None:
+                examples[f"item_{SIMILARITY_GROUP}"] = self.basis_rows()[item + 1]
         # The item as a retrieval candidate: one representation per item, see
         # RecommenderModel._candidate_outputs.
         for group, table in self.feature_table("item").items():
@@ -197,16 +211,34 @@ class FeatureTables:
         """Whether the user tables carry the similarity profile (co-reviews + history)."""
         return self.co_reviews is not None and "items" in self.history
 
+    @property
+    def similarity_width(self) -> int:
+        """Width of the item-to-item block: r projected, else I (0 without profiles)."""
+        if not self.has_similarity:
+            return 0
+        if self.similarity_basis is not None:
+            return int(self.similarity_basis.shape[1])
+        return len(self.ids["item"])
+
+    def basis_rows(self) -> np.ndarray:
+        """float32 [I + 1, r]: row 0 (unknown item) and grown items zero, row i + 1 Q[i]."""
+        basis = self.similarity_basis
+        rows = np.zeros((len(self.ids["item"]) + 1, basis.shape[1]), np.float32)
+        rows[1:len(basis) + 1] = basis
+        return rows
+
     def _similarity_profiles(self, history: np.ndarray, users: np.ndarray) -> np.ndarray:
-        """Leave-user-out similarity profiles [M, I] of history rows owned by `users` [M]."""
-        co = self.co_reviews
+        """Leave-user-out similarity profiles [M, I] of history rows owned by `users` [M]
+        ([M, r]: projected on `similarity_basis`)."""
+        co = sp.csr_array(self.co_reviews)
         grown = len(self.ids["item"]) - co.shape[0]
-        if grown:  # items added after training have no co-reviews yet
-            co = np.pad(co, ((0, grown), (0, grown)))
+        if grown and self.similarity_basis is None:
+            co.resize((len(self.ids["item"]),) * 2)  # items added after training: no co-reviews
         item_sets = similarity_lib.user_item_sets(
             self.rows["user_index"], self.rows["item_index"], len(self.ids["user"]))
         return similarity_lib.similarity_profiles(history, users, item_sets, co,
-                                                  self.config.similarity_shrinkage)
+                                                  self.config.similarity_shrinkage,
+                                                  basis=self.similarity_basis)
 
     def _held_out_history(self) -> dict[str, np.ndarray]:
         """Per training row, the user's history without the row's own review."""
@@ -378,12 +410,12 @@ def build_feature_tables(
     # be formed for them.
     tables.statistics = fit_statistics(tables.training_examples())
     if config.item_similarity and config.history_length:
-        if len(ids["item"]) > config.similarity_max_items:
-            raise FeatureError(
-                f"build_feature_tables: {len(ids['item'])} items exceed similarity_max_items "
-                f"({config.similarity_max_items}); the co-review matrix is [I, I]: set "
-                "features.item_similarity=false (or raise the limit)")
-        tables.co_reviews = similarity_lib.co_reviews(rows["user_index"], rows["item_index"],
-                                                      len(ids["item"]))
+        tables.co_reviews = similarity_lib.co_review_matrix(
+            rows["user_index"], rows["item_index"], len(ids["item"]))
+        if len(ids["item"]) > config.similarity_max_items:  # project: no [., I] profiles
+            tables.similarity_basis = similarity_lib.similarity_basis(
+                similarity_lib.cosine_similarity(tables.co_reviews,
+                                                 config.similarity_shrinkage),
+                config.similarity_rank)
     return tables
 

@@ -5,9 +5,11 @@ I catalogue items, the reviews' text and the sentiment model's embedding width D
 them `estimate_run_memory` adds up the large arrays the later stages hold at once
 (bytes, each part named), and `fit_memory_budget` compares the total with the budget
 (`RunConfig.memory_budget_gb`, or the memory this process can still take:
-`available_bytes`). Over the budget, it adapts where that is enough: the item-to-item
-term (the only part that grows with rows x items) is switched off, as it is above
-`features.similarity_max_items` items or `features.similarity_max_gb` of profiles.
+`available_bytes`). Over the budget, it adapts where that is enough: an exact
+item-to-item block (the only part that grows with rows x items) is projected on
+`features.similarity_rank` eigenvectors (rows x r), as it is above
+`features.similarity_max_items` items or `features.similarity_max_gb` of exact
+profiles, and a projected one that still does not fit is switched off.
 Otherwise the run stops at once with `MemoryBudgetError`, whose message gives the
 estimate by part and the changes that can help, instead of the kernel's OOM killer
 stopping it an hour later.
@@ -26,8 +28,11 @@ which reports each stage's measured peak beside the estimate):
   recommender stage holds beyond them (read off the measured peaks: 30k synthetic
   reviews, 23k training rows, 2.27 GiB; 300k, 193k rows, 6.0 GiB with 128-wide
   embeddings; where it goes in detail is not yet known);
-- item similarity: I x (N + U) profiles (training rows and served users), twice,
-  and the I x I co-review matrix;
+- item similarity: width x (N + U) profiles (training rows and served users), twice,
+  width = I exact or r projected; the sparse co-review and similarity matrices, 16
+  bytes per co-reviewed pair (a float32 value and an int32 column each), bounded by
+  the sum over users of (their distinct items)^2; projected, the basis Q and S Q
+  (float32 [I, r]) and ARPACK's 2r + 1 float64 Lanczos vectors;
 - ranking: the score blocks of the evaluation and of the weight fits (held-out users
   x I float64, bounded by `evaluation.metrics.DEFAULT_MAX_ELEMENTS` and
   `recsys.blend_max_scores`).
@@ -46,6 +51,8 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
@@ -57,6 +64,7 @@ PRETRAINED_BYTES = int(1.3 * GIB)  # a pretrained backbone's fine-tuning (module
 _FLOAT = 4
 _EXAMPLE_COPIES = 3
 _SIMILARITY_COPIES = 2
+_PAIR = 16  # bytes per co-reviewed pair: the co-reviews and the similarity, value + column
 _ROW_OVERHEAD = 16 * 1024  # bytes per training row in the recommender stage (module doc)
 _MINILM_DIM = 384  # the packaged MiniLM-L6's hidden size
 _UNKNOWN_DIM = 768  # a BERT-base width: the safe guess for a model of unknown width
@@ -143,10 +151,35 @@ def text_dim(config: config_lib.RunConfig) -> int:
         return _UNKNOWN_DIM
 
 
-def similarity_bytes(rows: int, users: int, items: int) -> int:
-    """The item-to-item term's dense arrays: profiles of `rows` training rows and `users`
-    served users over `items` items (float32, twice), and the [I, I] co-reviews."""
-    return _FLOAT * items * ((rows + users + 1) * _SIMILARITY_COPIES + items)
+def similarity_bytes(rows: int, users: int, items: int, width: int | None = None,
+                     pairs: int | None = None) -> int:
+    """The item-to-item term's arrays: profiles of `rows` training rows and `users`
+    served users, `width` columns each (float32, twice; None = `items`, exact), the
+    sparse co-reviews and similarity (`pairs` co-reviewed pairs; None = items^2, the
+    most there can be) and, projected (width < items), the basis, S Q and ARPACK's
+    vectors (module doc).
+
+    Example:
+        >>> exact = similarity_bytes(80_000, 10_000, 5_000, pairs=10**6)  # 100k reviews
+        >>> projected = similarity_bytes(80_000, 10_000, 5_000, width=64, pairs=10**6)
+        >>> round(exact / 2**30, 2), round(projected / 2**30, 3)
+        (3.37, 0.065)
+    """
+    width = items if width is None else width
+    pairs = items * items if pairs is None else min(pairs, items * items)
+    size = _FLOAT * width * (rows + users + 1) * _SIMILARITY_COPIES + _PAIR * pairs
+    if width < items:
+        size += 2 * _FLOAT * items * width + 8 * items * (2 * width + 1)
+    return size
+
+
+def similarity_width(config: config_lib.RunConfig, items: int) -> int:
+    """The item-to-item block's width for a catalogue of `items`: I up to
+    `features.similarity_max_items`, the rank r (at most I) above."""
+    features = config.features
+    if items <= features.similarity_max_items:
+        return items
+    return min(features.similarity_rank, items)
 
 
 def estimate_run_memory(config: config_lib.RunConfig, split: Split,
@@ -174,7 +207,9 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
                                      + _ROW_OVERHEAD),
     }
     if config.features.item_similarity and config.recsys.item_similarity:
-        parts["item similarity"] = similarity_bytes(rows, users, items)
+        distinct = split.train.groupby("user_id")["item_id"].nunique().to_numpy(np.int64)
+        parts["item similarity"] = similarity_bytes(
+            rows, users, items, similarity_width(config, items), int((distinct ** 2).sum()))
     scores = max(split.validation["user_id"].nunique(), split.test["user_id"].nunique()) * items
     parts["ranking"] = 8 * (6 * min(DEFAULT_MAX_ELEMENTS, scores)
                             + 10 * min(config.recsys.blend_max_scores, scores))
@@ -189,12 +224,13 @@ def fit_memory_budget(config: config_lib.RunConfig, split: Split,
                       budget: int | None = None) -> tuple[config_lib.RunConfig, MemoryEstimate]:
     """Adapts the config to the memory it may use, or stops the run before the costly stages.
 
-    The item-to-item term is switched off (features and recsys alike, with a warning,
-    and `config.json` rewritten) when the catalogue has more than
-    `features.similarity_max_items` items, when its profiles would take more than
-    `features.similarity_max_gb`, or when the run would not fit the budget with it but
-    fits without it. With `run_dir`, the final estimate is written to `memory.json`
-    (also when the run is refused).
+    An exact item-to-item block is projected (`features.similarity_max_items` lowered
+    below the catalogue, so the block has `features.similarity_rank` columns) when its
+    profiles would take more than `features.similarity_max_gb` or when the run would
+    not fit the budget with it; a projected block is switched off (features and recsys
+    alike) by the same two rules. Each change warns and rewrites `config.json`. With
+    `run_dir`, the final estimate is written to `memory.json` (also when the run is
+    refused).
 
     Returns:
         (the config to run with, its memory estimate).
@@ -205,35 +241,45 @@ def fit_memory_budget(config: config_lib.RunConfig, split: Split,
             the changes that can help.
     """
     estimate = estimate_run_memory(config, split, budget)
-    features = config.features
-    reason, adapted = None, config
-    if features.item_similarity and config.recsys.item_similarity:
+    adapted, changes = config, []
+    if config.features.item_similarity and config.recsys.item_similarity:
         items = split.train["item_id"].nunique()
-        profiles = estimate.parts["item similarity"]
-        if items > features.similarity_max_items:
-            reason = (f"{items} training items exceed features.similarity_max_items "
-                      f"({features.similarity_max_items})")
-        elif profiles > features.similarity_max_gb * GIB:
-            reason = (f"its profiles would take {profiles / 2**20:.1f} MiB "
-                      f"(features.similarity_max_gb = {features.similarity_max_gb:g})")
-        elif estimate.budget and not estimate.fits:
-            reason = (f"the run would need {estimate.total / GIB:.2f} GiB with it, over the "
-                      f"{estimate.budget / GIB:.2f} GiB budget")
+        reason = _similarity_excess(adapted, estimate)
+        if reason is not None and similarity_width(adapted, items) == items and items > 1:
+            adapted = dataclasses.replace(adapted, features=dataclasses.replace(
+                adapted.features, similarity_max_items=items - 1))
+            changes.append(f"item similarity projected on rank "
+                           f"{similarity_width(adapted, items)} "
+                           f"(features.similarity_max_items lowered to {items - 1}): {reason}")
+            estimate = estimate_run_memory(adapted, split, estimate.budget)
+            reason = _similarity_excess(adapted, estimate)
         if reason is not None:
             adapted = dataclasses.replace(
-                config, features=dataclasses.replace(features, item_similarity=False),
-                recsys=dataclasses.replace(config.recsys, item_similarity=False))
-    if adapted is not config:
-        estimate = estimate_run_memory(adapted, split, estimate.budget)
+                adapted, features=dataclasses.replace(adapted.features, item_similarity=False),
+                recsys=dataclasses.replace(adapted.recsys, item_similarity=False))
+            changes.append(f"item similarity switched off: {reason}")
+            estimate = estimate_run_memory(adapted, split, estimate.budget)
     if run_dir is not None:
         write_json(Path(run_dir) / "memory.json", estimate.to_dict())
     if estimate.budget and not estimate.fits:
         raise MemoryBudgetError(_refusal(adapted, estimate))
-    if reason is not None:
-        warnings.warn(f"item similarity switched off: {reason}", stacklevel=2)
-        if run_dir is not None:
-            config_lib.save(adapted, Path(run_dir) / "config.json")
+    for change in changes:
+        warnings.warn(change, stacklevel=2)
+    if changes and run_dir is not None:
+        config_lib.save(adapted, Path(run_dir) / "config.json")
     return adapted, estimate
+
+
+def _similarity_excess(config: config_lib.RunConfig, estimate: MemoryEstimate) -> str | None:
+    """Why the item-to-item term does not fit (its size limit, the budget), or None."""
+    size, limit = estimate.parts["item similarity"], config.features.similarity_max_gb
+    if size > limit * GIB:
+        return (f"its profiles would take {size / 2**20:.1f} MiB "
+                f"(features.similarity_max_gb = {limit:g})")
+    if estimate.budget and not estimate.fits:
+        return (f"the run would need {estimate.total / GIB:.2f} GiB with it, over the "
+                f"{estimate.budget / GIB:.2f} GiB budget")
+    return None
 
 
 def _refusal(config: config_lib.RunConfig, estimate: MemoryEstimate) -> str:

@@ -36,7 +36,9 @@ def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel
     if missing:
         raise ValueError(f"variant {config.variant!r} needs history input(s) {missing}; the "
                          f"feature tables have {list(tables.history_groups)}")
-    similarity = len(tables.ids["item"]) if config.item_similarity else 0
+    # The item-to-item block: width I exact, r projected (FeatureTables.similarity_width).
+    similarity = (tables.similarity_width or len(tables.ids["item"])
+                  if config.item_similarity else 0)
     if similarity and not tables.has_similarity:
         raise ValueError("item_similarity needs the similarity profiles of the feature tables "
                          "(FeatureConfig.item_similarity with a history_length > 0)")

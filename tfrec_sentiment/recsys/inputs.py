@@ -25,10 +25,17 @@ def history_inputs(config: RecsysConfig, tables: FeatureTables | None = None) ->
 
 def input_groups(config: RecsysConfig, side: str,
                  tables: FeatureTables | None = None) -> list[str]:
-    """Feature inputs one side's tower reads, e.g. ["rating", "text", "history"]."""
+    """Feature inputs one side's tower reads, e.g. ["rating", "text", "history"].
+
+    With `item_similarity`, the user side reads its "similarity" block; the item side
+    reads one only when the block is projected (the basis rows Q[i]; the exact block
+    is the item's one-hot, which the tower forms): with `tables`, when they are
+    projected, without, always (the keys an example may have).
+    """
     groups = list(config.feature_groups) + (["text"] if config.text_enabled else [])
     if side != "user":
-        return groups
+        projected = tables is None or tables.similarity_basis is not None
+        return groups + ([SIMILARITY_GROUP] if config.item_similarity and projected else [])
     similarity = [SIMILARITY_GROUP] if config.item_similarity else []
     return groups + history_inputs(config, tables) + similarity
 

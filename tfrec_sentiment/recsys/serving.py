@@ -102,6 +102,8 @@ class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
         self.score_mode = config.score_mode
         self.score_blend = float(config.score_blend)
         self._groups = {side: input_groups(config, side, tables) for side in ("user", "item")}
+        # A projected item-to-item block: the item table holds the basis rows Q[i].
+        self._projected = SIMILARITY_GROUP in self._groups["item"]
         self._text_dim = tables.profile.text_dim
         calibration = tables.rating_calibration or [1.0, 3.0, 5.0]
         self.rating_calibration = tf.constant(calibration, tf.float32)
@@ -196,16 +198,29 @@ class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
                  "rating": rating_matrix(self.model, user, item)}
         popularity = tf.gather(self.item_log_count, item_index)  # [I]
         parts["popularity"] = tf.tile(popularity[None, :], [num_users, 1])
-        parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
-        if padded is not None:
-            parts["knn"] = profile_at(padded, item_index)
+        parts["history"], profile = self._user_signals(num_users, user_id, history, similarity)
+        if profile is not None:
+            parts["knn"] = self._knn(profile, item_index)
         return parts
+
+    def _knn(self, profile: tf.Tensor, item_index: tf.Tensor,
+             per_row: bool = False) -> tf.Tensor:
+        """The "knn" component at feature-table rows `item_index` (int64 [I], or [U, C]
+        with `per_row`; 0 = unknown item, 0): exact, the profile [U, I'] at the item;
+        projected, the profile @ Q [U, r] times the item's basis row Q[i]."""
+        if not self._projected:
+            padded = tf.concat([tf.zeros([tf.shape(profile)[0], 1]), profile], axis=1)
+            return profile_at(padded, item_index, per_row)
+        rows = tf.gather(self.item_features.tables[SIMILARITY_GROUP], item_index)
+        if per_row:
+            return tf.einsum("ur,ucr->uc", profile, rows)
+        return tf.matmul(profile, rows, transpose_b=True)
 
     def _user_signals(self, num_users: tf.Tensor, user_id: tf.Tensor | None,
                       history: tf.Tensor | None,
                       similarity: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor | None]:
         """The learned score's per-user inputs: training reviews int64 [U] (the bucket)
-        and, with "knn", the similarity profile [U, I' + 1] (column 0: unknown item)."""
+        and, with "knn", the similarity profile [U, I'] (projected: [U, r])."""
         if user_id is None:
             row = tf.zeros([num_users], tf.int64)
         else:
@@ -215,8 +230,8 @@ class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
         if "knn" not in self.components:
             return history, None
         profile = (tf.gather(self.user_features.tables[SIMILARITY_GROUP], row)
-                   if similarity is None else similarity)  # [U, I']
-        return history, tf.concat([tf.zeros([num_users, 1]), profile], axis=1)
+                   if similarity is None else similarity)  # [U, I'] or [U, r]
+        return history, profile
 
     def user_outputs(self, user_id: tf.Tensor) -> dict:
         """User-tower outputs of known (or unknown) users, string [B] -> {"embedding"

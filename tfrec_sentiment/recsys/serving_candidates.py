@@ -10,19 +10,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from tfrec_sentiment.features.common import SIMILARITY_GROUP
 from tfrec_sentiment.recsys.blend_weights import blend_scores, standardize_tensor_rows
-from tfrec_sentiment.recsys.scoring import (
-    candidate_ratings,
-    profile_at,
-    rating_matrix,
-)
+from tfrec_sentiment.recsys.scoring import candidate_ratings, rating_matrix
 
 
 class CandidateScoring:
     """The candidate-scoring part of `RecommenderServing` (its attributes:
     `item_embeddings`, `item_log_count`, `model`, `score_mode`, `score_blend`,
     `blend_weights`, `new_user_blend_weights`, `blend_edges`, `components`,
-    `_catalogue_outputs`, `_user_signals`)."""
+    `item_features`, `_projected`, `_catalogue_outputs`, `_user_signals`, `_knn`)."""
 
     def prepare_candidate_scoring(self, sample: int = 2048, seed: int = 0) -> None:
         """Stores the catalogue-wide statistics that `score_columns` standardises with.
@@ -31,24 +28,22 @@ class CandidateScoring:
         the WHOLE catalogue; `score_columns` scores a few candidates, so the per-user
         mean and variance come from here instead: retrieval exactly (item embedding
         mean m [E] and covariance S [E, E]: mean u.m, variance u'Su), popularity
-        exactly (one catalogue constant), kNN exactly (the profile row), the rating
+        exactly (one catalogue constant), kNN exactly (the profile row; projected,
+        as retrieval, from the basis rows' mean and covariance), the rating
         head over a seeded sample of `sample` catalogue items (every item when the
         catalogue has at most `sample`: then exact too). Call it once, before saving.
         """
         embeddings = self.item_embeddings.numpy()
-        count = max(len(embeddings), 1)
-        total = np.zeros(embeddings.shape[1])
-        gram = np.zeros((embeddings.shape[1],) * 2)
-        for start in range(0, len(embeddings), 1 << 20):  # float64, bounded memory
-            chunk = embeddings[start:start + (1 << 20)].astype(np.float64)
-            total += chunk.sum(axis=0)
-            gram += chunk.T @ chunk
-        mean = total / count
-        self.catalogue_mean = tf.Variable(mean.astype(np.float32), trainable=False,
-                                          name="catalogue_mean")
-        self.catalogue_covariance = tf.Variable(
-            (gram / count - np.outer(mean, mean)).astype(np.float32), trainable=False,
-            name="catalogue_covariance")
+        mean, covariance = _moments(embeddings)
+        self.catalogue_mean = tf.Variable(mean, trainable=False, name="catalogue_mean")
+        self.catalogue_covariance = tf.Variable(covariance, trainable=False,
+                                                name="catalogue_covariance")
+        if self._projected:  # the catalogue's basis rows (table row 0: unknown item)
+            rows = self.item_features.tables[SIMILARITY_GROUP].numpy()[1:len(embeddings) + 1]
+            mean, covariance = _moments(rows)
+            self.knn_mean = tf.Variable(mean, trainable=False, name="knn_mean")
+            self.knn_covariance = tf.Variable(covariance, trainable=False,
+                                              name="knn_covariance")
         log_count = self.item_log_count.numpy()[1:].astype(np.float64)
         self.popularity_moments = tf.Variable(
             np.array([log_count.mean(), log_count.var()] if len(log_count) else [0.0, 0.0],
@@ -75,7 +70,8 @@ class CandidateScoring:
             columns: int32 [B, C] catalogue columns; negative = none (its score is
                 meaningless: mask it).
             user_id: string [B] known users (their bucket and kNN profile); None for
-                new users, who bring `history` int64 [B] and `similarity` [B, I].
+                new users, who bring `history` int64 [B] and `similarity` [B, I] ([B, r]
+                projected).
             new_users: rank with the new-user blend weights.
 
         Raises:
@@ -105,17 +101,40 @@ class CandidateScoring:
         fill = tf.ones([num_users])
         moments["popularity"] = (fill * self.popularity_moments[0],
                                  fill * self.popularity_moments[1])
-        parts["history"], padded = self._user_signals(num_users, user_id, history, similarity)
-        if padded is not None:
-            parts["knn"] = profile_at(padded, item_index, per_row=True)
-            every = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
-            moments["knn"] = tf.nn.moments(profile_at(padded, every), axes=[1])
+        parts["history"], profile = self._user_signals(num_users, user_id, history, similarity)
+        if profile is not None:
+            parts["knn"] = self._knn(profile, item_index, per_row=True)
+            if self._projected:
+                moments["knn"] = _quadratic_moments(profile, self.knn_mean, self.knn_covariance)
+            else:
+                every = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
+                moments["knn"] = tf.nn.moments(self._knn(profile, every), axes=[1])
         weights = self.new_user_blend_weights if new_users else self.blend_weights
         return blend_scores(parts, parts["history"], weights.read_value(),
                             self.blend_edges.read_value(), self.components, moments=moments)
 
     def _retrieval_moments(self, query: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Mean and variance [B] of each query's dot product over the catalogue."""
-        mean = tf.linalg.matvec(query, self.catalogue_mean)
-        variance = tf.reduce_sum(tf.matmul(query, self.catalogue_covariance) * query, axis=1)
-        return mean, tf.maximum(variance, 0.0)
+        return _quadratic_moments(query, self.catalogue_mean, self.catalogue_covariance)
+
+
+def _moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean [E] and covariance [E, E] (float32) of the rows [N, E], summed in float64
+    blocks of 2**20 rows (bounded memory)."""
+    count = max(len(rows), 1)
+    total = np.zeros(rows.shape[1])
+    gram = np.zeros((rows.shape[1],) * 2)
+    for start in range(0, len(rows), 1 << 20):
+        chunk = rows[start:start + (1 << 20)].astype(np.float64)
+        total += chunk.sum(axis=0)
+        gram += chunk.T @ chunk
+    mean = total / count
+    return mean.astype(np.float32), (gram / count - np.outer(mean, mean)).astype(np.float32)
+
+
+def _quadratic_moments(query: tf.Tensor, mean: tf.Tensor,
+                       covariance: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Mean q.m and variance q'Cq [B] of each query's dot product with rows of mean m
+    and covariance C."""
+    variance = tf.reduce_sum(tf.matmul(query, covariance) * query, axis=1)
+    return tf.linalg.matvec(query, mean), tf.maximum(variance, 0.0)

@@ -6,7 +6,9 @@ partitioned index for new users) and `components_from_reviews` (the new-user ble
 fit). A new user's id is unknown (the OOV row), but their reviews give what a training
 user's row holds: the profile, the review history (latest = last given, known items
 only) and its item-to-item similarity profile (`features.similarity`, over the whole
-training period).
+training period): exact, the mean of the history items' similarity rows [I] (a sparse
+product with S); projected, the mean of their rows of S Q [r], one gather from a
+stored [I + 1, r] table.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from tfrec_sentiment.features.tables import HISTORY_GROUPS, SIMILARITY_GROUP, Fe
 class NewUserServing:
     """The new-user part of `RecommenderServing` (its attributes: `user_features`,
     `profile`, `model`, `_groups`, `_text_dim`, `_item_index`, `_score_matrix`,
-    `_components`, `_catalogue_outputs`, `new_user_blend_weights`)."""
+    `_components`, `_catalogue_outputs`, `new_user_blend_weights`, `_projected`)."""
 
     def _build_new_user_history(self, tables: FeatureTables) -> None:
-        """History length L and the item-to-item similarity (sparse [I, I]) that turn a
-        new user's reviewed items into the history groups a training user's row holds."""
+        """History length L and the item-to-item similarity (sparse [I, I]; projected: S Q
+        [I + 1, r], row 0 zero) that turn a new user's reviewed items into the history
+        groups a training user's row holds."""
         history = self.user_features.tables.get(HISTORY_GROUPS["items"])
         self._history_length = int(history.shape[1]) if history is not None else 0
         self._has_similarity = SIMILARITY_GROUP in self._groups["user"]
@@ -39,13 +42,20 @@ class NewUserServing:
         if grown:
             co.resize((num_items, num_items))
         cosine = similarity_lib.cosine_similarity(co, tables.config.similarity_shrinkage)
+        self._num_items = num_items
+        if self._projected:
+            basis = tables.basis_rows()[1:].astype(np.float64)  # [I, r], grown items 0
+            projected = np.concatenate([np.zeros((1, basis.shape[1])), cosine @ basis])
+            self.similarity_projected = tf.Variable(projected.astype(np.float32),
+                                                    trainable=False,
+                                                    name="similarity_projected")
+            return
         coo = cosine.tocoo()
         self.similarity_indices = tf.Variable(
             np.stack([coo.row, coo.col], axis=1).astype(np.int64).reshape(-1, 2),
             trainable=False, name="similarity_indices")
         self.similarity_values = tf.Variable(coo.data.astype(np.float32), trainable=False,
                                              name="similarity_values")
-        self._num_items = num_items
 
     def new_user_outputs(self, probabilities, rating, helpful_votes, timestamp, embedding,
                          segment_ids, num_users, item_id) -> tuple[dict, tf.Tensor,
@@ -117,7 +127,8 @@ class NewUserServing:
             {"history": int64 [G, L] item index + 1, latest (= last given) first, 0 =
             padding; "history_rating" float32 [G, L] (stars - 3) / 2;
             "history_sentiment" float32 [G, L] p_pos - p_neg; "similarity" float32
-            [G, I] mean item-to-item similarity of the history items}: the groups
+            [G, I] mean item-to-item similarity of the history items ([G, r]
+            projected)}: the groups
             the user tower reads (none when L = 0).
         """
         length = self._history_length
@@ -144,11 +155,15 @@ class NewUserServing:
         return {g: v for g, v in out.items() if g in self._groups["user"]}
 
     def _similarity_profile(self, history: tf.Tensor) -> tf.Tensor:
-        """Mean similarity [G, I] of each history row's items (int64 [G, L], 0 = none)."""
+        """Mean similarity [G, I] of each history row's items (int64 [G, L], 0 = none);
+        projected, the mean of their rows of S Q [G, r]."""
         num_users = tf.shape(history)[0]
         valid = history > 0
         count = tf.reduce_sum(tf.cast(valid, tf.float32), axis=1, keepdims=True)
         share = tf.cast(valid, tf.float32) / tf.maximum(count, 1.0)  # [G, L]
+        if self._projected:  # row 0 (padding) is zero
+            rows = tf.gather(self.similarity_projected, history)  # [G, L, r]
+            return tf.reduce_sum(rows * share[..., None], axis=1)
         where = tf.where(valid)  # (user, slot)
         weights = tf.scatter_nd(
             tf.stack([where[:, 0], tf.gather_nd(history, where) - 1], axis=1),

@@ -5,8 +5,10 @@ A tower turns one side's raw inputs into:
 - "embedding" [B, output_dim (+ 1) (+ I)]: the retrieval embedding (scores are dot
   products): the sum of a collaborative path (id embedding + review history,
   projected) and a profile path (fused features + projected text, projected),
-  then optionally a retrieval bias column and an item-to-item block of width I,
-  the catalogue size (the user's weighted similarity profile; the item's one-hot);
+  then optionally a retrieval bias column and an item-to-item block of width
+  `similarity_size`: I, the catalogue size (the user's weighted similarity profile;
+  the item's one-hot), or r when the tables project it (the profile @ Q; the item's
+  basis row Q[i], read from "item_similarity");
 - "latent" [B, output_dim (+ 1)]: the embedding without the item-to-item block,
   which the ranking head reads;
 - "features" [B, F]: the fused profile features (`SentimentFusion`), the projected
@@ -102,10 +104,6 @@ class _Tower(tf.keras.layers.Layer):
         self.profile_in_embedding = bool(profile_in_embedding)
         self.similarity_size = int(similarity_size)
         self.similarity_weight_init = float(similarity_weight)
-        if self.similarity_size and self.side == "item" and (
-                self.similarity_size != len(self.vocabulary)):
-            raise ValueError(f"ItemTower similarity_size ({self.similarity_size}) must equal "
-                             f"the catalogue size ({len(self.vocabulary)})")
         # The optional parts, created in `build` when configured; None otherwise.
         self.fusion = self.text_projection = self.text_dropout = None
         self.history_embedding = self.similarity_weight = None
@@ -232,9 +230,16 @@ class _Tower(tf.keras.layers.Layer):
         User: the mean of the similarity rows of the history items; item: the
         one-hot of its catalogue position (zeros for an OOV item). Their dot
         product is mean_j W[j, i] over the user's history items j: a learned,
-        full-rank item-to-item score, the counterpart of item-kNN.
+        full-rank item-to-item score, the counterpart of item-kNN. Projected (the
+        inputs carry "item_similarity", Q[i]): the user's profile @ Q and Q[i],
+        whose dot product approximates it.
         """
-        if self.side == "item":
+        if self.side == "item" and self._key("similarity") not in inputs:
+            if self.similarity_size != len(self.vocabulary):
+                raise ValueError(
+                    f"ItemTower similarity_size ({self.similarity_size}) differs from the "
+                    f"catalogue size ({len(self.vocabulary)}): a projected block needs the "
+                    "input 'item_similarity'")
             position = tf.where(index >= self.num_oov_buckets, index - self.num_oov_buckets, -1)
             return tf.one_hot(position, self.similarity_size)  # -1 -> all zeros
         profile = tf.cast(inputs[self._key("similarity")], tf.float32)
@@ -243,7 +248,7 @@ class _Tower(tf.keras.layers.Layer):
         profile = profile[:, :self.similarity_size]
         missing = self.similarity_size - tf.shape(profile)[1]
         profile = tf.pad(profile, [[0, 0], [0, missing]])
-        return self.similarity_weight * profile
+        return profile if self.side == "item" else self.similarity_weight * profile
 
     def _retrieval_bias(self, index: tf.Tensor, profile: tf.Tensor | list) -> tf.Tensor:
         """Last embedding column: 1 for users, the item's retrieval bias for items.
@@ -342,7 +347,9 @@ class UserTower(_Tower):
             tables grown after training, are cut to I), the item tower the one-hot
             of the item's catalogue position (zeros for an unknown item), so the
             retrieval score gains similarity_weight * profile[item]. Set it on both
-            towers.
+            towers. Projected (`FeatureConfig.similarity_max_items`): r, the user
+            input is profile @ Q [B, r] and the item tower reads "item_similarity"
+            [B, r] (Q[i]) instead of forming the one-hot.
         similarity_weight: the initial value of that trainable scalar.
         **kwargs: forwarded to `tf.keras.layers.Layer`.
 
