@@ -6,8 +6,9 @@
 For each catalogue size it builds synthetic feature tables (each user ~10 training
 reviews, each item at least one), a recommender with random weights over them (the
 same towers, rating head and cost as a trained one: default RecsysConfig without
-text features and without the item-to-item term, which is meant for catalogues of at
-most `FeatureConfig.similarity_max_items` items), and exports it with the sentiment
+text features and without the item-to-item term, which above
+`FeatureConfig.similarity_max_items` items would add its rank-64 projection, 64 more
+embedding columns, to what is timed), and exports it with the sentiment
 model through the export code (`export_models`). The SavedModel is then LOADED
 (`tf.saved_model.load`, the Keras objects dropped) and its `recommend` signature
 timed: latency p50 / p99 at batch 1 (known users, so the reviewed-item exclusion
@@ -118,8 +119,8 @@ def synthetic_tables(num_items: int, seed: int) -> FeatureTables:
         "timestamp": 1_450_000_000 + rng.integers(0, 63_000_000, n),
     })
     probabilities = rng.dirichlet([1.0, 1.0, 1.0], n).astype(np.float32)
-    # The item-to-item term stores [I, I] and [users, I] tables: it is for catalogues up
-    # to FeatureConfig.similarity_max_items, not for this sweep.
+    # Without the item-to-item term: the sweep times the towers' retrieval as it was
+    # measured before (with it, 64 more embedding columns above similarity_max_items).
     return build_feature_tables(frame, probabilities, None,
                                 FeatureConfig(use_text=False, item_similarity=False))
 

@@ -28,17 +28,25 @@ item never gets that boost.
 Sizes (tracemalloc peaks, synthetic catalogue of 20,000 items, 80,000 users with 6
 reviews each): `co_review_matrix` 50 MiB, `cosine_similarity` 150 MiB (1.9M stored
 pairs, 0.5% of I^2); the dense float64 [I, I] matrices they replace in the item-kNN
-baseline peaked at 790 MiB for 5,000 items (~13 GB at 20,000). The recommender's
-features still cap the catalogue (`FeatureConfig.similarity_max_items`, 5,000) for
-what stays dense by nature: the feature tables keep C dense (`co_reviews`, float32
-[I, I]: 100 MiB at 5,000 items, 1.5 GiB at 20,000, saved in `arrays.npz`); a profile
-is a row over the whole catalogue, so the served user table is float32 [U + 1, I]
-(80 MB per 4,000 users at 5,000 items, inside the SavedModel). `similarity_profiles`
+baseline peaked at 790 MiB for 5,000 items (~13 GB at 20,000). The feature tables
+keep C sparse too (`co_reviews`, saved in `arrays.npz` as its three arrays). A profile
+is a row over the whole catalogue, so up to `FeatureConfig.similarity_max_items`
+(5,000) items the profiles are exact, float32 [rows, I] (the served user table,
+[U + 1, I], is 80 MB per 4,000 users at 5,000 items, inside the SavedModel). Above it they
+are projected: `similarity_basis` takes the top r eigenvectors Q [I, r] of the
+symmetric S (ARPACK on the sparse S, never a dense [I, I]) and a profile p becomes p Q
+[r] (`similarity_profiles(..., basis=Q)`, summed from the sparse terms), the item's
+block Q[i]; with no user left out, p = x S (x: the history's weights) and (p Q) Q^T
+is within |x|_2 |lambda_(r+1)| of p, lambda_(r+1) the largest eigenvalue dropped
+(Eckart-Young; tests/features/test_similarity_projection.py). The basis comes from every training user's
+co-reviews, a global parameter like the profile prior: a row's own co-reviews move it
+by about 1/N. `similarity_profiles`
 reads only the stored co-reviews of each history item (a chunk x I float64 block at
-once): on 4,000 users x 20 history items over a 2,000-item Zipf catalogue it gives the
-same profiles as the dense [chunk, L, I] form it replaced, 3.1x faster (10.2 s ->
-3.3 s), more on sparser catalogues. `pipeline/memory.py` switches the term off where
-its dense profiles would not fit (`FeatureConfig.similarity_max_gb`).
+once, none projected): on 4,000 users x 20 history items over a 2,000-item Zipf
+catalogue it gives the same profiles as the dense [chunk, L, I] form it replaced, 3.1x
+faster (10.2 s -> 3.3 s), more on sparser catalogues. `pipeline/memory.py` projects an
+exact block whose dense profiles would not fit (`FeatureConfig.similarity_max_gb`) and
+switches off a projected one that still would not.
 
 Example:
 
@@ -100,7 +108,7 @@ def co_review_matrix(user_index: np.ndarray, item_index: np.ndarray,
 
 
 def co_reviews(user_index: np.ndarray, item_index: np.ndarray, num_items: int) -> np.ndarray:
-    """`co_review_matrix` as a dense float32 [I, I] (the feature tables keep it dense).
+    """`co_review_matrix` as a dense float32 [I, I] (small catalogues and tests only).
 
     Args:
         user_index: int [N], user of each review; item_index: int [N], its item.

@@ -11,6 +11,8 @@ Components c (raw values from `RecommenderServing.score_components`, [U, I] each
 - "knn": the user's item-kNN similarity profile at i (features/similarity.py: the mean
   shrunk cosine similarity of the user's history items to i; the `ItemKNN` baseline's
   signal); 0 for unknown users and items. Only when the tables hold the profiles.
+  Above `FeatureConfig.similarity_max_items` items the tables hold them projected,
+  p Q [r], and the component is (p Q) Q[i]^T, the projection's approximation of p[i].
 
 z_c standardises component c PER USER ROW over the items scored (mean 0, variance 1;
 a constant row gives 0), as `scoring.standardize_rows` does: a ranking is a per-user

@@ -49,8 +49,10 @@ class RecsysConfig:
             similarity of the user's history items to i, from the training
             period's co-reviews: features/similarity.py, the item-kNN signal), w a
             trainable scalar. Both retrieval embeddings grow by I columns (the
-            user: w * profile; the item: its one-hot). Needs the tables' similarity
-            profiles (FeatureConfig.item_similarity).
+            user: w * profile; the item: its one-hot), or by r above
+            `FeatureConfig.similarity_max_items` items (the user: w * profile @ Q;
+            the item: Q[i], Q the top-r eigenvectors of the similarity). Needs the
+            tables' similarity profiles (FeatureConfig.item_similarity).
         similarity_weight: the initial w, in retrieval-score units (the softmax
             divides by `temperature`). The softmax likelihood alone moves w slowly
             and towards a flatter ranking than top-10 metrics want, so the start

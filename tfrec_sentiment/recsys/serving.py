@@ -33,7 +33,9 @@ Functions (B = batch of ids, I = catalogue size, E = embedding width, G = users)
   reviews give what a training user's row holds: the profile, the review history
   (latest = last given, known items only) and its item-to-item similarity profile
   (`features.similarity`, over the whole training period: a new user has no
-  co-reviews of their own to leave out), and the learned score's history bucket
+  co-reviews of their own to leave out; projected above
+  `FeatureConfig.similarity_max_items`, the mean of the history items' rows of S Q),
+  and the learned score's history bucket
   counts their given reviews; new users are blended with their own weights
   (`new_user_blend`, fitted on validation users given their first reviews:
   `TrainedRecommender.fit_new_user_blend`).
