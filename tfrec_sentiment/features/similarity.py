@@ -38,13 +38,13 @@ symmetric S (ARPACK on the sparse S, never a dense [I, I]) and a profile p becom
 [r] (`similarity_profiles(..., basis=Q)`, summed from the sparse terms), the item's
 block Q[i]; with no user left out, p = x S (x: the history's weights) and (p Q) Q^T
 is within |x|_2 |lambda_(r+1)| of p, lambda_(r+1) the largest eigenvalue dropped
-(Eckart-Young; tests/features/test_similarity_projection.py). The basis comes from every training user's
-co-reviews, a global parameter like the profile prior: a row's own co-reviews move it
-by about 1/N. `similarity_profiles`
-reads only the stored co-reviews of each history item (a chunk x I float64 block at
-once, none projected): on 4,000 users x 20 history items over a 2,000-item Zipf
-catalogue it gives the same profiles as the dense [chunk, L, I] form it replaced, 3.1x
-faster (10.2 s -> 3.3 s), more on sparser catalogues. `pipeline/memory.py` projects an
+(Eckart-Young; tests/features/test_similarity_projection.py). The basis comes from
+every training user's co-reviews, a global parameter like the profile prior: a row's
+own co-reviews move it by about 1/N. `similarity_profiles` reads only the stored
+co-reviews of each history item (a chunk x I float64 block at once, none projected):
+on 4,000 users x 20 history items over a 2,000-item Zipf catalogue it gives the same
+profiles as the dense [chunk, L, I] form it replaced, 3.1x faster (10.2 s -> 3.3 s),
+more on sparser catalogues. `pipeline/memory.py` projects an
 exact block whose dense profiles would not fit (`FeatureConfig.similarity_max_gb`) and
 switches off a projected one that still would not.
 
