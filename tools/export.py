@@ -9,7 +9,9 @@ Loads the run's sentiment model (`RUN/sentiment/model`) and recommender
 (`RUN/recsys`, with its feature tables in `RUN/features`), composes them into one
 SavedModel and writes `<root>/<name>/<next version>/` plus `<root>/<name>/models.config`.
 Defaults come from the run's `config.json` (its `export` section), then the flags.
-Prints the version folder, its signatures and the minimum TF Serving release.
+Prints the version folder, its signatures and the minimum TF Serving release. The
+`explain` signature is added when the run has aspect profiles (`RUN/aspects/`); without
+them the tool says why it is missing.
 
 Every export first deletes the leftovers of killed exports and prunes in the model
 folder (`.staging-*`, `.deleting-*` folders whose owner process is gone); `--clean`
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         inputs = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in spec["inputs"].items())
         outputs = ", ".join(f"{k}: {v['dtype']}{v['shape']}" for k, v in spec["outputs"].items())
         print(f"  {name}({inputs}) -> {outputs}")
+    explain = facts.get("explain", {})
+    if not explain.get("served", True):
+        print(f"  no explain signature: {explain.get('reason')}")
     print(f"non-core ops: {', '.join(facts['ops']['non_core_ops']) or 'none'}; "
           f"minimum TF Serving: {facts['min_tf_serving']}")
     return 0

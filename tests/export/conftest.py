@@ -1,13 +1,16 @@
 """Fixtures of the export tests: a tiny BERT, a tiny trained recommender, one export.
 
 The tiny sentiment model's embedding width (8) matches the synthetic reviews' text
-embeddings the tiny recommender was trained on, as one run's two models match.
+embeddings the tiny recommender was trained on, as one run's two models match. The
+export's run folder also holds hand-made aspect profiles (`tiny_profiles`), so the
+one export serves `explain` too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.recsys.trained_fixture import trained_full
@@ -32,11 +35,28 @@ def trained():
     return trained_full()
 
 
+def tiny_profiles():
+    """Aspect profiles by hand, over ids of the tiny recommender's data: i003 has
+    praised, blamed and rarely named aspects, i010 only lukewarm ones, i001 none;
+    u001 writes about price and the cable, u002 about no aspect."""
+    from tfrec_sentiment.aspects.profiles import AspectProfiles
+
+    return AspectProfiles(
+        aspects=np.array(["sound", "price", "cable", "strap"]),
+        item_ids=np.array(["i003", "i010", "i001"]),
+        item_mentions=np.array([[6, 3, 2, 1], [0, 4, 0, 2], [0, 0, 0, 0]], np.int32),
+        item_polarity=np.array([[0.7, 0.4, -0.5, 0.9], [0, 0.1, 0, -0.2], [0, 0, 0, 0]],
+                               np.float32),
+        user_ids=np.array(["u001", "u002"]),
+        user_attention=np.array([[0.0, 0.6, 0.4, 0.0], [0, 0, 0, 0]], np.float32),
+        population_attention=np.array([0.4, 0.3, 0.2, 0.1], np.float32))
+
+
 @pytest.fixture(scope="session")
 def serving_module(tiny_sentiment, trained):
     from tfrec_sentiment.export.module import build_serving_module
 
-    return build_serving_module(tiny_sentiment, trained, top_k=TOP_K)
+    return build_serving_module(tiny_sentiment, trained, top_k=TOP_K, profiles=tiny_profiles())
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +66,10 @@ def export_config(tmp_path_factory) -> ExportConfig:
 
 @pytest.fixture(scope="session")
 def exported(tiny_sentiment, trained, export_config, tmp_path_factory) -> Path:
-    """The version folder of one export, through the pipeline's entry point."""
-    from tfrec_sentiment.export.saved_model import export_run
+    """The version folder of one export, through the pipeline's entry point; the run
+    folder holds the aspect profiles (`explain` is served)."""
+    from tfrec_sentiment.export.saved_model import ASPECTS_DIR, export_run
 
     run_dir = tmp_path_factory.mktemp("run")
+    tiny_profiles().save(run_dir / ASPECTS_DIR)
     return export_run(run_dir, export_config, sentiment=tiny_sentiment, recommender=trained)

@@ -102,7 +102,7 @@ def loaded(exported):
 def test_the_docs_show_a_request_for_every_signature():
     shown = {body.get("signature_name", "serving_default") for _, body in BODIES}
     assert shown >= {"serving_default", "recommend", "rank", "sentiment",
-                     "recommend_from_reviews"}
+                     "recommend_from_reviews", "explain"}
 
 
 @pytest.mark.parametrize("where, body", BODIES, ids=[w for w, _ in BODIES])

@@ -21,6 +21,7 @@ import tensorflow as tf
 from tests.export.conftest import TOP_K
 from tests.export.wire import decode, encode
 from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.explain import NO_MENTIONS
 from tfrec_sentiment.export.module import SIGNATURE_NAMES
 from tfrec_sentiment.export.ops import OpAuditError
 from tfrec_sentiment.export.saved_model import (
@@ -45,6 +46,11 @@ REQUESTS = [
         "user_index": np.array([0, 1, 1, -1, 0], np.int32),
         "rating": np.array([5, 0, 2, 3, 0], np.float32),
         "item_id": ["i003", "", "zzz", "", "i010"]}),
+    # Known and unknown users and items (tests/export/conftest.py `tiny_profiles`),
+    # then an empty batch.
+    ("explain", {"user_id": ["u001", "nobody", " u002", "u001", ""],
+                 "item_id": ["i003", "i003", "i010", "zzz", ""]}),
+    ("explain", {"user_id": [], "item_id": []}),
 ]
 
 
@@ -79,7 +85,14 @@ def test_version_folder_layout_assets_and_metadata(exported, export_config, tiny
     assert vocabulary == tiny_sentiment.preprocessor.tokenizer.get_vocabulary()
     facts = json.loads((exported / "assets.extra" / METADATA_FILE).read_text())
     assert facts["version"] == int(exported.name) and facts["top_k"] == TOP_K
-    assert set(facts["signatures"]) == set(SIGNATURE_NAMES)
+    assert set(facts["signatures"]) == {*SIGNATURE_NAMES, "explain"}  # the run has profiles
+    assert facts["explain"]["served"] and facts["explain"]["aspects"] == 4
+    assert facts["signatures"]["explain"]["outputs"] == {
+        "aspects": {"dtype": "string", "shape": [-1, 5]},
+        "mentions": {"dtype": "int32", "shape": [-1, 5]},
+        "polarity": {"dtype": "float32", "shape": [-1, 5]},
+        "sentence": {"dtype": "string", "shape": [-1]},
+        "weight": {"dtype": "float32", "shape": [-1, 5]}}
     recommend = facts["signatures"]["recommend"]
     assert recommend["inputs"] == {"user_id": {"dtype": "string", "shape": [-1]}}
     assert recommend["outputs"]["item_ids"] == {"dtype": "string", "shape": [-1, TOP_K]}
@@ -105,8 +118,11 @@ def test_a_fresh_process_without_keras_serves_every_signature_like_the_module(
     assert served["ops"]["unknown"] == []
     facts = json.loads((exported / "assets.extra" / METADATA_FILE).read_text())
     assert served["ops"]["tf_text"] == facts["ops"]["non_core_ops"]
-    assert set(SIGNATURE_NAMES) <= set(served["signatures"])
+    assert {*SIGNATURE_NAMES, "explain"} <= set(served["signatures"])
     assert len(served["results"]) == len(REQUESTS)
+    explained, empty = served["results"][-2:]
+    assert decode(explained["sentence"])[3] == NO_MENTIONS.encode()  # an unknown item
+    assert decode(empty["aspects"]).shape == (0, 5) and decode(empty["sentence"]).shape == (0,)
     for (name, inputs), got in zip(REQUESTS, served["results"]):
         method = getattr(serving_module, "recommend" if name == "serving_default" else name)
         want = method(**{k: _tensor(v) for k, v in inputs.items()})
@@ -137,6 +153,9 @@ def test_saved_model_cli_shows_the_signatures_names_and_dtypes(exported):
         "recommend_from_reviews": {"text": "DT_STRING", "user_index": "DT_INT32",
                                    "rating": "DT_FLOAT", "item_id": "DT_STRING",
                                    "item_ids": "DT_STRING", "scores": "DT_FLOAT"},
+        "explain": {"user_id": "DT_STRING", "item_id": "DT_STRING", "aspects": "DT_STRING",
+                    "polarity": "DT_FLOAT", "mentions": "DT_INT32", "weight": "DT_FLOAT",
+                    "sentence": "DT_STRING"},
     }
     for name, tensors in expected.items():
         for tensor, dtype in tensors.items():

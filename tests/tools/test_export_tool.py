@@ -37,7 +37,8 @@ def run_dir(tmp_path_factory, tiny_sentiment, trained) -> Path:  # noqa: F811
     return run
 
 
-def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path, capsys):
+def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path, capsys,
+                                                               caplog):
     root = tmp_path / "served"
     assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop"]) == 0
     version = root / "shop" / "1"
@@ -47,6 +48,12 @@ def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path
     assert facts["source_run"] == str(run_dir.resolve())
     out = capsys.readouterr().out
     assert f"wrote {version}" in out and "minimum TF Serving: 2.12" in out
+    # The run has no aspect profiles: no explain signature, and the reason is told.
+    missing = str(run_dir / "aspects" / "aspect_profiles.npz")
+    assert "explain" not in facts["signatures"]
+    assert not facts["explain"]["served"] and missing in facts["explain"]["reason"]
+    assert f"no explain signature: {missing} not found" in out
+    assert f"the export has no explain signature: {missing}" in caplog.text
     # The next export removes a killed export's leftover before it stages its own
     # folder, and keeps a running one's (the leftovers themselves: the --clean test).
     killed_export, running_export = leftovers(root / "shop")[::2]

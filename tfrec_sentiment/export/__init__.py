@@ -9,9 +9,11 @@ the config does not import TensorFlow):
 - `partitioned_index`: PartitionedIndex, k-means partitions of the item embeddings
   searched in core TF ops: the first stage of `recommend` above
   `ExportConfig.index_auto_items` items (docs/serving.md "Large catalogues").
+- `explain`: AspectExplainer, the `explain` signature: in-graph lookups of the run's
+  aspect profiles (the item's aspects that matter to the user, and a sentence).
 - `module`: ServingModule, the one `tf.Module` with the signatures `recommend`
-  (= `serving_default`), `rank`, `sentiment` and `recommend_from_reviews`;
-  `build_serving_module(sentiment, recommender, top_k)`.
+  (= `serving_default`), `rank`, `score`, `sentiment`, `recommend_from_reviews` and,
+  with aspect profiles, `explain`; `build_serving_module(sentiment, recommender, top_k)`.
 - `ops`: the op audit (core TensorFlow or TF Text, else the export fails) and the
   minimum TF Serving release that follows.
 - `saved_model`: `export_run(run_dir, config, sentiment=None, recommender=None)`,

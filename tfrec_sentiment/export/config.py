@@ -63,6 +63,15 @@ class ExportConfig:
         require_pseudonyms: the deployment must be pseudonymous: the export refuses
             a model whose user ids are not pseudonyms (`privacy.check_pseudonymous`),
             and `tools/train.py` refuses to start when no pseudonymisation key is set.
+        explain_aspects: N, the aspects per (user, item) of the `explain` signature
+            (served when the run has aspect profiles, `export.explain`): the item's
+            mentioned aspects ranked by the user's attention, padded with "" / 0.
+        explain_praise: the item's mean aspect polarity at or above which `explain`'s
+            sentence says "praised for" the aspect (in [0, 1]).
+        explain_complain: the polarity at or below which the sentence says "some
+            complain about" it (in [-1, 0], below `explain_praise`).
+        explain_min_mentions: the mentions an aspect needs before the sentence
+            praises or blames it (fewer: only "reviews mention").
     """
 
     root: str = "saved_models"
@@ -78,6 +87,11 @@ class ExportConfig:
     index_sample: int = dataclasses.field(default=INDEX_SAMPLE, metadata={"min": 1})
     index_seed: int = 0
     require_pseudonyms: bool = False
+    explain_aspects: int = dataclasses.field(default=5, metadata={"min": 1})
+    explain_praise: float = dataclasses.field(default=0.3, metadata={"min": 0.0, "max": 1.0})
+    explain_complain: float = dataclasses.field(default=-0.3,
+                                                metadata={"min": -1.0, "max": 0.0})
+    explain_min_mentions: int = dataclasses.field(default=2, metadata={"min": 1})
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -90,6 +104,10 @@ class ExportConfig:
         if self.candidates is not None and self.candidates < self.top_k:
             raise ConfigError(f"must be >= top_k ({self.top_k}): the full score ranks the "
                               "candidates only", "candidates", self.candidates)
+        if self.explain_complain >= self.explain_praise:
+            raise ConfigError(f"must be < explain_praise ({self.explain_praise}): an aspect "
+                              "cannot be praised and blamed at once", "explain_complain",
+                              self.explain_complain)
 
     def index_kind(self, num_items: int) -> str:
         """"exact" or "partitioned" for a catalogue of `num_items` ("auto" resolved)."""

@@ -5,7 +5,7 @@ BERT) and the recommender's `RecommenderServing` (tf-keras + TFRS: feature looku
 towers, ranking head, catalogue scoring), plus the `CatalogueIndex` (brute-force
 top-k without the user's reviewed items; for large catalogues, after a
 `PartitionedIndex` has picked C candidates per user, which alone get the full score).
-Only tensors cross between the two Keras worlds. Its four `tf.function`s are the
+Only tensors cross between the two Keras worlds. Its `tf.function`s are the
 SavedModel's signatures:
 
 - `recommend` (= `serving_default`): `user_id` string [B] -> `item_ids` string [B, K],
@@ -18,7 +18,10 @@ SavedModel's signatures:
 - `sentiment`: `text` string [B] -> `probabilities` float32 [B, 3], `label` string [B],
   `embedding` float32 [B, D];
 - `recommend_from_reviews`: `text` string [N], `user_index` int32 [N], `rating`
-  float32 [N], `item_id` string [N] -> `item_ids` string [G, K], `scores` float32 [G, K].
+  float32 [N], `item_id` string [N] -> `item_ids` string [G, K], `scores` float32 [G, K];
+- `explain` (only when built with aspect profiles, `export.explain`): `user_id`,
+  `item_id` string [B] -> `aspects` string [B, N], `polarity` float32 [B, N],
+  `mentions` int32 [B, N], `weight` float32 [B, N], `sentence` string [B].
 
 Defined behaviour on odd input (never an error):
 
@@ -57,14 +60,21 @@ import tempfile
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.explain import SIGNATURE as EXPLAIN
+from tfrec_sentiment.export.explain import AspectExplainer, explainer_from_config
 from tfrec_sentiment.export.index import CatalogueIndex
 from tfrec_sentiment.export.partitioned_index import PartitionedIndex, default_partitions
 
+if TYPE_CHECKING:
+    from tfrec_sentiment.aspects.profiles import AspectProfiles
+
 VOCABULARY_FILE = "vocab.txt"
+# Every export has these; `explain` joins them when the run has aspect profiles.
 SIGNATURE_NAMES = ("serving_default", "recommend", "rank", "score", "sentiment",
                    "recommend_from_reviews")
 
@@ -99,13 +109,17 @@ class ServingModule(tf.Module):
         candidates: C, the candidates per user (with `partitions`; the depth searched
             is C + the most items a user of the batch reviewed, so the exclusion
             cannot starve the top K).
+        explainer: the `AspectExplainer` behind the `explain` signature; None = no
+            `explain` signature.
     """
 
     def __init__(self, sentiment: tf.Module, recommender: tf.Module, index: CatalogueIndex,
                  text_dim: int, review_time: int, vocabulary: Sequence[str] = (),
-                 partitions: PartitionedIndex | None = None, candidates: int = 0) -> None:
+                 partitions: PartitionedIndex | None = None, candidates: int = 0,
+                 explainer: AspectExplainer | None = None) -> None:
         super().__init__(name="tfrec_sentiment_serving")
         self.sentiment_model = sentiment
+        self.explainer = explainer
         self.recommender = recommender
         self.index = index
         self.partitions = partitions
@@ -142,7 +156,7 @@ class ServingModule(tf.Module):
     def serving_signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """Signature name -> concrete function, for `tf.saved_model.save`."""
         recommend = self.recommend.get_concrete_function()
-        return {
+        signatures = {
             "serving_default": recommend,
             "recommend": recommend,
             "rank": self.rank.get_concrete_function(),
@@ -150,6 +164,20 @@ class ServingModule(tf.Module):
             "sentiment": self.sentiment.get_concrete_function(),
             "recommend_from_reviews": self.recommend_from_reviews.get_concrete_function(),
         }
+        if self.explainer is not None:
+            signatures[EXPLAIN] = self.explainer.explain.get_concrete_function()
+        return signatures
+
+    def explain(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The `explain` signature (`export.explain.AspectExplainer.explain`).
+
+        Raises:
+            AttributeError: the module was built without aspect profiles.
+        """
+        if self.explainer is None:
+            raise AttributeError("this ServingModule has no explain signature: it was built "
+                                 "without aspect profiles")
+        return self.explainer.explain(user_id, item_id)
 
     @tf.function(input_signature=[_IDS["user_id"]])
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -231,7 +259,8 @@ class ServingModule(tf.Module):
 
 
 def build_serving_module(sentiment, recommender, top_k: int,
-                         config: ExportConfig | None = None) -> ServingModule:
+                         config: ExportConfig | None = None,
+                         profiles: AspectProfiles | None = None) -> ServingModule:
     """Composes a `SentimentModel` and a `TrainedRecommender` into a `ServingModule`.
 
     Args:
@@ -244,6 +273,9 @@ def build_serving_module(sentiment, recommender, top_k: int,
             `candidates` choose the index (`ExportConfig.index_kind`); None = exact.
             The partitioned index is fitted here (k-means over the item embeddings);
             its partitions are at most the catalogue's items, its probes at most P.
+            Its `explain_*` fields set up the `explain` signature.
+        profiles: the run's `aspects.profiles.AspectProfiles` (with at least one
+            aspect): adds the `explain` signature; None = no `explain`.
 
     Raises:
         ValueError: the recommender reads text embeddings of another width than the
@@ -271,9 +303,12 @@ def build_serving_module(sentiment, recommender, top_k: int,
                                           min(config.probes, count), config.index_sample,
                                           config.index_seed)
         candidates = config.candidate_count
+    explainer = None
+    if profiles is not None:
+        explainer = explainer_from_config(profiles, config or ExportConfig())
     return ServingModule(sentiment.as_module(), serving, index, text_dim, review_time,
                          vocabulary=sentiment.preprocessor.tokenizer.get_vocabulary(),
-                         partitions=partitions, candidates=candidates)
+                         partitions=partitions, candidates=candidates, explainer=explainer)
 
 
 def _write_vocabulary(owner: object, vocabulary: Sequence[str]) -> str:

@@ -22,6 +22,11 @@ Serving reads only its warm-up file there): `export.json` records the signatures
 the non-core ops and the minimum TF Serving release, the exporting versions, and
 where the model came from.
 
+The `explain` signature (`export.explain`) is added when the run folder holds aspect
+profiles (`<run>/aspects/aspect_profiles.npz`, written by the aspects stage); without
+them (or with an empty aspect vocabulary) the version has no `explain` signature, the
+reason is logged at WARNING and recorded in export.json under "explain".
+
 Example:
 
 >>> version_dir = export_run(Path("runs/demo-20260101-120000"), ExportConfig())  # doctest: +SKIP
@@ -35,6 +40,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -57,11 +63,16 @@ from tfrec_sentiment.export.versions import (
 from tfrec_sentiment.io import atomic_write, jsonable
 
 if TYPE_CHECKING:
+    from tfrec_sentiment.aspects.profiles import AspectProfiles
     from tfrec_sentiment.recsys.trained import TrainedRecommender
     from tfrec_sentiment.sentiment.model import SentimentModel
 
 MODELS_CONFIG = "models.config"
 METADATA_FILE = "export.json"
+ASPECTS_DIR = "aspects"  # <run>/aspects/aspect_profiles.npz: the explain signature's tables
+NO_PROFILES = "no aspect profiles were given"
+
+log = logging.getLogger(__name__)
 
 # Called under the publish lock just before a version is claimed; returns extra facts
 # for export.json, or raises to abandon the export (the staging folder is removed).
@@ -90,8 +101,14 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
         recommender: the trained `TrainedRecommender`, if already in memory.
         metadata, before_publish, after_publish: as `write_version`.
 
+    The aspect profiles, when the run has them (`run_profiles`), add the `explain`
+    signature; otherwise it is left out and the reason logged.
+
     Returns:
         The version folder written, e.g. `saved_models/tfrec_sentiment/3`.
+
+    Raises:
+        ExportError: as `export_models`, or the run's aspect profiles are unreadable.
     """
     run_dir = Path(run_dir)
     if sentiment is None:
@@ -104,14 +121,42 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
 
         recommender = TrainedRecommender.load(_existing(run_dir / "recsys", run_dir),
                                               encryption=run_encryption(run_dir))
+    profiles, reason = run_profiles(run_dir)
     return export_models(sentiment, recommender, config, source=run_dir, metadata=metadata,
-                         before_publish=before_publish, after_publish=after_publish)
+                         before_publish=before_publish, after_publish=after_publish,
+                         profiles=profiles, no_profiles_reason=reason)
+
+
+def run_profiles(run_dir: Path) -> tuple[AspectProfiles | None, str | None]:
+    """The run's aspect profiles, or None and why the `explain` signature is left out.
+
+    Returns:
+        (profiles, None) when `run_dir/aspects/aspect_profiles.npz` holds at least one
+        aspect; else (None, the reason, naming the file).
+
+    Raises:
+        ExportError: the file exists but cannot be read or is inconsistent.
+    """
+    from tfrec_sentiment.aspects.profiles import PROFILES_FILE, AspectProfiles
+
+    path = Path(run_dir) / ASPECTS_DIR / PROFILES_FILE
+    if not path.is_file():
+        return None, f"{path} not found (the run has no aspect profiles)"
+    try:
+        profiles = AspectProfiles.load(path.parent)
+    except (OSError, ValueError, KeyError) as error:
+        raise ExportError(f"{path}: unreadable aspect profiles: {error}") from error
+    if profiles.num_aspects == 0:
+        return None, f"{path} has no aspect (an empty aspect vocabulary)"
+    return profiles, None
 
 
 def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
                   config: ExportConfig, source: Path | None = None,
                   metadata: dict | None = None, before_publish: BeforePublish | None = None,
-                  after_publish: AfterPublish | None = None) -> Path:
+                  after_publish: AfterPublish | None = None,
+                  profiles: AspectProfiles | None = None,
+                  no_profiles_reason: str | None = None) -> Path:
     """Composes both models (`build_serving_module`) and writes the next version.
 
     Args:
@@ -120,22 +165,32 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         config: the ExportConfig.
         source: the run folder the models come from (recorded in export.json).
         metadata, before_publish, after_publish: as `write_version`.
+        profiles: the run's `AspectProfiles`: adds the `explain` signature.
+        no_profiles_reason: without `profiles`, why (logged and recorded in
+            export.json); default `NO_PROFILES`.
 
     Returns:
         The version folder.
 
     Raises:
-        ExportError: `config.require_pseudonyms` is set and the recommender's user
-            ids are not all pseudonyms (checked before anything is built).
+        ExportError: `config.require_pseudonyms` is set and the recommender's (or the
+            aspect profiles') user ids are not all pseudonyms (checked before
+            anything is built).
     """
     if config.require_pseudonyms:
         from tfrec_sentiment.privacy import RawIdsError, check_pseudonymous
 
         try:
             check_pseudonymous(recommender.tables.ids["user"])
+            if profiles is not None:
+                check_pseudonymous(profiles.user_ids)
         except RawIdsError as error:
             raise ExportError(str(error)) from None
-    module = build_serving_module(sentiment, recommender, config.top_k, config)
+    reason = None if profiles is not None else no_profiles_reason or NO_PROFILES
+    if reason is not None:
+        log.warning("the export has no explain signature: %s", reason)
+    module = build_serving_module(sentiment, recommender, config.top_k, config,
+                                  profiles=profiles)
     tables = recommender.tables
     described = {
         "source_run": str(Path(source).resolve()) if source is not None else None,
@@ -145,6 +200,8 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         "excluded_training_reviews": int(module.index.seen_items.shape[0]),
         "index": module.describe_index(),
         "review_time": int(module.review_time.numpy()),
+        "explain": ({"served": True, **module.explainer.facts} if module.explainer is not None
+                    else {"served": False, "reason": reason}),
         "sentiment": jsonable(sentiment.describe(), fallback=str),
         "recommender": {"config": jsonable(dataclasses.asdict(recommender.config), fallback=str),
                         "metrics": jsonable(recommender.metrics, fallback=str)},
