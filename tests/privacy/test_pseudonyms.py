@@ -53,6 +53,13 @@ def test_export_refuses_raw_ids_naming_the_option(tmp_path):
         export_models(None, recommender, config)
     assert "A3RAWID" not in str(caught.value)  # the message never quotes an id
     assert not (tmp_path / "models").exists()
+    # The explain signature's aspect profiles are checked too.
+    from tests.export.conftest import tiny_profiles
+
+    recommender.tables.ids["user"] = users[:2]
+    with pytest.raises(ExportError, match="2 of 2 user ids"):
+        export_models(None, recommender, config, profiles=tiny_profiles())
+    assert not (tmp_path / "models").exists()
     with pytest.raises(RawIdsError):
         check_pseudonymous(users)
 
