@@ -21,6 +21,7 @@ from tfrec_sentiment.export.explain import (
     NO_MENTIONS,
     OUTPUTS,
     AspectExplainer,
+    RowTable,
     explainer_from_config,
 )
 from tfrec_sentiment.export.saved_model import ASPECTS_DIR, ExportError, run_profiles
@@ -93,9 +94,23 @@ def test_an_empty_batch_and_unequal_lengths(explainer):
         explainer.explain(tf.constant(["u001", "u002"]), tf.constant(["i003"]))
 
 
-def test_tables_are_stored_sparse_and_an_empty_vocabulary_is_refused(explainer):
-    assert explainer.facts["item_aspect_mentions"] == 6  # of 3 items x 4 aspects
-    assert explainer.user_attention.shape == (2,)        # u001's two non-zero shares
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_row_tables_give_the_same_rows_dense_or_sparse(kind):
+    counts = np.array([[0, 2, 0], [1, 0, 0], [0, 0, 0], [4, 5, 6]], np.int32)
+    present = counts > 0
+    table = RowTable({"counts": counts, "half": counts / 2}, present, kind=kind)
+    rows = table.rows(tf.constant([3, -1, 0, 2, 1], tf.int64))
+    np.testing.assert_array_equal(rows["counts"], counts[[3, 0, 0, 2, 1]] * [[1], [0], [1], [1],
+                                                                            [1]])
+    np.testing.assert_allclose(rows["half"], rows["counts"].numpy() / 2)
+    assert table.rows(tf.constant([], tf.int64))["counts"].shape == (0, 3)
+
+
+def test_tables_are_stored_by_density_and_an_empty_vocabulary_is_refused(explainer):
+    assert explainer.facts["item_aspect_mentions"] == 6  # of 3 items x 4 aspects: dense
+    assert (explainer.items.kind, explainer.users.kind) == ("dense", "csr")
+    assert explainer.users.values["attention"].shape == (2,)  # u001's two non-zero shares
+    assert RowTable({"x": np.ones((0, 2))}, np.ones((0, 2), bool)).kind == "csr"
     empty = AspectProfiles(aspects=np.array([], str), item_ids=np.array(["i1"]),
                            item_mentions=np.zeros((1, 0), np.int32),
                            item_polarity=np.zeros((1, 0), np.float32),

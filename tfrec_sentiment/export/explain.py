@@ -29,8 +29,10 @@ Ids are normalised as ingestion did (`data.ids.normalize_ids`). An empty batch g
 empty outputs ([0, N], [0]). `user_id` and `item_id` of different lengths fail with an
 InvalidArgument error saying so.
 
-The tables are stored sparse (CSR: the items' mentioned aspects, the users' non-zero
-attention), so the SavedModel grows with the mentions, not with items x aspects.
+The item table is stored sparse when most (item, aspect) pairs have no mention (CSR:
+the mentioned pairs only, `RowTable`), so the SavedModel grows with the mentions, not
+with items x aspects; the user table likewise (a smoothed attention is dense: stored
+dense).
 
 Example:
 
@@ -101,29 +103,22 @@ class AspectExplainer(tf.Module):
         self.praise, self.complain = float(praise), float(complain)
         self.num_aspects = profiles.num_aspects
         mentions = np.asarray(profiles.item_mentions, np.int32)
-        polarity = np.nan_to_num(np.asarray(profiles.item_polarity, np.float32))
         attention = np.asarray(profiles.user_attention, np.float32)
-        item_splits, item_columns = _csr(mentions > 0)
-        user_splits, user_columns = _csr(attention > 0)
-        mentioned = mentions > 0
         self.aspects = tf.Variable(_utf8(profiles.aspects), trainable=False, name="aspects")
         self.item_rows = _id_table(profiles.item_ids)
-        self.item_splits = tf.Variable(item_splits, trainable=False, name="item_splits")
-        self.item_columns = tf.Variable(item_columns, trainable=False, name="item_columns")
-        self.item_mentions = tf.Variable(mentions[mentioned], trainable=False,
-                                         name="item_mentions")
-        self.item_polarity = tf.Variable(polarity[mentioned], trainable=False,
-                                         name="item_polarity")
+        self.items = RowTable(
+            {"mentions": mentions,
+             "polarity": np.nan_to_num(np.asarray(profiles.item_polarity, np.float32))},
+            mentions > 0, name="item_aspects")
         self.user_rows = _id_table(profiles.user_ids)
-        self.user_splits = tf.Variable(user_splits, trainable=False, name="user_splits")
-        self.user_columns = tf.Variable(user_columns, trainable=False, name="user_columns")
-        self.user_attention = tf.Variable(attention[attention > 0], trainable=False,
-                                          name="user_attention")
+        self.users = RowTable({"attention": attention}, attention > 0, name="user_attention")
         self.population_attention = tf.Variable(
             np.asarray(profiles.population_attention, np.float32), trainable=False,
             name="population_attention")
         self.facts = {"aspects": profiles.num_aspects, "items": profiles.num_items,
-                      "users": profiles.num_users, "item_aspect_mentions": int(mentioned.sum()),
+                      "users": profiles.num_users,
+                      "item_aspect_mentions": int((mentions > 0).sum()),
+                      "item_storage": self.items.kind, "user_storage": self.users.kind,
                       "width": self.width, "praise": self.praise, "complain": self.complain,
                       "min_mentions": self.min_mentions}
 
@@ -135,14 +130,9 @@ class AspectExplainer(tf.Module):
             message="explain: user_id and item_id must have the same length")
         with tf.control_dependencies([check]):
             user_id, item_id = normalize_ids(user_id), normalize_ids(item_id)
-        item_row = self.item_rows.lookup(item_id)
-        mentions = self._dense(item_row, self.item_splits, self.item_columns,
-                               self.item_mentions)
-        polarity = self._dense(item_row, self.item_splits, self.item_columns,
-                               self.item_polarity)
-        user_row = self.user_rows.lookup(user_id)
-        attention = self._dense(user_row, self.user_splits, self.user_columns,
-                                self.user_attention)
+        item = self.items.rows(self.item_rows.lookup(item_id))
+        mentions, polarity = item["mentions"], item["polarity"]
+        attention = self.users.rows(self.user_rows.lookup(user_id))["attention"]
         own = tf.reduce_sum(attention, axis=1, keepdims=True) > 0
         weight = tf.where(own, attention, self.population_attention[None, :])
         # Rank the mentioned aspects: weight, then mentions, then vocabulary order.
@@ -166,19 +156,6 @@ class AspectExplainer(tf.Module):
         out["sentence"] = self._sentence(out["aspects"], out["polarity"], shown, valid)
         return {name: tf.ensure_shape(out[name], [None] if name == "sentence"
                                       else [None, self.width]) for name in OUTPUTS}
-
-    def _dense(self, row: tf.Tensor, splits: tf.Variable, columns: tf.Variable,
-               values: tf.Variable) -> tf.Tensor:
-        """Rows of a CSR table as a dense [B, A] (row -1: zeros)."""
-        known = row >= 0
-        safe = tf.where(known, row, 0)
-        starts = tf.gather(splits, safe)
-        lengths = tf.where(known, tf.gather(splits, safe + 1) - starts, 0)
-        positions = tf.ragged.range(starts, starts + lengths)
-        indices = tf.stack([positions.value_rowids(),
-                            tf.cast(tf.gather(columns, positions.flat_values), tf.int64)], 1)
-        shape = tf.stack([tf.size(row, out_type=tf.int64), self.num_aspects])
-        return tf.scatter_nd(indices, tf.gather(values, positions.flat_values), shape)
 
     def _sentence(self, aspects: tf.Tensor, polarity: tf.Tensor, mentions: tf.Tensor,
                   valid: tf.Tensor) -> tf.Tensor:
@@ -213,8 +190,54 @@ def _listed(words: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
     return tf.strings.reduce_join(pieces, axis=1)
 
 
-def _csr(nonzero: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row splits int64 [R + 1] and columns int32 [nnz] of a boolean [R, A] matrix."""
-    rows, columns = np.nonzero(nonzero)
-    splits = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(nonzero)))])
-    return splits.astype(np.int64), columns.astype(np.int32)
+class RowTable(tf.Module):
+    """Rows of [R, A] matrices that share a sparsity pattern, looked up by row.
+
+    Stored dense when at least half the entries are present, else as CSR (row splits
+    [R + 1], columns [nnz] and each matrix's present values [nnz]), so a table of
+    few mentions per item costs its mentions, not R x A.
+
+    Args:
+        matrices: name -> array [R, A]; absent entries are read as 0.
+        present: bool [R, A], the entries to keep.
+        name: module name.
+        kind: "dense", "csr", or None: chosen by the share of present entries (dense
+            needs R >= 1).
+    """
+
+    def __init__(self, matrices: dict[str, np.ndarray], present: np.ndarray,
+                 name: str = "row_table", kind: str | None = None) -> None:
+        super().__init__(name=name)
+        rows, self.width = present.shape
+        if kind is None:
+            kind = "dense" if rows and 2 * present.sum() >= present.size else "csr"
+        if kind not in ("dense", "csr") or (kind == "dense" and not rows):
+            raise ValueError(f"kind must be 'dense' (with rows) or 'csr', got {kind!r}")
+        self.kind = kind
+        if self.kind == "dense":
+            self.values = {key: tf.Variable(np.where(present, value, 0), trainable=False,
+                                            name=key) for key, value in matrices.items()}
+            return
+        nonzero_rows, columns = np.nonzero(present)
+        splits = np.concatenate([[0], np.cumsum(np.bincount(nonzero_rows, minlength=rows))])
+        self.splits = tf.Variable(splits.astype(np.int64), trainable=False, name="splits")
+        self.columns = tf.Variable(columns.astype(np.int64), trainable=False, name="columns")
+        self.values = {key: tf.Variable(value[present], trainable=False, name=key)
+                       for key, value in matrices.items()}
+
+    def rows(self, row: tf.Tensor) -> dict[str, tf.Tensor]:
+        """int64 [B] row positions (-1: absent, all zeros) -> name -> [B, A]."""
+        known = row >= 0
+        safe = tf.where(known, row, 0)
+        if self.kind == "dense":
+            return {key: tf.where(known[:, None], tf.gather(value, safe),
+                                  tf.zeros([], value.dtype))
+                    for key, value in self.values.items()}
+        starts = tf.gather(self.splits, safe)
+        lengths = tf.where(known, tf.gather(self.splits, safe + 1) - starts, 0)
+        positions = tf.ragged.range(starts, starts + lengths)
+        indices = tf.stack([positions.value_rowids(),
+                            tf.gather(self.columns, positions.flat_values)], axis=1)
+        shape = tf.stack([tf.size(row, out_type=tf.int64), self.width])
+        return {key: tf.scatter_nd(indices, tf.gather(value, positions.flat_values), shape)
+                for key, value in self.values.items()}
