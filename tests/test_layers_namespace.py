@@ -36,6 +36,11 @@ TF_KERAS_HOMES = {
     "UserTower": "tfrec_sentiment.recsys.towers",
     "ItemTower": "tfrec_sentiment.recsys.towers",
     "RatingHead": "tfrec_sentiment.recsys.head",
+    "IdEmbedding": "tfrec_sentiment.recsys.id_embedding",
+    "HistoryBag": "tfrec_sentiment.recsys.history_bag",
+    "ProfilePath": "tfrec_sentiment.recsys.profile_path",
+    "SimilarityProfile": "tfrec_sentiment.recsys.similarity_block",
+    "CatalogueOneHot": "tfrec_sentiment.recsys.similarity_block",
 }
 KERAS3_HOMES = {
     "SentimentPreprocessor": "tfrec_sentiment.sentiment.preprocessor",

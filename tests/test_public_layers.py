@@ -110,6 +110,33 @@ CASES: dict[str, Case] = {
                       tf.keras, "float32", TF_KERAS_FLOAT32),
     "ItemTower": Case(lambda **kw: layers.ItemTower(**TOWER, **kw), _tower_inputs("item"),
                       tf.keras, "float32", TF_KERAS_FLOAT32),
+    "IdEmbedding": Case(
+        lambda **kw: layers.IdEmbedding(vocabulary=["a", "b"], embedding_dim=3,
+                                        num_oov_buckets=2, id_dropout=0.5, **kw),
+        tf.constant(["b", "unknown"]), tf.keras, "float32",
+        "its table is built with the default float32 policy"),
+    "HistoryBag": Case(
+        lambda **kw: layers.HistoryBag(history_size=3, history_dim=2,
+                                       history_signals=("rating",), **kw),
+        {"history": tf.constant([[1, 2], [2, 0]], tf.int64),
+         "history_rating": np.array([[1.0, -1.0], [0.5, 0.0]], "float32")}, tf.keras,
+        "float32", "its table is built with the default float32 policy and the means "
+        "are taken in float32"),
+    "ProfilePath": Case(
+        lambda **kw: layers.ProfilePath(feature_groups=("rating",), use_text=True,
+                                        fusion_units=3, text_units=2,
+                                        statistics=STATISTICS, **kw),
+        {"rating": RNG.normal(size=(2, 2)).astype("float32"),
+         "text": RNG.normal(size=(2, 4)).astype("float32")}, tf.keras,
+        "float32", TF_KERAS_FLOAT32),
+    "SimilarityProfile": Case(
+        lambda **kw: layers.SimilarityProfile(size=3, initial_weight=2.0, **kw),
+        RNG.random(size=(2, 4)).astype("float32"), tf.keras, "float32",
+        "a float32 scalar times a float32 profile: the item-kNN scores are kept exact"),
+    "CatalogueOneHot": Case(
+        lambda **kw: layers.CatalogueOneHot(size=3, num_oov_buckets=1, **kw),
+        tf.constant([2, 0, 3], tf.int64), tf.keras, "float32",
+        "a one-hot of integer rows: exact in float32, nothing to compute"),
     "RatingHead": Case(
         lambda **kw: layers.RatingHead(hidden_units=(4,), cross_layers=1, **kw),
         RNG.normal(size=(3, 5)).astype("float32"), tf.keras, "float32",

@@ -43,7 +43,7 @@ def test_ids_only_tower_has_no_features():
     assert out["features"].shape == (2, 0)
     assert tower.profile_kernels() == []
     np.testing.assert_allclose(
-        out["embedding"], tower.projection(tower.id_embedding(tower.index(["a", "b"]))))
+        out["embedding"], tower.projection(tower.ids.embedding(tower.ids.lookup(["a", "b"]))))
 
 
 def test_history_is_a_signed_bag_of_items():
@@ -54,7 +54,7 @@ def test_history_is_a_signed_bag_of_items():
               "user_history_rating": tf.constant([[1.0, -1.0, 0.0], [1.0, -1.0, 0.0],
                                                   [1.0, -1.0, 5.0]])}
     features = tower(inputs)["features"].numpy()
-    table = tower.history_embedding.embeddings.numpy()
+    table = tower.history.embedding.embeddings.numpy()
     np.testing.assert_allclose(features[0, :4], (table[1] + table[2]) / 2, atol=1e-6)
     np.testing.assert_allclose(features[0, 4:], (table[1] - table[2]) / 2, atol=1e-6)
     # Order does not matter; the sign does; padding and unknown items (9) are ignored.
@@ -145,7 +145,7 @@ def test_similarity_block_adds_the_users_profile_at_the_items_position():
     items = item({"item_id": tf.constant(["c", "a", "unknown"])})
     assert users["embedding"].shape == (2, 7) and users["latent"].shape == (2, 4)
     np.testing.assert_array_equal(items["embedding"][:, 4:], [[0, 0, 1], [1, 0, 0], [0, 0, 0]])
-    user.similarity_weight.assign(2.0)
+    user.similarity.weight.assign(2.0)
     users = user({"user_id": tf.constant(["a", "b"]), "user_similarity": profile})
     scores = users["embedding"].numpy() @ items["embedding"].numpy().T
     latent = users["latent"].numpy() @ items["latent"].numpy().T

@@ -50,7 +50,7 @@ def grown_world() -> types.SimpleNamespace:
 
 def _rows(table, tower, ids):
     """Rows of `table` (a tower's id table) for `ids`, through the tower's own lookup."""
-    return table.numpy()[np.asarray(tower.index(np.asarray(ids)))]
+    return table.numpy()[np.asarray(tower.ids.lookup(np.asarray(ids)))]
 
 
 def test_refreshed_tables_keep_the_parents_layer_constants(grown_world):

@@ -13,6 +13,15 @@ tf-keras (Keras 2, `tf.keras` after `import tfrec_sentiment`), imported here:
 - `UserTower`, `ItemTower` (recsys/towers.py): dict "{side}_id" string [B] +
   "{side}_{group}" float [B, dim] -> dict "embedding" [B, E], "latent" [B, E'],
   "features" [B, F], "bias" [B] (E, E': output_dim plus optional columns, see towers.py).
+- The towers' parts, for towers of your own:
+  `IdEmbedding` (recsys/id_embedding.py): string ids [B] -> dict "index" int64 [B],
+  "embedding" float32 [B, d] (OOV buckets, id dropout);
+  `HistoryBag` (recsys/history_bag.py): dict "history" int [B, L] + "history_{signal}"
+  float [B, L] -> float32 [B, d * (1 + signals)];
+  `ProfilePath` (recsys/profile_path.py): dict group -> float [B, dim] (+ "text") ->
+  float32 [B, width];
+  `SimilarityProfile`, `CatalogueOneHot` (recsys/similarity_block.py): the item-to-item
+  block, float [B, I'] -> float32 [B, I] and id rows int64 [B] -> float32 [B, I].
 - `RatingHead` (recsys/head.py): float [B, d] -> float32 [B].
 
 Keras 3 (`import keras`, the sentiment side) lives in the sub-namespace
@@ -43,13 +52,22 @@ from tfrec_sentiment.features.fusion import SentimentFusion
 from tfrec_sentiment.features.lookup import FeatureLookup
 from tfrec_sentiment.features.profile import ReviewProfile
 from tfrec_sentiment.recsys.head import RatingHead
+from tfrec_sentiment.recsys.history_bag import HistoryBag
+from tfrec_sentiment.recsys.id_embedding import IdEmbedding
+from tfrec_sentiment.recsys.profile_path import ProfilePath
+from tfrec_sentiment.recsys.similarity_block import CatalogueOneHot, SimilarityProfile
 from tfrec_sentiment.recsys.towers import ItemTower, UserTower
 
 __all__ = [
+    "CatalogueOneHot",
     "FeatureLookup",
+    "HistoryBag",
+    "IdEmbedding",
     "ItemTower",
+    "ProfilePath",
     "RatingHead",
     "ReviewProfile",
     "SentimentFusion",
+    "SimilarityProfile",
     "UserTower",
 ]

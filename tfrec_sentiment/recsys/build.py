@@ -1,4 +1,5 @@
-"""The factory of the recommender: `build_model` (towers, head, model) and its optimizer.
+"""The factory of the recommender: `build_model` (towers, head, model), its variables
+(`build_model_variables`) and its optimizer.
 
 Example:
 
@@ -8,10 +9,12 @@ Example:
 
 from __future__ import annotations
 
+import pandas as pd
 import tensorflow as tf
 
 from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.recsys.config import RecsysConfig
+from tfrec_sentiment.recsys.data import select_inputs
 from tfrec_sentiment.recsys.head import RatingHead
 from tfrec_sentiment.recsys.inputs import history_inputs
 from tfrec_sentiment.recsys.model import RecommenderModel
@@ -78,3 +81,11 @@ def build_model(config: RecsysConfig, tables: FeatureTables) -> RecommenderModel
 def make_optimizer(config: RecsysConfig) -> tf.keras.optimizers.Optimizer:
     """Adam; regularisation is in the loss (`*_l2` of the config), not in the optimizer."""
     return tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+
+
+def build_model_variables(model: RecommenderModel, tables: FeatureTables,
+                          config: RecsysConfig) -> None:
+    """Creates the model's variables by running it on one (known user, known item) pair."""
+    pair = pd.DataFrame({"user_id": tables.ids["user"][:1], "item_id": tables.ids["item"][:1]})
+    sample = select_inputs(tables.lookup_examples(pair), config)
+    model({k: tf.constant(v) for k, v in sample.items()}, training=False)

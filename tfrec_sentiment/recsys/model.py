@@ -278,7 +278,7 @@ class RecommenderModel(tfrs.Model):
         logits = tf.matmul(user["embedding"], items, transpose_b=True)
         logits /= self.temperature or 1.0
         tower = self.item_tower
-        position = tower.index(tf.reshape(inputs["item_id"], [-1])) - tower.num_oov_buckets
+        position = tower.ids.lookup(tf.reshape(inputs["item_id"], [-1])) - tower.num_oov_buckets
         known = position >= 0
         loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=tf.maximum(position, 0), logits=logits)

@@ -1,4 +1,4 @@
-"""The two towers: `UserTower` and `ItemTower`.
+"""The two towers: `UserTower` and `ItemTower`, composed from small layers.
 
 A tower turns one side's raw inputs into:
 
@@ -11,29 +11,34 @@ A tower turns one side's raw inputs into:
   basis row Q[i], read from "item_similarity");
 - "latent" [B, output_dim (+ 1)]: the embedding without the item-to-item block,
   which the ranking head reads;
-- "features" [B, F]: the fused profile features (`SentimentFusion`), the projected
-  text embedding and the history vectors, which the ranking head reads too
-  ([B, 0] for an ids-only tower);
+- "features" [B, F]: the profile vector (fused groups and projected text) and the
+  history vectors, which the ranking head reads too ([B, 0] for an ids-only tower);
 - "bias" [B]: the side's rating bias (id bias + a linear term of the profile).
 
-`embedding_tables()`, `history_tables()` and `bias_tables()` return the id
-embedding, history item embedding and id bias tables, which the recommender regularises as a whole
-(ridge), as the bias baseline does.
+The parts (registered layers, `tfrec_sentiment.layers`; None when not configured):
 
-Ids go through a `StringLookup` with OOV buckets, so unknown ids are defined: they
-share the OOV rows. With `id_dropout`, training replaces a share of ids by their
-OOV bucket, so the OOV rows learn to score from features alone: an item never seen
-in training is still placed by its text and aggregates (cold start).
+    ids          IdEmbedding        id -> row (OOV buckets, id dropout) -> vector
+    id_bias      Embedding [rows, 1]  the rating bias of each id row
+    history      HistoryBag         the review history as a signed bag of items
+    profile      ProfilePath        fused feature groups + projected text
+    projection   Dense              id vector + history -> output_dim
+    feature_projection, feature_bias    Dense: profile -> output_dim, profile -> 1
+    similarity   SimilarityProfile (user) / CatalogueOneHot (item)
+    retrieval_bias_table, feature_retrieval_bias   the item's retrieval bias (item only)
+
+`embedding_tables()`, `history_tables()` and `bias_tables()` return the id embedding,
+history item embedding and bias tables, which the recommender regularises as a whole
+(ridge), as the bias baseline does; `profile_kernels()` the profile path's kernels.
 
 Inputs are a dict with "{side}_id" (string [B]) and, per configured group,
 "{side}_{group}" (float [B, dim]); "{side}_text" (float [B, D]) with `use_text`;
 "{side}_history" (int [B, L]) and "{side}_history_{signal}" (float [B, L]) with a
-history (the user tower: the items of the user's latest reviews).
+history (the user tower: the items of the user's latest reviews); "user_similarity"
+(float [B, I] or [B, r]) in a user tower with `similarity_size`, "item_similarity"
+(float [B, r]) in an item tower whose block is projected.
 
-Over 350 lines because both towers share one `_Tower` body whose sublayers name the
-variables of saved models and checkpoints; composing it from small registered layers
-(issue 12) changes those names, so it waits for a change that also converts saved
-weights.
+The layout of the weights changed with this composition (format 2 of a recommender's
+weights); `recsys/weights_format.py` reads the earlier layout (docs/design.md).
 
 Example:
 
@@ -49,12 +54,15 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from tfrec_sentiment.features.fusion import SentimentFusion, copy_statistics, standardize
-from tfrec_sentiment.features.lookup import as_vocabulary, id_lookup
+from tfrec_sentiment.recsys.history_bag import HistoryBag
+from tfrec_sentiment.recsys.id_embedding import IdEmbedding
+from tfrec_sentiment.recsys.profile_path import ProfilePath, profile_statistics
+from tfrec_sentiment.recsys.similarity_block import CatalogueOneHot, SimilarityProfile, fit_width
 
 
 class _Tower(tf.keras.layers.Layer):
-    """Shared body of the user and item towers; subclasses set `side`."""
+    """What both towers share; the subclasses add their side's similarity block and
+    retrieval bias column (`_similarity_layer`, `_similarity_block`, `_retrieval_column`)."""
 
     side = ""
 
@@ -82,187 +90,104 @@ class _Tower(tf.keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if num_oov_buckets < 1:
-            raise ValueError("num_oov_buckets must be >= 1: unknown ids need a row")
-        self.vocabulary = as_vocabulary(vocabulary)
-        self.embedding_dim = int(embedding_dim)
-        self.output_dim = int(output_dim)
-        self.num_oov_buckets = int(num_oov_buckets)
         self.feature_groups = list(feature_groups)
         self.use_text = bool(use_text)
         self.fusion_units = int(fusion_units)
         self.text_units = int(text_units)
-        wanted = set(self.feature_groups) | ({"text"} if self.use_text else set())
-        self.statistics = copy_statistics(statistics, wanted)
-        self.id_dropout = float(id_dropout)
+        self.statistics = profile_statistics(statistics, self.feature_groups, self.use_text)
         self.dropout = float(dropout)
         self.history_size = int(history_size)
         self.history_dim = int(history_dim)
         self.history_signals = list(history_signals)
+        self.output_dim = int(output_dim)
         self.normalize = bool(normalize)
         self.retrieval_bias = bool(retrieval_bias)
         self.profile_in_embedding = bool(profile_in_embedding)
         self.similarity_size = int(similarity_size)
-        self.similarity_weight_init = float(similarity_weight)
-        # The optional parts, created in `build` when configured; None otherwise.
-        self.fusion = self.text_projection = self.text_dropout = None
-        self.history_embedding = self.similarity_weight = None
+        self.similarity_weight = float(similarity_weight)
+        # === Layers === (optional parts None unless configured)
+        self.ids = IdEmbedding(vocabulary, embedding_dim, num_oov_buckets, id_dropout,
+                               name="ids")
+        self.id_bias = tf.keras.layers.Embedding(self.ids.rows, 1, name="id_bias",
+                                                 embeddings_initializer="zeros")
+        self.history = self.profile = self.similarity = None
         self.feature_projection = self.feature_bias = None
-        self.retrieval_bias_table = self.feature_retrieval_bias = None
-
-    def build(self, input_shape: Mapping[str, tf.TensorShape]) -> None:
-        rows = len(self.vocabulary) + self.num_oov_buckets
-        self.index = id_lookup(self.vocabulary, self.num_oov_buckets)
-        self.id_embedding = tf.keras.layers.Embedding(
-            rows, self.embedding_dim, name="id_embedding",
-            embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05),
-        )
-        self.id_bias = tf.keras.layers.Embedding(
-            rows, 1, embeddings_initializer="zeros", name="id_bias"
-        )
-        profile_width = 0
-        if self.feature_groups:
-            self.fusion = SentimentFusion(
-                units=self.fusion_units, groups=self.feature_groups,
-                statistics=self.statistics, dropout=self.dropout, name="fusion",
-            )
-            profile_width += self.fusion_units
-        if self.use_text:
-            # Linear: a ReLU on a few units can die and silence the text entirely.
-            self.text_projection = tf.keras.layers.Dense(self.text_units, name="text_projection")
-            self.text_dropout = tf.keras.layers.Dropout(self.dropout)
-            profile_width += self.text_units
-        history_width = 0
+        self.retrieval_bias_table = self.feature_retrieval_bias = None  # item tower only
         if self.history_size:
-            # Index 0 = padding or an item unknown to this table.
-            self.history_embedding = tf.keras.layers.Embedding(
-                self.history_size, self.history_dim, name="history_embedding",
-                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05),
-            )
-            history_width = self.history_dim * (1 + len(self.history_signals))
-        if self.similarity_size and self.side == "user":
-            self.similarity_weight = self.add_weight(
-                name="similarity_weight", shape=(), trainable=True,
-                initializer=tf.keras.initializers.Constant(self.similarity_weight_init))
+            self.history = HistoryBag(self.history_size, self.history_dim,
+                                      self.history_signals, name="history")
+        if self.feature_groups or self.use_text:
+            self.profile = ProfilePath(self.feature_groups, self.use_text, self.fusion_units,
+                                       self.text_units, self.statistics, self.dropout,
+                                       name="profile")
+            if self.profile_in_embedding:
+                self.feature_projection = tf.keras.layers.Dense(
+                    self.output_dim, use_bias=False, name="feature_projection")
+            self.feature_bias = tf.keras.layers.Dense(1, kernel_initializer="zeros",
+                                                      name="feature_bias")
         # Two additive paths, regularised separately (see `profile_kernels`): the
         # collaborative one (id + history) and the profile one (features + text).
         self.projection = tf.keras.layers.Dense(self.output_dim, name="projection")
-        self.projection.build(tf.TensorShape([None, self.embedding_dim + history_width]))
-        if profile_width and self.profile_in_embedding:
-            self.feature_projection = tf.keras.layers.Dense(
-                self.output_dim, use_bias=False, name="feature_projection")
-            self.feature_projection.build(tf.TensorShape([None, profile_width]))
-        if profile_width:
-            self.feature_bias = tf.keras.layers.Dense(
-                1, kernel_initializer="zeros", name="feature_bias")
-            self.feature_bias.build(tf.TensorShape([None, profile_width]))
-        if self.retrieval_bias and self.side == "item":
-            self.retrieval_bias_table = tf.keras.layers.Embedding(
-                rows, 1, embeddings_initializer="zeros", name="retrieval_bias")
-            if profile_width:
-                self.feature_retrieval_bias = tf.keras.layers.Dense(
-                    1, kernel_initializer="zeros", name="feature_retrieval_bias")
-                self.feature_retrieval_bias.build(tf.TensorShape([None, profile_width]))
-        super().build(input_shape)
+        if self.similarity_size:
+            self.similarity = self._similarity_layer()
+
+    # --- arguments held by the id layer ---------------------------------------------------
+
+    vocabulary = property(lambda self: self.ids.vocabulary, doc="str [V]: the known ids.")
+    embedding_dim = property(lambda self: self.ids.embedding_dim)
+    num_oov_buckets = property(lambda self: self.ids.num_oov_buckets)
+    id_dropout = property(lambda self: self.ids.id_dropout)
+
+    # --- the side's parts (subclasses) -----------------------------------------------------
+
+    def _similarity_layer(self) -> tf.keras.layers.Layer:
+        raise NotImplementedError
+
+    def _similarity_block(self, inputs: Mapping[str, tf.Tensor], index: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def _retrieval_column(self, index: tf.Tensor, profile: tf.Tensor | None) -> tf.Tensor:
+        raise NotImplementedError
+
+    # === Call ===
 
     def _key(self, name: str) -> str:
         return f"{self.side}_{name}"
 
-    def _id_index(self, ids: tf.Tensor, training: bool | None) -> tf.Tensor:
-        index = self.index(tf.reshape(ids, [-1]))
-        if not training or self.id_dropout <= 0:
-            return index
-        # StringLookup puts OOV ids in rows [0, num_oov_buckets); route dropped
-        # ids to a bucket chosen by their hash, as an unknown id would be.
-        bucket = tf.strings.to_hash_bucket_fast(tf.reshape(ids, [-1]), self.num_oov_buckets)
-        dropped = tf.random.uniform(tf.shape(index)) < self.id_dropout
-        return tf.where(dropped, bucket, index)
-
-    def _profile(self, inputs: Mapping[str, tf.Tensor], training: bool | None) -> list:
-        parts = []
-        if self.feature_groups:
-            groups = {g: inputs[self._key(g)] for g in self.feature_groups}
-            parts.append(self.fusion(groups, training=training))
-        if self.use_text:
-            text = standardize(inputs[self._key("text")], (self.statistics or {}).get("text"))
-            parts.append(self.text_projection(self.text_dropout(text, training=training)))
-        return parts
-
-    def _history(self, inputs: Mapping[str, tf.Tensor]) -> list[tf.Tensor]:
-        """Mean embedding of the reviewed items, and means signed by each signal."""
-        index = tf.cast(inputs[self._key("history")], tf.int64)
-        index = tf.where((index > 0) & (index < self.history_size), index, 0)
-        present = tf.cast(index > 0, tf.float32)[..., None]
-        vectors = self.history_embedding(index) * present
-        count = tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
-        means = [tf.reduce_sum(vectors, axis=1) / count]
-        for signal in self.history_signals:
-            weight = tf.cast(inputs[self._key(f"history_{signal}")], tf.float32)[..., None]
-            means.append(tf.reduce_sum(vectors * weight, axis=1) / count)
-        return means
+    def _unprefixed(self, inputs: Mapping[str, tf.Tensor], names: Sequence[str]) -> dict:
+        return {name: inputs[self._key(name)] for name in names}
 
     def call(self, inputs: Mapping[str, tf.Tensor], training: bool | None = None) -> dict:
-        index = self._id_index(inputs[self._key("id")], training)
-        embedding = self.id_embedding(index)
+        ids = self.ids(inputs[self._key("id")], training=training)
+        index = ids["index"]
         bias = tf.squeeze(self.id_bias(index), -1)
-        history = self._history(inputs) if self.history_size else []
-        output = self.projection(_concat([embedding, *history]))
-        profile = self._profile(inputs, training)
-        if profile:
-            profile = _concat(profile)
-            if self.profile_in_embedding:
+        features = []
+        collaborative = [ids["embedding"]]
+        if self.history is not None:
+            names = ["history"] + [f"history_{s}" for s in self.history_signals]
+            bag = self.history(self._unprefixed(inputs, names))
+            collaborative.append(bag)
+            features.append(bag)
+        output = self.projection(_concat(collaborative))
+        profile = None
+        if self.profile is not None:
+            names = self.feature_groups + (["text"] if self.use_text else [])
+            profile = self.profile(self._unprefixed(inputs, names), training=training)
+            if self.feature_projection is not None:
                 output += self.feature_projection(profile)
             bias += tf.squeeze(self.feature_bias(profile), -1)
-            history.insert(0, profile)
+            features.insert(0, profile)
         if self.normalize:
             output = tf.math.l2_normalize(output, axis=-1)
         if self.retrieval_bias:
-            output = tf.concat([output, self._retrieval_bias(index, profile)], axis=-1)
-        features = _concat(history) if history else tf.zeros([tf.shape(embedding)[0], 0])
+            output = tf.concat([output, self._retrieval_column(index, profile)], axis=-1)
         latent = output
-        if self.similarity_size:
-            output = tf.concat([output, self._similarity(inputs, index)], axis=-1)
+        if self.similarity is not None:
+            output = tf.concat([output, self._similarity_block(inputs, index)], axis=-1)
+        features = _concat(features) if features else tf.zeros([tf.shape(index)[0], 0])
         return {"embedding": output, "latent": latent, "features": features, "bias": bias}
 
-    def _similarity(self, inputs: Mapping[str, tf.Tensor], index: tf.Tensor) -> tf.Tensor:
-        """The item-to-item block [B, similarity_size] of the retrieval embedding.
-
-        User: the mean of the similarity rows of the history items; item: the
-        one-hot of its catalogue position (zeros for an OOV item). Their dot
-        product is mean_j W[j, i] over the user's history items j: a learned,
-        full-rank item-to-item score, the counterpart of item-kNN. Projected (the
-        inputs carry "item_similarity", Q[i]): the user's profile @ Q and Q[i],
-        whose dot product approximates it.
-        """
-        if self.side == "item" and self._key("similarity") not in inputs:
-            if self.similarity_size != len(self.vocabulary):
-                raise ValueError(
-                    f"ItemTower similarity_size ({self.similarity_size}) differs from the "
-                    f"catalogue size ({len(self.vocabulary)}): a projected block needs the "
-                    "input 'item_similarity'")
-            position = tf.where(index >= self.num_oov_buckets, index - self.num_oov_buckets, -1)
-            return tf.one_hot(position, self.similarity_size)  # -1 -> all zeros
-        profile = tf.cast(inputs[self._key("similarity")], tf.float32)
-        # Tables grown after training append new items at the end: keep the
-        # catalogue this tower was built for.
-        profile = profile[:, :self.similarity_size]
-        missing = self.similarity_size - tf.shape(profile)[1]
-        profile = tf.pad(profile, [[0, 0], [0, missing]])
-        return profile if self.side == "item" else self.similarity_weight * profile
-
-    def _retrieval_bias(self, index: tf.Tensor, profile: tf.Tensor | list) -> tf.Tensor:
-        """Last embedding column: 1 for users, the item's retrieval bias for items.
-
-        The dot product then adds an item bias to every retrieval score: with the
-        logQ-corrected softmax it learns popularity, which ridge-shrunk embeddings
-        alone under-express.
-        """
-        if self.side != "item":
-            return tf.ones([tf.shape(index)[0], 1])
-        bias = self.retrieval_bias_table(index)
-        if isinstance(profile, tf.Tensor):
-            bias += self.feature_retrieval_bias(profile)
-        return bias
+    # === Weights the recommender regularises ===
 
     def profile_kernels(self) -> list[tf.Variable]:
         """Kernels of the profile path (fusion, text, feature projection and bias).
@@ -271,18 +196,18 @@ class _Tower(tf.keras.layers.Layer):
         path memorises like an id embedding would; the recommender puts its own
         (stronger) L2 on these.
         """
-        layers = (self.fusion, self.text_projection, self.feature_projection,
-                  self.feature_bias, self.feature_retrieval_bias)
+        layers = (self.profile, self.feature_projection, self.feature_bias,
+                  self.feature_retrieval_bias)
         return [v for layer in layers if layer is not None
                 for v in layer.trainable_variables if "kernel" in v.name]
 
     def embedding_tables(self) -> list[tf.Variable]:
         """The id embedding table [V + oov, embedding_dim]."""
-        return [self.id_embedding.embeddings]
+        return [self.ids.embedding.embeddings]
 
     def history_tables(self) -> list[tf.Variable]:
         """The history item embedding table [history_size, history_dim], if any."""
-        return [self.history_embedding.embeddings] if self.history_size else []
+        return [self.history.embedding.embeddings] if self.history is not None else []
 
     def bias_tables(self) -> list[tf.Variable]:
         """The id bias table [V + oov, 1] (and the item retrieval bias table)."""
@@ -290,6 +215,8 @@ class _Tower(tf.keras.layers.Layer):
         if self.retrieval_bias_table is not None:
             tables.append(self.retrieval_bias_table.embeddings)
         return tables
+
+    # === Config ===
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -302,7 +229,7 @@ class _Tower(tf.keras.layers.Layer):
             history_size=self.history_size, history_dim=self.history_dim,
             history_signals=self.history_signals, normalize=self.normalize,
             retrieval_bias=self.retrieval_bias, profile_in_embedding=self.profile_in_embedding,
-            similarity_size=self.similarity_size, similarity_weight=self.similarity_weight_init,
+            similarity_size=self.similarity_size, similarity_weight=self.similarity_weight,
         )
         return config
 
@@ -355,10 +282,24 @@ class UserTower(_Tower):
 
     Call: dict with "user_id" string [B] and "user_{group}" float [B, dim] ->
     dict "embedding" [B, output_dim (+ 1 with retrieval_bias) (+ similarity_size)],
-    "latent" [B, output_dim (+ 1)], "features" [B, F], "bias" [B].
+    "latent" [B, output_dim (+ 1)], "features" [B, F], "bias" [B]; float32 whatever
+    the layer's policy (the parts keep the default one).
+
+    Raises:
+        ValueError: `num_oov_buckets` < 1.
     """
 
     side = "user"
+
+    def _similarity_layer(self) -> tf.keras.layers.Layer:
+        return SimilarityProfile(self.similarity_size, self.similarity_weight, name="similarity")
+
+    def _similarity_block(self, inputs: Mapping[str, tf.Tensor], index: tf.Tensor) -> tf.Tensor:
+        return self.similarity(inputs[self._key("similarity")])
+
+    def _retrieval_column(self, index: tf.Tensor, profile: tf.Tensor | None) -> tf.Tensor:
+        # Ones: the dot product with the item's last column adds the item's bias.
+        return tf.ones([tf.shape(index)[0], 1])
 
 
 @tf.keras.utils.register_keras_serializable(package="tfrec_sentiment")
@@ -367,7 +308,42 @@ class ItemTower(_Tower):
 
     Same arguments and outputs as `UserTower`, with inputs "item_id" string [B],
     "item_{group}" float [B, dim] and "item_text" float [B, D] (the mean embedding
-    of the item's training reviews).
+    of the item's training reviews). With `retrieval_bias`, the last column before
+    the item-to-item block is the item's retrieval bias: a learned row per id
+    (`retrieval_bias_table`) plus a linear term of the profile
+    (`feature_retrieval_bias`); with the logQ-corrected softmax it learns
+    popularity, which ridge-shrunk embeddings alone under-express.
+
+    Raises:
+        ValueError: (at call) an exact block (no "item_similarity") not of catalogue size.
     """
 
     side = "item"
+
+    def __init__(self, vocabulary: Sequence[str], **kwargs) -> None:
+        super().__init__(vocabulary, **kwargs)
+        if self.retrieval_bias:
+            self.retrieval_bias_table = tf.keras.layers.Embedding(
+                self.ids.rows, 1, embeddings_initializer="zeros", name="retrieval_bias")
+            if self.profile is not None:
+                self.feature_retrieval_bias = tf.keras.layers.Dense(
+                    1, kernel_initializer="zeros", name="feature_retrieval_bias")
+
+    def _similarity_layer(self) -> tf.keras.layers.Layer:
+        return CatalogueOneHot(self.similarity_size, self.num_oov_buckets, name="similarity")
+
+    def _similarity_block(self, inputs: Mapping[str, tf.Tensor], index: tf.Tensor) -> tf.Tensor:
+        if self._key("similarity") in inputs:  # projected: the basis row Q[i] [B, r]
+            return fit_width(inputs[self._key("similarity")], self.similarity_size)
+        if self.similarity_size != len(self.vocabulary):
+            raise ValueError(
+                f"ItemTower similarity_size ({self.similarity_size}) differs from the "
+                f"catalogue size ({len(self.vocabulary)}): a projected block needs the "
+                "input 'item_similarity'")
+        return self.similarity(index)
+
+    def _retrieval_column(self, index: tf.Tensor, profile: tf.Tensor | None) -> tf.Tensor:
+        bias = self.retrieval_bias_table(index)
+        if profile is not None:
+            bias += self.feature_retrieval_bias(profile)
+        return bias

@@ -61,6 +61,7 @@ from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import catalogue_inputs, make_dataset
 from tfrec_sentiment.recsys.model import RecommenderModel
 from tfrec_sentiment.recsys.trained import TrainedRecommender, build_model_variables
+from tfrec_sentiment.recsys.weights_format import check_backup
 
 # Per-epoch logs of an unfinished run, beside its backup (see `EpochHistoryBackup`).
 HISTORY_FILE = "history.json"
@@ -215,9 +216,10 @@ def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTab
                ) -> list[tf.keras.callbacks.Callback]:
     callbacks: list[tf.keras.callbacks.Callback] = []
     if out_dir is not None:
+        backup = out_dir / "checkpoints" / "backup"
+        check_backup(backup, write=is_chief(strategy or tf.distribute.get_strategy()))
         # First, so that a later callback's crash still finds the epoch backed up.
-        callbacks.append(tf.keras.callbacks.BackupAndRestore(
-            str(out_dir / "checkpoints" / "backup")))
+        callbacks.append(tf.keras.callbacks.BackupAndRestore(str(backup)))
     monitor = config.monitor
     if has_validation and monitor.startswith(RANKING_MONITOR_PREFIX):
         # Before TensorBoard and early stopping, which read its metric from the logs.

@@ -12,7 +12,8 @@ Saved layout (`save(dir)`):
     dir/recsys.json          RecsysConfig, where the feature tables are, history,
                              the learned score's weights ("blend" and
                              "new_user_blend", when fitted)
-    dir/weights/             TF checkpoint of the model's variables
+    dir/weights/             TF checkpoint of the model's variables (its layout:
+                             "format_version" in recsys.json, recsys/weights_format.py)
     dir/features/            the feature tables (unless they were saved elsewhere)
 
 Example:
@@ -40,13 +41,11 @@ from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import jsonable
 from tfrec_sentiment.privacy.encryption import TableEncryption
 from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend, fit_pooled
-from tfrec_sentiment.recsys.build import build_model
+from tfrec_sentiment.recsys.build import build_model, build_model_variables
 from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.data import select_inputs
 from tfrec_sentiment.recsys.model import RecommenderModel
 from tfrec_sentiment.recsys.serving import RecommenderServing
-
-_FORMAT_VERSION = 1
+from tfrec_sentiment.recsys.weights_format import FORMAT, RETRAIN, restore_format_1
 
 
 class TrainedRecommender:
@@ -302,7 +301,7 @@ class TrainedRecommender:
             self.tables.save(directory / "features", encryption)
         self.model.save_weights(str(directory / "weights" / "model"))
         meta = {
-            "format_version": _FORMAT_VERSION,
+            "format_version": FORMAT,
             "config": dataclasses.asdict(self.config),
             "tables": os.path.relpath(Path(self.tables.path).resolve(), directory.resolve()),
             "history": jsonable(self.history),
@@ -321,27 +320,25 @@ class TrainedRecommender:
         `encryption`, `tfrec_sentiment.privacy`), then restores the weights."""
         directory = Path(directory)
         meta = json.loads((directory / "recsys.json").read_text())
-        if meta.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(f"{directory / 'recsys.json'}: written by another version")
+        version = meta.get("format_version")
+        if version not in (1, FORMAT):
+            raise ValueError(f"{directory / 'recsys.json'}: format_version {version!r}, but "
+                             f"this version reads 1 and {FORMAT}: {RETRAIN}")
         config = RecsysConfig(**{
             k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
         tables = tables or FeatureTables.load(directory / meta["tables"], encryption)
         model = build_model(config, tables)
         build_model_variables(model, tables, config)
-        model.load_weights(str(directory / "weights" / "model")).expect_partial()
+        prefix = str(directory / "weights" / "model")
+        if version == 1:  # the towers' earlier layout
+            restore_format_1(model, prefix)
+        else:
+            model.load_weights(prefix).expect_partial()
         blend = BlendWeights.from_dict(meta["blend"]) if meta.get("blend") else None
         new_user_blend = (BlendWeights.from_dict(meta["new_user_blend"])
                           if meta.get("new_user_blend") else None)
         return cls(model, tables, config, meta.get("history"), meta.get("metrics"), blend,
                    new_user_blend)
-
-
-def build_model_variables(model: RecommenderModel, tables: FeatureTables,
-                          config: RecsysConfig) -> None:
-    """Creates the model's variables by running it on one (known user, known item) pair."""
-    pair = pd.DataFrame({"user_id": tables.ids["user"][:1], "item_id": tables.ids["item"][:1]})
-    sample = select_inputs(tables.lookup_examples(pair), config)
-    model({k: tf.constant(v) for k, v in sample.items()}, training=False)
 
 
 def _as_ids(ids: np.ndarray) -> np.ndarray:

@@ -182,7 +182,7 @@ def id_rows(old_tower: tf.keras.layers.Layer, vocabulary: Sequence[str]) -> np.n
     rows = np.where(index >= 0, index + oov, 0).astype(np.int64)
     new = np.flatnonzero(index < 0)
     if len(new):
-        lookup = old_tower.index(tf.constant([vocabulary[i] for i in new]))
+        lookup = old_tower.ids.lookup(tf.constant([vocabulary[i] for i in new]))
         rows[new] = np.asarray(lookup, np.int64)
     return np.concatenate([np.arange(oov, dtype=np.int64), rows])
 
