@@ -210,7 +210,8 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
                                   verbose="auto" if progress else 0)
         model = result.model
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
-                       class_weights=result.class_weights, history=result.history)
+                       class_weights=result.class_weights, history=result.history,
+                       calibration=result.calibration)
         plot_history(result.history, folder / "training_curves.png", "sentiment fine-tuning")
     model.save(folder / "model")
     cache = run_score_cache(settings, run_dir, encryption)

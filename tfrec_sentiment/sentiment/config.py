@@ -16,6 +16,8 @@ from tfrec_sentiment.config_checks import ConfigError, check_fields
 
 # Allowed `class_weighting` values, dispatched in `sentiment.labels.class_weights`.
 CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")
+# Allowed `calibration` values (`sentiment.calibration`).
+CALIBRATIONS = ("temperature", "none")
 # The shortest packed sequence: [CLS], one token, [SEP].
 MIN_SEQUENCE_LENGTH = 3
 
@@ -44,6 +46,10 @@ class SentimentConfig:
         class_weighting: "balanced" (n / (k * n_c)), "sqrt" (its square root, milder)
             or "none"; counters the ~85% five-star skew of Amazon data.
         max_train_examples: cap on the training rows (the newest are kept), None = all.
+        calibration: "temperature" fits one temperature on the validation texts after
+            fine-tuning (`calibration.calibrate`, Guo et al. 2017), so the probabilities
+            the recommender reads are calibrated (labels unchanged); "none" keeps the
+            softmax as trained.
         label_column: take labels from this column (names in LABELS or 0/1/2)
             instead of deriving them from `rating`.
         sort_pool_batches: training batches are formed by sorting pools of this many
@@ -75,6 +81,8 @@ class SentimentConfig:
     class_weighting: str = dataclasses.field(default="balanced",
                                              metadata={"choices": CLASS_WEIGHTINGS})
     max_train_examples: int | None = dataclasses.field(default=None, metadata={"min": 1})
+    calibration: str = dataclasses.field(default="temperature",
+                                         metadata={"choices": CALIBRATIONS})
     label_column: str | None = None
     sort_pool_batches: int = dataclasses.field(default=50, metadata={"min": 1})
     jit_compile: bool = False

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.sentiment.baselines import vader_probabilities
+from tfrec_sentiment.sentiment.calibration import temper
 from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst, read_uci_folder
 from tfrec_sentiment.sentiment.labels import LABELS, POSITIVE, labels_from_frame, review_texts
 from tfrec_sentiment.sentiment.metrics import classification_metrics, markdown_table, to_binary
@@ -80,6 +81,10 @@ def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
         scores = model.score(data.texts, batch_size=batch_size, cache=cache, progress=progress,
                              jit_compile=jit_compile, bfloat16=bfloat16)
         results[data.name] = {"bert": measure(data, scores.probabilities)}
+        if model.temperature != 1.0:  # calibrated: the ECE it had before, beside
+            before = measure(data, temper(scores.probabilities, 1.0 / model.temperature))
+            results[data.name]["bert"]["ece_uncalibrated"] = before["ece"]
+            results[data.name]["bert"]["temperature"] = model.temperature
         if vader:
             results[data.name]["vader"] = measure(data, vader_probabilities(data.texts))
     return results

@@ -263,10 +263,10 @@ def forward_function(model: SentimentModel, jit_compile: bool = False):
     Shapes are [None, None], so one trace serves every bucket length; with XLA each
     distinct length compiles once, which the bucket lengths keep to a handful.
     """
-    functions = _FORWARD_FUNCTIONS.setdefault(model, {})
+    scorer = model.scorer  # the key: a new temperature builds a new scorer
+    functions = _FORWARD_FUNCTIONS.setdefault(scorer, {})
     if jit_compile in functions:
         return functions[jit_compile]
-    scorer = model.scorer
 
     @tf.function(input_signature=[_FEATURE_SPEC], jit_compile=jit_compile)
     def forward(features):

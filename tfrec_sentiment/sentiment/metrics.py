@@ -116,7 +116,7 @@ def markdown_table(results: dict[str, dict[str, dict]]) -> str:
         results: {dataset: {model: classification_metrics(...)}}.
     """
     lines = [
-        "| data set | model | n | accuracy | macro-F1 | ECE | recall per class |",
+        "| data set | model | n | accuracy | macro-F1 | ECE (uncalibrated) | recall per class |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for dataset, models in results.items():
@@ -126,6 +126,12 @@ def markdown_table(results: dict[str, dict[str, dict]]) -> str:
             )
             lines.append(
                 f"| {dataset} | {model} | {metrics['n']} | {metrics['accuracy']:.3f} | "
-                f"{metrics['macro_f1']:.3f} | {metrics['ece']:.3f} | {recalls} |"
+                f"{metrics['macro_f1']:.3f} | {metrics['ece']:.3f}{_before(metrics)} | "
+                f"{recalls} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _before(metrics: dict) -> str:
+    """" (0.123)": the ECE before temperature scaling, where the model was calibrated."""
+    return f" ({metrics['ece_uncalibrated']:.3f})" if "ece_uncalibrated" in metrics else ""

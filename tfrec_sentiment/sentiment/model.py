@@ -67,6 +67,7 @@ from tfrec_sentiment.text.steps import CLEANING_VERSION
 CLASSIFIER_FILE = "classifier.keras"
 METADATA_FILE = "sentiment.json"
 PRIOR_KEY = "class_prior"
+TEMPERATURE_KEY = "temperature"
 
 
 class SentimentModel:
@@ -201,6 +202,23 @@ class SentimentModel:
         if self._scorer is not None:
             self._scorer.get_layer("empty_text").set_prior(values)
 
+    @property
+    def temperature(self) -> float:
+        """The logits' divisor before the softmax (`calibration`): 1.0 = uncalibrated."""
+        return float(self.metadata.get(TEMPERATURE_KEY, 1.0))
+
+    def set_temperature(self, temperature: float) -> None:
+        """Sets T (saved by `save`; every scorer built after this divides by it).
+
+        Raises:
+            ValueError: T is not a positive finite number.
+        """
+        temperature = float(temperature)
+        if not np.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"temperature must be a positive number, got {temperature}")
+        self.metadata[TEMPERATURE_KEY] = temperature
+        self._scorer = self._module = None  # rebuilt with the new divisor
+
     def describe(self) -> dict:
         """Facts a reader of the saved folder needs, including the weights fingerprint."""
         return {
@@ -211,6 +229,7 @@ class SentimentModel:
             "bucket_lengths": self.preprocessor.packer.lengths
             if self.preprocessor.packer else None,
             PRIOR_KEY: [float(p) for p in self.class_prior],
+            TEMPERATURE_KEY: self.temperature,
             "empty_text": "probabilities = class_prior, embedding = zeros, label 'none'",
             "text_mapping": mapping_version(),
             "fingerprint": self.fingerprint(),
@@ -224,7 +243,8 @@ class SentimentModel:
         fingerprints agree, so it keys the score cache. Covered: the weights, the
         vocabulary, sequence length, lower-casing, the text cleaning
         (`text.steps.CLEANING_VERSION`), the emoji mapping (`text.emoji.mapping_version`)
-        and the empty-text prior.
+        and the empty-text prior; the temperature where it is not 1 (so that the
+        fingerprints, and score caches, of uncalibrated models stay as they were).
         """
         digest = hashlib.sha256()
         for weight in self.classifier.get_weights():
@@ -234,6 +254,8 @@ class SentimentModel:
         settings = [self.preprocessor.sequence_length, tokenizer.lowercase,
                     f"cleaning-{CLEANING_VERSION}", mapping_version(),
                     [float(p) for p in self.class_prior]]
+        if self.temperature != 1.0:
+            settings.append({TEMPERATURE_KEY: self.temperature})
         digest.update(json.dumps(settings).encode())
         return digest.hexdigest()[:16]
 
@@ -246,7 +268,7 @@ class SentimentModel:
         Shares every layer (and so every weight) with `classifier`; one backbone pass.
         """
         if self._scorer is None:
-            self._scorer = build_scorer(self.classifier, self.class_prior)
+            self._scorer = build_scorer(self.classifier, self.class_prior, self.temperature)
         return self._scorer
 
     def as_module(self) -> SentimentModule:

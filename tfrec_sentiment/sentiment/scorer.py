@@ -78,12 +78,13 @@ def classification_head(classifier: keras_hub.models.TextClassifier) -> keras.la
 
 
 def build_scorer(classifier: keras_hub.models.BertTextClassifier,
-                 prior=None) -> keras.Model:
+                 prior=None, temperature: float = 1.0) -> keras.Model:
     """Token features -> {"probabilities" [B, 3], "embedding" [B, D], "empty" bool [B]}.
 
     Reuses the classifier's layers. The classifier's dropout is left out: it is the
-    identity at inference. Rows with no token get `prior` (default uniform) and a zero
-    embedding (`EmptyTextAnswer`).
+    identity at inference. The logits are divided by `temperature` before the softmax
+    (`calibration`; no layer at 1). Rows with no token get `prior` (default uniform)
+    and a zero embedding (`EmptyTextAnswer`).
     """
     # === Layers ===
     backbone = classifier.backbone
@@ -98,6 +99,9 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
     }
     outputs = backbone(inputs)
     logits = classification_head(classifier)(outputs["pooled_output"])
+    if temperature != 1.0:
+        logits = keras.layers.Rescaling(1.0 / temperature, dtype="float32",
+                                        name="temperature")(logits)
     probabilities = softmax(logits)
     embedding = pooling(outputs["sequence_output"], inputs["padding_mask"])
     answered = empty_text(probabilities, embedding, inputs["padding_mask"])

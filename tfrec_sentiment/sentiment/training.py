@@ -66,6 +66,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.io import atomic_path, atomic_write
+from tfrec_sentiment.sentiment.calibration import calibrate
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts
 from tfrec_sentiment.sentiment.empty_text import prior_from_labels
@@ -90,6 +91,8 @@ class TrainResult:
         best_macro_f1: that value.
         epochs_run: epochs trained by this call (less than `epochs` when resumed).
         class_weights: the per-class loss weights used, LABELS order.
+        calibration: what `calibration.calibrate` fitted on the validation texts
+            (the temperature, validation ECE before / after), {} with calibration "none".
     """
 
     model: SentimentModel
@@ -98,6 +101,7 @@ class TrainResult:
     best_macro_f1: float
     epochs_run: int
     class_weights: list[float]
+    calibration: dict = dataclasses.field(default_factory=dict)
 
 
 def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int,
@@ -279,9 +283,12 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         epochs_run = int(state["epochs_done"]) - done
     if (checkpoints / BEST_WEIGHTS).is_file():
         model.classifier.load_weights(checkpoints / BEST_WEIGHTS)
+    calibration = (calibrate(model, validation, config.inference_batch_size)
+                   if config.calibration == "temperature" else {})
     return TrainResult(
         model=model, history=list(state.get("history", [])),
         best_epoch=int(state.get("best_epoch", 0)),
         best_macro_f1=float(state.get("best_macro_f1", 0.0)),
         epochs_run=epochs_run, class_weights=list(state["class_weights"]),
+        calibration=calibration,
     )
