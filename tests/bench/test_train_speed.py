@@ -20,6 +20,6 @@ def test_stage_table_marks_the_skipped_export(tmp_path):
         "skipped": {"export": "not asked"}}))
     assert module.stage_table(tmp_path).splitlines() == [
         f"end to end ({tmp_path.name}): 2.0 min",
-        "| stage | seconds | share | peak memory (MiB) |", "|---|---|---|---|",
-        "| data | 30.0 | 25% | 1 |", "| recsys | 90.0 | 75% | 2 |",
-        "| export | skipped: not asked | | |"]
+        "| stage | seconds | share | CPU seconds | peak memory (MiB) |", "|---|---|---|---|---|",
+        "| data | 30.0 | 25% | — | 1 |", "| recsys | 90.0 | 75% | — | 2 |",
+        "| export | skipped: not asked | | | |", "| total | 120.0 | | — | |"]

@@ -4,6 +4,7 @@ and older `peak_rss_mb` files still read; the chain records what it skipped."""
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 
 import pandas as pd
@@ -30,8 +31,27 @@ def test_a_skipped_stage_has_a_reason_and_no_seconds_share_or_peak():
     assert stages.stage_rows(timing) == [("data", None), ("recsys", None),
                                          ("comment_only", "evaluation.comment_only is off")]
     table = stages.timing_table(timing).splitlines()
-    assert table[0] == "| stage | seconds | share | peak memory (MiB) |"
-    assert table[-1] == "| comment_only | skipped: evaluation.comment_only is off | | |"
+    assert table[0] == "| stage | seconds | share | CPU seconds | peak memory (MiB) |"
+    assert table[-2] == "| comment_only | skipped: evaluation.comment_only is off | | | |"
+    assert table[-1].startswith("| total | ")
+
+
+def test_cpu_seconds_count_the_work_of_a_stage_and_not_its_waiting():
+    timer = stages.StageTimer(interval=0.05)
+    with timer("busy"):
+        total, end = 0, time.perf_counter() + 0.3
+        while time.perf_counter() < end:  # a busy loop: CPU ~ wall
+            total += 1
+    with timer("idle"):
+        time.sleep(0.3)  # waiting: wall, no CPU
+    timing = timer.to_dict()
+    assert timing["cpu_seconds"]["busy"] > 0.15
+    assert timing["cpu_seconds"]["idle"] < 0.1 < timing["seconds"]["idle"]
+    assert timing["total_cpu_seconds"] == pytest.approx(sum(timing["cpu_seconds"].values()),
+                                                        abs=0.02)
+    rows = stages.timing_table(timing).splitlines()
+    busy = rows[2].split(" | ")
+    assert busy[0] == "| busy" and float(busy[3]) == round(timing["cpu_seconds"]["busy"], 1)
 
 
 def test_skipped_rows_keep_the_chain_order_and_stages_outside_it_stay_in_place():
@@ -47,7 +67,8 @@ def test_peaks_of_a_timing_file_written_before_the_mib_rename_still_read():
     assert stages.stage_peaks(old) == {"data": 812.5}
     assert stages.stage_peaks({"peak_rss_mib": {"data": 3.0}, "peak_rss_mb": {"data": 9.0}}
                               ) == {"data": 3.0}
-    assert stages.timing_table(old).splitlines()[-1] == "| data | 1.0 | 100% | 812 |"
+    assert stages.timing_table(old).splitlines()[-2:] == ["| data | 1.0 | 100% | — | 812 |",
+                                                          "| total | 1.0 | | — | |"]
     assert stages.stage_peaks({"seconds": {}}) == {}
 
 
@@ -78,8 +99,8 @@ def test_the_chain_marks_switched_off_stages_skipped_in_timing_and_report(tmp_pa
         "comment_only": "evaluation.comment_only is off",
         "export": pipeline.NO_EXPORT}
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "| comment_only | skipped: evaluation.comment_only is off | | |" in report
-    assert f"| export | skipped: {pipeline.NO_EXPORT} | | |" in report
+    assert "| comment_only | skipped: evaluation.comment_only is off | | | |" in report
+    assert f"| export | skipped: {pipeline.NO_EXPORT} | | | |" in report
     assert "peak memory (MiB)" in report and "(MB)" not in report
 
 

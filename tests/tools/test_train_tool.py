@@ -58,7 +58,7 @@ def test_without_quiet_the_tables_come_first_and_the_summary_line_last(tool, cap
     assert module.main(["--preset", "smoke", "--no-export"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| ablation |"
-    assert f"| export | skipped: {pipeline.NO_EXPORT} | | |" in lines
+    assert f"| export | skipped: {pipeline.NO_EXPORT} | | | |" in lines
     assert json.loads(lines[-1])["run_dir"] == str(run.run_dir)
     assert calls == {"quiet": 0, "progress": [True]}
 

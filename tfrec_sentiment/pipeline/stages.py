@@ -69,7 +69,13 @@ class _PeakSampler:
 
 
 class StageTimer:
-    """Wall seconds and peak resident memory (MiB) per named stage, in the order they ran.
+    """Wall seconds, CPU seconds and peak resident memory (MiB) per named stage, in the
+    order they ran.
+
+    CPU seconds are the process's user + system time over the stage (`time.process_time`,
+    every thread of the process, child processes not counted): on a shared machine the
+    wall time grows with the other load while the CPU time does not, and CPU seconds / n
+    is the stage's lower bound on n cores.
 
     The peak is sampled every `interval` seconds (and at the stage's start and end), so
     a spike shorter than the interval can be missed; it is the whole process's memory,
@@ -83,6 +89,7 @@ class StageTimer:
     def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
         self.peak_rss_mib: dict[str, float] = {}
         self.skipped: dict[str, str] = {}
 
@@ -92,12 +99,14 @@ class StageTimer:
 
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         sampler = _PeakSampler(self.interval)
         try:
             yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            self.cpu_seconds[stage] = (self.cpu_seconds.get(stage, 0.0)
+                                       + time.process_time() - cpu_start)
             peak = sampler.stop() / 2**20
             self.peak_rss_mib[stage] = max(self.peak_rss_mib.get(stage, 0.0), peak)
 
@@ -107,12 +116,14 @@ class StageTimer:
         return {stage: seconds / total for stage, seconds in self.seconds.items()}
 
     def to_dict(self) -> dict:
-        """`timing.json`: seconds, share and peak (MiB) of the stages that ran; the
-        stages that did not, with their reason, under "skipped"."""
+        """`timing.json`: seconds (wall), CPU seconds, share (of wall) and peak (MiB) of
+        the stages that ran; the stages that did not, with their reason, under "skipped"."""
         return {
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "share": {k: round(v, 4) for k, v in self.shares().items()},
             "total_seconds": round(sum(self.seconds.values()), 2),
+            "cpu_seconds": {k: round(v, 2) for k, v in self.cpu_seconds.items()},
+            "total_cpu_seconds": round(sum(self.cpu_seconds.values()), 2),
             "peak_rss_mib": {k: round(v, 1) for k, v in self.peak_rss_mib.items()},
             "skipped": {k: v for k, v in self.skipped.items() if k not in self.seconds},
         }
@@ -145,26 +156,36 @@ def stage_rows(timing: dict) -> list[tuple[str, str | None]]:
 
 
 def timing_table(timing: dict) -> str:
-    """Markdown: seconds, share and peak memory (MiB) of each stage that ran, and each
-    skipped stage with its reason (`stage_rows`' order).
+    """Markdown: wall seconds, share, CPU seconds and peak memory (MiB) of each stage that
+    ran, and each skipped stage with its reason (`stage_rows`' order); a last row with
+    the totals. Files written before CPU time was recorded: "—" in its column.
 
     Example:
         >>> print(timing_table({"seconds": {"data": 2.0}, "share": {"data": 1.0},
-        ...                     "peak_rss_mib": {"data": 900.0},
+        ...                     "cpu_seconds": {"data": 3.5}, "peak_rss_mib": {"data": 900.0},
         ...                     "skipped": {"export": "--no-export"}}))
-        | stage | seconds | share | peak memory (MiB) |
-        |---|---|---|---|
-        | data | 2.0 | 100% | 900 |
-        | export | skipped: --no-export | | |
+        | stage | seconds | share | CPU seconds | peak memory (MiB) |
+        |---|---|---|---|---|
+        | data | 2.0 | 100% | 3.5 | 900 |
+        | export | skipped: --no-export | | | |
+        | total | 2.0 | | 3.5 | |
     """
-    peaks = stage_peaks(timing)
-    lines = ["| stage | seconds | share | peak memory (MiB) |", "|---|---|---|---|"]
+    peaks, cpu = stage_peaks(timing), timing.get("cpu_seconds", {})
+
+    def cpu_cell(seconds: float | None) -> str:
+        return "—" if seconds is None else f"{seconds:.1f}"
+
+    lines = ["| stage | seconds | share | CPU seconds | peak memory (MiB) |",
+             "|---|---|---|---|---|"]
     for stage, reason in stage_rows(timing):
         if reason is not None:
-            lines.append(f"| {stage} | skipped: {reason} | | |")
+            lines.append(f"| {stage} | skipped: {reason} | | | |")
         else:
             lines.append(f"| {stage} | {timing['seconds'][stage]:.1f} | "
-                         f"{timing['share'][stage]:.0%} | {peaks.get(stage, float('nan')):.0f} |")
+                         f"{timing['share'][stage]:.0%} | {cpu_cell(cpu.get(stage))} | "
+                         f"{peaks.get(stage, float('nan')):.0f} |")
+    total_cpu = sum(cpu.values()) if cpu else None
+    lines.append(f"| total | {sum(timing['seconds'].values()):.1f} | | {cpu_cell(total_cpu)} | |")
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@
 Each stage is a function of the previous stages' outputs and writes its own
 sub-folder (the run-folder contract: data/, sentiment/, features/, recsys/,
 evaluation/), so a later tool (`tools/export.py`, `tools/update.py`) can load a
-finished run. Stage wall times and peak memory go to `timing.json` (a stage that did
+finished run. Stage wall and CPU times and peak memory go to `timing.json` (a stage that did
 not run, e.g. the export with `export=False`, is listed under "skipped" with its
 reason, never as 0 s); a markdown summary to `report.md`.
 
@@ -327,7 +327,7 @@ def write_run_report(run: TrainRun) -> Path:
             if text.startswith("# "):
                 text = text.partition("\n")[2]
             lines += [f"## {title}", "", text.strip(), ""]
-    lines += ["## Stage wall times and peak memory", "", timing_table(run.timing)]
+    lines += ["## Stage wall times, CPU times and peak memory", "", timing_table(run.timing)]
     if run.export_dir is not None:
         lines += ["", f"Exported SavedModel: `{run.export_dir}`"]
     path = run.run_dir / "report.md"
