@@ -134,8 +134,9 @@ class Ranking:
         self.k = k
         n_items = self.scores.shape[1]
         width = min(k, n_items)
-        top = -np.partition(-self.scores, width - 1, axis=1)[:, :width]
-        self.top = -np.sort(-top, axis=1)  # float [B, min(K, I)], descending
+        # The largest `width` of each row (one partition of the scores, no negated copy).
+        top = np.partition(self.scores, n_items - width, axis=1)[:, n_items - width:]
+        self.top = np.sort(top, axis=1)[:, ::-1]  # float [B, min(K, I)], descending
         self.threshold = self.top[:, -1]  # the K-th score (the last one when K >= I)
         self.threshold_start = (self.top > self.threshold[:, None]).sum(1)
         self.threshold_size = (self.scores == self.threshold[:, None]).sum(1)

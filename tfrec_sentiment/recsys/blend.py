@@ -77,7 +77,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -195,14 +195,51 @@ def fit_pooled(components: Mapping[str, np.ndarray], data: ValidationSet, *, k: 
 
 def grid_objectives(components: Mapping[str, np.ndarray], data: ValidationSet, k: int,
                     steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """The simplex grid float [P, C] and each point's per-user objective float [P, U]."""
+    """The simplex grid float [P, C] and each point's per-user objective float [P, U].
+
+    Exact shortcuts (each point's objective is the one of its full blend
+    sum_c w_c z_c): `candidate_columns` drops the items no weight can bring into the
+    top k, and `_grid_blends` reuses the partial sums of the leading weights that a
+    point shares with the previous one (the grid is in lexicographic order).
+    """
     names = tuple(components)
     z = {name: standardize_rows(components[name]) for name in names}
     z, data, counts = candidate_columns(z, data, k)  # exact: the same objectives, cheaper
     grid = simplex_grid(len(names), steps)
-    per_user = np.stack([objective_by_user(sum(w[c] * z[n] for c, n in enumerate(names)),
-                                           data, k, counts) for w in grid])
+    per_user = np.stack([objective_by_user(blended, data, k, counts, copy=False)
+                         for blended in _grid_blends([z[n] for n in names], grid)])
     return grid, per_user
+
+
+def _grid_blends(z: Sequence[np.ndarray], grid: np.ndarray) -> Iterator[np.ndarray]:
+    """Each grid point's blend sum_c w_c z_c, float64 [U, W], a new array each time.
+
+    The terms are added left to right, as `sum` adds them, so every score is the same
+    float; a zero weight's term is left out (adding +-0 changes no score but the sign
+    of a zero, which no ranking sees). The partial sum of the first j terms is kept
+    while the next points share those j weights: with the lexicographic grid of C
+    components most points then cost two products and two sums, not C of each.
+    """
+    depth = len(z)
+    keys: list[tuple | None] = [None] * depth
+    partial: list[np.ndarray | None] = [None] * depth
+    for w in grid:
+        total: np.ndarray | None = None
+        fresh = False  # total is an array made for this point (not a kept partial sum)
+        for j in range(depth):
+            key = tuple(w[:j + 1])
+            if j < depth - 1 and keys[j] == key:
+                total, fresh = partial[j], False
+                continue
+            if w[j] != 0:
+                term = w[j] * z[j]
+                total, fresh = (term, True) if total is None else (total + term, True)
+            if j < depth - 1:
+                keys[j], partial[j] = key, total
+                fresh = False  # kept: the caller must not write into it
+        if total is None:  # no weight at all (not a simplex point)
+            total, fresh = np.zeros_like(z[0]), True
+        yield total if fresh else total.copy()
 
 
 def _corners(grid: np.ndarray, names: Sequence[str]) -> dict[str, int]:

@@ -98,14 +98,17 @@ class ValidationSet:
 
 
 def objective_by_user(scores: np.ndarray, data: ValidationSet, k: int,
-                      counts: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                      counts: tuple[np.ndarray, np.ndarray] | None = None,
+                      copy: bool = True) -> np.ndarray:
     """Per-user objective float [U]: mean of NDCG@k (any) and NDCG@k (liked); the any
     NDCG alone for a user with no liked validation item.
 
     `counts`: (any, liked) relevant items per user, int [U] each, when `data`'s pairs
     are only those still ranked (`candidate_columns`); default: the pairs per user.
+    `copy=False` (scores a float64 array the caller no longer needs) marks the
+    excluded items in `scores` itself instead of in a copy.
     """
-    scores = np.array(scores, np.float64)
+    scores = np.array(scores, np.float64, copy=copy or None)
     scores[data.excluded[:, 0], data.excluded[:, 1]] = EXCLUDED
     ranking = Ranking(scores, k)
     if counts is None:
