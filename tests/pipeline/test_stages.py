@@ -39,13 +39,13 @@ def test_a_skipped_stage_has_a_reason_and_no_seconds_share_or_peak():
 def test_cpu_seconds_count_the_work_of_a_stage_and_not_its_waiting():
     timer = stages.StageTimer(interval=0.05)
     with timer("busy"):
-        total, end = 0, time.perf_counter() + 0.3
-        while time.perf_counter() < end:  # a busy loop: CPU ~ wall
+        total, end = 0, time.process_time() + 0.2
+        while time.process_time() < end:  # works until it has had 0.2 s of CPU (any load)
             total += 1
     with timer("idle"):
         time.sleep(0.3)  # waiting: wall, no CPU
     timing = timer.to_dict()
-    assert timing["cpu_seconds"]["busy"] > 0.15
+    assert timing["cpu_seconds"]["busy"] >= 0.2
     assert timing["cpu_seconds"]["idle"] < 0.1 < timing["seconds"]["idle"]
     assert timing["total_cpu_seconds"] == pytest.approx(sum(timing["cpu_seconds"].values()),
                                                         abs=0.02)
