@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tfrec_sentiment.data.readers.fields import (
@@ -54,32 +54,32 @@ def _helpful_pair(value: Any) -> int:
     return helpful
 
 
-def parse_amazon_2014(record: Mapping[str, Any]) -> Review:
-    """One Amazon 2014 review line -> Review."""
+def _mcauley_2014_2018(record: Mapping[str, Any], votes: Callable[[Mapping[str, Any]], int],
+                       verified: Callable[[Mapping[str, Any]], bool | None]) -> Review:
+    """The fields the 2014 and 2018 releases share, checked in the same order; `votes`
+    and `verified` read the two that differ."""
     return Review(
         user_id=require_id(record, "reviewerID", "user_id"),
         item_id=require_id(record, "asin", "item_id"),
         rating=parse_rating(record.get("overall"), "overall"),
         text=optional_text(record, "reviewText", "text"),
         title=optional_text(record, "summary", "title"),
-        helpful_votes=_helpful_pair(record.get("helpful")),
+        helpful_votes=votes(record),
         timestamp=_review_time(record),
-        verified=None,
+        verified=verified(record),
     )
+
+
+def parse_amazon_2014(record: Mapping[str, Any]) -> Review:
+    """One Amazon 2014 review line -> Review."""
+    return _mcauley_2014_2018(record, lambda r: _helpful_pair(r.get("helpful")),
+                              lambda r: None)
 
 
 def parse_amazon_2018(record: Mapping[str, Any]) -> Review:
     """One Amazon 2018 review line -> Review (`vote` "1,341" -> 1341, missing -> 0)."""
-    return Review(
-        user_id=require_id(record, "reviewerID", "user_id"),
-        item_id=require_id(record, "asin", "item_id"),
-        rating=parse_rating(record.get("overall"), "overall"),
-        text=optional_text(record, "reviewText", "text"),
-        title=optional_text(record, "summary", "title"),
-        helpful_votes=parse_count(record.get("vote"), "vote"),
-        timestamp=_review_time(record),
-        verified=parse_flag(record.get("verified"), "verified"),
-    )
+    return _mcauley_2014_2018(record, lambda r: parse_count(r.get("vote"), "vote"),
+                              lambda r: parse_flag(r.get("verified"), "verified"))
 
 
 def parse_amazon_2023(record: Mapping[str, Any]) -> Review:
