@@ -4,7 +4,9 @@ Public API (imported lazily, so `tfrec_sentiment.recsys.config` stays light):
 
 - `RecsysConfig` (config.py)
 - `UserTower`, `ItemTower` (towers.py), `RatingHead` (head.py): public tf-keras
-  layers, registered serializable under the package "tfrec_sentiment"
+  layers, registered serializable under the package "tfrec_sentiment"; the towers'
+  parts (id_embedding.py, history_bag.py, profile_path.py, similarity_block.py) are
+  public in `tfrec_sentiment.layers`; the saved weights' format: weights_format.py
 - `RecommenderModel` (model.py): the `tfrs.Model`; `build_model`, `make_optimizer`
   (build.py): its factory; `initialize_biases` (bias_init.py): biases started at the
   baselines; `CatalogueTopK` (topk.py)
