@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # The issue's four examples, each with the one line that refuses it.
 ISSUE_EXAMPLES = [
-    ("recsys.variant=nope", "recsys.variant='nope': choose one of ids, ratings, full"),
+    ("recsys.variant=nope", "recsys.variant='nope': choose one of ids, ratings, full, aspects"),
     ("sentiment.sequence_length=1", "sentiment.sequence_length=1: must be >= 3"),
     ("export.top_k=0", "export.top_k=0: must be >= 1"),
     ("recsys.rating_loss=l1", "recsys.rating_loss='l1': choose one of mse, huber"),
@@ -169,7 +169,7 @@ def _hand_edit(path: Path, section: str, field: str, value) -> None:
 
 
 @pytest.mark.parametrize("section, field, value, line", [
-    ("recsys", "variant", "nope", "recsys.variant='nope': choose one of ids, ratings, full"),
+    ("recsys", "variant", "nope", "recsys.variant='nope': choose one of ids, ratings, full, aspects"),
     ("recsys", "epochs", "3", "recsys.epochs='3': expected int"),
     ("sentiment", "bucket_boundaries", [16, 2], "sentiment.bucket_boundaries=(16, 2): "
                                                 "each item must be >= 3"),

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tfrec_sentiment.aspects.config import AspectConfig
 from tfrec_sentiment.config_checks import (
     ConfigError,
     check_fields,
@@ -67,6 +68,8 @@ class RunConfig:
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     # encryption at rest of the run's tables (privacy/config.py); off by default
     privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
+    # aspect profiles, the "aspect" feature group and explanations (aspects/config.py)
+    aspects: AspectConfig = dataclasses.field(default_factory=AspectConfig)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -88,6 +91,8 @@ def _preset_overrides() -> dict[str, list[str]]:
             # `demo` and real data sets run them
             "evaluation.comment_only=false",
             "evaluation.cold_start_ks=",
+            # spaCy and the aspect variant cost more than the rest of a smoke run
+            "aspects.enabled=false",
         ],
     }
 

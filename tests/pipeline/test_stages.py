@@ -95,6 +95,7 @@ def test_the_chain_marks_switched_off_stages_skipped_in_timing_and_report(tmp_pa
     assert timing == run.timing
     assert list(timing["seconds"]) == ["data", "sentiment", "features", "recsys", "evaluation"]
     assert timing["skipped"] == {
+        "aspects": "aspects.enabled is off", "explanations": "aspects.enabled is off",
         "cold_start": "no cold-start users (data.cold_user_share=0)",
         "comment_only": "evaluation.comment_only is off",
         "export": pipeline.NO_EXPORT}

@@ -161,7 +161,7 @@ def test_the_test_part_is_never_read(tuned, run_dir, space_file, tmp_path):
     ({"data.min_reviews": {"low": 1, "high": 2}}, "data.min_reviews: tune only features."),
     ({"recsys.dropout": {"low": 0.0, "high": 1.5}}, "recsys.dropout=1.5: must be < 1.0"),
     ({"recsys.variant": {"choices": ["full", "nope"]}},
-     "recsys.variant='nope': choose one of ids, ratings, full"),
+     "recsys.variant='nope': choose one of ids, ratings, full, aspects"),
     ({"recsys.learning_rate": {"low": 0.1, "high": 0.01}}, "low (0.1) is above high (0.01)"),
     ({"recsys.learning_rate": {"low": 0.0, "high": 0.01, "log": True}},
      "a log range needs low > 0"),

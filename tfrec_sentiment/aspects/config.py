@@ -23,6 +23,8 @@ BACKGROUNDS = ("wordfreq", "none")
 # What text around a mention the polarity scorers read (`polarity.mention_contexts`).
 CONTEXTS = ("clause", "sentence")
 HEAD_POS = ("NOUN", "PROPN")
+# Which scorer's mention polarity the profiles read (`profiles.POLARITY_COLUMNS`).
+POLARITY_SOURCES = ("bert", "vader")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,24 @@ class AspectConfig:
         context: the text a mention's polarity is read from: its "sentence" or "clause".
             The sentence scored better with both BERT and VADER on SemEval-2014
             (docs/aspects.md): a clause cut by the parse often loses the opinion word.
+
+    In a training run (`RunConfig.aspects`, the aspects stage of `pipeline/train.py`):
+
+    Attributes:
+        enabled: run the stage (vocabulary, mentions, polarity, profiles, the
+            "aspect" feature group, the `aspects` ablation variant, explanations).
+        polarity: the mention polarity the profiles read: "bert" (the run's
+            fine-tuned classifier on each mention's context, through the run's score
+            cache) or "vader" (the lexicon, no model).
+        prior_strength: k of the item quality's shrinkage towards the aspect's mean
+            polarity (`profiles.shrunk_polarity`).
+        attention_strength: k' of the user attention's smoothing towards the
+            population (`profiles.attention`); 0 = raw shares.
+        max_reviews: parse at most this many training reviews, the newest (0 = all);
+            older ones then count as reviews without a mention.
+        ablation: evaluate the `aspects` recommender variant beside the others.
+        explanation_k: the cut-off of the explanation metrics (NDCG@k, Precision@k).
+        explanation_seed: the seed of the random explanation baseline.
     """
 
     linguistic: LinguisticConfig = dataclasses.field(default_factory=LinguisticConfig)
@@ -65,6 +85,14 @@ class AspectConfig:
     min_verb_valence: float = dataclasses.field(default=MIN_VERB_VALENCE,
                                                 metadata={"min": 0.0})
     context: str = dataclasses.field(default="sentence", metadata={"choices": CONTEXTS})
+    enabled: bool = True
+    polarity: str = dataclasses.field(default="bert", metadata={"choices": POLARITY_SOURCES})
+    prior_strength: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
+    attention_strength: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    max_reviews: int = dataclasses.field(default=0, metadata={"min": 0})
+    ablation: bool = True
+    explanation_k: int = dataclasses.field(default=3, metadata={"min": 1})
+    explanation_seed: int = dataclasses.field(default=0, metadata={"min": 0})
 
     def __post_init__(self) -> None:
         check_fields(self)

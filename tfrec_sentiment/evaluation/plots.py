@@ -1,4 +1,4 @@
-"""PNG charts for run folders: the ablation bars and training curves.
+"""PNG charts for run folders: the ablation bars, training curves and aspect polarity.
 
 Drawn with matplotlib's object API on an Agg canvas, so nothing here touches pyplot's
 global state or needs a display.
@@ -113,6 +113,37 @@ def plot_ablation(summaries: Mapping[str, Mapping[str, MeanCI]], metrics: Sequen
         name = (labels or {}).get(metric, metric)
         axes.set_title(name if start == 0 else f"{name}\naxis from {start:.3g}", fontsize=10)
         axes.grid(axis="x", alpha=0.3)
+    return _save(figure, path, title)
+
+
+def plot_aspect_polarity(polarity: Mapping[str, Sequence[float]], path: str | Path,
+                         top: int = 15, title: str = "") -> Path:
+    """The most-mentioned aspects of the catalogue, one box of mention polarity each.
+
+    Args:
+        polarity: aspect -> the polarity of each of its mentions, in [-1, 1].
+        path: the PNG to write.
+        top: how many aspects to draw, the most-mentioned first (top row).
+        title: figure title.
+
+    Returns:
+        The path written.
+    """
+    ranked = sorted((a for a in polarity if len(polarity[a])), key=lambda a: -len(polarity[a]))
+    ranked = ranked[:top]
+    if not ranked:
+        raise ValueError("plot_aspect_polarity: no aspect has a mention")
+    figure = Figure(figsize=(7.0, 0.38 * len(ranked) + 1.6))
+    axes = figure.add_subplot(1, 1, 1)
+    positions = list(range(len(ranked)))
+    axes.boxplot([list(polarity[a]) for a in ranked], positions=positions, vert=False,
+                 widths=0.6, showmeans=True, flierprops={"markersize": 2, "alpha": 0.3})
+    axes.set_yticks(positions, [f"{a} ({len(polarity[a])})" for a in ranked])
+    axes.set_ylim(len(ranked) - 0.5, -0.5)
+    axes.axvline(0.0, color="grey", linewidth=0.8)
+    axes.set_xlim(-1.05, 1.05)
+    axes.set_xlabel("mention polarity (-1 negative .. +1 positive; triangle: mean)")
+    axes.grid(axis="x", alpha=0.3)
     return _save(figure, path, title)
 
 

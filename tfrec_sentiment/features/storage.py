@@ -2,9 +2,10 @@
 
 A folder holds user_features.parquet and item_features.parquet (one row per id: the
 count, the finished features, the sums), arrays.npz (training rows, histories,
-co-reviews as the sparse matrix's three arrays, the similarity basis, text sums) and
-features.json (config, prior, statistics, format version). Folders written before the
-co-reviews went sparse hold them dense ("co_reviews" [I, I]); they still load.
+co-reviews as the sparse matrix's three arrays, the similarity basis, text sums, the
+rows' aspect mentions) and features.json (config, prior, statistics, aspect strengths,
+format version). Folders written before the co-reviews went sparse hold them dense
+("co_reviews" [I, I]); they still load.
 
 Example:
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from tfrec_sentiment.features.aspects import AspectArrays
 from tfrec_sentiment.features.common import SIDES, FeatureError
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
@@ -53,6 +55,8 @@ def save_tables(tables: FeatureTables, directory: str | Path,
                       co_reviews_indptr=co.indptr)
     if tables.similarity_basis is not None:
         arrays["similarity_basis"] = tables.similarity_basis
+    if tables.aspects is not None:
+        arrays.update(tables.aspects.arrays())
     for side in SIDES:
         if "text" in tables.sums[side]:
             arrays[f"{side}_text_sums"] = tables.sums[side]["text"]
@@ -65,6 +69,7 @@ def save_tables(tables: FeatureTables, directory: str | Path,
         "statistics": tables.statistics,
         "rating_calibration": tables.rating_calibration,
         "global_mean": tables.global_mean,
+        "aspects": None if tables.aspects is None else tables.aspects.settings(),
     }
     (directory / "features.json").write_text(json.dumps(meta, indent=1) + "\n")
     tables.path = directory
@@ -109,6 +114,8 @@ def load_fields(directory: str | Path,
         co_reviews=_co_reviews(arrays),
         similarity_basis=(arrays["similarity_basis"] if "similarity_basis" in arrays.files
                           else None),
+        aspects=(None if meta.get("aspects") is None
+                 else AspectArrays.from_saved(arrays, meta["aspects"])),
     )
 
 

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from tfrec_sentiment.features import growth, leakage, storage
 from tfrec_sentiment.features import history as history_lib
 from tfrec_sentiment.features import similarity as similarity_lib
+from tfrec_sentiment.features.aspects import ASPECT_GROUP, AspectArrays
 from tfrec_sentiment.features.common import (
     HISTORY_GROUPS,
     SIDES,
@@ -99,6 +100,8 @@ class FeatureTables:
             `config.similarity_max_items` items; None = the exact block (profiles
             of width I, the item's one-hot).
         path: the folder the tables were last saved to or loaded from, if any.
+        aspects: per training row, its aspect mentions and their polarity (the
+            "aspect" group, `features/aspects.py`); None without the aspects stage.
     """
 
     config: FeatureConfig
@@ -114,13 +117,14 @@ class FeatureTables:
     co_reviews: sp.csr_array | None = None
     similarity_basis: np.ndarray | None = None
     path: Path | None = None
+    aspects: AspectArrays | None = None
 
     # --- what the model sees ---------------------------------------------------------
 
     @property
     def groups(self) -> tuple[str, ...]:
         """Feature groups present, e.g. ("rating", "helpful", "sentiment", "text")."""
-        return self.profile.groups
+        return self.profile.groups + ((ASPECT_GROUP,) if self.aspects is not None else ())
 
     def feature_table(self, side: str, index: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Full training-period features of every known id, row 0 = unknown id.
@@ -143,6 +147,8 @@ class FeatureTables:
             for key, value in self.sums[side].items()
         }
         table = to_numpy(self.profile.finalize(sums))
+        if self.aspects is not None:
+            table[ASPECT_GROUP] = self.aspects.table(side, self.rows, len(self.ids[side]))
         if side == "user":
             for key, value in self.history.items():
                 padded = np.concatenate([np.zeros_like(value[:1]), value])
@@ -157,9 +163,11 @@ class FeatureTables:
                 table[HISTORY_GROUPS["items"]], users)  # row 0 / index -1: the unknown user
         return table
 
-    def lookup_layer(self, side: str, name: str | None = None) -> FeatureLookup:
-        """A `FeatureLookup` holding this side's full feature table (for serving)."""
-        table = self.feature_table(side)
+    def lookup_layer(self, side: str, name: str | None = None,
+                     drop: Sequence[str] = ()) -> FeatureLookup:
+        """A `FeatureLookup` holding this side's full feature table (for serving),
+        without the groups in `drop` (e.g. the "aspect" group a model does not read)."""
+        table = {g: t for g, t in self.feature_table(side).items() if g not in drop}
         layer = FeatureLookup(
             vocabulary=self.ids[side].tolist(),
             group_dims={g: t.shape[1] for g, t in table.items()},
@@ -188,6 +196,9 @@ class FeatureTables:
         for side in SIDES:
             features = to_numpy(self.profile.finalize(self.held_out_sums(side)))
             examples.update({f"{side}_{g}": v for g, v in features.items()})
+            if self.aspects is not None:
+                examples[f"{side}_{ASPECT_GROUP}"] = self.aspects.training_features(
+                    side, self.rows, len(self.ids["item"]), self.config.training_features)
         for key, value in self._held_out_history().items():
             examples[f"user_{HISTORY_GROUPS[key]}"] = value
         if self.has_similarity:
@@ -343,6 +354,7 @@ def build_feature_tables(
     embeddings: np.ndarray | None,
     config: FeatureConfig | None = None,
     profile: ReviewProfile | None = None,
+    aspects: AspectArrays | None = None,
 ) -> FeatureTables:
     """Builds the feature tables from the training split.
 
@@ -356,6 +368,8 @@ def build_feature_tables(
         config: FeatureConfig (defaults: sentiment and text on, prior strength 2).
         profile: reuse this `ReviewProfile` (its training-wide prior) instead of
             fitting one on `train`, e.g. to refresh tables without moving the prior.
+        aspects: the aspect mentions of `train`'s rows (`features/aspects.py`): adds
+            the "aspect" group; None: no such group.
 
     The prior (training-wide mean of each signal) is a global parameter like the
     global mean rating: each training review moves it by 1/N, and through it a
@@ -371,6 +385,9 @@ def build_feature_tables(
     config = config or FeatureConfig()
     if len(train) == 0:
         raise FeatureError("build_feature_tables: the training split is empty")
+    if aspects is not None and len(aspects.counts) != len(train):
+        raise FeatureError(f"build_feature_tables: aspect arrays have {len(aspects.counts)} "
+                           f"rows, the training split {len(train)}")
     arrays = review_arrays(train, probabilities, embeddings, config, "build_feature_tables")
     if profile is None:
         text_prior = arrays["embedding"].mean(axis=0).tolist() if config.use_text else None
@@ -400,6 +417,7 @@ def build_feature_tables(
         config=config, profile=profile, ids=ids, sums=sums, rows=rows, statistics={},
         item_probability=(counts / counts.sum()).astype(np.float32),
         rating_calibration=rating_calibration(arrays), global_mean=float(arrays["rating"].mean()),
+        aspects=aspects,
     )
     if config.history_length:
         latest = history_lib.latest_rows(rows["user_index"], rows["timestamp"],

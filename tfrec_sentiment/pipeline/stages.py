@@ -30,8 +30,8 @@ from pathlib import Path
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.io import atomic_write, json_default
 
-STAGES = ("data", "sentiment", "features", "recsys", "evaluation", "cold_start", "comment_only",
-          "export")
+STAGES = ("data", "sentiment", "aspects", "features", "recsys", "evaluation", "explanations",
+          "cold_start", "comment_only", "export")
 
 
 def rss_bytes() -> int:

@@ -1,12 +1,13 @@
-"""The whole chain behind `tools/train.py`: data -> sentiment -> features -> recsys
--> evaluation -> export, into one run folder.
+"""The whole chain behind `tools/train.py`: data -> sentiment -> aspects -> features ->
+recsys -> evaluation -> explanations -> export, into one run folder.
 
 Each stage is a function of the previous stages' outputs and writes its own
-sub-folder (the run-folder contract: data/, sentiment/, features/, recsys/,
-evaluation/), so a later tool (`tools/export.py`, `tools/update.py`) can load a
-finished run. Stage wall and CPU times and peak memory go to `timing.json` (a stage that did
-not run, e.g. the export with `export=False`, is listed under "skipped" with its
-reason, never as 0 s); a markdown summary to `report.md`.
+sub-folder (the run-folder contract: data/, sentiment/, aspects/, features/, recsys/,
+evaluation/; the aspect stages are in `pipeline/aspects.py`), so a later tool
+(`tools/export.py`, `tools/update.py`) can load a finished run. Stage wall and CPU
+times and peak memory go to `timing.json` (a stage that did not run, e.g. the export
+with `export=False`, is listed under "skipped" with its reason, never as 0 s); a
+markdown summary to `report.md`.
 
 Example:
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.aspects.stage import AspectRun
 from tfrec_sentiment.data.prepare import PreparedReviews, load_dataset
 from tfrec_sentiment.data.splits import Split, split_reviews
 from tfrec_sentiment.distribute.multi_worker import (
@@ -50,6 +52,7 @@ from tfrec_sentiment.export.preflight import (
 )
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.pipeline import aspects as aspects_lib
 from tfrec_sentiment.pipeline.memory import fit_memory_budget
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, timing_table, write_json
 from tfrec_sentiment.privacy import TableEncryption, check_privacy
@@ -78,6 +81,7 @@ class TrainRun:
     ablation: AblationResult
     timing: dict
     export_dir: Path | None = None
+    aspects: AspectRun | None = None
 
     @property
     def metrics(self) -> dict:
@@ -120,13 +124,16 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     with timer("sentiment"):
         sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress,
                                                   encryption)
+    aspects = aspects_lib.timed_aspects_stage(timer, config, split, sentiment, out, progress,
+                                              encryption)
     with timer("features"):
-        tables = feature_stage(config, split, train_scores, out, encryption)
+        tables = feature_stage(config, split, train_scores, out, encryption, aspects)
     with timer("recsys"):
         recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
     with timer("evaluation"):
         ablation, ids_only = evaluation_stage(config, split, tables, recommender, out,
                                               strategy, progress)
+    aspects_lib.timed_explanations_stage(timer, config, split, aspects, out, progress)
     if (reason := cold_start_skip_reason(config, split)) is not None:
         timer.skip("cold_start", reason)
     else:
@@ -150,7 +157,8 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
                                       sentiment, recommender)
     timing = timer.to_dict()
     write_json(out / "timing.json", timing)
-    run = TrainRun(out, split, sentiment, tables, recommender, ablation, timing, export_dir)
+    run = TrainRun(out, split, sentiment, tables, recommender, ablation, timing, export_dir,
+                   aspects)
     write_run_report(run)
     remove_worker_write_dir(run_dir, strategy)
     return run
@@ -223,10 +231,13 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
 
 
 def feature_stage(config: config_lib.RunConfig, split: Split, scores: Scores,
-                  run_dir: Path, encryption: TableEncryption | None = None) -> FeatureTables:
-    """Builds the leak-free feature tables from the train split; writes `features/`."""
+                  run_dir: Path, encryption: TableEncryption | None = None,
+                  aspects: AspectRun | None = None) -> FeatureTables:
+    """Builds the leak-free feature tables from the train split (with the "aspect"
+    group when the aspects stage ran); writes `features/`."""
     tables = build_feature_tables(split.train, scores.probabilities, scores.embedding,
-                                  config.features)
+                                  config.features,
+                                  aspects=aspects_lib.aspect_arrays(config, aspects))
     tables.save(run_dir / "features", encryption)
     return tables
 
@@ -287,7 +298,7 @@ def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: Feature
 
     variants: dict[str, Variant] = dict(
         baseline_variants(split, mf_factors=config.evaluation.mf_factors))
-    for name, variant in RECSYS_VARIANTS.items():
+    for name, variant in aspects_lib.recsys_variants(config, tables, RECSYS_VARIANTS).items():
         variants[name] = Variant(trainer(variant))
     # The recsys stage's model (trained with `config.seed`) is reused when that seed
     # is one of the evaluation seeds, so the exported model is one of those evaluated.
@@ -319,6 +330,8 @@ def write_run_report(run: TrainRun) -> Path:
         lines += ["## Sentiment", "", sentiment_md.read_text().strip(), ""]
     lines += ["## Recommendation", "", run.ablation.to_markdown().strip(), ""]
     sections = (("Learned score", run.run_dir / "recsys" / "blend.md"),
+                ("Aspects", run.run_dir / "aspects" / "report.md"),
+                ("Explanation quality", run.run_dir / "evaluation" / "explanations.md"),
                 ("Cold-start users", run.run_dir / "evaluation" / "cold_start.md"),
                 ("Comment-only feedback", run.run_dir / "evaluation" / "comment_only.md"))
     for title, path in sections:

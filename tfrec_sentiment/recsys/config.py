@@ -12,12 +12,17 @@ VARIANT_HISTORY_SIGNALS: dict[str, tuple[str, ...]] = {
     "ids": (),
     "ratings": ("rating",),
     "full": ("rating", "sentiment"),
+    "aspects": ("rating", "sentiment"),
 }
 VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
     "ids": (),
     "ratings": ("activity", "rating", "helpful"),
     "full": ("activity", "rating", "helpful", "sentiment"),
+    # full + the aspect profiles of features/aspects.py (needs the aspects stage)
+    "aspects": ("activity", "rating", "helpful", "sentiment", "aspect"),
 }
+# Variants that read the review text (the mean text embedding, with use_text).
+TEXT_VARIANTS: tuple[str, ...] = ("full", "aspects")
 VARIANTS: tuple[str, ...] = tuple(VARIANT_GROUPS)
 # Allowed values of the string fields, used where each is dispatched (recsys/model.py,
 # recsys/serving.py, pipeline/guardrail.py).
@@ -35,9 +40,12 @@ class RecsysConfig:
     Model:
         variant: ablation switch: "ids" (id embeddings only), "ratings" (+ the
             interaction aggregates: review count and times, ratings, helpful votes),
-            "full" (+ the sentiment group and, with use_text, the text embedding).
+            "full" (+ the sentiment group and, with use_text, the text embedding),
+            "aspects" (full + the "aspect" group: the user's aspect attention, the
+            item's aspect quality; features/aspects.py, needs the aspects stage).
         use_text: towers also read the mean review text embedding (only with
-            variant "full"; the text is the review, so it belongs to "sentiment").
+            variants "full" and "aspects"; the text is the review, so it belongs to
+            "sentiment").
         embedding_dim: id embedding width; output_dim: tower output width (the
             retrieval embedding); fusion_units / text_units: fused feature widths.
         num_oov_buckets: StringLookup OOV buckets for unknown ids.
@@ -219,7 +227,7 @@ class RecsysConfig:
 
     @property
     def text_enabled(self) -> bool:
-        return self.use_text and self.variant == "full"
+        return self.use_text and self.variant in TEXT_VARIANTS
 
 
 def _check_variant(variant: str) -> None:

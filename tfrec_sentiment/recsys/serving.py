@@ -56,6 +56,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.data.ids import normalize_ids
+from tfrec_sentiment.features.aspects import ASPECT_GROUP
 from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
 from tfrec_sentiment.recsys.blend_weights import BlendWeights, blend_scores
 from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
@@ -98,8 +99,10 @@ class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
         if config.score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode {config.score_mode!r} not in {SCORE_MODES}")
         self.model = model
-        self.user_features = tables.lookup_layer("user")
-        self.item_features = tables.lookup_layer("item")
+        # The aspect tables are exported only for a model that reads them.
+        unused = () if ASPECT_GROUP in config.feature_groups else (ASPECT_GROUP,)
+        self.user_features = tables.lookup_layer("user", drop=unused)
+        self.item_features = tables.lookup_layer("item", drop=unused)
         self.profile = tables.profile
         self.score_mode = config.score_mode
         self.score_blend = float(config.score_blend)
