@@ -91,3 +91,28 @@ def test_saved_tables_keep_the_aspect_group(data, tmp_path):
     with pytest.raises(FeatureError, match="aspect arrays have 2 rows"):
         build_feature_tables(data[0].train, data[1], data[2], FeatureConfig(),
                              aspects=AspectArrays(("s",), np.zeros((2, 1)), np.zeros((2, 1))))
+
+
+def test_the_aspects_variant_reads_the_group_through_the_towers(data):
+    import dataclasses
+
+    import tensorflow as tf
+
+    from tests.recsys.trained_fixture import tiny_config
+    from tfrec_sentiment.recsys.build import build_model
+    from tfrec_sentiment.recsys.data import select_inputs
+    from tfrec_sentiment.recsys.trained import build_model_variables
+
+    tables = _tables(data)
+    config = tiny_config(variant="aspects", item_similarity=False)
+    assert config.text_enabled and "aspect" in config.feature_groups
+    model = build_model(config, tables)
+    build_model_variables(model, tables, config)
+    examples = select_inputs(tables.training_examples(), config)
+    assert examples["user_aspect"].shape[1] == A and examples["item_aspect"].shape[1] == 2 * A
+    batch = {k: tf.constant(v[:8]) for k, v in examples.items()}
+    loss = float(model.compute_loss(batch))
+    moved = {k: v + 3.0 if k.endswith("_aspect") else v for k, v in batch.items()}
+    assert np.isfinite(loss) and float(model.compute_loss(moved)) != pytest.approx(loss)
+    with pytest.raises(ValueError, match="aspect"):
+        build_model(config, dataclasses.replace(tables, aspects=None))
