@@ -66,6 +66,9 @@ def test_rankers_on_known_unknown_and_silent_users(tmp_path):
     assert rankers["attention"]["ndcg"]["mean"] == pytest.approx((1 + 1 + (0.5 + D2 / 2)) / 3)
     assert rankers["item mentions"]["ndcg"]["mean"] == pytest.approx((D2 + 1 + D2) / 3)
     assert rankers["population"]["ndcg"]["mean"] == pytest.approx((D2 + 1 + D2) / 3)
+    # u1: 0.2 x 3/4 for s < 0.7 x 1/4 for p; the unknown user: 0.6 x 3/4 > 0.2 x 1/4
+    assert rankers["attention x item"]["ndcg"]["mean"] == pytest.approx(
+        rankers["attention"]["ndcg"]["mean"])
     for name in rankers:
         assert rankers[name]["precision"]["mean"] == pytest.approx(1 / 3)
     assert result["attention_minus_item_mentions"]["ndcg"]["mean"] == pytest.approx(

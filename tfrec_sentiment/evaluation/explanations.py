@@ -10,6 +10,8 @@ binary relevance. Rankers:
   user, the population's for an unknown one (`AspectProfiles`);
 - "item mentions": the item's most-mentioned aspects, the same for every user;
 - "population": the population's attention, the same for every user and item;
+- "attention x item": the attention times the item's share of mentions of each aspect
+  (what this user cares about AND this item's reviews talk about);
 - "random": a seeded random order.
 
 Ties (equal weights, e.g. a user who wrote about none of the item's aspects) are
@@ -41,7 +43,7 @@ import pandas as pd
 from tfrec_sentiment.aspects.profiles import AspectProfiles
 from tfrec_sentiment.evaluation.stats import mean_ci
 
-RANKERS = ("attention", "item mentions", "population", "random")
+RANKERS = ("attention", "item mentions", "population", "attention x item", "random")
 REPORT_FILE = "explanations.md"
 METRICS_FILE = "explanations.json"
 
@@ -61,9 +63,10 @@ def tied_ndcg_precision(weights: np.ndarray, relevant: np.ndarray, k: int) -> tu
     weights, relevant = np.asarray(weights, np.float64), np.asarray(relevant, bool)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    blocks = pd.Series(relevant.astype(np.float64)).groupby(-weights).agg(["sum", "size"])
-    gains = np.concatenate([np.full(int(size), total / size)
-                            for total, size in zip(blocks["sum"], blocks["size"])] or [[]])
+    # tie blocks in descending weight: each position gets its block's share of hits
+    _, block, size = np.unique(-weights, return_inverse=True, return_counts=True)
+    hits = np.bincount(block.ravel(), weights=relevant, minlength=len(size))
+    gains = np.repeat(hits / np.maximum(size, 1), size)
     top = gains[:k]
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = discounts[:min(k, int(relevant.sum()))].sum()
@@ -73,11 +76,12 @@ def tied_ndcg_precision(weights: np.ndarray, relevant: np.ndarray, k: int) -> tu
 
 def ranker_weights(profiles: AspectProfiles, user: int, item: int,
                    rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The four rankers' weights over all A aspects for one (user row or -1, item row)."""
+    """The rankers' weights over all A aspects for one (user row or -1, item row)."""
     population = profiles.population_attention
-    return {"attention": profiles.user_attention[user] if user >= 0 else population,
-            "item mentions": profiles.item_mentions[item].astype(np.float64),
-            "population": population,
+    weight = profiles.user_attention[user] if user >= 0 else population
+    mentions = profiles.item_mentions[item].astype(np.float64)
+    return {"attention": weight, "item mentions": mentions, "population": population,
+            "attention x item": weight * mentions / max(mentions.sum(), 1.0),
             "random": rng.random(profiles.num_aspects)}
 
 

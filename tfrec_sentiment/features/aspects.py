@@ -40,6 +40,7 @@ import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
+from scipy import sparse
 
 from tfrec_sentiment.aspects.profiles import aspect_priors, attention, shrunk_polarity
 from tfrec_sentiment.features import leakage
@@ -91,9 +92,11 @@ class AspectArrays:
 
     def totals(self, index: np.ndarray, num_ids: int) -> np.ndarray:
         """Sums per id of the training rows: float32 [num_ids, 2A] (counts | polarity)."""
-        out = np.zeros((num_ids, 2 * self.num_aspects), np.float64)
-        np.add.at(out, np.asarray(index), np.concatenate([self.counts, self.polarity], 1))
-        return out.astype(np.float32)
+        index = np.asarray(index)
+        members = sparse.csr_matrix((np.ones(len(index)), (index, np.arange(len(index)))),
+                                    shape=(num_ids, len(index)))
+        values = np.concatenate([self.counts, self.polarity], 1).astype(np.float64)
+        return np.asarray(members @ values, np.float32)
 
     def features(self, side: str, sums: np.ndarray) -> np.ndarray:
         """The group from sums [G, 2A] (`totals`): float32 [G, dim(side)]."""
