@@ -169,7 +169,8 @@ def _hand_edit(path: Path, section: str, field: str, value) -> None:
 
 
 @pytest.mark.parametrize("section, field, value, line", [
-    ("recsys", "variant", "nope", "recsys.variant='nope': choose one of ids, ratings, full, aspects"),
+    ("recsys", "variant", "nope",
+     "recsys.variant='nope': choose one of ids, ratings, full, aspects"),
     ("recsys", "epochs", "3", "recsys.epochs='3': expected int"),
     ("sentiment", "bucket_boundaries", [16, 2], "sentiment.bucket_boundaries=(16, 2): "
                                                 "each item must be >= 3"),
