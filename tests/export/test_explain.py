@@ -84,6 +84,25 @@ def test_the_sentence_follows_the_export_configs_thresholds_and_width():
     assert out["sentence"][0] == "praised for price; some complain about the cable"
 
 
+@pytest.mark.parametrize("order, expected", [
+    ("weight_x_mentions", ["price", "sound", "cable"]),  # 0.5 x 3, 0.2 x 5, 0.3 x 2
+    ("weight", ["price", "cable", "sound"]),
+    ("mentions", ["sound", "price", "cable"]),
+])
+def test_the_aspects_order_follows_explain_order(order, expected):
+    profiles = AspectProfiles(
+        aspects=np.array(["sound", "price", "cable"]), item_ids=np.array(["i1"]),
+        item_mentions=np.array([[5, 3, 2]], np.int32),
+        item_polarity=np.array([[0.8, 0.5, -0.6]], np.float32),
+        user_ids=np.array(["u1"]), user_attention=np.array([[0.2, 0.5, 0.3]], np.float32),
+        population_attention=np.array([0.5, 0.3, 0.2], np.float32))
+    explainer = explainer_from_config(profiles, ExportConfig(explain_order=order))
+    # Eager (the Python function): the order is the point here, not the trace.
+    out = type(explainer).explain.python_function(explainer, tf.constant(["u1"]),
+                                                   tf.constant(["i1"]))
+    assert [a.decode() for a in out["aspects"][0].numpy()][:3] == expected
+
+
 def test_an_empty_batch_and_unequal_lengths(explainer):
     out = explainer.explain(tf.constant([], tf.string), tf.constant([], tf.string))
     assert {name: tuple(t.shape) for name, t in out.items()} == {
@@ -143,6 +162,7 @@ def test_run_profiles_says_why_explain_is_left_out(tmp_path):
     ("export.explain_praise=1.5", "explain_praise=1.5: must be <= 1"),
     ("export.explain_complain=0.2", "explain_complain=0.2: must be <= 0"),
     ("export.explain_min_mentions=0", "explain_min_mentions=0: must be >= 1"),
+    ("export.explain_order=random", "explain_order='random': choose one of weight_x_mentions"),
 ])
 def test_the_explain_settings_are_checked(override, message):
     with pytest.raises(ValueError, match=message):

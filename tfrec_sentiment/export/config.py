@@ -18,6 +18,9 @@ from tfrec_sentiment.config_checks import ConfigError, check_fields
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 INDEX_KINDS = ("auto", "exact", "partitioned")
+# How `explain` orders an item's aspects (`export.explain`): by the user's weight times
+# the item's mentions, by the weight alone, or by the mentions alone.
+EXPLAIN_ORDERS = ("weight_x_mentions", "weight", "mentions")
 # Items the partitioned index's k-means is fitted on: `index_sample`'s default, and
 # `PartitionedIndex.fit`'s, so that the two cannot drift apart.
 INDEX_SAMPLE = 200_000
@@ -65,7 +68,14 @@ class ExportConfig:
             and `tools/train.py` refuses to start when no pseudonymisation key is set.
         explain_aspects: N, the aspects per (user, item) of the `explain` signature
             (served when the run has aspect profiles, `export.explain`): the item's
-            mentioned aspects ranked by the user's attention, padded with "" / 0.
+            mentioned aspects ranked by `explain_order`, padded with "" / 0.
+        explain_order: how those aspects are ranked: "weight_x_mentions" (the user's
+            weight times the item's mentions: what this user cares about AND this
+            item's reviews talk about), "weight" (the user's weight alone) or
+            "mentions" (the item's mentions alone, the same for every user). On
+            Musical Instruments' test reviews (docs/aspects.md), ranking by weight x
+            item share tied ranking by mentions (NDCG@3 0.4419 / 0.4413) and beat the
+            weight alone (0.4069).
         explain_praise: the item's mean aspect polarity at or above which `explain`'s
             sentence says "praised for" the aspect (in [0, 1]).
         explain_complain: the polarity at or below which the sentence says "some
@@ -88,6 +98,8 @@ class ExportConfig:
     index_seed: int = 0
     require_pseudonyms: bool = False
     explain_aspects: int = dataclasses.field(default=5, metadata={"min": 1})
+    explain_order: str = dataclasses.field(default="weight_x_mentions",
+                                           metadata={"choices": EXPLAIN_ORDERS})
     explain_praise: float = dataclasses.field(default=0.3, metadata={"min": 0.0, "max": 1.0})
     explain_complain: float = dataclasses.field(default=-0.3,
                                                 metadata={"min": -1.0, "max": 0.0})

@@ -9,9 +9,10 @@ Serving runs it.
 `explain`: `user_id` string [B], `item_id` string [B] ->
 
 - `aspects` string [B, N]: the item's aspects that its training reviews mention
-  (mentions > 0), the N = `ExportConfig.explain_aspects` that matter most to the user:
-  ranked by `weight`, then by mentions, then in vocabulary order; slots beyond the
-  item's mentioned aspects are "".
+  (mentions > 0), the N = `ExportConfig.explain_aspects` first by `explain_order`:
+  "weight_x_mentions" (default) by `weight` x `mentions`, then by mentions;
+  "weight" by `weight`, then by mentions; "mentions" by mentions, then by `weight`;
+  remaining ties in vocabulary order. Slots beyond the item's mentioned aspects are "".
 - `polarity` float32 [B, N]: the mean polarity of the item's mentions of each aspect,
   in [-1, 1] (shrunk towards the aspect's mean, as the profiles hold it); 0 in "" slots.
 - `mentions` int32 [B, N]: the item's training mentions of each aspect; 0 in "" slots.
@@ -47,7 +48,7 @@ Example:
 >>> explainer = AspectExplainer(profiles, width=4)
 >>> out = explainer.explain(tf.constant(["u1", "someone"]), tf.constant(["i1", "i1"]))
 >>> out["aspects"].numpy().tolist()
-[[b'price', b'cable', b'sound', b''], [b'sound', b'price', b'cable', b'']]
+[[b'price', b'sound', b'cable', b''], [b'sound', b'price', b'cable', b'']]
 >>> for sentence in out["sentence"].numpy():
 ...     print(sentence.decode())
 praised for price and sound; some complain about the cable
@@ -62,6 +63,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.data.ids import normalize_ids
+from tfrec_sentiment.export.config import EXPLAIN_ORDERS
 from tfrec_sentiment.export.index import _id_table, _utf8
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ class AspectExplainer(tf.Module):
     Args:
         profiles: the run's `AspectProfiles` (at least one aspect).
         width: N, the aspects per (user, item) pair.
+        order: "weight_x_mentions", "weight" or "mentions" (module docstring).
         praise: polarity at or above which the sentence praises an aspect.
         complain: polarity at or below which it reports complaints (< `praise`).
         min_mentions: mentions an aspect needs to be praised or blamed.
@@ -92,13 +95,16 @@ class AspectExplainer(tf.Module):
 
     def __init__(self, profiles: AspectProfiles, width: int = 5, praise: float = 0.3,
                  complain: float = -0.3, min_mentions: int = 2,
-                 name: str = "aspect_explainer") -> None:
+                 order: str = "weight_x_mentions", name: str = "aspect_explainer") -> None:
         super().__init__(name=name)
         if profiles.num_aspects == 0:
             raise ValueError("the aspect profiles have no aspect: nothing to explain with")
         if width < 1 or min_mentions < 1 or not -1 <= complain < praise <= 1:
             raise ValueError(f"need width >= 1, min_mentions >= 1, -1 <= complain < praise <= 1;"
                              f" got {width}, {min_mentions}, {complain}, {praise}")
+        if order not in EXPLAIN_ORDERS:
+            raise ValueError(f"order must be one of {', '.join(EXPLAIN_ORDERS)}, got {order!r}")
+        self.order = order
         self.width, self.min_mentions = int(width), int(min_mentions)
         self.praise, self.complain = float(praise), float(complain)
         self.num_aspects = profiles.num_aspects
@@ -119,8 +125,8 @@ class AspectExplainer(tf.Module):
                       "users": profiles.num_users,
                       "item_aspect_mentions": int((mentions > 0).sum()),
                       "item_storage": self.items.kind, "user_storage": self.users.kind,
-                      "width": self.width, "praise": self.praise, "complain": self.complain,
-                      "min_mentions": self.min_mentions}
+                      "width": self.width, "order": self.order, "praise": self.praise,
+                      "complain": self.complain, "min_mentions": self.min_mentions}
 
     @tf.function(input_signature=_IDS)
     def explain(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -135,13 +141,17 @@ class AspectExplainer(tf.Module):
         attention = self.users.rows(self.user_rows.lookup(user_id))["attention"]
         own = tf.reduce_sum(attention, axis=1, keepdims=True) > 0
         weight = tf.where(own, attention, self.population_attention[None, :])
-        # Rank the mentioned aspects: weight, then mentions, then vocabulary order.
-        # `top_k` keeps the lower index first among ties, so two passes sort by both keys.
+        # Rank the mentioned aspects by a first key, then a second, then vocabulary
+        # order: `top_k` keeps the lower index first among ties, so a pass by the second
+        # key and a pass by the first over its result sort by both.
+        count = tf.cast(mentions, tf.float32)
+        first, second = {"weight_x_mentions": (weight * count, count),
+                         "weight": (weight, count), "mentions": (count, weight)}[self.order]
         depth = min(self.width, self.num_aspects)
-        _, by_mentions = tf.math.top_k(tf.cast(mentions, tf.float32), k=self.num_aspects)
-        keyed = tf.gather(tf.where(mentions > 0, weight, -1.0), by_mentions, batch_dims=1)
+        _, by_second = tf.math.top_k(second, k=self.num_aspects)
+        keyed = tf.gather(tf.where(mentions > 0, first, -1.0), by_second, batch_dims=1)
         _, picked = tf.math.top_k(keyed, k=depth)
-        order = tf.gather(by_mentions, picked, batch_dims=1)
+        order = tf.gather(by_second, picked, batch_dims=1)
         if depth < self.width:  # fewer aspects than slots: pad (masked below)
             order = tf.pad(order, [[0, 0], [0, self.width - depth]])
         slot = tf.range(self.width) < depth
@@ -178,7 +188,8 @@ def explainer_from_config(profiles: AspectProfiles, config: ExportConfig) -> Asp
     """An `AspectExplainer` with the `explain_*` settings of an `ExportConfig`."""
     return AspectExplainer(profiles, width=config.explain_aspects, praise=config.explain_praise,
                            complain=config.explain_complain,
-                           min_mentions=config.explain_min_mentions)
+                           min_mentions=config.explain_min_mentions,
+                           order=config.explain_order)
 
 
 def _listed(words: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
