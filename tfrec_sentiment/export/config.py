@@ -26,6 +26,10 @@ EXPLAIN_ORDERS = ("weight_x_mentions", "weight", "mentions")
 INDEX_SAMPLE = 200_000
 
 
+# The classifier served by `sentiment` / `recommend_from_reviews` (`ExportConfig.sentiment_model`).
+SENTIMENT_MODELS = ("teacher", "student")
+
+
 @dataclasses.dataclass
 class ExportConfig:
     """Where and how the one SavedModel is written.
@@ -82,6 +86,11 @@ class ExportConfig:
             complain about" it (in [-1, 0], below `explain_praise`).
         explain_min_mentions: the mentions an aspect needs before the sentence
             praises or blames it (fewer: only "reviews mention").
+        sentiment_model: the classifier inside the SavedModel's `sentiment` and
+            `recommend_from_reviews` signatures: the run's fine-tuned "teacher", or its
+            distilled "student" (`sentiment.student_layers`; faster, see
+            `sentiment.student`). The recommender's features always come from the
+            teacher's scores at training time. export.json records which.
     """
 
     root: str = "saved_models"
@@ -104,6 +113,8 @@ class ExportConfig:
     explain_complain: float = dataclasses.field(default=-0.3,
                                                 metadata={"min": -1.0, "max": 0.0})
     explain_min_mentions: int = dataclasses.field(default=2, metadata={"min": 1})
+    sentiment_model: str = dataclasses.field(default="teacher",
+                                             metadata={"choices": SENTIMENT_MODELS})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -96,8 +96,9 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
             are loaded from `run_dir/sentiment/model` and `run_dir/recsys` (whose
             feature tables live in `run_dir/features`, opened with the key source of
             the run's config.json when encrypted).
-        config: where to write (`root`, `model_name`) and `top_k`.
-        sentiment: the trained `SentimentModel`, if already in memory.
+        config: where to write (`root`, `model_name`), `top_k`, and which classifier
+            is served (`sentiment_model`: "student" loads `run_dir/sentiment/student`).
+        sentiment: the trained `SentimentModel` (the teacher), if already in memory.
         recommender: the trained `TrainedRecommender`, if already in memory.
         metadata, before_publish, after_publish: as `write_version`.
 
@@ -111,7 +112,15 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
         ExportError: as `export_models`, or the run's aspect profiles are unreadable.
     """
     run_dir = Path(run_dir)
-    if sentiment is None:
+    if config.sentiment_model == "student":  # the teacher in memory is not the one served
+        from tfrec_sentiment.sentiment.model import SentimentModel
+
+        student = run_dir / "sentiment" / "student"
+        if not student.is_dir():
+            raise ExportError(f"export.sentiment_model=student but {student} does not exist: "
+                              "train the run with sentiment.student_layers > 0")
+        sentiment = SentimentModel.load(student)
+    elif sentiment is None:
         from tfrec_sentiment.sentiment.model import SentimentModel
 
         sentiment = SentimentModel.load(_existing(run_dir / "sentiment" / "model", run_dir))
@@ -203,6 +212,7 @@ def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
         "explain": ({"served": True, **module.explainer.facts} if module.explainer is not None
                     else {"served": False, "reason": reason}),
         "sentiment": jsonable(sentiment.describe(), fallback=str),
+        "sentiment_model": config.sentiment_model,
         "recommender": {"config": jsonable(dataclasses.asdict(recommender.config), fallback=str),
                         "metrics": jsonable(recommender.metrics, fallback=str)},
         **(metadata or {}),

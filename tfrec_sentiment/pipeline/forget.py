@@ -291,6 +291,8 @@ def sentiment_stage(parent: Path, run_dir: Path, split: Split,
     """
     folder = run_dir / "sentiment"
     link_tree(parent / "sentiment" / "model", folder / "model")
+    if (parent / "sentiment" / "student").is_dir():  # the served student, if any
+        link_tree(parent / "sentiment" / "student", folder / "student")
     model = SentimentModel.load(folder / "model")
     frames = [f for f in split.all_parts.values() if len(f)]
     keys = text_keys(review_texts(pd.concat(frames, ignore_index=True)))

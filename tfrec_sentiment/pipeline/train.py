@@ -60,7 +60,9 @@ from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
 from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews, scoring_options
+from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
+from tfrec_sentiment.sentiment.student import train_student
 from tfrec_sentiment.sentiment.training import train_classifier
 
 # Ablation rows of the recommender: report name -> RecsysConfig.variant.
@@ -226,8 +228,15 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
     results = evaluate_sets(model, [held_out], cache=cache, progress=progress,
                             **scoring_options(settings))
+    scores = score_reviews(model, split.train, settings, cache, progress)
+    if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
+        student, summary["student"] = train_student(model, review_texts(split.train), scores,
+                                                    settings, folder / "student", config.seed,
+                                                    progress)
+        results[held_out.name]["student"] = evaluate_sets(
+            student, [held_out], vader=False, **scoring_options(settings))[held_out.name]["bert"]
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
-    return model, score_reviews(model, split.train, settings, cache, progress)
+    return model, scores
 
 
 def feature_stage(config: config_lib.RunConfig, split: Split, scores: Scores,

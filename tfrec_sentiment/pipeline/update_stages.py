@@ -90,6 +90,8 @@ def sentiment_stage(parent: Path, run_dir: Path, train: pd.DataFrame,
     settings = run_config.sentiment
     folder = run_dir / "sentiment"
     link_tree(parent / "sentiment" / "model", folder / "model")
+    if (parent / "sentiment" / "student").is_dir():  # the served student, if any
+        link_tree(parent / "sentiment" / "student", folder / "student")
     model = SentimentModel.load(folder / "model")
     cache_dir = settings.cache_dir
     if cache_dir is None:

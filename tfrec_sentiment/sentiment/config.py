@@ -59,6 +59,13 @@ class SentimentConfig:
         inference_bfloat16: score with a bfloat16-compute copy (`inference.bfloat16_copy`):
             with length buckets 1.96x keras-hub's predict per CPU-second here (AVX512_BF16),
             SST-2 dev accuracy unchanged (bench/sentiment_speed.py --accuracy-set).
+        student_layers: > 0 distils a student of that many transformer layers from the
+            fine-tuned classifier on the training reviews (`sentiment.student`), saved as
+            `<run>/sentiment/student` and served with `export.sentiment_model=student`;
+            0 = none.
+        student_epochs / student_learning_rate / student_embedding_weight: its
+            distillation (epochs over the training texts, Adam's rate, the weight of
+            the embedding MSE beside the soft cross-entropy).
         tiny_hidden_dim / tiny_layers / tiny_heads: the "tiny" backbone's size.
         model_dir: a fine-tuned `SentimentModel` folder to reuse; the pipeline then
             skips fine-tuning (e.g. one model scored into several recommender runs).
@@ -87,6 +94,10 @@ class SentimentConfig:
     sort_pool_batches: int = dataclasses.field(default=50, metadata={"min": 1})
     jit_compile: bool = False
     inference_bfloat16: bool = True
+    student_layers: int = dataclasses.field(default=0, metadata={"min": 0})
+    student_epochs: int = dataclasses.field(default=2, metadata={"min": 1})
+    student_learning_rate: float = dataclasses.field(default=1e-4, metadata={"above": 0.0})
+    student_embedding_weight: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
     tiny_hidden_dim: int = dataclasses.field(default=32, metadata={"min": 1})
     tiny_layers: int = dataclasses.field(default=2, metadata={"min": 1})
     tiny_heads: int = dataclasses.field(default=2, metadata={"min": 1})

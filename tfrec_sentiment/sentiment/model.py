@@ -234,6 +234,9 @@ class SentimentModel:
             "text_mapping": mapping_version(),
             "fingerprint": self.fingerprint(),
             "keras_hub": keras_hub.__version__,
+            "layers": int(self.classifier.backbone.num_layers),
+            # a distilled student (sentiment.student): its teacher's fingerprint
+            **{key: self.metadata[key] for key in ("student_of",) if key in self.metadata},
         }
 
     def fingerprint(self) -> str:

@@ -1,0 +1,89 @@
+"""The distilled student: truncation, distillation, its folder, serving in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.export.wire import decode, encode
+from tests.sentiment.conftest import NEGATIVE_TEXTS, POSITIVE_TEXTS
+from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.saved_model import ExportError, export_run
+from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.model import SentimentModel
+from tfrec_sentiment.sentiment.student import distill, truncated_student
+
+SERVER = Path(__file__).parents[1] / "export" / "standalone_server.py"
+TEXTS = POSITIVE_TEXTS[:4] + NEGATIVE_TEXTS[:4]
+
+
+def test_the_student_is_the_teachers_bottom_layers_and_learns_its_answers(tmp_path):
+    config = SentimentConfig(preset="tiny", tiny_layers=2, sequence_length=16)
+    teacher = SentimentModel.from_config(config)
+    teacher.set_temperature(2.0)
+    student = truncated_student(teacher, num_layers=1)
+    teacher_fingerprint = teacher.fingerprint()
+    small, big = student.classifier.backbone, teacher.classifier.backbone
+    assert small.num_layers == 1 and student.temperature == 2.0
+    for name in ("token_embedding", "transformer_layer_0", "pooled_dense"):
+        for mine, theirs in zip(small.get_layer(name).get_weights(),
+                                big.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(ValueError, match=r"num_layers must be in \[1, 2\)"):
+        truncated_student(teacher, num_layers=2)
+
+    texts = TEXTS * 4
+    dense = teacher.output_dense  # the teacher's answers now differ: something to learn
+    dense.kernel.assign(dense.kernel.numpy() * 40.0)
+    teacher.set_temperature(2.0)  # rebuilds its scorer
+    targets = teacher.score(texts)
+    gap_before = np.abs(student.score(texts).probabilities - targets.probabilities).mean()
+    history = distill(teacher, student, texts + [""], _with_empty(targets), epochs=4,
+                      batch_size=8, learning_rate=3e-3)
+    gap_after = np.abs(student.score(texts).probabilities - targets.probabilities).mean()
+    assert len(history) == 4 and history[-1] < history[0]
+    assert gap_after < 0.7 * gap_before, (gap_before, gap_after)
+    assert student.temperature == 2.0  # its logits / T learnt the calibrated answers
+
+    # Saved and served alone: the exported module in a fresh process (no Keras, no
+    # package) gives the student's scores.
+    student.save(tmp_path / "student")
+    restored = SentimentModel.load(tmp_path / "student")
+    assert restored.describe()["student_of"] == teacher_fingerprint
+    assert restored.describe()["layers"] == 1
+    module = restored.as_module()
+    tf.saved_model.save(module, str(tmp_path / "served"),
+                        signatures={"sentiment": module.__call__.get_concrete_function()})
+    requests = tmp_path / "requests.json"
+    requests.write_text(json.dumps([{"signature": "sentiment",
+                                     "inputs": {"text": encode(tf.constant(TEXTS))}}]))
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    served = subprocess.run([sys.executable, str(SERVER), str(tmp_path / "served"),
+                             str(requests)], capture_output=True, text=True, timeout=300,
+                            env=env)
+    assert served.returncode == 0, served.stderr[-3000:]
+    answer = json.loads(served.stdout.strip().splitlines()[-1])
+    assert answer["ops"]["unknown"] == []
+    np.testing.assert_allclose(decode(answer["results"][0]["probabilities"]),
+                               student.score(TEXTS).probabilities, atol=1e-5)
+
+
+def test_a_student_export_needs_the_runs_student(tmp_path):
+    with pytest.raises(ExportError, match="sentiment.student_layers > 0"):
+        export_run(tmp_path, ExportConfig(root=str(tmp_path / "saved"),
+                                          sentiment_model="student"))
+
+
+def _with_empty(scores):
+    """The teacher's scores with one more row, for the empty text distil() skips."""
+    from tfrec_sentiment.sentiment.scores import Scores
+
+    return Scores(np.concatenate([scores.probabilities, scores.probabilities[:1]]),
+                  np.concatenate([scores.embedding, scores.embedding[:1]]))

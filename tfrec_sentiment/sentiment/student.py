@@ -1,0 +1,170 @@
+"""A small student of the fine-tuned classifier, for serving: fewer layers, same vocabulary.
+
+The teacher (MiniLM-L6, 6 layers) costs most of a served `sentiment` or
+`recommend_from_reviews` call. The student keeps the teacher's tokenizer, embeddings,
+its first `num_layers` transformer layers, pooler and head (the layer-dropping start
+of Sanh et al. 2019, DistilBERT, and Sajjad et al. 2023, "On the effect of dropping
+layers of pre-trained transformer models", where the bottom layers are kept), then
+learns to reproduce the teacher on the data set's review texts:
+
+- the class probabilities, by cross-entropy against the teacher's soft labels
+  (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network");
+- the pooled text embedding, by mean squared error (weight `embedding_weight`), so a
+  recommender trained on the teacher's embeddings can read the student's.
+
+No star is read: the targets are the teacher's scores (with its calibration), so
+unlabelled text serves as well as labelled. Empty texts are left out (both models
+answer them with the class prior).
+
+- `truncated_student(teacher, num_layers)`: the student `SentimentModel`.
+- `distill(teacher, student, texts, ...)`: trains it; returns the loss per epoch.
+- `train_student(teacher, texts, scores, settings, folder)`: the pipeline's step
+  (`sentiment.student_layers`), saved where `export.sentiment_model=student` finds it.
+
+Example (a tiny teacher; the tests distil one for a few steps):
+
+>>> from tfrec_sentiment.sentiment.config import SentimentConfig
+>>> from tfrec_sentiment.sentiment.model import SentimentModel
+>>> teacher = SentimentModel.from_config(SentimentConfig(preset="tiny", tiny_layers=2))
+>>> student = truncated_student(teacher, num_layers=1)
+>>> student.classifier.backbone.num_layers, student.metadata["student_of"] == teacher.fingerprint()
+(1, True)
+>>> history = distill(teacher, student, ["great", "awful"] * 8, epochs=1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from tfrec_sentiment.sentiment.labels import LABELS
+from tfrec_sentiment.sentiment.model import PRIOR_KEY, TEMPERATURE_KEY, SentimentModel
+from tfrec_sentiment.sentiment.scorer import build_scorer
+from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
+
+STUDENT_KEY = "student_of"
+
+
+def truncated_student(teacher: SentimentModel, num_layers: int) -> SentimentModel:
+    """A `SentimentModel` with the teacher's bottom `num_layers` transformer layers.
+
+    Embeddings, pooler and the 3-class head are copied too; the preprocessor (and so
+    the vocabulary and cleaning) is the teacher's. The class prior and temperature
+    are carried over.
+
+    Raises:
+        ValueError: `num_layers` is not in [1, the teacher's layers).
+    """
+    backbone = teacher.classifier.backbone
+    if not 1 <= num_layers < backbone.num_layers:
+        raise ValueError(f"num_layers must be in [1, {backbone.num_layers}) for a "
+                         f"{backbone.num_layers}-layer teacher, got {num_layers}")
+    config = {**backbone.get_config(), "num_layers": num_layers}
+    small = type(backbone).from_config(config)
+    for layer in small.layers:
+        if layer.weights:
+            layer.set_weights(backbone.get_layer(layer.name).get_weights())
+    classifier = keras_hub.models.BertTextClassifier(
+        backbone=small, num_classes=len(LABELS), preprocessor=teacher.preprocessor,
+        dropout=teacher.classifier.dropout, name="sentiment_student")
+    student = SentimentModel(classifier, {
+        "preset": teacher.metadata.get("preset"), STUDENT_KEY: teacher.fingerprint(),
+        PRIOR_KEY: [float(p) for p in teacher.class_prior],
+        TEMPERATURE_KEY: teacher.temperature, "student_layers": num_layers})
+    student.output_dense.set_weights(teacher.output_dense.get_weights())
+    return student
+
+
+def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[str],
+            teacher_scores: Scores | None = None, epochs: int = 2, batch_size: int = 32,
+            learning_rate: float = 1e-4, embedding_weight: float = 1.0, seed: int = 0,
+            progress: bool = False) -> list[float]:
+    """Trains `student` to reproduce `teacher` on `texts` (module docstring).
+
+    Args:
+        teacher, student: `SentimentModel`s sharing a tokenizer (`truncated_student`).
+        texts: review texts (labels are not needed); empty ones are skipped.
+        teacher_scores: the teacher's `Scores` of `texts`, if already computed (a run's
+            score cache); scored here otherwise.
+        epochs, batch_size, learning_rate: Adam on the student's weights.
+        embedding_weight: weight of the embedding MSE beside the soft cross-entropy.
+        seed: the shuffle order.
+        progress: a progress bar per epoch.
+
+    Returns:
+        The mean training loss of each epoch.
+
+    Raises:
+        ValueError: no non-empty text, or `teacher_scores` rows differ from `texts`.
+    """
+    texts = [str(t) for t in texts]
+    if teacher_scores is None:
+        teacher_scores = teacher.score(texts, batch_size=batch_size)
+    if len(teacher_scores.probabilities) != len(texts):
+        raise ValueError(f"{len(teacher_scores.probabilities)} teacher scores for "
+                         f"{len(texts)} texts")
+    keep = np.flatnonzero([bool(t.strip()) for t in texts])
+    if not len(keep):
+        raise ValueError("no non-empty text to distil on")
+    targets = {"probabilities": teacher_scores.probabilities[keep].astype(np.float32),
+               "embedding": teacher_scores.embedding[keep].astype(np.float32)}
+    # The training graph: the student's own layers and temperature (the teacher's, from
+    # `truncated_student`: its logits / T learn the teacher's calibrated probabilities).
+    scorer = build_scorer(student.classifier, student.class_prior, student.temperature)
+    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+              for name in FEATURE_NAMES}
+    outputs = scorer(inputs)
+    trainer = keras.Model(inputs, {name: outputs[name] for name in targets})
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                    loss={"probabilities": keras.losses.CategoricalCrossentropy(),
+                          "embedding": keras.losses.MeanSquaredError()},
+                    loss_weights={"probabilities": 1.0, "embedding": embedding_weight})
+    kept = np.array(texts, dtype=object)[keep]
+    history = []
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        order = rng.permutation(len(keep))
+        dataset = (tf.data.Dataset.from_tensor_slices(
+            (tf.constant(list(kept[order])),
+             {k: v[order] for k, v in targets.items()}))
+            .batch(batch_size)
+            .map(lambda text, target: (student.preprocessor(text), target),
+                 num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+        losses = []
+        steps = -(-len(keep) // batch_size)
+        with tqdm(total=steps, desc=f"student epoch {epoch + 1}/{epochs}", unit="batch",
+                  disable=not progress, leave=False) as bar:
+            for features, target in dataset:
+                logs = trainer.train_on_batch(features, target, return_dict=True)
+                losses.append(float(logs["loss"]))
+                bar.update(1)
+        history.append(float(np.mean(losses)))
+    student.set_temperature(student.temperature)  # rebuilds its scorer on the new weights
+    return history
+
+
+def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores: Scores,
+                  settings, folder: Path, seed: int = 0,
+                  progress: bool = False) -> tuple[SentimentModel, dict]:
+    """The run's student: `settings.student_layers` layers (a `SentimentConfig`)
+    distilled on `texts` with the teacher's `teacher_scores`, saved in `folder`.
+
+    Returns:
+        (the student, {"layers", "loss_per_epoch", "fingerprint"} for the report).
+    """
+    student = truncated_student(teacher, settings.student_layers)
+    history = distill(teacher, student, texts, teacher_scores,
+                      epochs=settings.student_epochs, batch_size=settings.batch_size,
+                      learning_rate=settings.student_learning_rate,
+                      embedding_weight=settings.student_embedding_weight, seed=seed,
+                      progress=progress)
+    student.save(folder)
+    return student, {"layers": settings.student_layers, "loss_per_epoch": history,
+                     "fingerprint": student.fingerprint()}
