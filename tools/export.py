@@ -35,7 +35,7 @@ from pathlib import Path
 import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.config_checks import ToolArgumentParser
-from tfrec_sentiment.export.config import ExportConfig
+from tfrec_sentiment.export.config import SENTIMENT_MODELS, ExportConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base-path", default=None,
                         help="the model folder as the server sees it, for models.config "
                              "(default /models/<name>, the Docker image's layout)")
+    parser.add_argument("--sentiment-model", choices=SENTIMENT_MODELS, default=None,
+                        help="the classifier served by sentiment / recommend_from_reviews: "
+                             "the run's teacher or its distilled student (a run trained "
+                             "with sentiment.student_layers); default: the run config's")
     parser.add_argument("--clean", action="store_true",
                         help="only delete leftovers of killed exports and prunes whose "
                              "owner process is gone, then exit")
@@ -63,7 +67,7 @@ def resolve_config(args: argparse.Namespace) -> ExportConfig:
     saved = args.run / "config.json" if args.run is not None else None
     config = config_lib.load(saved).export if saved and saved.is_file() else ExportConfig()
     overrides = {"root": args.root, "model_name": args.name, "top_k": args.top_k,
-                 "base_path": args.base_path}
+                 "base_path": args.base_path, "sentiment_model": args.sentiment_model}
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
