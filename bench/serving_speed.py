@@ -32,6 +32,16 @@ rows when they run with `--index partitioned`.
 
     python bench/serving_speed.py --sizes "" --index-sizes 1000000,10000000  # index only
 
+Teacher vs student (issue 15, `--student-run RUN`): a run trained with
+`sentiment.student_layers` holds the fine-tuned teacher (`sentiment/model`) and its
+distilled student (`sentiment/student`). Each one's `sentiment` module is saved as a
+SavedModel, loaded, and timed in the same run on one 64-token review at batch 1; the
+table puts beside the latencies each model's macro-F1 on the run's held-out reviews
+(`sentiment/metrics.json`: "bert" is the teacher, "student" the student) and the
+student's share of the teacher's.
+
+    python bench/serving_speed.py --sizes "" --index-sizes "" --student-run runs/musical
+
 The machine's cores are shared: the load average is printed before and after.
 """
 
@@ -87,6 +97,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index", choices=INDEX_KINDS, default="auto",
                         help="ExportConfig.index of the full-model exports")
+    parser.add_argument("--student-run", type=Path, default=None,
+                        help="a run with a distilled student: time teacher vs student")
     parser.add_argument("--index-sizes", default="1000000,10000000",
                         help="catalogue sizes of the partitioned-index rows ('' = none)")
     parser.add_argument("--probes", default="8,16,32,64",
@@ -289,6 +301,41 @@ def time_sentiment(version_dir: Path, text: str, calls: int) -> dict:
     return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
 
 
+def time_student(run: Path, calls: int) -> list[dict]:
+    """Teacher and student of `run`: `sentiment` latency (loaded SavedModel, one
+    64-token review, batch 1, timed alternately in one process) and held-out macro-F1."""
+    metrics = json.loads((run / "sentiment" / "metrics.json").read_text())["results"]
+    held_out = next(iter(metrics.values()))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="student-speed-") as root:
+        for name, folder, key in (("teacher", "model", "bert"), ("student", "student",
+                                                                  "student")):
+            model = SentimentModel.load(run / "sentiment" / folder)
+            module = model.as_module()
+            saved = Path(root) / name
+            tf.saved_model.save(module, str(saved), signatures={
+                "sentiment": module.__call__.get_concrete_function()})
+            rows.append({"model": name, "layers": model.describe()["layers"],
+                         "saved": saved, "text": review_of_tokens(model, 64),
+                         "macro_f1": held_out[key]["macro_f1"]})
+        for row in rows:
+            row.update(time_sentiment(row.pop("saved"), row.pop("text"), calls))
+    return rows
+
+
+def report_student(rows: list[dict]) -> None:
+    teacher = rows[0]
+    print("\nsentiment signature, teacher vs distilled student (one review of 64 tokens, "
+          "batch 1, loaded SavedModel)")
+    print("| model | layers | p50 ms | p99 ms | held-out macro-F1 | share of teacher's F1 "
+          "| p50 / teacher's |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['model']} | {row['layers']} | {row['p50']:.1f} | {row['p99']:.1f} | "
+              f"{row['macro_f1']:.3f} | {row['macro_f1'] / teacher['macro_f1']:.1%} | "
+              f"{row['p50'] / teacher['p50']:.2f} |")
+
+
 def storage_ratios(num_items: int, dim: int, calls: int, k: int) -> dict[str, dict]:
     """matmul + top-k latency per catalogue storage, at batch 1 and 64."""
     rng = np.random.default_rng(0)
@@ -372,6 +419,8 @@ def main() -> None:
         dim = RecsysConfig().output_dim
         storage = (storage_ratios(max(sizes), dim, max(args.calls // 3, 20), args.top_k)
                    if sizes else None)
+    if args.student_run is not None:
+        report_student(time_student(args.student_run, max(args.calls // 3, 20)))
     if rows:
         report(rows, sentiment_row, storage, args)
     if index_rows:
