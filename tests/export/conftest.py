@@ -68,7 +68,8 @@ def export_config(tmp_path_factory) -> ExportConfig:
 def exported(tiny_sentiment, trained, export_config, tmp_path_factory) -> Path:
     """The version folder of one export, through the pipeline's entry point; the run
     folder holds the aspect profiles (`explain` is served)."""
-    from tfrec_sentiment.export.saved_model import ASPECTS_DIR, export_run
+    from tfrec_sentiment.export.run_parts import ASPECTS_DIR
+    from tfrec_sentiment.export.saved_model import export_run
 
     run_dir = tmp_path_factory.mktemp("run")
     tiny_profiles().save(run_dir / ASPECTS_DIR)

@@ -24,7 +24,7 @@ from tfrec_sentiment.export.explain import (
     RowTable,
     explainer_from_config,
 )
-from tfrec_sentiment.export.saved_model import ASPECTS_DIR, ExportError, run_profiles
+from tfrec_sentiment.export.run_parts import ASPECTS_DIR, ExportError, run_profiles
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ the config does not import TensorFlow):
   with aspect profiles, `explain`; `build_serving_module(sentiment, recommender, top_k)`.
 - `ops`: the op audit (core TensorFlow or TF Text, else the export fails) and the
   minimum TF Serving release that follows.
+- `run_parts`: what an export reads from a run folder: the served classifier
+  (teacher or distilled student), the recommender, the aspect profiles; `ExportError`.
 - `saved_model`: `export_run(run_dir, config, sentiment=None, recommender=None)`,
   the pipeline's entry point; staging, versioning, export.json, models.config.
 

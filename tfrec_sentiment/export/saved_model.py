@@ -53,6 +53,12 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.module import VOCABULARY_FILE, build_serving_module
 from tfrec_sentiment.export.ops import audit_ops, saved_model_ops
+from tfrec_sentiment.export.run_parts import (
+    ExportError,
+    run_profiles,
+    run_recommender,
+    served_sentiment,
+)
 from tfrec_sentiment.export.versions import (
     STAGING_PREFIX,
     owned_name,
@@ -69,7 +75,6 @@ if TYPE_CHECKING:
 
 MODELS_CONFIG = "models.config"
 METADATA_FILE = "export.json"
-ASPECTS_DIR = "aspects"  # <run>/aspects/aspect_profiles.npz: the explain signature's tables
 NO_PROFILES = "no aspect profiles were given"
 
 log = logging.getLogger(__name__)
@@ -79,10 +84,6 @@ log = logging.getLogger(__name__)
 BeforePublish = Callable[[Path], "dict | None"]
 # Called under the publish lock right after the rename and models.config.
 AfterPublish = Callable[[Path], None]
-
-
-class ExportError(RuntimeError):
-    """The export could not be written (the message names the folder and the cause)."""
 
 
 def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | None = None,
@@ -112,52 +113,12 @@ def export_run(run_dir: Path, config: ExportConfig, sentiment: SentimentModel | 
         ExportError: as `export_models`, or the run's aspect profiles are unreadable.
     """
     run_dir = Path(run_dir)
-    if config.sentiment_model == "student":  # the teacher in memory is not the one served
-        from tfrec_sentiment.sentiment.model import SentimentModel
-
-        student = run_dir / "sentiment" / "student"
-        if not student.is_dir():
-            raise ExportError(f"export.sentiment_model=student but {student} does not exist: "
-                              "train the run with sentiment.student_layers > 0")
-        sentiment = SentimentModel.load(student)
-    elif sentiment is None:
-        from tfrec_sentiment.sentiment.model import SentimentModel
-
-        sentiment = SentimentModel.load(_existing(run_dir / "sentiment" / "model", run_dir))
-    if recommender is None:
-        from tfrec_sentiment.privacy import run_encryption
-        from tfrec_sentiment.recsys.trained import TrainedRecommender
-
-        recommender = TrainedRecommender.load(_existing(run_dir / "recsys", run_dir),
-                                              encryption=run_encryption(run_dir))
+    sentiment = served_sentiment(run_dir, config.sentiment_model, sentiment)
+    recommender = recommender or run_recommender(run_dir)
     profiles, reason = run_profiles(run_dir)
     return export_models(sentiment, recommender, config, source=run_dir, metadata=metadata,
                          before_publish=before_publish, after_publish=after_publish,
                          profiles=profiles, no_profiles_reason=reason)
-
-
-def run_profiles(run_dir: Path) -> tuple[AspectProfiles | None, str | None]:
-    """The run's aspect profiles, or None and why the `explain` signature is left out.
-
-    Returns:
-        (profiles, None) when `run_dir/aspects/aspect_profiles.npz` holds at least one
-        aspect; else (None, the reason, naming the file).
-
-    Raises:
-        ExportError: the file exists but cannot be read or is inconsistent.
-    """
-    from tfrec_sentiment.aspects.profiles import PROFILES_FILE, AspectProfiles
-
-    path = Path(run_dir) / ASPECTS_DIR / PROFILES_FILE
-    if not path.is_file():
-        return None, f"{path} not found (the run has no aspect profiles)"
-    try:
-        profiles = AspectProfiles.load(path.parent)
-    except (OSError, ValueError, KeyError) as error:
-        raise ExportError(f"{path}: unreadable aspect profiles: {error}") from error
-    if profiles.num_aspects == 0:
-        return None, f"{path} has no aspect (an empty aspect vocabulary)"
-    return profiles, None
 
 
 def export_models(sentiment: SentimentModel, recommender: TrainedRecommender,
@@ -365,9 +326,3 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _existing(path: Path, run_dir: Path) -> Path:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: {run_dir} is not a finished run folder")
-    return path
