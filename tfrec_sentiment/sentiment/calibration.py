@@ -38,6 +38,8 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
+from tfrec_sentiment.sentiment.metrics import expected_calibration_error
+
 # T is searched in [1/20, 20]: beyond, the probabilities are all but one-hot or uniform.
 LOG_T_BOUNDS = (-np.log(20.0), np.log(20.0))
 # Fewer held-out texts than this fit T to noise: calibration is skipped (T = 1).
@@ -90,22 +92,31 @@ def calibrate(model, validation, batch_size: int = 32) -> dict:
         validation: `LabelledTexts` (LABELS numbering; binary sets use 0 and 2).
         batch_size: the scoring batch.
 
-    Returns:
-        {"temperature", "texts", "validation_ece_before", "validation_ece_after"}; with
-        fewer than `MIN_CALIBRATION_TEXTS` texts, {"temperature": 1.0, "skipped": why}
-        and the model's temperature is set to 1.
-    """
-    from tfrec_sentiment.sentiment.metrics import expected_calibration_error
+    The fitted T minimises the validation log-likelihood, which is not the ECE: where
+    it would raise the validation ECE (a degenerate model, e.g. one that always says
+    "neutral"), T = 1 is kept and the record says so ("kept").
 
+    Returns:
+        {"temperature", "fitted", "texts", "validation_ece_before",
+        "validation_ece_after"} (after = with the temperature set); with fewer than
+        `MIN_CALIBRATION_TEXTS` texts, {"temperature": 1.0, "skipped": why}, and the
+        model's temperature is set to 1.
+    """
     if len(validation.texts) < MIN_CALIBRATION_TEXTS:
         model.set_temperature(1.0)
         return {"temperature": 1.0, "texts": len(validation.texts),
                 "skipped": f"fewer than {MIN_CALIBRATION_TEXTS} validation texts"}
     scored = model.score(validation.texts, batch_size=batch_size).probabilities
     raw = temper(scored, 1.0 / model.temperature)  # undo a temperature already set
-    t = fit_temperature(raw, validation.labels)
-    model.set_temperature(t)
+    fitted = fit_temperature(raw, validation.labels)
     labels = np.asarray(validation.labels)
-    return {"temperature": t, "texts": len(labels),
-            "validation_ece_before": expected_calibration_error(labels, raw),
-            "validation_ece_after": expected_calibration_error(labels, temper(raw, t))}
+    before = expected_calibration_error(labels, raw)
+    after = expected_calibration_error(labels, temper(raw, fitted))
+    t = fitted if after <= before else 1.0
+    model.set_temperature(t)
+    record = {"temperature": t, "fitted": fitted, "texts": len(labels),
+              "validation_ece_before": before, "validation_ece_after": min(after, before)}
+    if t != fitted:
+        record["kept"] = (f"uncalibrated: T = {fitted:.3g} would raise the validation ECE "
+                          f"from {before:.4f} to {after:.4f}")
+    return record
