@@ -100,7 +100,9 @@ def test_timing_covers_the_stages_that_ran_and_marks_the_skipped_one(cli_run):
     run_dir, summary = cli_run
     timing = json.loads((run_dir / "timing.json").read_text())
     assert [stage for stage, _ in stages.stage_rows(timing)] == list(stages.STAGES)
-    assert timing["skipped"] == {"comment_only": "evaluation.comment_only is off"}  # smoke
+    assert timing["skipped"] == {"comment_only": "evaluation.comment_only is off",  # smoke
+                                 "aspects": "aspects.enabled is off",
+                                 "explanations": "aspects.enabled is off"}
     assert "comment_only" not in timing["seconds"] and "cold_start" in timing["seconds"]
     assert abs(sum(timing["share"].values()) - 1.0) < 1e-3
     assert set(timing["peak_rss_mib"]) == set(timing["seconds"])
