@@ -71,3 +71,25 @@ def test_another_lineage_or_an_unknown_one_is_refused_unless_allowed(tmp_path, c
     with caplog.at_level(logging.WARNING):
         check_lineage(model_dir, 2, root, allow=True)
     assert "replacing it (replace_other_lineage)" in caplog.text
+
+
+def test_an_update_carries_the_parents_student_and_aspect_profiles(tmp_path, monkeypatch):
+    # update_stages.sentiment_stage links what the parent trained beside its classifier;
+    # the classifier and the scoring are stood in for (no model is needed for the links).
+    import types
+
+    from tfrec_sentiment import config as config_lib
+    from tfrec_sentiment.pipeline import update_stages
+
+    parent, run_dir = tmp_path / "parent", tmp_path / "update"
+    for part in ("sentiment/model", "sentiment/student", "aspects"):
+        (parent / part).mkdir(parents=True)
+        (parent / part / "file.txt").write_text(part)
+    stand_in = types.SimpleNamespace(fingerprint=lambda: "f")
+    monkeypatch.setattr(update_stages.SentimentModel, "load", lambda folder: stand_in)
+    monkeypatch.setattr(update_stages, "score_reviews", lambda *args: "scores")
+    model, scores = update_stages.sentiment_stage(parent, run_dir, [], config_lib.RunConfig(),
+                                                  progress=False)
+    assert (model, scores) == (stand_in, "scores")
+    for part in ("sentiment/model", "sentiment/student", "aspects"):
+        assert (run_dir / part / "file.txt").read_text() == part

@@ -86,12 +86,17 @@ def sentiment_stage(parent: Path, run_dir: Path, train: pd.DataFrame,
 
     The classifier folder and the cache are hard-linked into `run_dir/sentiment`
     (copied where links are impossible); new scores go to the new run's cache only.
+    The parent's aspect profiles (`aspects/`) are linked too, so the update's version
+    keeps the `explain` signature: feedback adds no mention (no spaCy here), so new
+    users get the population's attention and new items no aspect.
     """
     settings = run_config.sentiment
     folder = run_dir / "sentiment"
     link_tree(parent / "sentiment" / "model", folder / "model")
     if (parent / "sentiment" / "student").is_dir():  # the served student, if any
         link_tree(parent / "sentiment" / "student", folder / "student")
+    if (parent / "aspects").is_dir():  # the explain signature's tables, as trained
+        link_tree(parent / "aspects", run_dir / "aspects")
     model = SentimentModel.load(folder / "model")
     cache_dir = settings.cache_dir
     if cache_dir is None:
