@@ -207,3 +207,29 @@ def test_a_plugged_kms_client_is_imported_from_the_config(tmp_path):
     pd.testing.assert_frame_equal(read_table(path, encryption), FRAME)
     with pytest.raises(KeySourceError, match="cannot import"):
         TableEncryption.from_config(PrivacyConfig(kms_client="no_such_module:f"))
+
+
+def test_aspect_profiles_keep_their_users_encrypted_at_rest(keys, tmp_path):
+    from tfrec_sentiment.aspects.profiles import PROFILES_FILE, USERS_FILE, AspectProfiles
+
+    profiles = AspectProfiles(
+        aspects=np.array(["sound", "cable"]), item_ids=np.array(["i1"]),
+        item_mentions=np.array([[3, 1]], np.int32),
+        item_polarity=np.array([[0.5, -0.5]], np.float32),
+        user_ids=np.array(["alice", "bob"]),
+        user_attention=np.array([[1.0, 0.0], [0.25, 0.75]], np.float32),
+        population_attention=np.array([0.6, 0.4], np.float32))
+    encryption = TableEncryption.local(keys)
+    profiles.save(tmp_path / "aspects", encryption)
+    for path in (tmp_path / "aspects").iterdir():  # no user id in the clear anywhere
+        assert b"alice" not in path.read_bytes(), path.name
+    assert (tmp_path / "aspects" / USERS_FILE).is_file()
+    back = AspectProfiles.load(tmp_path / "aspects", encryption)
+    np.testing.assert_array_equal(back.user_ids, profiles.user_ids)
+    np.testing.assert_array_equal(back.user_attention, profiles.user_attention)
+    np.testing.assert_array_equal(back.item_polarity, profiles.item_polarity)
+    with pytest.raises(EncryptedTableError, match=r"aspect_users\.parquet: encrypted"):
+        AspectProfiles.load(tmp_path / "aspects")
+    profiles.save(tmp_path / "plain")  # without a key source: one npz, as before
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [PROFILES_FILE]
+    assert AspectProfiles.load(tmp_path / "plain").num_users == 2

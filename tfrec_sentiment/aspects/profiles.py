@@ -64,13 +64,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from tfrec_sentiment.io import atomic_path
+from tfrec_sentiment.io import atomic_path, column_matrix, matrix_column, read_arrow, write_arrow
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.privacy.encryption import TableEncryption
 
 PROFILES_FILE = "aspect_profiles.npz"
+USERS_FILE = "aspect_users.parquet"  # the user part, where the run encrypts its tables
 # Where each polarity source's mention polarity is (`aspects.polarity.POLARITY_COLUMNS`).
 POLARITY_COLUMNS = {"bert": "bert_polarity", "vader": "vader_compound"}
 
@@ -123,27 +128,49 @@ class AspectProfiles:
     def num_users(self) -> int:
         return len(self.user_ids)
 
-    def save(self, folder: str | Path) -> Path:
-        """Writes `folder/aspect_profiles.npz` atomically; returns its path."""
+    def save(self, folder: str | Path, encryption: TableEncryption | None = None) -> Path:
+        """Writes `folder/aspect_profiles.npz` atomically; returns its path.
+
+        With `encryption` (the run's `privacy` key source) the per-user part, the only
+        one naming people (`user_ids`, `user_attention`), goes to
+        `folder/aspect_users.parquet` through `io.write_arrow`, encrypted like the
+        run's other tables, and the npz keeps the rest.
+        """
         path = Path(folder) / PROFILES_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {field.name: np.asarray(getattr(self, field.name))
+                  for field in dataclasses.fields(self)}
+        if encryption is not None:
+            import pyarrow as pa
+
+            users = pa.table({"user_id": pa.array(arrays.pop("user_ids").astype(str)),
+                              "attention": matrix_column(arrays.pop("user_attention"))})
+            write_arrow(users, path.parent / USERS_FILE, encryption)
         with atomic_path(path) as staging:
-            np.savez(staging, **{field.name: np.asarray(getattr(self, field.name))
-                                 for field in dataclasses.fields(self)})
+            np.savez(staging, **arrays)
         return path
 
     @classmethod
-    def load(cls, folder: str | Path) -> AspectProfiles:
-        """Reads what `save` wrote in `folder`.
+    def load(cls, folder: str | Path,
+             encryption: TableEncryption | None = None) -> AspectProfiles:
+        """Reads what `save` wrote in `folder` (the user part with `encryption`'s key).
 
         Raises:
             FileNotFoundError: `folder` holds no `aspect_profiles.npz`.
+            EncryptedTableError: the user part is encrypted and `encryption` cannot open it.
         """
         path = Path(folder) / PROFILES_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no aspect profiles (run the aspects stage)")
-        with np.load(path, allow_pickle=False) as arrays:
-            return cls(**{field.name: arrays[field.name] for field in dataclasses.fields(cls)})
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        if "user_ids" not in arrays:  # written with encryption
+            users = read_arrow(path.parent / USERS_FILE, encryption)
+            arrays["user_ids"] = np.asarray(users.column("user_id").to_pylist(), str)
+            arrays["user_attention"] = column_matrix(users.column("attention"))
+            if not len(arrays["user_ids"]):
+                arrays["user_attention"] = np.zeros((0, len(arrays["aspects"])), np.float32)
+        return cls(**{field.name: arrays[field.name] for field in dataclasses.fields(cls)})
 
 
 def review_aspect_arrays(mentions: pd.DataFrame, num_reviews: int, aspects: Sequence[str],

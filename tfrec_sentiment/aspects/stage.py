@@ -88,7 +88,8 @@ def parsed_rows(train: pd.DataFrame, max_reviews: int) -> np.ndarray:
 
 def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel | None,
                 out_dir: str | Path | None = None, *, cache=None, score_options: dict | None = None,
-                progress: bool = False, extractor: AspectExtractor | None = None) -> AspectRun:
+                progress: bool = False, extractor: AspectExtractor | None = None,
+                encryption=None) -> AspectRun:
     """Vocabulary, scored mentions and profiles of the training reviews `train`.
 
     Args:
@@ -101,6 +102,7 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
         score_options: `SentimentModel.score` keywords (`inference.scoring_options`).
         progress: progress bars (spaCy, BERT).
         extractor: a loaded `AspectExtractor` to reuse (tests pass a stand-in).
+        encryption: the run's `TableEncryption`, for the profiles' user part.
 
     Raises:
         ValueError: `polarity` "bert" without a model.
@@ -139,7 +141,7 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
     run = AspectRun(vocabulary, scored, profiles, review_counts, review_polarity, summary,
                     extractor)
     if out_dir is not None:
-        save_aspect_run(run, train, out_dir)
+        save_aspect_run(run, train, out_dir, encryption)
     return run
 
 
@@ -168,12 +170,14 @@ def mention_summary(mentions: pd.DataFrame, train: pd.DataFrame,
     return out.rename_axis("aspect").reset_index()[columns]
 
 
-def save_aspect_run(run: AspectRun, train: pd.DataFrame, out_dir: str | Path) -> Path:
-    """Writes the stage's four files into `out_dir` (module docstring)."""
+def save_aspect_run(run: AspectRun, train: pd.DataFrame, out_dir: str | Path,
+                    encryption=None) -> Path:
+    """Writes the stage's four files into `out_dir` (module docstring); the profiles'
+    user part encrypted with `encryption` (`AspectProfiles.save`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     run.vocabulary.save(out_dir / VOCABULARY_FILE)
-    run.profiles.save(out_dir)
+    run.profiles.save(out_dir, encryption)
     summary = mention_summary(run.mentions, train, run.vocabulary.terms)
     atomic_write(out_dir / MENTIONS_FILE, summary.to_csv(index=False, float_format="%.4f"))
     atomic_write(out_dir / SUMMARY_FILE, json.dumps(run.summary, indent=1) + "\n")

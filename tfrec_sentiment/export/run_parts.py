@@ -76,7 +76,9 @@ def run_profiles(run_dir: Path) -> tuple[AspectProfiles | None, str | None]:
     if not path.is_file():
         return None, f"{path} not found (the run has no aspect profiles)"
     try:
-        profiles = AspectProfiles.load(path.parent)
+        from tfrec_sentiment.privacy import run_encryption
+
+        profiles = AspectProfiles.load(path.parent, run_encryption(run_dir))
     except (OSError, ValueError, KeyError) as error:
         raise ExportError(f"{path}: unreadable aspect profiles: {error}") from error
     if profiles.num_aspects == 0:

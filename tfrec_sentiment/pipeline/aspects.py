@@ -58,7 +58,7 @@ def aspects_stage(config: config_lib.RunConfig, split: Split, sentiment: Sentime
     cache = run_score_cache(config.sentiment, run_dir, encryption)
     run = run_aspects(config.aspects, split.train, sentiment, run_dir / "aspects",
                       cache=cache, score_options=scoring_options(config.sentiment),
-                      progress=progress)
+                      progress=progress, encryption=encryption)
     (run_dir / "aspects" / "report.md").write_text(aspects_markdown(run))
     return run
 
