@@ -166,19 +166,49 @@ def test_only_texts_new_to_the_cache_are_scored(world, updated):
     assert scored["cache"]["hits"] > 0
 
 
-def test_a_later_update_starts_from_the_updated_run_and_prunes(world, updated, tmp_path):
-    # force: this test is about lineage and pruning, not the guardrail's verdict.
-    config = UpdateConfig(epochs=1, keep_versions=2, force=True)
-    result = run_update(updated.result.run_dir, [world.logs.feedback_b], config,
-                        export=updated.export, run_dir=tmp_path / "run-2", progress=False)
-    lineage = json.loads((result.run_dir / "lineage.json").read_text())
+def test_a_later_update_through_the_tool_starts_from_the_updated_run_and_prunes(
+        world, updated, tmp_path, capsys):
+    """The second update runs through `tools/update.py` (its `main`, in this process).
+
+    One update serves both: lineage and pruning here, and what the tool prints
+    (formerly tests/tools/test_update_tool.py::test_update_tool_publishes_and_prints_where,
+    which trained and exported a third update of the parent for it).
+    """
+    from tests.tools.test_update_tool import _tool_main
+
+    root = Path(updated.export.root)
+    # --force: this test is about lineage, pruning and the tool, not the guardrail's
+    # verdict (tested above). The checks still run and are printed.
+    # --min-eval-rows 1000: too little evidence, which --force overrides (and says so).
+    capsys.readouterr()
+    code = _tool_main(["--run", str(updated.result.run_dir), "--feedback",
+                       str(world.logs.feedback_b), "--format", "jsonl", "--root", str(root),
+                       "--keep", "2", "--set", "epochs=1", "--force", "--min-eval-rows",
+                       "1000", "--run-dir", str(tmp_path / "run-2"), "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err[-3000:]
+    summary = json.loads(printed.out.strip().splitlines()[-1])
+    run_dir = tmp_path / "run-2"
+    assert summary["run_dir"] == str(run_dir) and summary["status"] == "published"
+    lineage = json.loads((run_dir / "lineage.json").read_text())
     assert lineage["generation"] == 2 and lineage["root_run"] == str(world.run.resolve())
     assert lineage["parent_run"] == str(updated.result.run_dir.resolve())
-    assert result.decision.compared_version == 2 and result.decision.version == 3
-    assert versions(updated.model_dir) == [2, 3] and result.decision.pruned == [1]
+    decision = json.loads((run_dir / "decision.json").read_text())
+    assert decision["compared_version"] == 2 and decision["version"] == 3
+    assert decision["forced"]
+    assert decision["evidence"]["min_rows"] == 1000 and not decision["evidence"]["enough"]
+    assert "warning: forced (the guardrail alone would refuse: too little evidence" in (
+        printed.err)
+    assert {c["metric"] for c in decision["checks"]} == {"rmse", "ndcg@10"}
+    assert "rmse: candidate" in printed.out
+    # --keep 2: version 1 was pruned, 2 and 3 stay.
+    assert versions(updated.model_dir) == [2, 3] and summary["pruned"] == [1]
+    assert summary["version_dir"] == str(root / MODEL / "3")
+    assert sorted(p.name for p in (root / MODEL).iterdir()) == [LOCK_FILE, "2", "3",
+                                                                 "models.config"]
     # The second update's history holds the first update's evaluation slice.
     first = Split.load(updated.result.run_dir / "data")
-    second_train = Split.load(result.run_dir / "data").train
+    second_train = Split.load(run_dir / "data").train
     assert len(second_train) >= sum(len(p) for p in first.parts.values())
 
 
@@ -215,23 +245,34 @@ def _raise_at(stage_name: str):
     return hook
 
 
-def test_crash_after_training_leaves_published_versions_untouched(world, tmp_path):
+def test_crash_before_deciding_leaves_published_versions_untouched(world, tmp_path):
+    # Injected after the data stage: the records of a crash before any decision are
+    # the point, and no training is needed for them. A crash after training (and
+    # after the decision) is the export crash below, which checks the same records.
     export = fresh_export(world, tmp_path)
     model_dir = Path(export.root) / MODEL
     before = tree_snapshot(model_dir)
-    with pytest.raises(RuntimeError, match="injected failure after trained"):
+    with pytest.raises(RuntimeError, match="injected failure after data"):
         run_update(world.run, [world.logs.feedback_a], ONE_EPOCH, export=export,
-                   run_dir=tmp_path / "run", progress=False, hook=_raise_at("trained"))
+                   run_dir=tmp_path / "run", progress=False, hook=_raise_at("data"))
     assert tree_snapshot(model_dir) == before
     decision = json.loads((tmp_path / "run" / "decision.json").read_text())
     assert decision["status"] == "failed" and "injected failure" in decision["error"]
     assert not json.loads((tmp_path / "run" / "lineage.json").read_text())["complete"]
-    with pytest.raises(UpdateError, match="did not complete"):
+    # Nothing was trained: an update from it is refused as unfinished (one that crashed
+    # after training is refused as incomplete: the export crash below).
+    with pytest.raises(UpdateError, match="not a finished run folder"):
         run_update(tmp_path / "run", [world.logs.feedback_b], FAST, export=export,
                    run_dir=tmp_path / "never", progress=False)
 
 
 def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, monkeypatch):
+    """A crash after training: the candidate was trained, judged and being exported.
+
+    (Formerly also `test_crash_after_training_leaves_published_versions_untouched`,
+    which trained a second candidate to crash right after its training: its checks on
+    the records and on a later update from the crashed run are made here.)
+    """
     export = fresh_export(world, tmp_path)
     model_dir = Path(export.root) / MODEL
     before = tree_snapshot(model_dir)
@@ -258,6 +299,11 @@ def test_crash_during_export_leaves_no_version_and_no_staging(world, tmp_path, m
     assert tree_snapshot(model_dir) == before and versions(model_dir) == [1]
     decision = json.loads((tmp_path / "run" / "decision.json").read_text())
     assert decision["status"] == "failed" and decision["publish"]
+    assert "disk full (injected)" in decision["error"]
+    assert not json.loads((tmp_path / "run" / "lineage.json").read_text())["complete"]
+    with pytest.raises(UpdateError, match="did not complete"):
+        run_update(tmp_path / "run", [world.logs.feedback_b], FAST, export=export,
+                   run_dir=tmp_path / "never", progress=False)
 
 
 def test_parent_must_be_a_finished_run(tmp_path):

@@ -2,9 +2,12 @@
 
 The refusal and a missing-file case run it as a subprocess (exit codes 3 and 2 of
 the real process); the other cases call its `main()` in this process (exit code =
-its return value, which the script passes to `sys.exit`): the publishing case then
-trains and exports with the functions the session has already traced instead of
-paying a fresh interpreter, TensorFlow import and tracing for the same code path.
+its return value, which the script passes to `sys.exit`), without paying a fresh
+interpreter, TensorFlow import and tracing for the same code path. The publishing
+case (what the tool prints, `--keep`, a forced publication) is the second update of
+tests/pipeline/test_update.py
+(`test_a_later_update_through_the_tool_starts_from_the_updated_run_and_prunes`):
+one trained and exported update serves both.
 """
 
 from __future__ import annotations
@@ -39,37 +42,6 @@ def _tool_main(argv: list[str]) -> int:
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True,
                           timeout=600, cwd=REPO)
-
-
-def test_update_tool_publishes_and_prints_where(parent, tmp_path, capsys):
-    run, logs, saved = parent
-    root = tmp_path / "saved_models"
-    shutil.copytree(saved, root)
-    # --force: this test is about the tool; the guardrail's verdicts are tested in
-    # tests/pipeline/test_update.py. The checks still run and are printed.
-    # --min-eval-rows 1000: too little evidence, which --force overrides (and says so).
-    capsys.readouterr()
-    code = _tool_main(["--run", str(run), "--feedback", str(logs.feedback_a), "--format",
-                       "jsonl", "--root", str(root), "--keep", "1", "--set", "epochs=1",
-                       "--force", "--min-eval-rows", "1000", "--run-dir",
-                       str(tmp_path / "updated"), "--quiet"])
-    result = capsys.readouterr()
-    assert code == 0, result.err[-3000:]
-    summary = json.loads(result.out.strip().splitlines()[-1])
-    assert summary["run_dir"] == str(tmp_path / "updated")
-    assert summary["status"] == "published"
-    decision = json.loads((tmp_path / "updated" / "decision.json").read_text())
-    assert decision["forced"] and decision["version"] == 2
-    assert decision["evidence"]["min_rows"] == 1000 and not decision["evidence"]["enough"]
-    assert "warning: forced (the guardrail alone would refuse: too little evidence" in (
-        result.err)
-    assert {c["metric"] for c in decision["checks"]} == {"rmse", "ndcg@10"}
-    assert "rmse: candidate" in result.out
-    # --keep 1: the new version replaced version 1.
-    assert summary["version_dir"] == str(root / "shop" / "2")
-    assert sorted(p.name for p in (root / "shop").iterdir()) == [".publish.lock", "2",
-                                                                 "models.config"]
-    assert summary["pruned"] == [1]
 
 
 def test_update_tool_names_bad_input(parent, tmp_path, capsys):
