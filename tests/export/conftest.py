@@ -1,13 +1,18 @@
-"""Fixtures of the export tests: a tiny BERT, a tiny trained recommender, one export.
+"""Fixtures of the export tests: a tiny BERT, a tiny trained recommender, two exports.
 
 The tiny sentiment model's embedding width (8) matches the synthetic reviews' text
-embeddings the tiny recommender was trained on, as one run's two models match. The
-export's run folder also holds hand-made aspect profiles (`tiny_profiles`), so the
-one export serves `explain` too.
+embeddings the tiny recommender was trained on, as one run's two models match.
+`exported` is the recommender as trained (retrieval score, exact index); its run
+folder also holds hand-made aspect profiles (`tiny_profiles`), so that one export
+serves `explain` too. `learned_exported` is the same recommender with a fitted blend
+(`learned`) behind a partitioned index that probes every partition, shared by the
+blend signature's and the partitioned index's SavedModel tests (one export instead
+of one each).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +23,9 @@ from tfrec_sentiment.export.config import ExportConfig
 
 TOP_K = 5
 SEQUENCE_LENGTH = 32
+# Every item a candidate, every partition probed: the two stages must give what the
+# exact index gives (the rating moments' sample covers the 40 items: exact too).
+ALL = dict(index="partitioned", partitions=4, probes=4, candidates=40, top_k=TOP_K)
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +82,38 @@ def exported(tiny_sentiment, trained, export_config, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("run")
     tiny_profiles().save(run_dir / ASPECTS_DIR)
     return export_run(run_dir, export_config, sentiment=tiny_sentiment, recommender=trained)
+
+
+@pytest.fixture(scope="session")
+def learned(trained):
+    """`trained` scoring with a fitted blend: distinct weights per history bucket and
+    every component counting somewhere, so a wrong bucket or a lost component shows.
+
+    Buckets (reviews of the user) "0": popularity alone (an unknown user's ranking is
+    the popularity z-score), "1", "2-4" and "5+": distinct mixes of all four.
+    """
+    import numpy as np
+
+    from tfrec_sentiment.recsys.blend import BlendWeights
+    from tfrec_sentiment.recsys.trained import TrainedRecommender
+
+    learned = TrainedRecommender(trained.model, trained.tables,
+                                 dataclasses.replace(trained.config, score_mode="learned"))
+    components = learned.serving.components
+    assert components == ("retrieval", "rating", "popularity", "knn")
+    learned.blend = BlendWeights(components, (1, 2, 5), np.array(
+        [[0.0, 0.0, 1.0, 0.0], [0.4, 0.3, 0.1, 0.2], [0.25, 0.25, 0.25, 0.25],
+         [0.1, 0.5, 0.1, 0.3]], np.float32))
+    learned._serving = None
+    return learned
+
+
+@pytest.fixture(scope="session")
+def learned_exported(tiny_sentiment, learned, tmp_path_factory) -> Path:
+    """The version folder of `learned` exported behind the partitioned index `ALL`
+    (audits the ops: core TF and TF Text only)."""
+    from tfrec_sentiment.export.saved_model import export_run
+
+    root = tmp_path_factory.mktemp("learned_models")
+    return export_run(root / "run", ExportConfig(root=str(root / "models"), **ALL),
+                      sentiment=tiny_sentiment, recommender=learned)

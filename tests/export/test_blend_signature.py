@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -10,25 +9,17 @@ import tensorflow as tf
 
 from tests.export.conftest import TOP_K
 from tests.recsys.trained_fixture import synthetic_split
-from tfrec_sentiment.export.config import ExportConfig
-from tfrec_sentiment.export.saved_model import METADATA_FILE, export_run
+from tfrec_sentiment.export.saved_model import METADATA_FILE
 from tfrec_sentiment.pipeline.guardrail import load_published
-from tfrec_sentiment.recsys.blend import BlendWeights
-from tfrec_sentiment.recsys.trained import TrainedRecommender
 
 
 def test_saved_model_serves_the_blend_by_bucket_and_the_guardrail_reads_it(
-        tiny_sentiment, trained, tmp_path):
-    learned = TrainedRecommender(trained.model, trained.tables,
-                                 dataclasses.replace(trained.config, score_mode="learned"))
-    # Distinct weights per bucket, so a wrong bucket shows: "0" popularity only,
-    # "1" and "2-4" retrieval only, "5+" an even mix of rating and kNN.
-    learned.blend = BlendWeights(learned.serving.components, (1, 2, 5), np.array(
-        [[0, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0.5, 0, 0.5]], np.float32))
-    learned._serving = None
-    config = ExportConfig(root=str(tmp_path / "models"), top_k=TOP_K)
-    version = export_run(tmp_path / "run", config, sentiment=tiny_sentiment,
-                         recommender=learned)  # audits the ops: core TF only
+        learned, learned_exported):
+    # The blend (tests/export/conftest.py `learned`): popularity alone for unknown
+    # users, distinct mixes of all four components in the other buckets. The version
+    # ranks through the partitioned index probing every partition (the same top K as
+    # the exact index: tests/export/test_partitioned_index.py), shared with that test.
+    version = learned_exported
     loaded = tf.saved_model.load(str(version))
     catalogue = learned.tables.ids["item"].astype(str)
     users = np.array(["u001", "u042", "nobody", ""])

@@ -3,14 +3,13 @@ two-stage `recommend` of a SavedModel served in a fresh process."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.export.conftest import TOP_K
+from tests.export.conftest import ALL, TOP_K
 from tests.export.test_saved_model import REQUESTS, _serve, _tensor
 from tests.export.wire import decode
 from tfrec_sentiment.config_checks import ConfigError
@@ -149,26 +148,8 @@ def test_auto_is_exact_up_to_the_threshold_and_partitioned_above():
 
 # --- the SavedModel ----------------------------------------------------------------------
 
-# Every item a candidate, every partition probed: the two stages must give what the
-# exact index gives (the rating moments' sample covers the 40 items: exact too).
-ALL = dict(index="partitioned", partitions=4, probes=4, candidates=40, top_k=TOP_K)
-
-
-@pytest.fixture(scope="module")
-def learned(trained):
-    from tfrec_sentiment.recsys.blend import BlendWeights
-    from tfrec_sentiment.recsys.trained import TrainedRecommender
-
-    learned = TrainedRecommender(trained.model, trained.tables,
-                                 dataclasses.replace(trained.config, score_mode="learned"))
-    components = learned.serving.components
-    assert components == ("retrieval", "rating", "popularity", "knn")
-    # Every component counts somewhere, with distinct weights per bucket.
-    learned.blend = BlendWeights(components, (1, 2, 5), np.array(
-        [[0.5, 0.3, 0.2, 0.0], [0.4, 0.3, 0.1, 0.2], [0.25, 0.25, 0.25, 0.25],
-         [0.1, 0.5, 0.1, 0.3]], np.float32))
-    learned._serving = None
-    return learned
+# The `learned` recommender (a fitted blend in which every component counts) and its
+# export behind the partitioned index `ALL` are tests/export/conftest.py's.
 
 
 @pytest.fixture(scope="module")
@@ -215,12 +196,10 @@ def test_fewer_candidates_rank_the_retrieval_top_c_by_the_full_score(modules, le
 
 
 def test_partitioned_saved_model_serves_in_a_fresh_process_like_the_module(
-        tiny_sentiment, learned, modules, tmp_path):
-    from tfrec_sentiment.export.saved_model import METADATA_FILE, export_run
+        learned_exported, modules, tmp_path):
+    from tfrec_sentiment.export.saved_model import METADATA_FILE
 
-    config = ExportConfig(root=str(tmp_path / "models"), **ALL)
-    version = export_run(tmp_path / "run", config, sentiment=tiny_sentiment,
-                         recommender=learned)  # audits the ops: core TF and TF Text only
+    version = learned_exported
     facts = json.loads((version / "assets.extra" / METADATA_FILE).read_text())
     assert facts["index"]["kind"] == "partitioned" and facts["index"]["partitions"] == 4
     served = _serve(version, tmp_path)
