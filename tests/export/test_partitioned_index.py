@@ -174,8 +174,7 @@ def test_two_stages_with_every_partition_equal_the_exact_learned_blend(modules):
         "partitioned", 4, 4, 40)
     users = tf.constant(["u001", "u042", "u007", "nobody", ""])
     _same(partitioned.recommend(users), exact.recommend(users))
-    name, inputs = REQUESTS[-1]
-    assert name == "recommend_from_reviews"
+    (name, inputs), = [r for r in REQUESTS if r[0] == "recommend_from_reviews"]
     reviews = {k: _tensor(v) for k, v in inputs.items()}
     _same(partitioned.recommend_from_reviews(**reviews), exact.recommend_from_reviews(**reviews))
 
