@@ -36,6 +36,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfrec_sentiment.io import atomic_write
+
 FORMAT = 2  # 2: the composed towers; 1: the flat towers, read by `restore_format_1`
 MARKER = "weights_format"  # the file in a training backup folder that holds FORMAT
 RETRAIN = "retrain it with this version (tools/train.py), or read it with the version that wrote it"
@@ -105,6 +107,8 @@ def check_backup(folder: Path, write: bool) -> None:
             f"{folder}: the backup of an interrupted training written with weights format "
             f"{found or 1}; this version writes format {FORMAT} and would resume only part "
             "of it. Delete the folder to train the recommender from its first epoch")
-    if write:
+    if write and found != str(FORMAT):
+        # Atomic, and only when missing: other workers read it at the same moment (a
+        # truncate-then-write let one read "" and refuse its own backup on a restart).
         folder.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{FORMAT}\n")
+        atomic_write(marker, f"{FORMAT}\n")
