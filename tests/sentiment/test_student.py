@@ -42,7 +42,7 @@ def test_the_student_is_the_teachers_bottom_layers_and_learns_its_answers(tmp_pa
     texts = TEXTS * 4
     dense = teacher.output_dense  # the teacher's answers now differ: something to learn
     dense.kernel.assign(dense.kernel.numpy() * 40.0)
-    teacher.set_temperature(2.0)  # rebuilds its scorer
+    teacher.set_temperature(2.0)
     targets = teacher.score(texts)
     gap_before = np.abs(student.score(texts).probabilities - targets.probabilities).mean()
     history = distill(teacher, student, texts + [""], _with_empty(targets), epochs=4,

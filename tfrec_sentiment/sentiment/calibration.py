@@ -15,7 +15,7 @@ accuracy and macro-F1 stay the same), only the confidence.
   renormalised; `temper(calibrated, 1 / T)` recovers the uncalibrated rows.
 
 The model keeps T in its metadata (`SentimentModel.temperature`) and its scorer
-divides the logits by it (a `keras.layers.Rescaling` before the softmax), so batch
+divides the logits by it (`scorer.TemperatureScaling`, a variable), so batch
 scoring and the exported `sentiment` signature give the same calibrated numbers.
 
 Example:

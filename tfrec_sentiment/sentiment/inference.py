@@ -263,7 +263,7 @@ def forward_function(model: SentimentModel, jit_compile: bool = False):
     Shapes are [None, None], so one trace serves every bucket length; with XLA each
     distinct length compiles once, which the bucket lengths keep to a handful.
     """
-    scorer = model.scorer  # the key: a new temperature builds a new scorer
+    scorer = model.scorer
     functions = _FORWARD_FUNCTIONS.setdefault(scorer, {})
     if jit_compile in functions:
         return functions[jit_compile]

@@ -217,7 +217,8 @@ class SentimentModel:
         if not np.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature must be a positive number, got {temperature}")
         self.metadata[TEMPERATURE_KEY] = temperature
-        self._scorer = self._module = None  # rebuilt with the new divisor
+        if self._scorer is not None:  # a variable: no rebuild, no retrace
+            self._scorer.get_layer("temperature").set_temperature(temperature)
 
     def describe(self) -> dict:
         """Facts a reader of the saved folder needs, including the weights fingerprint."""

@@ -33,7 +33,7 @@ import tensorflow as tf
 from tfrec_sentiment.sentiment.empty_text import NO_TEXT_LABEL, EmptyTextAnswer, uniform_prior
 from tfrec_sentiment.sentiment.labels import LABELS
 from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
-from tfrec_sentiment.sentiment.preprocessor import SentimentPreprocessor
+from tfrec_sentiment.sentiment.preprocessor import PACKAGE, SentimentPreprocessor
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
 
 
@@ -67,6 +67,38 @@ class SentimentModule(tf.Module):
         }
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TemperatureScaling(keras.layers.Layer):
+    """logits [B, K] -> logits / T, float32 (temperature scaling, `calibration`).
+
+    T is held in a non-trainable variable, so `set_temperature` changes a built scorer
+    (and every function traced from it) without rebuilding or retracing it.
+
+    Args:
+        temperature: T > 0 (1 = the logits as they are).
+    """
+
+    def __init__(self, temperature: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.temperature = float(temperature)
+
+    def build(self, input_shape) -> None:
+        self.inverse_temperature = self.add_weight(
+            name="inverse_temperature", shape=(), trainable=False, dtype="float32",
+            initializer=keras.initializers.Constant(1.0 / self.temperature))
+        super().build(input_shape)
+
+    def call(self, logits):
+        return keras.ops.cast(logits, "float32") * self.inverse_temperature
+
+    def set_temperature(self, temperature: float) -> None:
+        self.temperature = float(temperature)
+        self.inverse_temperature.assign(1.0 / self.temperature)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "temperature": self.temperature}
+
+
 def classification_head(classifier: keras_hub.models.TextClassifier) -> keras.layers.Dense:
     """The Dense layer [B, hidden] -> logits [B, classes] of a keras-hub text classifier.
 
@@ -83,8 +115,8 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
 
     Reuses the classifier's layers. The classifier's dropout is left out: it is the
     identity at inference. The logits are divided by `temperature` before the softmax
-    (`calibration`; no layer at 1). Rows with no token get `prior` (default uniform)
-    and a zero embedding (`EmptyTextAnswer`).
+    (`TemperatureScaling`, `calibration`). Rows with no token get `prior` (default
+    uniform) and a zero embedding (`EmptyTextAnswer`).
     """
     # === Layers ===
     backbone = classifier.backbone
@@ -99,9 +131,7 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
     }
     outputs = backbone(inputs)
     logits = classification_head(classifier)(outputs["pooled_output"])
-    if temperature != 1.0:
-        logits = keras.layers.Rescaling(1.0 / temperature, dtype="float32",
-                                        name="temperature")(logits)
+    logits = TemperatureScaling(temperature, dtype="float32", name="temperature")(logits)
     probabilities = softmax(logits)
     embedding = pooling(outputs["sequence_output"], inputs["padding_mask"])
     answered = empty_text(probabilities, embedding, inputs["padding_mask"])

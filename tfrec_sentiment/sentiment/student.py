@@ -146,7 +146,6 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
                 losses.append(float(logs["loss"]))
                 bar.update(1)
         history.append(float(np.mean(losses)))
-    student.set_temperature(student.temperature)  # rebuilds its scorer on the new weights
     return history
 
 
