@@ -47,6 +47,7 @@ KERAS3_HOMES = {
     "SingleSegmentPacker": "tfrec_sentiment.sentiment.preprocessor",
     "MaskedMeanPooling": "tfrec_sentiment.sentiment.pooling",
     "EmptyTextAnswer": "tfrec_sentiment.sentiment.empty_text",
+    "TemperatureScaling": "tfrec_sentiment.sentiment.scorer",
 }
 NOT_LAYERS = {"MacroF1"}  # registered, but a metric
 

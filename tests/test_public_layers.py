@@ -162,6 +162,10 @@ CASES: dict[str, Case] = {
         (tf.constant([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]]),
          tf.constant(RNG.normal(size=(2, 4)).astype("float32")),
          tf.constant([[1, 1, 1], [1, 1, 0]], tf.int32)), keras),
+    "TemperatureScaling": Case(
+        lambda **kw: keras3.TemperatureScaling(0.5, **kw),
+        RNG.normal(size=(2, 3)).astype("float32"), keras, "float32",
+        "divides logits in float32: the softmax after it reads calibrated float32 logits"),
 }
 
 

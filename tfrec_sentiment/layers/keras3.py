@@ -14,6 +14,8 @@ models (`keras.Model`), never into a `tf.keras` (tf-keras) model; pass plain
 - `EmptyTextAnswer` (sentiment/empty_text.py): probabilities float32 [B, C], embedding
   float32 [B, D], mask int [B, L] -> dict `probabilities` [B, C], `embedding` [B, D],
   `empty` bool [B].
+- `TemperatureScaling` (sentiment/scorer.py): logits [B, C] -> float32 logits / T, T a
+  non-trainable variable (`set_temperature`): temperature-scaling calibration.
 
 Dtype policies (tests/test_public_layers.py): under `bfloat16` / `mixed_bfloat16`,
 `EmptyTextAnswer` returns the compute dtype, `MaskedMeanPooling` pools in float32 on
@@ -34,10 +36,12 @@ from __future__ import annotations
 from tfrec_sentiment.sentiment.empty_text import EmptyTextAnswer
 from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
 from tfrec_sentiment.sentiment.preprocessor import SentimentPreprocessor, SingleSegmentPacker
+from tfrec_sentiment.sentiment.scorer import TemperatureScaling
 
 __all__ = [
     "EmptyTextAnswer",
     "MaskedMeanPooling",
     "SentimentPreprocessor",
     "SingleSegmentPacker",
+    "TemperatureScaling",
 ]
