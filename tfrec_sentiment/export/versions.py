@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -77,6 +78,16 @@ def latest_version(model_dir: str | Path) -> int | None:
     """The highest integer version folder of `model_dir`, or None when there is none."""
     found = versions(model_dir)
     return found[-1] if found else None
+
+
+def version_facts(version_dir: str | Path) -> dict:
+    """A published version's `assets.extra/export.json` as a dict; {} when it is missing,
+    unreadable or not a JSON object (a version folder not written by this package)."""
+    try:
+        facts = json.loads((Path(version_dir) / "assets.extra" / "export.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return facts if isinstance(facts, dict) else {}
 
 
 def owned_name(prefix: str) -> str:

@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tfrec_sentiment.export.versions import delete_versions, publish_lock, versions
+from tfrec_sentiment.export.versions import (
+    delete_versions,
+    publish_lock,
+    version_facts,
+    versions,
+)
 from tfrec_sentiment.io import EncryptedTableError, read_table
 from tfrec_sentiment.pipeline.forget_ids import Matched
 from tfrec_sentiment.pipeline.update import LINEAGE_FILE, RECORD_KEY
@@ -118,7 +123,7 @@ def related_runs(parent: Path, model_dir: Path, older: Sequence[int]) -> list[Pa
         lineage = _read(run / LINEAGE_FILE)
         run = Path(lineage["parent_run"]) if lineage.get("parent_run") else None
     for version in older:
-        facts = _read(model_dir / str(version) / "assets.extra" / "export.json")
+        facts = version_facts(model_dir / str(version))
         record = facts.get(RECORD_KEY) if isinstance(facts.get(RECORD_KEY), dict) else {}
         for path in (facts.get("source_run"), record.get("run_dir")):
             if path and (Path(path) / "config.json").is_file():

@@ -47,6 +47,7 @@ from tfrec_sentiment.export.versions import (
     prune_versions,
     publish_lock,
     remove_leftovers,
+    version_facts,
     versions,
 )
 from tfrec_sentiment.pipeline.config import UpdateConfig
@@ -153,11 +154,7 @@ def find_publication(model_dir: Path, *, run_dir: Path | None = None,
     record) of the newest match, or None.
     """
     for version in reversed(versions(model_dir)):
-        facts = model_dir / str(version) / "assets.extra" / "export.json"
-        try:
-            record = json.loads(facts.read_text()).get(RECORD_KEY)
-        except (OSError, ValueError):
-            continue
+        record = version_facts(model_dir / str(version)).get(RECORD_KEY)
         if not isinstance(record, dict):
             continue
         if run_dir is not None and record.get("run_dir") == str(Path(run_dir).resolve()):

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfrec_sentiment.export.versions import version_facts
 from tfrec_sentiment.pipeline.config import UpdateConfig
 from tfrec_sentiment.pipeline.feedback import _sha256
 from tfrec_sentiment.pipeline.guardrail import Check
@@ -128,7 +129,7 @@ def start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
     before = json.loads(previous.read_text()) if previous.is_file() else {}
     lineage = {
         "parent_run": str(parent.resolve()),
-        "root_run": before.get("root_run", str(parent.resolve())),
+        "root_run": lineage_root(parent, before),
         "generation": int(before.get("generation", 0)) + 1,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "feedback": [str(Path(p).resolve()) for p in feedback],
@@ -140,10 +141,14 @@ def start_lineage(parent: Path, run_dir: Path, feedback: Sequence,
     return lineage
 
 
-def lineage_root(run_dir: Path) -> str:
-    """The training run a run descends from: lineage.json's "root_run", else the run itself."""
-    path = Path(run_dir) / LINEAGE_FILE
-    lineage = json.loads(path.read_text()) if path.is_file() else {}
+def lineage_root(run_dir: Path, lineage: dict | None = None) -> str:
+    """The training run a run descends from: lineage.json's "root_run", else the run itself.
+
+    `lineage`: the run's lineage.json when the caller has read it already.
+    """
+    if lineage is None:
+        path = Path(run_dir) / LINEAGE_FILE
+        lineage = json.loads(path.read_text()) if path.is_file() else {}
     return lineage.get("root_run", str(Path(run_dir).resolve()))
 
 
@@ -155,10 +160,7 @@ def version_root(version_dir: Path) -> str | None:
     export, by its `source_run`. None when the export.json is unreadable or names no
     run, or the run folder an older record names is gone.
     """
-    try:
-        facts = json.loads((Path(version_dir) / "assets.extra" / "export.json").read_text())
-    except (OSError, ValueError):
-        return None
+    facts = version_facts(version_dir)
     record = facts.get(RECORD_KEY)
     if isinstance(record, dict):
         if record.get("root_run"):
