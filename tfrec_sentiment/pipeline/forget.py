@@ -86,7 +86,7 @@ from tfrec_sentiment.pipeline.update import (
     check_lineage,
     decide,
     lineage_root,
-    link_tree,
+    link_classifiers,
     load_parent_config,
     new_run_dir,
     publish,
@@ -290,9 +290,7 @@ def sentiment_stage(parent: Path, run_dir: Path, split: Split,
     only texts the parent never scored cost a BERT pass.
     """
     folder = run_dir / "sentiment"
-    link_tree(parent / "sentiment" / "model", folder / "model")
-    if (parent / "sentiment" / "student").is_dir():  # the served student, if any
-        link_tree(parent / "sentiment" / "student", folder / "student")
+    link_classifiers(parent, run_dir)
     model = SentimentModel.load(folder / "model")
     frames = [f for f in split.all_parts.values() if len(f)]
     keys = text_keys(review_texts(pd.concat(frames, ignore_index=True)))

@@ -110,6 +110,7 @@ from tfrec_sentiment.pipeline.update_records import (
 from tfrec_sentiment.pipeline.update_report import write_update_report
 from tfrec_sentiment.pipeline.update_stages import (
     feedback_stage,
+    link_classifiers,
     link_tree,
     sentiment_stage,
     train_and_judge,
@@ -121,7 +122,7 @@ __all__ = ["DECISION_FILE", "LINEAGE_FILE", "RECORD_KEY", "Decision", "Hook",
            "OtherLineageError", "UpdateError",
            "UpdateResult", "UpdateState", "complete_publication", "decide", "evidence_stage",
            "check_lineage", "feedback_stage", "find_publication", "guardrail_stage",
-           "lineage_root", "link_tree",
+           "lineage_root", "link_classifiers", "link_tree",
            "load_parent_config", "new_run_dir", "publish", "repair_update", "run_update",
            "sentiment_stage", "start_lineage", "train_and_judge", "write_update_report"]
 

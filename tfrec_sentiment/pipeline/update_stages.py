@@ -92,9 +92,7 @@ def sentiment_stage(parent: Path, run_dir: Path, train: pd.DataFrame,
     """
     settings = run_config.sentiment
     folder = run_dir / "sentiment"
-    link_tree(parent / "sentiment" / "model", folder / "model")
-    if (parent / "sentiment" / "student").is_dir():  # the served student, if any
-        link_tree(parent / "sentiment" / "student", folder / "student")
+    link_classifiers(parent, run_dir)
     if (parent / "aspects").is_dir():  # the explain signature's tables, as trained
         link_tree(parent / "aspects", run_dir / "aspects")
     model = SentimentModel.load(folder / "model")
@@ -144,6 +142,14 @@ def train_and_judge(run_config: config_lib.RunConfig, config: UpdateConfig,
     with timer("guardrail"):
         state.evaluation = guardrail_stage(state.candidate, split, model_dir, config, run_dir)
     hook("evaluated", state)
+
+
+def link_classifiers(parent: Path, run_dir: Path) -> None:
+    """Links the parent's fine-tuned classifier (`sentiment/model`) and, if it has one,
+    its distilled student (`sentiment/student`, the served one) into `run_dir`."""
+    link_tree(parent / "sentiment" / "model", run_dir / "sentiment" / "model")
+    if (parent / "sentiment" / "student").is_dir():
+        link_tree(parent / "sentiment" / "student", run_dir / "sentiment" / "student")
 
 
 def link_tree(source: Path, target: Path) -> Path:
