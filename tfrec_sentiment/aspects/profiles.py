@@ -168,8 +168,6 @@ class AspectProfiles:
             users = read_arrow(path.parent / USERS_FILE, encryption)
             arrays["user_ids"] = np.asarray(users.column("user_id").to_pylist(), str)
             arrays["user_attention"] = column_matrix(users.column("attention"))
-            if not len(arrays["user_ids"]):
-                arrays["user_attention"] = np.zeros((0, len(arrays["aspects"])), np.float32)
         return cls(**{field.name: arrays[field.name] for field in dataclasses.fields(cls)})
 
 
