@@ -25,9 +25,9 @@ SMALL = ["data.demo_users=80", "data.demo_items=40",
          # graphs is most of the sentiment stage's cost
          "sentiment.tiny_layers=1", "sentiment.tiny_hidden_dim=8",
          "evaluation.n_resamples=200", "recsys.epochs=2",
-         # the smoke preset switches the extra protocols off; the chain runs the cheap one
-         # (comment-only trains 5 more recommenders: tests/evaluation/test_comment_only.py)
-         "evaluation.cold_start_ks=1"]
+         # the smoke preset switches the extra protocols off; the chain runs both, the
+         # comment-only one in its background process (pipeline/background.py)
+         "evaluation.cold_start_ks=1", "evaluation.comment_only=true"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_resolved_config_is_the_one_that_ran(cli_run):
     config = config_lib.load(run_dir / "config.json")
     assert config.sentiment.preset == "tiny"
     assert config.data.demo_users == 80
-    assert config.evaluation.seeds == (0,)  # --seeds (the default is 0, 1, 2)
+    assert config.evaluation.seeds == (0,)  # --seeds 0 (also the default)
 
 
 def test_every_input_record_is_accounted_for(cli_run):
@@ -100,17 +100,25 @@ def test_timing_covers_the_stages_that_ran_and_marks_the_skipped_one(cli_run):
     run_dir, summary = cli_run
     timing = json.loads((run_dir / "timing.json").read_text())
     assert [stage for stage, _ in stages.stage_rows(timing)] == list(stages.STAGES)
-    assert timing["skipped"] == {"comment_only": "evaluation.comment_only is off",  # smoke
-                                 "aspects": "aspects.enabled is off",
+    assert timing["skipped"] == {"aspects": "aspects.enabled is off",  # smoke
                                  "explanations": "aspects.enabled is off"}
-    assert "comment_only" not in timing["seconds"] and "cold_start" in timing["seconds"]
+    assert "cold_start" in timing["seconds"]
     assert abs(sum(timing["share"].values()) - 1.0) < 1e-3
     assert set(timing["peak_rss_mib"]) == set(timing["seconds"])
+    # comment-only ran in a child process: its own wall time and peak, its CPU counted
+    child = timing["background"]["comment_only"]
+    assert child["seconds"] > timing["seconds"]["comment_only"] >= 0.0
+    assert timing["cpu_seconds"]["comment_only"] >= child["cpu_seconds"] > 0.0
+    assert child["peak_rss_mib"] > 100
+    result = json.loads((run_dir / "evaluation" / "comment_only.json").read_text())
+    assert result["chosen"] in result["selection"]
     assert summary["timing"] == timing
     assert summary["report"] == str(run_dir / "report.md")
     report = (run_dir / "report.md").read_text()
     assert "## Recommendation" in report and "## Stage wall times" in report
-    assert "| comment_only | skipped: evaluation.comment_only is off | | |" in report
+    assert "| aspects | skipped: aspects.enabled is off | | |" in report
+    assert (f"| comment_only | {timing['seconds']['comment_only']:.1f} (and "
+            f"{child['seconds']:.1f} s in a background process") in report
 
 
 def test_the_run_ends_with_an_integer_version_folder_and_models_config(cli_run):

@@ -104,8 +104,8 @@ def test_train_config_flag_resolves_the_tuned_file(tuned):
     assert train.config_from_args(train.parse_args(["--config", path])) == tuned_config
     # --set still overrides after the file; everything else stays as tuned.
     changed = train.config_from_args(train.parse_args(
-        ["--config", path, "--set", "recsys.epochs=3", "--seeds", "0"]))
-    assert changed.recsys.epochs == 3 and changed.evaluation.seeds == (0,)
+        ["--config", path, "--set", "recsys.epochs=3", "--seeds", "1,2"]))
+    assert changed.recsys.epochs == 3 and changed.evaluation.seeds == (1, 2)
     assert changed.recsys.learning_rate == tuned_config.recsys.learning_rate
     assert changed.features == tuned_config.features
 

@@ -89,7 +89,7 @@ def parsed_rows(train: pd.DataFrame, max_reviews: int) -> np.ndarray:
 def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel | None,
                 out_dir: str | Path | None = None, *, cache=None, score_options: dict | None = None,
                 progress: bool = False, extractor: AspectExtractor | None = None,
-                encryption=None) -> AspectRun:
+                encryption=None, parsed: tuple[list, dict] | None = None) -> AspectRun:
     """Vocabulary, scored mentions and profiles of the training reviews `train`.
 
     Args:
@@ -103,6 +103,8 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
         progress: progress bars (spaCy, BERT).
         extractor: a loaded `AspectExtractor` to reuse (tests pass a stand-in).
         encryption: the run's `TableEncryption`, for the profiles' user part.
+        parsed: (candidates per parsed review, spaCy counts) of these reviews, parsed
+            beforehand (`aspects.parsed`, in a background process): no parse here.
 
     Raises:
         ValueError: `polarity` "bert" without a model.
@@ -115,9 +117,12 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
     extractor = extractor or AspectExtractor(config)
     rows = parsed_rows(train, config.max_reviews)
     texts = review_texts(train.iloc[rows])
-    before = dict(extractor.pipeline.counts)
-    found = extractor.candidates(texts, progress)
-    counts = {k: int(v - before.get(k, 0)) for k, v in extractor.pipeline.counts.items()}
+    if parsed is not None:
+        found, counts = parsed
+    else:
+        before = dict(extractor.pipeline.counts)
+        found = extractor.candidates(texts, progress)
+        counts = {k: int(v - before.get(k, 0)) for k, v in extractor.pipeline.counts.items()}
     vocabulary = extractor.vocabulary(found, counts.get("tokens", 0))
     table = mention_table(found, vocabulary)
     seconds["spacy"] = time.perf_counter() - start

@@ -300,6 +300,7 @@ def main(argv: Sequence[str] | None = None,
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         metavar="SECTION.FIELD=VALUE", help="config override, e.g. "
                         "recsys.retrieval_weight_floor=0")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from tfrec_sentiment import config as config_lib
 
@@ -313,7 +314,7 @@ def main(argv: Sequence[str] | None = None,
         overrides.append(f"evaluation.comment_only_seeds={args.seeds}")
     config = config_lib.apply_overrides(config, overrides)
     result = run(config, split, train_scores, validation_scores,
-                 args.out or Path(args.run) / "evaluation", progress=True,
+                 args.out or Path(args.run) / "evaluation", progress=not args.quiet,
                  candidates={n: CANDIDATES[n] for n in names} if names else None,
                  sentiment_source=args.sentiment)
     print(result.to_markdown())

@@ -28,6 +28,7 @@ from tfrec_sentiment.aspects.stage import AspectRun, explanation_mentions, run_a
 from tfrec_sentiment.evaluation.explanations import evaluate_explanations, save_explanations
 from tfrec_sentiment.evaluation.plots import plot_aspect_polarity
 from tfrec_sentiment.features.aspects import AspectArrays
+from tfrec_sentiment.pipeline.background import BackgroundJob, join_aspect_parse
 from tfrec_sentiment.pipeline.stages import StageTimer
 from tfrec_sentiment.sentiment.inference import run_score_cache, scoring_options
 
@@ -53,25 +54,43 @@ def aspects_skip_reason(config: config_lib.RunConfig) -> str | None:
 
 def aspects_stage(config: config_lib.RunConfig, split: Split, sentiment: SentimentModel,
                   run_dir: Path, progress: bool = False,
-                  encryption: TableEncryption | None = None) -> AspectRun:
-    """Runs `run_aspects` on the train split; writes `<run>/aspects/` and its report."""
+                  encryption: TableEncryption | None = None,
+                  parsed: tuple[list, dict] | None = None) -> AspectRun:
+    """Runs `run_aspects` on the train split; writes `<run>/aspects/` and its report.
+
+    `parsed`: the training reviews' candidates and spaCy counts from the background
+    parse (`pipeline.background.join_aspect_parse`); None parses here.
+    """
     cache = run_score_cache(config.sentiment, run_dir, encryption)
     run = run_aspects(config.aspects, split.train, sentiment, run_dir / "aspects",
                       cache=cache, score_options=scoring_options(config.sentiment),
-                      progress=progress, encryption=encryption)
+                      progress=progress, encryption=encryption, parsed=parsed)
     (run_dir / "aspects" / "report.md").write_text(aspects_markdown(run))
     return run
 
 
 def timed_aspects_stage(timer: StageTimer, config: config_lib.RunConfig, split: Split,
                         sentiment: SentimentModel, run_dir: Path, progress: bool = False,
-                        encryption: TableEncryption | None = None) -> AspectRun | None:
-    """`aspects_stage` timed as "aspects", or recorded as skipped (then None)."""
+                        encryption: TableEncryption | None = None,
+                        parse_job: BackgroundJob | None = None) -> AspectRun | None:
+    """`aspects_stage` timed as "aspects", or recorded as skipped (then None).
+
+    `parse_job`: the background parse (`pipeline.background.start_aspect_parse`),
+    joined here; its child's usage is recorded with `StageTimer.add_background`.
+    """
     if (reason := aspects_skip_reason(config)) is not None:
         timer.skip("aspects", reason)
         return None
+    usage = None
     with timer("aspects"):
-        return aspects_stage(config, split, sentiment, run_dir, progress, encryption)
+        parsed = None
+        if parse_job is not None:
+            parsed, usage = join_aspect_parse(parse_job, config, split.train, run_dir)
+        run = aspects_stage(config, split, sentiment, run_dir, progress, encryption, parsed)
+    if usage is not None:
+        timer.add_background("aspects", usage.seconds, usage.cpu_seconds, usage.peak_rss_mib)
+        run.summary["parsed_in"] = "a background process (pipeline/background.py)"
+    return run
 
 
 def timed_explanations_stage(timer: StageTimer, config: config_lib.RunConfig, split: Split,

@@ -84,6 +84,11 @@ class StageTimer:
     A stage that does not run (switched off, or nothing to do) is recorded with `skip`
     and its reason: it has no seconds, share or peak, so it never reads as a stage
     that ran in 0.0 s.
+
+    A stage that has work in a child process beside the others (`pipeline.background`)
+    is timed here by what it did in this process, the wait at the join included, and
+    `add_background` records the child: its own wall seconds and peak under
+    "background", its CPU seconds added to the stage's.
     """
 
     def __init__(self, interval: float = 0.1) -> None:
@@ -92,6 +97,15 @@ class StageTimer:
         self.cpu_seconds: dict[str, float] = {}
         self.peak_rss_mib: dict[str, float] = {}
         self.skipped: dict[str, str] = {}
+        self.background: dict[str, dict[str, float]] = {}
+
+    def add_background(self, stage: str, seconds: float, cpu_seconds: float,
+                       peak_rss_mib: float) -> None:
+        """Records a child process's usage for `stage` (`background.ChildUsage` fields)."""
+        self.background[stage] = {"seconds": round(seconds, 2),
+                                  "cpu_seconds": round(cpu_seconds, 2),
+                                  "peak_rss_mib": round(peak_rss_mib, 1)}
+        self.cpu_seconds[stage] = self.cpu_seconds.get(stage, 0.0) + cpu_seconds
 
     def skip(self, stage: str, reason: str) -> None:
         """Records that `stage` did not run, and why (e.g. "evaluation.comment_only is off")."""
@@ -126,6 +140,7 @@ class StageTimer:
             "total_cpu_seconds": round(sum(self.cpu_seconds.values()), 2),
             "peak_rss_mib": {k: round(v, 1) for k, v in self.peak_rss_mib.items()},
             "skipped": {k: v for k, v in self.skipped.items() if k not in self.seconds},
+            "background": dict(self.background),
         }
 
 
@@ -181,7 +196,10 @@ def timing_table(timing: dict) -> str:
         if reason is not None:
             lines.append(f"| {stage} | skipped: {reason} | | | |")
         else:
-            lines.append(f"| {stage} | {timing['seconds'][stage]:.1f} | "
+            child = timing.get("background", {}).get(stage)
+            note = (f" (and {child['seconds']:.1f} s in a background process, peak "
+                    f"{child['peak_rss_mib']:.0f} MiB)" if child else "")
+            lines.append(f"| {stage} | {timing['seconds'][stage]:.1f}{note} | "
                          f"{timing['share'][stage]:.0%} | {cpu_cell(cpu.get(stage))} | "
                          f"{peaks.get(stage, float('nan')):.0f} |")
     total_cpu = sum(cpu.values()) if cpu else None

@@ -52,6 +52,7 @@ from tfrec_sentiment.export.preflight import (
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
 from tfrec_sentiment.pipeline import aspects as aspects_lib
+from tfrec_sentiment.pipeline.background import start_aspect_parse, start_comment_only
 from tfrec_sentiment.pipeline.memory import fit_memory_budget
 from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, timing_table, write_json
 from tfrec_sentiment.pipeline.train_sentiment import plot_history, sentiment_stage
@@ -118,31 +119,45 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     with timer("data"):
         _, split = data_stage(config, out, encryption)
         config, _ = fit_memory_budget(config, split, out)  # adapts, or stops here
-    with timer("sentiment"):
-        sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress,
-                                                  encryption)
-    aspects = aspects_lib.timed_aspects_stage(timer, config, split, sentiment, out, progress,
-                                              encryption)
-    with timer("features"):
-        tables = feature_stage(config, split, train_scores, out, encryption, aspects)
-    with timer("recsys"):
-        recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
-    with timer("evaluation"):
-        ablation, ids_only = evaluation_stage(config, split, tables, recommender, out,
-                                              strategy, progress)
-    aspects_lib.timed_explanations_stage(timer, config, split, aspects, out, progress)
-    if (reason := cold_start_skip_reason(config, split)) is not None:
-        timer.skip("cold_start", reason)
-    else:
-        with timer("cold_start"):
-            run_cold_start(config, split, tables, recommender, sentiment, out / "evaluation",
-                           ids_only=ids_only, strategy=strategy, progress=progress)
-    if (reason := comment_only_skip_reason(config)) is not None:
-        timer.skip("comment_only", reason)
-    else:
-        with timer("comment_only"):
-            comment_only_stage(config, split, sentiment, train_scores, out,
-                               strategy=strategy, progress=progress)
+    # pipeline/background.py: child processes beside the chain (or None: in this one)
+    parse, comment_only = start_aspect_parse(config, out, encryption), None
+    try:
+        with timer("sentiment"):
+            sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress,
+                                                      encryption)
+        comment_only = start_comment_only(config, out)
+        aspects = aspects_lib.timed_aspects_stage(timer, config, split, sentiment, out,
+                                                  progress, encryption, parse)
+        with timer("features"):
+            tables = feature_stage(config, split, train_scores, out, encryption, aspects)
+        with timer("recsys"):
+            recommender = recsys_stage(config, split, tables, run_dir, strategy, progress)
+        with timer("evaluation"):
+            ablation, ids_only = evaluation_stage(config, split, tables, recommender, out,
+                                                  strategy, progress)
+        aspects_lib.timed_explanations_stage(timer, config, split, aspects, out, progress)
+        if (reason := cold_start_skip_reason(config, split)) is not None:
+            timer.skip("cold_start", reason)
+        else:
+            with timer("cold_start"):
+                run_cold_start(config, split, tables, recommender, sentiment,
+                               out / "evaluation", ids_only=ids_only, strategy=strategy,
+                               progress=progress)
+        if (reason := comment_only_skip_reason(config)) is not None:
+            timer.skip("comment_only", reason)
+        elif comment_only is not None:
+            with timer("comment_only"):
+                usage = comment_only.join()
+            timer.add_background("comment_only", usage.seconds, usage.cpu_seconds,
+                                 usage.peak_rss_mib)
+        else:
+            with timer("comment_only"):
+                comment_only_stage(config, split, sentiment, train_scores, out,
+                                   strategy=strategy, progress=progress)
+    finally:
+        for job in (parse, comment_only):  # only a failed run leaves one running
+            if job is not None:
+                job.stop()
     export_dir = None
     if not export:
         timer.skip("export", NO_EXPORT)

@@ -1,0 +1,68 @@
+"""The background parse's file (aspects/parsed.py): the same candidates as parsing in
+the stage, refused when it is another run's, read and deleted by the pipeline's join."""
+
+import sys
+
+import pandas as pd
+import pytest
+
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.aspects import parsed
+from tfrec_sentiment.aspects.mentions import AspectExtractor
+from tfrec_sentiment.aspects.stage import run_aspects
+from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.pipeline import background
+
+TEXTS = ["The sound is great but the cable broke.", "Great sound, cheap cable.",
+         "The sound is warm and the price is fair.", "Bad cable, fair price."]
+
+
+def _run_folder(tmp_path):
+    train = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u1"], "item_id": ["a", "a", "b", "b"],
+                          "rating": [4.0, 5.0, 4.0, 2.0], "text": TEXTS, "title": "",
+                          "helpful_votes": 0, "verified": True, "source": "test",
+                          "timestamp": [86400, 172800, 259200, 345600]})
+    config = config_lib.resolve("demo", ["aspects.min_reviews=1", "aspects.polarity=vader",
+                                         "aspects.background=none"])
+    config_lib.save(config, tmp_path / "config.json")
+    Split(train, train.iloc[:0], train.iloc[:0]).save(tmp_path / "data")
+    return config, train
+
+
+def test_the_file_holds_what_the_stage_would_parse(tmp_path, spacy_pipeline):
+    config, train = _run_folder(tmp_path)
+    path = parsed.parse_run(tmp_path)  # what the child process runs
+    found, counts = parsed.load_parsed(path, TEXTS, [0, 1, 2, 3], repr(config.aspects))
+    extractor = AspectExtractor(config.aspects, pipeline=spacy_pipeline)
+    assert found == extractor.candidates(TEXTS) and counts["reviews"] == 4
+    assert counts["tokens"] == spacy_pipeline.counts["tokens"] > 0
+    here = run_aspects(config.aspects, train, None, extractor=extractor)
+    read = run_aspects(config.aspects, train, None, extractor=extractor,
+                       parsed=(found, counts))
+    assert read.vocabulary.terms == here.vocabulary.terms and "sound" in here.vocabulary.terms
+    pd.testing.assert_frame_equal(read.mentions, here.mentions)
+    assert read.summary["spacy"] == counts
+
+
+def test_another_runs_parse_is_refused(tmp_path):
+    path = parsed.save_parsed(tmp_path / parsed.FILE, [[], []], {"reviews": 2}, ["a", "b"],
+                              rows=[0, 1], settings="x")
+    for texts, rows, settings in [(["a", "c"], [0, 1], "x"), (["a", "b"], [0, 2], "x"),
+                                  (["a", "b"], [0, 1], "y")]:
+        with pytest.raises(parsed.ParsedMismatchError, match="delete it to parse again"):
+            parsed.load_parsed(path, texts, rows, settings)
+
+
+def test_the_join_reads_the_childs_file_and_deletes_it(tmp_path):
+    config, train = _run_folder(tmp_path)
+    path = parsed.save_parsed(tmp_path / "aspects" / parsed.FILE, [[]] * 4, {"reviews": 4},
+                              TEXTS, [0, 1, 2, 3], repr(config.aspects))
+    job = background.BackgroundJob.start("aspect parse", [sys.executable, "-c", "pass"],
+                                         tmp_path / "aspects" / "parse.log")
+    (found, counts), usage = background.join_aspect_parse(job, config, train, tmp_path)
+    assert found == [[]] * 4 and counts == {"reviews": 4} and usage.seconds > 0
+    assert not path.exists()
+    # an encrypted run, or aspects off, parses in its own process
+    assert background.start_aspect_parse(config, tmp_path, encryption=object()) is None
+    off = config_lib.resolve("demo", ["aspects.enabled=false"])
+    assert background.start_aspect_parse(off, tmp_path) is None

@@ -1,0 +1,66 @@
+"""The background job of the pipeline: a child process joined with its usage, its
+failure reported with its log, its time in timing.json (pipeline/background.py)."""
+
+import sys
+
+import pytest
+
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.pipeline import background, stages
+
+
+def test_join_returns_the_childs_own_usage(tmp_path):
+    # about 0.3 s of CPU in the child, while this process sleeps
+    code = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    job = background.BackgroundJob.start("busy", [sys.executable, "-c", code],
+                                         tmp_path / "busy.log")
+    usage = job.join()
+    assert usage.cpu_seconds >= 0.3 and usage.seconds >= usage.cpu_seconds * 0.9
+    assert 1 < usage.peak_rss_mib < 1000
+    job.stop()  # finished: nothing to end, no error
+
+
+def test_a_failed_child_raises_with_its_log(tmp_path):
+    code = "import sys\nprint('step 1 ok')\nsys.exit('no scores in the run folder')"
+    job = background.BackgroundJob.start("comment-only", [sys.executable, "-c", code],
+                                         tmp_path / "evaluation" / "comment_only.log")
+    with pytest.raises(background.BackgroundJobError) as error:
+        job.join()
+    message = str(error.value)
+    assert "comment-only" in message and "exit status 1" in message
+    assert str(tmp_path / "evaluation" / "comment_only.log") in message
+    assert "step 1 ok" in message and "no scores in the run folder" in message
+
+
+def test_stop_ends_a_child_that_still_runs(tmp_path):
+    job = background.BackgroundJob.start(
+        "slow", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "slow.log")
+    job.stop()
+    assert job.process.poll() is not None
+
+
+def test_the_protocol_stays_in_process_when_off_or_distributed(tmp_path):
+    off = config_lib.resolve("demo", ["evaluation.comment_only=false"])
+    assert background.start_comment_only(off, tmp_path) is None  # the protocol is off
+    for overrides, reason in [(["background_jobs=false"],
+                               "background_jobs is off"),
+                              (["strategy=mirrored"], "strategy='mirrored'")]:
+        config = config_lib.resolve("demo", overrides)
+        assert background.background_skip_reason(config).startswith(reason)
+        assert background.start_comment_only(config, tmp_path) is None
+    assert not (tmp_path / "evaluation").exists()  # nothing started
+
+
+def test_timer_reports_the_wait_and_the_childs_usage():
+    timer = stages.StageTimer()
+    with timer("comment_only"):
+        pass
+    timer.add_background("comment_only", seconds=130.0, cpu_seconds=128.5, peak_rss_mib=2100.0)
+    timing = timer.to_dict()
+    assert timing["background"] == {"comment_only": {"seconds": 130.0, "cpu_seconds": 128.5,
+                                                     "peak_rss_mib": 2100.0}}
+    assert timing["seconds"]["comment_only"] < 1.0  # the wait, not the child's wall time
+    assert timing["cpu_seconds"]["comment_only"] >= 128.5
+    row = [line for line in stages.timing_table(timing).splitlines()
+           if line.startswith("| comment_only")][0]
+    assert "130.0 s in a background process, peak 2100 MiB" in row
