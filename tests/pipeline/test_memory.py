@@ -1,5 +1,6 @@
 """The memory budget: the estimate's parts, the item-to-item switch-off and the refusal."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -47,6 +48,14 @@ def test_estimate_adds_the_parts_by_hand():
                                          + 10 * config.recsys.blend_max_scores)
     assert estimate.total == sum(estimate.parts.values()) and estimate.fits
     assert estimate.parts["runtime"] == memory.RUNTIME_BYTES  # tiny: no pretrained backbone
+    assert "background process" not in estimate.parts  # smoke: no comment-only protocol
+    protocol = dataclasses.replace(config, evaluation=dataclasses.replace(
+        config.evaluation, comment_only=True))
+    child = memory.estimate_run_memory(protocol, split, budget=8 * GIB).parts
+    assert child["background process"] == (memory.RUNTIME_BYTES + child["reviews"]
+                                           + child["training examples"])
+    in_process = dataclasses.replace(protocol, background_jobs=False)
+    assert "background process" not in memory.estimate_run_memory(in_process, split).parts
     minilm = config_lib.resolve("demo", ["sentiment.preset=minilm"])
     assert memory.estimate_run_memory(minilm, split, GIB).parts["runtime"] == (
         memory.RUNTIME_BYTES + memory.PRETRAINED_BYTES)

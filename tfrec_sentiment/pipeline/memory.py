@@ -35,7 +35,11 @@ which reports each stage's measured peak beside the estimate):
   (float32 [I, r]) and ARPACK's 2r + 1 float64 Lanczos vectors;
 - ranking: the score blocks of the evaluation and of the weight fits (held-out users
   x I float64, bounded by `evaluation.metrics.DEFAULT_MAX_ELEMENTS` and
-  `recsys.blend_max_scores`).
+  `recsys.blend_max_scores`);
+- background process: when the comment-only protocol runs in a child process beside
+  the chain (`pipeline/background.py`), that process's runtime (without a backbone to
+  fine-tune), reviews and training examples, as above (the parse child, spaCy and the
+  training texts, is smaller and ends before it starts).
 
 Example:
 
@@ -56,6 +60,7 @@ import numpy as np
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
+from tfrec_sentiment.pipeline.background import background_skip_reason
 from tfrec_sentiment.pipeline.stages import rss_bytes, write_json
 
 GIB = 2**30
@@ -213,6 +218,9 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
     scores = max(split.validation["user_id"].nunique(), split.test["user_id"].nunique()) * items
     parts["ranking"] = 8 * (6 * min(DEFAULT_MAX_ELEMENTS, scores)
                             + 10 * min(config.recsys.blend_max_scores, scores))
+    if config.evaluation.comment_only and background_skip_reason(config) is None:
+        parts["background process"] = (RUNTIME_BYTES + parts["reviews"]
+                                       + parts["training examples"])
     if budget is None:
         budget = (int(config.memory_budget_gb * GIB) if config.memory_budget_gb
                   else available_bytes())
