@@ -49,6 +49,11 @@ def test_estimate_adds_the_parts_by_hand():
     assert estimate.total == sum(estimate.parts.values()) and estimate.fits
     assert estimate.parts["runtime"] == memory.RUNTIME_BYTES  # tiny: no pretrained backbone
     assert "background process" not in estimate.parts  # smoke: no comment-only protocol
+    assert "aspects" not in estimate.parts  # smoke: no aspects stage
+    aspects = dataclasses.replace(config, aspects=dataclasses.replace(
+        config.aspects, enabled=True, max_reviews=30))
+    assert memory.estimate_run_memory(aspects, split).parts["aspects"] == (
+        memory.SPACY_BYTES + 20 * 1024 * 30)  # the newest 30 of the 40 reviews parsed
     protocol = dataclasses.replace(config, evaluation=dataclasses.replace(
         config.evaluation, comment_only=True))
     child = memory.estimate_run_memory(protocol, split, budget=8 * GIB).parts

@@ -36,6 +36,9 @@ which reports each stage's measured peak beside the estimate):
 - ranking: the score blocks of the evaluation and of the weight fits (held-out users
   x I float64, bounded by `evaluation.metrics.DEFAULT_MAX_ELEMENTS` and
   `recsys.blend_max_scores`);
+- aspects (when `aspects.enabled`): spaCy's pipeline, 0.5 GiB, and 20 KiB per parsed
+  training review (read off Musical Instruments: the aspects stage peaked 628 MiB above
+  the sentiment stage with 6,197 reviews);
 - background process: when the comment-only protocol runs in a child process beside
   the chain (`pipeline/background.py`), that process's runtime (without a backbone to
   fine-tune), reviews and training examples, as above (the parse child, spaCy and the
@@ -71,6 +74,10 @@ _EXAMPLE_COPIES = 3
 _SIMILARITY_COPIES = 2
 _PAIR = 16  # bytes per co-reviewed pair: the co-reviews and the similarity, value + column
 _ROW_OVERHEAD = 16 * 1024  # bytes per training row in the recommender stage (module doc)
+# The aspects stage (module doc): spaCy's pipeline, and per parsed review its candidates,
+# mentions and scored contexts.
+SPACY_BYTES = int(0.5 * GIB)
+_ASPECT_ROW = 20 * 1024
 _MINILM_DIM = 384  # the packaged MiniLM-L6's hidden size
 _UNKNOWN_DIM = 768  # a BERT-base width: the safe guess for a model of unknown width
 
@@ -218,6 +225,9 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
     scores = max(split.validation["user_id"].nunique(), split.test["user_id"].nunique()) * items
     parts["ranking"] = 8 * (6 * min(DEFAULT_MAX_ELEMENTS, scores)
                             + 10 * min(config.recsys.blend_max_scores, scores))
+    if config.aspects.enabled:
+        parsed = min(rows, config.aspects.max_reviews or rows)
+        parts["aspects"] = SPACY_BYTES + _ASPECT_ROW * parsed
     if config.evaluation.comment_only and background_skip_reason(config) is None:
         parts["background process"] = (RUNTIME_BYTES + parts["reviews"]
                                        + parts["training examples"])
