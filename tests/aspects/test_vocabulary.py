@@ -26,10 +26,15 @@ def vocabulary(spacy_pipeline):
 def test_generic_nouns_do_not_win(spacy_pipeline, vocabulary):
     assert set(vocabulary.terms) == {"tuner", "strap", "pedal"}
     assert vocabulary.settings["tokens"] > 300
-    # Without the background the generic nouns lead: the weighting is what demotes them.
-    plain = AspectExtractor(AspectConfig(size=3, min_reviews=2, background="none"),
-                            spacy_pipeline).fit(CORPUS)
+    # Without the background and the non-aspect rules the generic nouns lead; each of
+    # the two demotes them on its own.
+    plain = AspectExtractor(AspectConfig(size=3, min_reviews=2, background="none",
+                                         non_aspects=()), spacy_pipeline).fit(CORPUS)
     assert plain.terms[:2] == ("thing", "time")
+    ruled = AspectExtractor(AspectConfig(size=3, min_reviews=2, background="none"),
+                            spacy_pipeline).fit(CORPUS)
+    assert set(ruled.terms) == {"tuner", "strap", "pedal"}
+    assert ruled.settings["non_aspects"] == list(AspectConfig().non_aspects)
     # "product" and "star" never compete: they are domain stop words.
     assert not {"product", "star"} & set(plain.table["term"])
 

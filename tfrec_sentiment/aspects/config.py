@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfrec_sentiment.aspects.extract import DEFAULT_OPINION_VERBS, MIN_VERB_VALENCE
+from tfrec_sentiment.aspects.extract import (
+    DEFAULT_OPINION_VERBS,
+    MIN_VERB_VALENCE,
+    NON_ASPECT_RULES,
+)
 from tfrec_sentiment.config_checks import check_fields
 from tfrec_sentiment.text.linguistic import LinguisticConfig
 
@@ -44,6 +48,10 @@ class AspectConfig:
         max_deictic_share: the largest share of a term's mentions with "this", "my", ...
             (the way reviews name the reviewed thing itself, not an aspect of it).
         head_pos: POS tags a term's head may have ("NOUN"; add "PROPN" for names).
+        non_aspects: the rules that leave a noun out of the candidates
+            (`extract.NON_ASPECT_RULES`: "adverbial" "a bit", "quantity" "a lot of",
+            "light_verb" "does the job", "opinion_noun" "problem", "general_noun"
+            "thing", "time" "day"); all by default, () for none.
         opinion_verbs: verbs that mark an opinion besides VADER's lexicon (lemmas).
         min_verb_valence: the smallest |VADER valence| of an opinion verb.
         context: the text a mention's polarity is read from: its "sentence" or "clause".
@@ -81,6 +89,8 @@ class AspectConfig:
     head_pos: tuple[str, ...] = dataclasses.field(default=("NOUN",),
                                                   metadata={"choices": HEAD_POS,
                                                             "min_items": 1})
+    non_aspects: tuple[str, ...] = dataclasses.field(default=NON_ASPECT_RULES,
+                                                     metadata={"choices": NON_ASPECT_RULES})
     opinion_verbs: tuple[str, ...] = DEFAULT_OPINION_VERBS
     min_verb_valence: float = dataclasses.field(default=MIN_VERB_VALENCE,
                                                 metadata={"min": 0.0})

@@ -24,6 +24,27 @@ lexicon (Hutto & Gilbert 2014) with a valence of at least 1 in absolute value, o
 configurable list of product-failure verbs ("break", "crack", "buzz", ...); VADER only
 says here which words carry opinion, never the polarity of a mention.
 
+Some nouns name no aspect however often reviews praise or blame them; `non_aspect` says
+why, by rule (`NON_ASPECT_RULES`, each one switchable, measured in docs/aspects.md):
+
+- "adverbial": the noun phrase modifies a verb or an adjective as an adverb would,
+  dependency `npadvmod` ("a bit loose", "a lot better", "this time", "every day");
+- "quantity": a noun with an indefinite article quantifies the noun of its "of"
+  phrase ("a lot of strings", "a couple of knobs", "a pair of picks"); the aspect is
+  the noun after "of" ("the quality of the sound" stays: a definite article);
+- "light_verb": the noun is the object of "do", a light-verb idiom that judges the
+  whole product ("does the job", "did a great job", "does the trick");
+- "opinion_noun": a one-word term whose lemma has a negative valence of at least 1 in
+  VADER's lexicon ("problem", "complaint", "trouble", "defect") is itself an opinion
+  about an aspect, not one. Positive nouns of the lexicon stay: many are qualities that
+  reviews rate ("value", "comfort", "support", "ease");
+- "general_noun": a one-word term in the closed class of general nouns of Halliday &
+  Hasan (Cohesion in English, 1976, chapter 6), nouns of generalised reference that
+  stand for any member of their class ("thing", "stuff", "people", "matter", "idea");
+- "time": a one-word term naming a unit or point of time (`TIME_NOUNS`: "time", "day",
+  "week", ...), which says when or how long, not what; a compound keeps its head
+  ("battery time", "wait time").
+
 Example:
 
 >>> from tfrec_sentiment.text.linguistic import LinguisticPipeline
@@ -51,6 +72,18 @@ DEFAULT_OPINION_VERBS = ("break", "crack", "buzz", "rattle", "hum", "squeak", "l
 MIN_VERB_VALENCE = 1.0
 # Determiners with which reviews name the reviewed thing ("this laptop", "my guitar").
 DEICTIC_WORDS = ("this", "these", "that", "those", "my", "our", "your")
+# Why a noun occurrence is no aspect candidate (module docstring); all on by default.
+NON_ASPECT_RULES = ("adverbial", "quantity", "light_verb", "opinion_noun", "general_noun",
+                    "time")
+# The general nouns of Halliday & Hasan (1976, chapter 6), by lemma.
+GENERAL_NOUNS = ("people", "person", "man", "woman", "child", "boy", "girl", "creature",
+                 "thing", "object", "stuff", "business", "affair", "matter", "move",
+                 "place", "question", "idea", "fact")
+# Units and points of time, by lemma.
+TIME_NOUNS = ("time", "moment", "minute", "hour", "day", "night", "morning", "evening",
+              "week", "weekend", "month", "year")
+# The largest (most negative) VADER valence of an opinion noun.
+MAX_NOUN_VALENCE = -1.0
 _SUBJECT_DEPS = ("nsubj", "nsubjpass")
 _PREDICATE_DEPS = ("acomp", "attr", "oprd", "xcomp")
 # Dependents of a clause head that start another clause (cut from a mention's clause).
@@ -117,6 +150,10 @@ class OpinionWords:
     def is_adjective(self, token: Token, is_stop: Callable[[Token], bool]) -> bool:
         return token.pos_ == "ADJ" and not is_stop(token)
 
+    def is_negative_noun(self, lemma: str) -> bool:
+        """Whether the noun `lemma` has a VADER valence <= `MAX_NOUN_VALENCE`."""
+        return self._lexicon.get(lemma, 0.0) <= MAX_NOUN_VALENCE
+
 
 def term_tokens(head: Token, is_stop: Callable[[Token], bool]) -> list[Token]:
     """The head noun with its contiguous compound modifiers on the left, stop words cut."""
@@ -165,8 +202,39 @@ def opinion_of(head: Token, opinion: OpinionWords,
     return None
 
 
+def non_aspect(head: Token, tokens: list[Token], opinion: OpinionWords,
+               rules: tuple[str, ...] = NON_ASPECT_RULES) -> str | None:
+    """The first rule of `rules` by which the term `tokens` (head noun `head`) names no
+    aspect (module docstring), or None."""
+    lemma = head.lemma_.lower()
+    one_word = len(tokens) == 1
+    for rule in rules:
+        if rule == "adverbial":
+            hit = head.dep_ == "npadvmod"
+        elif rule == "quantity":
+            hit = (any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in head.children)
+                   and any(c.dep_ == "prep" and c.lower_ == "of"
+                           and any(g.dep_ == "pobj" for g in c.children)
+                           for c in head.children))
+        elif rule == "light_verb":
+            hit = head.dep_ == "dobj" and head.head.lemma_.lower() == "do"
+        elif rule == "opinion_noun":
+            hit = one_word and opinion.is_negative_noun(lemma)
+        elif rule == "general_noun":
+            hit = one_word and lemma in GENERAL_NOUNS
+        elif rule == "time":
+            hit = one_word and lemma in TIME_NOUNS
+        else:
+            raise ValueError(f"non-aspect rule {rule!r}: choose from "
+                             f"{', '.join(NON_ASPECT_RULES)}")
+        if hit:
+            return rule
+    return None
+
+
 def candidates(doc: Doc, is_stop: Callable[[Token], bool], opinion: OpinionWords,
-               head_pos: tuple[str, ...] = ("NOUN",)) -> list[Candidate]:
+               head_pos: tuple[str, ...] = ("NOUN",),
+               rules: tuple[str, ...] = NON_ASPECT_RULES) -> list[Candidate]:
     """Every aspect-term candidate of `doc`, in text order.
 
     Args:
@@ -174,6 +242,7 @@ def candidates(doc: Doc, is_stop: Callable[[Token], bool], opinion: OpinionWords
         is_stop: the stop-word test (`LinguisticPipeline.is_stop`).
         opinion: the opinion-word test.
         head_pos: universal POS tags a head noun may have.
+        rules: the `NON_ASPECT_RULES` that leave a noun out (`non_aspect`).
     """
     found = []
     for token in doc:
@@ -182,6 +251,8 @@ def candidates(doc: Doc, is_stop: Callable[[Token], bool], opinion: OpinionWords
         if not any(ch.isalpha() for ch in token.text):
             continue
         tokens = term_tokens(token, is_stop)
+        if rules and non_aspect(token, tokens, opinion, rules) is not None:
+            continue
         clause = clause_span(doc, token.i)
         found.append(Candidate(
             term=" ".join(t.lemma_.lower() for t in tokens),

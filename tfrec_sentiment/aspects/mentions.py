@@ -60,7 +60,9 @@ class AspectExtractor:
 
     def candidates(self, texts: Sequence[str], progress: bool = False) -> list[list[Candidate]]:
         """Per text, its aspect-term candidates (one spaCy pass over `texts`)."""
-        return [candidates(doc, self.pipeline.is_stop, self.opinion, self.config.head_pos)
+        config = self.config
+        return [candidates(doc, self.pipeline.is_stop, self.opinion, config.head_pos,
+                           config.non_aspects)
                 for doc in self.pipeline.docs(texts, progress)]
 
     def fit(self, texts: Sequence[str], progress: bool = False) -> AspectVocabulary:
@@ -79,6 +81,7 @@ class AspectExtractor:
             floor=config.background_floor, max_deictic_share=config.max_deictic_share,
             settings={"reviews": len(found), "pipeline": config.linguistic.pipeline,
                       "head_pos": list(config.head_pos),
+                      "non_aspects": list(config.non_aspects),
                       "domain_stop_words": list(config.linguistic.domain_stop_words)})
 
     def mentions(self, texts: Sequence[str], vocabulary: AspectVocabulary,

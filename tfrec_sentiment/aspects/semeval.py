@@ -251,7 +251,8 @@ def evaluate_semeval(path: str | Path, config: AspectConfig | None = None,
     docs = list(extractor.pipeline.docs(texts, progress))
     parsed = time.perf_counter()
     is_stop = extractor.pipeline.is_stop
-    found = [candidates(doc, is_stop, extractor.opinion, config.head_pos) for doc in docs]
+    found = [candidates(doc, is_stop, extractor.opinion, config.head_pos, config.non_aspects)
+             for doc in docs]
     tokens = sum(len(doc) for doc in docs)
     gold = gold_spans(sentences)
     extraction, vocabularies = {}, {}
