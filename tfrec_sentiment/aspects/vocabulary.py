@@ -16,6 +16,8 @@ From the candidates of the training reviews (`extract.candidates`), a term t get
 Generic nouns are frequent everywhere ("thing", "way", "time", "lot", "problem"): their
 weirdness stays near 1 and their score near 0, however often reviews praise them;
 domain nouns ("pedal", "fretboard", "tuner") are rare in general English and rise.
+Nouns that name no aspect at all ("a bit", "a lot of", "problem", "thing", "day") never
+reach the counts: `extract.non_aspect` leaves them out of the candidates.
 `background="none"` ranks by odf alone (the baseline the weighting is measured
 against). Terms need `min_reviews` opinionated reviews; the best `size` are kept.
 
