@@ -4,17 +4,15 @@ The exported `sentiment` signature (served by plain TensorFlow in a fresh proces
 batch scoring (`score_texts`) give the same numbers: the class prior, a zero embedding
 and the label "none" for an empty or whitespace-only text. The exported signature's
 case is in tests/sentiment/test_export.py, which saves and serves one SavedModel for
-its own texts and these.
+its own texts and these. That fine-tuning sets the prior from its training labels is
+checked on tests/sentiment/test_training.py's fine-tune (one training fewer).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from tests.sentiment.conftest import labelled
 from tests.sentiment.test_export import EMPTY, EMPTY_TEXTS, PRIOR
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.empty_text import (
@@ -24,7 +22,6 @@ from tfrec_sentiment.sentiment.empty_text import (
     uniform_prior,
 )
 from tfrec_sentiment.sentiment.model import SentimentModel
-from tfrec_sentiment.sentiment.training import train_classifier
 
 TEXTS = EMPTY_TEXTS
 
@@ -69,21 +66,8 @@ def test_prior_survives_save_load_and_keys_the_fingerprint(model, tmp_path):
     assert restored.fingerprint() != model.fingerprint()
 
 
-def test_a_model_without_prior_answers_uniform():
-    config = SentimentConfig(preset="tiny", sequence_length=16, bucket_boundaries=(8, 16))
-    fresh = SentimentModel.from_config(config)
-    np.testing.assert_allclose(fresh.class_prior, [1 / 3] * 3)
-    np.testing.assert_allclose(fresh.score(["  "]).probabilities, [[1 / 3] * 3], atol=1e-7)
-
-
-def test_fine_tuning_sets_the_prior_from_its_training_labels(tiny_config, tmp_path):
-    data = labelled(1)  # 6 negative, 4 neutral, 6 positive
-    # One step of a one-layer model with one padded length: the prior is what counts.
-    config = dataclasses.replace(tiny_config, epochs=1, batch_size=16, tiny_layers=1,
-                                 tiny_hidden_dim=8, sequence_length=16,
-                                 bucket_boundaries=(16,), inference_batch_size=16)
-    result = train_classifier(config, data, labelled(1, "validation"), tmp_path, seed=0,
-                              verbose=0)
-    np.testing.assert_allclose(result.model.class_prior, [6 / 16, 4 / 16, 6 / 16])
-    np.testing.assert_allclose(result.model.score([""]).probabilities,
-                               [[6 / 16, 4 / 16, 6 / 16]], atol=1e-7)
+def test_a_model_without_prior_answers_uniform(tiny_model):
+    # tests/sentiment/conftest.py's shared model: no prior was ever set on it
+    np.testing.assert_allclose(tiny_model.class_prior, [1 / 3] * 3)
+    np.testing.assert_allclose(tiny_model.score(["  "]).probabilities, [[1 / 3] * 3],
+                               atol=1e-7)
