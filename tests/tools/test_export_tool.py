@@ -39,12 +39,23 @@ def run_dir(tmp_path_factory, tiny_sentiment, trained) -> Path:  # noqa: F811
 
 def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path, capsys,
                                                                caplog):
+    # Defaults from the run's config.json, then the flags (the tool's resolve_config).
+    default = export.resolve_config(export.parse_args(["--run", str(run_dir)]))
+    assert default.top_k == 4 and default.model_name == "tfrec_sentiment"
     root = tmp_path / "served"
-    assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop"]) == 0
-    version = root / "shop" / "1"
+    # One export (each costs a SavedModel): into a model folder that already holds a
+    # published version 1 and the leftovers of killed exports. The export removes a
+    # killed export's leftover before it stages its own folder, and keeps a running
+    # one's (the leftovers themselves: the --clean test).
+    model_dir = root / "shop"
+    (model_dir / "1" / "variables").mkdir(parents=True)
+    killed_export, running_export = leftovers(model_dir)[::2]
+    assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop",
+                        "--top-k", "2"]) == 0
+    version = model_dir / "2"
     facts = json.loads((version / "assets.extra" / "export.json").read_text())
-    assert facts["top_k"] == 4  # from the run's config.json
-    assert facts["signatures"]["recommend"]["outputs"]["scores"]["shape"] == [-1, 4]
+    assert facts["top_k"] == 2 and facts["version"] == 2  # the flag over the run's 4
+    assert facts["signatures"]["recommend"]["outputs"]["scores"]["shape"] == [-1, 2]
     assert facts["source_run"] == str(run_dir.resolve())
     out = capsys.readouterr().out
     assert f"wrote {version}" in out and "minimum TF Serving: 2.12" in out
@@ -54,14 +65,8 @@ def test_exports_a_run_with_the_runs_config_and_flag_overrides(run_dir, tmp_path
     assert not facts["explain"]["served"] and missing in facts["explain"]["reason"]
     assert f"no explain signature: {missing} not found" in out
     assert f"the export has no explain signature: {missing}" in caplog.text
-    # The next export removes a killed export's leftover before it stages its own
-    # folder, and keeps a running one's (the leftovers themselves: the --clean test).
-    killed_export, running_export = leftovers(root / "shop")[::2]
-    assert export.main(["--run", str(run_dir), "--root", str(root), "--name", "shop",
-                        "--top-k", "2"]) == 0
-    facts = json.loads((root / "shop" / "2" / "assets.extra" / "export.json").read_text())
-    assert facts["top_k"] == 2 and (root / "shop" / "1").is_dir()
-    assert sorted(p.name for p in (root / "shop").iterdir()) == sorted([
+    assert (model_dir / "1").is_dir()
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted([
         ".publish.lock", running_export.name, "1", "2", "models.config"])
     assert not killed_export.exists()
 
@@ -92,7 +97,7 @@ def leftovers(model_dir: Path) -> tuple[Path, Path, Path]:
 
 
 def test_clean_removes_orphaned_leftovers_only(tmp_path, capsys):
-    # That an export removes them too: the second export of the first test.
+    # That an export removes them too: the first test.
     model_dir = tmp_path / "served" / "shop"
     model_dir.mkdir(parents=True)
     killed_export, killed_prune, running_export = leftovers(model_dir)
