@@ -4,10 +4,10 @@ The tiny sentiment model's embedding width (8) matches the synthetic reviews' te
 embeddings the tiny recommender was trained on, as one run's two models match.
 `exported` is the recommender as trained (retrieval score, exact index); its run
 folder also holds hand-made aspect profiles (`tiny_profiles`), so that one export
-serves `explain` too. `learned_exported` is the same recommender with a fitted blend
-(`learned`) behind a partitioned index that probes every partition, shared by the
-blend signature's and the partitioned index's SavedModel tests (one export instead
-of one each).
+serves `explain` too; `loaded_export` is it loaded once in-process.
+`learned_exported` is the same recommender with a fitted blend (`learned`) behind a
+partitioned index that probes every partition, shared by the blend signature's and
+the partitioned index's SavedModel tests (one export instead of one each).
 """
 
 from __future__ import annotations
@@ -82,6 +82,15 @@ def exported(tiny_sentiment, trained, export_config, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("run")
     tiny_profiles().save(run_dir / ASPECTS_DIR)
     return export_run(run_dir, export_config, sentiment=tiny_sentiment, recommender=trained)
+
+
+@pytest.fixture(scope="session")
+def loaded_export(exported):
+    """`exported` loaded in this process by `tf.saved_model.load`, once for the tests
+    that call its signatures in-process (a load restores and retraces every function)."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(exported))
 
 
 @pytest.fixture(scope="session")

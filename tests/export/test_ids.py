@@ -16,8 +16,8 @@ def _strings(values):
     return tf.constant([v.encode("utf-8") for v in values])
 
 
-def test_recommend_and_rank_read_padded_ids_as_the_stored_ones(exported):
-    loaded = tf.saved_model.load(str(exported))
+def test_recommend_and_rank_read_padded_ids_as_the_stored_ones(loaded_export):
+    loaded = loaded_export
     recommend = loaded.signatures["recommend"]
     plain = recommend(user_id=_strings(["u001"] * len(ODD)))
     odd = recommend(user_id=_strings(ODD))
@@ -36,8 +36,8 @@ def test_recommend_and_rank_read_padded_ids_as_the_stored_ones(exported):
     assert not np.allclose(stranger["score"].numpy(), want["score"].numpy())
 
 
-def test_recommend_from_reviews_excludes_padded_item_ids(exported):
-    loaded = tf.saved_model.load(str(exported))
+def test_recommend_from_reviews_excludes_padded_item_ids(loaded_export):
+    loaded = loaded_export
     call = loaded.signatures["recommend_from_reviews"]
     inputs = dict(text=_strings(["love these strings"]), user_index=tf.constant([0]),
                   rating=tf.constant([5.0]))

@@ -95,8 +95,8 @@ def _jsonable(value: np.ndarray):
 
 
 @pytest.fixture(scope="module")
-def loaded(exported):
-    return tf.saved_model.load(str(exported))
+def loaded(loaded_export):
+    return loaded_export
 
 
 def test_the_docs_show_a_request_for_every_signature():
