@@ -90,6 +90,10 @@ def _preset_overrides() -> dict[str, list[str]]:
             "name=smoke",
             "sentiment.preset=tiny",
             "sentiment.epochs=1",
+            # the tiny model as the suite's trained fixtures were sized (128 positions,
+            # every training row), not the MiniLM defaults (SentimentConfig)
+            "sentiment.sequence_length=128",
+            "sentiment.max_train_examples=none",
             "recsys.epochs=1",
             # quick checks: the extra protocols (each trains more recommenders) are off;
             # `demo` and real data sets run them

@@ -103,11 +103,12 @@ def test_estimates_from_the_config_and_from_a_finished_run(tmp_path):
     # Tiny preset (hidden 32, 2 layers, intermediate 128, 128 positions, vocabulary
     # bound 256): embeddings 12,416 + 2 x (4,288 + 8,416) + pooler 1,056 = 38,880
     # parameters = 155,520 bytes.
-    assert sentiment_weight_bytes(SentimentConfig(preset="tiny")) == 155_520
+    assert sentiment_weight_bytes(SentimentConfig(preset="tiny", sequence_length=128)) == 155_520
     reviews = tmp_path / "reviews.csv"
     reviews.write_bytes(b"x" * 1000)
     config = RunConfig()
     config.sentiment.preset, config.data.dataset = "tiny", str(reviews)
+    config.sentiment.sequence_length = 128
     assert estimate_run_export_bytes(config) == 155_520 + 1000 + OVERHEAD_BYTES
     config.data.dataset = "demo"  # 600 users + 300 items, 4 KiB each
     assert estimate_run_export_bytes(config) == 155_520 + 900 * 4096 + OVERHEAD_BYTES

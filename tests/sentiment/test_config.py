@@ -50,4 +50,4 @@ def test_run_config_overrides_reach_sentiment_fields():
     assert config.sentiment.batch_size == 7
     assert config.sentiment.max_train_examples is None
     assert config.sentiment.preset == "tiny"
-    assert config.sentiment.buckets == (8, 24, 128)
+    assert config.sentiment.buckets == (8, 24, config.sentiment.sequence_length)
