@@ -52,7 +52,9 @@ DATASETS = (
     DataSet("subscription_boxes", "amazon2023/Subscription_Boxes.jsonl.gz", "amazon2023",
             ("data.split=time_cutoff",)),
 )
-COMMON = ("sentiment.max_train_examples=4000", "sentiment.epochs=2")
+# Overrides of every data set: none, so each run is `tools/train.py`'s defaults (issue 10
+# asks for the default configuration; the fine-tuning defaults were chosen on validation).
+COMMON: tuple[str, ...] = ()
 MODELS = ("global mean", "popularity", "user + item bias", "item-kNN", "ids only",
           "+ ratings/helpful", "full")
 VERDICTS = (("global mean", "rmse"), ("popularity", "ndcg@10"), ("user + item bias", "rmse"),
