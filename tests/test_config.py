@@ -305,10 +305,11 @@ def test_bad_flags_are_one_line_and_exit_2(tool, argv, line, capsys):
 
 def test_tools_check_arguments_before_importing_tensorflow(tmp_path):
     # Each tool's module level (parsing + config checks) leaves TensorFlow unimported.
+    tools = ["train", "train_sentiment", "update", "export", "prepare_data", "distil_student"]
     script = (
         "import importlib.util, sys\n"
         "heavy = {}\n"
-        f"for name in {['train', 'train_sentiment', 'update', 'export', 'prepare_data']!r}:\n"
+        f"for name in {tools!r}:\n"
         f"    path = {str(REPO / 'tools')!r} + '/' + name + '.py'\n"
         "    spec = importlib.util.spec_from_file_location('tool_' + name, path)\n"
         "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
@@ -318,9 +319,7 @@ def test_tools_check_arguments_before_importing_tensorflow(tmp_path):
                             text=True, timeout=300,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str({name: False for name in
-                                         ["train", "train_sentiment", "update", "export",
-                                          "prepare_data"]})
+    assert result.stdout.strip() == str({name: False for name in tools})
 
 
 def test_dispatch_sites_use_the_configs_allowed_values():

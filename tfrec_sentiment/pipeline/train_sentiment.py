@@ -3,11 +3,14 @@ classifier, evaluate it beside VADER, score the training reviews, distil the stu
 
 Writes `<run>/sentiment/`: `model/`, `scores/` (the score cache), `metrics.json` /
 `metrics.md`, `training_curves.png` and, with `sentiment.student_layers`, `student/`.
+`add_student` distils that student for a finished run afterwards (`tools/distil_student.py`).
 `plot_history` draws the training curves of this stage and of the recommender's.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import tensorflow as tf
@@ -16,12 +19,20 @@ from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.evaluation.plots import plot_training_curves
 from tfrec_sentiment.privacy import TableEncryption
-from tfrec_sentiment.sentiment.evaluate import evaluate_sets, labelled_reviews, write_report
+from tfrec_sentiment.sentiment.evaluate import (
+    METRICS_JSON,
+    evaluate_sets,
+    labelled_reviews,
+    write_report,
+)
 from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews, scoring_options
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 from tfrec_sentiment.sentiment.student import train_student
 from tfrec_sentiment.sentiment.training import train_classifier
+
+# The name of the test part in `sentiment/metrics.json` (its key under "results").
+HELD_OUT = "test (time split)"
 
 
 def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
@@ -55,18 +66,78 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         plot_history(result.history, folder / "training_curves.png", "sentiment fine-tuning")
     model.save(folder / "model")
     cache = run_score_cache(settings, run_dir, encryption)
-    held_out = labelled_reviews(split.test, "test (time split)", settings.label_column)
+    held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
     results = evaluate_sets(model, [held_out], cache=cache, progress=progress,
                             **scoring_options(settings))
     scores = score_reviews(model, split.train, settings, cache, progress)
     if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
-        student, summary["student"] = train_student(model, review_texts(split.train), scores,
-                                                    settings, folder / "student", config.seed,
-                                                    progress)
-        results[held_out.name]["student"] = evaluate_sets(
-            student, [held_out], vader=False, **scoring_options(settings))[held_out.name]["bert"]
+        summary["student"] = distil_student(config, split, model, scores, folder, results,
+                                            progress)
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     return model, scores
+
+
+def distil_student(config: config_lib.RunConfig, split: Split, teacher: SentimentModel,
+                   scores: Scores, folder: Path, results: dict, progress: bool) -> dict:
+    """Distils the run's student (`sentiment.student_layers`) from `teacher` on the
+    train split's texts and their teacher `scores`, saves it in `folder/student` and puts
+    its held-out metrics in `results` (the "student" entry beside "bert" and "vader").
+
+    Returns:
+        The student's summary (`student.train_student`: layers, losses, fingerprint, times).
+    """
+    settings = config.sentiment
+    student, summary = train_student(teacher, review_texts(split.train), scores, settings,
+                                     folder / "student", config.seed, progress)
+    held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
+    results[held_out.name]["student"] = evaluate_sets(
+        student, [held_out], vader=False, **scoring_options(settings))[held_out.name]["bert"]
+    return summary
+
+
+def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = True,
+                encryption: TableEncryption | None = None) -> dict:
+    """Distils a student for a finished run, as its sentiment stage would have.
+
+    Reads the run's split (`data/`), teacher (`sentiment/model`) and score cache (the
+    training reviews' scores are cached there by the run: not scored again), distils
+    `config.sentiment.student_layers` layers into `sentiment/student` (one there is
+    removed first, its linked files untouched), scores the teacher (cached), the
+    student and VADER on the test part, and rewrites `sentiment/metrics.json` / `.md`
+    keeping the run's other facts. The caller saves `config` as the run's
+    `config.json` (it records the student's settings).
+
+    Returns:
+        The metrics of the test part: {"bert": teacher, "student", "vader"}, each
+        `metrics.classification_metrics`, plus "summary" (`distil_student`'s).
+
+    Raises:
+        FileNotFoundError: the run lacks its split or its teacher.
+        ValueError: `student_layers` is 0 or not below the teacher's layers.
+    """
+    settings = config.sentiment
+    if not settings.student_layers:
+        raise ValueError("sentiment.student_layers is 0: give the student's layers")
+    folder = run_dir / "sentiment"
+    if not (folder / "model").is_dir():
+        raise FileNotFoundError(f"the run's sentiment model {folder / 'model'} is missing")
+    split = Split.load(run_dir / "data", encryption)
+    teacher = SentimentModel.load(folder / "model")
+    # An update's student is hard-linked to its parent's files (`update_stages.link_tree`):
+    # unlink the old one, never write through it.
+    shutil.rmtree(folder / "student", ignore_errors=True)
+    cache = run_score_cache(settings, run_dir, encryption)
+    held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
+    results = evaluate_sets(teacher, [held_out], cache=cache, progress=progress,
+                            **scoring_options(settings))
+    scores = score_reviews(teacher, split.train, settings, cache, progress)
+    summary = distil_student(config, split, teacher, scores, folder, results, progress)
+    previous = folder / METRICS_JSON
+    extra = json.loads(previous.read_text()) if previous.is_file() else {}
+    extra.pop("binary_mapping", None)  # write_report adds it again
+    write_report({**extra.pop("results", {}), **results}, folder,
+                 extra={**extra, "fingerprint": teacher.fingerprint(), "student": summary})
+    return {**results[held_out.name], "summary": summary}
 
 
 def plot_history(history: dict | list, path: Path, title: str) -> Path | None:

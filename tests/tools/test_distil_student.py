@@ -1,0 +1,89 @@
+"""tools/distil_student.py on a finished run's folder: a tiny teacher, demo reviews."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfrec_sentiment import config as config_lib
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+
+import distil_student  # noqa: E402
+
+TINY = ["sentiment.preset=tiny", "sentiment.tiny_layers=2", "sentiment.tiny_hidden_dim=8",
+        "sentiment.sequence_length=32", "sentiment.bucket_boundaries=16,32",
+        "sentiment.inference_bfloat16=false", "data.demo_users=40", "data.demo_items=20"]
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    """A run folder as the stages write it, minus the recommender: config, split, teacher
+    and a metrics.json with a fact of the run's own."""
+    from tfrec_sentiment.pipeline.train import data_stage
+    from tfrec_sentiment.sentiment.model import SentimentModel
+
+    run = tmp_path / "run"
+    config = config_lib.resolve("smoke", TINY)
+    config_lib.save(config, run / "config.json")
+    data_stage(config, run)
+    SentimentModel.from_config(config.sentiment).save(run / "sentiment" / "model")
+    (run / "sentiment" / "metrics.json").write_text(json.dumps({"best_epoch": 7}))
+    # An older student hard-linked to a parent run's file, as an update links it.
+    (tmp_path / "parent_student.keras").write_text("the parent's student")
+    (run / "sentiment" / "student").mkdir()
+    os.link(tmp_path / "parent_student.keras", run / "sentiment" / "student" / "classifier.keras")
+    return run
+
+
+def test_distils_a_runs_student_and_records_it(run_dir, capsys):
+    from tfrec_sentiment.sentiment.model import SentimentModel
+
+    argv = ["--run", str(run_dir), "--layers", "1", "--set", "sentiment.student_epochs=1",
+            "--quiet"]
+    assert distil_student.main(argv) == 0
+    teacher = SentimentModel.load(run_dir / "sentiment" / "model")
+    student = SentimentModel.load(run_dir / "sentiment" / "student")
+    assert student.describe()["layers"] == 1
+    parent = run_dir.parent / "parent_student.keras"
+    assert parent.read_text() == "the parent's student"  # unlinked, not written through
+    assert student.describe()["student_of"] == teacher.fingerprint()
+    metrics = json.loads((run_dir / "sentiment" / "metrics.json").read_text())
+    assert metrics["best_epoch"] == 7  # the run's own facts are kept
+    assert metrics["student"]["layers"] == 1 and len(metrics["student"]["loss_per_epoch"]) == 1
+    test_part = metrics["results"]["test (time split)"]
+    assert set(test_part) == {"bert", "student", "vader"}
+    assert "| student |" in (run_dir / "sentiment" / "metrics.md").read_text()
+    saved = config_lib.load(run_dir / "config.json").sentiment
+    assert (saved.student_layers, saved.student_epochs) == (1, 1)
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["macro_f1"]["student"] == test_part["student"]["macro_f1"]
+    assert last["share_of_teacher"] == pytest.approx(
+        test_part["student"]["macro_f1"] / test_part["bert"]["macro_f1"])
+
+    # As many layers as the teacher: refused (exit 2), the run left as it was.
+    assert distil_student.main(["--run", str(run_dir), "--layers", "2", "--quiet"]) == 2
+    assert "num_layers must be in [1, 2)" in capsys.readouterr().err
+    assert config_lib.load(run_dir / "config.json").sentiment.student_layers == 1
+
+
+@pytest.mark.parametrize("argv, status, message", [
+    (["--set", "sentiment.epochs=3", "--layers", "1"], 2, "only sentiment.student_*"),
+    ([], 2, "give the student's layers"),
+    (["--layers", "1", "--set", "sentiment.student_epochs=0"], 2, "student_epochs"),
+])
+def test_refuses_bad_flags_before_any_work(tmp_path, capsys, argv, status, message):
+    config_lib.save(config_lib.resolve("smoke", TINY), tmp_path / "config.json")
+    assert distil_student.main(["--run", str(tmp_path), *argv]) == status
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "sentiment").exists()
+
+
+def test_a_folder_without_a_config_is_not_a_run(tmp_path, capsys):
+    assert distil_student.main(["--run", str(tmp_path), "--layers", "1"]) == 1
+    assert "config.json not found" in capsys.readouterr().err

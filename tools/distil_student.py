@@ -1,0 +1,117 @@
+"""Distil a small student of a finished run's sentiment classifier, for serving.
+
+    python tools/distil_student.py --run runs/musical-20261201-130000 --layers 2
+    python tools/distil_student.py --run RUN --layers 3 --set sentiment.student_epochs=3
+
+What `tools/train.py --set sentiment.student_layers=N` does in its sentiment stage, for
+a run trained without it (`pipeline.train_sentiment.add_student`): the student keeps the
+teacher's bottom N transformer layers and learns the teacher's calibrated
+probabilities and embeddings on the run's training reviews (`sentiment/student.py`),
+read from the run's score cache, so the teacher does not score them again. Writes
+`RUN/sentiment/student/` (replacing one there), adds the student's test-part metrics to
+`RUN/sentiment/metrics.json` / `.md` (teacher and VADER beside it, the run's other facts
+kept) and records the student's settings in `RUN/config.json`. Then
+`tools/export.py --run RUN --sentiment-model student` serves it, and
+`bench/serving_speed.py --sizes "" --index-sizes "" --student-run RUN` times it against
+the teacher.
+
+Prints the test part's macro-F1 of teacher, student and VADER, the student's share of
+the teacher's and the distillation time; its last line is one JSON object with the same.
+
+Only the `sentiment.student_*` fields can be changed with `--set`: the rest of the
+config made the run's split and teacher. Exit status: 0 on success, 1 when the run
+folder lacks its config, split or teacher (or its tables cannot be opened), 2 for bad
+arguments or a layer count the teacher cannot give (not below its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import tfrec_sentiment  # noqa: F401  (first: sets the Keras world before any TensorFlow)
+from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.config_checks import ToolArgumentParser
+
+# The only section.field prefix `--set` may change on a finished run.
+STUDENT_FIELDS = "sentiment.student_"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = ToolArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True,
+                        help="a finished run folder (config.json, data/, sentiment/model)")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="the student's transformer layers (sentiment.student_layers; "
+                             "default: the run config's)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a sentiment.student_* field, e.g. "
+                             "sentiment.student_epochs=3; repeatable")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def student_config(args: argparse.Namespace) -> config_lib.RunConfig:
+    """The run's config with the student's settings from the flags.
+
+    Raises:
+        ConfigError: an unreadable config, a `--set` outside `sentiment.student_*`, or
+            a value a field does not allow.
+        FileNotFoundError: the run has no config.json.
+    """
+    for override in args.set:
+        if not override.startswith(STUDENT_FIELDS):
+            raise config_lib.ConfigError(
+                f"only {STUDENT_FIELDS}* fields can change for a finished run (the rest "
+                "made its split and teacher)", "--set", override)
+    path = args.run / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: --run must be a run folder")
+    overrides = ([f"sentiment.student_layers={args.layers}"] if args.layers is not None
+                 else []) + args.set
+    config = config_lib.apply_overrides(config_lib.load(path), overrides)
+    if not config.sentiment.student_layers:
+        raise config_lib.ConfigError("give the student's layers (--layers N, N >= 1)",
+                                     "sentiment.student_layers", 0)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = student_config(args)
+    except config_lib.ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    from tfrec_sentiment.pipeline.train_sentiment import add_student
+    from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError, check_privacy
+
+    try:
+        encryption = check_privacy(config, export=False)
+        result = add_student(config, args.run, progress=not args.quiet,
+                             encryption=encryption)
+    except ValueError as error:  # layers the teacher cannot give
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, EncryptedTableError, KeySourceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    config_lib.save(config, args.run / "config.json")
+    teacher, student, vader = (result[key]["macro_f1"] for key in ("bert", "student", "vader"))
+    summary = result["summary"]
+    print(f"test part macro-F1: teacher {teacher:.3f}, {summary['layers']}-layer student "
+          f"{student:.3f} ({student / teacher:.1%} of the teacher's), VADER {vader:.3f}; "
+          f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
+    print(json.dumps({"student": str(args.run / "sentiment" / "student"),
+                      "macro_f1": {"teacher": teacher, "student": student, "vader": vader},
+                      "share_of_teacher": student / teacher, **summary}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
