@@ -16,22 +16,25 @@ sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 import distil_student  # noqa: E402
 
+# One bucket and one batch: a trace each for scoring and distilling.
 TINY = ["sentiment.preset=tiny", "sentiment.tiny_layers=2", "sentiment.tiny_hidden_dim=8",
-        "sentiment.sequence_length=32", "sentiment.bucket_boundaries=16,32",
-        "sentiment.inference_bfloat16=false", "data.demo_users=40", "data.demo_items=20"]
+        "sentiment.sequence_length=32", "sentiment.bucket_boundaries=32",
+        "sentiment.batch_size=1024", "sentiment.inference_batch_size=1024",
+        "sentiment.inference_bfloat16=false"]
 
 
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     """A run folder as the stages write it, minus the recommender: config, split, teacher
     and a metrics.json with a fact of the run's own."""
-    from tfrec_sentiment.pipeline.train import data_stage
+    from tfrec_sentiment.data.demo import generate_demo
+    from tfrec_sentiment.data.splits import split_reviews
     from tfrec_sentiment.sentiment.model import SentimentModel
 
     run = tmp_path / "run"
     config = config_lib.resolve("smoke", TINY)
     config_lib.save(config, run / "config.json")
-    data_stage(config, run)
+    split_reviews(generate_demo(users=30, items=15), config.data).save(run / "data")
     SentimentModel.from_config(config.sentiment).save(run / "sentiment" / "model")
     (run / "sentiment" / "metrics.json").write_text(json.dumps({"best_epoch": 7}))
     # An older student hard-linked to a parent run's file, as an update links it.
@@ -68,7 +71,7 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
 
     # As many layers as the teacher: refused (exit 2), the run left as it was.
     assert distil_student.main(["--run", str(run_dir), "--layers", "2", "--quiet"]) == 2
-    assert "num_layers must be in [1, 2)" in capsys.readouterr().err
+    assert "fewer layers than its 2-layer teacher" in capsys.readouterr().err
     assert config_lib.load(run_dir / "config.json").sentiment.student_layers == 1
 
 

@@ -123,6 +123,9 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
         raise FileNotFoundError(f"the run's sentiment model {folder / 'model'} is missing")
     split = Split.load(run_dir / "data", encryption)
     teacher = SentimentModel.load(folder / "model")
+    if settings.student_layers >= (layers := teacher.describe()["layers"]):
+        raise ValueError(f"sentiment.student_layers={settings.student_layers}: the student "
+                         f"needs fewer layers than its {layers}-layer teacher")
     # An update's student is hard-linked to its parent's files (`update_stages.link_tree`):
     # unlink the old one, never write through it.
     shutil.rmtree(folder / "student", ignore_errors=True)
