@@ -50,12 +50,12 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
     argv = ["--run", str(run_dir), "--layers", "1", "--set", "sentiment.student_epochs=1",
             "--quiet"]
     assert distil_student.main(argv) == 0
-    teacher = SentimentModel.load(run_dir / "sentiment" / "model")
+    teacher = json.loads((run_dir / "sentiment" / "model" / "sentiment.json").read_text())
     student = SentimentModel.load(run_dir / "sentiment" / "student")
     assert student.describe()["layers"] == 1
     parent = run_dir.parent / "parent_student.keras"
     assert parent.read_text() == "the parent's student"  # unlinked, not written through
-    assert student.describe()["student_of"] == teacher.fingerprint()
+    assert student.describe()["student_of"] == teacher["fingerprint"]
     metrics = json.loads((run_dir / "sentiment" / "metrics.json").read_text())
     assert metrics["best_epoch"] == 7  # the run's own facts are kept
     assert metrics["student"]["layers"] == 1 and len(metrics["student"]["loss_per_epoch"]) == 1
