@@ -1,5 +1,6 @@
 """The cold-start protocol: given / later reviews, hand-computed metrics, and no leak
-of a held-out user into training, features or an exported model."""
+of a held-out user into training or features (nor into an exported model:
+tests/pipeline/test_train_pipeline.py, on its run's export)."""
 
 from __future__ import annotations
 
@@ -94,12 +95,14 @@ def test_item_knn_scores_a_history_as_it_scores_the_user_with_it():
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """A split with cold users, tables, a tiny full and ids-only model, and one export."""
+def chain():
+    """A split with cold users, tables, a tiny full and ids-only model, a tiny BERT.
+
+    (That an export holds no cold user is checked on the exported run of
+    tests/pipeline/test_train_pipeline.py: no export of its own here.)
+    """
     from tests.features.synthetic import synthetic_reviews
     from tests.recsys.trained_fixture import tiny_config
-    from tfrec_sentiment.export.config import ExportConfig
-    from tfrec_sentiment.export.saved_model import export_models
     from tfrec_sentiment.features.tables import build_feature_tables
     from tfrec_sentiment.recsys.train import train_recommender
     from tfrec_sentiment.sentiment.config import SentimentConfig
@@ -121,24 +124,17 @@ def chain(tmp_path_factory):
     sentiment = SentimentModel.from_config(SentimentConfig(
         preset="tiny", tiny_hidden_dim=8, tiny_heads=2, sequence_length=16,
         bucket_boundaries=(8, 16)))
-    version = export_models(sentiment, full, ExportConfig(
-        root=str(tmp_path_factory.mktemp("saved_models")), top_k=5))
-    return split, tables, full, ids_only, sentiment, version
+    return split, tables, full, ids_only, sentiment
 
 
-def test_cold_users_leak_into_no_training_part_feature_or_export(chain):
-    split, tables, full, _, _, version = chain
+def test_cold_users_leak_into_no_training_part_or_feature(chain):
+    split, tables, full, _, _ = chain
     cold_users = sorted(set(split.cold["user_id"]))
     assert len(cold_users) >= 5
     for name in splits.PARTS:
         assert not set(cold_users) & set(getattr(split, name)["user_id"]), name
     assert not set(cold_users) & {str(u) for u in tables.ids["user"]}
     assert not set(cold_users) & {str(u) for u in full.tables.ids["user"]}
-    # The export's bytes (graph, variables, assets) hold every training user id and
-    # no cold one: the user vocabulary and the seen-items index know only training.
-    blob = b"".join(path.read_bytes() for path in sorted(version.rglob("*")) if path.is_file())
-    assert all(str(u).encode() in blob for u in tables.ids["user"])
-    assert [u for u in cold_users if u.encode() in blob] == []
 
 
 def test_text_aware_model_scores_as_the_exported_signature(chain):
@@ -146,7 +142,7 @@ def test_text_aware_model_scores_as_the_exported_signature(chain):
 
     from tfrec_sentiment.sentiment.labels import review_texts
 
-    split, _, full, ids_only, sentiment, _ = chain
+    split, _, full, ids_only, sentiment = chain
     task = cold_start.cold_start_task(split.cold, k=3)
     models = cold_start.ColdStartModels.build(split, full, sentiment, ids_only, top_k=5)
     text_aware = models.for_task(task)[cold_start.TEXT_AWARE]
@@ -171,7 +167,7 @@ def test_text_aware_model_scores_as_the_exported_signature(chain):
 
 
 def test_protocol_runs_every_model_on_the_same_users(chain, tmp_path):
-    split, tables, full, ids_only, sentiment, _ = chain
+    split, tables, full, ids_only, sentiment = chain
     models = cold_start.ColdStartModels.build(split, full, sentiment, ids_only, top_k=5)
     catalogue = np.asarray(tables.ids["item"], dtype=object).astype(str)
     results = {}
@@ -200,7 +196,7 @@ def test_cli_runs_the_protocol_on_an_encrypted_run_folder(chain, tmp_path, capsy
     from tfrec_sentiment.io import encryption_facts
     from tfrec_sentiment.privacy import PrivacyConfig, create_key_file, table_encryption
 
-    split, tables, full, _, sentiment, _ = chain
+    split, tables, full, _, sentiment = chain
     run = tmp_path / "run"
     # The run's tables are encrypted: the CLI opens them with the config's key source.
     privacy = PrivacyConfig(key_file=str(create_key_file(tmp_path / "keys.json")))

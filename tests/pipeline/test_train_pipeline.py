@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tfrec_sentiment import config as config_lib
+from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.pipeline import stages
 from tfrec_sentiment.pipeline.train import RECSYS_VARIANTS, plot_history
 from tfrec_sentiment.quiet import is_tensorflow_log_line
@@ -129,6 +131,22 @@ def test_the_run_ends_with_an_integer_version_folder_and_models_config(cli_run):
     assert (version / "assets" / "vocab.txt").is_file()
     assert (version.parent / "models.config").is_file()
     assert f"`{version}`" in (run_dir / "report.md").read_text()
+
+
+def test_the_export_holds_every_training_user_and_no_cold_one(cli_run):
+    """The export's bytes (graph, variables, assets) hold every training user id and no
+    cold one: the user vocabulary and the seen-items index know only training.
+
+    (Formerly in tests/evaluation/test_cold_start.py, on an export of its own.)
+    """
+    run_dir, summary = cli_run
+    cold_users = sorted(set(Split.load(run_dir / "data").cold["user_id"]))
+    assert len(cold_users) >= 5
+    users = FeatureTables.load(run_dir / "features").ids["user"]
+    version = Path(summary["export_dir"])
+    blob = b"".join(path.read_bytes() for path in sorted(version.rglob("*")) if path.is_file())
+    assert all(str(u).encode() in blob for u in users)
+    assert [u for u in cold_users if u.encode() in blob] == []
 
 
 def test_bad_override_exits_with_a_named_error():
