@@ -62,24 +62,20 @@ def test_ranking_monitor_with_validation_users_unknown_to_training():
 
 
 def test_early_stopping_falls_back_to_rmse_when_no_validation_item_is_known():
+    """... and data smaller than one batch train with a smaller batch: one training
+    shows both fallbacks (formerly two tests, a training each)."""
     data = synthetic_split()
     unknown = data.split.validation.assign(item_id="never-reviewed")
     split = type(data.split)(train=data.split.train, validation=unknown, test=data.split.test)
-    config = tiny_config(epochs=2, monitor="val_ndcg_at_10")
-    with pytest.warns(UserWarning, match="early stopping on val_rmse"):
+    rows = len(data.tables.rows["rating"])
+    config = tiny_config(epochs=2, monitor="val_ndcg_at_10", batch_size=4 * rows)
+    with pytest.warns(UserWarning, match="early stopping on val_rmse"), \
+            pytest.warns(UserWarning, match=f"lowered to {2 ** int(np.log2(rows))}"):
         trained = train_recommender(config, split, data.tables, seed=0)
     assert "val_ndcg_at_10" not in trained.history
     assert trained.metrics["val_rmse"] == pytest.approx(min(trained.history["val_rmse"]),
                                                         rel=1e-4)
-
-
-def test_data_smaller_than_one_batch_train_with_a_smaller_batch():
-    data = synthetic_split()
-    rows = len(data.tables.rows["rating"])
-    config = tiny_config(epochs=1, batch_size=4 * rows)
-    with pytest.warns(UserWarning, match=f"lowered to {2 ** int(np.log2(rows))}"):
-        trained = train_recommender(config, data.split, data.tables, seed=0)
-    assert trained.config.batch_size <= rows and trained.metrics["epochs_run"] == 1
+    assert trained.config.batch_size <= rows and trained.metrics["epochs_run"] == 2
 
 
 def test_early_stopping_on_validation_ndcg():
