@@ -53,10 +53,14 @@ def _worker_group(item: pytest.Item) -> str:
 
     A session fixture is built once per worker that uses it, so the tests of one
     module (module fixtures), of tests/export (its conftest's trained recommender and
-    export) and of the update parent run (`update_parent`) each run on one worker.
+    export), of the update parent run (`update_parent`) and of the sentiment tests'
+    tiny BERT (`tiny_model`: one model and its traced scoring graphs) each run on one
+    worker.
     """
-    if "update_parent" in getattr(item, "fixturenames", ()):
-        return "update_parent"
+    fixtures = getattr(item, "fixturenames", ())
+    for shared in ("update_parent", "tiny_model"):
+        if shared in fixtures:
+            return shared
     path = Path(str(item.path)).resolve().relative_to(REPO_ROOT)
     if path.parts[:2] == ("tests", "export"):
         return "tests/export"

@@ -23,8 +23,11 @@ def tiny_config() -> SentimentConfig:
                            learning_rate=1e-3, warmup_fraction=0.0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_model():
+    """A tiny BERT shared by the sentiment tests that only read it (score, save, trace):
+    one build and one set of traced scoring graphs (its tests share an xdist worker,
+    tests/conftest.py). A test that changes a model builds its own."""
     from tfrec_sentiment.sentiment.model import SentimentModel
 
     config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
