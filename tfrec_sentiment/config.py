@@ -59,7 +59,7 @@ class RunConfig:
     # mirrored: devices; None = all GPUs or 1 CPU
     replicas: int | None = dataclasses.field(default=None, metadata={"min": 1})
     # tools/train.py runs spaCy's parse (from the end of the data stage) and the
-    # comment-only protocol (from the end of sentiment) in child processes beside the
+    # comment-only protocol (from the end of aspects) in child processes beside the
     # chain, on the core it leaves idle (pipeline/background.py); off: in its process
     background_jobs: bool = True
     # peak memory the run may use (pipeline/memory.py); 0 = what the machine has free

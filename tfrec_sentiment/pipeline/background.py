@@ -10,10 +10,14 @@ wall time). Two pieces read nothing but files the chain has already written, so
   stage, at the lowest CPU priority (`nice` 19: it takes what the fine-tuning leaves
   idle): `python -m tfrec_sentiment.aspects.parsed --run RUN --nice 19`; the aspects
   stage joins it and reads its candidates (`aspects/parsed.py`);
-- the comment-only protocol, from the end of the sentiment stage (it reads the split,
-  the config and the classifier's scores): `python -m
-  tfrec_sentiment.evaluation.comment_only --run RUN --quiet`, joined before the export;
-  it writes `evaluation/comment_only.md` / `.json` as the in-process stage does.
+- the comment-only protocol (it reads the split, the config and the classifier's
+  scores, all written by the sentiment stage): `python -m
+  tfrec_sentiment.evaluation.comment_only --run RUN --quiet`, from the end of the
+  aspects stage, joined before the export; it writes `evaluation/comment_only.md` /
+  `.json` as the in-process stage does. It starts after the aspects stage's BERT
+  scoring, which uses both cores, so that it runs beside the recommender, evaluation,
+  explanation and cold-start stages, which use one: started at the end of the sentiment
+  stage it slowed that scoring 2x on Musical Instruments (aspects stage 317 s).
 
 Each child's output goes to a log in the run folder (`aspects/parse.log`,
 `evaluation/comment_only.log`); a child that fails stops the run with an error that
@@ -177,7 +181,8 @@ def start_comment_only(config: Any, run_dir: str | Path) -> BackgroundJob | None
     """Starts the comment-only protocol of the run in `run_dir` in a child process, or
     returns None when it is off or stays in this process (`background_skip_reason`).
 
-    Call it once the sentiment stage has saved the model and the training scores.
+    Call it once the sentiment stage has saved the model and the training scores
+    (`tools/train.py`: after the aspects stage, module docstring).
     """
     from tfrec_sentiment.evaluation.comment_only import comment_only_skip_reason
 

@@ -125,9 +125,10 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
         with timer("sentiment"):
             sentiment, train_scores = sentiment_stage(config, split, out, strategy, progress,
                                                       encryption)
-        comment_only = start_comment_only(config, out)
         aspects = aspects_lib.timed_aspects_stage(timer, config, split, sentiment, out,
                                                   progress, encryption, parse)
+        # after the aspects stage's BERT scoring: beside the single-threaded stages
+        comment_only = start_comment_only(config, out)
         with timer("features"):
             tables = feature_stage(config, split, train_scores, out, encryption, aspects)
         with timer("recsys"):
