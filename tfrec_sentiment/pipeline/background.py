@@ -21,8 +21,8 @@ wall time). Two pieces read nothing but files the chain has already written, so
 
 Each child's output goes to a log in the run folder (`aspects/parse.log`,
 `evaluation/comment_only.log`); a child that fails stops the run with an error that
-quotes its log. Its wall time, CPU time and peak memory (`os.wait4`'s resource usage of
-that child alone) go to `timing.json` under "background", its CPU time into its
+quotes its log. Its wall time, CPU time (`os.wait4`: that child alone) and peak memory
+(sampled from `/proc`) go to `timing.json` under "background", its CPU time into its
 stage's; the stage's own seconds include the wait at the join.
 
 When they run in the background (`background_skip_reason` is None): `background_jobs`
@@ -47,6 +47,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,17 +55,52 @@ from typing import Any
 
 # Lines of the child's log quoted in the error when it fails.
 LOG_TAIL_LINES = 20
+# Seconds between two reads of a child's peak memory.
+PEAK_INTERVAL = 0.2
+
+
+def _high_water_mib(pid: int) -> float:
+    """The process's own peak resident memory since it started its program, in MiB
+    (Linux `/proc/<pid>/status` VmHWM; `ru_maxrss` would count the parent's memory that
+    the forked child held before exec), or NaN where unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
 
 
 class BackgroundJobError(RuntimeError):
     """A background protocol exited with an error; the message quotes its log."""
 
 
+class _PeakSampler(threading.Thread):
+    """Reads a child's VmHWM every `PEAK_INTERVAL` seconds until it has exited (the
+    file loses the line when the process ends); `peak` is the largest read (MiB)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(name=f"peak-{pid}", daemon=True)
+        self.pid, self.peak = pid, float("nan")
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            value = _high_water_mib(self.pid)
+            if value != value:  # NaN: exited (or no /proc)
+                return
+            self.peak = value if self.peak != self.peak else max(self.peak, value)
+            time.sleep(PEAK_INTERVAL)
+
+
 @dataclasses.dataclass(frozen=True)
 class ChildUsage:
     """What a finished child process used: wall seconds from its start to its end, CPU
-    seconds (user + system) and its peak resident memory in MiB (NaN where the platform
-    cannot tell one child's usage, i.e. without `os.wait4`)."""
+    seconds (user + system) and its peak resident memory in MiB, sampled every
+    `PEAK_INTERVAL` seconds (NaN where the platform cannot tell: no `/proc`, no
+    `os.wait4`)."""
 
     seconds: float
     cpu_seconds: float
@@ -79,6 +115,10 @@ class BackgroundJob:
     process: subprocess.Popen
     log_path: Path
     started: float
+    _sampler: _PeakSampler = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sampler = _PeakSampler(self.process.pid)
 
     @classmethod
     def start(cls, name: str, command: Sequence[str], log_path: str | Path) -> BackgroundJob:
@@ -101,10 +141,11 @@ class BackgroundJob:
             _, status, usage = os.wait4(self.process.pid, 0)
             self.process.returncode = os.waitstatus_to_exitcode(status)
             cpu = usage.ru_utime + usage.ru_stime
-            peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
         else:  # pragma: no cover (Windows)
             self.process.wait()
-            cpu = peak = float("nan")
+            cpu = float("nan")
+        self._sampler.join()
+        peak = self._sampler.peak
         seconds = time.perf_counter() - self.started
         if self.process.returncode != 0:
             lines = self.log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
