@@ -38,11 +38,12 @@ def test_the_file_holds_what_the_stage_would_parse(tmp_path, spacy_pipeline):
     assert found == extractor.candidates(TEXTS) and counts["reviews"] == 4
     assert counts["tokens"] == spacy_pipeline.counts["tokens"] - before > 0
     here = run_aspects(config.aspects, train, None, extractor=extractor)
-    read = run_aspects(config.aspects, train, None, extractor=extractor,
-                       parsed=(found, counts))
+    read = run_aspects(config.aspects, train, None, extractor=extractor, parsed=path)
     assert read.vocabulary.terms == here.vocabulary.terms and "sound" in here.vocabulary.terms
     pd.testing.assert_frame_equal(read.mentions, here.mentions)
     assert read.summary["spacy"] == counts
+    assert read.summary["spacy_parse"] == "a background process"
+    assert not path.exists()  # read once, then deleted
 
 
 def test_another_runs_parse_is_refused(tmp_path):
@@ -54,15 +55,18 @@ def test_another_runs_parse_is_refused(tmp_path):
             parsed.load_parsed(path, texts, rows, settings)
 
 
-def test_the_join_reads_the_childs_file_and_deletes_it(tmp_path):
+def test_the_join_gives_the_childs_file_and_the_stage_refuses_a_stale_one(tmp_path):
     config, train = _run_folder(tmp_path)
     path = parsed.save_parsed(tmp_path / "aspects" / parsed.FILE, [[]] * 4, {"reviews": 4},
                               TEXTS, [0, 1, 2, 3], repr(config.aspects))
     job = background.BackgroundJob.start("aspect parse", [sys.executable, "-c", "pass"],
                                          tmp_path / "aspects" / "parse.log")
-    (found, counts), usage = background.join_aspect_parse(job, config, train, tmp_path)
-    assert found == [[]] * 4 and counts == {"reviews": 4} and usage.seconds > 0
-    assert not path.exists()
+    given, usage = background.join_aspect_parse(job, tmp_path)
+    assert given == path and usage.seconds > 0
+    other = config_lib.resolve("demo", ["aspects.min_reviews=2", "aspects.polarity=vader"])
+    with pytest.raises(parsed.ParsedMismatchError):  # parsed with other settings
+        run_aspects(other.aspects, train, None, parsed=given)
+    assert path.exists()  # a refused file stays, for the user to delete
     # an encrypted run, or aspects off, parses in its own process
     assert background.start_aspect_parse(config, tmp_path, encryption=object()) is None
     off = config_lib.resolve("demo", ["aspects.enabled=false"])

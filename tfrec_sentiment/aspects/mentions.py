@@ -93,6 +93,15 @@ class AspectExtractor:
         return mention_table(found, vocabulary)
 
 
+def parse_candidates(extractor: AspectExtractor, texts: Sequence[str],
+                     progress: bool = False) -> tuple[list, dict]:
+    """The aspect candidates of each text and the spaCy step's counts for these texts
+    (`LinguisticPipeline.counts`, as differences: a shared pipeline counts every parse)."""
+    before = dict(extractor.pipeline.counts)
+    found = extractor.candidates(texts, progress)
+    return found, {k: int(v - before.get(k, 0)) for k, v in extractor.pipeline.counts.items()}
+
+
 def mention_table(found: Sequence[Sequence[Candidate]],
                   vocabulary: AspectVocabulary) -> pd.DataFrame:
     """One row per candidate that names a vocabulary term (see the module docstring)."""

@@ -10,11 +10,12 @@ candidates instead of parsing (`pipeline/background.py` starts and joins it).
 
 The file, `<run>/aspects/parsed_candidates.json`, holds per parsed review its
 `extract.Candidate` list, the spaCy step's counts, and what it was computed from: the
-parsed rows (`stage.parsed_rows`), a SHA-256 digest of their texts and the aspect
+parsed rows (`parsed_rows`), a SHA-256 digest of their texts and the aspect
 config. `load_parsed` refuses a file whose rows, texts or config differ from the run's
-(`ParsedMismatchError`), so a stale parse is never read as this run's. The aspects
-stage deletes the file once read: it holds aspect terms of the training reviews, and
-the run keeps only the derived vocabulary, mentions and profiles. A run whose tables
+(`ParsedMismatchError`), so a stale parse is never read as this run's.
+`stage.run_aspects(parsed=FILE)` reads it that way and deletes it: it holds aspect
+terms of the training reviews, and the run keeps only the derived vocabulary, mentions
+and profiles. A run whose tables
 are encrypted at rest parses in its own process (no unencrypted intermediate).
 
 Example:
@@ -37,6 +38,9 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from tfrec_sentiment.aspects.extract import Candidate
 from tfrec_sentiment.io import atomic_write
@@ -99,11 +103,19 @@ def load_parsed(path: str | Path, texts: Sequence[str], rows: Sequence[int],
     return found, dict(payload["counts"])
 
 
+def parsed_rows(train: pd.DataFrame, max_reviews: int) -> np.ndarray:
+    """Row positions of `train` the stage parses: all, or the newest `max_reviews`
+    (by timestamp, ties by position), in row order. int64 [M]."""
+    if not max_reviews or len(train) <= max_reviews:
+        return np.arange(len(train), dtype=np.int64)
+    order = np.lexsort((np.arange(len(train)), train["timestamp"].to_numpy()))
+    return np.sort(order[-max_reviews:]).astype(np.int64)
+
+
 def parse_run(run_dir: str | Path) -> Path:
     """Parses a run folder's training reviews as the aspects stage would; returns the file."""
     from tfrec_sentiment import config as config_lib
-    from tfrec_sentiment.aspects.mentions import AspectExtractor
-    from tfrec_sentiment.aspects.stage import parsed_rows
+    from tfrec_sentiment.aspects.mentions import AspectExtractor, parse_candidates
     from tfrec_sentiment.data.splits import Split
     from tfrec_sentiment.privacy import table_encryption
     from tfrec_sentiment.sentiment.labels import review_texts
@@ -113,9 +125,8 @@ def parse_run(run_dir: str | Path) -> Path:
     split = Split.load(run / "data", table_encryption(config.privacy))
     rows = parsed_rows(split.train, config.aspects.max_reviews)
     texts = review_texts(split.train.iloc[rows])
-    extractor = AspectExtractor(config.aspects)
-    found = extractor.candidates(texts)
-    return save_parsed(run / "aspects" / FILE, found, extractor.pipeline.counts, texts, rows,
+    found, counts = parse_candidates(AspectExtractor(config.aspects), texts)
+    return save_parsed(run / "aspects" / FILE, found, counts, texts, rows,
                        repr(config.aspects))
 
 

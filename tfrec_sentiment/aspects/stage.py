@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.aspects.config import AspectConfig
-from tfrec_sentiment.aspects.mentions import AspectExtractor, mention_table
+from tfrec_sentiment.aspects.mentions import AspectExtractor, mention_table, parse_candidates
+from tfrec_sentiment.aspects.parsed import load_parsed, parsed_rows
 from tfrec_sentiment.aspects.polarity import score_mentions
 from tfrec_sentiment.aspects.profiles import (
     AspectProfiles,
@@ -77,19 +78,10 @@ class AspectRun:
     extractor: AspectExtractor
 
 
-def parsed_rows(train: pd.DataFrame, max_reviews: int) -> np.ndarray:
-    """Row positions of `train` the stage parses: all, or the newest `max_reviews`
-    (by timestamp, ties by position), in row order. int64 [M]."""
-    if not max_reviews or len(train) <= max_reviews:
-        return np.arange(len(train), dtype=np.int64)
-    order = np.lexsort((np.arange(len(train)), train["timestamp"].to_numpy()))
-    return np.sort(order[-max_reviews:]).astype(np.int64)
-
-
 def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel | None,
                 out_dir: str | Path | None = None, *, cache=None, score_options: dict | None = None,
                 progress: bool = False, extractor: AspectExtractor | None = None,
-                encryption=None, parsed: tuple[list, dict] | None = None) -> AspectRun:
+                encryption=None, parsed: str | Path | None = None) -> AspectRun:
     """Vocabulary, scored mentions and profiles of the training reviews `train`.
 
     Args:
@@ -103,11 +95,13 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
         progress: progress bars (spaCy, BERT).
         extractor: a loaded `AspectExtractor` to reuse (tests pass a stand-in).
         encryption: the run's `TableEncryption`, for the profiles' user part.
-        parsed: (candidates per parsed review, spaCy counts) of these reviews, parsed
-            beforehand (`aspects.parsed`, in a background process): no parse here.
+        parsed: the file of these reviews' parse, made beforehand (`aspects.parsed`, in
+            a background process): read (after `load_parsed` checks it is this parse)
+            and deleted, no parse here.
 
     Raises:
         ValueError: `polarity` "bert" without a model.
+        ParsedMismatchError: `parsed` is the parse of other reviews or settings.
     """
     if config.polarity == "bert" and model is None:
         raise ValueError("aspects.polarity='bert' needs the run's sentiment model; "
@@ -117,12 +111,11 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
     extractor = extractor or AspectExtractor(config)
     rows = parsed_rows(train, config.max_reviews)
     texts = review_texts(train.iloc[rows])
-    if parsed is not None:
-        found, counts = parsed
+    if parsed is not None:  # checked to be these reviews' parse, then deleted
+        found, counts = load_parsed(parsed, texts, rows, repr(config))
+        Path(parsed).unlink()
     else:
-        before = dict(extractor.pipeline.counts)
-        found = extractor.candidates(texts, progress)
-        counts = {k: int(v - before.get(k, 0)) for k, v in extractor.pipeline.counts.items()}
+        found, counts = parse_candidates(extractor, texts, progress)
     vocabulary = extractor.vocabulary(found, counts.get("tokens", 0))
     table = mention_table(found, vocabulary)
     seconds["spacy"] = time.perf_counter() - start
@@ -142,7 +135,8 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
     summary = {"polarity": config.polarity, "training_reviews": len(train),
                "parsed_reviews": len(rows), "aspects": len(terms), "mentions": len(scored),
                "reviews_with_mentions": int(scored["review"].nunique()) if len(scored) else 0,
-               "spacy": counts, "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+               "spacy": counts, "seconds": {k: round(v, 2) for k, v in seconds.items()},
+               "spacy_parse": "a background process" if parsed is not None else "this process"}
     run = AspectRun(vocabulary, scored, profiles, review_counts, review_polarity, summary,
                     extractor)
     if out_dir is not None:

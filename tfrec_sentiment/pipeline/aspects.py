@@ -55,11 +55,11 @@ def aspects_skip_reason(config: config_lib.RunConfig) -> str | None:
 def aspects_stage(config: config_lib.RunConfig, split: Split, sentiment: SentimentModel,
                   run_dir: Path, progress: bool = False,
                   encryption: TableEncryption | None = None,
-                  parsed: tuple[list, dict] | None = None) -> AspectRun:
+                  parsed: Path | None = None) -> AspectRun:
     """Runs `run_aspects` on the train split; writes `<run>/aspects/` and its report.
 
-    `parsed`: the training reviews' candidates and spaCy counts from the background
-    parse (`pipeline.background.join_aspect_parse`); None parses here.
+    `parsed`: the file of the background parse (`pipeline.background.join_aspect_parse`);
+    None parses here.
     """
     cache = run_score_cache(config.sentiment, run_dir, encryption)
     run = run_aspects(config.aspects, split.train, sentiment, run_dir / "aspects",
@@ -85,11 +85,10 @@ def timed_aspects_stage(timer: StageTimer, config: config_lib.RunConfig, split: 
     with timer("aspects"):
         parsed = None
         if parse_job is not None:
-            parsed, usage = join_aspect_parse(parse_job, config, split.train, run_dir)
+            parsed, usage = join_aspect_parse(parse_job, run_dir)
         run = aspects_stage(config, split, sentiment, run_dir, progress, encryption, parsed)
     if usage is not None:
         timer.add_background("aspects", usage.seconds, usage.cpu_seconds, usage.peak_rss_mib)
-        run.summary["parsed_in"] = "a background process (pipeline/background.py)"
     return run
 
 

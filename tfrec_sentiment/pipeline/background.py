@@ -47,11 +47,12 @@ import dataclasses
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from tfrec_sentiment.pipeline.stages import PeakSampler
 
 # Lines of the child's log quoted in the error when it fails.
 LOG_TAIL_LINES = 20
@@ -59,40 +60,23 @@ LOG_TAIL_LINES = 20
 PEAK_INTERVAL = 0.2
 
 
-def _high_water_mib(pid: int) -> float:
-    """The process's own peak resident memory since it started its program, in MiB
+def _high_water_bytes(pid: int) -> int | None:
+    """The process's own peak resident memory since it started its program, in bytes
     (Linux `/proc/<pid>/status` VmHWM; `ru_maxrss` would count the parent's memory that
-    the forked child held before exec), or NaN where unknown."""
+    the forked child held before exec), or None when the process has exited (the line
+    goes with its memory) or there is no `/proc`."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+                    return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return float("nan")
+    return None
 
 
 class BackgroundJobError(RuntimeError):
     """A background protocol exited with an error; the message quotes its log."""
-
-
-class _PeakSampler(threading.Thread):
-    """Reads a child's VmHWM every `PEAK_INTERVAL` seconds until it has exited (the
-    file loses the line when the process ends); `peak` is the largest read (MiB)."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(name=f"peak-{pid}", daemon=True)
-        self.pid, self.peak = pid, float("nan")
-        self.start()
-
-    def run(self) -> None:
-        while True:
-            value = _high_water_mib(self.pid)
-            if value != value:  # NaN: exited (or no /proc)
-                return
-            self.peak = value if self.peak != self.peak else max(self.peak, value)
-            time.sleep(PEAK_INTERVAL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,10 +99,11 @@ class BackgroundJob:
     process: subprocess.Popen
     log_path: Path
     started: float
-    _sampler: _PeakSampler = dataclasses.field(init=False, repr=False)
+    _sampler: PeakSampler = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._sampler = _PeakSampler(self.process.pid)
+        pid = self.process.pid
+        self._sampler = PeakSampler(PEAK_INTERVAL, lambda: _high_water_bytes(pid))
 
     @classmethod
     def start(cls, name: str, command: Sequence[str], log_path: str | Path) -> BackgroundJob:
@@ -144,8 +129,7 @@ class BackgroundJob:
         else:  # pragma: no cover (Windows)
             self.process.wait()
             cpu = float("nan")
-        self._sampler.join()
-        peak = self._sampler.peak
+        peak = self._sampler.stop() / 2**20 or float("nan")  # 0: never readable
         seconds = time.perf_counter() - self.started
         if self.process.returncode != 0:
             lines = self.log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
@@ -157,7 +141,7 @@ class BackgroundJob:
 
     def stop(self) -> None:
         """Ends the child if it still runs (the run failed elsewhere): terminate, then kill."""
-        if self.process.returncode is not None or self.process.poll() is not None:
+        if self.process.poll() is not None:  # ended (or reaped by `join`)
             return
         self.process.terminate()
         try:
@@ -197,25 +181,17 @@ def start_aspect_parse(config: Any, run_dir: str | Path,
     return BackgroundJob.start("aspect parse", command, run_dir / "aspects" / "parse.log")
 
 
-def join_aspect_parse(job: BackgroundJob, config: Any, train: Any, run_dir: str | Path
-                      ) -> tuple[tuple[list, dict], ChildUsage]:
-    """Waits for `start_aspect_parse`'s child; returns ((candidates, counts), usage) and
-    deletes its file (`aspects.parsed.load_parsed` checks it is this run's parse).
+def join_aspect_parse(job: BackgroundJob, run_dir: str | Path) -> tuple[Path, ChildUsage]:
+    """Waits for `start_aspect_parse`'s child; returns its file (for
+    `stage.run_aspects(parsed=...)`, which checks and deletes it) and its usage.
 
     Raises:
         BackgroundJobError: the child failed.
-        ParsedMismatchError: its file is not the parse of these training reviews.
     """
-    from tfrec_sentiment.aspects.parsed import FILE, load_parsed
-    from tfrec_sentiment.aspects.stage import parsed_rows
-    from tfrec_sentiment.sentiment.labels import review_texts
+    from tfrec_sentiment.aspects.parsed import FILE
 
     usage = job.join()
-    rows = parsed_rows(train, config.aspects.max_reviews)
-    path = Path(run_dir) / "aspects" / FILE
-    parsed = load_parsed(path, review_texts(train.iloc[rows]), rows, repr(config.aspects))
-    path.unlink()
-    return parsed, usage
+    return Path(run_dir) / "aspects" / FILE, usage
 
 
 def start_comment_only(config: Any, run_dir: str | Path) -> BackgroundJob | None:

@@ -24,7 +24,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tfrec_sentiment import config as config_lib
@@ -47,11 +47,15 @@ def rss_bytes() -> int:
         return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, else KiB
 
 
-class _PeakSampler:
-    """Samples `rss_bytes` every `interval` seconds on a daemon thread; keeps the peak."""
+class PeakSampler:
+    """Samples `read()` every `interval` seconds on a daemon thread and keeps the largest
+    value (`peak`, bytes). `read` returns bytes, or None once there is nothing left to
+    read (a child process that has exited): the thread then ends. Default: this
+    process's resident memory (`rss_bytes`)."""
 
-    def __init__(self, interval: float) -> None:
-        self.peak = rss_bytes()
+    def __init__(self, interval: float, read: Callable[[], int | None] = rss_bytes) -> None:
+        self._read = read
+        self.peak = read() or 0
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
@@ -59,12 +63,16 @@ class _PeakSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self.peak = max(self.peak, rss_bytes())
+            if (value := self._read()) is None:
+                return
+            self.peak = max(self.peak, value)
 
     def stop(self) -> int:
+        """Ends the sampling (a last read included); returns the peak."""
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
+        if (value := self._read()) is not None:
+            self.peak = max(self.peak, value)
         return self.peak
 
 
@@ -114,7 +122,7 @@ class StageTimer:
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
         start, cpu_start = time.perf_counter(), time.process_time()
-        sampler = _PeakSampler(self.interval)
+        sampler = PeakSampler(self.interval)
         try:
             yield
         finally:
