@@ -7,12 +7,24 @@ folder also holds hand-made aspect profiles (`tiny_profiles`), so that one expor
 serves `explain` too; `loaded_export` is it loaded once in-process.
 `learned_exported` is the same recommender with a fitted blend (`learned`) behind a
 partitioned index that probes every partition, shared by the blend signature's and
-the partitioned index's SavedModel tests (one export instead of one each).
+the partitioned index's SavedModel tests and by the export tool's test (one export
+instead of one each): tools/export.py writes it (`tool_export`) from a run folder the
+stages' save methods wrote, into a model folder that already holds a version 1 and
+the leftovers of killed exports.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import io
+import logging
+import os
+import socket
+import subprocess
+import sys
+import types
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +34,8 @@ from tests.recsys.trained_fixture import trained_full
 from tfrec_sentiment.export.config import ExportConfig
 
 TOP_K = 5
+RUN_TOP_K = 4  # the run config's top_k; the export tool's flag sets TOP_K
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
 SEQUENCE_LENGTH = 32
 # Every item a candidate, every partition probed: the two stages must give what the
 # exact index gives (the rating moments' sample covers the 40 items: exact too).
@@ -117,12 +131,81 @@ def learned(trained):
     return learned
 
 
-@pytest.fixture(scope="session")
-def learned_exported(tiny_sentiment, learned, tmp_path_factory) -> Path:
-    """The version folder of `learned` exported behind the partitioned index `ALL`
-    (audits the ops: core TF and TF Text only)."""
-    from tfrec_sentiment.export.saved_model import export_run
+def leftovers(model_dir: Path) -> tuple[Path, Path, Path]:
+    """Half-written folders in `model_dir`: a killed export's, a killed prune's, and
+    an export of this (running) process."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a process that is gone
+    host, token = socket.gethostname(), "ab" * 16
+    killed_export = model_dir / f".staging-{token}.{child.pid}@{host}"
+    killed_prune = model_dir / f".deleting-4-{token}.{child.pid}@{host}"
+    running_export = model_dir / f".staging-{token}.{os.getpid()}@{host}"
+    for folder in (killed_export, killed_prune, running_export):
+        (folder / "variables").mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"half")
+    return killed_export, killed_prune, running_export
 
-    root = tmp_path_factory.mktemp("learned_models")
-    return export_run(root / "run", ExportConfig(root=str(root / "models"), **ALL),
-                      sentiment=tiny_sentiment, recommender=learned)
+
+def export_tool():
+    """tools/export.py as a module."""
+    spec = importlib.util.spec_from_file_location("_export_tool", TOOLS / "export.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tool_export(tiny_sentiment, learned, tmp_path_factory) -> types.SimpleNamespace:
+    """`learned` exported by `tools/export.py --top-k TOP_K` from a run folder written
+    by the stages' own save methods (its config: the index `ALL` with top_k RUN_TOP_K;
+    no aspect profiles), into a model folder `shop` that already holds a published
+    version 1 and the leftovers of killed exports (`leftovers`).
+
+    Fields: `code` (the tool's exit status), `run`, `root`, `model_dir`, `version`
+    (the folder it wrote), `killed_export` and `running_export` (leftovers), `out`
+    (its stdout) and `log` (the warnings it logged).
+    """
+    from tfrec_sentiment import config as config_lib
+
+    folder = tmp_path_factory.mktemp("tool_export")
+    run = folder / "run"
+    config = config_lib.RunConfig()
+    config.export = dataclasses.replace(config.export, **{**ALL, "top_k": RUN_TOP_K})
+    config_lib.save(config, run / "config.json")
+    tiny_sentiment.save(run / "sentiment" / "model")
+    # As the pipeline does: the feature stage saves the tables, the recsys stage
+    # saves the model pointing at them.
+    tables = learned.tables
+    previous = tables.path
+    tables.save(run / "features")
+    try:
+        learned.save(run / "recsys")
+    finally:
+        tables.path = previous
+    root = folder / "served"
+    model_dir = root / "shop"
+    (model_dir / "1" / "variables").mkdir(parents=True)
+    killed_export, _, running_export = leftovers(model_dir)
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
+    out = io.StringIO()
+    try:
+        with redirect_stdout(out):
+            code = export_tool().main(["--run", str(run), "--root", str(root), "--name",
+                                       "shop", "--top-k", str(TOP_K)])
+    finally:
+        logging.getLogger().removeHandler(handler)
+    return types.SimpleNamespace(code=code, run=run, root=root, model_dir=model_dir,
+                                 version=model_dir / "2", killed_export=killed_export,
+                                 running_export=running_export, out=out.getvalue(),
+                                 log=log.getvalue())
+
+
+@pytest.fixture(scope="session")
+def learned_exported(tool_export) -> Path:
+    """The version folder of `learned` exported behind the partitioned index `ALL`
+    (audits the ops: core TF and TF Text only), by the export tool (`tool_export`)."""
+    assert tool_export.code == 0, tool_export.out
+    return tool_export.version

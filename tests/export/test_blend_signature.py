@@ -20,7 +20,11 @@ def test_saved_model_serves_the_blend_by_bucket_and_the_guardrail_reads_it(
     # ranks through the partitioned index probing every partition (the same top K as
     # the exact index: tests/export/test_partitioned_index.py), shared with that test.
     version = learned_exported
-    loaded = tf.saved_model.load(str(version))
+    # The guardrail's reader of a published version; `loaded` is its
+    # `tf.saved_model.load` of the folder (one load, which restores and retraces every
+    # signature, serves both the signature calls here and its `score_items` below).
+    published = load_published(version)
+    loaded = published.loaded
     catalogue = learned.tables.ids["item"].astype(str)
     users = np.array(["u001", "u042", "nobody", ""])
     scores = loaded.signatures["score"](user_id=tf.constant(users),
@@ -38,7 +42,6 @@ def test_saved_model_serves_the_blend_by_bucket_and_the_guardrail_reads_it(
     assert set(v.decode() for v in top["item_ids"].numpy()[0]) == set(want)
     facts = json.loads((version / "assets.extra" / METADATA_FILE).read_text())
     assert facts["recommender"]["config"]["score_mode"] == "learned"
-    published = load_published(version)
     validation = synthetic_split().split.validation["user_id"].unique()[:4]
     np.testing.assert_allclose(published.score_items(validation, catalogue),
                                learned.score_items(validation, catalogue), atol=1e-4)
