@@ -57,7 +57,7 @@ def _worker_group(item: pytest.Item) -> str:
     tiny BERT (`tiny_model`: one model and its traced scoring graphs) each run on one
     worker.
     """
-    fixtures = getattr(item, "fixturenames", ())
+    fixtures = getattr(item, "fixturenames", ())  # with the fixtures' own (parent_version)
     for shared in ("update_parent", "tiny_model"):
         if shared in fixtures:
             return shared
@@ -124,6 +124,17 @@ def update_parent(tmp_path_factory) -> Iterator[types.SimpleNamespace]:
                                                  "export.require_pseudonyms=true"))
     yield types.SimpleNamespace(folder=folder, logs=logs, run=run, saved=saved, key=PARENT_KEY)
     environment.undo()
+
+
+@pytest.fixture(scope="session")
+def parent_version(update_parent):
+    """Version 1 of `update_parent` (`saved/shop/1`) loaded in this process by
+    `tf.saved_model.load`, once per session for the tests that call its signatures (a
+    load restores and retraces every function). Read it, never publish over it."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the sentiment side's ops)
+
+    return tf.saved_model.load(str(update_parent.saved / "shop" / "1"))
 
 
 @pytest.fixture(scope="session")

@@ -71,12 +71,21 @@ def updated(world, tmp_path_factory) -> types.SimpleNamespace:
                                  model_dir=Path(export.root) / MODEL)
 
 
-def recommend(version_dir: Path, user_ids: list[str]) -> np.ndarray:
+def recommend(version, user_ids: list[str]) -> np.ndarray:
+    """The recommend signature's item ids of a version folder (loaded here) or of an
+    already loaded version."""
     import tensorflow_text  # noqa: F401  (the sentiment side's ops)
 
-    loaded = tf.saved_model.load(str(version_dir))
+    loaded = tf.saved_model.load(str(version)) if isinstance(version, Path) else version
     out = loaded.signatures["recommend"](user_id=tf.constant(user_ids))
     return out["item_ids"].numpy().astype(str)
+
+
+def same_files(folder: Path, other: Path) -> bool:
+    """Whether two folders hold the same files with the same bytes."""
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    return files == sorted(p.relative_to(other) for p in other.rglob("*") if p.is_file()) and all(
+        (folder / f).read_bytes() == (other / f).read_bytes() for f in files)
 
 
 def test_update_publishes_the_next_version_and_keeps_the_old_one(updated):
@@ -104,7 +113,8 @@ def test_update_publishes_the_next_version_and_keeps_the_old_one(updated):
     assert decision.evidence["rows"] >= FAST.min_eval_rows
 
 
-def test_new_users_and_items_join_the_vocabularies_and_get_recommendations(world, updated):
+def test_new_users_and_items_join_the_vocabularies_and_get_recommendations(world, updated,
+                                                                           parent_version):
     result = updated.result
     train = Split.load(result.run_dir / "data").train
     known_users, known_items = set(result.candidate.tables.ids["user"]), set(
@@ -121,7 +131,10 @@ def test_new_users_and_items_join_the_vocabularies_and_get_recommendations(world
         pd.read_parquet(world.run / "features" / "user_features.parquet"))
     # Version 1 serves a new user from the OOV row (like any stranger); version 2 knows them.
     stranger = "nobody-at-all"
-    old = recommend(updated.model_dir / "1", [new_users[0], stranger])
+    # The folder's version 1 is the parent's, byte for byte: the session's load of it
+    # (`parent_version`) is this version's.
+    assert same_files(updated.model_dir / "1", world.saved / MODEL / "1")
+    old = recommend(parent_version, [new_users[0], stranger])
     new = recommend(updated.model_dir / "2", [new_users[0], stranger])
     assert (old[0] == old[1]).all()
     assert (new[0] != "").all() and not (new[0] == new[1]).all()

@@ -76,7 +76,7 @@ def test_training_refuses_to_start_without_a_key(monkeypatch):
 
 
 def test_a_pseudonymous_export_serves_the_clients_pseudonyms_in_a_fresh_process(
-        update_parent, tmp_path):
+        update_parent, parent_version, tmp_path):
     """Version 1 of the session's pseudonymous run (`update_parent`: trained with a key,
     exported with `export.require_pseudonyms=true`), served by the stand-in for TF
     Serving (tests/export/standalone_server.py): the pseudonym a client computes from
@@ -103,7 +103,8 @@ def test_a_pseudonymous_export_serves_the_clients_pseudonyms_in_a_fresh_process(
     version = update_parent.saved / "shop" / "1"
     served = _serve(version, tmp_path, [("recommend", {"user_id": users})])
     got = {name: decode(tensor) for name, tensor in served["results"][0].items()}
-    want = tf.saved_model.load(str(version)).signatures["recommend"](user_id=tf.constant(users))
+    # `parent_version`: `version` loaded in this process (tests/conftest.py).
+    want = parent_version.signatures["recommend"](user_id=tf.constant(users))
     np.testing.assert_array_equal(got["item_ids"], want["item_ids"].numpy())
     np.testing.assert_allclose(got["scores"], want["scores"].numpy(), atol=1e-5)
     # The raw id takes the unknown-user path (the stranger's answer); the pseudonym not.
