@@ -60,6 +60,17 @@ class FeatureConfig:
             Must be > 0, like the other limits: 0 is refused rather than read as "no
             limit" or "never"; to never build the term set `item_similarity=False`
             here and in `RecsysConfig`.
+        text_similarity_weight: w of the review-text term of the item-to-item
+            similarity (features/text_similarity.py): shrunk co-review cosine +
+            w * the TF-IDF cosine of the items' training reviews, leave-user-out;
+            read only by the variants that read text ("full", "aspects"), and built
+            only for the exact block (catalogues up to `similarity_max_items`). 0 =
+            co-reviews alone. 0.5: on Musical Instruments' validation part, a
+            profile of mean co-review cosine + w * text ranked best at w = 0.5
+            among 0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2 (NDCG@10 0.0617 at 0,
+            0.0832 at 0.5, 0.0753 at 1; `docs/text_similarity.md`).
+        text_similarity_neighbours: text values kept per item (the k largest; then
+            made symmetric). At least 1.
 
     Example:
 
@@ -83,6 +94,9 @@ class FeatureConfig:
         "above": 0.0,
         "hint": "to never build the item-to-item term set features.item_similarity=false "
                 "and recsys.item_similarity=false"})
+
+    text_similarity_weight: float = dataclasses.field(default=0.5, metadata={"min": 0.0})
+    text_similarity_neighbours: int = dataclasses.field(default=20, metadata={"min": 1})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -59,9 +59,14 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.features.text_similarity import TextSimilarity
 
 
 def review_matrix(user_index: np.ndarray, item_index: np.ndarray, num_items: int,
@@ -197,7 +202,8 @@ def user_item_sets(user_index: np.ndarray, item_index: np.ndarray,
 
 def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple,
                         co: np.ndarray | sp.sparray, shrinkage: float,
-                        chunk: int = 256, basis: np.ndarray | None = None) -> np.ndarray:
+                        chunk: int = 256, basis: np.ndarray | None = None,
+                        text: TextSimilarity | None = None) -> np.ndarray:
     """Leave-user-out mean similarity of each history to every catalogue item.
 
     Args:
@@ -216,6 +222,9 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
         basis: float [I, r], the profiles' projection (`similarity_basis`); None =
             the profiles themselves. With it no [M, I] (nor [chunk, I]) array is
             formed: each block's stored terms are summed into r columns.
+        text: the review-text term (`text_similarity.py`): the similarity becomes
+            shrunk cosine + text.weight * text(j, c), with the owner's own words
+            left out of the pairs they reviewed both of; None = co-reviews alone.
 
     Returns:
         float32 [M, I] (or [M, r] = profiles @ basis); a row with an empty history
@@ -263,6 +272,12 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
                                    left_c, shrinkage)
         # An item is not similar to itself (that is its reviewing user, not a neighbour).
         similarity[c == np.repeat(j, stored)] = 0.0
+        if text is not None and text.weight > 0:
+            extra = text.block_terms(entries.reshape(-1), valid.reshape(-1), length, users,
+                                     lambda u, i: _reviewed(owned, u, i, num_items))
+            row = np.concatenate([row, extra[0]])
+            c = np.concatenate([c, extra[1]])
+            similarity = np.concatenate([similarity, extra[2]])
         total = np.maximum(valid.sum(axis=1), 1)
         if basis is None:
             sums = np.bincount(row * num_items + c, similarity / total[row], m * num_items)

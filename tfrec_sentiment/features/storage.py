@@ -28,6 +28,7 @@ from tfrec_sentiment.features.aspects import AspectArrays
 from tfrec_sentiment.features.common import SIDES, FeatureError
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.profile import GROUP_FEATURES, SIGNALS, ReviewProfile
+from tfrec_sentiment.features.text_similarity import TextSimilarity
 from tfrec_sentiment.io import read_table, write_table
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ def save_tables(tables: FeatureTables, directory: str | Path,
                       co_reviews_indptr=co.indptr)
     if tables.similarity_basis is not None:
         arrays["similarity_basis"] = tables.similarity_basis
+    if tables.text_similarity is not None:
+        arrays.update(tables.text_similarity.arrays())
     if tables.aspects is not None:
         arrays.update(tables.aspects.arrays())
     for side in SIDES:
@@ -88,6 +91,7 @@ def load_fields(directory: str | Path,
     meta = json.loads((directory / "features.json").read_text())
     if meta.get("format_version") != FORMAT_VERSION or meta["signals"] != list(SIGNALS):
         raise FeatureError(f"{directory / 'features.json'}: written by another version")
+    config = FeatureConfig(**meta["config"])
     arrays = np.load(directory / "arrays.npz", allow_pickle=False)
     ids, sums = {}, {}
     item_probability = None
@@ -105,7 +109,7 @@ def load_fields(directory: str | Path,
     history = {k[len("history_"):]: arrays[k] for k in arrays.files
                if k.startswith("history_")}
     return dict(
-        config=FeatureConfig(**meta["config"]),
+        config=config,
         profile=ReviewProfile.from_config(meta["profile"]),
         ids=ids, sums=sums, rows=rows, statistics=meta["statistics"],
         item_probability=item_probability,
@@ -114,6 +118,7 @@ def load_fields(directory: str | Path,
         co_reviews=_co_reviews(arrays),
         similarity_basis=(arrays["similarity_basis"] if "similarity_basis" in arrays.files
                           else None),
+        text_similarity=TextSimilarity.from_arrays(arrays, config.text_similarity_weight),
         aspects=(None if meta.get("aspects") is None
                  else AspectArrays.from_saved(arrays, meta["aspects"])),
     )

@@ -57,6 +57,7 @@ from tfrec_sentiment.features.lookup import FeatureLookup
 from tfrec_sentiment.features.profile import SIGNALS, ReviewProfile
 from tfrec_sentiment.features.review_arrays import review_arrays
 from tfrec_sentiment.features.table_stats import fit_statistics, rating_calibration
+from tfrec_sentiment.features.text_similarity import TextSimilarity, fit_text_similarity
 
 if TYPE_CHECKING:
     from tfrec_sentiment.privacy.encryption import TableEncryption
@@ -99,6 +100,10 @@ class FeatureTables:
             item-to-item block when the catalogue has more than
             `config.similarity_max_items` items; None = the exact block (profiles
             of width I, the item's one-hot).
+        text_similarity: the review-text term of the item-to-item similarity
+            (`text_similarity.TextSimilarity`), with `config.text_similarity_weight`
+            > 0 and an exact block; None otherwise, and in the view of a variant
+            that does not read text (`for_variant`).
         path: the folder the tables were last saved to or loaded from, if any.
         aspects: per training row, its aspect mentions and their polarity (the
             "aspect" group, `features/aspects.py`); None without the aspects stage.
@@ -116,6 +121,7 @@ class FeatureTables:
     history: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     co_reviews: sp.csr_array | None = None
     similarity_basis: np.ndarray | None = None
+    text_similarity: TextSimilarity | None = None
     path: Path | None = None
     aspects: AspectArrays | None = None
 
@@ -231,6 +237,26 @@ class FeatureTables:
             return int(self.similarity_basis.shape[1])
         return len(self.ids["item"])
 
+    def for_variant(self, reads_text: bool) -> FeatureTables:
+        """These tables as a variant sees them: without the text term unless it reads text."""
+        if reads_text or self.text_similarity is None:
+            return self
+        return dataclasses.replace(self, text_similarity=None)
+
+    def item_similarity(self) -> sp.csr_array:
+        """float32 [I, I]: the training period's item-to-item similarity, shrunk co-review
+        cosine + w * text (no user left out: a new user's reviews are in no co-review
+        nor document); items added after training have no neighbours."""
+        co = sp.csr_array(self.co_reviews)
+        co.resize((len(self.ids["item"]),) * 2)
+        cosine = similarity_lib.cosine_similarity(co, self.config.similarity_shrinkage)
+        text = self.text_similarity
+        if text is None or text.weight == 0:
+            return cosine
+        extra = sp.csr_array(text.matrix, dtype=np.float32)
+        extra.resize(cosine.shape)  # items added after training: no text neighbours
+        return sp.csr_array(cosine + np.float32(text.weight) * extra, dtype=np.float32)
+
     def basis_rows(self) -> np.ndarray:
         """float32 [I + 1, r]: row 0 (unknown item) and grown items zero, row i + 1 Q[i]."""
         basis = self.similarity_basis
@@ -249,7 +275,8 @@ class FeatureTables:
             self.rows["user_index"], self.rows["item_index"], len(self.ids["user"]))
         return similarity_lib.similarity_profiles(history, users, item_sets, co,
                                                   self.config.similarity_shrinkage,
-                                                  basis=self.similarity_basis)
+                                                  basis=self.similarity_basis,
+                                                  text=self.text_similarity)
 
     def _held_out_history(self) -> dict[str, np.ndarray]:
         """Per training row, the user's history without the row's own review."""
@@ -435,5 +462,12 @@ def build_feature_tables(
                 similarity_lib.cosine_similarity(tables.co_reviews,
                                                  config.similarity_shrinkage),
                 config.similarity_rank)
+        elif config.text_similarity_weight > 0 and "text" in train.columns:
+            texts = train["text"].fillna("").astype(str)
+            if "title" in train.columns:
+                texts = train["title"].fillna("").astype(str) + " " + texts
+            tables.text_similarity = fit_text_similarity(
+                texts.to_numpy(), rows["user_index"], rows["item_index"], len(ids["item"]),
+                config.text_similarity_neighbours, config.text_similarity_weight)
     return tables
 

@@ -226,6 +226,13 @@ class RecsysConfig:
         return VARIANT_HISTORY_SIGNALS[self.variant]
 
     @property
+    def reads_review_text(self) -> bool:
+        """Whether the variant reads review text in any form (the text embedding with
+        `use_text`, the text term of the item-to-item similarity)."""
+        _check_variant(self.variant)
+        return self.variant in TEXT_VARIANTS
+
+    @property
     def text_enabled(self) -> bool:
         return self.use_text and self.variant in TEXT_VARIANTS
 

@@ -14,10 +14,8 @@ stored [I + 1, r] table.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import tensorflow as tf
 
-from tfrec_sentiment.features import similarity as similarity_lib
 from tfrec_sentiment.features.tables import HISTORY_GROUPS, SIMILARITY_GROUP, FeatureTables
 
 
@@ -36,12 +34,7 @@ class NewUserServing:
         if not self._has_similarity:
             return
         num_items = len(tables.ids["item"])
-        co = tables.co_reviews
-        grown = num_items - co.shape[0]  # items added after training: no co-reviews yet
-        co = sp.csr_array(co)
-        if grown:
-            co.resize((num_items, num_items))
-        cosine = similarity_lib.cosine_similarity(co, tables.config.similarity_shrinkage)
+        cosine = tables.item_similarity()  # co-reviews (+ the text term of text variants)
         self._num_items = num_items
         if self._projected:
             basis = tables.basis_rows()[1:].astype(np.float64)  # [I, r], grown items 0

@@ -115,6 +115,7 @@ def train_recommender(
         TrainedRecommender (saved to `out_dir` when given).
     """
     strategy = strategy or tf.distribute.get_strategy()
+    tables = tables.for_variant(config.reads_review_text)
     train = getattr(split, "train", None)
     if train is not None and len(train) != len(tables.rows["rating"]):
         raise ValueError(

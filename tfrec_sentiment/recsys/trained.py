@@ -67,7 +67,8 @@ class TrainedRecommender:
                  blend: BlendWeights | None = None,
                  new_user_blend: BlendWeights | None = None) -> None:
         self.model = model
-        self.tables = tables
+        # A variant that reads no text does not get the text term of the similarity.
+        self.tables = tables.for_variant(config.reads_review_text)
         self.config = config
         self.history = history or {}
         self.metrics = metrics or {}
