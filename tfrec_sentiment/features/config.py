@@ -66,9 +66,10 @@ class FeatureConfig:
             read only by the variants that read text ("full", "aspects"), and built
             only for the exact block (catalogues up to `similarity_max_items`). 0 =
             co-reviews alone. 0.5: on Musical Instruments' validation part, a
-            profile of mean co-review cosine + w * text ranked best at w = 0.5
-            among 0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2 (NDCG@10 0.0617 at 0,
-            0.0832 at 0.5, 0.0753 at 1; `docs/text_similarity.md`).
+            profile of mean co-review cosine + w * text (and a popularity prior)
+            ranked best at w = 0.5 among 0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2
+            (NDCG@10 0.0676 at 0, 0.0832 at 0.5, 0.0761 at 1; README, "The text
+            term of the item-to-item similarity").
         text_similarity_neighbours: text values kept per item (the k largest; then
             made symmetric). At least 1.
 
