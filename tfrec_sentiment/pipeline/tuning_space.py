@@ -40,7 +40,7 @@ _RATING_METRICS = ("rmse", "mae")
 _SPEC_KEYS = ("low", "high", "log", "step", "choices")
 
 # The default search space: the recommender's regularisation, size, optimiser and
-# retrieval settings, and the item-similarity shrinkage; ranges bracket the defaults
+# retrieval settings, the item-similarity shrinkage and text weight; ranges bracket the defaults
 # chosen by hand on Musical Instruments (README, "How the defaults were chosen").
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "recsys.embedding_dim": {"choices": [8, 16, 32]},
@@ -53,6 +53,7 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "recsys.dropout": {"low": 0.0, "high": 0.4},
     "recsys.epochs": {"low": 10, "high": 40, "step": 10},
     "features.similarity_shrinkage": {"low": 0.0, "high": 20.0},
+    "features.text_similarity_weight": {"low": 0.0, "high": 1.5},
 }
 
 
