@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,6 +128,19 @@ def test_only_text_variants_see_it_and_it_round_trips(data, tmp_path):
                                   tables.text_similarity.matrix.toarray())
     np.testing.assert_allclose(loaded.feature_table("user")["similarity"],
                                tables.feature_table("user")["similarity"])
+
+
+def test_tables_saved_before_the_term_keep_it_off(data, tmp_path):
+    _, tables, _ = data
+    folder = tables.save(tmp_path / "features")
+    meta = json.loads((folder / "features.json").read_text())
+    del meta["config"]["text_similarity_weight"], meta["config"]["text_similarity_neighbours"]
+    (folder / "features.json").write_text(json.dumps(meta))
+    arrays = dict(np.load(folder / "arrays.npz"))
+    np.savez(folder / "arrays.npz", **{k: v for k, v in arrays.items()
+                                      if not k.startswith("text_similarity")})
+    old = FeatureTables.load(folder)
+    assert old.text_similarity is None and old.config.text_similarity_weight == 0.0
 
 
 def test_no_vocabulary_means_no_term():

@@ -91,7 +91,9 @@ def load_fields(directory: str | Path,
     meta = json.loads((directory / "features.json").read_text())
     if meta.get("format_version") != FORMAT_VERSION or meta["signals"] != list(SIGNALS):
         raise FeatureError(f"{directory / 'features.json'}: written by another version")
-    config = FeatureConfig(**meta["config"])
+    # Tables written before the text term had none: they keep it off (an update or an
+    # erasure that rebuilds them must not add it to the parent's model).
+    config = FeatureConfig(**{"text_similarity_weight": 0.0, **meta["config"]})
     arrays = np.load(directory / "arrays.npz", allow_pickle=False)
     ids, sums = {}, {}
     item_probability = None
