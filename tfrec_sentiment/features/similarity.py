@@ -273,7 +273,8 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
         # An item is not similar to itself (that is its reviewing user, not a neighbour).
         similarity[c == np.repeat(j, stored)] = 0.0
         if text is not None and text.weight > 0:
-            extra = text.block_terms(entries.reshape(-1), valid.reshape(-1), length, users,
+            extra = text.block_terms(entries.reshape(-1), valid.reshape(-1),
+                                     own_entry.reshape(-1), length, users,
                                      lambda u, i: _reviewed(owned, u, i, num_items))
             row = np.concatenate([row, extra[0]])
             c = np.concatenate([c, extra[1]])

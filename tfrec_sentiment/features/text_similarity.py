@@ -102,13 +102,15 @@ class TextSimilarity:
         out[hit] = self.own_values[found[hit]]
         return out
 
-    def block_terms(self, entries: np.ndarray, valid: np.ndarray, length: int,
+    def block_terms(self, entries: np.ndarray, valid: np.ndarray, mine: np.ndarray,
+                    length: int,
                     users: np.ndarray, reviewed: Callable[[np.ndarray, np.ndarray], np.ndarray]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The term's part of a block of similarity profiles (`similarity_profiles`).
 
         Args:
             entries: int [m * L], the block's history items (flat); valid: bool [m * L].
+            mine: bool [m * L], whether the row's user reviewed the entry's item.
             length: L.
             users: int [m], each row's user (-1: none to leave out).
             reviewed: (users [K], items [K]) -> bool [K], "the user reviewed the item".
@@ -127,7 +129,7 @@ class TextSimilarity:
                     + np.repeat(matrix.indptr[j], stored))
         row, c = slot // length, matrix.indices[position]
         j = np.repeat(j, stored)
-        both = reviewed(users[row], j) & reviewed(users[row], c)
+        both = mine[slot] & reviewed(users[row], c)
         values = matrix.data[position].astype(np.float64)
         values[both] = self.own_value(users[row][both], j[both], c[both], values[both])
         return row, c, self.weight * values
@@ -226,13 +228,11 @@ def _top_neighbours(vectors: sp.csr_array, neighbours: int) -> sp.csr_array:
     num_items = vectors.shape[0]
     keep_rows, keep_cols, keep_values = [], [], []
     transposed = sp.csc_array(vectors.T)
-    for begin in range(0, num_items, _ROW_CHUNK):
+    k = min(neighbours, num_items - 1)
+    for begin in range(0, num_items if k >= 1 else 0, _ROW_CHUNK):
         block = (vectors[begin:begin + _ROW_CHUNK] @ transposed).toarray()
         local = np.arange(len(block))
         block[local, begin + local] = 0.0
-        k = min(neighbours, num_items - 1)
-        if k < 1:
-            break
         top = np.argpartition(-block, k - 1, axis=1)[:, :k]
         values = np.take_along_axis(block, top, axis=1)
         positive = values > 0
