@@ -11,6 +11,7 @@ import tensorflow as tf
 from tests.recsys.trained_fixture import synthetic_split, trained_full
 from tfrec_sentiment.data.splits import tie_break_keys, user_hash_share
 from tfrec_sentiment.evaluation.evaluate import evaluate
+from tfrec_sentiment.recsys import scoring
 from tfrec_sentiment.recsys.blend import (
     BlendWeights,
     ValidationSet,
@@ -207,7 +208,7 @@ def test_fit_never_reads_the_test_part():
         _learned(trained_full()).fit_new_user_blend(data.split)
 
 
-def test_served_blend_matches_the_numpy_blend_and_the_fit_objective():
+def test_served_blend_matches_the_numpy_blend_and_the_fit_objective(monkeypatch):
     data = synthetic_split()
     trained = _learned(trained_full())
     blend = trained.fit_blend(data.split)
@@ -218,6 +219,12 @@ def test_served_blend_matches_the_numpy_blend_and_the_fit_objective():
     assert (parts["knn"][-1] == 0).all()
     served = trained.score_items(users, catalogue)
     np.testing.assert_allclose(served, blend.apply(parts, parts["history"]), atol=1e-4)
+    # Scored a few users per call (the pairs budget of a large catalogue): the same.
+    monkeypatch.setattr(scoring, "MAX_PAIRS_PER_CALL", 2 * len(catalogue) + 1)
+    assert scoring.users_per_call(len(catalogue)) == 2
+    np.testing.assert_allclose(trained.score_items(users, catalogue), served, atol=1e-5)
+    for name, value in trained.components(users, catalogue).items():
+        np.testing.assert_allclose(value, parts[name], atol=1e-5)
     # The fit's pooled objective of its corners equals the evaluation's own NDCG numbers
     # for the single-signal rankings, e.g. retrieval alone (the "retrieval" mode).
     retrieval = TrainedRecommender(trained.model, trained.tables,

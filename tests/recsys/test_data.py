@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from tfrec_sentiment.recsys.config import RecsysConfig
-from tfrec_sentiment.recsys.data import make_dataset
+from tfrec_sentiment.recsys.data import make_dataset, select_inputs
 from tfrec_sentiment.recsys.model import model_input_keys
 
 
@@ -40,3 +40,17 @@ def test_training_batches_are_those_of_shuffling_the_examples():
     assert [len(r) for r in rows] == [8] * 6 + [2]
     np.testing.assert_array_equal(np.concatenate(rows).astype(str),
                                   examples["user_id"].astype(str))
+
+
+def test_consumed_examples_give_the_same_batches_and_are_released():
+    config, examples = _examples(40)
+    config = dataclasses.replace(config, batch_size=8)
+    floats = next(k for k, v in examples.items() if v.dtype == np.float32)
+    assert select_inputs(examples, config)[floats] is examples[floats]  # no copy made
+    kept = make_dataset(dict(examples), config, training=True, seed=5)
+    owned = {**examples, "unread_column": np.zeros(40)}
+    consumed = make_dataset(owned, config, training=True, seed=5, consume=True)
+    assert owned == {}  # every array (read or not) handed over or freed
+    for got, want in zip(consumed, kept, strict=True):
+        for key in want:
+            np.testing.assert_array_equal(got[key].numpy(), want[key].numpy())

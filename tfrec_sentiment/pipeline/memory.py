@@ -23,11 +23,12 @@ which reports each stage's measured peak beside the estimate):
 - reviews: the review frames' own size (pandas, deep), twice (the split and the
   feature stage's working copy);
 - text embeddings: (N + held-out rows) x D, twice (scores, cache);
-- training examples: N x (3 D + 64 + 3 L) values, three times (the examples, the
-  model's input selection, the tf.data tensors), plus 16 KiB per row that the
-  recommender stage holds beyond them (read off the measured peaks: 30k synthetic
-  reviews, 23k training rows, 2.27 GiB; 300k, 193k rows, 6.0 GiB with 128-wide
-  embeddings; where it goes in detail is not yet known);
+- training examples: N x (3 D + 64 + 3 L) values, twice (the examples and the
+  tf.data tensors they become, `recsys.data.make_dataset`), plus 10 KiB per row that
+  the recommender stage holds beyond them (read off the measured peak of 150k
+  synthetic reviews, 95,735 training rows, with the scoring calls bounded by
+  `recsys.scoring.MAX_PAIRS_PER_CALL`; before that bound, 256 users x the whole
+  catalogue per call made this look like 16 KiB per row and more at 300k);
 - item similarity: width x (N + U) profiles (training rows and served users), twice,
   width = I exact or r projected; the sparse co-review and similarity matrices, 16
   bytes per co-reviewed pair (a float32 value and an int32 column each), bounded by
@@ -70,10 +71,10 @@ GIB = 2**30
 RUNTIME_BYTES = int(1.2 * GIB)
 PRETRAINED_BYTES = int(1.3 * GIB)  # a pretrained backbone's fine-tuning (module doc)
 _FLOAT = 4
-_EXAMPLE_COPIES = 3
+_EXAMPLE_COPIES = 2
 _SIMILARITY_COPIES = 2
 _PAIR = 16  # bytes per co-reviewed pair: the co-reviews and the similarity, value + column
-_ROW_OVERHEAD = 16 * 1024  # bytes per training row in the recommender stage (module doc)
+_ROW_OVERHEAD = 10 * 1024  # bytes per training row in the recommender stage (module doc)
 # The aspects stage (module doc): spaCy's pipeline, and per parsed review its candidates,
 # mentions and scored contexts.
 SPACY_BYTES = int(0.5 * GIB)

@@ -6,7 +6,12 @@ them once as tensors, and shuffles ROW NUMBERS: range -> shuffle -> batch -> gat
 the batch's rows -> prefetch. The shuffle buffer holds N int64 row numbers, not N
 example dicts, and nothing is cached: memory is one copy of the examples (at 300k
 synthetic reviews the element-wise cache + full shuffle buffer it replaced held
-several GB). tf.data's shuffle order depends on the seed and the buffer size only,
+several GB). `tf.constant` always copies a numpy array, so while the dataset is made
+the examples exist twice at most: `select_inputs` converts no array that already has
+its dtype, and `make_dataset(..., consume=True)` (the training and validation
+examples) empties the caller's dict and converts the model's inputs one key at a
+time, each array freed once it is a tensor, so the two copies overlap by one key
+only. tf.data's shuffle order depends on the seed and the buffer size only,
 so the batches are the same as shuffling the examples themselves. Batches are
 GLOBAL: under a `MirroredStrategy` Keras splits each batch over the replicas.
 
@@ -29,7 +34,9 @@ from tfrec_sentiment.recsys.inputs import model_input_keys
 
 
 def select_inputs(examples: Mapping[str, np.ndarray], config: RecsysConfig) -> dict:
-    """The subset of `examples` the model reads, with TF-friendly dtypes."""
+    """The subset of `examples` the model reads, with TF-friendly dtypes: str, int64
+    (item indices of a history) and float32; an array that already has its dtype is
+    the same array (no copy), so write into the result only after copying."""
     keys = [k for k in model_input_keys(config) if k in examples]
     out = {}
     for key in keys:
@@ -37,9 +44,9 @@ def select_inputs(examples: Mapping[str, np.ndarray], config: RecsysConfig) -> d
         if value.dtype == object:
             out[key] = value.astype(str)
         elif value.dtype.kind in "iu":  # item indices of a history
-            out[key] = value.astype(np.int64)
+            out[key] = value.astype(np.int64, copy=False)
         else:
-            out[key] = value.astype(np.float32)
+            out[key] = value.astype(np.float32, copy=False)
     return out
 
 
@@ -49,6 +56,7 @@ def make_dataset(
     training: bool,
     seed: int = 0,
     batch_size: int | None = None,
+    consume: bool = False,
 ) -> tf.data.Dataset:
     """Batched dataset of example dicts.
 
@@ -59,6 +67,8 @@ def make_dataset(
             (in-batch negatives need full batches; static shapes trace once).
         seed: shuffle seed.
         batch_size: override of `config.batch_size` (e.g. larger for evaluation).
+        consume: empty `examples` (a dict the caller no longer needs) while its
+            arrays become tensors, so that each is freed once converted (module doc).
 
     Returns:
         tf.data.Dataset of dict[str, Tensor [B, ...]].
@@ -68,8 +78,11 @@ def make_dataset(
     batch = batch_size or config.batch_size
     if training and size < batch:
         raise ValueError(f"{size} training examples are fewer than one batch of {batch}")
-    tensors = {key: tf.constant(value) for key, value in inputs.items()}
-    del inputs
+    if consume:
+        examples.clear()  # `inputs` holds the arrays the model reads; the rest are freed
+    tensors = {}
+    for key in list(inputs):  # one key at a time: its array is freed once it is a tensor
+        tensors[key] = tf.constant(inputs.pop(key))
     dataset = tf.data.Dataset.range(size)
     if training:
         dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)

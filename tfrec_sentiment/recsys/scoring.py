@@ -16,6 +16,24 @@ from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.recsys.blend_weights import COMPONENTS, standardize_tensor_rows
 from tfrec_sentiment.recsys.model import RecommenderModel
 
+# User x item pairs one scoring call may form. `rating_matrix` runs the rating head on
+# every pair (tiled tower outputs, the head's hidden layers): about 1.5 KiB of
+# intermediate tensors per pair with the smoke settings, so 256 users x 14,706 items
+# (300k synthetic reviews) took ~5 GiB in one call; 2^17 pairs keep it near 200 MiB.
+MAX_PAIRS_PER_CALL = 1 << 17
+
+
+def users_per_call(num_items: int, users_per_batch: int = 256) -> int:
+    """Users one call of `rating_matrix` (`score_items`, `score_components`) may score
+    against `num_items` items: `users_per_batch`, fewer where the pairs would exceed
+    `MAX_PAIRS_PER_CALL`, at least 1.
+
+    Example:
+        >>> users_per_call(894), users_per_call(14_706), users_per_call(10**7)
+        (146, 8, 1)
+    """
+    return max(1, min(users_per_batch, MAX_PAIRS_PER_CALL // max(1, num_items)))
+
 
 def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
     """Predicted ratings [U, I] of every user x item pair (unclipped).

@@ -123,12 +123,13 @@ def train_recommender(
             f"split.train has {len(train)}: build the tables from this split")
     config = fit_batch_size(config, len(tables.rows["rating"]))
     tf.keras.utils.set_random_seed(seed)
-    train_ds = make_dataset(tables.training_examples(), config, training=True, seed=seed)
+    train_ds = make_dataset(tables.training_examples(), config, training=True, seed=seed,
+                            consume=True)
     validation = getattr(split, "validation", None)
     val_ds = None
     if validation is not None and len(validation):
         val_ds = make_dataset(tables.lookup_examples(validation), config, training=False,
-                              batch_size=4 * config.batch_size)
+                              batch_size=4 * config.batch_size, consume=True)
     out_dir = Path(out_dir) if out_dir is not None else None
     with strategy.scope():
         model = build_model(config, tables)

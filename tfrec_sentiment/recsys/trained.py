@@ -44,6 +44,7 @@ from tfrec_sentiment.recsys.blend import BlendWeights, ValidationSet, fit_blend,
 from tfrec_sentiment.recsys.build import build_model, build_model_variables
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.model import RecommenderModel
+from tfrec_sentiment.recsys.scoring import users_per_call
 from tfrec_sentiment.recsys.serving import RecommenderServing
 from tfrec_sentiment.recsys.weights_format import FORMAT, RETRAIN, restore_format_1
 
@@ -223,6 +224,7 @@ class TrainedRecommender:
         end = int(own["timestamp"].max()) if len(own["timestamp"]) else 0
         rows, segment = np.asarray(rows, np.int64), np.asarray(segment, np.int64)
         out: dict[str, list] = {}
+        users_per_batch = users_per_call(len(self.tables.ids["item"]), users_per_batch)
         for first in range(0, num_users, users_per_batch):
             inside = (segment >= first) & (segment < first + users_per_batch)
             picked, users = rows[inside], min(users_per_batch, num_users - first)
@@ -245,9 +247,10 @@ class TrainedRecommender:
         """Raw learned-score components {name: float64 [U, I]} and "history" int [U]."""
         users, items = _as_ids(user_ids), tf.constant(_as_ids(item_ids))
         names = (*self.serving.components, "history")
+        step = users_per_call(len(item_ids), users_per_batch)  # bounded pairs per call
         out: dict[str, list] = {name: [] for name in names}
-        for s in range(0, len(users), users_per_batch):
-            part = self.serving.score_components(tf.constant(users[s:s + users_per_batch]), items)
+        for s in range(0, len(users), step):
+            part = self.serving.score_components(tf.constant(users[s:s + step]), items)
             for name in names:
                 out[name].append(part[name].numpy())
         return {name: (np.concatenate(v) if v else np.zeros([0, len(item_ids)])).astype(
@@ -286,10 +289,9 @@ class TrainedRecommender:
             float32 [U, I]; higher = recommend first.
         """
         users, items = _as_ids(user_ids), tf.constant(_as_ids(item_ids))
-        out = [
-            self.serving.score_items(tf.constant(users[s:s + users_per_batch]), items).numpy()
-            for s in range(0, len(users), users_per_batch)
-        ]
+        step = users_per_call(len(item_ids), users_per_batch)
+        out = [self.serving.score_items(tf.constant(users[s:s + step]), items).numpy()
+               for s in range(0, len(users), step)]
         return np.concatenate(out) if out else np.zeros([0, len(item_ids)], np.float32)
 
     # --- persistence -------------------------------------------------------------------------
