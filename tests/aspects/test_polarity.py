@@ -46,8 +46,9 @@ def test_the_classifier_scores_each_clause_once(mentions):
     from tfrec_sentiment.sentiment.config import SentimentConfig
     from tfrec_sentiment.sentiment.model import SentimentModel
 
-    model = SentimentModel.from_config(SentimentConfig(preset="tiny", sequence_length=32,
-                                                 bucket_boundaries=(8, 16, 32)))
+    model = SentimentModel.from_config(SentimentConfig(preset="tiny", tiny_layers=1,
+                                                       tiny_hidden_dim=8, sequence_length=32,
+                                                       bucket_boundaries=(8, 16, 32)))
     scored = score_mentions(mentions, TEXTS, model, batch_size=8)
     probabilities = scored[["bert_negative", "bert_neutral", "bert_positive"]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

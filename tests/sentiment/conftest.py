@@ -27,10 +27,13 @@ def tiny_config() -> SentimentConfig:
 def tiny_model():
     """A tiny BERT shared by the sentiment tests that only read it (score, save, trace):
     one build and one set of traced scoring graphs (its tests share an xdist worker,
-    tests/conftest.py). A test that changes a model builds its own."""
+    tests/conftest.py). A test that changes a model builds its own. One layer, 8 wide:
+    its tests read shapes, contracts and agreements, not the model's size, and tracing
+    its scoring graphs is most of their cost."""
     from tfrec_sentiment.sentiment.model import SentimentModel
 
-    config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
+    config = SentimentConfig(preset="tiny", tiny_layers=1, tiny_hidden_dim=8, sequence_length=32,
+                             bucket_boundaries=(8, 16, 32))
     return SentimentModel.from_config(config)
 
 

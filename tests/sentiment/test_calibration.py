@@ -39,7 +39,8 @@ def test_the_fit_minimises_the_held_out_log_likelihood():
 
 def test_the_temperature_reaches_calibrate_scores_module_fingerprint_and_folder(tmp_path):
     # One tiny model for every step.
-    model = SentimentModel.from_config(SentimentConfig(preset="tiny", sequence_length=16))
+    model = SentimentModel.from_config(SentimentConfig(preset="tiny", tiny_layers=1,
+                                                       tiny_hidden_dim=8, sequence_length=16))
     texts, labels = TEXTS * 6, np.array([2, 2, 2, 0, 0, 0] * 6)
     raw, uncalibrated_fingerprint = model.score(texts).probabilities, model.fingerprint()
     model.set_temperature(1.0)

@@ -87,7 +87,8 @@ def prior_model():
     from tfrec_sentiment.sentiment.config import SentimentConfig
     from tfrec_sentiment.sentiment.model import SentimentModel
 
-    config = SentimentConfig(preset="tiny", sequence_length=32, bucket_boundaries=(8, 16, 32))
+    config = SentimentConfig(preset="tiny", tiny_layers=1, tiny_hidden_dim=8, sequence_length=32,
+                             bucket_boundaries=(8, 16, 32))
     built = SentimentModel.from_config(config)
     built.set_class_prior(PRIOR)
     return built

@@ -43,7 +43,7 @@ def test_other_weights_never_read_cached_scores(tiny_model, tmp_path):
     cache = ScoreCache(tmp_path)
     score_texts(tiny_model, TEXTS[:3], cache=cache)
     other = SentimentModel.from_config(SentimentConfig(preset="tiny", sequence_length=32,
-                                                 tiny_hidden_dim=16))
+                                                 tiny_layers=1, tiny_hidden_dim=16))
     score_texts(other, TEXTS[:3], cache=cache)
     assert cache.stats == {"hits": 0, "misses": 6}
     assert len(list(tmp_path.iterdir())) == 2  # one folder per fingerprint

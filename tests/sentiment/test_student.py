@@ -25,7 +25,7 @@ TEXTS = POSITIVE_TEXTS[:4] + NEGATIVE_TEXTS[:4]
 
 
 def test_the_student_is_the_teachers_bottom_layers_and_learns_its_answers(tmp_path):
-    config = SentimentConfig(preset="tiny", tiny_layers=2, sequence_length=16)
+    config = SentimentConfig(preset="tiny", tiny_layers=2, tiny_hidden_dim=8, sequence_length=16)
     teacher = SentimentModel.from_config(config)
     teacher.set_temperature(2.0)
     student = truncated_student(teacher, num_layers=1)
