@@ -47,7 +47,7 @@ def tiny_sentiment():
     from tfrec_sentiment.sentiment.config import SentimentConfig
     from tfrec_sentiment.sentiment.model import SentimentModel
 
-    config = SentimentConfig(preset="tiny", tiny_hidden_dim=8, tiny_heads=2,
+    config = SentimentConfig(preset="tiny", tiny_hidden_dim=8, tiny_heads=2, tiny_layers=1,
                              sequence_length=SEQUENCE_LENGTH, bucket_boundaries=(8, 16, 32))
     return SentimentModel.from_config(config)
 
@@ -201,6 +201,20 @@ def tool_export(tiny_sentiment, learned, tmp_path_factory) -> types.SimpleNamesp
                                  version=model_dir / "2", killed_export=killed_export,
                                  running_export=running_export, out=out.getvalue(),
                                  log=log.getvalue())
+
+
+@pytest.fixture(scope="session")
+def fresh_served(exported, learned_exported, tmp_path_factory) -> dict[Path, dict]:
+    """Version folder -> the stand-in server's JSON line (`tests/export/standalone_server.py`)
+    for `exported` (every call of test_saved_model's `REQUESTS`) and `learned_exported`
+    (the same calls but `explain`: no aspect profiles), served by ONE fresh process for
+    test_saved_model's and test_partitioned_index's fresh-process tests."""
+    from tests.export.test_saved_model import REQUESTS, _serve_all
+
+    calls = [(name, inputs) for name, inputs in REQUESTS if name != "explain"]
+    folder = tmp_path_factory.mktemp("fresh_served")
+    models = [(exported, REQUESTS), (learned_exported, calls)]
+    return dict(zip([exported, learned_exported], _serve_all(models, folder), strict=True))
 
 
 @pytest.fixture(scope="session")

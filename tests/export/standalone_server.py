@@ -1,13 +1,15 @@
 """The stand-in for TF Serving: run as a script in a fresh Python process.
 
-    python tests/export/standalone_server.py SAVED_MODEL_DIR REQUESTS_JSON
+    python tests/export/standalone_server.py SAVED_MODEL_DIR REQUESTS_JSON [DIR JSON ...]
 
 Before TensorFlow is imported, Keras (both worlds), keras-hub / keras-nlp, TFRS and
 this project are made unimportable, and TF Text is not imported as a Python package
 (its package imports Keras): its op libraries are loaded directly, as TF Serving
-links them. Then it lists the graph's ops (core = registered by TensorFlow alone,
-tf_text = registered by the TF Text libraries, unknown = neither), loads the
-SavedModel, calls each requested signature and prints one JSON line:
+links them. Then, for each SavedModel in turn (one fresh TensorFlow serves several,
+as one TF Serving process serves several models), it lists the graph's ops (core =
+registered by TensorFlow alone, tf_text = registered by the TF Text libraries,
+unknown = neither), loads the SavedModel, calls each requested signature and prints
+one JSON line:
 
     {"ops": {...}, "signatures": [...], "results": [...], "modules": [...]}
 
@@ -55,10 +57,21 @@ def load_tf_text_ops() -> None:
 
 
 def main() -> None:
-    path, requests = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
-    ops = graph_ops(path)
-    core = {op for op in ops if op_def_registry.get(op) is not None}
+    arguments = sys.argv[1:]
+    if not arguments or len(arguments) % 2:
+        raise SystemExit("usage: standalone_server.py SAVED_MODEL_DIR REQUESTS_JSON [...]")
+    # Which ops TensorFlow alone registers: read for every model before TF Text loads.
+    paths = [Path(a) for a in arguments[::2]]
+    ops = [graph_ops(path) for path in paths]
+    core = [{op for op in used if op_def_registry.get(op) is not None} for used in ops]
     load_tf_text_ops()
+    for path, requests, used, registered in zip(paths, arguments[1::2], ops, core,
+                                                strict=True):
+        serve(path, json.loads(Path(requests).read_text()), used, registered)
+
+
+def serve(path: Path, requests: list, ops: set[str], core: set[str]) -> None:
+    """Loads one SavedModel, answers `requests` and prints its JSON line."""
     text = {op for op in ops - core if op_def_registry.get(op) is not None}
     model = tf.saved_model.load(str(path))
     results = []

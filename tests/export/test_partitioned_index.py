@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests.export.conftest import ALL, TOP_K
-from tests.export.test_saved_model import REQUESTS, _serve, _tensor
+from tests.export.test_saved_model import REQUESTS, _tensor
 from tests.export.wire import decode
 from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.export.config import ExportConfig
@@ -195,7 +195,7 @@ def test_fewer_candidates_rank_the_retrieval_top_c_by_the_full_score(modules, le
 
 
 def test_partitioned_saved_model_serves_in_a_fresh_process_like_the_module(
-        learned_exported, modules, tmp_path):
+        learned_exported, modules, fresh_served):
     from tfrec_sentiment.export.saved_model import METADATA_FILE
 
     version = learned_exported
@@ -203,7 +203,7 @@ def test_partitioned_saved_model_serves_in_a_fresh_process_like_the_module(
     assert facts["index"]["kind"] == "partitioned" and facts["index"]["partitions"] == 4
     # This run has no aspect profiles: no `explain` signature to call.
     calls = [(name, inputs) for name, inputs in REQUESTS if name != "explain"]
-    served = _serve(version, tmp_path, calls)
+    served = fresh_served[version]  # these calls (tests/export/conftest.py)
     assert served["modules"] == [] and served["ops"]["unknown"] == []
     _, partitioned = modules
     for (name, inputs), got in zip(calls, served["results"]):

@@ -63,16 +63,28 @@ def _tensor(values) -> tf.Tensor:
 def _serve(version_dir: Path, tmp_path: Path, calls=REQUESTS) -> dict:
     """`calls` ((signature, {input: values}) pairs, as `REQUESTS`) answered by the
     stand-in server in a fresh process; its JSON line."""
-    requests = [{"signature": name, "inputs": {k: encode(_tensor(v)) for k, v in inputs.items()}}
-                for name, inputs in calls]
-    path = tmp_path / "requests.json"
-    path.write_text(json.dumps(requests))
+    return _serve_all([(version_dir, calls)], tmp_path)[0]
+
+
+def _serve_all(models: list[tuple[Path, list]], tmp_path: Path) -> list[dict]:
+    """Each (version folder, calls) pair answered by the stand-in server, all in ONE
+    fresh process (a fresh TensorFlow is most of a call's cost); their JSON lines."""
+    arguments = []
+    for number, (version_dir, calls) in enumerate(models):
+        requests = [{"signature": name,
+                     "inputs": {k: encode(_tensor(v)) for k, v in inputs.items()}}
+                    for name, inputs in calls]
+        path = tmp_path / f"requests-{number}.json"
+        path.write_text(json.dumps(requests))
+        arguments += [str(version_dir), str(path)]
     # TF Serving knows nothing of the Keras-world switch.
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    result = subprocess.run([sys.executable, str(SERVER), str(version_dir), str(path)],
+    result = subprocess.run([sys.executable, str(SERVER), *arguments],
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    lines = result.stdout.strip().splitlines()[-len(models):]
+    assert len(lines) == len(models), result.stdout[-3000:]
+    return [json.loads(line) for line in lines]
 
 
 def test_version_folder_layout_assets_and_metadata(exported, export_config, tiny_sentiment):
@@ -112,8 +124,8 @@ def test_models_config_points_tf_serving_at_the_model_folder(exported, export_co
 
 
 def test_a_fresh_process_without_keras_serves_every_signature_like_the_module(
-        exported, serving_module, tmp_path):
-    served = _serve(exported, tmp_path)
+        exported, serving_module, fresh_served):
+    served = fresh_served[exported]  # every call of REQUESTS (tests/export/conftest.py)
     assert served["modules"] == []
     assert served["ops"]["unknown"] == []
     facts = json.loads((exported / "assets.extra" / METADATA_FILE).read_text())
