@@ -122,7 +122,7 @@ def chain():
     full = train_recommender(tiny_config(epochs=1), split, tables, seed=0)
     ids_only = train_recommender(tiny_config(epochs=1, variant="ids"), split, tables, seed=0)
     sentiment = SentimentModel.from_config(SentimentConfig(
-        preset="tiny", tiny_hidden_dim=8, tiny_heads=2, sequence_length=16,
+        preset="tiny", tiny_hidden_dim=8, tiny_heads=2, tiny_layers=1, sequence_length=16,
         bucket_boundaries=(8, 16)))
     return split, tables, full, ids_only, sentiment
 
