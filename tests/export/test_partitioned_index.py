@@ -205,6 +205,7 @@ def test_partitioned_saved_model_serves_in_a_fresh_process_like_the_module(
     calls = [(name, inputs) for name, inputs in REQUESTS if name != "explain"]
     served = fresh_served[version]  # these calls (tests/export/conftest.py)
     assert served["modules"] == [] and served["ops"]["unknown"] == []
+    assert len(served["results"]) == len(calls)
     _, partitioned = modules
     for (name, inputs), got in zip(calls, served["results"]):
         if not name.startswith("recommend"):
