@@ -24,6 +24,7 @@ from tfrec_sentiment.recsys.blend import (
     simplex_grid,
     standardize_rows,
 )
+from tfrec_sentiment.recsys.blend_cross_fit import cross_fit_procedure
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 
 
@@ -327,3 +328,32 @@ def test_new_users_are_blended_with_weights_fitted_from_first_reviews():
     counts = np.log1p(np.bincount(trained.tables.rows["item_index"],
                                   minlength=len(trained.tables.ids["item"])))
     np.testing.assert_allclose(served, standardize_rows(counts[None])[0], atol=1e-4)
+
+
+def test_cross_fit_chooses_the_way_of_fitting_that_holds_out():
+    # Bucket 0 (users 0-3): point 0 is right for user 0 only (a lucky fit), point 1 is
+    # steady; bucket 1 (users 4-7): point 0 is right for all. A fit on a half that holds
+    # user 0 but few of bucket 1 picks point 0 for bucket 0 (or, pooled, point 1 for
+    # everyone), which the other half pays for; component a alone never does.
+    per_user = np.array([[0.9, 0, 0, 0, 1, 1, 1, 1], [0.4] * 4 + [0.0] * 4])
+    grid = np.array([[1.0, 0.0], [0.0, 1.0]])
+    buckets = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    name, scores = cross_fit_procedure(per_user, buckets, 2, grid, ("a", "b"), min_users=2)
+    assert scores["only_a"] == pytest.approx((0.9 + 4) / 8)  # the mean: every half counts
+    assert scores["only_b"] == pytest.approx(0.2)
+    assert scores["per bucket"] < scores["only_a"] and scores["pooled"] < scores["only_a"]
+    assert name == "only_a"
+    # fit_blend applies the chosen way on all users and reports every held-out score.
+    train, validation = _toy()
+    data = ValidationSet.build(train, validation, np.array(["i0", "i1", "i2", "i3"]), 4.0)
+    components = {"retrieval": np.array([[0, 3, 2, 1], [0, 1, 3, 2], [0, 0, 0, 1.0]]),
+                  "popularity": np.array([[0, 1, 0, 3.0], [0, 3, 0, 1], [0, 3, 2, 0]])}
+    blend = fit_blend(components, data, (1, 2), k=1, steps=4, min_users=1, rule="cross_fit")
+    report = blend.report["all"]
+    assert set(report["cross_fit_held_out"]) == {"per bucket", "pooled", "only_retrieval",
+                                                 "only_popularity"}
+    chosen = report["cross_fit"]
+    assert report["cross_fit_held_out"][chosen] == max(report["cross_fit_held_out"].values())
+    assert {blend.report[label]["source"] for label in blend.labels} == {f"cross-fit: {chosen}"}
+    weights, info = fit_pooled(components, data, k=1, steps=4, rule="cross_fit")
+    assert "per bucket" not in info["cross_fit_held_out"] and weights.sum() == 1.0

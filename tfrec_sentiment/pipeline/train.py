@@ -229,6 +229,10 @@ def recsys_stage(config: config_lib.RunConfig, split: Split, tables: FeatureTabl
     if recommender.blend is not None:  # score_mode "learned": weights fitted on validation
         text = ("Learned score weights by user-history bucket (fitted on validation; "
                 "objective: mean of NDCG@10 any / liked)\n\n" + recommender.blend.table() + "\n")
+        held_out = recommender.blend.report["all"].get("cross_fit_held_out")
+        if held_out:  # recsys.blend_rule "cross_fit": how each way of fitting did held out
+            text += ("\nCross-fit on validation users (held-out objective): " + ", ".join(
+                f"{name} {value:.4f}" for name, value in held_out.items()) + "\n")
         if recommender.new_user_blend is not None:
             text += ("\nNew users scored from their reviews (bucket = reviews given; fitted on "
                      "validation users given their first reviews; `recsys.blend`)\n\n"

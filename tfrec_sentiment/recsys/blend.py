@@ -60,6 +60,11 @@ paired standard error ("pooled (within 1 SE)"). This is the one-standard-error r
 of Hastie, Tibshirani & Friedman, The Elements of Statistical Learning (2nd ed.,
 section 7.10), with "simpler" read as "fewer signals" and "shared by all buckets".
 
+With `rule="cross_fit"` (opt-in) the way of fitting is itself chosen on held-out
+validation users: "per bucket" (the "best" rule), "pooled" (one point for all) or a
+single component, whichever scores best when fitted on one half of the users and
+scored on the other (`blend_cross_fit.py`); the chosen way is then fitted on all.
+
 This module fits; the weights and the in-graph blend are `blend_weights.py`, the
 validation users and the per-user objective `blend_validation.py` (all re-exported
 here).
@@ -81,6 +86,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from tfrec_sentiment.recsys.blend_cross_fit import cross_fit_procedure, procedure_points
 from tfrec_sentiment.recsys.blend_validation import (
     ValidationSet,
     candidate_columns,
@@ -113,7 +119,7 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
         k: the NDCG cut-off.
         steps: grid resolution (weights in multiples of 1 / steps).
         min_users: buckets with fewer validation users take the pooled weights.
-        rule: "best" (the best mean) or "one_se" (module doc).
+        rule: "best" (the best mean), "one_se" or "cross_fit" (module doc).
 
     Returns:
         `BlendWeights` with a per-bucket report.
@@ -134,8 +140,10 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
     corners = _corners(grid, names)
     signals = (grid > 0).sum(axis=1)  # the simpler point has fewer signals
 
+    inner = "best" if rule == "cross_fit" else rule  # cross_fit then picks a procedure
+
     def best(members: np.ndarray) -> tuple[int, np.ndarray]:
-        return choose_point(per_user[:, members], signals, rule), per_user[:, members].mean(1)
+        return choose_point(per_user[:, members], signals, inner), per_user[:, members].mean(1)
 
     pooled, pooled_means = best(np.ones(len(buckets), bool))
     for b, label in enumerate(blend.labels):
@@ -158,13 +166,34 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
             info["objective"] = float(own[point])
             info.update({key: float(own[p]) for key, p in corners.items()})
         blend.report[label] = info
+    if rule == "cross_fit":
+        _apply_cross_fit(blend, per_user, buckets, grid, names, min_users)
     chosen = [int(np.argmin(np.abs(grid - row).max(1))) for row in blend.weights]
     by_user = per_user[np.asarray(chosen)[buckets], np.arange(len(buckets))]
     blend.report["all"] = {"users": len(buckets), "weights": grid[pooled].tolist(),
                            "objective": float(pooled_means[pooled]),
                            "blended": float(by_user.mean()),
-                           **{key: float(pooled_means[p]) for key, p in corners.items()}}
+                           **{key: float(pooled_means[p]) for key, p in corners.items()},
+                           **blend.report.pop("cross_fit", {})}
     return blend
+
+
+def _apply_cross_fit(blend: BlendWeights, per_user: np.ndarray, buckets: np.ndarray,
+                     grid: np.ndarray, names: Sequence[str], min_users: int) -> None:
+    """Rule "cross_fit": each bucket's weights by the procedure the cross-fit chose
+    (`blend_cross_fit`), fitted on all the validation users; the held-out objectives
+    go to the report."""
+    count = len(blend.labels)
+    procedure, held_out = cross_fit_procedure(per_user, buckets, count, grid, names, min_users)
+    points = procedure_points(per_user, buckets, count, grid, names,
+                              min_users)[procedure](np.ones(len(buckets), bool))
+    for b, label in enumerate(blend.labels):
+        blend.weights[b] = grid[points[b]]
+        members = buckets == b
+        blend.report[label]["source"] = f"cross-fit: {procedure}"
+        if members.any():
+            blend.report[label]["objective"] = float(per_user[points[b], members].mean())
+    blend.report["cross_fit"] = {"cross_fit": procedure, "cross_fit_held_out": held_out}
 
 
 def fit_pooled(components: Mapping[str, np.ndarray], data: ValidationSet, *, k: int = 10,
@@ -186,11 +215,19 @@ def fit_pooled(components: Mapping[str, np.ndarray], data: ValidationSet, *, k: 
     if len(data.users) == 0:
         raise ValueError("fit_pooled: no validation users")
     grid, per_user = grid_objectives(components, data, k, steps)
-    point = choose_point(per_user, (grid > 0).sum(axis=1), rule)
-    means = per_user.mean(axis=1)
+    inner = "best" if rule == "cross_fit" else rule
+    point = choose_point(per_user, (grid > 0).sum(axis=1), inner)
+    means, extra = per_user.mean(axis=1), {}
+    if rule == "cross_fit":
+        one, names = np.zeros(per_user.shape[1], int), tuple(components)
+        procedure, held_out = cross_fit_procedure(per_user, one, 1, grid, names, 1,
+                                                  with_buckets=False)
+        point = int(procedure_points(per_user, one, 1, grid, names, 1, with_buckets=False)[
+            procedure](one == 0)[0])
+        extra = {"cross_fit": procedure, "cross_fit_held_out": held_out}
     return grid[point], {"users": len(data.users), "objective": float(means[point]),
                          **{key: float(means[p])
-                            for key, p in _corners(grid, tuple(components)).items()}}
+                            for key, p in _corners(grid, tuple(components)).items()}, **extra}
 
 
 def grid_objectives(components: Mapping[str, np.ndarray], data: ValidationSet, k: int,

@@ -29,7 +29,7 @@ VARIANTS: tuple[str, ...] = tuple(VARIANT_GROUPS)
 RATING_LOSSES = ("mse", "huber")
 RETRIEVAL_CANDIDATES = ("batch", "catalogue")
 SCORE_MODES = ("retrieval", "rating", "blend", "learned")
-BLEND_RULES = ("one_se", "best")  # recsys.blend.fit_blend
+BLEND_RULES = ("one_se", "best", "cross_fit")  # recsys.blend.fit_blend
 RETRIEVAL_SAMPLE_WEIGHTS = ("none", "rating")
 
 
@@ -149,6 +149,9 @@ class RecsysConfig:
             Instruments "one_se" tied "best" (README); on the update tests' tiny data
             it made warm-started candidates pick other weights than their parent and
             fail the guardrail, so it is opt-in until measured on a sparse data set.
+            "cross_fit": the way of fitting ("best" per bucket, one pooled
+            point, or a single component) chosen by two-way cross-fitting over the
+            validation users (`recsys.blend_cross_fit`); opt-in (README).
         blend_max_scores: a weight fit (known users, and new users) ranks at most
             this many validation scores per component: above it, the
             `blend_max_scores // I` validation users (at least `blend_min_users`)
