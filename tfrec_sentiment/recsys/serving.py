@@ -150,18 +150,6 @@ class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
                                                   name="new_user_blend_weights")
         self.blend_edges = tf.Variable(blend.edges, trainable=False, name="blend_edges")
 
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        """In a SavedModel: this module's variables and sub-objects, not its own
-        tf.functions as callable attributes. The export's signatures (traced with the
-        ones they call) are the SavedModel's interface; re-tracing the rest at save
-        time (`user_tower`, `catalogue`, `score_components`, ...) cost ~18% of an
-        export, and nothing calls them on a loaded model."""
-        children = super()._trackable_children(save_type, **kwargs)
-        if save_type != "savedmodel":
-            return children
-        return {name: child for name, child in children.items()
-                if not isinstance(child, tf.types.experimental.GenericFunction)}
-
     # --- inputs ------------------------------------------------------------------------
 
     def _side_inputs(self, side: str, ids: tf.Tensor) -> dict:
