@@ -35,7 +35,7 @@ def test_estimate_adds_the_parts_by_hand():
     assert estimate.parts["reviews"] == 2 * frames
     assert estimate.parts["text embeddings"] == 2 * 4 * (40 + 10) * 32
     assert estimate.parts["training examples"] == 40 * (2 * 4 * (3 * 32 + 64 + 3 * 20)
-                                                        + 10 * 1024)
+                                                        + 4 * 1024)
     # Exact (5 items): float32 profiles of width I, twice; 16 bytes per co-reviewed pair,
     # at most sum over users of (distinct items)^2: each of the 8 users has 5 rows over
     # 5 items, i % 8 and i % 5 -> 5 distinct items each, 8 * 25 pairs, capped at I^2 = 25.

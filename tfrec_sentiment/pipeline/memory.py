@@ -24,11 +24,12 @@ which reports each stage's measured peak beside the estimate):
   feature stage's working copy);
 - text embeddings: (N + held-out rows) x D, twice (scores, cache);
 - training examples: N x (3 D + 64 + 3 L) values, twice (the examples and the
-  tf.data tensors they become, `recsys.data.make_dataset`), plus 10 KiB per row that
-  the recommender stage holds beyond them (read off the measured peak of 150k
-  synthetic reviews, 95,735 training rows, with the scoring calls bounded by
+  tf.data tensors they become, `recsys.data.make_dataset`), plus 4 KiB per row that
+  the recommender stage holds beyond them (read off `bench/scale.py --growth` at 300k
+  synthetic reviews, 193,153 training rows: the run peaked at 2.80 GiB through the
+  recommender stage, 3.19 GiB estimated, with the scoring calls bounded by
   `recsys.scoring.MAX_PAIRS_PER_CALL`; before that bound, 256 users x the whole
-  catalogue per call made this look like 16 KiB per row and more at 300k);
+  catalogue per call made this look like 16 KiB per row, and the run peaked at 10.1 GiB);
 - item similarity: width x (N + U) profiles (training rows and served users), twice,
   width = I exact or r projected; the sparse co-review and similarity matrices, 16
   bytes per co-reviewed pair (a float32 value and an int32 column each), bounded by
@@ -74,7 +75,7 @@ _FLOAT = 4
 _EXAMPLE_COPIES = 2
 _SIMILARITY_COPIES = 2
 _PAIR = 16  # bytes per co-reviewed pair: the co-reviews and the similarity, value + column
-_ROW_OVERHEAD = 10 * 1024  # bytes per training row in the recommender stage (module doc)
+_ROW_OVERHEAD = 4 * 1024  # bytes per training row in the recommender stage (module doc)
 # The aspects stage (module doc): spaCy's pipeline, and per parsed review its candidates,
 # mentions and scored contexts.
 SPACY_BYTES = int(0.5 * GIB)
