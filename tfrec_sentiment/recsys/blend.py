@@ -86,7 +86,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from tfrec_sentiment.recsys.blend_cross_fit import cross_fit_procedure, procedure_points
+from tfrec_sentiment.recsys.blend_cross_fit import cross_fit_procedure
 from tfrec_sentiment.recsys.blend_validation import (
     ValidationSet,
     candidate_columns,
@@ -167,7 +167,8 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
             info.update({key: float(own[p]) for key, p in corners.items()})
         blend.report[label] = info
     if rule == "cross_fit":
-        _apply_cross_fit(blend, per_user, buckets, grid, names, min_users)
+        _apply_cross_fit(blend, per_user, buckets, grid, names, min_users,
+                         {"pooled": pooled, **corners})
     chosen = [int(np.argmin(np.abs(grid - row).max(1))) for row in blend.weights]
     by_user = per_user[np.asarray(chosen)[buckets], np.arange(len(buckets))]
     blend.report["all"] = {"users": len(buckets), "weights": grid[pooled].tolist(),
@@ -179,20 +180,23 @@ def fit_blend(components: Mapping[str, np.ndarray], data: ValidationSet,
 
 
 def _apply_cross_fit(blend: BlendWeights, per_user: np.ndarray, buckets: np.ndarray,
-                     grid: np.ndarray, names: Sequence[str], min_users: int) -> None:
-    """Rule "cross_fit": each bucket's weights by the procedure the cross-fit chose
-    (`blend_cross_fit`), fitted on all the validation users; the held-out objectives
-    go to the report."""
-    count = len(blend.labels)
-    procedure, held_out = cross_fit_procedure(per_user, buckets, count, grid, names, min_users)
-    points = procedure_points(per_user, buckets, count, grid, names,
-                              min_users)[procedure](np.ones(len(buckets), bool))
+                     grid: np.ndarray, names: Sequence[str], min_users: int,
+                     points: Mapping[str, int]) -> None:
+    """Rule "cross_fit": the procedure the cross-fit chose (`blend_cross_fit`), as
+    fitted on all the validation users: "per bucket" is the weights `fit_blend` has
+    just set by the "best" rule, the others one grid point for every bucket (`points`:
+    "pooled" and the "only_<c>" corners); the held-out objectives go to the report."""
+    procedure, held_out = cross_fit_procedure(per_user, buckets, len(blend.labels), grid,
+                                              names, min_users)
     for b, label in enumerate(blend.labels):
-        blend.weights[b] = grid[points[b]]
-        members = buckets == b
         blend.report[label]["source"] = f"cross-fit: {procedure}"
+        if procedure == "per bucket":  # weights and objectives as the loop set them
+            continue
+        blend.weights[b] = grid[points[procedure]]
+        members = buckets == b
         if members.any():
-            blend.report[label]["objective"] = float(per_user[points[b], members].mean())
+            blend.report[label]["objective"] = float(per_user[points[procedure],
+                                                              members].mean())
     blend.report["cross_fit"] = {"cross_fit": procedure, "cross_fit_held_out": held_out}
 
 
@@ -218,16 +222,15 @@ def fit_pooled(components: Mapping[str, np.ndarray], data: ValidationSet, *, k: 
     inner = "best" if rule == "cross_fit" else rule
     point = choose_point(per_user, (grid > 0).sum(axis=1), inner)
     means, extra = per_user.mean(axis=1), {}
-    if rule == "cross_fit":
-        one, names = np.zeros(per_user.shape[1], int), tuple(components)
-        procedure, held_out = cross_fit_procedure(per_user, one, 1, grid, names, 1,
+    corners = _corners(grid, tuple(components))
+    if rule == "cross_fit":  # "pooled" is `point`; a single component is its corner
+        procedure, held_out = cross_fit_procedure(per_user, np.zeros(per_user.shape[1], int),
+                                                  1, grid, tuple(components), 1,
                                                   with_buckets=False)
-        point = int(procedure_points(per_user, one, 1, grid, names, 1, with_buckets=False)[
-            procedure](one == 0)[0])
+        point = corners.get(procedure, point)
         extra = {"cross_fit": procedure, "cross_fit_held_out": held_out}
     return grid[point], {"users": len(data.users), "objective": float(means[point]),
-                         **{key: float(means[p])
-                            for key, p in _corners(grid, tuple(components)).items()}, **extra}
+                         **{key: float(means[p]) for key, p in corners.items()}, **extra}
 
 
 def grid_objectives(components: Mapping[str, np.ndarray], data: ValidationSet, k: int,
