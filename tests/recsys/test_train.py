@@ -10,6 +10,7 @@ from tests.features.synthetic import leave_last_out, synthetic_reviews
 from tests.recsys.trained_fixture import rmse, synthetic_split, tiny_config, trained_full
 from tfrec_sentiment.evaluation.evaluate import evaluate_split
 from tfrec_sentiment.features.tables import build_feature_tables
+from tfrec_sentiment.recsys import callbacks, scoring
 from tfrec_sentiment.recsys.train import EpochHistoryBackup, RankingMonitor, train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 
@@ -46,6 +47,25 @@ def test_ranking_monitor_measures_what_the_evaluation_measures(score_mode, max_e
     logs = {}
     monitor.on_epoch_end(0, logs)
     assert logs == {"val_ndcg_at_10": pytest.approx(expected, abs=1e-6)}
+
+
+def test_ranking_monitor_bounds_the_pairs_the_rating_head_scores(monkeypatch):
+    data, trained = synthetic_split(), trained_full()
+    config = dataclasses.replace(trained.config, score_mode="blend")
+    monkeypatch.setattr(scoring, "MAX_PAIRS_PER_CALL", 3 * len(data.tables.ids["item"]))
+    users, real = [], callbacks.score_matrix
+
+    def counted(model, user, item, *args):
+        users.append(int(user["bias"].shape[0]))
+        return real(model, user, item, *args)
+
+    monkeypatch.setattr(callbacks, "score_matrix", counted)
+    monitor = RankingMonitor(data.tables, config, data.split.validation, k=10)
+    monitor.set_model(trained.model)
+    expected = evaluate_split(TrainedRecommender(trained.model, data.tables, config),
+                              data.split, on="validation").metrics["ndcg@10"]
+    assert monitor.ndcg() == pytest.approx(expected, abs=1e-6)
+    assert max(users) == 3 and len(users) > 1  # 3 users x the catalogue per call
 
 
 def test_ranking_monitor_with_validation_users_unknown_to_training():

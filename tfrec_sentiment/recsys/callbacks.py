@@ -36,7 +36,7 @@ from tfrec_sentiment.features.tables import FeatureTables
 from tfrec_sentiment.io import atomic_write
 from tfrec_sentiment.recsys.config import RecsysConfig
 from tfrec_sentiment.recsys.data import catalogue_inputs, select_inputs
-from tfrec_sentiment.recsys.scoring import score_matrix
+from tfrec_sentiment.recsys.scoring import score_matrix, users_per_call
 
 # Monitors named "val_ndcg_at_<k>" are computed by `RankingMonitor`.
 RANKING_MONITOR_PREFIX = "val_ndcg_at_"
@@ -68,7 +68,8 @@ class RankingMonitor(tf.keras.callbacks.Callback):
     too, which the evaluation never does.)
 
     Memory is bounded as in `evaluation.evaluate`: users are ranked `max_elements // I`
-    at a time, and the relevant and excluded items are kept as sorted (user, item)
+    at a time (fewer where the score mode runs the rating head on every pair:
+    `scoring.users_per_call`), and the relevant and excluded items are kept as sorted (user, item)
     pairs, never as dense [users, items] masks.
 
     Args:
@@ -120,6 +121,8 @@ class RankingMonitor(tf.keras.callbacks.Callback):
         item = model.item_tower(self.item_inputs, training=False)
         n_items = int(item["bias"].shape[0])
         batch = max(1, self.max_elements // n_items)
+        if self.config.score_mode in ("rating", "blend"):  # the rating head on every pair
+            batch = users_per_call(n_items, batch)
         ndcg = []
         for begin in range(0, self.num_users, batch):
             end = min(begin + batch, self.num_users)
