@@ -16,7 +16,12 @@ one evaluation seed: the ablation reuses the recommender stage's model).
 It prints, per stage, the wall seconds and the peak resident memory in MiB (sampled
 every 0.1 s by `pipeline.stages.StageTimer`), and the ratio of each to the previous
 size, divided by the growth of the data (1.00 = linear); a stage the run skipped (the
-smoke preset switches the cold-start and comment-only protocols off) says so. A size
+smoke preset switches the cold-start and comment-only protocols off) says so. A second
+table gives the same in CPU seconds (the cost on a shared machine), and a line puts
+the evaluation without the ablation's recommender trainings beside the recommender
+stage it evaluates. The evaluation ranks at most `evaluation.max_users` test users and
+the training monitor `recsys.monitor_max_users` validation users (10,000 each), so
+neither grows as users x items. A size
 whose process grows past `--max-rss-gb` (GiB) is stopped there and reported with the
 stage it reached, so the bench never meets the kernel's OOM killer.
 
@@ -294,7 +299,8 @@ def growth_child(args: argparse.Namespace) -> None:
         timer = timers[0] if timers else stages.StageTimer()
         args.growth_out.write_text(json.dumps({
             "reviews_asked": reviews, "status": status, "stage": current["stage"],
-            "seconds": timer.seconds, "peak_rss_mib": timer.peak_rss_mib,
+            "seconds": timer.seconds, "cpu_seconds": timer.cpu_seconds,
+            "peak_rss_mib": timer.peak_rss_mib,
             "skipped": timer.skipped, "max_rss_mib": stages.rss_bytes() / 2**20}))
 
     limit = args.max_rss_gb * 2**30
@@ -315,6 +321,9 @@ def growth_child(args: argparse.Namespace) -> None:
     payload["reviews"] = int(len(run.split.train) + len(run.split.validation)
                              + len(run.split.test))
     payload["estimate"] = json.loads((run_dir / "memory.json").read_text())
+    variants = json.loads((run_dir / "evaluation" / "metrics.json").read_text())["variants"]
+    payload["ablation_training_seconds"] = sum(  # the recommender variants' trainings
+        sum(v.get("train_seconds", [])) for v in variants.values() if not v["deterministic"])
     args.growth_out.write_text(json.dumps(payload))
 
 
@@ -346,6 +355,10 @@ def bench_growth(args: argparse.Namespace) -> None:
             if result["status"] != "done":
                 break
     print(growth_table(results))
+    if all("cpu_seconds" in r for r in results):
+        print("\nThe same in CPU seconds (user + system of the run's process; on a shared "
+              "machine the wall time grows with the other load, the CPU time much less):\n")
+        print(growth_table(results, clock="cpu_seconds"))
     if args.minilm_sample:
         rate = minilm_scoring_rate(args.minilm_sample)
         sizes = sorted({r.get("reviews", r["reviews_asked"]) for r in results} | {1_000_000})
@@ -378,23 +391,26 @@ def _max_rss_mib(result: dict) -> float:
     return result.get("max_rss_mib", result.get("max_rss_mb", 0.0))
 
 
-def _stage_cell(result: dict, stage: str) -> tuple[float, float] | None:
-    """(seconds, peak MiB) of one stage of one size; "total": the sum and the maximum.
+def _stage_cell(result: dict, stage: str, clock: str = "seconds"
+                ) -> tuple[float, float] | None:
+    """(seconds by `clock`, peak MiB) of one stage of one size; "total": the sum and the
+    maximum.
 
     Peaks are read with `stages.stage_peaks`, so results written before the MiB
     rename (`peak_rss_mb`, the same values) still read.
     """
     peaks = stage_peaks(result)
     if stage == "total":
-        return sum(result["seconds"].values()), max(peaks.values(), default=0.0)
-    if stage not in result["seconds"]:
+        return sum(result[clock].values()), max(peaks.values(), default=0.0)
+    if stage not in result[clock]:
         return None
-    return result["seconds"][stage], peaks[stage]
+    return result[clock][stage], peaks[stage]
 
 
-def growth_table(results: list[dict]) -> str:
+def growth_table(results: list[dict], clock: str = "seconds") -> str:
     """Markdown: per stage and size, seconds / peak MiB, and growth relative to linear;
-    a stage a size skipped reads "skipped", one it did not reach "—"."""
+    a stage a size skipped reads "skipped", one it did not reach "—". `clock`:
+    "seconds" (wall) or "cpu_seconds"."""
     stage_names = list(dict.fromkeys(s for r in results for s, _ in stage_rows(r)))
     header = ["stage"]
     for i, r in enumerate(results):
@@ -406,13 +422,13 @@ def growth_table(results: list[dict]) -> str:
     for stage in [*stage_names, "total"]:
         row = [stage]
         for i, r in enumerate(results):
-            now = _stage_cell(r, stage)
+            now = _stage_cell(r, stage, clock)
             if now is None:
                 row.append("skipped" if stage in r.get("skipped", {}) else "—")
             else:
                 row.append(f"{now[0]:.1f} / {now[1]:.0f}")
             if i:
-                before = _stage_cell(results[i - 1], stage)
+                before = _stage_cell(results[i - 1], stage, clock)
                 data = (r.get("reviews", r["reviews_asked"])
                         / results[i - 1].get("reviews", results[i - 1]["reviews_asked"]))
                 if now is None or before is None or before[0] < 0.05:  # 0 s: no ratio
@@ -421,6 +437,15 @@ def growth_table(results: list[dict]) -> str:
                     row.append(f"{now[0] / before[0] / data:.2f} / "
                                f"{now[1] / before[1] / data:.2f}")
         lines.append("| " + " | ".join(row) + " |")
+    evaluated = [r for r in results if "ablation_training_seconds" in r
+                 and "evaluation" in r["seconds"] and "recsys" in r["seconds"]]
+    if evaluated:
+        cells = [f"{r['reviews']:,} reviews "
+                 f"{r['seconds']['evaluation'] - r['ablation_training_seconds']:.1f} s vs "
+                 f"{r['seconds']['recsys']:.1f} s" for r in evaluated]
+        lines.append("\nEvaluation without training the ablation's recommender variants "
+                     "(baselines, ranking, bootstrap) against the recommender stage it "
+                     "evaluates: " + ", ".join(cells) + ".")
     for r in results:
         if "estimate" in r:
             lines.append(f"\n{r['reviews']:,} reviews: peak estimated before the costly "

@@ -35,6 +35,20 @@ def test_hash_share_is_deterministic_and_close_to_the_share():
     assert abs(np.mean(shares < 0.5) - 0.5) < 0.012
 
 
+def test_user_sample_mask_keeps_the_users_first_by_hash_whole():
+    ids = np.array([f"user{n % 50}" for n in range(200)])  # 50 users, 4 rows each
+    mask = splits.user_sample_mask(ids, 10)
+    kept = np.unique(ids[mask])
+    order = np.argsort(splits.user_hash_share(np.unique(ids)))
+    assert set(kept) == set(np.unique(ids)[order[:10]])
+    assert mask.sum() == 40  # every row of a kept user
+    shuffled = np.random.default_rng(0).permutation(len(ids))
+    assert np.array_equal(splits.user_sample_mask(ids[shuffled], 10), mask[shuffled])
+    assert splits.user_sample_mask(ids, 50).all() and splits.user_sample_mask(ids, None).all()
+    with pytest.raises(ValueError, match="max_users"):
+        splits.user_sample_mask(ids, 0)
+
+
 def _frame() -> pd.DataFrame:
     return generate_demo(seed=0, users=300, items=40)
 

@@ -196,6 +196,11 @@ def test_item_knn_finds_co_reviewed_items_and_chooses_its_settings_on_validation
     model = ItemKNN(shrinkage_grid=(1.0,), popularity_grid=(0.0, 10.0)).fit(
         split.train, split.validation)
     assert model.popularity_weight_ == 0.0  # the popularity-only ranking loses
+    refit = ItemKNN(shrinkage=1.0, popularity_weight=10.0, bias_reg=1.0).fit(split.train)
+    items = model.items_.index.to_numpy()
+    np.testing.assert_allclose(  # the grid's cheap re-weighting = a fit with that weight
+        model.with_popularity_weight(10.0).score_items(_ids("u0", "u1"), items),
+        refit.score_items(_ids("u0", "u1"), items), rtol=1e-6)
     assert model.validation_ndcg_[(1.0, 0.0)] > model.validation_ndcg_[(1.0, 10.0)]
     user = split.test["user_id"].iloc[0]
     group = int(user[1:]) % 2

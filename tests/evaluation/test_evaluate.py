@@ -11,7 +11,7 @@ import pytest
 
 from tests.evaluation.synthetic import TableModel, synthetic_ratings
 from tfrec_sentiment.config_checks import ConfigError
-from tfrec_sentiment.data.splits import leave_last_out
+from tfrec_sentiment.data.splits import leave_last_out, user_sample_mask
 from tfrec_sentiment.evaluation.baselines import MatrixFactorization, UserItemBias
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
@@ -106,6 +106,21 @@ def test_batching_does_not_change_results():
     batched = evaluate_split(model, split, k=5, max_elements=30 * 3 + 1)  # 3 users a batch
     assert whole.metrics == pytest.approx(batched.metrics)
     np.testing.assert_allclose(whole.per_user.ndcg, batched.per_user.ndcg)
+
+
+def test_a_user_cap_evaluates_the_same_as_the_sampled_users_alone():
+    data = synthetic_ratings(users=50, items=30, per_user=8, factors=2, seed=2)
+    split = leave_last_out(data.frame)
+    model = MatrixFactorization(factors=2, reg=1.0, seed=0).fit(split.train)
+    capped = evaluate_split(model, split, k=5, config=EvalConfig(max_users=12))
+    chosen = user_sample_mask(split.test["user_id"].to_numpy(), 12)
+    alone = evaluate_split(model, SimpleNamespace(train=split.train, validation=split.validation,
+                                                  test=split.test[chosen]), k=5)
+    assert capped.counts["users"] == 12 and capped.counts["users_before_sample"] == 50
+    assert capped.metrics == pytest.approx(alone.metrics, nan_ok=True)
+    np.testing.assert_array_equal(capped.per_user.user_ids, alone.per_user.user_ids)
+    whole = evaluate_split(model, split, k=5, config=EvalConfig(max_users=None))
+    assert whole.counts["users"] == whole.counts["users_before_sample"] == 50
 
 
 def test_per_user_parts_reproduce_the_summary():

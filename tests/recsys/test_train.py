@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tests.features.synthetic import leave_last_out, synthetic_reviews
 from tests.recsys.trained_fixture import rmse, synthetic_split, tiny_config, trained_full
+from tfrec_sentiment.data.splits import user_sample_mask
 from tfrec_sentiment.evaluation.evaluate import evaluate_split
 from tfrec_sentiment.features.tables import build_feature_tables
 from tfrec_sentiment.recsys import callbacks, scoring
@@ -66,6 +67,17 @@ def test_ranking_monitor_bounds_the_pairs_the_rating_head_scores(monkeypatch):
                               data.split, on="validation").metrics["ndcg@10"]
     assert monitor.ndcg() == pytest.approx(expected, abs=1e-6)
     assert max(users) == 3 and len(users) > 1  # 3 users x the catalogue per call
+
+
+def test_ranking_monitor_ranks_a_fixed_sample_of_users():
+    data, trained = synthetic_split(), trained_full()
+    validation = data.split.validation
+    monitor = RankingMonitor(data.tables, trained.config, validation, k=10, max_users=7)
+    monitor.set_model(trained.model)
+    chosen = validation[user_sample_mask(validation["user_id"].to_numpy(), 7)]
+    split = type(data.split)(train=data.split.train, validation=chosen, test=data.split.test)
+    expected = evaluate_split(trained, split, on="validation").metrics["ndcg@10"]
+    assert monitor.num_users == 7 and monitor.ndcg() == pytest.approx(expected, abs=1e-6)
 
 
 def test_ranking_monitor_with_validation_users_unknown_to_training():

@@ -109,3 +109,38 @@ def cold_user_mask(frame: pd.DataFrame, share: float) -> np.ndarray:
     if share == 0.0 or len(frame) == 0:
         return np.zeros(len(frame), bool)
     return user_hash_share(frame["user_id"].to_numpy()) < share
+
+
+def user_sample_mask(user_ids: np.ndarray | pd.Series, max_users: int | None) -> np.ndarray:
+    """The rows of at most `max_users` distinct users: those first by `user_hash_share`.
+
+    A fixed sample for work that ranks every user against the whole catalogue (the
+    evaluation's test users, the training monitor's and the blend fit's validation
+    users): its cost is users x items, so with both growing with the data it grows as
+    the square; a fixed number of users makes it linear. The choice depends on the ids
+    alone, so every model of a run, and a rerun, ranks the same users.
+
+    Args:
+        user_ids: str [N], one per row (a user may repeat).
+        max_users: the cap; None keeps every row.
+
+    Returns:
+        bool [N]; every row of a kept user is True.
+
+    Raises:
+        ValueError: `max_users` < 1.
+
+    Example:
+        >>> user_sample_mask(np.array(["u1", "u2", "u1"]), 5).tolist()
+        [True, True, True]
+        >>> int(user_sample_mask(np.array(["a", "b", "c", "a"]), 2).sum()) in (2, 3)
+        True
+    """
+    if max_users is not None and max_users < 1:
+        raise ValueError(f"max_users must be >= 1 or None, got {max_users}")
+    unique, inverse = np.unique(np.asarray(user_ids, str), return_inverse=True)
+    if max_users is None or len(unique) <= max_users:
+        return np.ones(len(inverse), bool)
+    keep = np.zeros(len(unique), bool)
+    keep[np.argsort(user_hash_share(unique), kind="stable")[:max_users]] = True
+    return keep[inverse.reshape(-1)]

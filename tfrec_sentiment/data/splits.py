@@ -51,6 +51,7 @@ from tfrec_sentiment.data.split_keys import (
     leak_units,
     tie_break_keys,
     user_hash_share,
+    user_sample_mask,
 )
 from tfrec_sentiment.io import read_table, write_table
 
@@ -59,7 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ALL_PARTS", "COLD", "COLD_USER_SALT", "PARTS", "SPLIT_METHODS", "Split",
            "cold_user_mask", "cutoff_times", "leak_units", "leaked_pairs", "leave_last_out",
-           "split_reviews", "tie_break_keys", "time_cutoff", "user_hash_share"]
+           "split_reviews", "tie_break_keys", "time_cutoff", "user_hash_share",
+           "user_sample_mask"]
 
 PARTS = ("train", "validation", "test")  # the time split's parts (what models learn from)
 COLD = "cold"  # the held-out cold-start users' rows

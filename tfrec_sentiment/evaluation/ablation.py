@@ -96,6 +96,7 @@ class VariantResult:
     seeds: list[int]
     runs: list[EvalResult]
     seconds: list[float]  # train + evaluate, per seed
+    train_seconds: list[float] = dataclasses.field(default_factory=list)  # train, per seed
 
     @property
     def per_user(self) -> UserMetrics:
@@ -168,6 +169,7 @@ class AblationResult:
                 "mean": {m: s.mean for m, s in summary.items()},
                 "ci": {m: [s.low, s.high] for m, s in summary.items()},
                 "seconds": result.seconds,
+                "train_seconds": result.train_seconds,
                 "slices": {
                     part: {"per_seed": [run.slice_metrics[part] for run in result.runs],
                            "mean": {m: s.mean for m, s in values.items()},
@@ -254,6 +256,7 @@ def run_ablation(variants: Mapping[str, Variant | Trainer], split: SplitLike,
                                                         [], [], []))
         start = time.perf_counter()
         model = recipes[name].train(seed)
+        result.train_seconds.append(time.perf_counter() - start)
         result.runs.append(evaluate_split(model, split, k=config.k, catalogue=catalogue,
                                           drop_unknown_items=config.drop_unknown_items,
                                           max_elements=config.max_elements, config=config))

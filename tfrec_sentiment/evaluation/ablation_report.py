@@ -102,8 +102,13 @@ def ablation_markdown(result: AblationResult) -> str:
              f"- Disliked@{k} (lower is better): share of all {counts['users']:,} test users "
              f"whose top {k} holds a held-out item they rated <= "
              f"{config.disliked_max_rating:g}; Cond. Disliked@{k}: the same among the "
-             f"{counts['disliked_users']:,} users who have such an item.",
-             "", f"## All test users ({counts['users']:,})", ""]
+             f"{counts['disliked_users']:,} users who have such an item."]
+    before = counts.get("users_before_sample", counts["users"])
+    if before > counts["users"]:
+        lines.append(f"- Sampled: {counts['users']:,} of the {before:,} test users, the "
+                     "same for every model (first by a fixed hash of the id; "
+                     f"evaluation.max_users = {config.max_users:,}).")
+    lines += ["", f"## All test users ({counts['users']:,})", ""]
     header = ["model", "seeds", *(metric_column(m) for m in metrics), "seconds"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, variant in result.variants.items():

@@ -33,6 +33,11 @@ class EvalConfig:
     bootstrap_seed: int = dataclasses.field(default=0, metadata={"min": 0})
     # Test rows whose item the training data lacks cannot be ranked: drop (and count) them.
     drop_unknown_items: bool = True
+    # At most this many test users are ranked, the same ones for every model (first by
+    # a fixed hash of the id, `data.splits.user_sample_mask`); none = all. Ranking costs
+    # users x items, so without a cap the evaluation grows as the square of the data;
+    # 10,000 keeps every test user of the packaged real data sets.
+    max_users: int | None = dataclasses.field(default=10_000, metadata={"min": 1})
     # scores held in memory at once while ranking the catalogue
     max_elements: int = dataclasses.field(default=1 << 22, metadata={"min": 1})
     # the matrix-factorisation baseline's latent dimension

@@ -69,7 +69,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tfrec_sentiment.data.split_keys import user_sample_mask
 from tfrec_sentiment.evaluation.config import EvalConfig
+from tfrec_sentiment.evaluation.held_out import evaluated_counts, held_out_rows
 from tfrec_sentiment.evaluation.metrics import (
     DEFAULT_MAX_ELEMENTS,
     EXCLUDED,
@@ -106,8 +108,9 @@ def evaluate_split(model: Recommender, split: SplitLike, *, on: str = "test", k:
         split: train / validation / test frames (`tfrec_sentiment.data.splits.Split`).
         on: "test" or "validation".
         k, catalogue, drop_unknown_items, max_elements: as in `evaluate`.
-        config: when given, its thresholds and slice settings (`liked_min_rating`,
-            `disliked_max_rating`, `history_bounds`, `few_reviews_max`).
+        config: when given, its thresholds, slice settings and user cap
+            (`liked_min_rating`, `disliked_max_rating`, `history_bounds`,
+            `few_reviews_max`, `max_users`).
 
     Example:
         >>> evaluate_split(model, split).metrics["ndcg@10"]  # doctest: +SKIP
@@ -122,7 +125,7 @@ def evaluate_split(model: Recommender, split: SplitLike, *, on: str = "test", k:
                     liked_min_rating=config.liked_min_rating,
                     disliked_max_rating=config.disliked_max_rating,
                     history_bounds=config.history_bounds,
-                    few_reviews_max=config.few_reviews_max)
+                    few_reviews_max=config.few_reviews_max, max_users=config.max_users)
 
 
 def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
@@ -133,7 +136,7 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
              disliked_max_rating: float = EvalConfig.disliked_max_rating,
              history_bounds: Sequence[int] = EvalConfig.history_bounds,
              few_reviews_max: int = EvalConfig.few_reviews_max,
-             ratings: bool = True) -> EvalResult:
+             ratings: bool = True, max_users: int | None = None) -> EvalResult:
     """Rating and full-catalogue top-K metrics of `model` on `test`, overall and by slice.
 
     Args:
@@ -153,16 +156,23 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
         few_reviews_max: the item slice holds items with at most this many training rows.
         ratings: False skips `predict_rating` (RMSE / MAE become NaN), for callers that
             only rank (e.g. a hyper-parameter search on NDCG).
+        max_users: evaluate at most this many test users, the same ones for every model
+            (`data.splits.user_sample_mask`: first by a fixed hash of the id): ranking
+            costs users x items, so without a cap it grows as the square of the data.
+            None = every user.
 
     Returns:
-        `EvalResult`; `counts` has test_rows, dropped_unknown_item, users, topk_users,
-        liked_users, disliked_users, catalogue, relevant_outside_catalogue.
+        `EvalResult`; `counts` has test_rows, dropped_unknown_item, users (evaluated),
+        users_before_sample, topk_users, liked_users, disliked_users, catalogue,
+        relevant_outside_catalogue.
     """
     if liked_min_rating <= disliked_max_rating:
         raise ValueError(f"liked_min_rating ({liked_min_rating}) must be above "
                          f"disliked_max_rating ({disliked_max_rating})")
-    items, in_catalogue, keep = _held_out(train, test, catalogue, drop_unknown_items)
-    test_items = test["item_id"].to_numpy(str)
+    items, in_catalogue, keep = held_out_rows(train, test, catalogue, drop_unknown_items)
+    test_items, test_users = test["item_id"].to_numpy(str), test["user_id"].to_numpy(str)
+    users_before_sample = len(np.unique(test_users[keep]))
+    keep[keep] = user_sample_mask(test_users[keep], max_users)
     rows = test[keep]
     if len(rows) == 0:
         raise ValueError("no test rows left to evaluate (is every test item unknown?)")
@@ -214,53 +224,13 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
         "test_rows": int(len(rows)),
         "dropped_unknown_item": int((~in_catalogue).sum()) if drop_unknown_items else 0,
         "users": len(users),
+        "users_before_sample": users_before_sample,
         "topk_users": counts["topk_users"],
         "liked_users": counts["liked_users"],
         "disliked_users": counts["disliked_users"],
         "catalogue": len(items),
         "relevant_outside_catalogue": int((fresh.item >= len(items)).sum()),
     })
-
-
-def evaluated_counts(train: pd.DataFrame, test: pd.DataFrame, *,
-                     catalogue: np.ndarray | None = None,
-                     drop_unknown_items: bool = True) -> dict[str, int]:
-    """The rows and users `evaluate` would evaluate, without a model (cheap).
-
-    The same selection as `evaluate` (same arguments): the test rows whose item is in
-    the catalogue (all rows with `drop_unknown_items` False), and their distinct users.
-
-    Returns:
-        {"test_rows", "dropped_unknown_item", "users", "catalogue"}, as the same keys
-        of `EvalResult.counts`.
-
-    Raises:
-        ValueError: the catalogue is empty or holds an id twice.
-
-    Example:
-
-    >>> train = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["a", "b"]})
-    >>> test = pd.DataFrame({"user_id": ["u", "v", "v"], "item_id": ["b", "c", "d"]})
-    >>> evaluated_counts(train, test)  # "v" reviewed only items outside the catalogue
-    {'test_rows': 1, 'dropped_unknown_item': 2, 'users': 1, 'catalogue': 2}
-    """
-    items, in_catalogue, keep = _held_out(train, test, catalogue, drop_unknown_items)
-    return {"test_rows": int(keep.sum()),
-            "dropped_unknown_item": int((~in_catalogue).sum()) if drop_unknown_items else 0,
-            "users": len(np.unique(test["user_id"].to_numpy(str)[keep])),
-            "catalogue": len(items)}
-
-
-def _held_out(train: pd.DataFrame, test: pd.DataFrame, catalogue: np.ndarray | None,
-              drop_unknown_items: bool) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    """(catalogue str [I], test item in catalogue bool [N], test row evaluated bool [N])."""
-    items = pd.Index(np.unique(train["item_id"].to_numpy(str)) if catalogue is None
-                     else np.asarray(catalogue, str))
-    if not items.is_unique or len(items) == 0:
-        raise ValueError("the catalogue must hold unique item ids and not be empty")
-    in_catalogue = items.get_indexer(test["item_id"].to_numpy(str)) >= 0
-    keep = in_catalogue if drop_unknown_items else np.ones(len(test), bool)
-    return items, in_catalogue, keep
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from tfrec_sentiment.data.splits import user_hash_share
+from tfrec_sentiment.data.splits import user_sample_mask
 from tfrec_sentiment.evaluation.metrics import EXCLUDED, Ranking
 
 
@@ -83,7 +83,8 @@ class ValidationSet:
                              liked_pairs=rows(self.liked_pairs))
 
     def sample(self, max_users: int) -> ValidationSet:
-        """At most `max_users` users: those first by `data.splits.user_hash_share`.
+        """At most `max_users` users: those first by `data.splits.user_hash_share`
+        (`user_sample_mask`).
 
         The choice depends on the user ids alone (not on their order, the run or the
         machine), so a refit picks the same users; with no more users than
@@ -91,9 +92,7 @@ class ValidationSet:
         """
         if len(self.users) <= max_users:
             return self
-        order = np.argsort(user_hash_share(self.users), kind="stable")
-        keep = np.zeros(len(self.users), bool)
-        keep[order[:max_users]] = True
+        keep = user_sample_mask(self.users, max_users)
         return self.subset(keep)
 
 

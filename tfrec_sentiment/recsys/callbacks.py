@@ -26,6 +26,7 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfrec_sentiment.data.splits import user_sample_mask
 from tfrec_sentiment.evaluation.metrics import (
     DEFAULT_MAX_ELEMENTS,
     EXCLUDED,
@@ -79,19 +80,27 @@ class RankingMonitor(tf.keras.callbacks.Callback):
             catalogue are dropped.
         k: the cut-off.
         max_elements: scores held in memory at once.
+        max_users: rank at most this many validation users, the same ones every epoch
+            (`data.splits.user_sample_mask`), so the monitor's cost grows with the
+            catalogue only; None = all.
     """
 
     def __init__(self, tables: FeatureTables, config: RecsysConfig, validation: pd.DataFrame,
-                 k: int = 10, max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
+                 k: int = 10, max_elements: int = DEFAULT_MAX_ELEMENTS,
+                 max_users: int | None = None) -> None:
         super().__init__()
         self.config = config
         self.k = int(k)
         self.max_elements = int(max_elements)
+        self.max_users = max_users
         self.key = f"{RANKING_MONITOR_PREFIX}{self.k}"
         n_items = len(tables.ids["item"])
         item = tables.index_of("item", validation["item_id"].to_numpy())
-        users, position = np.unique(np.asarray(validation["user_id"], str)[item >= 0],
-                                    return_inverse=True)
+        user_ids = np.asarray(validation["user_id"], str)
+        inside = item >= 0
+        inside[inside] = user_sample_mask(user_ids[inside], max_users)
+        item = np.where(inside, item, -1)
+        users, position = np.unique(user_ids[inside], return_inverse=True)
         frame = pd.DataFrame({"user_id": users, "item_id": tables.ids["item"][0]})
         inputs = select_inputs(tables.lookup_examples(frame, sides=("user",)), config)
         self.user_inputs = {k: v for k, v in inputs.items() if k.startswith("user_")}

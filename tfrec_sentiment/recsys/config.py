@@ -120,6 +120,10 @@ class RecsysConfig:
         "val_ndcg_at_<k>" works); the FactorizedTopK hit rate
         "val_factorized_top_k/top_10_categorical_accuracy" ranks the training
         items too; "val_rmse" or "val_total_loss" also work),
+        monitor_max_users (the "val_ndcg_at_<k>" monitor ranks at most this many
+        validation users, the same each epoch, first by a fixed hash of the id:
+        its cost is users x items per epoch; none = all; 10,000 keeps every
+        validation user of the packaged real data sets),
         topk_metrics_in_training (FactorizedTopK metrics in every validation
         pass; they cost a catalogue scoring per pass, and are switched on by
         themselves when `monitor` names them).
@@ -202,6 +206,7 @@ class RecsysConfig:
     steps_per_execution: int = dataclasses.field(default=1, metadata={"min": 1})
     early_stopping_patience: int = dataclasses.field(default=10, metadata={"min": 0})
     monitor: str = "val_ndcg_at_10"
+    monitor_max_users: int | None = dataclasses.field(default=10_000, metadata={"min": 1})
     topk_metrics_in_training: bool = False
     topk_ks: tuple[int, ...] = dataclasses.field(default=(10, 50), metadata={"min": 1})
     score_mode: str = dataclasses.field(default="learned", metadata={"choices": SCORE_MODES})

@@ -226,7 +226,8 @@ def _callbacks(config: RecsysConfig, model: RecommenderModel, tables: FeatureTab
     if has_validation and monitor.startswith(RANKING_MONITOR_PREFIX):
         # Before TensorBoard and early stopping, which read its metric from the logs.
         k = int(monitor[len(RANKING_MONITOR_PREFIX):])
-        ranking = RankingMonitor(tables, config, validation, k=k)
+        ranking = RankingMonitor(tables, config, validation, k=k,
+                                 max_users=config.monitor_max_users)
         if ranking.relevant.any():
             callbacks.append(ranking)
         else:  # no validation item is in the catalogue: NDCG is undefined

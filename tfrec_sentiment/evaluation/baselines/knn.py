@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,6 +46,8 @@ class ItemKNN:
         shrinkage_grid, popularity_grid: candidates, chosen jointly by NDCG@10 on
             the validation frame given to `fit` (or each user's last training review).
         bias_reg: L2 weight of the biases; None = chosen as `UserItemBias` does.
+        max_users: validation users ranked per candidate setting (the same ones for
+            each, `evaluate(max_users=...)`); None = all.
 
     Example:
         >>> model = ItemKNN(shrinkage=5.0, popularity_weight=0.05).fit(train)  # doctest: +SKIP
@@ -53,12 +56,13 @@ class ItemKNN:
     def __init__(self, shrinkage: float | None = None, popularity_weight: float | None = None,
                  shrinkage_grid: Sequence[float] = KNN_SHRINKAGE_GRID,
                  popularity_grid: Sequence[float] = KNN_POPULARITY_GRID,
-                 bias_reg: float | None = None) -> None:
+                 bias_reg: float | None = None, max_users: int | None = 10_000) -> None:
         self.shrinkage = shrinkage
         self.popularity_weight = popularity_weight
         self.shrinkage_grid = tuple(shrinkage_grid)
         self.popularity_grid = tuple(popularity_grid)
         self.bias_reg = bias_reg
+        self.max_users = max_users
 
     def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> ItemKNN:
         """Fits the similarities (choosing shrinkage and popularity weight when None).
@@ -83,7 +87,8 @@ class ItemKNN:
         self.similarity_ = similarity_lib.cosine_similarity(
             similarity_lib.co_review_matrix(pairs[:, 0], pairs[:, 1], data.n_items),
             self.shrinkage_)
-        self.prior_ = np.append(self.popularity_weight_ * np.log1p(count), 0.0)
+        self.log_popularity_ = np.append(np.log1p(count), 0.0)  # last: unknown items
+        self.prior_ = self.popularity_weight_ * self.log_popularity_
         # Residual of each of the user's items against the bias model, for ratings.
         ratings = pd.DataFrame({"user": data.user, "item": data.item,
                                 "rating": data.rating}).groupby(["user", "item"]).rating.mean()
@@ -106,13 +111,22 @@ class ItemKNN:
                              "empty")
         scores = {}
         for shrinkage in shrinkages:
+            # The ranking ignores the biases: any fixed weight spares their own choice.
+            fitted = ItemKNN(shrinkage, weights[0], bias_reg=1.0).fit(fit_rows)
             for weight in weights:
-                # The ranking ignores the biases: any fixed weight spares their own choice.
-                model = ItemKNN(shrinkage, weight, bias_reg=1.0).fit(fit_rows)
                 scores[(float(shrinkage), float(weight))] = evaluate(
-                    model, fit_rows, check_rows, ratings=False).metrics["ndcg@10"]
+                    fitted.with_popularity_weight(weight), fit_rows, check_rows,
+                    ratings=False, max_users=self.max_users).metrics["ndcg@10"]
         best = max(scores, key=scores.get)
         return best[0], best[1], scores
+
+    def with_popularity_weight(self, weight: float) -> ItemKNN:
+        """A copy of this fitted model with another popularity weight (shares the
+        similarity and the biases: only the prior changes)."""
+        model = copy.copy(self)
+        model.popularity_weight_ = float(weight)
+        model.prior_ = model.popularity_weight_ * self.log_popularity_
+        return model
 
     def _neighbours(self, user_ids: np.ndarray) -> np.ndarray:
         """float [U, I + 1]: each user's multi-hot training items (last column: unknown)."""

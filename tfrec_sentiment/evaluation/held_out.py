@@ -1,0 +1,63 @@
+"""Which held-out rows an evaluation covers: the catalogue, and the test rows whose item
+is in it (`evaluate.evaluate` ranks them; `evaluated_counts` counts them without a model,
+for checks made before any training, e.g. the update guardrail's).
+
+Example:
+
+>>> train = pd.DataFrame({"user_id": ["u"], "item_id": ["a"]})
+>>> items, in_catalogue, keep = held_out_rows(train, train, None, True)
+>>> list(items), keep.tolist()
+(['a'], [True])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["evaluated_counts", "held_out_rows"]
+
+
+def evaluated_counts(train: pd.DataFrame, test: pd.DataFrame, *,
+                     catalogue: np.ndarray | None = None,
+                     drop_unknown_items: bool = True) -> dict[str, int]:
+    """The rows and users `evaluate` would evaluate, without a model (cheap).
+
+    The same selection as `evaluate` (same arguments): the test rows whose item is in
+    the catalogue (all rows with `drop_unknown_items` False), and their distinct users.
+
+    Returns:
+        {"test_rows", "dropped_unknown_item", "users", "catalogue"}, as the same keys
+        of `EvalResult.counts`.
+
+    Raises:
+        ValueError: the catalogue is empty or holds an id twice.
+
+    Example:
+
+    >>> train = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["a", "b"]})
+    >>> test = pd.DataFrame({"user_id": ["u", "v", "v"], "item_id": ["b", "c", "d"]})
+    >>> evaluated_counts(train, test)  # "v" reviewed only items outside the catalogue
+    {'test_rows': 1, 'dropped_unknown_item': 2, 'users': 1, 'catalogue': 2}
+    """
+    items, in_catalogue, keep = held_out_rows(train, test, catalogue, drop_unknown_items)
+    return {"test_rows": int(keep.sum()),
+            "dropped_unknown_item": int((~in_catalogue).sum()) if drop_unknown_items else 0,
+            "users": len(np.unique(test["user_id"].to_numpy(str)[keep])),
+            "catalogue": len(items)}
+
+
+def held_out_rows(train: pd.DataFrame, test: pd.DataFrame, catalogue: np.ndarray | None,
+              drop_unknown_items: bool) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """(catalogue str [I], test item in catalogue bool [N], test row evaluated bool [N]).
+
+    Raises:
+        ValueError: the catalogue is empty or holds an id twice.
+    """
+    items = pd.Index(np.unique(train["item_id"].to_numpy(str)) if catalogue is None
+                     else np.asarray(catalogue, str))
+    if not items.is_unique or len(items) == 0:
+        raise ValueError("the catalogue must hold unique item ids and not be empty")
+    in_catalogue = items.get_indexer(test["item_id"].to_numpy(str)) >= 0
+    keep = in_catalogue if drop_unknown_items else np.ones(len(test), bool)
+    return items, in_catalogue, keep
