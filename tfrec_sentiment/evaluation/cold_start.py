@@ -168,7 +168,8 @@ def evaluate_cold_start(models: Mapping[str, Recommender], train: pd.DataFrame,
                               liked_min_rating=config.liked_min_rating,
                               disliked_max_rating=config.disliked_max_rating,
                               history_bounds=config.history_bounds,
-                              few_reviews_max=config.few_reviews_max, ratings=False)
+                              few_reviews_max=config.few_reviews_max, ratings=False,
+                              max_users=config.max_users)
                for name, model in models.items()}
     first = next(iter(results.values()))
     counts = {**task.counts, "evaluated_users": first.counts["users"],
