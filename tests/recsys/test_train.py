@@ -69,6 +69,27 @@ def test_ranking_monitor_bounds_the_pairs_the_rating_head_scores(monkeypatch):
     assert max(users) == 3 and len(users) > 1  # 3 users x the catalogue per call
 
 
+def test_rating_matrix_in_blocks_of_users_equals_one_call(monkeypatch):
+    data, trained = synthetic_split(), trained_full()
+    model, serving = trained.model, trained.serving
+    user = serving.user_outputs(tf.constant(np.asarray(data.tables.ids["user"][:11], str)))
+    item = serving._catalogue_outputs()
+    whole = scoring.rating_matrix(model, user, item).numpy()
+    n_items = int(item["bias"].shape[0])
+    monkeypatch.setattr(scoring, "MAX_PAIRS_PER_CALL", 3 * n_items)  # 3 users per block
+    calls = []
+    real = scoring._pair_ratings
+    monkeypatch.setattr(scoring, "_pair_ratings", lambda m, u, i: calls.append(1) or real(m, u, i))
+    np.testing.assert_allclose(scoring.rating_matrix(model, user, item).numpy(), whole,
+                               rtol=1e-5, atol=1e-5)
+    assert len(calls) == 4  # 11 users: blocks of 3, 3, 3, 2
+    spec = {k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in user.items()}
+    graph = tf.function(lambda u: scoring.rating_matrix(model, u, item), input_signature=[spec])
+    np.testing.assert_allclose(graph(user).numpy(), whole, rtol=1e-5, atol=1e-5)
+    empty = graph({k: v[:0] for k, v in user.items()})
+    assert empty.shape == (0, n_items)
+
+
 def test_ranking_monitor_ranks_a_fixed_sample_of_users():
     data, trained = synthetic_split(), trained_full()
     validation = data.split.validation

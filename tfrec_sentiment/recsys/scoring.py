@@ -38,11 +38,45 @@ def users_per_call(num_items: int, users_per_batch: int = 256) -> int:
 def rating_matrix(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
     """Predicted ratings [U, I] of every user x item pair (unclipped).
 
+    The pairs go through the rating head at most `MAX_PAIRS_PER_CALL` at a time (blocks
+    of users, in a `tf.while_loop` in graph mode), so a call's memory stays bounded
+    whatever U x I: this covers the exported signatures too, where a client may send
+    many users against a large catalogue. The result is the same as one call. A block
+    holds at least one user, so one user against more than `MAX_PAIRS_PER_CALL` items
+    is still one call.
+
     Args:
         model: the `RecommenderModel`.
         user: user tower outputs ("latent" [U, E], "features" [U, F], "bias" [U]).
         item: item tower outputs, the same keys with I rows.
+
+    Returns:
+        float32 [U, I].
     """
+    keys = ("latent", "features", "bias")
+    num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
+    step = tf.maximum(1, MAX_PAIRS_PER_CALL // tf.maximum(1, num_items))
+    blocks = tf.maximum(1, (num_users + step - 1) // step)  # one block when U = 0
+
+    def block(index: tf.Tensor) -> tf.Tensor:
+        begin = index * step
+        part = {k: user[k][begin:tf.minimum(begin + step, num_users)] for k in keys}
+        return _pair_ratings(model, part, item)
+
+    if tf.executing_eagerly():
+        if int(blocks) <= 1:
+            return _pair_ratings(model, user, item)
+        return tf.concat([block(tf.constant(b)) for b in range(int(blocks))], 0)
+    parts = tf.TensorArray(tf.float32, size=blocks, infer_shape=False,
+                           element_shape=tf.TensorShape([None, None]))
+    _, parts = tf.while_loop(lambda b, _: b < blocks,
+                             lambda b, out: (b + 1, out.write(b, block(b))),
+                             (tf.constant(0), parts))
+    return tf.reshape(parts.concat(), [num_users, num_items])
+
+
+def _pair_ratings(model: RecommenderModel, user: dict, item: dict) -> tf.Tensor:
+    """`rating_matrix` in one call: the head on every tiled pair, float32 [U, I]."""
     num_users, num_items = tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]
 
     def tile(values: tf.Tensor, repeat_users: bool) -> tf.Tensor:
