@@ -111,6 +111,9 @@ def test_batching_does_not_change_results():
 def test_a_user_cap_evaluates_the_same_as_the_sampled_users_alone():
     data = synthetic_ratings(users=50, items=30, per_user=8, factors=2, seed=2)
     split = leave_last_out(data.frame)
+    unknown = split.test.head(5).assign(item_id="never-in-training")  # dropped, counted
+    split = SimpleNamespace(train=split.train, validation=split.validation,
+                            test=pd.concat([split.test, unknown], ignore_index=True))
     model = MatrixFactorization(factors=2, reg=1.0, seed=0).fit(split.train)
     capped = evaluate_split(model, split, k=5, config=EvalConfig(max_users=12))
     chosen = user_sample_mask(split.test["user_id"].to_numpy(), 12)
@@ -121,6 +124,7 @@ def test_a_user_cap_evaluates_the_same_as_the_sampled_users_alone():
     np.testing.assert_array_equal(capped.per_user.user_ids, alone.per_user.user_ids)
     whole = evaluate_split(model, split, k=5, config=EvalConfig(max_users=None))
     assert whole.counts["users"] == whole.counts["users_before_sample"] == 50
+    assert capped.counts["dropped_unknown_item"] == whole.counts["dropped_unknown_item"] == 5
 
 
 def test_per_user_parts_reproduce_the_summary():

@@ -172,6 +172,7 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
     items, in_catalogue, keep = held_out_rows(train, test, catalogue, drop_unknown_items)
     test_items, test_users = test["item_id"].to_numpy(str), test["user_id"].to_numpy(str)
     users_before_sample = len(np.unique(test_users[keep]))
+    keep = keep.copy()  # may be `in_catalogue` itself, which still counts the dropped rows
     keep[keep] = user_sample_mask(test_users[keep], max_users)
     rows = test[keep]
     if len(rows) == 0:
