@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from tfrec_sentiment.evaluation.baselines.bias import UserItemBias
 from tfrec_sentiment.evaluation.baselines.common import Interactions, check_train, hold_out_last
@@ -128,14 +129,19 @@ class ItemKNN:
         model.prior_ = model.popularity_weight_ * self.log_popularity_
         return model
 
-    def _neighbours(self, user_ids: np.ndarray) -> np.ndarray:
-        """float [U, I + 1]: each user's multi-hot training items (last column: unknown)."""
+    def _neighbours(self, user_ids: np.ndarray) -> sp.csr_array:
+        """float32 sparse [U, I]: each user's multi-hot training items (unknown: none)."""
         codes = self.users_.codes(user_ids)
-        out = np.zeros((len(codes), len(self.items_.index) + 1), np.float32)
-        for row, code in enumerate(codes):
-            if code < self.users_.fallback_row:
-                out[row, self.user_items_[self.user_start_[code]:self.user_start_[code + 1]]] = 1
-        return out
+        known = codes < self.users_.fallback_row
+        lo, hi = np.zeros(len(codes), np.int64), np.zeros(len(codes), np.int64)
+        lo[known], hi[known] = self.user_start_[codes[known]], self.user_start_[codes[known] + 1]
+        indptr = np.concatenate([[0], np.cumsum(hi - lo)])
+        positions = np.repeat(lo - indptr[:-1], hi - lo) + np.arange(indptr[-1])
+        return self._multi_hot(self.user_items_[positions], indptr)
+
+    def _multi_hot(self, items: np.ndarray, indptr: np.ndarray) -> sp.csr_array:
+        return sp.csr_array((np.ones(len(items), np.float32), items, indptr),
+                            shape=(len(indptr) - 1, len(self.items_.index)))
 
     def predict_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """float [N]: the bias rating plus the similarity-weighted residuals."""
@@ -171,18 +177,19 @@ class ItemKNN:
         Example:
             >>> model.score_histories([np.array(["i1"])], np.array(["i2"]))  # doctest: +SKIP
         """
-        neighbours = np.zeros((len(histories), len(self.items_.index) + 1), np.float32)
-        for row, items in enumerate(histories):
-            neighbours[row, self.items_.codes(np.asarray(items, str))] = 1
-        neighbours[:, -1] = 0  # the unknown-item column
+        known = [np.unique(codes[codes < self.items_.fallback_row]) for codes in
+                 (self.items_.codes(np.asarray(items, str)) for items in histories)]
+        indptr = np.concatenate([[0], np.cumsum([len(k) for k in known])]).astype(np.int64)
+        neighbours = self._multi_hot(np.concatenate([np.zeros(0, np.int64), *known]), indptr)
         return self._score(neighbours, item_ids)
 
-    def _score(self, neighbours: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    def _score(self, neighbours: sp.csr_array, item_ids: np.ndarray) -> np.ndarray:
         items = self.items_.codes(item_ids)
         known = np.flatnonzero(items < self.items_.fallback_row)
-        scores = np.zeros((len(neighbours), len(items)), np.float32)
-        # Column i of the symmetric similarity is its row i; unknown items score 0.
-        if len(known) and len(neighbours):
-            scores[:, known] = (self.similarity_[items[known]]
-                                @ np.ascontiguousarray(neighbours[:, :-1].T)).T
+        scores = np.zeros((neighbours.shape[0], len(items)), np.float32)
+        # Sparse x sparse: the work is the users' items' stored neighbours, not the
+        # users x the similarity's stored pairs (the dense product's cost). The
+        # similarity is symmetric, so row j holds sim(j, .); unknown items score 0.
+        if len(known) and neighbours.shape[0]:
+            scores[:, known] = (neighbours @ self.similarity_).toarray()[:, items[known]]
         return scores.astype(np.float64) + self.prior_[items][None, :]
