@@ -78,6 +78,15 @@ def test_a_graph_holds_one_call_of_the_mapping_traced_once():
     assert counts[1] - counts[0] <= 1 and counts[2] == counts[1] >= 1, counts
 
 
+def test_a_batch_without_non_ascii_text_skips_the_mapping_ops():
+    # The ~940 mapping ops sit in one branch of a cond: an ASCII batch runs a dozen.
+    graph = emoji._traced().get_concrete_function().graph
+    ops = [op.type for op in graph.get_operations()]
+    assert len(ops) < 20 and {"If", "StatelessIf"} & set(ops), ops
+    assert emoji.emoji_to_words(tf.constant(["ok", "caf\u00e9 \u2605"])).numpy().tolist() == [
+        b"ok", "caf\u00e9  star ".encode()]
+
+
 def test_only_core_tensorflow_ops_so_tf_serving_runs_it():
     traced = tf.function(emoji.emoji_to_words,
                          input_signature=[tf.TensorSpec([None], tf.string)])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfrec_sentiment.text import normalize, scrub, steps
+from tfrec_sentiment.text import normalize, regex, scrub, steps
 
 REVIEWS = [
     "Works\x00 great\x07 really",
@@ -65,9 +65,10 @@ def test_clean_texts_in_a_graph_is_one_call_of_a_function_traced_once():
     for graph in graphs:
         assert len(graph.node) < 12, sorted(node.op for node in graph.node)
         (call,) = [node for node in graph.node if node.op.endswith("PartitionedCall")]
-        (function,) = graph.library.function
-        assert call.attr["f"].func.name == function.signature.name
-        assert len(function.node_def) > 300  # the steps themselves live in the library
+        names = {function.signature.name for function in graph.library.function}
+        assert call.attr["f"].func.name in names
+        # The steps themselves live in the library (the function and its conds' branches).
+        assert sum(len(function.node_def) for function in graph.library.function) > 300
     assert counts[1] - counts[0] <= 1 and counts[2] == counts[1] >= 1, counts
 
 
@@ -107,6 +108,25 @@ def test_neighbouring_matches_are_all_scrubbed():
     assert scrub.scrub_phones("tel 5552345678 tel 5552345679") == "tel [PHONE] tel [PHONE]"
     assert scrub.scrub_phones("+44 20 7946 0958 1234 5678 9012") == (
         "+44 20 7946 0958 1234 5678 9012")  # 22 digits: not one phone number
+
+
+def test_a_step_runs_only_on_a_batch_where_some_string_matches_its_hint():
+    # The step fails whenever it runs: a batch with no "@" must not run it at all
+    # (one plain review per served request skips each step's ops), and a batch with
+    # one still gets it on that string only.
+    def fail_if_run(texts):
+        with tf.control_dependencies([tf.debugging.assert_less(tf.size(texts), 0,
+                                                               message="the step ran")]):
+            return tf.strings.upper(texts)
+
+    guarded = tf.function(lambda t: regex.on_rows_matching(t, "(?s).*@.*", fail_if_run),
+                          input_signature=[tf.TensorSpec([None], tf.string)])
+    assert guarded(tf.constant(["plain", "text"])).numpy().tolist() == [b"plain", b"text"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the step ran"):
+        guarded(tf.constant(["plain", "a@b"]))
+    upper = regex.on_rows_matching(tf.constant(["a@b", "c", ""]), "(?s).*@.*",
+                                   tf.strings.upper)
+    assert upper.numpy().tolist() == [b"A@B", b"c", b""]
 
 
 def test_apply_text_steps_counts_each_step_per_string():

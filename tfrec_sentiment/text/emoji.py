@@ -158,6 +158,14 @@ def _emoji_to_words(texts):
 
     # Most reviews are ASCII: a regular expression clears them without decoding.
     candidates = tf.where(~tf.strings.regex_full_match(texts, r"[\x00-\x7f]*"))[:, 0]
+    # A batch without such a row (most single requests) skips the ~940 ops below.
+    return tf.cond(tf.size(candidates) > 0, lambda: _map_rows(texts, candidates),
+                   lambda: tf.identity(texts))
+
+
+def _map_rows(texts, candidates):
+    import tensorflow as tf
+
     rows = tf.gather(texts, candidates)
     codepoints, offsets = tf.strings.unicode_decode_with_offsets(
         rows, "UTF-8", errors="replace", replacement_char=0xFFFD)
