@@ -48,6 +48,7 @@ KERAS3_HOMES = {
     "MaskedMeanPooling": "tfrec_sentiment.sentiment.pooling",
     "EmptyTextAnswer": "tfrec_sentiment.sentiment.empty_text",
     "TemperatureScaling": "tfrec_sentiment.sentiment.scorer",
+    "BertInferenceEncoder": "tfrec_sentiment.sentiment.encoder",
 }
 NOT_LAYERS = {"MacroF1"}  # registered, but a metric
 

@@ -73,6 +73,15 @@ def _preprocessor(**kwargs):
                                         bucket_boundaries=(8,), **kwargs)
 
 
+def _encoder(**kwargs):
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=12, num_layers=1, num_heads=2, hidden_dim=4, intermediate_dim=8,
+        max_sequence_length=8, dtype=kwargs.get("dtype"))
+    return keras3.BertInferenceEncoder(backbone, **kwargs)
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """A public layer's tiny instance for the runners.
@@ -166,6 +175,10 @@ CASES: dict[str, Case] = {
         lambda **kw: keras3.TemperatureScaling(0.5, **kw),
         RNG.normal(size=(2, 3)).astype("float32"), keras, "float32",
         "divides logits in float32: the softmax after it reads calibrated float32 logits"),
+    "BertInferenceEncoder": Case(
+        _encoder, {"token_ids": tf.constant([[2, 7, 3, 0], [2, 3, 0, 0]]),
+                   "padding_mask": tf.constant([[1, 1, 1, 0], [1, 1, 0, 0]]),
+                   "segment_ids": tf.zeros([2, 4], tf.int32)}, keras),
 }
 
 

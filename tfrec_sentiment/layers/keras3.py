@@ -16,6 +16,9 @@ models (`keras.Model`), never into a `tf.keras` (tf-keras) model; pass plain
   `empty` bool [B].
 - `TemperatureScaling` (sentiment/scorer.py): logits [B, C] -> float32 logits / T, T a
   non-trainable variable (`set_temperature`): temperature-scaling calibration.
+- `BertInferenceEncoder` (sentiment/encoder.py): a keras-hub `BertBackbone`'s inference
+  pass as 2-D matmuls (same outputs, fewer ops): dict `token_ids`, `padding_mask`,
+  `segment_ids` int [B, L] -> dict `sequence_output` [B, L, H], `pooled_output` [B, H].
 
 Dtype policies (tests/test_public_layers.py): under `bfloat16` / `mixed_bfloat16`,
 `EmptyTextAnswer` returns the compute dtype, `MaskedMeanPooling` pools in float32 on
@@ -34,11 +37,13 @@ TensorShape([1, 2])
 from __future__ import annotations
 
 from tfrec_sentiment.sentiment.empty_text import EmptyTextAnswer
+from tfrec_sentiment.sentiment.encoder import BertInferenceEncoder
 from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
 from tfrec_sentiment.sentiment.preprocessor import SentimentPreprocessor, SingleSegmentPacker
 from tfrec_sentiment.sentiment.scorer import TemperatureScaling
 
 __all__ = [
+    "BertInferenceEncoder",
     "EmptyTextAnswer",
     "MaskedMeanPooling",
     "SentimentPreprocessor",

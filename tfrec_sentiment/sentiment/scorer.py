@@ -31,6 +31,7 @@ import keras_hub
 import tensorflow as tf
 
 from tfrec_sentiment.sentiment.empty_text import NO_TEXT_LABEL, EmptyTextAnswer, uniform_prior
+from tfrec_sentiment.sentiment.encoder import BertInferenceEncoder
 from tfrec_sentiment.sentiment.labels import LABELS
 from tfrec_sentiment.sentiment.pooling import MaskedMeanPooling
 from tfrec_sentiment.sentiment.preprocessor import PACKAGE, SentimentPreprocessor
@@ -114,12 +115,14 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
     """Token features -> {"probabilities" [B, 3], "embedding" [B, D], "empty" bool [B]}.
 
     Reuses the classifier's layers. The classifier's dropout is left out: it is the
-    identity at inference. The logits are divided by `temperature` before the softmax
+    identity at inference. The backbone runs as `BertInferenceEncoder` (the same
+    function in fewer, larger ops; the backbone itself when called with
+    `training=True`). The logits are divided by `temperature` before the softmax
     (`TemperatureScaling`, `calibration`). Rows with no token get `prior` (default
     uniform) and a zero embedding (`EmptyTextAnswer`).
     """
     # === Layers ===
-    backbone = classifier.backbone
+    encoder = BertInferenceEncoder(classifier.backbone, name="encoder")
     softmax = keras.layers.Softmax(dtype="float32", name="probabilities")
     pooling = MaskedMeanPooling(normalize=True, dtype="float32", name="embedding")
     empty_text = EmptyTextAnswer(uniform_prior() if prior is None else prior,
@@ -129,7 +132,7 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
     inputs = {
         name: keras.Input(shape=(None,), dtype="int32", name=name) for name in FEATURE_NAMES
     }
-    outputs = backbone(inputs)
+    outputs = encoder(inputs)
     logits = classification_head(classifier)(outputs["pooled_output"])
     logits = TemperatureScaling(temperature, dtype="float32", name="temperature")(logits)
     probabilities = softmax(logits)
