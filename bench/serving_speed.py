@@ -44,6 +44,9 @@ student's share of the teacher's.
     python bench/serving_speed.py --sizes "" --index-sizes "" --student-run runs/musical
 
 The machine's cores are shared: the load average is printed before and after.
+`--intra-op-threads` / `--inter-op-threads` set TensorFlow's thread pools as a server
+would (TF Serving's `--tensorflow_intra_op_parallelism` /
+`--tensorflow_inter_op_parallelism`; 0, the default, is all cores for both).
 """
 
 from __future__ import annotations
@@ -101,6 +104,10 @@ def parse_args() -> argparse.Namespace:
                         help="ExportConfig.index of the full-model exports")
     parser.add_argument("--student-run", type=Path, default=None,
                         help="a run with a distilled student: time teacher vs student")
+    parser.add_argument("--intra-op-threads", type=int, default=0,
+                        help="TensorFlow intra-op threads (0: all cores, TF Serving's default)")
+    parser.add_argument("--inter-op-threads", type=int, default=0,
+                        help="TensorFlow inter-op threads (0: all cores, TF Serving's default)")
     parser.add_argument("--index-sizes", default="1000000,10000000",
                         help="catalogue sizes of the partitioned-index rows ('' = none)")
     parser.add_argument("--probes", default="8,16,32,64",
@@ -388,11 +395,16 @@ def conditions() -> str:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     return (f"cpus={os.cpu_count()} load average (1/5/15 min)={load} "
             f"intra-op threads={tf.config.threading.get_intra_op_parallelism_threads() or 'all'} "
+            f"inter-op threads={tf.config.threading.get_inter_op_parallelism_threads() or 'all'} "
             f"tensorflow={tf.__version__}")
 
 
 def main() -> None:
     args = parse_args()
+    # The served process's settings (TF Serving: --tensorflow_intra_op_parallelism,
+    # --tensorflow_inter_op_parallelism); set before TensorFlow runs anything.
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print("conditions before:", conditions())
     sentiment = None if not sizes else SentimentModel.from_config(
