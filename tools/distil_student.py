@@ -7,16 +7,20 @@ What `tools/train.py --set sentiment.student_layers=N` does in its sentiment sta
 a run trained without it (`pipeline.train_sentiment.add_student`): the student keeps the
 teacher's bottom N transformer layers and learns the teacher's calibrated
 probabilities and embeddings on the run's training reviews (`sentiment/student.py`),
-read from the run's score cache, so the teacher does not score them again. Writes
-`RUN/sentiment/student/` (replacing one there), adds the student's test-part metrics to
-`RUN/sentiment/metrics.json` / `.md` (teacher and VADER beside it, the run's other facts
-kept) and records the student's settings in `RUN/config.json`. Then
+read from the run's score cache, so the teacher does not score them again. After each
+epoch the student's macro-F1 on the run's validation part is measured and the best
+epoch kept; compare settings (`--set`) on that, not on the test part. Writes
+`RUN/sentiment/student/` (replacing one there), adds the student's validation- and
+test-part metrics to `RUN/sentiment/metrics.json` / `.md` (the teacher beside it, and
+VADER on the test part; the run's other facts kept) and records the student's settings
+in `RUN/config.json`. Then
 `tools/export.py --run RUN --sentiment-model student` serves it, and
 `bench/serving_speed.py --sizes "" --index-sizes "" --student-run RUN` times it against
 the teacher.
 
-Prints the test part's macro-F1 of teacher, student and VADER, the student's share of
-the teacher's and the distillation time; its last line is one JSON object with the same.
+Prints the validation part's macro-F1 of teacher and student (per epoch too), the test
+part's of teacher, student and VADER, the student's shares of the teacher's and the
+distillation time; its last line is one JSON object with the same.
 
 Only the `sentiment.student_*` fields can be changed with `--set`: the rest of the
 config made the run's split and teacher. Exit status: 0 on success, 1 when the run
@@ -49,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a sentiment.student_* field, e.g. "
                              "sentiment.student_epochs=3; repeatable")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="measure the student on the validation part only (to compare "
+                             "settings); the test part is not read")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         encryption = check_privacy(config, export=False)
         result = add_student(config, args.run, progress=not args.quiet,
-                             encryption=encryption)
+                             encryption=encryption, test=not args.validation_only)
     except ValueError as error:  # layers the teacher cannot give
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -102,14 +109,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     config_lib.save(config, args.run / "config.json")
-    teacher, student, vader = (result[key]["macro_f1"] for key in ("bert", "student", "vader"))
     summary = result["summary"]
-    print(f"test part macro-F1: teacher {teacher:.3f}, {summary['layers']}-layer student "
-          f"{student:.3f} ({student / teacher:.1%} of the teacher's), VADER {vader:.3f}; "
-          f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
-    print(json.dumps({"student": str(args.run / "sentiment" / "student"),
-                      "macro_f1": {"teacher": teacher, "student": student, "vader": vader},
-                      "share_of_teacher": student / teacher, **summary}))
+    validation = {key: metrics["macro_f1"] for key, metrics in result["validation"].items()}
+    if validation:
+        per_epoch = ", ".join(f"{f1:.3f}" for f1 in summary["validation_per_epoch"])
+        print(f"validation part macro-F1: teacher {validation['bert']:.3f}, student "
+              f"{validation['student']:.3f} ({validation['student'] / validation['bert']:.1%} "
+              f"of the teacher's; per epoch {per_epoch}, epoch {summary['best_epoch']} kept)")
+    line = {"student": str(args.run / "sentiment" / "student")}
+    if validation:
+        line.update(validation_macro_f1={"teacher": validation["bert"],
+                                         "student": validation["student"]},
+                    validation_share_of_teacher=validation["student"] / validation["bert"])
+    if "student" in result:  # the test part was read
+        teacher, student, vader = (result[key]["macro_f1"]
+                                   for key in ("bert", "student", "vader"))
+        print(f"test part macro-F1: teacher {teacher:.3f}, {summary['layers']}-layer "
+              f"student {student:.3f} ({student / teacher:.1%} of the teacher's), VADER "
+              f"{vader:.3f}")
+        line.update(macro_f1={"teacher": teacher, "student": student, "vader": vader},
+                    share_of_teacher=student / teacher)
+    print(f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
+    print(json.dumps({**line, **summary}))
     return 0
 
 

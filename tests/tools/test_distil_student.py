@@ -61,13 +61,33 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
     assert metrics["student"]["layers"] == 1 and len(metrics["student"]["loss_per_epoch"]) == 1
     test_part = metrics["results"]["test (time split)"]
     assert set(test_part) == {"bert", "student", "vader"}
-    assert "| student |" in (run_dir / "sentiment" / "metrics.md").read_text()
+    # Settings are chosen on the validation part: teacher and student measured there too,
+    # the kept epoch's macro-F1 is the one reported.
+    validation = metrics["results"]["validation (time split)"]
+    assert set(validation) == {"bert", "student"}
+    assert metrics["student"]["validation_per_epoch"] == [validation["student"]["macro_f1"]]
+    assert metrics["student"]["best_epoch"] == 1
+    assert "| validation (time split) | student |" in (
+        run_dir / "sentiment" / "metrics.md").read_text()
     saved = config_lib.load(run_dir / "config.json").sentiment
     assert (saved.student_layers, saved.student_epochs) == (1, 1)
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["macro_f1"]["student"] == test_part["student"]["macro_f1"]
     assert last["share_of_teacher"] == pytest.approx(
         test_part["student"]["macro_f1"] / test_part["bert"]["macro_f1"])
+    assert last["validation_share_of_teacher"] == pytest.approx(
+        validation["student"]["macro_f1"] / validation["bert"]["macro_f1"])
+
+    # Comparing settings: the test part is not read, the earlier student's entry dropped.
+    argv = ["--run", str(run_dir), "--set", "sentiment.student_temperature=2", "--quiet",
+            "--validation-only"]
+    assert distil_student.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "test part" not in out and "validation part macro-F1" in out
+    results = json.loads((run_dir / "sentiment" / "metrics.json").read_text())["results"]
+    assert set(results["test (time split)"]) == {"bert", "vader"}
+    assert results["validation (time split)"]["student"] != validation["student"]
+    assert config_lib.load(run_dir / "config.json").sentiment.student_temperature == 2.0
 
     # As many layers as the teacher: refused (exit 2), the run left as it was.
     assert distil_student.main(["--run", str(run_dir), "--layers", "2", "--quiet"]) == 2

@@ -33,6 +33,8 @@ from tfrec_sentiment.sentiment.training import train_classifier
 
 # The name of the test part in `sentiment/metrics.json` (its key under "results").
 HELD_OUT = "test (time split)"
+# The validation part's name there: the student's settings are chosen on it.
+VALIDATION = "validation (time split)"
 
 
 def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
@@ -72,31 +74,52 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     scores = score_reviews(model, split.train, settings, cache, progress)
     if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
         summary["student"] = distil_student(config, split, model, scores, folder, results,
-                                            progress)
+                                            progress, cache)
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     return model, scores
 
 
 def distil_student(config: config_lib.RunConfig, split: Split, teacher: SentimentModel,
-                   scores: Scores, folder: Path, results: dict, progress: bool) -> dict:
+                   scores: Scores, folder: Path, results: dict, progress: bool,
+                   cache=None) -> dict:
     """Distils the run's student (`sentiment.student_layers`) from `teacher` on the
     train split's texts and their teacher `scores`, saves it in `folder/student` and puts
-    its held-out metrics in `results` (the "student" entry beside "bert" and "vader").
+    its held-out metrics in `results` (the "student" entry beside "bert" and "vader"),
+    if `results` has the test part (`add_student(test=False)` leaves it out).
+
+    The student's epoch is chosen by its macro-F1 on the validation part (its reviews
+    and star labels, measured as the test part is); that part's metrics of teacher
+    (scored through `cache`) and student are put in `results` too, under VALIDATION,
+    so settings are compared there and the test part is read once.
 
     Returns:
-        The student's summary (`student.train_student`: layers, losses, fingerprint, times).
+        The student's summary (`student.train_student`: settings, losses, validation
+        macro-F1 per epoch, best epoch, fingerprint, times).
     """
     settings = config.sentiment
+    options = scoring_options(settings)
+    validation = labelled_reviews(split.validation, VALIDATION, settings.label_column)
+
+    def validation_macro_f1(student: SentimentModel) -> float:
+        measured = evaluate_sets(student, [validation], vader=False, **options)
+        return measured[VALIDATION]["bert"]["macro_f1"]
+
     student, summary = train_student(teacher, review_texts(split.train), scores, settings,
-                                     folder / "student", config.seed, progress)
+                                     folder / "student", config.seed, progress,
+                                     validation=validation_macro_f1 if len(validation) else None)
     held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
-    results[held_out.name]["student"] = evaluate_sets(
-        student, [held_out], vader=False, **scoring_options(settings))[held_out.name]["bert"]
+    parts = [validation] if len(validation) else []
+    for part in parts + ([held_out] if HELD_OUT in results else []):
+        if part.name not in results:
+            results[part.name] = {"bert": evaluate_sets(teacher, [part], cache=cache,
+                                                        vader=False, **options)[part.name]["bert"]}
+        results[part.name]["student"] = evaluate_sets(
+            student, [part], vader=False, **options)[part.name]["bert"]
     return summary
 
 
 def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = True,
-                encryption: TableEncryption | None = None) -> dict:
+                encryption: TableEncryption | None = None, test: bool = True) -> dict:
     """Distils a student for a finished run, as its sentiment stage would have.
 
     Reads the run's split (`data/`), teacher (`sentiment/model`) and score cache (the
@@ -105,11 +128,14 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
     removed first, its linked files untouched), scores the teacher (cached), the
     student and VADER on the test part, and rewrites `sentiment/metrics.json` / `.md`
     keeping the run's other facts. The caller saves `config` as the run's
-    `config.json` (it records the student's settings).
+    `config.json` (it records the student's settings). `test=False` compares settings:
+    the test part is not read (an earlier student's test metrics are dropped).
 
     Returns:
         The metrics of the test part: {"bert": teacher, "student", "vader"}, each
-        `metrics.classification_metrics`, plus "summary" (`distil_student`'s).
+        `metrics.classification_metrics` (none with `test=False`), plus "summary"
+        (`distil_student`'s) and "validation" (the validation part's {"bert",
+        "student"}; empty if it has none).
 
     Raises:
         FileNotFoundError: the run lacks its split or its teacher.
@@ -132,15 +158,18 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
     cache = run_score_cache(settings, run_dir, encryption)
     held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
     results = evaluate_sets(teacher, [held_out], cache=cache, progress=progress,
-                            **scoring_options(settings))
+                            **scoring_options(settings)) if test else {}
     scores = score_reviews(teacher, split.train, settings, cache, progress)
-    summary = distil_student(config, split, teacher, scores, folder, results, progress)
+    summary = distil_student(config, split, teacher, scores, folder, results, progress, cache)
     previous = folder / METRICS_JSON
     extra = json.loads(previous.read_text()) if previous.is_file() else {}
     extra.pop("binary_mapping", None)  # write_report adds it again
-    write_report({**extra.pop("results", {}), **results}, folder,
+    earlier = extra.pop("results", {})
+    earlier.get(HELD_OUT, {}).pop("student", None)  # not this student's
+    write_report({**earlier, **results}, folder,
                  extra={**extra, "fingerprint": teacher.fingerprint(), "student": summary})
-    return {**results[held_out.name], "summary": summary}
+    return {**results.get(held_out.name, {}), "summary": summary,
+            "validation": results.get(VALIDATION, {})}
 
 
 def plot_history(history: dict | list, path: Path, title: str) -> Path | None:

@@ -63,9 +63,11 @@ class SentimentConfig:
             fine-tuned classifier on the training reviews (`sentiment.student`), saved as
             `<run>/sentiment/student` and served with `export.sentiment_model=student`;
             0 = none.
-        student_epochs / student_learning_rate / student_embedding_weight: its
-            distillation (epochs over the training texts, Adam's rate, the weight of
-            the embedding MSE beside the soft cross-entropy).
+        student_epochs / student_learning_rate / student_embedding_weight /
+            student_temperature: its distillation (epochs over the training texts,
+            the best by validation macro-F1 kept; Adam's rate; the weight of the
+            embedding MSE beside the soft cross-entropy; the distillation temperature
+            of that cross-entropy, Hinton et al. 2015, 1 = the teacher's probabilities).
         tiny_hidden_dim / tiny_layers / tiny_heads: the "tiny" backbone's size.
         model_dir: a fine-tuned `SentimentModel` folder to reuse; the pipeline then
             skips fine-tuning (e.g. one model scored into several recommender runs).
@@ -111,6 +113,7 @@ class SentimentConfig:
     student_epochs: int = dataclasses.field(default=2, metadata={"min": 1})
     student_learning_rate: float = dataclasses.field(default=1e-4, metadata={"above": 0.0})
     student_embedding_weight: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    student_temperature: float = dataclasses.field(default=1.0, metadata={"above": 0.0})
     tiny_hidden_dim: int = dataclasses.field(default=32, metadata={"min": 1})
     tiny_layers: int = dataclasses.field(default=2, metadata={"min": 1})
     tiny_heads: int = dataclasses.field(default=2, metadata={"min": 1})

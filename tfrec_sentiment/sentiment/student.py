@@ -8,7 +8,9 @@ layers of pre-trained transformer models", where the bottom layers are kept), th
 learns to reproduce the teacher on the data set's review texts:
 
 - the class probabilities, by cross-entropy against the teacher's soft labels
-  (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network");
+  (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network"), optionally
+  softened at a distillation temperature T > 1 on both sides, the loss scaled by T^2
+  as the paper does so its gradients keep their size (`SoftTargetCrossEntropy`);
 - the pooled text embedding, by mean squared error (weight `embedding_weight`), so a
   recommender trained on the teacher's embeddings can read the student's.
 
@@ -17,7 +19,8 @@ unlabelled text serves as well as labelled. Empty texts are left out (both model
 answer them with the class prior).
 
 - `truncated_student(teacher, num_layers)`: the student `SentimentModel`.
-- `distill(teacher, student, texts, ...)`: trains it; returns the loss per epoch.
+- `distill(teacher, student, texts, ...)`: trains it; returns the loss per epoch and,
+  given a validation function, its score per epoch (the best epoch's weights kept).
 - `train_student(teacher, texts, scores, settings, folder)`: the pipeline's step
   (`sentiment.student_layers`), saved where `export.sentiment_model=student` finds it.
 
@@ -35,7 +38,7 @@ Example (a tiny teacher; the tests distil one for a few steps):
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
@@ -50,6 +53,46 @@ from tfrec_sentiment.sentiment.scorer import build_scorer
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
 
 STUDENT_KEY = "student_of"
+# Probabilities are clipped here before their log (a softmax output can round to 0).
+EPSILON = 1e-7
+
+
+class SoftTargetCrossEntropy(keras.losses.Loss):
+    """T^2 * cross-entropy between two probability rows [B, K], both softened at T.
+
+    softmax(log p / T) equals softmax(logits / T) for p = softmax(logits), so the
+    student's probabilities (the scorer's output, after its calibration temperature)
+    stand for its logits. T = 1 is the plain soft-label cross-entropy; T > 1 weighs the
+    small probabilities more (Hinton et al. 2015, section 2, who scale by T^2).
+
+    Args:
+        temperature: T > 0.
+
+    Example:
+
+    >>> loss = SoftTargetCrossEntropy(temperature=2.0)
+    >>> same = [[0.7, 0.2, 0.1]]
+    >>> round(float(loss(same, same)), 3) < round(float(loss(same, [[0.1, 0.2, 0.7]])), 3)
+    True
+    """
+
+    def __init__(self, temperature: float = 1.0, name: str = "soft_target_crossentropy",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+
+    def call(self, y_true, y_pred):
+        def soften(p):
+            return tf.math.log(tf.clip_by_value(p, EPSILON, 1.0)) / self.temperature
+
+        target = tf.nn.softmax(soften(tf.cast(y_true, tf.float32)), axis=-1)
+        log_student = tf.nn.log_softmax(soften(tf.cast(y_pred, tf.float32)), axis=-1)
+        return -self.temperature ** 2 * tf.reduce_sum(target * log_student, axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "temperature": self.temperature}
 
 
 def truncated_student(teacher: SentimentModel, num_layers: int) -> SentimentModel:
@@ -84,8 +127,9 @@ def truncated_student(teacher: SentimentModel, num_layers: int) -> SentimentMode
 
 def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[str],
             teacher_scores: Scores | None = None, epochs: int = 2, batch_size: int = 32,
-            learning_rate: float = 1e-4, embedding_weight: float = 1.0, seed: int = 0,
-            progress: bool = False) -> list[float]:
+            learning_rate: float = 1e-4, embedding_weight: float = 1.0,
+            temperature: float = 1.0, validation: Callable[[], float] | None = None,
+            seed: int = 0, progress: bool = False) -> dict:
     """Trains `student` to reproduce `teacher` on `texts` (module docstring).
 
     Args:
@@ -95,11 +139,18 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
             score cache); scored here otherwise.
         epochs, batch_size, learning_rate: Adam on the student's weights.
         embedding_weight: weight of the embedding MSE beside the soft cross-entropy.
+        temperature: the distillation temperature of the soft cross-entropy
+            (`SoftTargetCrossEntropy`; 1 = the teacher's probabilities as they are).
+        validation: called after each epoch, returns the student's score on held-out
+            texts (higher is better, e.g. the validation part's macro-F1); the weights
+            of the best epoch (the earliest on ties) are kept. None: the last epoch's.
         seed: the shuffle order.
         progress: a progress bar per epoch.
 
     Returns:
-        The mean training loss of each epoch.
+        {"loss_per_epoch": mean training loss of each epoch, "validation_per_epoch":
+        `validation()` after each epoch (empty without it), "best_epoch": the kept
+        epoch, 1-based}.
 
     Raises:
         ValueError: no non-empty text, or `teacher_scores` rows differ from `texts`.
@@ -123,11 +174,11 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
     outputs = scorer(inputs)
     trainer = keras.Model(inputs, {name: outputs[name] for name in targets})
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                    loss={"probabilities": keras.losses.CategoricalCrossentropy(),
+                    loss={"probabilities": SoftTargetCrossEntropy(temperature),
                           "embedding": keras.losses.MeanSquaredError()},
                     loss_weights={"probabilities": 1.0, "embedding": embedding_weight})
     kept = np.array(texts, dtype=object)[keep]
-    history = []
+    history, scores, best_weights = [], [], None
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         order = rng.permutation(len(keep))
@@ -147,30 +198,49 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
                 losses.append(float(logs["loss"]))
                 bar.update(1)
         history.append(float(np.mean(losses)))
-    return history
+        if validation is not None:
+            scores.append(float(validation()))
+            if best_weights is None or scores[-1] > best_weights[0]:
+                best_weights = (scores[-1], student.classifier.get_weights())
+    best_epoch = len(history)
+    if best_weights is not None:
+        best_epoch = scores.index(best_weights[0]) + 1
+        student.classifier.set_weights(best_weights[1])
+    return {"loss_per_epoch": history, "validation_per_epoch": scores,
+            "best_epoch": best_epoch}
 
 
 def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores: Scores,
-                  settings, folder: Path, seed: int = 0,
-                  progress: bool = False) -> tuple[SentimentModel, dict]:
+                  settings, folder: Path, seed: int = 0, progress: bool = False,
+                  validation: Callable[[SentimentModel], float] | None = None
+                  ) -> tuple[SentimentModel, dict]:
     """The run's student: `settings.student_layers` layers (a `SentimentConfig`)
     distilled on `texts` with the teacher's `teacher_scores`, saved in `folder`.
 
+    `validation(student)`, if given, scores the student after each epoch (the
+    validation part's macro-F1 in the pipeline); the best epoch is kept (`distill`).
+
     Returns:
-        (the student, {"layers", "epochs", "texts", "loss_per_epoch", "fingerprint",
-        "seconds", "cpu_seconds"} for the report; the times are the distillation's).
+        (the student, {"layers", "epochs", "learning_rate", "embedding_weight",
+        "temperature", "texts", "loss_per_epoch", "validation_per_epoch", "best_epoch",
+        "fingerprint", "seconds", "cpu_seconds"} for the report; the times are the
+        distillation's, per-epoch validation included).
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     student = truncated_student(teacher, settings.student_layers)
     history = distill(teacher, student, texts, teacher_scores,
                       epochs=settings.student_epochs, batch_size=settings.batch_size,
                       learning_rate=settings.student_learning_rate,
-                      embedding_weight=settings.student_embedding_weight, seed=seed,
-                      progress=progress)
+                      embedding_weight=settings.student_embedding_weight,
+                      temperature=settings.student_temperature,
+                      validation=None if validation is None else lambda: validation(student),
+                      seed=seed, progress=progress)
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     student.save(folder)
     return student, {"layers": settings.student_layers, "epochs": settings.student_epochs,
-                     "texts": len(texts), "loss_per_epoch": history,
-                     "fingerprint": student.fingerprint(), "seconds": round(seconds, 1),
-                     "cpu_seconds": round(cpu_seconds, 1)}
+                     "learning_rate": settings.student_learning_rate,
+                     "embedding_weight": settings.student_embedding_weight,
+                     "temperature": settings.student_temperature, "texts": len(texts),
+                     **history, "fingerprint": student.fingerprint(),
+                     "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
