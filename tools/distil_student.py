@@ -2,6 +2,8 @@
 
     python tools/distil_student.py --run runs/musical-20261201-130000 --layers 2
     python tools/distil_student.py --run RUN --layers 3 --set sentiment.student_epochs=3
+    python tools/distil_student.py --run COPY --layers 1 --validation-only --set ...
+    python tools/distil_student.py --run COPY --measure-test
 
 What `tools/train.py --set sentiment.student_layers=N` does in its sentiment stage, for
 a run trained without it (`pipeline.train_sentiment.add_student`): the student keeps the
@@ -18,13 +20,17 @@ in `RUN/config.json`. Then
 `bench/serving_speed.py --sizes "" --index-sizes "" --student-run RUN` times it against
 the teacher.
 
+To compare settings, distil each with `--validation-only` (in copies of the run
+folder), then read the test part once for the chosen one with `--measure-test`.
+
 Prints the validation part's macro-F1 of teacher and student (per epoch too), the test
 part's of teacher, student and VADER, the student's shares of the teacher's and the
 distillation time; its last line is one JSON object with the same.
 
 Only the `sentiment.student_*` fields can be changed with `--set`: the rest of the
 config made the run's split and teacher. Exit status: 0 on success, 1 when the run
-folder lacks its config, split or teacher (or its tables cannot be opened), 2 for bad
+folder lacks its config, split, teacher (or, with `--measure-test`, student) or its
+tables cannot be opened, 2 for bad
 arguments or a layer count the teacher cannot give (not below its own).
 """
 
@@ -53,9 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a sentiment.student_* field, e.g. "
                              "sentiment.student_epochs=3; repeatable")
-    parser.add_argument("--validation-only", action="store_true",
-                        help="measure the student on the validation part only (to compare "
-                             "settings); the test part is not read")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--validation-only", action="store_true",
+                      help="measure the student on the validation part only (to compare "
+                           "settings); the test part is not read")
+    mode.add_argument("--measure-test", action="store_true",
+                      help="no distillation: measure the run's student (chosen on the "
+                           "validation part) on the test part, once, and record it")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -95,11 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    from tfrec_sentiment.pipeline.train_sentiment import add_student
+    from tfrec_sentiment.pipeline.train_sentiment import add_student, measure_student
     from tfrec_sentiment.privacy import EncryptedTableError, KeySourceError, check_privacy
 
     try:
         encryption = check_privacy(config, export=False)
+        if args.measure_test:
+            result = measure_student(config, args.run, progress=not args.quiet,
+                                     encryption=encryption)
+            line = test_line(result, config.sentiment.student_layers)
+            print(json.dumps({"student": str(args.run / "sentiment" / "student"), **line}))
+            return 0
         result = add_student(config, args.run, progress=not args.quiet,
                              encryption=encryption, test=not args.validation_only)
     except ValueError as error:  # layers the teacher cannot give
@@ -122,16 +138,19 @@ def main(argv: list[str] | None = None) -> int:
                                          "student": validation["student"]},
                     validation_share_of_teacher=validation["student"] / validation["bert"])
     if "student" in result:  # the test part was read
-        teacher, student, vader = (result[key]["macro_f1"]
-                                   for key in ("bert", "student", "vader"))
-        print(f"test part macro-F1: teacher {teacher:.3f}, {summary['layers']}-layer "
-              f"student {student:.3f} ({student / teacher:.1%} of the teacher's), VADER "
-              f"{vader:.3f}")
-        line.update(macro_f1={"teacher": teacher, "student": student, "vader": vader},
-                    share_of_teacher=student / teacher)
+        line.update(test_line(result, summary["layers"]))
     print(f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
     print(json.dumps({**line, **summary}))
     return 0
+
+
+def test_line(result: dict, layers: int) -> dict:
+    """Prints the test part's macro-F1 line; returns its JSON fields."""
+    teacher, student, vader = (result[key]["macro_f1"] for key in ("bert", "student", "vader"))
+    print(f"test part macro-F1: teacher {teacher:.3f}, {layers}-layer student {student:.3f} "
+          f"({student / teacher:.1%} of the teacher's), VADER {vader:.3f}")
+    return {"macro_f1": {"teacher": teacher, "student": student, "vader": vader},
+            "share_of_teacher": student / teacher}
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,7 +19,11 @@ from tfrec_sentiment.export.config import ExportConfig
 from tfrec_sentiment.export.saved_model import ExportError, export_run
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.model import SentimentModel
-from tfrec_sentiment.sentiment.student import distill, truncated_student
+from tfrec_sentiment.sentiment.student import (
+    SoftTargetCrossEntropy,
+    distill,
+    truncated_student,
+)
 
 SERVER = Path(__file__).parents[1] / "export" / "standalone_server.py"
 TEXTS = POSITIVE_TEXTS[:4] + NEGATIVE_TEXTS[:4]
@@ -46,7 +51,7 @@ def test_the_student_is_the_teachers_bottom_layers_and_learns_its_answers(tmp_pa
     targets = teacher.score(texts)
     gap_before = np.abs(student.score(texts).probabilities - targets.probabilities).mean()
     history = distill(teacher, student, texts + [""], _with_empty(targets), epochs=4,
-                      batch_size=8, learning_rate=3e-3)
+                      batch_size=8, learning_rate=3e-3)["loss_per_epoch"]
     gap_after = np.abs(student.score(texts).probabilities - targets.probabilities).mean()
     assert len(history) == 4 and history[-1] < history[0]
     assert gap_after < 0.7 * gap_before, (gap_before, gap_after)
@@ -73,6 +78,42 @@ def test_the_student_is_the_teachers_bottom_layers_and_learns_its_answers(tmp_pa
     assert answer["ops"]["unknown"] == []
     np.testing.assert_allclose(decode(answer["results"][0]["probabilities"]),
                                student.score(TEXTS).probabilities, atol=1e-5)
+
+
+def test_the_best_epoch_by_validation_is_kept():
+    config = SentimentConfig(preset="tiny", tiny_layers=2, tiny_hidden_dim=8, sequence_length=16)
+    teacher = SentimentModel.from_config(config)
+    student = truncated_student(teacher, num_layers=1)
+    weights, scores = [], iter([0.4, 0.6, 0.6, 0.5])  # epoch 2 best, tied by epoch 3
+
+    def validation():
+        weights.append(student.classifier.get_weights())
+        return next(scores)
+
+    result = distill(teacher, student, TEXTS, epochs=4, batch_size=8, learning_rate=1e-2,
+                     temperature=2.0, validation=validation)
+    assert result["validation_per_epoch"] == [0.4, 0.6, 0.6, 0.5]
+    assert result["best_epoch"] == 2 and len(result["loss_per_epoch"]) == 4
+    assert not np.array_equal(weights[1][0], weights[3][0])  # it did train on
+    for kept, epoch_2 in zip(student.classifier.get_weights(), weights[1], strict=True):
+        np.testing.assert_array_equal(kept, epoch_2)
+
+
+def test_soft_targets_at_a_temperature():
+    teacher = np.array([[0.7, 0.2, 0.1], [0.05, 0.15, 0.8]], np.float32)
+    student = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]], np.float32)
+    plain = keras.losses.CategoricalCrossentropy()(teacher, student)
+    np.testing.assert_allclose(SoftTargetCrossEntropy(1.0)(teacher, student), plain, rtol=1e-5)
+    # At T both rows are softmax(log p / T); the loss is T^2 times their cross-entropy.
+    t = 3.0
+    soft_t = tf.nn.softmax(np.log(teacher) / t)
+    soft_s = tf.nn.softmax(np.log(student) / t)
+    expected = t * t * keras.losses.CategoricalCrossentropy()(soft_t, soft_s)
+    np.testing.assert_allclose(SoftTargetCrossEntropy(t)(teacher, student), expected, rtol=1e-5)
+    assert SoftTargetCrossEntropy.from_config(SoftTargetCrossEntropy(t).get_config()
+                                              ).temperature == t
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        SoftTargetCrossEntropy(0.0)
 
 
 def test_a_student_export_needs_the_runs_student(tmp_path):

@@ -89,6 +89,16 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
     assert results["validation (time split)"]["student"] != validation["student"]
     assert config_lib.load(run_dir / "config.json").sentiment.student_temperature == 2.0
 
+    # The chosen student's test part, read once: recorded, its summary and validation kept.
+    assert distil_student.main(["--run", str(run_dir), "--measure-test", "--quiet"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    metrics = json.loads((run_dir / "sentiment" / "metrics.json").read_text())
+    assert metrics["student"]["temperature"] == 2.0
+    assert set(metrics["results"]["test (time split)"]) == {"bert", "student", "vader"}
+    assert last["macro_f1"]["student"] == (
+        metrics["results"]["test (time split)"]["student"]["macro_f1"])
+    assert metrics["results"]["validation (time split)"] == results["validation (time split)"]
+
     # As many layers as the teacher: refused (exit 2), the run left as it was.
     assert distil_student.main(["--run", str(run_dir), "--layers", "2", "--quiet"]) == 2
     assert "fewer layers than its 2-layer teacher" in capsys.readouterr().err

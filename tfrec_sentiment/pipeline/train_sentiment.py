@@ -3,7 +3,8 @@ classifier, evaluate it beside VADER, score the training reviews, distil the stu
 
 Writes `<run>/sentiment/`: `model/`, `scores/` (the score cache), `metrics.json` /
 `metrics.md`, `training_curves.png` and, with `sentiment.student_layers`, `student/`.
-`add_student` distils that student for a finished run afterwards (`tools/distil_student.py`).
+`add_student` distils that student for a finished run afterwards (`tools/distil_student.py`);
+`measure_student` reads the test part once for a student chosen on the validation part.
 `plot_history` draws the training curves of this stage and of the recommender's.
 """
 
@@ -161,15 +162,58 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
                             **scoring_options(settings)) if test else {}
     scores = score_reviews(teacher, split.train, settings, cache, progress)
     summary = distil_student(config, split, teacher, scores, folder, results, progress, cache)
+    record(folder, results, teacher, summary, replace_student=True)
+    return {**results.get(held_out.name, {}), "summary": summary,
+            "validation": results.get(VALIDATION, {})}
+
+
+def measure_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = True,
+                    encryption: TableEncryption | None = None) -> dict:
+    """The test part's metrics of a finished run's student, teacher and VADER, recorded.
+
+    For a student distilled with `add_student(test=False)` and chosen on the validation
+    part: the test part is read once, here. Updates `sentiment/metrics.json` / `.md`
+    (the student's summary and validation metrics kept).
+
+    Returns:
+        {"bert": teacher, "student", "vader"}, each `metrics.classification_metrics`.
+
+    Raises:
+        FileNotFoundError: the run lacks its split, teacher or student.
+    """
+    settings = config.sentiment
+    folder = run_dir / "sentiment"
+    for part in ("model", "student"):
+        if not (folder / part).is_dir():
+            raise FileNotFoundError(f"the run's {folder / part} is missing")
+    split = Split.load(run_dir / "data", encryption)
+    teacher = SentimentModel.load(folder / "model")
+    held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
+    options = scoring_options(settings)
+    results = evaluate_sets(teacher, [held_out], progress=progress, **options,
+                            cache=run_score_cache(settings, run_dir, encryption))
+    results[HELD_OUT]["student"] = evaluate_sets(
+        SentimentModel.load(folder / "student"), [held_out], vader=False,
+        **options)[HELD_OUT]["bert"]
+    record(folder, results, teacher)
+    return results[HELD_OUT]
+
+
+def record(folder: Path, results: dict, teacher: SentimentModel, summary: dict | None = None,
+           replace_student: bool = False) -> None:
+    """Rewrites `folder/metrics.json` / `.md` with `results` over the earlier ones (the
+    run's other facts kept); `summary`, if given, as the "student" entry.
+    `replace_student`: a new student, so an earlier one's test metrics are dropped."""
     previous = folder / METRICS_JSON
     extra = json.loads(previous.read_text()) if previous.is_file() else {}
     extra.pop("binary_mapping", None)  # write_report adds it again
     earlier = extra.pop("results", {})
-    earlier.get(HELD_OUT, {}).pop("student", None)  # not this student's
+    if replace_student:
+        earlier.get(HELD_OUT, {}).pop("student", None)
+    if summary is not None:
+        extra["student"] = summary
     write_report({**earlier, **results}, folder,
-                 extra={**extra, "fingerprint": teacher.fingerprint(), "student": summary})
-    return {**results.get(held_out.name, {}), "summary": summary,
-            "validation": results.get(VALIDATION, {})}
+                 extra={**extra, "fingerprint": teacher.fingerprint()})
 
 
 def plot_history(history: dict | list, path: Path, title: str) -> Path | None:
