@@ -43,3 +43,20 @@ def test_growth_is_each_ratio_divided_by_the_datas(scale):
     assert lines[5] == "| total | 12.0 / 800 | 8.0 / 1000 | 0.17 / 0.31 |"
     assert lines[-1] == "10,000 reviews: stopped: over 1 GiB during stage 'recsys'."
     assert scale._max_rss_mib({"max_rss_mb": 900.0}) == 900.0  # the old key still reads
+
+
+def test_the_data_stage_takes_the_pregenerated_demo_once(scale, monkeypatch):
+    from tfrec_sentiment import config as config_lib
+    from tfrec_sentiment.data import prepare
+    from tfrec_sentiment.data.demo import generate_demo
+
+    monkeypatch.setattr(prepare, "generate_demo", generate_demo)  # undone after the test
+    config = config_lib.resolve("smoke", ["data.demo_users=40", "data.demo_items=20"])
+    expected = generate_demo(seed=config.seed, users=40, items=20)
+    assert scale.pregenerated_demo(prepare, config) >= 0.0
+    handed = prepare.generate_demo(seed=config.seed, users=40, items=20)
+    assert handed.equals(expected)
+    # the frame is handed over once: a second call, or another size, generates
+    again = prepare.generate_demo(seed=config.seed, users=40, items=20)
+    assert again is not handed and again.equals(expected)
+    assert len(prepare.generate_demo(seed=config.seed, users=30, items=20)) < len(expected)

@@ -83,3 +83,22 @@ def test_text_sentiment_follows_stars_beyond_user_and_item_means(cleaned):
     item_mean = kept.groupby("item_id")["rating"].transform("mean").to_numpy()
     residual = stars - (user_mean + item_mean - mean)
     assert np.corrcoef(residual, score)[0, 1] > 0.2
+
+
+def test_near_duplicates_edit_the_latest_earlier_body_of_user_and_category():
+    from types import SimpleNamespace
+
+    from tfrec_sentiment.data.demo import _near_duplicates
+
+    user = np.array([0, 1, 0, 0, 1, 0])
+    item = np.array([0, 1, 2, 1, 3, 0])
+    world = SimpleNamespace(item_category=np.array([5, 5, 6, 6]))  # items 0,1: 5; 2,3: 6
+    bodies = [f"body {n}." for n in range(len(user))]
+    _near_duplicates(np.random.default_rng(0), user, item, bodies, world, share=1.0)
+    sources = {0: None, 1: None, 2: None, 3: 0, 4: None, 5: 3}  # row -> earlier row
+    for row, source in sources.items():
+        if source is None:
+            assert bodies[row] == f"body {row}."
+        else:  # an edit of the (possibly already edited) earlier body
+            assert bodies[row] != f"body {row}."
+            assert bodies[source].rstrip(".") in bodies[row]
