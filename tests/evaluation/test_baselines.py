@@ -207,3 +207,29 @@ def test_item_knn_finds_co_reviewed_items_and_chooses_its_settings_on_validation
     scores = model.score_items(_ids(user), model.items_.index.to_numpy())[0]
     in_group = np.array([int(i[1:]) // 10 == group for i in model.items_.index])
     assert scores[in_group].mean() > scores[~in_group].mean()
+
+
+def test_item_knn_grid_reuses_its_products_with_the_same_choice(monkeypatch):
+    from tfrec_sentiment.evaluation.baselines import knn
+
+    split = leave_last_out(synthetic_ratings(users=60, items=25, per_user=6, seed=3).frame)
+    kept = ItemKNN(shrinkage_grid=(0.0, 5.0), popularity_grid=(0.0, 0.1, 1.0)).fit(
+        split.train, split.validation)
+    monkeypatch.setattr(knn, "GRID_CACHE_BYTES", 0)  # nothing kept: every product anew
+    fresh = ItemKNN(shrinkage_grid=(0.0, 5.0), popularity_grid=(0.0, 0.1, 1.0)).fit(
+        split.train, split.validation)
+    assert kept.validation_ndcg_ == fresh.validation_ndcg_  # the same grid, exactly
+    # A kept product serves the next call: the same scores, the catalogue in order and not.
+    model = kept.with_popularity_weight(0.1)
+    model._products = knn._ProductCache(2**20)
+    users, items = _ids("u1", "u2", "nobody"), kept.items_.index.to_numpy()
+    first = model.score_items(users, items)
+    assert len(model._products.products) == 1
+    np.testing.assert_array_equal(model.score_items(users, items), first)
+    np.testing.assert_array_equal(  # other users are not served the kept product
+        model.score_items(_ids("u3"), items),
+        kept.with_popularity_weight(0.1).score_items(_ids("u3"), items))
+    assert len(model._products.products) == 2
+    subset = np.append(items[::-3], "unknown")
+    np.testing.assert_allclose(model.score_items(users, subset),
+                               np.c_[first[:, ::-3], np.zeros(3)], rtol=1e-12)

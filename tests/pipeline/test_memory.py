@@ -9,6 +9,7 @@ import pytest
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.evaluation.baselines.knn import GRID_CACHE_BYTES
 from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
 from tfrec_sentiment.pipeline import memory
 from tfrec_sentiment.pipeline.stages import rss_bytes
@@ -41,11 +42,13 @@ def test_estimate_adds_the_parts_by_hand():
     # 5 items, i % 8 and i % 5 -> 5 distinct items each, 8 * 25 pairs, capped at I^2 = 25.
     assert estimate.parts["item similarity"] == 4 * 5 * (40 + 8 + 1) * 2 + 16 * 25
     scores = 6 * 5  # held-out users x items: 6 test users (u4..u7, u0, u1), 5 items
-    assert estimate.parts["ranking"] == 8 * 16 * scores
+    assert estimate.parts["ranking"] == 8 * 16 * scores + 4 * scores  # + the kNN grid's
     big = _split(rows=20_000, users=10_000, items=5000).train  # 10,000 x 5,000 scores
     many = memory.estimate_run_memory(config, Split(train=big, validation=big, test=big))
-    assert many.parts["ranking"] == 8 * (6 * DEFAULT_MAX_ELEMENTS
-                                         + 10 * config.recsys.blend_max_scores)
+    assert many.parts["ranking"] == (8 * (6 * DEFAULT_MAX_ELEMENTS
+                                          + 10 * config.recsys.blend_max_scores)
+                                     + 4 * 10_000 * 5000)  # the grid's float32 products
+    assert 4 * 10_000 * 5000 < GRID_CACHE_BYTES
     assert estimate.total == sum(estimate.parts.values()) and estimate.fits
     assert estimate.parts["runtime"] == memory.RUNTIME_BYTES  # tiny: no pretrained backbone
     assert "background process" not in estimate.parts  # smoke: no comment-only protocol

@@ -37,7 +37,8 @@ which reports each stage's measured peak beside the estimate):
   (float32 [I, r]) and ARPACK's 2r + 1 float64 Lanczos vectors;
 - ranking: the score blocks of the evaluation and of the weight fits (held-out users
   x I float64, bounded by `evaluation.metrics.DEFAULT_MAX_ELEMENTS` and
-  `recsys.blend_max_scores`);
+  `recsys.blend_max_scores`), and the item-kNN baseline's validation grid keeping its
+  float32 products (`evaluation.baselines.knn.GRID_CACHE_BYTES` at most);
 - aspects (when `aspects.enabled`): spaCy's pipeline, 0.5 GiB, and 20 KiB per parsed
   training review (read off Musical Instruments: the aspects stage peaked 628 MiB above
   the sentiment stage with 6,197 reviews);
@@ -64,6 +65,7 @@ import numpy as np
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
+from tfrec_sentiment.evaluation.baselines.knn import GRID_CACHE_BYTES
 from tfrec_sentiment.evaluation.metrics import DEFAULT_MAX_ELEMENTS
 from tfrec_sentiment.pipeline.background import background_skip_reason
 from tfrec_sentiment.pipeline.stages import rss_bytes, write_json
@@ -225,8 +227,9 @@ def estimate_run_memory(config: config_lib.RunConfig, split: Split,
         parts["item similarity"] = similarity_bytes(
             rows, users, items, similarity_width(config, items), int((distinct ** 2).sum()))
     scores = max(split.validation["user_id"].nunique(), split.test["user_id"].nunique()) * items
-    parts["ranking"] = 8 * (6 * min(DEFAULT_MAX_ELEMENTS, scores)
-                            + 10 * min(config.recsys.blend_max_scores, scores))
+    parts["ranking"] = (8 * (6 * min(DEFAULT_MAX_ELEMENTS, scores)
+                             + 10 * min(config.recsys.blend_max_scores, scores))
+                        + min(GRID_CACHE_BYTES, 4 * scores))  # the kNN grid's products
     if config.aspects.enabled:
         parsed = min(rows, config.aspects.max_reviews or rows)
         parts["aspects"] = SPACY_BYTES + _ASPECT_ROW * parsed

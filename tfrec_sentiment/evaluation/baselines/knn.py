@@ -21,6 +21,10 @@ KNN_POPULARITY_GRID: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 # each): 10M stored pairs, 0.8 GB peak, about 30 s per fit (the dense [I, I] float64
 # matrices it replaced were about 0.8 GB at 5k items and would be ~13 GB at 20k).
 KNN_MAX_ITEMS = 100_000
+# The validation grid ranks the same users once per popularity weight: each setting of
+# the shrinkage keeps its users' sparse kNN products (12 bytes a stored entry) for the
+# next weights, up to this many bytes (beyond it they are computed again).
+GRID_CACHE_BYTES = 256 * 2**20
 
 
 class ItemKNN:
@@ -64,6 +68,7 @@ class ItemKNN:
         self.popularity_grid = tuple(popularity_grid)
         self.bias_reg = bias_reg
         self.max_users = max_users
+        self._products: _ProductCache | None = None  # the validation grid's (`_choose`)
 
     def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> ItemKNN:
         """Fits the similarities (choosing shrinkage and popularity weight when None).
@@ -114,6 +119,7 @@ class ItemKNN:
         for shrinkage in shrinkages:
             # The ranking ignores the biases: any fixed weight spares their own choice.
             fitted = ItemKNN(shrinkage, weights[0], bias_reg=1.0).fit(fit_rows)
+            fitted._products = _ProductCache(GRID_CACHE_BYTES)  # shared by the copies
             for weight in weights:
                 scores[(float(shrinkage), float(weight))] = evaluate(
                     fitted.with_popularity_weight(weight), fit_rows, check_rows,
@@ -186,10 +192,44 @@ class ItemKNN:
     def _score(self, neighbours: sp.csr_array, item_ids: np.ndarray) -> np.ndarray:
         items = self.items_.codes(item_ids)
         known = np.flatnonzero(items < self.items_.fallback_row)
-        scores = np.zeros((neighbours.shape[0], len(items)), np.float32)
-        # Sparse x sparse: the work is the users' items' stored neighbours, not the
-        # users x the similarity's stored pairs (the dense product's cost). The
-        # similarity is symmetric, so row j holds sim(j, .); unknown items score 0.
-        if len(known) and neighbours.shape[0]:
-            scores[:, known] = (neighbours @ self.similarity_).toarray()[:, items[known]]
-        return scores.astype(np.float64) + self.prior_[items][None, :]
+        scores = np.empty((neighbours.shape[0], len(items)), np.float64)
+        scores[:] = self.prior_[items]  # unknown items: the prior's 0 alone
+        if not (len(known) and neighbours.shape[0]):
+            return scores
+        cache = self._products
+        product = cache.get(neighbours) if cache is not None else None
+        if product is None:
+            # Sparse x sparse: the work is the users' items' stored neighbours, not the
+            # users x the similarity's stored pairs (the dense product's cost). The
+            # similarity is symmetric, so row j holds sim(j, .). float32 [U, I_train].
+            product = (neighbours @ self.similarity_).toarray()
+            if cache is not None:
+                cache.put(neighbours, product)
+        if np.array_equal(items, np.arange(product.shape[1])):  # the catalogue, in order
+            scores += product
+        else:
+            scores[:, known] += product[:, items[known]]
+        return scores
+
+
+class _ProductCache:
+    """The kNN products (float32 [U, I_train]) of user batches, keyed by their multi-hot
+    rows, up to `max_bytes` in all (then nothing more is kept)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.products: dict[bytes, np.ndarray] = {}
+
+    @staticmethod
+    def key(neighbours: sp.csr_array) -> bytes:
+        return b"|".join(np.ascontiguousarray(a).tobytes()
+                         for a in (neighbours.indptr, neighbours.indices, neighbours.data))
+
+    def get(self, neighbours: sp.csr_array) -> np.ndarray | None:
+        return self.products.get(self.key(neighbours))
+
+    def put(self, neighbours: sp.csr_array, product: np.ndarray) -> None:
+        if self.bytes + product.nbytes <= self.max_bytes:
+            self.products[self.key(neighbours)] = product
+            self.bytes += product.nbytes
