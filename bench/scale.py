@@ -25,7 +25,8 @@ stage it evaluates. The evaluation ranks at most `evaluation.max_users` test use
 the training monitor `recsys.monitor_max_users` validation users (10,000 each), so
 neither grows as users x items. A size
 whose process grows past `--max-rss-gb` (GiB) is stopped there and reported with the
-stage it reached, so the bench never meets the kernel's OOM killer.
+stage it reached, so the bench never meets the kernel's OOM killer; a size's process
+stopped by hand (kill it, not this script) reports the stages it finished.
 
 Part "workers": the same training (same data, seed and GLOBAL batch) runs once in
 one process (default strategy, one replica) and once as a 2-worker
@@ -272,8 +273,12 @@ def growth_child(args: argparse.Namespace) -> None:
     """One size: the smoke chain on synthetic reviews; writes timing JSON to --growth-out.
 
     A watchdog thread stops the process (exit 3) once it passes --max-rss-gb, after
-    writing what finished and the stage it was in.
+    writing what finished and the stage it was in. The file is also rewritten after
+    each stage (status "interrupted after stage ..." until the chain is done), so a size stopped by
+    hand, e.g. 1M reviews with no time left for its evaluation, still reports the
+    stages it finished.
     """
+    import contextlib
     import threading
 
     from tfrec_sentiment import config as config_lib
@@ -295,18 +300,33 @@ def growth_child(args: argparse.Namespace) -> None:
             super().__init__()
             timers.append(self)
 
+        @contextlib.contextmanager
         def __call__(self, stage: str):
             current["stage"] = stage
-            return super().__call__(stage)
+            with super().__call__(stage):
+                yield
+            # Each finished stage is on file: a size stopped later (by the watchdog,
+            # or by hand when it would take too long) still reports it.
+            write(f"interrupted after stage '{stage}'")
+
+    run_dir = args.growth_out.parent / f"run-{reviews}"
 
     def write(status: str) -> None:
         timer = timers[0] if timers else stages.StageTimer()
-        args.growth_out.write_text(json.dumps({
+        payload = {
             "reviews_asked": reviews, "status": status, "stage": current["stage"],
             "generation_seconds": generated,
             "seconds": timer.seconds, "cpu_seconds": timer.cpu_seconds,
             "peak_rss_mib": timer.peak_rss_mib,
-            "skipped": timer.skipped, "max_rss_mib": stages.rss_bytes() / 2**20}))
+            "skipped": timer.skipped, "max_rss_mib": stages.rss_bytes() / 2**20}
+        if (run_dir / "memory.json").is_file():  # the estimate made after the data stage
+            payload["estimate"] = json.loads((run_dir / "memory.json").read_text())
+        split = run_dir / "data" / "split.json"
+        if split.is_file():  # once the data stage is done: the reviews the run kept
+            parts = json.loads(split.read_text())
+            payload["reviews"] = sum(parts[name]["rows"]
+                                     for name in ("train", "validation", "test"))
+        args.growth_out.write_text(json.dumps(payload))
 
     limit = args.max_rss_gb * 2**30
 
@@ -319,13 +339,9 @@ def growth_child(args: argparse.Namespace) -> None:
 
     threading.Thread(target=watchdog, daemon=True).start()
     pipeline.StageTimer = RecordingTimer  # the chain's own timer, recording its stage
-    run_dir = args.growth_out.parent / f"run-{reviews}"
-    run = pipeline.run_training(config, run_dir, progress=False, export=False)
+    pipeline.run_training(config, run_dir, progress=False, export=False)
     write("done")
     payload = json.loads(args.growth_out.read_text())
-    payload["reviews"] = int(len(run.split.train) + len(run.split.validation)
-                             + len(run.split.test))
-    payload["estimate"] = json.loads((run_dir / "memory.json").read_text())
     variants = json.loads((run_dir / "evaluation" / "metrics.json").read_text())["variants"]
     payload["ablation_training_seconds"] = sum(  # the recommender variants' trainings
         sum(v.get("train_seconds", [])) for v in variants.values() if not v["deterministic"])
@@ -462,7 +478,8 @@ def growth_table(results: list[dict], clock: str = "seconds") -> str:
                 before = _stage_cell(results[i - 1], stage, clock)
                 data = (r.get("reviews", r["reviews_asked"])
                         / results[i - 1].get("reviews", results[i - 1]["reviews_asked"]))
-                if now is None or before is None or before[0] < 0.05:  # 0 s: no ratio
+                partial = stage == "total" and r["status"] != "done"  # a sum so far
+                if now is None or before is None or before[0] < 0.05 or partial:
                     row.append("—")
                 else:
                     row.append(f"{now[0] / before[0] / data:.2f} / "
@@ -487,8 +504,10 @@ def growth_table(results: list[dict], clock: str = "seconds") -> str:
                          f"{max(stage_peaks(r).values()) / 1024:.2f} GiB.")
     stopped = [r for r in results if r["status"] != "done"]
     if stopped:
-        lines.append(f"\n{stopped[0]['reviews_asked']:,} reviews: {stopped[0]['status']} "
-                     f"during stage '{stopped[0]['stage']}'.")
+        where = ("" if stopped[0]["status"].startswith("interrupted")
+                 else f" during stage '{stopped[0]['stage']}'")
+        lines.append(f"\n{stopped[0]['reviews_asked']:,} reviews: {stopped[0]['status']}"
+                     f"{where}.")
     return "\n".join(lines)
 
 

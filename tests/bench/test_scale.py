@@ -40,8 +40,13 @@ def test_growth_is_each_ratio_divided_by_the_datas(scale):
     assert lines[3] == "| recsys | 10.0 / 800 | — | — |"  # not reached at the larger size
     # skipped, not 0 s; after recsys, where the chain would have run it
     assert lines[4] == "| comment_only | skipped | — | — |"
-    assert lines[5] == "| total | 12.0 / 800 | 8.0 / 1000 | 0.17 / 0.31 |"
+    # a size that did not finish: its total so far, no ratio
+    assert lines[5] == "| total | 12.0 / 800 | 8.0 / 1000 | — |"
     assert lines[-1] == "10,000 reviews: stopped: over 1 GiB during stage 'recsys'."
+    # A size stopped by hand: its file was last written when a stage finished.
+    killed = {**large, "status": "interrupted after stage 'data'", "stage": "data"}
+    assert (scale.growth_table([small, killed]).splitlines()[-1]
+            == "10,000 reviews: interrupted after stage 'data'.")
     assert scale._max_rss_mib({"max_rss_mb": 900.0}) == 900.0  # the old key still reads
 
 
