@@ -274,9 +274,9 @@ def growth_child(args: argparse.Namespace) -> None:
 
     A watchdog thread stops the process (exit 3) once it passes --max-rss-gb, after
     writing what finished and the stage it was in. The file is also rewritten after
-    each stage (status "interrupted after stage ..." until the chain is done), so a size stopped by
-    hand, e.g. 1M reviews with no time left for its evaluation, still reports the
-    stages it finished.
+    each stage (status "interrupted after stage ..." until the chain is done), so a
+    size stopped by hand, e.g. 1M reviews with no time left for its evaluation, still
+    reports the stages it finished.
     """
     import contextlib
     import threading
