@@ -34,7 +34,7 @@ which reports each stage's measured peak beside the estimate):
   width = I exact or r projected; the sparse co-review and similarity matrices, 16
   bytes per co-reviewed pair (a float32 value and an int32 column each), bounded by
   the sum over users of (their distinct items)^2; projected, the basis Q and S Q
-  (float32 [I, r]) and ARPACK's 2r + 1 float64 Lanczos vectors;
+  (float32 [I, r]) and the randomized SVD's three float64 [I, 2r] blocks;
 - ranking: the score blocks of the evaluation and of the weight fits (held-out users
   x I float64, bounded by `evaluation.metrics.DEFAULT_MAX_ELEMENTS` and
   `recsys.blend_max_scores`), and the item-kNN baseline's validation grid keeping its
@@ -172,20 +172,20 @@ def similarity_bytes(rows: int, users: int, items: int, width: int | None = None
     """The item-to-item term's arrays: profiles of `rows` training rows and `users`
     served users, `width` columns each (float32, twice; None = `items`, exact), the
     sparse co-reviews and similarity (`pairs` co-reviewed pairs; None = items^2, the
-    most there can be) and, projected (width < items), the basis, S Q and ARPACK's
-    vectors (module doc).
+    most there can be) and, projected (width < items), the basis, S Q and the
+    randomized SVD's working blocks (module doc).
 
     Example:
         >>> exact = similarity_bytes(80_000, 10_000, 5_000, pairs=10**6)  # 100k reviews
         >>> projected = similarity_bytes(80_000, 10_000, 5_000, width=64, pairs=10**6)
         >>> round(exact / 2**30, 2), round(projected / 2**30, 3)
-        (3.37, 0.065)
+        (3.37, 0.075)
     """
     width = items if width is None else width
     pairs = items * items if pairs is None else min(pairs, items * items)
     size = _FLOAT * width * (rows + users + 1) * _SIMILARITY_COPIES + _PAIR * pairs
     if width < items:
-        size += 2 * _FLOAT * items * width + 8 * items * (2 * width + 1)
+        size += 2 * _FLOAT * items * width + 8 * items * 3 * (2 * width)
     return size
 
 
