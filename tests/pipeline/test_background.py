@@ -20,6 +20,16 @@ def test_join_returns_the_childs_own_usage(tmp_path):
     job.stop()  # finished: nothing to end, no error
 
 
+def test_the_childs_wall_time_ends_when_it_exits_not_when_joined(tmp_path):
+    import time
+
+    job = background.BackgroundJob.start(
+        "quick", [sys.executable, "-c", "import time; time.sleep(0.2)"], tmp_path / "q.log")
+    time.sleep(4.0)  # the parent joins long after the child is done
+    usage = job.join()
+    assert 0.2 <= usage.seconds < 3.5
+
+
 def test_a_failed_child_raises_with_its_log(tmp_path):
     code = "import sys\nprint('step 1 ok')\nsys.exit('no scores in the run folder')"
     job = background.BackgroundJob.start("comment-only", [sys.executable, "-c", code],

@@ -301,15 +301,12 @@ def similarity_basis(similarity: sp.sparray, rank: int, seed: int = 0) -> np.nda
     symmetric matrix the singular values are the |eigenvalues|: Eckart-Young), and
     a profile p = x S (x: the user's history weights) becomes p Q [r], with
     (p Q) Q[i]^T ~ p[i]. S stays sparse: Q is the left singular vectors of a
-    randomized SVD (Halko, Martinsson & Tropp 2011, "Finding structure with
-    randomness"; scikit-learn's `randomized_svd`, seeded) with r extra columns and
-    `POWER_ITERATIONS` products by S, so its cost grows with S's stored pairs and I,
-    not with I^2 or with how close the eigenvalues lie (ARPACK's Lanczos restarts,
-    used before, took 298 s at 50,000 items where this takes far less; on the 100k
-    growth split, 4,906 items, the basis keeps 99.96% of the Frobenius energy of S
-    that the exact top 64 keep). Only a request of r >= I - 1 decomposes the dense
-    [I, I] exactly, which is then small. Each vector's sign is fixed (largest entry
-    positive), so a rebuilt basis is the same.
+    randomized SVD (Halko, Martinsson & Tropp 2011; scikit-learn's `randomized_svd`,
+    seeded) with r extra columns and `POWER_ITERATIONS` products by S: its cost grows
+    with S's stored pairs and I, not with how close the eigenvalues lie (ARPACK, used
+    before: 14.0 vs 8.4 CPU-s at 4,906 demo items, 41.7 vs 26.9 at 49,742; this Q keeps
+    99.96% and 99.1% of the energy of S the exact top 64 keep). Only r >= I - 1
+    decomposes the dense [I, I] exactly. Signs are fixed (largest entry positive).
 
     Args:
         similarity: sparse symmetric [I, I] (`cosine_similarity`).

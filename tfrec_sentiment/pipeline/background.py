@@ -47,6 +47,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +105,21 @@ class BackgroundJob:
     def __post_init__(self) -> None:
         pid = self.process.pid
         self._sampler = PeakSampler(PEAK_INTERVAL, lambda: _high_water_bytes(pid))
+        self._ended: float | None = None  # when the child exited (`_note_end`)
+        self._waiter = None
+        if hasattr(os, "waitid") and hasattr(os, "WNOWAIT"):
+            self._waiter = threading.Thread(target=self._note_end, daemon=True,
+                                            name=f"{self.name}-end")
+            self._waiter.start()
+
+    def _note_end(self) -> None:
+        """Records when the child exits, without reaping it (`join` and `stop` still can):
+        the wall seconds end there, not when the parent comes to join it."""
+        try:
+            os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:  # already reaped: `join` takes its own time
+            return
+        self._ended = time.perf_counter()
 
     @classmethod
     def start(cls, name: str, command: Sequence[str], log_path: str | Path) -> BackgroundJob:
@@ -130,7 +146,9 @@ class BackgroundJob:
             self.process.wait()
             cpu = float("nan")
         peak = self._sampler.stop() / 2**20 or float("nan")  # 0: never readable
-        seconds = time.perf_counter() - self.started
+        if self._waiter is not None:
+            self._waiter.join(timeout=1.0)
+        seconds = (self._ended or time.perf_counter()) - self.started
         if self.process.returncode != 0:
             lines = self.log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
             raise BackgroundJobError(
