@@ -70,7 +70,8 @@ REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon20
 
 
 def _parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--part", choices=("workers", "update", "both", "growth"),
                         default="both")
     parser.add_argument("--growth", action="store_true", help="same as --part growth")
