@@ -22,8 +22,8 @@ KNN_POPULARITY_GRID: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 # matrices it replaced were about 0.8 GB at 5k items and would be ~13 GB at 20k).
 KNN_MAX_ITEMS = 100_000
 # The validation grid ranks the same users once per popularity weight: each setting of
-# the shrinkage keeps its users' sparse kNN products (12 bytes a stored entry) for the
-# next weights, up to this many bytes (beyond it they are computed again).
+# the shrinkage keeps its user batches' kNN products (dense float32 [users, items]) for
+# the next weights, up to this many bytes (beyond it they are computed again).
 GRID_CACHE_BYTES = 256 * 2**20
 
 
