@@ -127,3 +127,25 @@ def test_similarity_off_and_projected_above_the_catalogue_limit(data, tmp_path):
     np.testing.assert_array_equal(loaded.similarity_basis, projected.similarity_basis)
     np.testing.assert_array_equal(loaded.feature_table("user")["similarity"],
                                   projected.feature_table("user")["similarity"])
+
+
+def test_saving_the_tables_forms_no_similarity_profile(data, tmp_path, monkeypatch):
+    # The saved user table holds the fused groups only: forming every user's profile
+    # there (a cost that grows with each history item's co-reviews) was wasted work.
+    split, _ = data
+    tables = build_feature_tables(split.train, None, None, FeatureConfig(
+        use_sentiment=False, use_text=False, history_length=4))
+    assert tables.has_similarity
+    expected = tables.feature_table("user")
+    assert "similarity" in expected
+    without = tables.feature_table("user", profiles=False)
+    assert "similarity" not in without and without.keys() == expected.keys() - {"similarity"}
+
+    def formed(*args, **kwargs):
+        raise AssertionError("a similarity profile was formed")
+
+    monkeypatch.setattr(FeatureTables, "_similarity_profiles", formed)
+    loaded = FeatureTables.load(tables.save(tmp_path / "tables"))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(loaded.feature_table("user")["similarity"],
+                                  expected["similarity"])

@@ -142,7 +142,7 @@ def _side_frame(tables: FeatureTables, side: str) -> pd.DataFrame:
     columns = {f"{side}_id": tables.ids[side].astype(str)}
     signals = tables.sums[side]["signals"]
     columns["count"] = signals[:, SIGNALS.index("count")].astype(np.int64)
-    table = tables.feature_table(side)
+    table = tables.feature_table(side, profiles=False)  # the profiles are not saved
     for group, names in GROUP_FEATURES.items():
         if group in table:
             for j, name in enumerate(names):

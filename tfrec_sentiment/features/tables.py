@@ -132,7 +132,8 @@ class FeatureTables:
         """Feature groups present, e.g. ("rating", "helpful", "sentiment", "text")."""
         return self.profile.groups + ((ASPECT_GROUP,) if self.aspects is not None else ())
 
-    def feature_table(self, side: str, index: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def feature_table(self, side: str, index: np.ndarray | None = None,
+                      profiles: bool = True) -> dict[str, np.ndarray]:
         """Full training-period features of every known id, row 0 = unknown id.
 
         Args:
@@ -141,6 +142,9 @@ class FeatureTables:
                 only those M rows are returned, in that order, and the similarity
                 profiles (float32 [., I] each, [., r] projected) are formed for
                 those users only.
+            profiles: False leaves the users' similarity profiles out (their cost
+                grows with each history item's co-reviews; e.g. the saved tables,
+                which hold the other groups only).
 
         Returns:
             group -> float32 [len(ids[side]) + 1, dim]; row i + 1 is ids[side][i],
@@ -163,7 +167,7 @@ class FeatureTables:
             table[SIMILARITY_GROUP] = self.basis_rows()
         if index is not None:
             table = {group: values[np.asarray(index) + 1] for group, values in table.items()}
-        if side == "user" and self.has_similarity:
+        if side == "user" and self.has_similarity and profiles:
             users = np.arange(-1, len(self.ids["user"])) if index is None else np.asarray(index)
             table[SIMILARITY_GROUP] = self._similarity_profiles(
                 table[HISTORY_GROUPS["items"]], users)  # row 0 / index -1: the unknown user
