@@ -156,17 +156,17 @@ def _traced():
 def _emoji_to_words(texts):
     import tensorflow as tf
 
-    # Most reviews are ASCII: a regular expression clears them without decoding.
-    candidates = tf.where(~tf.strings.regex_full_match(texts, r"[\x00-\x7f]*"))[:, 0]
-    # A batch without such a row (most single requests) skips the ~940 ops below.
-    return tf.cond(tf.size(candidates) > 0, lambda: _map_rows(texts, candidates),
-                   lambda: tf.identity(texts))
+    from tfrec_sentiment.text.regex import on_rows
+
+    # Most reviews are ASCII: a regular expression clears them without decoding, and a
+    # batch without a non-ASCII row (most single requests) skips the ~940 ops below.
+    return on_rows(texts, ~tf.strings.regex_full_match(texts, r"[\x00-\x7f]*"), _map_rows)
 
 
-def _map_rows(texts, candidates):
+def _map_rows(rows):
+    """The mapping of non-ASCII `rows` [K] -> [K]."""
     import tensorflow as tf
 
-    rows = tf.gather(texts, candidates)
     codepoints, offsets = tf.strings.unicode_decode_with_offsets(
         rows, "UTF-8", errors="replace", replacement_char=0xFFFD)
     flat, starts = codepoints.flat_values, offsets.flat_values
@@ -188,8 +188,7 @@ def _map_rows(texts, candidates):
     joined = tf.strings.reduce_join(tf.RaggedTensor.from_value_rowids(
         tf.strings.join([gaps, replacement]), s_row, nrows=tf.size(rows, tf.int64)), axis=1)
     tail = tf.maximum(tf.math.unsorted_segment_max(s_end, s_row, tf.size(rows)), 0)
-    mapped = tf.strings.join([joined, tf.strings.substr(rows, tail, lengths - tail)])
-    return tf.tensor_scatter_nd_update(texts, candidates[:, None], mapped)
+    return tf.strings.join([joined, tf.strings.substr(rows, tail, lengths - tail)])
 
 
 def _in_ranges(codepoints, ranges):

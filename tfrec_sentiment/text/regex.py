@@ -75,13 +75,21 @@ def on_rows_matching(texts: tf.Tensor, hint: str, fn: TextFn) -> tf.Tensor:
     string matches, `fn`'s ops do not run at all (`tf.cond`): a served request of one
     plain review skips the step's tens of ops instead of running them on zero rows.
     """
-    matched = tf.strings.regex_full_match(texts, hint)
+    return on_rows(texts, tf.strings.regex_full_match(texts, hint), fn)
+
+
+def on_rows(texts: tf.Tensor, selected: tf.Tensor, fn: TextFn) -> tf.Tensor:
+    """`fn` on the strings of `texts` [N] where `selected` (bool [N]), the others kept.
+
+    `fn` maps the selected strings [K] to as many strings; its ops run only when some
+    string is selected (`tf.cond`), so a batch with none costs a scan, not the step.
+    """
 
     def apply() -> tf.Tensor:
-        rows = tf.where(matched)
+        rows = tf.where(selected)
         return tf.tensor_scatter_nd_update(texts, rows, fn(tf.gather_nd(texts, rows)))
 
-    return tf.cond(tf.reduce_any(matched), apply, lambda: tf.identity(texts))
+    return tf.cond(tf.reduce_any(selected), apply, lambda: tf.identity(texts))
 
 
 def ascii_digit_count(texts: tf.Tensor) -> tf.Tensor:
