@@ -24,11 +24,12 @@ def evaluated_counts(train: pd.DataFrame, test: pd.DataFrame, *,
     """The rows and users `evaluate` would evaluate, without a model (cheap).
 
     The same selection as `evaluate` (same arguments): the test rows whose item is in
-    the catalogue (all rows with `drop_unknown_items` False), and their distinct users.
+    the catalogue (all rows with `drop_unknown_items` False), and their distinct users,
+    before `evaluate`'s `max_users` sample (its `users_before_sample`).
 
     Returns:
         {"test_rows", "dropped_unknown_item", "users", "catalogue"}, as the same keys
-        of `EvalResult.counts`.
+        of `EvalResult.counts` when no user is sampled out.
 
     Raises:
         ValueError: the catalogue is empty or holds an id twice.
@@ -48,7 +49,7 @@ def evaluated_counts(train: pd.DataFrame, test: pd.DataFrame, *,
 
 
 def held_out_rows(train: pd.DataFrame, test: pd.DataFrame, catalogue: np.ndarray | None,
-              drop_unknown_items: bool) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+                  drop_unknown_items: bool) -> tuple[pd.Index, np.ndarray, np.ndarray]:
     """(catalogue str [I], test item in catalogue bool [N], test row evaluated bool [N]).
 
     Raises:
