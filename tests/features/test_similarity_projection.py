@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from tfrec_sentiment.features import profiles as profiles_lib
 from tfrec_sentiment.features import similarity as similarity_lib
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.tables import build_feature_tables
@@ -26,15 +27,15 @@ def _random_case(users: int = 300, items: int = 80, per_user: int = 6, seed: int
 def test_a_full_basis_or_the_identity_gives_the_exact_profiles():
     user, item, co, history = _random_case()
     items = co.shape[0]
-    item_sets = similarity_lib.user_item_sets(user, item, history.shape[0])
+    item_sets = profiles_lib.user_item_sets(user, item, history.shape[0])
     owner = np.arange(history.shape[0])
-    exact = similarity_lib.similarity_profiles(history, owner, item_sets, co, 2.0, chunk=64)
-    identity = similarity_lib.similarity_profiles(history, owner, item_sets, co, 2.0, chunk=64,
+    exact = profiles_lib.similarity_profiles(history, owner, item_sets, co, 2.0, chunk=64)
+    identity = profiles_lib.similarity_profiles(history, owner, item_sets, co, 2.0, chunk=64,
                                                   basis=np.eye(items))
     np.testing.assert_allclose(identity, exact, rtol=1e-6, atol=1e-7)
     full = similarity_lib.similarity_basis(similarity_lib.cosine_similarity(co, 2.0), items)
     assert full.shape == (items, items)
-    projected = similarity_lib.similarity_profiles(history, owner, item_sets, co, 2.0,
+    projected = profiles_lib.similarity_profiles(history, owner, item_sets, co, 2.0,
                                                    basis=full)
     np.testing.assert_allclose(projected @ full.T, exact, atol=1e-5)  # Q Q^T = identity
     assert (exact > 0).any(axis=1).mean() > 0.9  # non-trivial profiles
@@ -48,16 +49,16 @@ def test_rank_r_scores_stay_within_the_dropped_eigenvalue_bound():
     # is then within that of p[i].
     user, item, co, history = _random_case()
     similarity = similarity_lib.cosine_similarity(co, 2.0)
-    item_sets = similarity_lib.user_item_sets(user, item, history.shape[0])
+    item_sets = profiles_lib.user_item_sets(user, item, history.shape[0])
     nobody = np.full(history.shape[0], -1)
-    exact = similarity_lib.similarity_profiles(history, nobody, item_sets, co, 2.0)
+    exact = profiles_lib.similarity_profiles(history, nobody, item_sets, co, 2.0)
     weights = np.zeros_like(exact, dtype=np.float64)
     np.add.at(weights, (np.arange(len(history))[:, None], history - 1), 1.0 / history.shape[1])
     np.testing.assert_allclose(weights @ similarity.toarray(), exact, atol=1e-5)  # p = w S
     eigenvalues = np.sort(np.abs(np.linalg.eigvalsh(similarity.toarray())))[::-1]
     rank = 16
     basis = similarity_lib.similarity_basis(similarity, rank)  # randomized: rank < I - 1
-    scores = similarity_lib.similarity_profiles(history, nobody, item_sets, co, 2.0,
+    scores = profiles_lib.similarity_profiles(history, nobody, item_sets, co, 2.0,
                                                 basis=basis) @ basis.T
     bound = np.linalg.norm(weights, axis=1) * eigenvalues[rank]
     error = np.linalg.norm(scores - exact, axis=1)

@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from tfrec_sentiment.evaluation.baselines import ItemKNN
+from tfrec_sentiment.features import profiles as profiles_lib
 from tfrec_sentiment.features import similarity as similarity_lib
 
 # Users 0: items {0, 1} (item 1 twice), 1: {1, 2}, 2: {0, 1, 2}; item 3 unreviewed.
@@ -61,12 +62,12 @@ def test_sparse_equals_the_dense_reference_bit_for_bit():
 
 
 def test_profiles_from_sparse_and_dense_co_reviews_agree():
-    start, items = similarity_lib.user_item_sets(USER, ITEM, 3)
+    start, items = profiles_lib.user_item_sets(USER, ITEM, 3)
     history = np.array([[1, 2, 0], [3, 0, 0], [0, 0, 0]])  # item index + 1
-    sparse = similarity_lib.similarity_profiles(
+    sparse = profiles_lib.similarity_profiles(
         history, np.array([0, -1, 2]), (start, items),
         similarity_lib.co_review_matrix(USER, ITEM, 4), 1.0, chunk=2)
-    dense = similarity_lib.similarity_profiles(
+    dense = profiles_lib.similarity_profiles(
         history, np.array([0, -1, 2]), (start, items), CO, 1.0, chunk=2)
     np.testing.assert_array_equal(sparse, dense)
     # User 0 without its own reviews: user 2 alone co-reviews 0-1-2, n = (1, 2, 2).
@@ -99,3 +100,15 @@ def test_item_knn_uses_the_shared_similarity():
     s01, s02, s12 = expected.toarray()[0, 1], expected.toarray()[0, 2], expected.toarray()[1, 2]
     # u1 reviewed i1 and i2: the sums of their similarities; an unknown item scores 0.
     assert scores[0] == pytest.approx([s01 + s02, s12, s12, 0.0])
+
+
+def test_matrix_entries_against_the_dense_matrix():
+    rng = np.random.default_rng(4)
+    dense = np.where(rng.random((30, 200)) < 0.3, rng.random((30, 200)), 0.0)
+    matrix = sp.csr_array(dense)
+    shuffled = sp.csr_array(dense[:, ::-1])[:, ::-1]  # the same matrix, indices unsorted
+    assert not shuffled.has_sorted_indices
+    rows, cols = rng.integers(0, 30, 5000), rng.integers(0, 200, 5000)
+    for m in (matrix, shuffled):
+        np.testing.assert_array_equal(similarity_lib.matrix_entries(m, rows, cols),
+                                      dense[rows, cols])

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tests.layer_test_case import assert_allclose_nested
 from tests.recsys.trained_fixture import synthetic_split, trained_full
-from tfrec_sentiment.features import similarity as similarity_lib
+from tfrec_sentiment.features import profiles as profiles_lib
 from tfrec_sentiment.recsys.blend_weights import BlendWeights
 from tfrec_sentiment.recsys.serving import RecommenderServing, blend_components
 
@@ -56,9 +56,9 @@ def test_new_user_from_reviews_is_an_unknown_id_with_that_users_profile_and_hist
     history = {"history", "history_rating", "history_sentiment"}
     assert history | {"similarity"} <= set(known)
     assert int(np.count_nonzero(known["history"].numpy())) == len(_reviews_of(user)["rating"])
-    item_sets = similarity_lib.user_item_sets(tables.rows["user_index"],
-                                              tables.rows["item_index"], len(tables.ids["user"]))
-    similarity = similarity_lib.similarity_profiles(
+    item_sets = profiles_lib.user_item_sets(tables.rows["user_index"],
+                                            tables.rows["item_index"], len(tables.ids["user"]))
+    similarity = profiles_lib.similarity_profiles(
         known["history"].numpy(), np.array([-1]), item_sets, tables.co_reviews,
         tables.config.similarity_shrinkage)
     assert not np.allclose(similarity, known["similarity"].numpy())  # leave-user-out differs

@@ -1,4 +1,4 @@
-"""Item-to-item similarity of the training period, and each user's similarity profile.
+"""Item-to-item similarity of the training period: co-review counts and shrunk cosine.
 
 The one implementation of co-review counts and shrunk cosine similarity: the
 recommender's features (`features/tables.py`) and the item-kNN baseline
@@ -13,17 +13,9 @@ count less) is
 
     sim(j, c) = C[j, c] / (sqrt(n_j * n_c) + shrinkage),   sim(c, c) = 0
 
-(`shrunk_cosine`; `cosine_similarity` applies it to the whole sparse matrix) and a
-user's similarity profile is the mean of sim(j, .) over the items j of the user's
-review history: a row over the whole catalogue, large where the catalogue item was
-co-reviewed with what the user reviewed (the signal of item-based collaborative
-filtering). The recommender's user tower reads it as a feature.
-
-Leave-user-out: a user's own co-reviews are taken out of C (and the user out of
-n) before the profile is formed, for training rows and served users alike. Without
-it a training row's own item would look similar to the row's history BECAUSE the
-user reviewed both: the row's label would leak into its feature, while a held-out
-item never gets that boost.
+(`shrunk_cosine`; `cosine_similarity` applies it to the whole sparse matrix). A
+user's similarity profile, the mean of sim(j, .) over the user's history with the
+user's own co-reviews left out, is formed in `profiles.py`.
 
 Sizes (tracemalloc peaks, synthetic catalogue of 20,000 items, 80,000 users with 6
 reviews each): `co_review_matrix` 50 MiB, `cosine_similarity` 150 MiB (1.9M stored
@@ -35,16 +27,11 @@ is a row over the whole catalogue, so up to `FeatureConfig.similarity_max_items`
 [U + 1, I], is 80 MB per 4,000 users at 5,000 items, inside the SavedModel). Above it they
 are projected: `similarity_basis` takes the top r eigenvectors Q [I, r] of the
 symmetric S (a randomized SVD of the sparse S, never a dense [I, I]) and a profile p becomes p Q
-[r] (`similarity_profiles(..., basis=Q)`, summed from the sparse terms), the item's
-block Q[i]; with no user left out, p = x S (x: the history's weights) and (p Q) Q^T
-is within |x|_2 |lambda_(r+1)| of p, lambda_(r+1) the largest eigenvalue dropped
-(Eckart-Young; tests/features/test_similarity_projection.py). The basis comes from
+[r], the item's block Q[i]; with no user left out, p = x S (x: the history's weights)
+and (p Q) Q^T is within |x|_2 |lambda_(r+1)| of p, lambda_(r+1) the largest eigenvalue
+dropped (Eckart-Young; tests/features/test_similarity_projection.py). The basis comes from
 every training user's co-reviews, a global parameter like the profile prior: a row's
-own co-reviews move it by about 1/N. `similarity_profiles` reads only the stored
-co-reviews of each history item (a chunk x I float64 block at once, none projected):
-on 4,000 users x 20 history items over a 2,000-item Zipf catalogue it gives the same
-profiles as the dense [chunk, L, I] form it replaced, 3.1x faster (10.2 s -> 3.3 s),
-more on sparser catalogues. `pipeline/memory.py` projects an
+own co-reviews move it by about 1/N. `pipeline/memory.py` projects an
 exact block whose dense profiles would not fit (`FeatureConfig.similarity_max_gb`) and
 switches off a projected one that still would not.
 
@@ -59,14 +46,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
-
-if TYPE_CHECKING:
-    from tfrec_sentiment.features.text_similarity import TextSimilarity
 
 # Products by S in the randomized SVD of `similarity_basis` (each one sharpens the top
 # eigenvectors against the rest; 7 kept 99.96% of the exact top 64's energy, 4 kept 99.6%).
@@ -170,6 +152,9 @@ def cosine_similarity(co: sp.sparray, shrinkage: float) -> sp.csr_array:
 def matrix_entries(matrix: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """The values matrix[rows[k], cols[k]] of a sparse CSR matrix, 0 where none is stored.
 
+    A binary search of each column within its row's sorted indices, all k at once:
+    log2(the longest row) steps over K, with no array over the matrix's stored entries.
+
     Args:
         matrix: CSR [R, K] without duplicate entries.
         rows, cols: int [M].
@@ -183,113 +168,25 @@ def matrix_entries(matrix: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> 
         [2.0, 3.0, 0.0]
     """
     matrix = sp.csr_array(matrix)
-    matrix.sort_indices()
+    if not matrix.has_sorted_indices:
+        matrix = matrix.sorted_indices()
     out = np.zeros(len(rows), matrix.dtype)
-    if matrix.nnz == 0:
+    if matrix.nnz == 0 or not len(rows):
         return out
-    stored_rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    stored = stored_rows * matrix.shape[1] + matrix.indices  # sorted: rows, then columns
-    wanted = np.asarray(rows, np.int64) * matrix.shape[1] + np.asarray(cols, np.int64)
-    position = np.minimum(np.searchsorted(stored, wanted), len(stored) - 1)
-    found = stored[position] == wanted
-    out[found] = matrix.data[position[found]]
-    return out
-
-
-def user_item_sets(user_index: np.ndarray, item_index: np.ndarray,
-                   num_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's distinct items as CSR arrays: (start [U + 1], items [P])."""
-    pairs = np.unique(np.stack([user_index, item_index], 1).astype(np.int64), axis=0)
-    start = np.searchsorted(pairs[:, 0], np.arange(num_users + 1))
-    return start, pairs[:, 1]
-
-
-def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple,
-                        co: np.ndarray | sp.sparray, shrinkage: float,
-                        chunk: int = 256, basis: np.ndarray | None = None,
-                        text: TextSimilarity | None = None) -> np.ndarray:
-    """Leave-user-out mean similarity of each history to every catalogue item.
-
-    Args:
-        history: int [M, L], item index + 1 of each history entry (0 = padding;
-            indices past the co-review matrix, e.g. items added after training,
-            count as padding).
-        owner: int [M], the user of each history row (-1: a user unknown to
-            `item_sets`, nothing to leave out).
-        item_sets: (start, items) of `user_item_sets`: the reviews whose
-            co-reviews `co` counts, per user.
-        co: [I, I] co-review matrix, dense (`co_reviews`) or sparse (`co_review_matrix`).
-        shrinkage: >= 0, added to the cosine's denominator.
-        chunk: rows per block (memory: a chunk x I float64 block, or none with
-            `basis`, and the stored co-reviews of the block's history items; time:
-            those co-reviews, not L x I per row).
-        basis: float [I, r], the profiles' projection (`similarity_basis`); None =
-            the profiles themselves. With it no [M, I] (nor [chunk, I]) array is
-            formed: each block's stored terms are summed into r columns.
-        text: the review-text term (`text_similarity.py`): the similarity becomes
-            shrunk cosine + text.weight * text(j, c), with the owner's own words
-            left out of the pairs they reviewed both of; None = co-reviews alone.
-
-    Returns:
-        float32 [M, I] (or [M, r] = profiles @ basis); a row with an empty history
-        is all zeros.
-    """
-    co = sp.csr_array(co)
-    co.sum_duplicates()
-    co.sort_indices()
-    num_items = co.shape[0]
-    reviewers = np.asarray(co.diagonal(), np.float64)
-    start, items = item_sets
-    # The (user, item) pairs of the reviews, as sorted keys: "did user u review c" is
-    # one binary search, with no [M, I] mask.
-    counts = np.diff(start)
-    owners = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    inside = items < num_items
-    owned = owners[inside] * num_items + items[inside]
-    width = num_items if basis is None else basis.shape[1]
-    out = np.zeros((len(history), width), np.float32)
-    for begin in range(0, len(history), chunk):
-        rows = slice(begin, begin + chunk)
-        entries = np.asarray(history[rows], np.int64) - 1
-        m, length = entries.shape
-        valid = (entries >= 0) & (entries < num_items)
-        entries = np.where(valid, entries, 0)
-        users = np.asarray(owner[rows], np.int64)
-        users = np.where((users >= 0) & (users < len(counts)), users, -1)
-        own_entry = _reviewed(owned, np.repeat(users, length), entries.reshape(-1),
-                              num_items).reshape(m, length) & valid  # [m, L]
-        # Only the stored co-reviews of each history item j (row j of C) can be non-zero:
-        # gather them as flat (history entry, column c, count) triples.
-        entry = np.flatnonzero(valid)  # into the [m, L] grid
-        j = entries.reshape(-1)[entry]
-        stored = co.indptr[j + 1] - co.indptr[j]
-        slot = np.repeat(entry, stored)
-        position = (np.arange(len(slot)) - np.repeat(np.cumsum(stored) - stored, stored)
-                    + np.repeat(co.indptr[j], stored))
-        row, c = slot // length, co.indices[position]
-        mine = own_entry.reshape(-1)[slot]
-        own_c = _reviewed(owned, users[row], c, num_items)
-        both = mine & own_c  # the user's own co-review of j and c
-        left_j = reviewers[np.repeat(j, stored)] - mine
-        left_c = reviewers[c] - own_c
-        similarity = shrunk_cosine(co.data[position].astype(np.float64) - both, left_j,
-                                   left_c, shrinkage)
-        # An item is not similar to itself (that is its reviewing user, not a neighbour).
-        similarity[c == np.repeat(j, stored)] = 0.0
-        if text is not None and text.weight > 0:
-            extra = text.block_terms(entries.reshape(-1), valid.reshape(-1),
-                                     own_entry.reshape(-1), length, users,
-                                     lambda u, i: _reviewed(owned, u, i, num_items))
-            row = np.concatenate([row, extra[0]])
-            c = np.concatenate([c, extra[1]])
-            similarity = np.concatenate([similarity, extra[2]])
-        total = np.maximum(valid.sum(axis=1), 1)
-        if basis is None:
-            sums = np.bincount(row * num_items + c, similarity / total[row], m * num_items)
-            out[rows] = sums.reshape(m, num_items)
-        else:
-            block = sp.csr_array((similarity / total[row], (row, c)), shape=(m, num_items))
-            out[rows] = block @ np.asarray(basis, np.float64)
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    indptr, indices = matrix.indptr.astype(np.int64), matrix.indices
+    low, high = indptr[rows], indptr[rows + 1]  # the first stored column >= col
+    active = np.flatnonzero(low < high)
+    while len(active):
+        middle = (low[active] + high[active]) // 2
+        right = indices[middle] < cols[active]
+        low[active[right]] = middle[right] + 1
+        high[active[~right]] = middle[~right]
+        active = active[low[active] < high[active]]
+    end = indptr[rows + 1]
+    found = low < end
+    found[found] = indices[low[found]] == cols[found]
+    out[found] = matrix.data[low[found]]
     return out
 
 
@@ -335,14 +232,3 @@ def similarity_basis(similarity: sp.sparray, rank: int, seed: int = 0) -> np.nda
     peak = vectors[np.argmax(np.abs(vectors), axis=0), np.arange(rank)]
     vectors = vectors * np.where(peak < 0, -1.0, 1.0)
     return vectors.astype(np.float32)
-
-
-def _reviewed(owned: np.ndarray, users: np.ndarray, items: np.ndarray,
-              num_items: int) -> np.ndarray:
-    """bool [K]: whether user users[k] reviewed items[k] (user -1: no one), by binary
-    search in the sorted keys user * I + item of the reviews (`owned`)."""
-    keys = users * num_items + items
-    if not len(owned):
-        return np.zeros(len(keys), bool)
-    found = np.minimum(np.searchsorted(owned, keys), len(owned) - 1)
-    return (owned[found] == keys) & (users >= 0)

@@ -43,6 +43,7 @@ import scipy.sparse as sp
 
 from tfrec_sentiment.features import growth, leakage, storage
 from tfrec_sentiment.features import history as history_lib
+from tfrec_sentiment.features import profiles as profiles_lib
 from tfrec_sentiment.features import similarity as similarity_lib
 from tfrec_sentiment.features.aspects import ASPECT_GROUP, AspectArrays
 from tfrec_sentiment.features.common import (
@@ -275,12 +276,12 @@ class FeatureTables:
         grown = len(self.ids["item"]) - co.shape[0]
         if grown and self.similarity_basis is None:
             co.resize((len(self.ids["item"]),) * 2)  # items added after training: no co-reviews
-        item_sets = similarity_lib.user_item_sets(
+        item_sets = profiles_lib.user_item_sets(
             self.rows["user_index"], self.rows["item_index"], len(self.ids["user"]))
-        return similarity_lib.similarity_profiles(history, users, item_sets, co,
-                                                  self.config.similarity_shrinkage,
-                                                  basis=self.similarity_basis,
-                                                  text=self.text_similarity)
+        return profiles_lib.similarity_profiles(history, users, item_sets, co,
+                                                self.config.similarity_shrinkage,
+                                                basis=self.similarity_basis,
+                                                text=self.text_similarity)
 
     def _held_out_history(self) -> dict[str, np.ndarray]:
         """Per training row, the user's history without the row's own review."""

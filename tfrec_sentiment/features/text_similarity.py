@@ -21,7 +21,7 @@ because u reviewed them, which a held-out item never gets. So for those (u, j, c
 the value is recomputed without u's reviews, x(T[j] - T_u[j]) . x(T[c] - T_u[c])
 (T_u[i]: u's review counts on i; the document frequencies stay those of the fit,
 a global parameter like the co-review basis), for the pairs the sparse matrix
-stores. `similarity_profiles` looks them up by (u, j, c). Unlike the co-review
+stores. `profiles.similarity_profiles` looks them up by (u, j, c). Unlike the co-review
 cosine, which also takes u out of j's reviewer count for every c, u's words stay in
 j's document for the items c that u did not review: measured on Musical Instruments
 (455,929 such (u, j, c)), they move text(j, c) by +0.0023 on average against a mean
@@ -106,7 +106,7 @@ class TextSimilarity:
                     length: int,
                     users: np.ndarray, reviewed: Callable[[np.ndarray, np.ndarray], np.ndarray]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The term's part of a block of similarity profiles (`similarity_profiles`).
+        """The term's part of a block of similarity profiles (`profiles.similarity_profiles`).
 
         Args:
             entries: int [m * L], the block's history items (flat); valid: bool [m * L].
