@@ -76,7 +76,7 @@ def test_rating_matrix_in_blocks_of_users_equals_one_call(monkeypatch):
     item = serving._catalogue_outputs()
     whole = scoring.rating_matrix(model, user, item).numpy()
     n_items = int(item["bias"].shape[0])
-    monkeypatch.setattr(scoring, "MAX_PAIRS_PER_CALL", 3 * n_items)  # 3 users per block
+    monkeypatch.setattr(scoring, "RATING_BLOCK_PAIRS", 3 * n_items)  # 3 users per block
     calls = []
     real = scoring._pair_ratings
     monkeypatch.setattr(scoring, "_pair_ratings", lambda m, u, i: calls.append(1) or real(m, u, i))
