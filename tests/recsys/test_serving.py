@@ -1,11 +1,14 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.layer_test_case import assert_allclose_nested
 from tests.recsys.trained_fixture import synthetic_split, trained_full
 from tfrec_sentiment.features import profiles as profiles_lib
+from tfrec_sentiment.recsys import serving as serving_lib
+from tfrec_sentiment.recsys import serving_candidates as candidates_lib
 from tfrec_sentiment.recsys.blend_weights import BlendWeights
 from tfrec_sentiment.recsys.serving import RecommenderServing, blend_components
 
@@ -148,3 +151,41 @@ def test_the_projected_path_with_the_identity_basis_scores_as_the_exact_one():
                                                        users),
                                exact.score_columns(exact.user_outputs(users), columns, users),
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("rating_weight", [0.0, 0.4])
+def test_the_rating_head_runs_only_where_a_bucket_weighs_it(monkeypatch, rating_weight):
+    # A rating head that returns NaN: wherever it runs, the blend is NaN (0 x NaN too).
+    trained, tables = trained_full(), synthetic_split().tables
+    config = dataclasses.replace(trained.config, score_mode="learned")
+    components = blend_components(tables)
+    weights = np.full((len(config.blend_history_bounds) + 1, len(components)),
+                      (1.0 - rating_weight) / (len(components) - 1))
+    weights[:, components.index("rating")] = rating_weight
+    blend = BlendWeights(components, config.blend_history_bounds, weights)
+    serving = RecommenderServing(trained.model, tables, config, blend, blend)
+    users = tf.constant(list(tables.ids["user"][:5]) + ["nobody"])
+    expected = serving.score_catalogue(users).numpy()
+    assert np.isfinite(expected).all()
+
+    def broken(model, user, item):
+        return tf.fill([tf.shape(user["bias"])[0], tf.shape(item["bias"])[0]], np.nan)
+
+    def broken_candidates(model, user, item):
+        return tf.fill(tf.shape(item["bias"]), np.nan)
+
+    monkeypatch.setattr(serving_lib, "rating_matrix", broken)
+    monkeypatch.setattr(candidates_lib, "rating_matrix", broken)
+    monkeypatch.setattr(candidates_lib, "candidate_ratings", broken_candidates)
+    patched = RecommenderServing(trained.model, tables, config, blend, blend)
+    patched.prepare_candidate_scoring()
+    columns = tf.constant(np.arange(12, dtype=np.int32).reshape(6, 2))
+    scores = {"catalogue": patched.score_catalogue(users).numpy(),
+              "columns": patched.score_columns(patched.user_outputs(users), columns,
+                                               users).numpy(),
+              "from reviews": patched.score_catalogue_from_reviews(
+                  **_reviews_of(synthetic_split().split.train["user_id"].iloc[3])).numpy()}
+    for name, values in scores.items():
+        assert np.isnan(values).all() == (rating_weight > 0), name
+    if rating_weight == 0:  # skipped: the same scores as with the head run
+        np.testing.assert_allclose(scores["catalogue"], expected, atol=1e-5)

@@ -139,15 +139,32 @@ def blend_scores(components: Mapping[str, tf.Tensor], history: tf.Tensor,
     Returns:
         float32 [U, I].
     """
-    bucket = tf.reduce_sum(
-        tf.cast(history[:, None] >= edges[None, :], tf.int32), axis=1)  # [U]
-    chosen = tf.gather(weights, bucket)  # [U, C]
+    chosen = tf.gather(weights, history_bucket(history, edges))  # [U, C]
     out = None
     for c, name in enumerate(names):
         given = None if moments is None else moments[name]
         part = chosen[:, c:c + 1] * standardize_tensor_rows(components[name], given)
         out = part if out is None else out + part
     return out
+
+
+def history_bucket(history: tf.Tensor, edges: tf.Tensor) -> tf.Tensor:
+    """Each user's blend bucket, int32 [U]: how many lower bounds `edges` (int64
+    [B - 1]) their training reviews `history` (int64 [U]) reach."""
+    return tf.reduce_sum(tf.cast(history[:, None] >= edges[None, :], tf.int32), axis=1)
+
+
+def weighted_component(name: str, names: Sequence[str], weights: tf.Tensor,
+                       edges: tf.Tensor, history: tf.Tensor, compute, zeros_shape) -> tf.Tensor:
+    """`compute()` where some user's bucket gives component `name` a non-zero weight,
+    else zeros of `zeros_shape`: its term of `blend_scores` is 0 either way (a row of
+    zeros standardises to 0). The rating head over every user x item pair is most of a
+    learned score's cost and its fitted weight is often 0 (e.g. every known-user bucket
+    on Musical Instruments), so the served graph skips it there (`tf.cond`)."""
+    if name not in names:
+        return tf.zeros(zeros_shape)
+    column = tf.gather(weights[:, list(names).index(name)], history_bucket(history, edges))
+    return tf.cond(tf.reduce_any(column != 0), compute, lambda: tf.zeros(zeros_shape))
 
 
 def standardize_tensor_rows(scores: tf.Tensor, moments: tuple | None = None) -> tf.Tensor:

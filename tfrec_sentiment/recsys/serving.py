@@ -58,7 +58,7 @@ import tensorflow as tf
 from tfrec_sentiment.data.ids import normalize_ids
 from tfrec_sentiment.features.aspects import ASPECT_GROUP
 from tfrec_sentiment.features.tables import SIMILARITY_GROUP, FeatureTables
-from tfrec_sentiment.recsys.blend_weights import BlendWeights, blend_scores
+from tfrec_sentiment.recsys.blend_weights import BlendWeights, blend_scores, weighted_component
 from tfrec_sentiment.recsys.config import SCORE_MODES, RecsysConfig
 from tfrec_sentiment.recsys.inputs import input_groups
 from tfrec_sentiment.recsys.model import RecommenderModel
@@ -184,28 +184,37 @@ class RecommenderServing(NewUserServing, CandidateScoring, tf.Module):
         bring their own `history`, `similarity` (`_components`) and blend `weights`."""
         if self.score_mode != "learned":
             return score_matrix(self.model, user, item, self.score_mode, self.score_blend)
-        parts = self._components(user, item, user_id, item_index, history, similarity)
-        weights = self.blend_weights if weights is None else weights
-        return blend_scores(parts, parts["history"], weights.read_value(),
-                            self.blend_edges.read_value(), self.components)
+        weights = (self.blend_weights if weights is None else weights).read_value()
+        edges = self.blend_edges.read_value()
+        parts = self._components(user, item, user_id, item_index, history, similarity,
+                                 blend=(weights, edges))
+        return blend_scores(parts, parts["history"], weights, edges, self.components)
 
     def _components(self, user: dict, item: dict, user_id: tf.Tensor | None,
                     item_index: tf.Tensor | None, history: tf.Tensor | None = None,
-                    similarity: tf.Tensor | None = None) -> dict:
+                    similarity: tf.Tensor | None = None,
+                    blend: tuple[tf.Tensor, tf.Tensor] | None = None) -> dict:
         """Raw component scores [U, I] (`recsys.blend.COMPONENTS`) + "history" int64 [U].
 
         New users (`user_id` None) may bring their own `history` (reviews, int64 [U])
-        and `similarity` profile (float32 [U, I'] over the feature-table items)."""
+        and `similarity` profile (float32 [U, I'] over the feature-table items). With
+        the `blend` (weights [B, C], edges [B - 1]) that will combine them, the rating
+        head runs only where some user's bucket weighs it (`weighted_component`)."""
         num_users = tf.shape(user["bias"])[0]
         if item_index is None:
             item_index = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
-        parts = {"retrieval": tf.matmul(user["embedding"], item["embedding"], transpose_b=True),
-                 "rating": rating_matrix(self.model, user, item)}
+        parts = {"retrieval": tf.matmul(user["embedding"], item["embedding"], transpose_b=True)}
         popularity = tf.gather(self.item_log_count, item_index)  # [I]
         parts["popularity"] = tf.tile(popularity[None, :], [num_users, 1])
         parts["history"], profile = self._user_signals(num_users, user_id, history, similarity)
         if profile is not None:
             parts["knn"] = self._knn(profile, item_index)
+        if blend is None:
+            parts["rating"] = rating_matrix(self.model, user, item)
+        else:
+            parts["rating"] = weighted_component(
+                "rating", self.components, *blend, parts["history"],
+                lambda: rating_matrix(self.model, user, item), tf.shape(parts["retrieval"]))
         return parts
 
     def _knn(self, profile: tf.Tensor, item_index: tf.Tensor,

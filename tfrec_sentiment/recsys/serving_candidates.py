@@ -11,7 +11,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.features.common import SIMILARITY_GROUP
-from tfrec_sentiment.recsys.blend_weights import blend_scores, standardize_tensor_rows
+from tfrec_sentiment.recsys.blend_weights import (
+    blend_scores,
+    standardize_tensor_rows,
+    weighted_component,
+)
 from tfrec_sentiment.recsys.scoring import candidate_ratings, rating_matrix
 
 
@@ -85,23 +89,35 @@ class CandidateScoring:
         retrieval = tf.einsum("be,bce->bc", user["embedding"], item["embedding"])
         if self.score_mode == "retrieval":
             return retrieval
-        rating = candidate_ratings(self.model, user, item)
         if self.score_mode == "rating":
-            return rating
+            return candidate_ratings(self.model, user, item)
         sampled = {k: tf.gather(v, self.moment_sample) for k, v in catalogue.items()}
-        moments = {"retrieval": self._retrieval_moments(user["embedding"]),
-                   "rating": tf.nn.moments(rating_matrix(self.model, user, sampled), axes=[1])}
+        moments = {"retrieval": self._retrieval_moments(user["embedding"])}
         if self.score_mode == "blend":
+            rating = candidate_ratings(self.model, user, item)
+            moments["rating"] = tf.nn.moments(rating_matrix(self.model, user, sampled), axes=[1])
             return (standardize_tensor_rows(retrieval, moments["retrieval"])
                     + self.score_blend * standardize_tensor_rows(rating, moments["rating"]))
         num_users = tf.shape(user["bias"])[0]
         item_index = tf.cast(safe, tf.int64) + 1  # feature-table rows (0 = unknown)
-        parts = {"retrieval": retrieval, "rating": rating,
+        parts = {"retrieval": retrieval,
                  "popularity": tf.gather(self.item_log_count, item_index)}
         fill = tf.ones([num_users])
         moments["popularity"] = (fill * self.popularity_moments[0],
                                  fill * self.popularity_moments[1])
         parts["history"], profile = self._user_signals(num_users, user_id, history, similarity)
+        weights = (self.new_user_blend_weights if new_users else self.blend_weights).read_value()
+        edges = self.blend_edges.read_value()
+
+        def rating_and_moments() -> tf.Tensor:  # [B, C + 2]: the ratings, mean, variance
+            mean, variance = tf.nn.moments(rating_matrix(self.model, user, sampled), axes=[1])
+            return tf.concat([candidate_ratings(self.model, user, item), mean[:, None],
+                              variance[:, None]], axis=1)
+
+        shape = tf.shape(retrieval) + tf.constant([0, 2])
+        rated = weighted_component("rating", self.components, weights, edges,
+                                   parts["history"], rating_and_moments, shape)
+        parts["rating"], moments["rating"] = rated[:, :-2], (rated[:, -2], rated[:, -1])
         if profile is not None:
             parts["knn"] = self._knn(profile, item_index, per_row=True)
             if self._projected:
@@ -109,9 +125,8 @@ class CandidateScoring:
             else:
                 every = tf.range(1, tf.shape(self.item_ids)[0] + 1, dtype=tf.int64)
                 moments["knn"] = tf.nn.moments(self._knn(profile, every), axes=[1])
-        weights = self.new_user_blend_weights if new_users else self.blend_weights
-        return blend_scores(parts, parts["history"], weights.read_value(),
-                            self.blend_edges.read_value(), self.components, moments=moments)
+        return blend_scores(parts, parts["history"], weights, edges, self.components,
+                            moments=moments)
 
     def _retrieval_moments(self, query: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Mean and variance [B] of each query's dot product over the catalogue."""
