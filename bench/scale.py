@@ -61,8 +61,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# TensorFlow-free imports only: `--help` and argument errors print no TensorFlow log
+# line; each part imports what needs TensorFlow itself, once the arguments are read.
 import tfrec_sentiment  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS; no TF op yet)
-from tfrec_sentiment.distribute.multi_worker import tf_config
 from tfrec_sentiment.pipeline.stages import stage_peaks, stage_rows
 
 REAL_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon2014"
@@ -166,6 +167,8 @@ def _finish(processes: list[subprocess.Popen], timeout: float) -> None:
 
 
 def bench_workers(args: argparse.Namespace) -> None:
+    from tfrec_sentiment.distribute.multi_worker import tf_config  # imports TensorFlow
+
     print(f"[workers] {conditions()}")
     with tempfile.TemporaryDirectory(prefix="scale-") as folder:
         folder = Path(folder)

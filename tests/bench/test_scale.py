@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,20 @@ def test_the_data_stage_takes_the_pregenerated_demo_once(scale, monkeypatch):
     again = prepare.generate_demo(seed=config.seed, users=40, items=20)
     assert again is not handed and again.equals(expected)
     assert len(prepare.generate_demo(seed=config.seed, users=30, items=20)) < len(expected)
+
+
+def test_help_prints_the_help_alone_without_importing_tensorflow():
+    # A fresh process: the module's top level must leave TensorFlow unimported, so
+    # that `--help` (and an argument error) prints no TensorFlow log line.
+    script = str(REPO / "bench" / "scale.py")
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('s', {script!r})\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "print('tensorflow' in sys.modules)\n")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert loaded.stdout.strip() == "False"
+    shown = subprocess.run([sys.executable, script, "--help"],
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.startswith("usage: scale.py") and "--growth" in shown.stdout
+    assert shown.stderr == ""
