@@ -98,7 +98,7 @@ def train_recommender(
             None keeps everything in memory (no resume).
         seed: seeds weights, dropout and the shuffle order.
         callbacks: extra Keras callbacks (appended after the built-in ones).
-        progress: show a tqdm progress bar per epoch.
+        progress: show one tqdm progress bar over every epoch's batches (`TqdmProgress`).
         initialize: called in the strategy's scope once the model's variables
             exist, INSTEAD of the closed-form bias start (`config.bias_init`); e.g.
             `recsys.warm_start` copies a parent model's weights in. A backup in
