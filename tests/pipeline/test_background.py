@@ -61,16 +61,42 @@ def test_the_protocol_stays_in_process_when_off_or_distributed(tmp_path):
     assert not (tmp_path / "evaluation").exists()  # nothing started
 
 
+def _row(timing: dict, stage: str) -> list[str]:
+    """The cells of `stage`'s row of the timing table."""
+    line = [line for line in stages.timing_table(timing).splitlines()
+            if line.startswith(f"| {stage} |")][0]
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
 def test_timer_reports_the_wait_and_the_childs_usage():
     timer = stages.StageTimer()
-    with timer("comment_only"):
+    with timer("aspects"):  # the stage's own work here; a child did a part beside
         pass
-    timer.add_background("comment_only", seconds=130.0, cpu_seconds=128.5, peak_rss_mib=2100.0)
+    timer.add_background("aspects", seconds=130.0, cpu_seconds=128.5, peak_rss_mib=2100.0)
     timing = timer.to_dict()
-    assert timing["background"] == {"comment_only": {"seconds": 130.0, "cpu_seconds": 128.5,
-                                                     "peak_rss_mib": 2100.0}}
-    assert timing["seconds"]["comment_only"] < 1.0  # the wait, not the child's wall time
-    assert timing["cpu_seconds"]["comment_only"] >= 128.5
-    row = [line for line in stages.timing_table(timing).splitlines()
-           if line.startswith("| comment_only")][0]
-    assert "130.0 s in a background process, peak 2100 MiB" in row
+    assert timing["background"] == {"aspects": {"seconds": 130.0, "cpu_seconds": 128.5,
+                                                "peak_rss_mib": 2100.0}}
+    assert timing["seconds"]["aspects"] < 1.0  # this process's time, not the child's
+    assert timing["cpu_seconds"]["aspects"] >= 128.5
+    seconds = _row(timing, "aspects")[1]
+    assert seconds.startswith(f"{timing['seconds']['aspects']:.1f} (and ")
+    assert "130.0 s in a background process, peak 2100 MiB" in seconds
+
+
+def test_a_stage_run_wholly_in_the_background_shows_the_childs_wall_time():
+    timer = stages.StageTimer()
+    with timer("comment_only"):  # this process only joins the child, done long before
+        pass
+    timer.add_background("comment_only", seconds=46.0, cpu_seconds=45.4, peak_rss_mib=1600.0,
+                         whole_stage=True)
+    timing = timer.to_dict()
+    assert timing["background"]["comment_only"]["whole_stage"] is True
+    wait = timing["seconds"]["comment_only"]
+    assert wait < 1.0  # the chain's wall time: the wait at the join
+    cells = _row(timing, "comment_only")
+    # the child's wall time first, not the 0.0 s of the wait beside 45.4 CPU-s
+    assert cells[1].startswith("46.0 in a background process (peak 1600 MiB)")
+    assert cells[1].endswith(f"{wait:.1f} s waiting at its join")
+    assert float(cells[3]) == round(timing["cpu_seconds"]["comment_only"], 1) >= 45.4
+    total = stages.timing_table(timing).splitlines()[-1]
+    assert total.startswith(f"| total | {wait:.1f} |")  # the child ran beside: not added

@@ -110,6 +110,7 @@ def test_timing_covers_the_stages_that_ran_and_marks_the_skipped_one(cli_run):
     # comment-only ran in a child process: its own wall time and peak, its CPU counted
     child = timing["background"]["comment_only"]
     assert child["seconds"] > timing["seconds"]["comment_only"] >= 0.0
+    assert child["whole_stage"] is True  # this process only joined it
     assert timing["cpu_seconds"]["comment_only"] >= child["cpu_seconds"] > 0.0
     assert child["peak_rss_mib"] > 100
     result = json.loads((run_dir / "evaluation" / "comment_only.json").read_text())
@@ -119,8 +120,9 @@ def test_timing_covers_the_stages_that_ran_and_marks_the_skipped_one(cli_run):
     report = (run_dir / "report.md").read_text()
     assert "## Recommendation" in report and "## Stage wall times" in report
     assert "| aspects | skipped: aspects.enabled is off | | |" in report
-    assert (f"| comment_only | {timing['seconds']['comment_only']:.1f} (and "
-            f"{child['seconds']:.1f} s in a background process") in report
+    assert (f"| comment_only | {child['seconds']:.1f} in a background process (peak "
+            f"{child['peak_rss_mib']:.0f} MiB), beside the other stages; "
+            f"{timing['seconds']['comment_only']:.1f} s waiting at its join |") in report
 
 
 def test_the_run_ends_with_an_integer_version_folder_and_models_config(cli_run):

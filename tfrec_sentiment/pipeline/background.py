@@ -23,7 +23,9 @@ Each child's output goes to a log in the run folder (`aspects/parse.log`,
 `evaluation/comment_only.log`); a child that fails stops the run with an error that
 quotes its log. Its wall time, CPU time (`os.wait4`: that child alone) and peak memory
 (sampled from `/proc`) go to `timing.json` under "background", its CPU time into its
-stage's; the stage's own seconds include the wait at the join.
+stage's; the stage's own seconds include the wait at the join. The comment-only stage
+runs wholly in its child (`whole_stage`): the stage tables give the child's wall time as
+its time, and the wait at the join beside it.
 
 When they run in the background (`background_skip_reason` is None): `background_jobs`
 is on (the default) and the run trains on one device in one process

@@ -96,7 +96,9 @@ class StageTimer:
     A stage that has work in a child process beside the others (`pipeline.background`)
     is timed here by what it did in this process, the wait at the join included, and
     `add_background` records the child: its own wall seconds and peak under
-    "background", its CPU seconds added to the stage's.
+    "background", its CPU seconds added to the stage's. A stage whose work all ran in
+    the child (`whole_stage=True`: this process only joined it) has no wall time of its
+    own here beyond that wait; `timing_table` gives the child's wall time as its time.
     """
 
     def __init__(self, interval: float = 0.1) -> None:
@@ -108,11 +110,17 @@ class StageTimer:
         self.background: dict[str, dict[str, float]] = {}
 
     def add_background(self, stage: str, seconds: float, cpu_seconds: float,
-                       peak_rss_mib: float) -> None:
-        """Records a child process's usage for `stage` (`background.ChildUsage` fields)."""
+                       peak_rss_mib: float, *, whole_stage: bool = False) -> None:
+        """Records a child process's usage for `stage` (`background.ChildUsage` fields).
+
+        `whole_stage`: the child did all of the stage's work, so the stage's own seconds
+        are only the wait at the join (recorded as `"whole_stage": true`).
+        """
         self.background[stage] = {"seconds": round(seconds, 2),
                                   "cpu_seconds": round(cpu_seconds, 2),
                                   "peak_rss_mib": round(peak_rss_mib, 1)}
+        if whole_stage:
+            self.background[stage]["whole_stage"] = True
         self.cpu_seconds[stage] = self.cpu_seconds.get(stage, 0.0) + cpu_seconds
 
     def skip(self, stage: str, reason: str) -> None:
@@ -183,6 +191,11 @@ def timing_table(timing: dict) -> str:
     ran, and each skipped stage with its reason (`stage_rows`' order); a last row with
     the totals. Files written before CPU time was recorded: "—" in its column.
 
+    A stage with a background child (`StageTimer.add_background`) adds the child's wall
+    time and peak to its seconds cell; one that ran wholly in the child leads with the
+    child's wall time (its own seconds are only the wait at the join, what the share
+    and the total count, as the chain did not wait for the rest).
+
     Example:
         >>> print(timing_table({"seconds": {"data": 2.0}, "share": {"data": 1.0},
         ...                     "cpu_seconds": {"data": 3.5}, "peak_rss_mib": {"data": 900.0},
@@ -204,15 +217,25 @@ def timing_table(timing: dict) -> str:
         if reason is not None:
             lines.append(f"| {stage} | skipped: {reason} | | | |")
         else:
-            child = timing.get("background", {}).get(stage)
-            note = (f" (and {child['seconds']:.1f} s in a background process, peak "
-                    f"{child['peak_rss_mib']:.0f} MiB)" if child else "")
-            lines.append(f"| {stage} | {timing['seconds'][stage]:.1f}{note} | "
+            lines.append(f"| {stage} | {_seconds_cell(timing, stage)} | "
                          f"{timing['share'][stage]:.0%} | {cpu_cell(cpu.get(stage))} | "
                          f"{peaks.get(stage, float('nan')):.0f} |")
     total_cpu = sum(cpu.values()) if cpu else None
     lines.append(f"| total | {sum(timing['seconds'].values()):.1f} | | {cpu_cell(total_cpu)} | |")
     return "\n".join(lines)
+
+
+def _seconds_cell(timing: dict, stage: str) -> str:
+    """The wall seconds of `stage` in `timing_table`, with its background child's."""
+    seconds, child = timing["seconds"][stage], timing.get("background", {}).get(stage)
+    if not child:
+        return f"{seconds:.1f}"
+    if child.get("whole_stage"):
+        return (f"{child['seconds']:.1f} in a background process (peak "
+                f"{child['peak_rss_mib']:.0f} MiB), beside the other stages; "
+                f"{seconds:.1f} s waiting at its join")
+    return (f"{seconds:.1f} (and {child['seconds']:.1f} s in a background process, peak "
+            f"{child['peak_rss_mib']:.0f} MiB)")
 
 
 def new_run_dir(config: config_lib.RunConfig, run_dir: str | Path | None = None) -> Path:

@@ -150,7 +150,7 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
             with timer("comment_only"):
                 usage = comment_only.join()
             timer.add_background("comment_only", usage.seconds, usage.cpu_seconds,
-                                 usage.peak_rss_mib)
+                                 usage.peak_rss_mib, whole_stage=True)
         else:
             with timer("comment_only"):
                 comment_only_stage(config, split, sentiment, train_scores, out,
