@@ -71,3 +71,35 @@ def test_the_join_gives_the_childs_file_and_the_stage_refuses_a_stale_one(tmp_pa
     assert background.start_aspect_parse(config, tmp_path, encryption=object()) is None
     off = config_lib.resolve("demo", ["aspects.enabled=false"])
     assert background.start_aspect_parse(off, tmp_path) is None
+
+
+def test_the_parse_log_says_the_file_was_removed_after_the_stage_read_it(tmp_path,
+                                                                        monkeypatch):
+    from tfrec_sentiment.pipeline import aspects as pipeline_aspects
+    from tfrec_sentiment.pipeline.stages import StageTimer
+
+    config, train = _run_folder(tmp_path)
+    path = parsed.save_parsed(tmp_path / "aspects" / parsed.FILE, [[]] * 4, {"reviews": 4},
+                              TEXTS, [0, 1, 2, 3], repr(config.aspects))
+    log = tmp_path / "aspects" / "parse.log"
+    # the child's last line, as `parsed.main` prints it
+    code = f"print({parsed.written_line(path)!r})"
+    job = background.BackgroundJob.start("aspect parse", [sys.executable, "-c", code], log)
+
+    def stage(config, split, sentiment, run_dir, progress, encryption, given):
+        assert given == path and given.exists()
+        given.unlink()  # as run_aspects does once it has read the file
+        return "run"
+
+    monkeypatch.setattr(pipeline_aspects, "aspects_stage", stage)
+    timer = StageTimer()
+    assert pipeline_aspects.timed_aspects_stage(timer, config, Split(train, train, train),
+                                                None, tmp_path, parse_job=job) == "run"
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith(f"wrote {path}, a temporary file") and "deletes it" in lines[0]
+    assert lines[-1].startswith(f"{parsed.FILE}: read by the aspects stage and removed")
+    assert not path.exists() and "aspects" in timer.to_dict()["background"]
+    # a file the stage did not remove (refused, kept for the user): no such line
+    kept = parsed.save_parsed(path, [[]] * 4, {"reviews": 4}, TEXTS, [0, 1, 2, 3], "x")
+    background.note_parse_removed(job, kept)
+    assert log.read_text().splitlines() == lines

@@ -139,8 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.nice and hasattr(os, "nice"):
         os.nice(args.nice)
-    print(parse_run(args.run))
+    print(written_line(parse_run(args.run)))
     return 0
+
+
+def written_line(path: str | Path) -> str:
+    """What `main` prints (into `aspects/parse.log` in a training run): the file, and
+    that the aspects stage deletes it once read.
+
+    >>> written_line("run/aspects/p.json")
+    'wrote run/aspects/p.json, a temporary file: the aspects stage reads it, then deletes it'
+    """
+    return f"wrote {path}, a temporary file: the aspects stage reads it, then deletes it"
 
 
 if __name__ == "__main__":

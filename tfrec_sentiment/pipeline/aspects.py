@@ -28,7 +28,11 @@ from tfrec_sentiment.aspects.stage import AspectRun, explanation_mentions, run_a
 from tfrec_sentiment.evaluation.explanations import evaluate_explanations, save_explanations
 from tfrec_sentiment.evaluation.plots import plot_aspect_polarity
 from tfrec_sentiment.features.aspects import AspectArrays
-from tfrec_sentiment.pipeline.background import BackgroundJob, join_aspect_parse
+from tfrec_sentiment.pipeline.background import (
+    BackgroundJob,
+    join_aspect_parse,
+    note_parse_removed,
+)
 from tfrec_sentiment.pipeline.stages import StageTimer
 from tfrec_sentiment.sentiment.inference import run_score_cache, scoring_options
 
@@ -76,7 +80,8 @@ def timed_aspects_stage(timer: StageTimer, config: config_lib.RunConfig, split: 
     """`aspects_stage` timed as "aspects", or recorded as skipped (then None).
 
     `parse_job`: the background parse (`pipeline.background.start_aspect_parse`),
-    joined here; its child's usage is recorded with `StageTimer.add_background`.
+    joined here; its child's usage is recorded with `StageTimer.add_background`, and
+    its log says that its file, read by the stage, is removed.
     """
     if (reason := aspects_skip_reason(config)) is not None:
         timer.skip("aspects", reason)
@@ -87,6 +92,8 @@ def timed_aspects_stage(timer: StageTimer, config: config_lib.RunConfig, split: 
         if parse_job is not None:
             parsed, usage = join_aspect_parse(parse_job, run_dir)
         run = aspects_stage(config, split, sentiment, run_dir, progress, encryption, parsed)
+    if parse_job is not None:
+        note_parse_removed(parse_job, parsed)
     if usage is not None:
         timer.add_background("aspects", usage.seconds, usage.cpu_seconds, usage.peak_rss_mib)
     return run

@@ -159,6 +159,11 @@ class BackgroundJob:
                 + "\n".join(lines))
         return ChildUsage(seconds, cpu, peak)
 
+    def note(self, line: str) -> None:
+        """Appends `line` to the child's log (e.g. what became of a file it names)."""
+        with open(self.log_path, "a") as log:
+            log.write(line.rstrip("\n") + "\n")
+
     def stop(self) -> None:
         """Ends the child if it still runs (the run failed elsewhere): terminate, then kill."""
         if self.process.poll() is not None:  # ended (or reaped by `join`)
@@ -203,7 +208,8 @@ def start_aspect_parse(config: Any, run_dir: str | Path,
 
 def join_aspect_parse(job: BackgroundJob, run_dir: str | Path) -> tuple[Path, ChildUsage]:
     """Waits for `start_aspect_parse`'s child; returns its file (for
-    `stage.run_aspects(parsed=...)`, which checks and deletes it) and its usage.
+    `stage.run_aspects(parsed=...)`, which checks and deletes it: then
+    `note_parse_removed`) and its usage.
 
     Raises:
         BackgroundJobError: the child failed.
@@ -212,6 +218,16 @@ def join_aspect_parse(job: BackgroundJob, run_dir: str | Path) -> tuple[Path, Ch
 
     usage = job.join()
     return Path(run_dir) / "aspects" / FILE, usage
+
+
+def note_parse_removed(job: BackgroundJob, parsed: str | Path) -> None:
+    """Ends the parse's log (`aspects/parse.log`, whose line names the file) with what
+    became of `parsed` once the aspects stage has read and deleted it, so that the log
+    points at no missing file as if it were there."""
+    if not Path(parsed).exists():
+        job.note(f"{Path(parsed).name}: read by the aspects stage and removed; its results "
+                 "are in aspects/vocabulary.json, mentions.csv, aspect_profiles.npz and "
+                 "summary.json")
 
 
 def start_comment_only(config: Any, run_dir: str | Path) -> BackgroundJob | None:
