@@ -76,8 +76,11 @@ def test_the_chain_marks_switched_off_stages_skipped_in_timing_and_report(tmp_pa
                                                                           monkeypatch):
     # Every stage stubbed: this checks the bookkeeping of run_training, not the stages.
     config = config_lib.resolve("smoke", ["data.cold_user_share=0", "evaluation.cold_start_ks=1"])
-    split = SimpleNamespace(cold=pd.DataFrame(), sizes={"train": 1})
-    ablation = SimpleNamespace(to_markdown=lambda: "| model |\n|---|\n| full |")
+    sizes = {"train": 1, "validation": 2, "test": 1200, "cold": 0}
+    split = SimpleNamespace(cold=pd.DataFrame(), sizes=sizes)
+    ablation = SimpleNamespace(title="smoke: demo", to_markdown=lambda: (
+        "# smoke: demo\n\n- Split.\n\n## All test users (1)\n\n| model |\n|---|\n"
+        "| full |\n\n## By slice\n\n### Users with 1 training review\n"))
     monkeypatch.setattr(pipeline, "data_stage", lambda *a: (None, split))
     monkeypatch.setattr(pipeline, "fit_memory_budget", lambda config, split, out: (config, None))
     monkeypatch.setattr(pipeline, "sentiment_stage", lambda *a: (None, None))
@@ -103,6 +106,15 @@ def test_the_chain_marks_switched_off_stages_skipped_in_timing_and_report(tmp_pa
     assert "| comment_only | skipped: evaluation.comment_only is off | | | |" in report
     assert f"| export | skipped: {pipeline.NO_EXPORT} | | | |" in report
     assert "peak memory (MiB)" in report and "(MB)" not in report
+    # One `# ` title, then `## ` sections; each stage's report nests one level below
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert headings[0] == "# Run `run`" and not [h for h in headings[1:] if h.startswith("# ")]
+    assert headings[1:3] == ["## Data", "## Recommendation — smoke: demo"]
+    assert "### All test users (1)" in headings and "#### Users with 1 training review" in \
+        headings
+    # the split sizes as a table, not a Python dict
+    assert "{'" not in report and "| part | rows |" in report
+    assert "| test | 1,200 |" in report and f"| total | {sum(sizes.values()):,} |" in report
 
 
 @pytest.mark.parametrize("overrides, reason", [

@@ -10,6 +10,7 @@ from pathlib import Path
 from tfrec_sentiment.evaluation.ablation import AblationResult
 from tfrec_sentiment.evaluation.ablation_report import no_nan
 from tfrec_sentiment.evaluation.evaluate import metric_label
+from tfrec_sentiment.markdown import demoted
 
 IMPLICIT = "implicit ids only"
 REPORT_FILES = ("comment_only.md", "comment_only.json")
@@ -100,8 +101,7 @@ class CommentOnlyResult:
             lines.append(f"| {name} | {values[liked]:.4f} | {values[f'ndcg@{k}']:.4f} | "
                          f"{'✔' if name == self.chosen else ''} |")
         # The ablation's headings one level down, under this page's title.
-        lines += ["", *("#" + line if line.startswith("#") else line
-                        for line in self.ablation.to_markdown().splitlines())]
+        lines += ["", demoted(self.ablation.to_markdown())]
         return "\n".join(lines) + "\n"
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:

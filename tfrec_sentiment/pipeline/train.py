@@ -27,7 +27,7 @@ import tensorflow as tf
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.aspects.stage import AspectRun
 from tfrec_sentiment.data.prepare import PreparedReviews, load_dataset
-from tfrec_sentiment.data.splits import Split, split_reviews
+from tfrec_sentiment.data.splits import COLD, Split, split_reviews
 from tfrec_sentiment.distribute.multi_worker import (
     cluster_size,
     remove_worker_write_dir,
@@ -51,6 +51,7 @@ from tfrec_sentiment.export.preflight import (
 )
 from tfrec_sentiment.export.saved_model import export_run
 from tfrec_sentiment.features.tables import FeatureTables, build_feature_tables
+from tfrec_sentiment.markdown import count_table, embedded
 from tfrec_sentiment.pipeline import aspects as aspects_lib
 from tfrec_sentiment.pipeline.background import start_aspect_parse, start_comment_only
 from tfrec_sentiment.pipeline.memory import fit_memory_budget
@@ -291,28 +292,30 @@ def export_stage(config: config_lib.RunConfig, run_dir: Path, sentiment: Sentime
 
 def write_run_report(run: TrainRun) -> Path:
     """`report.md` at the run root: data, sentiment, ablation, learned score, the
-    cold-start and comment-only protocols and timing in one page."""
-    lines = [f"# Run `{run.run_dir.name}`", ""]
-    lines += ["## Data", "", f"Split sizes (rows): {run.split.sizes}", ""]
+    cold-start and comment-only protocols and timing in one page: one `# ` title, each
+    stage's own report a `## ` section (`markdown.embedded`)."""
+    lines = [f"# Run `{run.run_dir.name}`", "", "## Data", "",
+             count_table(("part", "rows"), run.split.sizes), ""]
+    if run.split.sizes.get(COLD):
+        lines += [f"{COLD}: every review of the users held out for the cold-start protocol "
+                  "(in no other part).", ""]
     sentiment_md = run.run_dir / "sentiment" / "metrics.md"
     if sentiment_md.is_file():
-        lines += ["## Sentiment", "", sentiment_md.read_text().strip(), ""]
-    lines += ["## Recommendation", "", run.ablation.to_markdown().strip(), ""]
+        lines += [embedded("Sentiment", sentiment_md.read_text()), ""]
+    title = getattr(run.ablation, "title", None)  # "<run name>: <data set>"
+    lines += [embedded("Recommendation" + (f" — {title}" if title else ""),
+                       run.ablation.to_markdown()), ""]
     sections = (("Learned score", run.run_dir / "recsys" / "blend.md"),
                 ("Aspects", run.run_dir / "aspects" / "report.md"),
                 ("Explanation quality", run.run_dir / "evaluation" / "explanations.md"),
                 ("Cold-start users", run.run_dir / "evaluation" / "cold_start.md"),
                 ("Comment-only feedback", run.run_dir / "evaluation" / "comment_only.md"))
-    for title, path in sections:
-        if path.is_file():  # each file's own first line is its title: skip it
-            text = path.read_text().strip()
-            if text.startswith("# "):
-                text = text.partition("\n")[2]
-            lines += [f"## {title}", "", text.strip(), ""]
+    for section, path in sections:
+        if path.is_file():  # each file's own `# ` title gives way to the section's
+            lines += [embedded(section, path.read_text()), ""]
     lines += ["## Stage wall times, CPU times and peak memory", "", timing_table(run.timing)]
     if run.export_dir is not None:
         lines += ["", f"Exported SavedModel: `{run.export_dir}`"]
     path = run.run_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
