@@ -12,6 +12,7 @@ from tfrec_sentiment.aspects.mentions import AspectExtractor
 from tfrec_sentiment.aspects.stage import run_aspects
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.pipeline import background
+from tfrec_sentiment.pipeline.aspects import aspects_markdown
 
 TEXTS = ["The sound is great but the cable broke.", "Great sound, cheap cable.",
          "The sound is warm and the price is fair.", "Bad cable, fair price."]
@@ -44,6 +45,10 @@ def test_the_file_holds_what_the_stage_would_parse(tmp_path, spacy_pipeline):
     assert read.summary["spacy"] == counts
     assert read.summary["spacy_parse"] == "a background process"
     assert not path.exists()  # read once, then deleted
+    text = aspects_markdown(read)  # its counts with their noun's number
+    for key, noun in (("aspects", "aspect"), ("mentions", "mention")):
+        n = read.summary[key]
+        assert f" {n:,} {noun}{'' if n == 1 else 's'}" in text
 
 
 def test_another_runs_parse_is_refused(tmp_path):

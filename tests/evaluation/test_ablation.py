@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -97,7 +98,26 @@ def test_report_lists_every_variant_and_the_comparison(ablation):
         assert f"| {name} |" in report
     assert "| user + item bias | 1 (deterministic) |" in report
     assert f"| {FULL} | 3 |" in report and "±" in report
+    assert "± = half-width of the 95% Student-t interval over seeds" in report
+    assert "no spread over seeds" not in report
     assert f"{FULL} − {IDS_ONLY}" in report and "NDCG@10" in report
+
+
+def test_one_seed_has_no_spread_note_and_a_count_of_one_is_singular(split):
+    test = split.test.copy()
+    test.loc[test.index[0], "item_id"] = "an item no one reviewed in training"
+    variants = {IDS_ONLY: lambda seed: UserItemBias(reg=2.0).fit(split.train),
+                FULL: lambda seed: MatrixFactorization(3, reg=1.0, sweeps=3,
+                                                       seed=seed).fit(split.train)}
+    result = run_ablation(variants, dataclasses.replace(split, test=test), seeds=(0,),
+                          progress=False,
+                          config=EvalConfig(n_resamples=20, bootstrap_slices=False))
+    report = result.to_markdown()
+    assert result.counts["dropped_unknown_item"] == 1
+    assert "(1 row dropped: item not in training)" in report
+    assert f"| {FULL} | 1 |" in report
+    # one seed: no interval over seeds, so no "±" in a cell or in the legend
+    assert "±" not in report and "One seed per model: no spread over seeds" in report
 
 
 def test_unknown_comparison_names_fail_early(split):
@@ -151,7 +171,7 @@ def test_every_slice_has_its_means_table_and_bootstrap(ablation):
     assert metrics["variants"][FULL]["slices"]["user_history=5+"]["mean"] == \
         pytest.approx(everyone, nan_ok=True)
     report = (out / "report.md").read_text()
-    assert "### Users with 5+ training review(s)" in report
+    assert "### Users with 5+ training reviews" in report
     assert "### Held-out items with at most 20 training reviews" in report
     assert "Disliked@10 ↓" in report and "Liked NDCG@10" in report
     populations = {c.population for c in result.slice_comparisons}

@@ -5,8 +5,8 @@ Also the table cells the cold-start report shares (`metric_column`, `diff_cell`)
 
 Example:
 
->>> slice_title("user_history=2-4"), metric_column("disliked@10")
-('Users with 2-4 training review(s)', 'Disliked@10 ↓')
+>>> slice_title("user_history=2-4"), slice_title("user_history=1"), metric_column("disliked@10")
+('Users with 2-4 training reviews', 'Users with 1 training review', 'Disliked@10 ↓')
 """
 
 from __future__ import annotations
@@ -24,14 +24,16 @@ from tfrec_sentiment.evaluation.evaluate import (
     metric_names,
 )
 from tfrec_sentiment.evaluation.stats import BootstrapDiff, MeanCI
+from tfrec_sentiment.markdown import counted
 
 if TYPE_CHECKING:
     from tfrec_sentiment.evaluation.ablation import AblationResult
 
 RELEVANCE = ("relevant items = the user's held-out test items (any rating) that are in the "
              "catalogue of training items and not already seen in training/validation")
-SLICE_TITLES = {"user_history": "Users with {} training review(s)",
-                "item_reviews<": "Held-out items with at most {} training reviews"}
+# {} = the bucket or bound and "training review(s)", singular for "1" (`slice_title`)
+SLICE_TITLES = {"user_history": "Users with {}",
+                "item_reviews<": "Held-out items with at most {}"}
 
 
 def no_nan(value: object) -> object:
@@ -74,11 +76,11 @@ def protocols(config: EvalConfig) -> dict[str, str]:
 
 
 def slice_title(name: str) -> str:
-    """Heading of a slice: "user_history=2-4" -> "Users with 2-4 training review(s)"."""
+    """Heading of a slice: "user_history=2-4" -> "Users with 2-4 training reviews"."""
     key, _, value = name.partition("=")
-    if key == "item_reviews<":
-        return SLICE_TITLES[key].format(value)
-    return SLICE_TITLES.get(key, name + " {}").format(value)
+    if key not in SLICE_TITLES:
+        return f"{name} {value}"
+    return SLICE_TITLES[key].format(f"{value} training review{'' if value == '1' else 's'}")
 
 
 def ablation_markdown(result: AblationResult) -> str:
@@ -88,21 +90,23 @@ def ablation_markdown(result: AblationResult) -> str:
     rows = result.split_rows
     lines = [f"# {result.title or 'Evaluation'}", "",
              f"- Split: {rows['train']:,} train / {rows['validation']:,} validation / "
-             f"{rows['test']:,} test rows.",
-             f"- Rating metrics on {counts['test_rows']:,} test rows of {counts['users']:,} "
-             f"users ({counts['dropped_unknown_item']:,} rows dropped: item not in training).",
-             f"- Top-{k} over the full catalogue of {counts['catalogue']:,} training "
-             f"items, excluding each user's training and validation items; "
-             f"{counts['topk_users']:,} users have a relevant item.",
+             f"{counted(rows['test'], 'test row')}.",
+             f"- Rating metrics on {counted(counts['test_rows'], 'test row')} of "
+             f"{counted(counts['users'], 'user')} ({counted(counts['dropped_unknown_item'], 'row')}"
+             " dropped: item not in training).",
+             f"- Top-{k} over the full catalogue of {counted(counts['catalogue'], 'training item')}"
+             f", excluding each user's training and validation items; "
+             f"{counted(counts['topk_users'], 'user has', 'users have')} a relevant item.",
              f"- {RELEVANCE[0].upper() + RELEVANCE[1:]}; ties in scores count as a random order.",
              f"- Liked Recall@{k} / Liked NDCG@{k}: relevant = held-out items rated >= "
-             f"{config.liked_min_rating:g}; over the {counts['liked_users']:,} users with one "
-             f"({counts['users'] - counts['liked_users']:,} users without a liked item "
-             "excluded).",
-             f"- Disliked@{k} (lower is better): share of all {counts['users']:,} test users "
-             f"whose top {k} holds a held-out item they rated <= "
-             f"{config.disliked_max_rating:g}; Cond. Disliked@{k}: the same among the "
-             f"{counts['disliked_users']:,} users who have such an item."]
+             f"{config.liked_min_rating:g}; over the {counted(counts['liked_users'], 'user')} "
+             f"with one ({counted(counts['users'] - counts['liked_users'], 'user')} without a "
+             "liked item excluded).",
+             f"- Disliked@{k} (lower is better): share of all "
+             f"{counted(counts['users'], 'test user')} whose top {k} holds a held-out item "
+             f"they rated <= {config.disliked_max_rating:g}; Cond. Disliked@{k}: the same "
+             f"among the {counted(counts['disliked_users'], 'user who has', 'users who have')}"
+             " such an item."]
     before = counts.get("users_before_sample", counts["users"])
     if before > counts["users"]:
         lines.append(f"- Sampled: {counts['users']:,} of the {before:,} test users, the "
@@ -117,16 +121,21 @@ def ablation_markdown(result: AblationResult) -> str:
         cells = [name, seeds, *(interval_cell(summary[m]) for m in metrics),
                  f"{np.mean(variant.seconds):.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"± = half-width of the {config.level:.0%} Student-t interval over seeds; "
-              "seconds = train + evaluate, mean per seed; ↓ = lower is better; – = no user "
-              "qualifies."]
+    spread = any(len(v.seeds) > 1 and not v.deterministic for v in result.variants.values())
+    seed_note = (f"± = half-width of the {config.level:.0%} Student-t interval over seeds"
+                 if spread else "one seed per model: no spread over seeds to show (several "
+                 f"seeds, evaluation.seeds, e.g. `--seeds 0,1,2`, add a {config.level:.0%} "
+                 "interval)")
+    lines += ["", f"{seed_note[0].upper()}{seed_note[1:]}; seconds = train + evaluate, mean "
+              "per seed; ↓ = lower is better; – = no user qualifies."]
     summaries = {name: v.slice_summary(config.level) for name, v in result.variants.items()}
     if result.slice_counts:
         lines += ["", "## By slice", "",
                   "The same metrics on parts of the test users (cells as above)."]
     for part, part_counts in result.slice_counts.items():
         lines += ["", f"### {slice_title(part)}", "",
-                  f"{part_counts['users']:,} users, {part_counts['test_rows']:,} test rows; "
+                  f"{counted(part_counts['users'], 'user')}, "
+                  f"{counted(part_counts['test_rows'], 'test row')}; "
                   f"{part_counts['topk_users']:,} with a relevant item, "
                   f"{part_counts['liked_users']:,} with a liked one, "
                   f"{part_counts['disliked_users']:,} with a disliked one.", "",

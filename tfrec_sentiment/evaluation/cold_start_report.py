@@ -12,6 +12,7 @@ from pathlib import Path
 from tfrec_sentiment.evaluation.ablation_report import diff_cell, metric_column, no_nan
 from tfrec_sentiment.evaluation.evaluate import EvalResult, metric_names
 from tfrec_sentiment.evaluation.stats import BootstrapDiff
+from tfrec_sentiment.markdown import counted
 
 REPORT_FILES = ("cold_start.md", "cold_start.json")
 
@@ -40,13 +41,14 @@ class ColdStartResult:
     def to_markdown(self) -> str:
         c = self.counts
         keys = self.metric_keys
-        lines = [f"## k = {self.k} given review{'s' if self.k > 1 else ''}", "",
-                 f"{c['users']} cold users with more than {self.k} "
-                 f"review{'s' if self.k > 1 else ''} "
-                 f"({c['too_few_reviews']} with fewer left out, {c['seen_in_training']} "
-                 f"seen in training skipped); {c['given_rows']} given, {c['later_rows']} "
-                 f"later reviews ({c['dropped_unknown_item']} of items unknown to "
-                 f"training dropped); catalogue {c['catalogue']} items.", "",
+        lines = [f"## k = {counted(self.k, 'given review')}", "",
+                 f"{counted(c['users'], 'cold user')} with more than "
+                 f"{counted(self.k, 'review')} "
+                 f"({c['too_few_reviews']:,} with fewer left out, {c['seen_in_training']:,} "
+                 f"seen in training skipped); {c['given_rows']:,} given, "
+                 f"{counted(c['later_rows'], 'later review')} "
+                 f"({c['dropped_unknown_item']:,} of items unknown to training dropped); "
+                 f"catalogue {counted(c['catalogue'], 'item')}.", "",
                  "| model | " + " | ".join(metric_column(m) for m in keys) + " |",
                  "|---|" + "---|" * len(keys)]
         for name, result in self.results.items():

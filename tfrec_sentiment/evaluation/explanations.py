@@ -42,6 +42,7 @@ import pandas as pd
 
 from tfrec_sentiment.aspects.profiles import AspectProfiles
 from tfrec_sentiment.evaluation.stats import mean_ci
+from tfrec_sentiment.markdown import counted
 
 RANKERS = ("attention", "item mentions", "population", "attention x item", "random")
 REPORT_FILE = "explanations.md"
@@ -147,8 +148,8 @@ def explanations_markdown(result: dict, title: str = "Explanation quality") -> s
     """The result of `evaluate_explanations` as a markdown section."""
     k = result["k"]
     lines = [f"# {title}", "",
-             f"{result['evaluated']} of {result['reviews']} test reviews evaluated "
-             f"({result['known_users']} by users with a training profile); skipped: "
+             f"{result['evaluated']:,} of {counted(result['reviews'], 'test review')} "
+             f"evaluated ({result['known_users']:,} by users with a training profile); skipped: "
              + ", ".join(f"{n} ({reason})" for reason, n in result["skipped"].items()) + ".",
              ""]
     if not result["evaluated"]:

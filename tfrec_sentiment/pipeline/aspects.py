@@ -28,6 +28,7 @@ from tfrec_sentiment.aspects.stage import AspectRun, explanation_mentions, run_a
 from tfrec_sentiment.evaluation.explanations import evaluate_explanations, save_explanations
 from tfrec_sentiment.evaluation.plots import plot_aspect_polarity
 from tfrec_sentiment.features.aspects import AspectArrays
+from tfrec_sentiment.markdown import counted
 from tfrec_sentiment.pipeline.background import (
     BackgroundJob,
     join_aspect_parse,
@@ -134,9 +135,10 @@ def aspects_markdown(run: AspectRun, top: int = 10) -> str:
     """`aspects/report.md`: the spaCy step's counts, mentions, and the top aspects."""
     summary = run.summary
     lines = ["# Aspects", "",
-             f"Training reviews parsed: {summary['parsed_reviews']} of "
-             f"{summary['training_reviews']}; {summary['aspects']} aspects; "
-             f"{summary['mentions']} mentions in {summary['reviews_with_mentions']} reviews; "
+             f"Training reviews parsed: {summary['parsed_reviews']:,} of "
+             f"{summary['training_reviews']:,}; {counted(summary['aspects'], 'aspect')}; "
+             f"{counted(summary['mentions'], 'mention')} in "
+             f"{counted(summary['reviews_with_mentions'], 'review')}; "
              f"polarity: {summary['polarity']}. Seconds: "
              + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()) + ".", "",
              "| spaCy step | count |", "|---|---|"]
