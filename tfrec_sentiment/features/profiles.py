@@ -115,10 +115,8 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
     owners = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     inside = items < num_items
     owned = owners[inside] * num_items + items[inside]  # sorted (user, item) keys
-    shared, left_out = _global_rows(co, reviewers, shrinkage)
     project = None if basis is None else np.asarray(basis, np.float64)
-    if project is not None:
-        shared, left_out = shared @ project, left_out @ project  # [I, r]
+    shared, left_out = _global_rows(co, reviewers, shrinkage, project)
     width = num_items if basis is None else basis.shape[1]
     out = np.zeros((len(history), width), np.float32)
     for begin in range(0, len(history), chunk):
@@ -160,15 +158,36 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
     return out
 
 
-def _global_rows(co: sp.csr_array, reviewers: np.ndarray, shrinkage: float
-                 ) -> tuple[sp.csr_array, sp.csr_array]:
-    """S and S- (see the module docstring): sparse float64 [I, I], zero diagonal."""
-    rows = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
-    keep = rows != co.indices
-    rows, cols, count = rows[keep], co.indices[keep], co.data[keep].astype(np.float64)
-    shared = _base_value(count, reviewers[rows], reviewers[cols], shrinkage)
-    left_out = _base_value(count, reviewers[rows] - 1.0, reviewers[cols], shrinkage)
-    return (_sparse(shared, rows, cols, co.shape), _sparse(left_out, rows, cols, co.shape))
+def _global_rows(co: sp.csr_array, reviewers: np.ndarray, shrinkage: float,
+                 project: np.ndarray | None) -> tuple:
+    """S and S- (see the module docstring), zero diagonal: sparse float64 [I, I] each,
+    or S Q and S- Q (float64 [I, r]) with the projection Q `project`.
+
+    Formed in blocks of rows of about `_TERMS_PER_STEP` stored co-reviews, each block's
+    values on C's own indices (the diagonal an explicit 0): the per-entry work arrays
+    never span all of C, whose stored pairs reach ~10^8 at a million reviews.
+    """
+    shared, left_out = [], []
+    ends = co.indptr[1:]
+    begin = 0
+    while begin < co.shape[0]:
+        end = max(int(np.searchsorted(ends, co.indptr[begin] + _TERMS_PER_STEP, side="right")),
+                  begin + 1)
+        block = co[begin:end]
+        rows = np.repeat(np.arange(begin, end), np.diff(block.indptr))
+        count = np.where(rows == block.indices, 0.0, block.data.astype(np.float64))
+        n_c = reviewers[block.indices]
+        for values, left_j in ((shared, reviewers[rows]), (left_out, reviewers[rows] - 1.0)):
+            part = sp.csr_array((_base_value(count, left_j, n_c, shrinkage), block.indices,
+                                 block.indptr), shape=block.shape)
+            values.append(part if project is None else part @ project)
+        begin = end
+    if not shared:  # no items
+        empty = sp.csr_array(co.shape) if project is None else np.zeros((0, project.shape[1]))
+        return empty, empty
+    if project is not None:
+        return np.concatenate(shared), np.concatenate(left_out)
+    return sp.csr_array(sp.vstack(shared)), sp.csr_array(sp.vstack(left_out))
 
 
 def _base_value(count: np.ndarray, left_j: np.ndarray, n_c: np.ndarray,
