@@ -12,7 +12,14 @@ from tfrec_sentiment.data.splits import user_sample_mask
 from tfrec_sentiment.evaluation.evaluate import evaluate_split
 from tfrec_sentiment.features.tables import build_feature_tables
 from tfrec_sentiment.recsys import callbacks, scoring
-from tfrec_sentiment.recsys.train import EpochHistoryBackup, RankingMonitor, train_recommender
+from tfrec_sentiment.recsys import train as train_lib
+from tfrec_sentiment.recsys.data import make_dataset
+from tfrec_sentiment.recsys.train import (
+    EpochHistoryBackup,
+    RankingMonitor,
+    evaluate_model,
+    train_recommender,
+)
 from tfrec_sentiment.recsys.trained import TrainedRecommender
 
 TOP10 = "val_factorized_top_k/top_10_categorical_accuracy"
@@ -264,3 +271,29 @@ def test_progress_writes_one_line_per_fit_and_no_rmse_without_a_rating_loss(caps
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert lines == ["recsys: 3 epoch(s), last {'total_loss': 0.3}"]
     assert progress.bar.n == 6
+
+
+def test_validation_topk_ranks_the_monitors_user_sample_and_losses_every_row():
+    data, trained = synthetic_split(), trained_full()
+    validation, strategy = data.split.validation, tf.distribute.get_strategy()
+    config = dataclasses.replace(trained.config, monitor_max_users=3)
+
+    def dataset(frame):
+        return make_dataset(data.tables.lookup_examples(frame), config, training=False,
+                            batch_size=4 * config.batch_size, consume=True)
+
+    metrics = train_lib._validation_metrics(trained.model, dataset(validation), validation,
+                                            data.tables, config, strategy)
+    keep = user_sample_mask(validation["user_id"].to_numpy(str), 3)
+    assert 0 < keep.sum() < len(validation) and metrics["topk_validation_rows"] == keep.sum()
+    every = evaluate_model(trained.model, dataset(validation), data.tables, config, strategy)
+    sample = evaluate_model(trained.model, dataset(validation[keep]), data.tables, config,
+                            strategy)
+    for name, value in metrics.items():
+        if name.startswith("val_"):
+            source = sample if "factorized_top_k" in name else every
+            assert value == pytest.approx(source[name], abs=1e-6), name
+    assert TOP10 in metrics and every[TOP10] != sample[TOP10]  # the sample is what differs
+    whole = train_lib._validation_metrics(trained.model, dataset(validation), validation,
+                                          data.tables, trained.config, strategy)
+    assert "topk_validation_rows" not in whole and whole[TOP10] == pytest.approx(every[TOP10])
