@@ -17,9 +17,13 @@ from tfrec_sentiment.recsys.blend_weights import COMPONENTS, standardize_tensor_
 from tfrec_sentiment.recsys.model import RecommenderModel
 
 # User x item pairs one scoring call may form (`users_per_call`): the learned score's
-# [U, I] component matrices and the rating head's blocks inside the call. Before this
-# bound 256 users x 14,706 items (300k synthetic reviews) took ~5 GiB in one call.
-MAX_PAIRS_PER_CALL = 1 << 17
+# [U, I] component matrices (~40 bytes per pair in all) and the rating head's blocks
+# inside the call (`RATING_BLOCK_PAIRS`, which bound its ~1.5 KiB per pair). Before any
+# bound 256 users x 14,706 items (300k synthetic reviews) took ~5 GiB in one call; at
+# 2^17 pairs (when the head ran on the whole call at once) a 48,901-item catalogue
+# left 2 users per call, and the evaluation's 10,000 users took ~90 s per model in
+# calls' overhead; 2^20 gives 21.
+MAX_PAIRS_PER_CALL = 1 << 20
 # Pairs the rating head takes at once inside `rating_matrix` (its `tf.while_loop`). Its
 # work on a pair is mostly moving ~1.5 KiB of intermediate tensors (tiled tower outputs,
 # the cross and hidden layers), so blocks that stay nearer the CPU caches are faster:
@@ -34,8 +38,8 @@ def users_per_call(num_items: int, users_per_batch: int = 256) -> int:
     `MAX_PAIRS_PER_CALL`, at least 1.
 
     Example:
-        >>> users_per_call(894), users_per_call(14_706), users_per_call(10**7)
-        (146, 8, 1)
+        >>> users_per_call(894), users_per_call(48_901), users_per_call(10**7)
+        (256, 21, 1)
     """
     return max(1, min(users_per_batch, MAX_PAIRS_PER_CALL // max(1, num_items)))
 
