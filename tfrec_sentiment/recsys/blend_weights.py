@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -155,12 +155,21 @@ def history_bucket(history: tf.Tensor, edges: tf.Tensor) -> tf.Tensor:
 
 
 def weighted_component(name: str, names: Sequence[str], weights: tf.Tensor,
-                       edges: tf.Tensor, history: tf.Tensor, compute, zeros_shape) -> tf.Tensor:
+                       edges: tf.Tensor, history: tf.Tensor,
+                       compute: Callable[[], tf.Tensor], zeros_shape: tf.Tensor) -> tf.Tensor:
     """`compute()` where some user's bucket gives component `name` a non-zero weight,
     else zeros of `zeros_shape`: its term of `blend_scores` is 0 either way (a row of
     zeros standardises to 0). The rating head over every user x item pair is most of a
     learned score's cost and its fitted weight is often 0 (e.g. every known-user bucket
-    on Musical Instruments), so the served graph skips it there (`tf.cond`)."""
+    of the 1M synthetic run in the README's growth section), so the served graph skips
+    it there (`tf.cond`).
+
+    Args:
+        name: the component; names: the blend's components (`weights`' columns).
+        weights: float32 [B, C]; edges: int64 [B - 1]; history: int64 [U] (buckets).
+        compute: () -> the component, float32 of shape `zeros_shape`.
+        zeros_shape: int32 [2], e.g. [U, I].
+    """
     if name not in names:
         return tf.zeros(zeros_shape)
     column = tf.gather(weights[:, list(names).index(name)], history_bucket(history, edges))
