@@ -343,3 +343,9 @@ def test_dispatch_sites_use_the_configs_allowed_values():
     assert strategy.STRATEGIES is config_lib.STRATEGIES
     with pytest.raises(strategy.StrategyError, match="choose one of"):
         strategy.make_strategy("tpu")
+
+
+def test_title_names_the_data_set_unless_the_run_is_named_after_it():
+    assert config_lib.resolve("demo", []).title == "demo"
+    named = config_lib.resolve("demo", ["name=musical"])
+    assert named.title == f"musical: {named.data.dataset}" != "musical"

@@ -81,6 +81,14 @@ class RunConfig:
             raise ConfigError("the default strategy has one replica; set strategy=mirrored",
                               "replicas", self.replicas)
 
+    @property
+    def title(self) -> str:
+        """The run's name and data set for report titles ("musical: amazon2014"); the
+        name alone when they are the same ("demo", not "demo: demo")."""
+        if self.name == self.data.dataset:
+            return self.name
+        return f"{self.name}: {self.data.dataset}"
+
 
 def _preset_overrides() -> dict[str, list[str]]:
     # Presets are override lists, so they read like command lines and stay checkable.

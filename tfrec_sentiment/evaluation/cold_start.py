@@ -293,7 +293,7 @@ def run_cold_start(config, split, tables, recommender, sentiment, out_dir: str |
             continue
         results[k] = evaluate_cold_start(models.for_task(task), split.train, task,
                                          catalogue, settings)
-    save_cold_start(results, out_dir, title=f"{config.name}: {config.data.dataset}")
+    save_cold_start(results, out_dir, title=config.title)
     return results
 
 

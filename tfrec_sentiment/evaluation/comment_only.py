@@ -192,7 +192,7 @@ def run_comment_only(config: Any, split: Any, train_scores: Any, validation_scor
     pairs = [(chosen, IMPLICIT), *((chosen, b) for b in variants if b in BASELINES),
              *((name, IMPLICIT) for name in graded if name != chosen)]
     ablation = run_ablation(variants, free, config=settings, seeds=seeds, compare=pairs,
-                            title=f"comment-only: {config.name}: {config.data.dataset}",
+                            title=f"comment-only: {config.title}",
                             progress=progress)
     for name, variant in ablation.variants.items():  # seconds = train + evaluate, as elsewhere
         variant.seconds = [s + pretrained.get((name, seed), 0.0)

@@ -273,7 +273,7 @@ def evaluation_stage(config: config_lib.RunConfig, split: Split, tables: Feature
     # The recsys stage's model (trained with `config.seed`) is reused when that seed
     # is one of the evaluation seeds, so the exported model is one of those evaluated.
     result = run_ablation(variants, split, run_dir / "evaluation", config=config.evaluation,
-                          title=f"{config.name}: {config.data.dataset}",
+                          title=config.title,
                           progress=progress)
     return result, kept.get("ids")
 
