@@ -49,6 +49,9 @@ def test_the_file_holds_what_the_stage_would_parse(tmp_path, spacy_pipeline):
     for key, noun in (("aspects", "aspect"), ("mentions", "mention")):
         n = read.summary[key]
         assert f" {n:,} {noun}{'' if n == 1 else 's'}" in text
+    # Its spacy seconds are only the reading: the report says where the parse ran.
+    assert "parsed in a background process" in text
+    assert "background process" not in aspects_markdown(here)
 
 
 def test_another_runs_parse_is_refused(tmp_path):

@@ -47,7 +47,8 @@ class ColdStartResult:
                  f"({c['too_few_reviews']:,} with fewer left out, {c['seen_in_training']:,} "
                  f"seen in training skipped); {c['given_rows']:,} given, "
                  f"{counted(c['later_rows'], 'later review')} "
-                 f"({c['dropped_unknown_item']:,} of items unknown to training dropped); "
+                 f"({c['dropped_unknown_item']:,} of them dropped: their item is unknown to "
+                 "training); "
                  f"catalogue {counted(c['catalogue'], 'item')}.", "",
                  "| model | " + " | ".join(metric_column(m) for m in keys) + " |",
                  "|---|" + "---|" * len(keys)]

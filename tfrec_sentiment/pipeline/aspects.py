@@ -131,6 +131,15 @@ def aspect_arrays(config: config_lib.RunConfig, run: AspectRun | None) -> Aspect
                         attention_strength=config.aspects.attention_strength)
 
 
+def _parse_place(summary: dict) -> str:
+    """Where spaCy's parse ran: in a background process its seconds above are only the
+    reading of its results (the process's own time is in timing.json)."""
+    if summary.get("spacy_parse") != "a background process":
+        return ""
+    return (" spaCy parsed in a background process: the spacy seconds are the reading of "
+            "its results; its own wall and CPU time are under \"background\" in timing.json.")
+
+
 def aspects_markdown(run: AspectRun, top: int = 10) -> str:
     """`aspects/report.md`: the spaCy step's counts, mentions, and the top aspects."""
     summary = run.summary
@@ -140,7 +149,8 @@ def aspects_markdown(run: AspectRun, top: int = 10) -> str:
              f"{counted(summary['mentions'], 'mention')} in "
              f"{counted(summary['reviews_with_mentions'], 'review')}; "
              f"polarity: {summary['polarity']}. Seconds: "
-             + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()) + ".", "",
+             + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()) + "."
+             + _parse_place(summary), "",
              "| spaCy step | count |", "|---|---|"]
     lines += [f"| {label} | {summary['spacy'].get(key, 0)} |"
               for key, label in SPACY_COUNTS.items()]
