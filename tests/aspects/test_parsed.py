@@ -8,6 +8,7 @@ import pytest
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.aspects import parsed
+from tfrec_sentiment.aspects import stage as stage_lib
 from tfrec_sentiment.aspects.mentions import AspectExtractor
 from tfrec_sentiment.aspects.stage import run_aspects
 from tfrec_sentiment.data.splits import Split
@@ -109,5 +110,5 @@ def test_the_parse_log_says_the_file_was_removed_after_the_stage_read_it(tmp_pat
     assert not path.exists() and "aspects" in timer.to_dict()["background"]
     # a file the stage did not remove (refused, kept for the user): no such line
     kept = parsed.save_parsed(path, [[]] * 4, {"reviews": 4}, TEXTS, [0, 1, 2, 3], "x")
-    background.note_parse_removed(job, kept)
+    background.note_parse_removed(job, kept, stage_lib.RESULT_FILES)
     assert log.read_text().splitlines() == lines

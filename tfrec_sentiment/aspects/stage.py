@@ -40,6 +40,7 @@ from tfrec_sentiment.aspects.mentions import AspectExtractor, mention_table, par
 from tfrec_sentiment.aspects.parsed import load_parsed, parsed_rows
 from tfrec_sentiment.aspects.polarity import score_mentions
 from tfrec_sentiment.aspects.profiles import (
+    PROFILES_FILE,
     AspectProfiles,
     build_profiles,
     review_aspect_arrays,
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
 VOCABULARY_FILE = "vocabulary.json"
 MENTIONS_FILE = "mentions.csv"
 SUMMARY_FILE = "summary.json"
+# What the stage leaves in `<run>/aspects/` (the parse's own file is read, then deleted).
+RESULT_FILES = (VOCABULARY_FILE, MENTIONS_FILE, PROFILES_FILE, SUMMARY_FILE)
+# `summary.json`'s "spacy_parse" when the parse ran in `pipeline.background`'s child.
+PARSED_IN_BACKGROUND = "a background process"
 
 
 @dataclasses.dataclass
@@ -136,7 +141,7 @@ def run_aspects(config: AspectConfig, train: pd.DataFrame, model: SentimentModel
                "parsed_reviews": len(rows), "aspects": len(terms), "mentions": len(scored),
                "reviews_with_mentions": int(scored["review"].nunique()) if len(scored) else 0,
                "spacy": counts, "seconds": {k: round(v, 2) for k, v in seconds.items()},
-               "spacy_parse": "a background process" if parsed is not None else "this process"}
+               "spacy_parse": PARSED_IN_BACKGROUND if parsed is not None else "this process"}
     run = AspectRun(vocabulary, scored, profiles, review_counts, review_polarity, summary,
                     extractor)
     if out_dir is not None:

@@ -24,7 +24,13 @@ import numpy as np
 
 from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.aspects.profiles import POLARITY_COLUMNS
-from tfrec_sentiment.aspects.stage import AspectRun, explanation_mentions, run_aspects
+from tfrec_sentiment.aspects.stage import (
+    PARSED_IN_BACKGROUND,
+    RESULT_FILES,
+    AspectRun,
+    explanation_mentions,
+    run_aspects,
+)
 from tfrec_sentiment.evaluation.explanations import evaluate_explanations, save_explanations
 from tfrec_sentiment.evaluation.plots import plot_aspect_polarity
 from tfrec_sentiment.features.aspects import AspectArrays
@@ -94,7 +100,7 @@ def timed_aspects_stage(timer: StageTimer, config: config_lib.RunConfig, split: 
             parsed, usage = join_aspect_parse(parse_job, run_dir)
         run = aspects_stage(config, split, sentiment, run_dir, progress, encryption, parsed)
     if parse_job is not None:
-        note_parse_removed(parse_job, parsed)
+        note_parse_removed(parse_job, parsed, RESULT_FILES)
     if usage is not None:
         timer.add_background("aspects", usage.seconds, usage.cpu_seconds, usage.peak_rss_mib)
     return run
@@ -134,7 +140,7 @@ def aspect_arrays(config: config_lib.RunConfig, run: AspectRun | None) -> Aspect
 def _parse_place(summary: dict) -> str:
     """Where spaCy's parse ran: in a background process its seconds above are only the
     reading of its results (the process's own time is in timing.json)."""
-    if summary.get("spacy_parse") != "a background process":
+    if summary.get("spacy_parse") != PARSED_IN_BACKGROUND:
         return ""
     return (" spaCy parsed in a background process: the spacy seconds are the reading of "
             "its results; its own wall and CPU time are under \"background\" in timing.json.")

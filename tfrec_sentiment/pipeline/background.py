@@ -220,14 +220,14 @@ def join_aspect_parse(job: BackgroundJob, run_dir: str | Path) -> tuple[Path, Ch
     return Path(run_dir) / "aspects" / FILE, usage
 
 
-def note_parse_removed(job: BackgroundJob, parsed: str | Path) -> None:
+def note_parse_removed(job: BackgroundJob, parsed: str | Path, results: Sequence[str]) -> None:
     """Ends the parse's log (`aspects/parse.log`, whose line names the file) with what
     became of `parsed` once the aspects stage has read and deleted it, so that the log
-    points at no missing file as if it were there."""
+    points at no missing file as if it were there; `results`: the files in `aspects/`
+    that hold what the stage made of it (`aspects.stage.RESULT_FILES`)."""
     if not Path(parsed).exists():
         job.note(f"{Path(parsed).name}: read by the aspects stage and removed; its results "
-                 "are in aspects/vocabulary.json, mentions.csv, aspect_profiles.npz and "
-                 "summary.json")
+                 f"are in aspects/{', '.join(results[:-1])} and {results[-1]}")
 
 
 def start_comment_only(config: Any, run_dir: str | Path) -> BackgroundJob | None:
