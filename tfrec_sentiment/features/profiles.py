@@ -129,7 +129,8 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
         row, slot = np.nonzero(valid)
         j = entries[row, slot]
         mine = _reviewed(owned, users[row], j, num_items)
-        weight = 1.0 / np.maximum(valid.sum(axis=1), 1)[row]
+        total = np.maximum(valid.sum(axis=1), 1)  # the row's history items: the mean's n
+        weight = 1.0 / total[row]
         block = (_sparse(weight[mine], row[mine], j[mine], (m, num_items)) @ left_out
                  + _sparse(weight[~mine], row[~mine], j[~mine], (m, num_items)) @ shared)
         # The user's own items: each distinct (u, j) of the block corrected once.
@@ -137,7 +138,8 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
         pair_keys, pair_of = np.unique(users[row[known]] * num_items + j[known],
                                        return_inverse=True)
         pair_user, pair_item = np.divmod(pair_keys, num_items)
-        pair_mine = _reviewed(owned, pair_user, pair_item, num_items)
+        pair_mine = np.zeros(len(pair_keys), bool)
+        pair_mine[pair_of] = mine[known]  # each pair's entries agree: one (user, item)
         corrections = _corrections(pair_user, pair_item, pair_mine, start, items, co,
                                    reviewers, shrinkage)
         if project is not None:
@@ -151,7 +153,6 @@ def similarity_profiles(history: np.ndarray, owner: np.ndarray, item_sets: tuple
             t_row, t_col, t_value = text.block_terms(
                 flat, valid.reshape(-1), own_entry.reshape(-1), length, users,
                 lambda u, i: _reviewed(owned, u, i, num_items))
-            total = np.maximum(valid.sum(axis=1), 1)
             terms = _sparse(t_value / total[t_row], t_row, t_col, (m, num_items))
             block = block + (terms if project is None else terms @ project)
         out[rows] = block.toarray() if sp.issparse(block) else block
