@@ -349,6 +349,8 @@ def growth_child(args: argparse.Namespace) -> None:
     variants = json.loads((run_dir / "evaluation" / "metrics.json").read_text())["variants"]
     payload["ablation_training_seconds"] = sum(  # the recommender variants' trainings
         sum(v.get("train_seconds", [])) for v in variants.values() if not v["deterministic"])
+    payload["fit_seconds"] = {  # every compared model's fit (the baselines' included)
+        name: sum(v.get("train_seconds", [])) for name, v in variants.items()}
     args.growth_out.write_text(json.dumps(payload))
 
 
@@ -500,6 +502,17 @@ def growth_table(results: list[dict], clock: str = "seconds") -> str:
         lines.append("\nEvaluation without training the ablation's recommender variants "
                      "(baselines, ranking, bootstrap) against the recommender stage it "
                      "evaluates: " + ", ".join(cells) + ".")
+    fitted = [r for r in evaluated if "fit_seconds" in r]
+    if fitted:
+        cells = [f"{r['reviews']:,} reviews "
+                 f"{r['seconds']['evaluation'] - sum(r['fit_seconds'].values()):.1f} s vs "
+                 f"{r['seconds']['recsys']:.1f} s (fits: " + ", ".join(
+                     f"{name} {seconds:.1f} s" for name, seconds in r["fit_seconds"].items())
+                 + ")" for r in fitted]
+        lines.append("\nEvaluation without fitting any model it compares (the baselines' "
+                     "fits, their settings' validation search included, count as training; "
+                     "left: ranking, metrics, bootstrap) against the recommender stage: "
+                     + ", ".join(cells) + ".")
     for r in results:
         if "estimate" in r:
             lines.append(f"\n{r['reviews']:,} reviews: peak estimated before the costly "

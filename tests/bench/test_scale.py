@@ -84,3 +84,18 @@ def test_help_prints_the_help_alone_without_importing_tensorflow():
                            capture_output=True, text=True, check=True)
     assert shown.stdout.startswith("usage: scale.py") and "--growth" in shown.stdout
     assert shown.stderr == ""
+
+
+def test_the_evaluation_is_put_beside_the_training_without_the_fits_it_makes(scale):
+    result = {"reviews_asked": 1000, "reviews": 1000, "status": "done", "stage": "evaluation",
+              "seconds": {"recsys": 10.0, "evaluation": 30.0},
+              "peak_rss_mib": {"recsys": 800.0, "evaluation": 900.0},
+              "ablation_training_seconds": 12.0,
+              "fit_seconds": {"ids only": 12.0, "item-kNN": 5.5, "popularity": 0.5}}
+    notes = scale.growth_table([result])
+    assert "1,000 reviews 18.0 s vs 10.0 s." in notes  # less the recommender variants
+    # less every fit: 30 - 12 - 5.5 - 0.5, each fit named
+    assert ("1,000 reviews 12.0 s vs 10.0 s (fits: ids only 12.0 s, item-kNN 5.5 s, "
+            "popularity 0.5 s).") in notes
+    older = {key: value for key, value in result.items() if key != "fit_seconds"}
+    assert "without fitting" not in scale.growth_table([older])  # a result without fits

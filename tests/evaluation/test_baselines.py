@@ -209,6 +209,32 @@ def test_item_knn_finds_co_reviewed_items_and_chooses_its_settings_on_validation
     assert scores[in_group].mean() > scores[~in_group].mean()
 
 
+@pytest.mark.parametrize("given_validation", [True, False])
+def test_item_knn_grid_scores_each_setting_as_a_fit_with_it(given_validation):
+    from tfrec_sentiment.evaluation.baselines.common import hold_out_last
+    from tfrec_sentiment.evaluation.evaluate import evaluate
+
+    split = leave_last_out(synthetic_ratings(users=60, items=25, per_user=6, seed=4).frame)
+    grid = {"shrinkage_grid": (0.0, 5.0), "popularity_grid": (0.0, 0.3)}
+    validation = split.validation if given_validation else None
+    model = ItemKNN(**grid, max_users=40).fit(split.train, validation)
+    fit_rows, check_rows = ((split.train, split.validation) if given_validation
+                            else hold_out_last(split.train))
+    expected = {(s, w): evaluate(ItemKNN(s, w, bias_reg=1.0).fit(fit_rows), fit_rows,
+                                 check_rows, ratings=False, max_users=40).metrics["ndcg@10"]
+                for s in grid["shrinkage_grid"] for w in grid["popularity_grid"]}
+    assert model.validation_ndcg_ == pytest.approx(expected, rel=1e-12)
+    assert len(set(expected.values())) > 1  # the settings rank differently
+    assert (model.shrinkage_, model.popularity_weight_) == max(expected, key=expected.get)
+    # The chosen model is the fit with the chosen settings, on all of train.
+    chosen = ItemKNN(model.shrinkage_, model.popularity_weight_).fit(split.train)
+    users, items = _ids("u1", "u2", "nobody"), chosen.items_.index.to_numpy()
+    np.testing.assert_array_equal(model.score_items(users, items),
+                                  chosen.score_items(users, items))
+    np.testing.assert_array_equal(model.predict_rating(users, items[:3]),
+                                  chosen.predict_rating(users, items[:3]))
+
+
 def test_item_knn_grid_reuses_its_products_with_the_same_choice(monkeypatch):
     from tfrec_sentiment.evaluation.baselines import knn
 

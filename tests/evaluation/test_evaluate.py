@@ -18,6 +18,7 @@ from tfrec_sentiment.evaluation.evaluate import (
     LOWER_IS_BETTER,
     UserMetrics,
     evaluate,
+    evaluate_many,
     evaluate_split,
     history_buckets,
 )
@@ -106,6 +107,30 @@ def test_batching_does_not_change_results():
     batched = evaluate_split(model, split, k=5, max_elements=30 * 3 + 1)  # 3 users a batch
     assert whole.metrics == pytest.approx(batched.metrics)
     np.testing.assert_allclose(whole.per_user.ndcg, batched.per_user.ndcg)
+
+
+def test_evaluate_many_equals_evaluate_of_each_model():
+    data = synthetic_ratings(users=50, items=30, per_user=8, factors=2, seed=2)
+    split = leave_last_out(data.frame)
+    fitted = []
+
+    def models():  # lazy: each is fitted only when the previous one is scored
+        for reg in (0.1, 10.0):
+            fitted.append(reg)
+            yield MatrixFactorization(factors=2, reg=reg, seed=0).fit(split.train)
+
+    results = evaluate_many(models(), split.train, split.test, seen=(split.validation,), k=5,
+                            max_users=40)
+    first = next(results)
+    assert fitted == [0.1]
+    second = next(results)
+    for reg, result in ((0.1, first), (10.0, second)):
+        alone = evaluate(MatrixFactorization(factors=2, reg=reg, seed=0).fit(split.train),
+                         split.train, split.test, seen=(split.validation,), k=5, max_users=40)
+        assert result.metrics == pytest.approx(alone.metrics, nan_ok=True)
+        assert result.counts == alone.counts and result.slices.keys() == alone.slices.keys()
+        np.testing.assert_array_equal(result.per_user.ndcg, alone.per_user.ndcg)
+    assert first.metrics["rmse"] != pytest.approx(second.metrics["rmse"])  # two models
 
 
 def test_a_user_cap_evaluates_the_same_as_the_sampled_users_alone():

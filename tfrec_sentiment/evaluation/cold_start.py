@@ -66,7 +66,7 @@ from tfrec_sentiment.evaluation.cold_start_report import (
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
     LOWER_IS_BETTER,
-    evaluate,
+    evaluate_many,
 )
 from tfrec_sentiment.evaluation.protocol import Recommender
 from tfrec_sentiment.evaluation.stats import paired_bootstraps
@@ -162,15 +162,14 @@ def evaluate_cold_start(models: Mapping[str, Recommender], train: pd.DataFrame,
     config = config or EvalConfig()
     if task.counts["users"] == 0:
         raise ValueError(f"no cold user has more than {task.k} reviews")
-    results = {name: evaluate(model, train, task.later, seen=(task.given,), k=config.k,
-                              catalogue=catalogue, drop_unknown_items=True,
-                              max_elements=config.max_elements,
-                              liked_min_rating=config.liked_min_rating,
-                              disliked_max_rating=config.disliked_max_rating,
-                              history_bounds=config.history_bounds,
-                              few_reviews_max=config.few_reviews_max, ratings=False,
-                              max_users=config.max_users)
-               for name, model in models.items()}
+    # One preparation of the held-out sets for every model (`evaluate_many`).
+    results = dict(zip(models, evaluate_many(
+        models.values(), train, task.later, seen=(task.given,), k=config.k,
+        catalogue=catalogue, drop_unknown_items=True, max_elements=config.max_elements,
+        liked_min_rating=config.liked_min_rating,
+        disliked_max_rating=config.disliked_max_rating, history_bounds=config.history_bounds,
+        few_reviews_max=config.few_reviews_max, ratings=False, max_users=config.max_users),
+        strict=True))
     first = next(iter(results.values()))
     counts = {**task.counts, "evaluated_users": first.counts["users"],
               "dropped_unknown_item": first.counts["dropped_unknown_item"],

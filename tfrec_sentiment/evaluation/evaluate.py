@@ -63,15 +63,19 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from tfrec_sentiment.data.split_keys import user_sample_mask
 from tfrec_sentiment.evaluation.config import EvalConfig
-from tfrec_sentiment.evaluation.held_out import evaluated_counts, held_out_rows
+from tfrec_sentiment.evaluation.held_out import (
+    evaluated_counts,
+    fresh_pairs,
+    held_out_rows,
+    relevance_sets,
+)
 from tfrec_sentiment.evaluation.metrics import (
     DEFAULT_MAX_ELEMENTS,
     EXCLUDED,
@@ -93,7 +97,7 @@ from tfrec_sentiment.evaluation.user_metrics import (
 )
 
 __all__ = ["ALL_USERS", "LOWER_IS_BETTER", "EvalResult", "UserMetrics", "evaluate",
-           "evaluate_split", "evaluated_counts", "history_buckets", "metric_label",
+           "evaluate_many", "evaluate_split", "evaluated_counts", "history_buckets", "metric_label",
            "metric_names"]
 
 
@@ -166,6 +170,40 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
         users_before_sample, topk_users, liked_users, disliked_users, catalogue,
         relevant_outside_catalogue.
     """
+    return next(evaluate_many(
+        [model], train, test, seen=seen, k=k, catalogue=catalogue,
+        drop_unknown_items=drop_unknown_items, max_elements=max_elements,
+        liked_min_rating=liked_min_rating, disliked_max_rating=disliked_max_rating,
+        history_bounds=history_bounds, few_reviews_max=few_reviews_max, ratings=ratings,
+        max_users=max_users))
+
+
+def evaluate_many(models: Iterable[Recommender], train: pd.DataFrame, test: pd.DataFrame, *,
+                  seen: Sequence[pd.DataFrame] = (), k: int = 10,
+                  catalogue: np.ndarray | None = None, drop_unknown_items: bool = True,
+                  max_elements: int = DEFAULT_MAX_ELEMENTS,
+                  liked_min_rating: float = EvalConfig.liked_min_rating,
+                  disliked_max_rating: float = EvalConfig.disliked_max_rating,
+                  history_bounds: Sequence[int] = EvalConfig.history_bounds,
+                  few_reviews_max: int = EvalConfig.few_reviews_max,
+                  ratings: bool = True, max_users: int | None = None
+                  ) -> Iterator[EvalResult]:
+    """`evaluate` of each model on the same data, its preparation done once.
+
+    The held-out sets, the excluded pairs and the slices depend on the data only, so a
+    search over many settings (e.g. `baselines.ItemKNN`'s grid) pays for them once.
+
+    Args:
+        models: `Recommender`s; may be lazy (a generator fitting each when it is asked
+            for), since each is scored before the next is drawn.
+        train, test, and the rest: as in `evaluate`.
+
+    Yields:
+        One `EvalResult` per model, in order: the same as `evaluate` of that model.
+
+    Example:
+        >>> [r.metrics["ndcg@10"] for r in evaluate_many(models, train, test)]  # doctest: +SKIP
+    """
     if liked_min_rating <= disliked_max_rating:
         raise ValueError(f"liked_min_rating ({liked_min_rating}) must be above "
                          f"disliked_max_rating ({disliked_max_rating})")
@@ -192,90 +230,47 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
     seen_keys = np.unique(seen_user[known] * len(universe) + seen_item[known])
     excluded = np.stack(np.divmod(seen_keys, len(universe)), 1)
     excluded = excluded[excluded[:, 1] < len(items)]
-    fresh = _fresh_pairs(row_user, row_item, rows["rating"].to_numpy(np.float64), seen_keys,
+    fresh = fresh_pairs(row_user, row_item, rows["rating"].to_numpy(np.float64), seen_keys,
                          len(universe))
     rare = item_reviews <= few_reviews_max  # bool [I + outside]: the item slice
-    sets = _relevance_sets(fresh, rare, len(users), len(items), liked_min_rating,
+    sets = relevance_sets(fresh, rare, len(users), len(items), liked_min_rating,
                            disliked_max_rating)
-    topk = _score_in_batches(model, users, items, excluded, sets, k, max_elements)
-    squared, absolute = _rating_errors(model, rows, max_elements, ratings)
-    parts = {}
-    for prefix, row_mask in (("", np.ones(len(rows), bool)), ("few_", rare[row_item])):
-        any_, liked, disliked = (topk[prefix + s] for s in ("any", "liked", "disliked"))
-        has_disliked = sets[prefix + "disliked"][1] > 0
-        parts[prefix] = UserMetrics(
-            user_ids=users.to_numpy(), k=k,
-            squared_error=np.bincount(row_user, squared * row_mask, len(users)),
-            absolute_error=np.bincount(row_user, absolute * row_mask, len(users)),
-            n_ratings=np.bincount(row_user, row_mask, len(users)).astype(np.int64),
-            recall=any_.recall, ndcg=any_.ndcg, hit=any_.hit,
-            liked_recall=liked.recall, liked_ndcg=liked.ndcg,
-            disliked=np.where(has_disliked, disliked.hit, 0.0), has_disliked=has_disliked)
-    per_user = parts[""]
-    slices = {}
-    for label, low, high in history_buckets(history_bounds):
-        members = (history >= low) & (history < high)
+    for model in models:
+        topk = _score_in_batches(model, users, items, excluded, sets, k, max_elements)
+        squared, absolute = _rating_errors(model, rows, max_elements, ratings)
+        parts = {}
+        for prefix, row_mask in (("", np.ones(len(rows), bool)), ("few_", rare[row_item])):
+            any_, liked, disliked = (topk[prefix + s] for s in ("any", "liked", "disliked"))
+            has_disliked = sets[prefix + "disliked"][1] > 0
+            parts[prefix] = UserMetrics(
+                user_ids=users.to_numpy(), k=k,
+                squared_error=np.bincount(row_user, squared * row_mask, len(users)),
+                absolute_error=np.bincount(row_user, absolute * row_mask, len(users)),
+                n_ratings=np.bincount(row_user, row_mask, len(users)).astype(np.int64),
+                recall=any_.recall, ndcg=any_.ndcg, hit=any_.hit,
+                liked_recall=liked.recall, liked_ndcg=liked.ndcg,
+                disliked=np.where(has_disliked, disliked.hit, 0.0), has_disliked=has_disliked)
+        per_user = parts[""]
+        slices = {}
+        for label, low, high in history_buckets(history_bounds):
+            members = (history >= low) & (history < high)
+            if members.any():
+                slices[f"user_history={label}"] = per_user.subset(members)
+        members = parts["few_"].n_ratings > 0
         if members.any():
-            slices[f"user_history={label}"] = per_user.subset(members)
-    members = parts["few_"].n_ratings > 0
-    if members.any():
-        slices[f"item_reviews<={few_reviews_max}"] = parts["few_"].subset(members)
-    counts = per_user.counts()
-    return EvalResult(metrics=per_user.summary(), per_user=per_user, slices=slices, counts={
-        "test_rows": int(len(rows)),
-        "dropped_unknown_item": int((~in_catalogue).sum()) if drop_unknown_items else 0,
-        "users": len(users),
-        "users_before_sample": users_before_sample,
-        "topk_users": counts["topk_users"],
-        "liked_users": counts["liked_users"],
-        "disliked_users": counts["disliked_users"],
-        "catalogue": len(items),
-        "relevant_outside_catalogue": int((fresh.item >= len(items)).sum()),
-    })
-
-
-@dataclasses.dataclass
-class _Fresh:
-    """The users' distinct held-out items not already seen, int / float [P] each."""
-
-    user: np.ndarray  # user code
-    item: np.ndarray  # item code (>= I: outside the catalogue)
-    rating: np.ndarray  # mean held-out rating of the pair
-
-    def pairs(self, chosen: np.ndarray, n_items: int) -> np.ndarray:
-        """The chosen pairs inside the catalogue, int [P', 2], sorted by user then item."""
-        inside = chosen & (self.item < n_items)
-        return np.stack([self.user[inside], self.item[inside]], 1)
-
-
-def _fresh_pairs(user: np.ndarray, item: np.ndarray, rating: np.ndarray, seen_keys: np.ndarray,
-                 n_universe: int) -> _Fresh:
-    """Distinct (user, item) pairs of the held-out rows, minus the seen ones (sorted keys).
-
-    A pair held out more than once gets the mean of its ratings.
-    """
-    keys, inverse = np.unique(user * n_universe + item, return_inverse=True)
-    mean = np.bincount(inverse, rating) / np.bincount(inverse)
-    fresh = ~np.isin(keys, seen_keys, assume_unique=True)
-    fresh_user, fresh_item = np.divmod(keys[fresh], n_universe)
-    return _Fresh(user=fresh_user, item=fresh_item, rating=mean[fresh])
-
-
-def _relevance_sets(fresh: _Fresh, rare: np.ndarray, n_users: int, n_items: int,
-                    liked_min_rating: float, disliked_max_rating: float
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """name -> (catalogue pairs int [P, 2], relevant count per user int [U]).
-
-    Names: "any", "liked", "disliked", and the same with "few_" for rare items only.
-    """
-    sets = {}
-    for prefix, subset in (("", np.ones(len(fresh.item), bool)), ("few_", rare[fresh.item])):
-        for name, chosen in (("any", subset),
-                             ("liked", subset & (fresh.rating >= liked_min_rating)),
-                             ("disliked", subset & (fresh.rating <= disliked_max_rating))):
-            sets[prefix + name] = (fresh.pairs(chosen, n_items),
-                                   np.bincount(fresh.user[chosen], minlength=n_users))
-    return sets
+            slices[f"item_reviews<={few_reviews_max}"] = parts["few_"].subset(members)
+        counts = per_user.counts()
+        yield EvalResult(metrics=per_user.summary(), per_user=per_user, slices=slices, counts={
+            "test_rows": int(len(rows)),
+            "dropped_unknown_item": int((~in_catalogue).sum()) if drop_unknown_items else 0,
+            "users": len(users),
+            "users_before_sample": users_before_sample,
+            "topk_users": counts["topk_users"],
+            "liked_users": counts["liked_users"],
+            "disliked_users": counts["disliked_users"],
+            "catalogue": len(items),
+            "relevant_outside_catalogue": int((fresh.item >= len(items)).sum()),
+        })
 
 
 def _score_in_batches(model: Recommender, users: pd.Index, items: pd.Index,

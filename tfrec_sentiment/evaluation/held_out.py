@@ -1,6 +1,8 @@
 """Which held-out rows an evaluation covers: the catalogue, and the test rows whose item
 is in it (`evaluate.evaluate` ranks them; `evaluated_counts` counts them without a model,
-for checks made before any training, e.g. the update guardrail's).
+for checks made before any training, e.g. the update guardrail's); then the distinct
+fresh (user, item) pairs among them (`fresh_pairs`) and the relevance sets each ranking
+is scored on (`relevance_sets`: any, liked, disliked, and the same on rare items).
 
 Example:
 
@@ -12,10 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["evaluated_counts", "held_out_rows"]
+__all__ = ["Fresh", "evaluated_counts", "fresh_pairs", "held_out_rows", "relevance_sets"]
 
 
 def evaluated_counts(train: pd.DataFrame, test: pd.DataFrame, *,
@@ -62,3 +66,47 @@ def held_out_rows(train: pd.DataFrame, test: pd.DataFrame, catalogue: np.ndarray
     in_catalogue = items.get_indexer(test["item_id"].to_numpy(str)) >= 0
     keep = in_catalogue if drop_unknown_items else np.ones(len(test), bool)
     return items, in_catalogue, keep
+
+
+@dataclasses.dataclass
+class Fresh:
+    """The users' distinct held-out items not already seen, int / float [P] each."""
+
+    user: np.ndarray  # user code
+    item: np.ndarray  # item code (>= I: outside the catalogue)
+    rating: np.ndarray  # mean held-out rating of the pair
+
+    def pairs(self, chosen: np.ndarray, n_items: int) -> np.ndarray:
+        """The chosen pairs inside the catalogue, int [P', 2], sorted by user then item."""
+        inside = chosen & (self.item < n_items)
+        return np.stack([self.user[inside], self.item[inside]], 1)
+
+
+def fresh_pairs(user: np.ndarray, item: np.ndarray, rating: np.ndarray, seen_keys: np.ndarray,
+                 n_universe: int) -> Fresh:
+    """Distinct (user, item) pairs of the held-out rows, minus the seen ones (sorted keys).
+
+    A pair held out more than once gets the mean of its ratings.
+    """
+    keys, inverse = np.unique(user * n_universe + item, return_inverse=True)
+    mean = np.bincount(inverse, rating) / np.bincount(inverse)
+    fresh = ~np.isin(keys, seen_keys, assume_unique=True)
+    fresh_user, fresh_item = np.divmod(keys[fresh], n_universe)
+    return Fresh(user=fresh_user, item=fresh_item, rating=mean[fresh])
+
+
+def relevance_sets(fresh: Fresh, rare: np.ndarray, n_users: int, n_items: int,
+                    liked_min_rating: float, disliked_max_rating: float
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """name -> (catalogue pairs int [P, 2], relevant count per user int [U]).
+
+    Names: "any", "liked", "disliked", and the same with "few_" for rare items only.
+    """
+    sets = {}
+    for prefix, subset in (("", np.ones(len(fresh.item), bool)), ("few_", rare[fresh.item])):
+        for name, chosen in (("any", subset),
+                             ("liked", subset & (fresh.rating >= liked_min_rating)),
+                             ("disliked", subset & (fresh.rating <= disliked_max_rating))):
+            sets[prefix + name] = (fresh.pairs(chosen, n_items),
+                                   np.bincount(fresh.user[chosen], minlength=n_users))
+    return sets
