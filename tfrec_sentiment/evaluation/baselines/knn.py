@@ -84,7 +84,7 @@ class ItemKNN:
             validation: rows for choosing the settings; None = each user's last review.
         """
         check_train(train, type(self).__name__)
-        co_reviews = self._fit_items(train)
+        data, pair_user, co_reviews = self._fit_items(train)
         self.shrinkage_, self.popularity_weight_, self.validation_ndcg_ = self._choose(
             train, validation, co_reviews)
         # Sparse float32 [I, I], symmetric, zero diagonal (features/similarity.py).
@@ -92,28 +92,30 @@ class ItemKNN:
         self.prior_ = self.popularity_weight_ * self.log_popularity_
         self.bias_ = UserItemBias(self.bias_reg).fit(train, validation)
         # Residual of each of the user's items against the bias model, for ratings.
-        data = self._data
         ratings = pd.DataFrame({"user": data.user, "item": data.item,
                                 "rating": data.rating}).groupby(["user", "item"]).rating.mean()
-        user_ids = self.users_.index.to_numpy()[self.pair_user_]
+        user_ids = self.users_.index.to_numpy()[pair_user]
         item_ids = self.items_.index.to_numpy()[self.user_items_]
         self.residual_ = (ratings.to_numpy() - self.bias_.predict_rating(user_ids, item_ids))
-        del self._data, self.pair_user_
         return self
 
-    def _fit_items(self, train: pd.DataFrame) -> sp.csr_array:
-        """Sets the id tables, each user's items and the popularity; returns the co-review
-        counts C (sparse [I, I]), from which each shrinkage's similarity is made."""
-        self._data = data = Interactions(train)
+    def _fit_items(self, train: pd.DataFrame
+                   ) -> tuple[Interactions, np.ndarray, sp.csr_array]:
+        """Sets the id tables, each user's items and the popularity. Returns the rows as
+        codes, the user code of each distinct (user, item) pair (the order of
+        `user_items_`) and the co-review counts C (sparse [I, I]), from which each
+        shrinkage's similarity is made."""
+        data = Interactions(train)
         self.users_, self.items_ = data.users, data.items
         self.catalogue_ = self.items_.index.to_numpy()
         # Distinct (user, item) pairs: a repeated review is one co-review, not two.
         pairs = np.unique(np.stack([data.user, data.item], 1), axis=0)
         self.user_start_ = np.searchsorted(pairs[:, 0], np.arange(data.n_users + 1))
-        self.pair_user_, self.user_items_ = pairs[:, 0], pairs[:, 1]
+        self.user_items_ = pairs[:, 1]
         count = np.bincount(pairs[:, 1], minlength=data.n_items).astype(np.float64)
         self.log_popularity_ = np.append(np.log1p(count), 0.0)  # last: unknown items
-        return similarity_lib.co_review_matrix(pairs[:, 0], pairs[:, 1], data.n_items)
+        return data, pairs[:, 0], similarity_lib.co_review_matrix(pairs[:, 0], pairs[:, 1],
+                                                                  data.n_items)
 
     def _choose(self, train: pd.DataFrame, validation: pd.DataFrame | None,
                 co_reviews: sp.csr_array) -> tuple[float, float, dict[tuple[float, float], float]]:
@@ -128,7 +130,7 @@ class ItemKNN:
         else:
             fit_rows, check_rows = hold_out_last(train)
             ranker = ItemKNN()
-            co_reviews = ranker._fit_items(fit_rows)
+            co_reviews = ranker._fit_items(fit_rows)[2]
         if len(check_rows) == 0:
             raise ValueError("ItemKNN: cannot choose its settings, the validation rows are "
                              "empty")
