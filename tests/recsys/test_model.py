@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.layer_test_case import assert_allclose_nested, run_config_round_trip
 from tests.recsys.trained_fixture import synthetic_split, tiny_config
 from tfrec_sentiment.features.config import FeatureConfig
 from tfrec_sentiment.features.tables import build_feature_tables
@@ -28,6 +29,21 @@ def _model(config, tables):
 
 NO_RIDGE = dict(id_l2=0.0, bias_l2=0.0, history_l2=0.0, feature_l2=0.0, head_l2=0.0,
                 dropout=0.0, id_dropout=0.0)
+
+
+def test_config_round_trip_rebuilds_the_same_model():
+    config = tiny_config(pairwise_weight=0.5, rating_loss="huber", temperature=0.5,
+                         topk_ks=(5,), retrieval_sample_weight="rating")
+    batch, tables = _batch(config)
+    model = _model(config, tables)
+    rebuilt = run_config_round_trip(model, tf.keras)  # same config, a fixed point
+    assert (rebuilt.rating_loss, rebuilt.topk_ks, rebuilt.pairwise_task is not None) == (
+        "huber", (5,), True)
+    rebuilt(batch)
+    rebuilt.set_weights(model.get_weights())
+    assert_allclose_nested(rebuilt(batch), model(batch))
+    np.testing.assert_allclose(rebuilt.compute_loss(batch), model.compute_loss(batch),
+                               rtol=1e-6)
 
 
 def test_rating_loss_is_the_mse_of_the_predicted_rating():

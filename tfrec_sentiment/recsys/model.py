@@ -56,6 +56,14 @@ __all__ = ["RATING_LOSSES", "RETRIEVAL_CANDIDATES", "RETRIEVAL_SAMPLE_WEIGHTS",
            "CatalogueTopK", "RecommenderModel", "history_inputs", "input_groups",
            "model_input_keys", "retrieval_example_weights"]
 
+_SUBLAYERS = ("user_tower", "item_tower", "rating_head")
+_SETTINGS = ("global_mean", "retrieval_weight", "rating_weight", "pairwise_weight", "id_l2",
+             "bias_l2", "history_l2", "num_examples", "head_l2", "feature_l2", "rating_loss",
+             "sampling_correction", "temperature", "retrieval_candidates", "topk_ks",
+             "retrieval_sample_weight", "retrieval_weight_floor")
+
+
+@tf.keras.utils.register_keras_serializable(package="tfrec_sentiment")
 class RecommenderModel(tfrs.Model):
     """Two towers + rating head, trained on retrieval, rating and pairwise losses.
 
@@ -113,6 +121,7 @@ class RecommenderModel(tfrs.Model):
         super().__init__(**kwargs)
         if rating_loss not in RATING_LOSSES:
             raise ValueError(f"rating_loss {rating_loss!r} not in {RATING_LOSSES}")
+        self.rating_loss = rating_loss
         self.user_tower = user_tower
         self.item_tower = item_tower
         self.rating_head = rating_head
@@ -158,6 +167,22 @@ class RecommenderModel(tfrs.Model):
             metrics=[tf.keras.metrics.BinaryAccuracy(name="pairwise_accuracy", threshold=0.0)],
             name="pairwise",
         )
+
+    def get_config(self) -> dict:
+        """Every `__init__` argument: the towers and the head serialised, the rest as is
+        (`topk_ks` as a list); without it tf-keras warns at each save."""
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: tf.keras.layers.serialize(getattr(self, key)) for key in _SUBLAYERS})
+        config.update({key: getattr(self, key) for key in _SETTINGS})
+        config["topk_ks"] = list(self.topk_ks)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> RecommenderModel:
+        config = dict(config)
+        for key in _SUBLAYERS:
+            config[key] = tf.keras.layers.deserialize(config[key])
+        return cls(**config)
 
     # --- forward pieces (also used by serving) -----------------------------------------
 
