@@ -20,6 +20,10 @@ TensorFlow writes three kinds of lines to stderr that say nothing about a run:
 Warnings of the package itself (`warnings.warn`, e.g. the item-to-item term switched
 off for memory) and error messages still reach stderr.
 
+`python -m tfrec_sentiment.quiet MODULE [ARG ...]` runs MODULE as `python -m MODULE`
+would, quiet from its first import: `tools/train.py`'s background children
+(`pipeline/background.py`) run so, their logs holding their own output only.
+
 Example:
 
 >>> quiet_tensorflow()  # before anything imports TensorFlow  # doctest: +SKIP
@@ -33,9 +37,10 @@ import contextlib
 import logging
 import os
 import re
+import runpy
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 # A C++ log line of severity I, W or E (MMDD, time, thread, file:line]; a fatal F line
 # is kept), abseil's banner, and the second line of the CPU-feature note.
@@ -86,3 +91,23 @@ def _native_lines_dropped() -> Iterator[None]:
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Runs `argv[0]` as `python -m` would, with `argv` as its `sys.argv`, after
+    `quiet_tensorflow` (module docstring); its exit status is the process's.
+
+    Raises:
+        SystemExit: no module named (status 2), or the module's own exit.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: python -m tfrec_sentiment.quiet MODULE [ARG ...]", file=sys.stderr)
+        raise SystemExit(2)
+    quiet_tensorflow()
+    sys.argv = argv
+    runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()

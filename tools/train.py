@@ -136,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 3
     if not args.quiet:
-        from tfrec_sentiment.pipeline.stages import timing_table
+        from tfrec_sentiment.pipeline.stages import TIMING_HEADING, timing_table
 
         print(run.ablation.to_markdown())
-        print(timing_table(run.timing), end="\n\n")
+        print(f"## {TIMING_HEADING}\n\n{timing_table(run.timing)}", end="\n\n")
     print(summary_line(run))
     return 0
 

@@ -67,6 +67,12 @@ def test_cli_writes_every_stage_of_the_run_folder(cli_run):
                      "sentiment/training_curves.png", "recsys/training_curves.png"]:
         assert (run_dir / relative).exists(), relative
     assert (run_dir / "evaluation" / "ablation.png").stat().st_size > 1000
+    # The comment-only protocol ran in its background child, quiet from its first import
+    # (`python -m tfrec_sentiment.quiet`): its log holds its own output only.
+    log = (run_dir / "evaluation" / "comment_only.log").read_text()
+    assert (run_dir / "evaluation" / "comment_only.md").exists()
+    assert not [line for line in log.splitlines() if is_tensorflow_log_line(line)
+                or line.startswith("WARNING:tensorflow")], log[-4000:]
 
 
 def test_resolved_config_is_the_one_that_ran(cli_run):

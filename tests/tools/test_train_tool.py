@@ -59,6 +59,8 @@ def test_without_quiet_the_tables_come_first_and_the_summary_line_last(tool, cap
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| ablation |"
     assert f"| export | skipped: {pipeline.NO_EXPORT} | | | |" in lines
+    heading = lines.index("## Stage wall times, CPU times and peak memory")  # as report.md's
+    assert lines[heading + 2].startswith("| stage | seconds |")
     assert json.loads(lines[-1])["run_dir"] == str(run.run_dir)
     assert calls == {"quiet": 0, "progress": [True]}
 
@@ -105,3 +107,20 @@ def test_quiet_tensorflow_hides_its_log_lines_and_keeps_the_packages_warnings():
     assert [line for line in lines if is_tensorflow_log_line(line)] == []
     assert "a TensorFlow Python warning" not in result.stderr
     assert any("UserWarning: the package's own warning" in line for line in lines)
+
+
+def test_quiet_runs_a_module_as_python_m_with_its_arguments_and_exit_status():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "tfrec_sentiment.quiet", "tests.tools.quiet_child", "a", "b"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert result.returncode == 3, result.stderr  # the module's own exit status
+    assert result.stdout == "True ['a', 'b'] 3\n"
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if is_tensorflow_log_line(line)] == []
+    assert "a TensorFlow Python warning" not in result.stderr
+    assert any("UserWarning: the child's own warning" in line for line in lines)
+    usage = subprocess.run([sys.executable, "-m", "tfrec_sentiment.quiet"], capture_output=True,
+                           text=True, env=env, timeout=60, cwd=REPO)
+    assert usage.returncode == 2 and "usage:" in usage.stderr

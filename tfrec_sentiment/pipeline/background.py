@@ -242,7 +242,8 @@ def start_comment_only(config: Any, run_dir: str | Path) -> BackgroundJob | None
     if comment_only_skip_reason(config) is not None or background_skip_reason(config):
         return None
     run_dir = Path(run_dir)
-    command = [sys.executable, "-m", "tfrec_sentiment.evaluation.comment_only",
-               "--run", str(run_dir), "--quiet"]
+    # `tfrec_sentiment.quiet`: TensorFlow's log lines hidden from the child's first import
+    command = [sys.executable, "-m", "tfrec_sentiment.quiet",
+               "tfrec_sentiment.evaluation.comment_only", "--run", str(run_dir), "--quiet"]
     return BackgroundJob.start("comment-only", command,
                                run_dir / "evaluation" / "comment_only.log")

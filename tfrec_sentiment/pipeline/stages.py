@@ -186,6 +186,9 @@ def stage_rows(timing: dict) -> list[tuple[str, str | None]]:
     return rows
 
 
+TIMING_HEADING = "Stage wall times, CPU times and peak memory"  # of `timing_table`
+
+
 def timing_table(timing: dict) -> str:
     """Markdown: wall seconds, share, CPU seconds and peak memory (MiB) of each stage that
     ran, and each skipped stage with its reason (`stage_rows`' order); a last row with

@@ -55,7 +55,13 @@ from tfrec_sentiment.markdown import count_table, embedded
 from tfrec_sentiment.pipeline import aspects as aspects_lib
 from tfrec_sentiment.pipeline.background import start_aspect_parse, start_comment_only
 from tfrec_sentiment.pipeline.memory import fit_memory_budget
-from tfrec_sentiment.pipeline.stages import StageTimer, new_run_dir, timing_table, write_json
+from tfrec_sentiment.pipeline.stages import (
+    TIMING_HEADING,
+    StageTimer,
+    new_run_dir,
+    timing_table,
+    write_json,
+)
 from tfrec_sentiment.pipeline.train_sentiment import plot_history, sentiment_stage
 from tfrec_sentiment.privacy import TableEncryption, check_privacy
 from tfrec_sentiment.recsys.train import train_recommender
@@ -313,7 +319,7 @@ def write_run_report(run: TrainRun) -> Path:
     for section, path in sections:
         if path.is_file():  # each file's own `# ` title gives way to the section's
             lines += [embedded(section, path.read_text()), ""]
-    lines += ["## Stage wall times, CPU times and peak memory", "", timing_table(run.timing)]
+    lines += [f"## {TIMING_HEADING}", "", timing_table(run.timing)]
     if run.export_dir is not None:
         lines += ["", f"Exported SavedModel: `{run.export_dir}`"]
     path = run.run_dir / "report.md"
