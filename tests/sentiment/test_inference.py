@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.sentiment.conftest import NEGATIVE_TEXTS, NEUTRAL_TEXTS, POSITIVE_TEXTS
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.inference import (
     ScoreCache,
+    forward_function,
     packed_lengths,
     predict_sorted,
     score_texts,
+    token_ids,
 )
 from tfrec_sentiment.sentiment.model import SentimentModel
 
@@ -25,6 +28,20 @@ def test_sorted_batches_return_rows_in_input_order(tiny_model):
     np.testing.assert_allclose(batched.probabilities, one_by_one, atol=1e-5)
     lengths = packed_lengths(tiny_model, TEXTS)
     assert lengths.min() >= 2 and lengths.max() <= 32
+
+
+def test_scores_from_ids_tokenized_once_equal_the_preprocessors_call(tiny_model):
+    texts = TEXTS + ["<p>Great strings!</p> 👍", "", "the cable broke " * 20]
+    sorted_scores = predict_sorted(tiny_model, texts, batch_size=3)
+    # The whole list through the preprocessor's call: one batch, one padded length.
+    direct = forward_function(tiny_model)(tiny_model.preprocessor(tf.constant(texts)))
+    np.testing.assert_allclose(sorted_scores.probabilities,
+                               direct["probabilities"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(sorted_scores.embedding, direct["embedding"].numpy(), atol=1e-4)
+    ids = token_ids(tiny_model, texts, batch_size=4)  # batches joined in order
+    assert ids.nrows() == len(texts)
+    np.testing.assert_array_equal(ids.row_lengths().numpy() + 2,
+                                  packed_lengths(tiny_model, texts))
 
 
 def test_cache_counts_hits_and_skips_known_texts(tiny_model, tmp_path):

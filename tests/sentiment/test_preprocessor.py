@@ -116,11 +116,28 @@ def test_graphs_call_the_preprocessing_traced_once_instead_of_rebuilding_it():
     for graph in graphs:
         assert len(graph.node) < 40, sorted(node.op for node in graph.node)
         calls = [node for node in graph.node if node.op.endswith("PartitionedCall")]
-        assert len(calls) == 3  # text steps, emoji, tokenize-and-pack
-    # The same three functions in both graphs: traced once, not once per graph.
+        assert len(calls) == 2  # token ids (text steps, emoji, WordPiece), then the packer
+    # The same two functions in both graphs: traced once, not once per graph.
     assert ({node.attr["f"].func.name for node in graphs[0].node if "f" in node.attr}
             == {node.attr["f"].func.name for node in graphs[1].node if "f" in node.attr})
+    assert layer._tokens_function().experimental_get_tracing_count() == 1
     assert layer._pack_function().experimental_get_tracing_count() == 1
+
+
+def test_call_is_pack_of_token_ids_and_lengths_count_the_cleaned_text():
+    layer = SentimentPreprocessor(tiny_tokenizer(), sequence_length=16,
+                                  bucket_boundaries=(8, 16))
+    # HTML and an emoji (cleaned and mapped before WordPiece), a text past the length.
+    texts = tf.constant(["<b>great</b> strings 👍", "bad", "the cable broke " * 10, ""])
+    ids = layer.token_ids(texts)
+    assert ids.row_lengths().numpy().max() == 16 - 2
+    direct, apart = layer(texts), layer.pack(ids)
+    for name in ("token_ids", "padding_mask", "segment_ids"):
+        np.testing.assert_array_equal(direct[name].numpy(), apart[name].numpy())
+    np.testing.assert_array_equal(layer.packed_lengths(texts),
+                                  direct["padding_mask"].numpy().sum(axis=1))
+    # The markup is not read as tokens: "<b>great</b>" packs as "great" does.
+    np.testing.assert_array_equal(ids[0].numpy(), layer.token_ids(["great strings 👍"])[0])
 
 
 def test_sequence_length_setter_reaches_the_packer_and_the_traced_functions():

@@ -58,7 +58,7 @@ _FEATURE_SPEC = {name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE
 # ScoreCache and text_keys are defined in score_cache.py, public here where they always were.
 __all__ = ["ScoreCache", "bfloat16_copy", "forward_function", "native_bfloat16",
            "packed_lengths", "predict_sorted", "run_score_cache", "score_reviews",
-           "score_texts", "scoring_options", "text_keys", "use_bfloat16"]
+           "score_texts", "scoring_options", "text_keys", "token_ids", "use_bfloat16"]
 
 
 def native_bfloat16() -> bool:
@@ -181,6 +181,10 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
                    predict_fn=None) -> Scores:
     """Scores `texts` in length-sorted batches, each padded to its bucket length.
 
+    Each text is tokenized once (`SentimentPreprocessor.token_ids`): its ids give its
+    length, which sorts it, and are packed into its batch (`SentimentPreprocessor.pack`),
+    the same features as the preprocessor's `call`.
+
     Args:
         predict_fn: optional features -> outputs callable (the bench swaps in
             variants); default `forward_function(model, jit_compile)`.
@@ -191,13 +195,12 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     if not texts:
         return Scores(np.zeros((0, len(LABELS)), np.float32),
                       np.zeros((0, model.embedding_dim), np.float32))
-    lengths = packed_lengths(model, texts)
-    order = np.argsort(lengths, kind="stable")
-    sorted_texts = np.array(texts, dtype=object)[order]
+    ids = token_ids(model, texts)
+    order = np.argsort(ids.row_lengths().numpy(), kind="stable")
     dataset = (
-        tf.data.Dataset.from_tensor_slices(tf.constant(list(sorted_texts)))
+        tf.data.Dataset.from_tensor_slices(tf.gather(ids, order))
         .batch(batch_size)
-        .map(model.preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(model.preprocessor.pack, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
     predict_fn = predict_fn or forward_function(model, jit_compile)
@@ -213,15 +216,23 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     return Scores(np.concatenate(probs)[restore], np.concatenate(embs)[restore])
 
 
-def packed_lengths(model: SentimentModel, texts: Sequence[str],
-                   batch_size: int = 1024) -> np.ndarray:
-    """Packed token length of each text ([CLS]/[SEP] included, capped), int32 [N]."""
+def token_ids(model: SentimentModel, texts: Sequence[str],
+              batch_size: int = 1024) -> tf.RaggedTensor:
+    """Each text's ids as the model's preprocessor packs them (cleaned, at most
+    `sequence_length - 2`; `SentimentPreprocessor.token_ids`), ragged int32 [N, None]."""
     dataset = (
         tf.data.Dataset.from_tensor_slices(tf.constant(list(texts)))
         .batch(batch_size)
-        .map(model.preprocessor.packed_lengths, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(model.preprocessor.token_ids, num_parallel_calls=tf.data.AUTOTUNE)
     )
-    return np.concatenate([batch.numpy() for batch in dataset]).astype(np.int32)
+    return tf.concat(list(dataset), axis=0)
+
+
+def packed_lengths(model: SentimentModel, texts: Sequence[str],
+                   batch_size: int = 1024) -> np.ndarray:
+    """Packed token length of each text ([CLS]/[SEP] included, capped), int32 [N]."""
+    lengths = token_ids(model, texts, batch_size).row_lengths().numpy()
+    return (lengths + 2).astype(np.int32)
 
 
 def _bfloat16_model(model: SentimentModel) -> SentimentModel:

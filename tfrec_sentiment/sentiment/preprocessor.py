@@ -9,8 +9,9 @@ Two public Keras 3 layers:
   TF Serving images built with TF Text < 2.13 lack (docs/design.md), so this lifts that floor.
 - `SentimentPreprocessor`: keras-hub's `TextClassifierPreprocessor` with two things
   changed: the packer (the one above, built in `build()` once the tokenizer's
-  vocabulary is known) and `call` (the data stage's text cleaning first, then tokenizing
-  and packing as one traced function). The rest is keras-hub's: it owns the tokenizer
+  vocabulary is known) and `call` = `pack(token_ids(x))`: the data stage's text
+  cleaning, the emoji mapping and WordPiece as one traced function (`token_ids`), then
+  the packer as another (`pack`). The rest is keras-hub's: it owns the tokenizer
   (and so the vocabulary asset), `get_config` / `from_config`, the `sequence_length`
   property whose setter reaches the packer. It maps `tf.string` [B] to the backbone's
   inputs, in `tf.data` for training, in the scorer for inference and inside the
@@ -191,13 +192,27 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
         super(keras_hub.models.TextClassifierPreprocessor, self).build(input_shape)
 
     def call(self, x, y=None, sample_weight=None):
-        x = clean_texts(x)  # first: the data stage's text steps (text.steps), in-graph
-        x = emoji_to_words(x)  # second: emoji and star ratings -> words (text.emoji)
         # Eager, keras-hub tokenizers take a pure-Python path: this runs the TF path.
-        # In a graph (tf.data map, export signature) it is one call of a function
+        # In a graph (tf.data map, export signature) it is two calls of functions
         # traced once per layer, instead of the tokenizer's ops rebuilt per trace.
-        features = self._pack_function()(tf.convert_to_tensor(x, tf.string))
+        features = self.pack(self.token_ids(x))
         return keras.utils.pack_x_y_sample_weight(features, y, sample_weight)
+
+    def token_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """What `call` packs: the ids of raw `texts` [B] after the data stage's text steps
+        (`text.steps.clean_texts`) and the emoji mapping (`text.emoji.emoji_to_words`),
+        at most `sequence_length - 2` per text; ragged int32 [B, None], no [CLS]/[SEP].
+
+        `call` is `pack(token_ids(x))`; `inference.predict_sorted` calls the two apart so
+        that each text is tokenized once (its length sorts it, its ids are packed).
+        """
+        return self._tokens_function()(tf.convert_to_tensor(texts, tf.string))
+
+    def pack(self, token_ids: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        """`token_ids` (ragged int32 [B, None]) -> `token_ids`, `padding_mask`,
+        `segment_ids` int32 [B, L] (`SingleSegmentPacker`: the bucket holding the
+        batch's longest text)."""
+        return self._pack_function()(tf.cast(token_ids, tf.int32))
 
     def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """WordPiece ids of cleaned `texts` [B] -> ragged int32 [B, None] (no [CLS]/[SEP])."""
@@ -211,17 +226,21 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
 
     def packed_lengths(self, texts: tf.Tensor) -> tf.Tensor:
         """Packed length of each text (tokens + 2, at most `sequence_length`), int32 [B]."""
-        return self._lengths_function()(tf.convert_to_tensor(texts, tf.string))
+        return tf.cast(self.token_ids(texts).row_lengths(), tf.int32) + 2
+
+    def _tokens_function(self):
+        def tokens(texts: tf.Tensor) -> tf.RaggedTensor:
+            texts = clean_texts(texts)  # first: the data stage's text steps (text.steps)
+            texts = emoji_to_words(texts)  # then emoji and star ratings -> words (text.emoji)
+            return self.tokenize(texts)[:, : self.sequence_length - 2]
+
+        return _graph_function(self, "tokens", tokens, tf.TensorSpec([None], tf.string))
 
     def _pack_function(self):
-        return _graph_function(self, "pack", lambda texts: self.packer(self.tokenize(texts)))
-
-    def _lengths_function(self):
-        def lengths(texts: tf.Tensor) -> tf.Tensor:
-            packed = tf.cast(self.tokenize(texts).row_lengths(), tf.int32) + 2
-            return tf.minimum(packed, self.sequence_length)
-
-        return _graph_function(self, "lengths", lengths)
+        if not self.built:
+            self.build()
+        return _graph_function(self, "pack", lambda ids: self.packer(ids),
+                               tf.RaggedTensorSpec([None, None], tf.int32))
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -241,13 +260,13 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
 _GRAPH_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _graph_function(layer: SentimentPreprocessor, kind: str, fn):
+def _graph_function(layer: SentimentPreprocessor, kind: str, fn, spec: tf.TypeSpec):
     # Keyed by the sequence length too: a trace bakes it in, and keras-hub's
     # `sequence_length` setter may change it after a first call.
     functions = _GRAPH_FUNCTIONS.setdefault(layer, {})
     key = (kind, layer.sequence_length)
     if key not in functions:
-        functions[key] = tf.function(fn, input_signature=[tf.TensorSpec([None], tf.string)])
+        functions[key] = tf.function(fn, input_signature=[spec])
     return functions[key]
 
 
