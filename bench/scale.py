@@ -19,9 +19,10 @@ It prints, per stage, the wall seconds and the peak resident memory in MiB (samp
 every 0.1 s by `pipeline.stages.StageTimer`), and the ratio of each to the previous
 size, divided by the growth of the data (1.00 = linear); a stage the run skipped (the
 smoke preset switches the cold-start and comment-only protocols off) says so. A second
-table gives the same in CPU seconds (the cost on a shared machine), and a line puts
-the evaluation without the ablation's recommender trainings beside the recommender
-stage it evaluates. The evaluation ranks at most `evaluation.max_users` test users and
+table gives the same in CPU seconds (the cost on a shared machine), and two lines put
+the evaluation beside the recommender stage it evaluates: without the ablation's
+recommender trainings (MF's included), then without any compared model's fit (the
+baselines', their validation grids included), each fit named. The evaluation ranks at most `evaluation.max_users` test users and
 the training monitor `recsys.monitor_max_users` validation users (10,000 each), so
 neither grows as users x items. A size
 whose process grows past `--max-rss-gb` (GiB) is stopped there and reported with the
