@@ -22,12 +22,13 @@ smoke preset switches the cold-start and comment-only protocols off) says so. A 
 table gives the same in CPU seconds (the cost on a shared machine), and two lines put
 the evaluation beside the recommender stage it evaluates: without the ablation's
 recommender trainings (MF's included), then without any compared model's fit (the
-baselines', their validation grids included), each fit named. The evaluation ranks at most `evaluation.max_users` test users and
-the training monitor `recsys.monitor_max_users` validation users (10,000 each), so
-neither grows as users x items. A size
-whose process grows past `--max-rss-gb` (GiB) is stopped there and reported with the
-stage it reached, so the bench never meets the kernel's OOM killer; a size's process
-stopped by hand (kill it, not this script) reports the stages it finished.
+baselines', their validation grids included), each fit named. The evaluation ranks
+at most `evaluation.max_users` test users and the training monitor
+`recsys.monitor_max_users` validation users (10,000 each), so neither grows as users x
+items. A size whose process grows past `--max-rss-gb` (GiB) is stopped there and
+reported with the stage it reached, so the bench never meets the kernel's OOM killer; a
+size's process stopped by hand (kill it, not this script) reports the stages it
+finished.
 
 Part "workers": the same training (same data, seed and GLOBAL batch) runs once in
 one process (default strategy, one replica) and once as a 2-worker

@@ -273,6 +273,28 @@ def test_progress_writes_one_line_per_fit_and_no_rmse_without_a_rating_loss(caps
     assert progress.bar.n == 6
 
 
+def test_progress_reads_the_batch_loss_at_most_every_postfix_seconds(monkeypatch):
+    from tfrec_sentiment.recsys import callbacks
+
+    clock = iter([0.0, 0.1, 0.2, 0.6, 0.7])
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    read = []
+
+    class Loss:  # counts each time the callback reads the loss (a sync with the step)
+        def __array__(self, dtype=None, copy=None):
+            read.append(1)
+            return np.array(1.0)
+
+    progress = callbacks.TqdmProgress(steps=5, epochs=1)
+    progress.on_train_begin()
+    progress.on_epoch_begin(0)
+    for batch in range(5):
+        progress.on_train_batch_end(batch, {"total_loss": Loss()})
+    assert len(read) == 2  # at 0.0 and 0.6 s: POSTFIX_SECONDS = 0.5 apart
+    assert progress.bar.n == 5
+    progress.bar.close()
+
+
 def test_validation_topk_ranks_the_monitors_user_sample_and_losses_every_row():
     data, trained = synthetic_split(), trained_full()
     validation, strategy = data.split.validation, tf.distribute.get_strategy()

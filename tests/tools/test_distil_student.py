@@ -79,7 +79,7 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
         validation["student"]["macro_f1"] / validation["bert"]["macro_f1"])
 
     # Comparing settings: the test part is not read, the earlier student's entry dropped.
-    argv = ["--run", str(run_dir), "--set", "sentiment.student_temperature=2", "--quiet",
+    argv = ["--run", str(run_dir), "--set", "sentiment.student_temperature=3", "--quiet",
             "--validation-only"]
     assert distil_student.main(argv) == 0
     out = capsys.readouterr().out
@@ -87,13 +87,13 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
     results = json.loads((run_dir / "sentiment" / "metrics.json").read_text())["results"]
     assert set(results["test (time split)"]) == {"bert", "vader"}
     assert results["validation (time split)"]["student"] != validation["student"]
-    assert config_lib.load(run_dir / "config.json").sentiment.student_temperature == 2.0
+    assert config_lib.load(run_dir / "config.json").sentiment.student_temperature == 3.0
 
     # The chosen student's test part, read once: recorded, its summary and validation kept.
     assert distil_student.main(["--run", str(run_dir), "--measure-test", "--quiet"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     metrics = json.loads((run_dir / "sentiment" / "metrics.json").read_text())
-    assert metrics["student"]["temperature"] == 2.0
+    assert metrics["student"]["temperature"] == 3.0
     assert set(metrics["results"]["test (time split)"]) == {"bert", "student", "vader"}
     assert last["macro_f1"]["student"] == (
         metrics["results"]["test (time split)"]["student"]["macro_f1"])

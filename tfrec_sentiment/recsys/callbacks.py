@@ -240,6 +240,9 @@ class EpochTimer(tf.keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.start)
 
 
+POSTFIX_SECONDS = 0.5  # `TqdmProgress` shows the batch loss at most this often
+
+
 class TqdmProgress(tf.keras.callbacks.Callback):
     """One tqdm bar per fit over every epoch's steps; the last epoch's summary as its
     postfix, and one line when training ends (not a line per epoch: a run fits many
@@ -253,6 +256,7 @@ class TqdmProgress(tf.keras.callbacks.Callback):
         self.bar = None
         self.summary: dict[str, float] = {}
         self.epoch = 0
+        self.shown = -math.inf  # when the postfix last read the loss (time.monotonic)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.bar = tqdm(total=self.steps * self.epochs, desc="recsys", unit="batch",
@@ -264,7 +268,11 @@ class TqdmProgress(tf.keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.bar.update(1)
-        if logs and "total_loss" in logs:
+        # Reading the loss waits for the step's result: at most every POSTFIX_SECONDS,
+        # else tf-keras warns that this callback is slower than the batch.
+        now = time.monotonic()
+        if logs and "total_loss" in logs and now - self.shown >= POSTFIX_SECONDS:
+            self.shown = now
             self.bar.set_postfix(loss=f"{float(np.mean(logs['total_loss'])):.4f}",
                                  **self.summary)
 

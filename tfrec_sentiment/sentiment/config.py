@@ -68,6 +68,10 @@ class SentimentConfig:
             the best by validation macro-F1 kept; Adam's rate; the weight of the
             embedding MSE beside the soft cross-entropy; the distillation temperature
             of that cross-entropy, Hinton et al. 2015, 1 = the teacher's probabilities).
+            Defaults 4 epochs at temperature 2: chosen among five settings on Musical
+            Instruments' validation part (94.7% of the teacher's macro-F1, against
+            93.1% for 2 epochs at 1), and better there too on Yelp 10k's (99.9% against
+            97.2%); README, "A 1-layer student chosen on validation".
         tiny_hidden_dim / tiny_layers / tiny_heads: the "tiny" backbone's size.
         model_dir: a fine-tuned `SentimentModel` folder to reuse; the pipeline then
             skips fine-tuning (e.g. one model scored into several recommender runs).
@@ -110,10 +114,10 @@ class SentimentConfig:
     jit_compile: bool = False
     inference_bfloat16: bool = True
     student_layers: int = dataclasses.field(default=0, metadata={"min": 0})
-    student_epochs: int = dataclasses.field(default=2, metadata={"min": 1})
+    student_epochs: int = dataclasses.field(default=4, metadata={"min": 1})
     student_learning_rate: float = dataclasses.field(default=1e-4, metadata={"above": 0.0})
     student_embedding_weight: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
-    student_temperature: float = dataclasses.field(default=1.0, metadata={"above": 0.0})
+    student_temperature: float = dataclasses.field(default=2.0, metadata={"above": 0.0})
     tiny_hidden_dim: int = dataclasses.field(default=32, metadata={"min": 1})
     tiny_layers: int = dataclasses.field(default=2, metadata={"min": 1})
     tiny_heads: int = dataclasses.field(default=2, metadata={"min": 1})
