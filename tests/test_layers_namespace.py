@@ -4,7 +4,8 @@
   `<!-- layers-example -->`) runs as written, so it cannot rot.
 - Every exported name is the class of its stage module, registered under the package
   name in its own Keras world's registry (tf-keras, or Keras 3 for `layers.keras3`).
-- Every registered class of the package is exported (the metric `MacroF1` aside).
+- Every registered class of the package is exported (the metric `MacroF1` and the
+  training model `RecommenderModel` aside).
 - `import tfrec_sentiment.layers` registers the tf-keras layers and imports no Keras 3
   and no keras-hub (a fresh process).
 """
@@ -50,7 +51,8 @@ KERAS3_HOMES = {
     "TemperatureScaling": "tfrec_sentiment.sentiment.scorer",
     "BertInferenceEncoder": "tfrec_sentiment.sentiment.encoder",
 }
-NOT_LAYERS = {"MacroF1"}  # registered, but a metric
+# registered, but not layers: a metric, and the recommender's training model (recsys.model)
+NOT_LAYERS = {"MacroF1", "RecommenderModel"}
 
 
 def readme_example(readme: str) -> tuple[str, int]:

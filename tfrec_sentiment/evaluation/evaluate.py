@@ -64,6 +64,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,19 +133,42 @@ def evaluate_split(model: Recommender, split: SplitLike, *, on: str = "test", k:
                     few_reviews_max=config.few_reviews_max, max_users=config.max_users)
 
 
-def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
-             seen: Sequence[pd.DataFrame] = (), k: int = 10,
-             catalogue: np.ndarray | None = None, drop_unknown_items: bool = True,
-             max_elements: int = DEFAULT_MAX_ELEMENTS,
-             liked_min_rating: float = EvalConfig.liked_min_rating,
-             disliked_max_rating: float = EvalConfig.disliked_max_rating,
-             history_bounds: Sequence[int] = EvalConfig.history_bounds,
-             few_reviews_max: int = EvalConfig.few_reviews_max,
-             ratings: bool = True, max_users: int | None = None) -> EvalResult:
+def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame,
+             **options: Any) -> EvalResult:
     """Rating and full-catalogue top-K metrics of `model` on `test`, overall and by slice.
 
+    `evaluate_many([model], train, test, **options)`: its arguments (keyword-only
+    `options`: `seen`, `k`, `catalogue`, `drop_unknown_items`, `max_elements`,
+    `liked_min_rating`, `disliked_max_rating`, `history_bounds`, `few_reviews_max`,
+    `ratings`, `max_users`), raising as it does.
+
+    Returns:
+        `EvalResult` (see `evaluate_many`).
+
+    Example:
+        >>> evaluate(model, split.train, split.test, k=10).metrics["ndcg@10"]  # doctest: +SKIP
+    """
+    return next(evaluate_many([model], train, test, **options))
+
+
+def evaluate_many(models: Iterable[Recommender], train: pd.DataFrame, test: pd.DataFrame, *,
+                  seen: Sequence[pd.DataFrame] = (), k: int = 10,
+                  catalogue: np.ndarray | None = None, drop_unknown_items: bool = True,
+                  max_elements: int = DEFAULT_MAX_ELEMENTS,
+                  liked_min_rating: float = EvalConfig.liked_min_rating,
+                  disliked_max_rating: float = EvalConfig.disliked_max_rating,
+                  history_bounds: Sequence[int] = EvalConfig.history_bounds,
+                  few_reviews_max: int = EvalConfig.few_reviews_max,
+                  ratings: bool = True, max_users: int | None = None
+                  ) -> Iterator[EvalResult]:
+    """`evaluate` of each model on the same data, its preparation done once.
+
+    The held-out sets, the excluded pairs and the slices depend on the data only, so a
+    search over many settings (e.g. `baselines.ItemKNN`'s grid) pays for them once.
+
     Args:
-        model: any `Recommender`.
+        models: `Recommender`s; may be lazy (a generator fitting each when it is
+            asked for), since each is scored before the next is drawn.
         train: training rows (`user_id`, `item_id`); their items form the default
             catalogue and each user's training items are excluded from their ranking.
         test: held-out rows (`user_id`, `item_id`, `rating`) [N].
@@ -165,41 +189,14 @@ def evaluate(model: Recommender, train: pd.DataFrame, test: pd.DataFrame, *,
             costs users x items, so without a cap it grows as the square of the data.
             None = every user.
 
-    Returns:
-        `EvalResult`; `counts` has test_rows, dropped_unknown_item, users (evaluated),
-        users_before_sample, topk_users, liked_users, disliked_users, catalogue,
-        relevant_outside_catalogue.
-    """
-    return next(evaluate_many(
-        [model], train, test, seen=seen, k=k, catalogue=catalogue,
-        drop_unknown_items=drop_unknown_items, max_elements=max_elements,
-        liked_min_rating=liked_min_rating, disliked_max_rating=disliked_max_rating,
-        history_bounds=history_bounds, few_reviews_max=few_reviews_max, ratings=ratings,
-        max_users=max_users))
-
-
-def evaluate_many(models: Iterable[Recommender], train: pd.DataFrame, test: pd.DataFrame, *,
-                  seen: Sequence[pd.DataFrame] = (), k: int = 10,
-                  catalogue: np.ndarray | None = None, drop_unknown_items: bool = True,
-                  max_elements: int = DEFAULT_MAX_ELEMENTS,
-                  liked_min_rating: float = EvalConfig.liked_min_rating,
-                  disliked_max_rating: float = EvalConfig.disliked_max_rating,
-                  history_bounds: Sequence[int] = EvalConfig.history_bounds,
-                  few_reviews_max: int = EvalConfig.few_reviews_max,
-                  ratings: bool = True, max_users: int | None = None
-                  ) -> Iterator[EvalResult]:
-    """`evaluate` of each model on the same data, its preparation done once.
-
-    The held-out sets, the excluded pairs and the slices depend on the data only, so a
-    search over many settings (e.g. `baselines.ItemKNN`'s grid) pays for them once.
-
-    Args:
-        models: `Recommender`s; may be lazy (a generator fitting each when it is asked
-            for), since each is scored before the next is drawn.
-        train, test, and the rest: as in `evaluate`.
-
     Yields:
-        One `EvalResult` per model, in order: the same as `evaluate` of that model.
+        One `EvalResult` per model, in order; `counts` has test_rows,
+        dropped_unknown_item, users (evaluated), users_before_sample, topk_users,
+        liked_users, disliked_users, catalogue, relevant_outside_catalogue.
+
+    Raises:
+        ValueError: `liked_min_rating` not above `disliked_max_rating`; no test row left;
+            a model's scores or ratings of the wrong shape, NaN or infinite (named).
 
     Example:
         >>> [r.metrics["ndcg@10"] for r in evaluate_many(models, train, test)]  # doctest: +SKIP
