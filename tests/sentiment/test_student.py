@@ -99,6 +99,34 @@ def test_the_best_epoch_by_validation_is_kept():
         np.testing.assert_array_equal(kept, epoch_2)
 
 
+@pytest.mark.parametrize("class_weighting", ["none", "balanced", "sqrt"])
+def test_each_text_is_weighted_by_the_teachers_class(monkeypatch, class_weighting):
+    from tfrec_sentiment.sentiment.labels import class_weights
+    from tfrec_sentiment.sentiment.scores import Scores
+
+    config = SentimentConfig(preset="tiny", tiny_layers=2, tiny_hidden_dim=8, sequence_length=16)
+    teacher = SentimentModel.from_config(config)
+    student = truncated_student(teacher, num_layers=1)
+    classes = np.array([2, 2, 2, 2, 2, 0, 0, 1])  # the teacher's answers: mostly positive
+    probabilities = np.full((len(TEXTS), 3), 0.1, np.float32)
+    probabilities[np.arange(len(TEXTS)), classes] = 0.8
+    scores = Scores(probabilities, np.zeros((len(TEXTS), teacher.embedding_dim), np.float32))
+    seen, train_on_batch = [], keras.Model.train_on_batch
+
+    def recording(model, x, y=None, sample_weight=None, **kwargs):
+        seen.append(np.asarray(sample_weight))
+        return train_on_batch(model, x, y, sample_weight=sample_weight, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "train_on_batch", recording)
+    distill(teacher, student, TEXTS, scores, epochs=1, batch_size=3,
+            class_weighting=class_weighting)
+    expected = class_weights(classes, class_weighting)[classes]
+    np.testing.assert_allclose(np.sort(np.concatenate(seen)), np.sort(expected), rtol=1e-6)
+    assert np.concatenate(seen).mean() == pytest.approx(1.0)  # the unweighted loss scale
+    if class_weighting == "balanced":  # each class carries the same total weight
+        assert expected[classes == 0].sum() == pytest.approx(expected[classes == 2].sum())
+
+
 def test_soft_targets_at_a_temperature():
     teacher = np.array([[0.7, 0.2, 0.1], [0.05, 0.15, 0.8]], np.float32)
     student = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]], np.float32)

@@ -72,6 +72,10 @@ class SentimentConfig:
             Instruments' validation part (94.7% of the teacher's macro-F1, against
             93.1% for 2 epochs at 1), and better there too on Yelp 10k's (99.9% against
             97.2%); README, "A 1-layer student chosen on validation".
+        student_class_weighting: weights each distillation text by the class the
+            teacher gives it, as `class_weighting` weights the fine-tuning's labels
+            (`labels.class_weights` of the teacher's argmax): "none" (default) or
+            "balanced" / "sqrt", to keep the minority classes' recall.
         tiny_hidden_dim / tiny_layers / tiny_heads: the "tiny" backbone's size.
         model_dir: a fine-tuned `SentimentModel` folder to reuse; the pipeline then
             skips fine-tuning (e.g. one model scored into several recommender runs).
@@ -118,6 +122,8 @@ class SentimentConfig:
     student_learning_rate: float = dataclasses.field(default=1e-4, metadata={"above": 0.0})
     student_embedding_weight: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
     student_temperature: float = dataclasses.field(default=2.0, metadata={"above": 0.0})
+    student_class_weighting: str = dataclasses.field(default="none",
+                                                     metadata={"choices": CLASS_WEIGHTINGS})
     tiny_hidden_dim: int = dataclasses.field(default=32, metadata={"min": 1})
     tiny_layers: int = dataclasses.field(default=2, metadata={"min": 1})
     tiny_heads: int = dataclasses.field(default=2, metadata={"min": 1})

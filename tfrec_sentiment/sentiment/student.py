@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfrec_sentiment.sentiment.labels import LABELS
+from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.model import PRIOR_KEY, TEMPERATURE_KEY, SentimentModel
 from tfrec_sentiment.sentiment.scorer import build_scorer
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
@@ -129,7 +129,7 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
             teacher_scores: Scores | None = None, epochs: int = 2, batch_size: int = 32,
             learning_rate: float = 1e-4, embedding_weight: float = 1.0,
             temperature: float = 1.0, validation: Callable[[], float] | None = None,
-            seed: int = 0, progress: bool = False) -> dict:
+            seed: int = 0, progress: bool = False, class_weighting: str = "none") -> dict:
     """Trains `student` to reproduce `teacher` on `texts` (module docstring).
 
     Args:
@@ -146,6 +146,8 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
             of the best epoch (the earliest on ties) are kept. None: the last epoch's.
         seed: the shuffle order.
         progress: a progress bar per epoch.
+        class_weighting: each text's weight in both losses, by the teacher's class for
+            it (`labels.class_weights` of its argmax: "none", "balanced", "sqrt").
 
     Returns:
         {"loss_per_epoch": mean training loss of each epoch, "validation_per_epoch":
@@ -166,6 +168,8 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
         raise ValueError("no non-empty text to distil on")
     targets = {"probabilities": teacher_scores.probabilities[keep].astype(np.float32),
                "embedding": teacher_scores.embedding[keep].astype(np.float32)}
+    classes = targets["probabilities"].argmax(axis=1)
+    weights = class_weights(classes, class_weighting)[classes]  # mean 1 per text
     # The training graph: the student's own layers and temperature (the teacher's, from
     # `truncated_student`: its logits / T learn the teacher's calibrated probabilities).
     scorer = build_scorer(student.classifier, student.class_prior, student.temperature)
@@ -184,17 +188,18 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
         order = rng.permutation(len(keep))
         dataset = (tf.data.Dataset.from_tensor_slices(
             (tf.constant(list(kept[order])),
-             {k: v[order] for k, v in targets.items()}))
+             {k: v[order] for k, v in targets.items()}, weights[order]))
             .batch(batch_size)
-            .map(lambda text, target: (student.preprocessor(text), target),
+            .map(lambda text, target, weight: (student.preprocessor(text), target, weight),
                  num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
         losses = []
         steps = -(-len(keep) // batch_size)
         with tqdm(total=steps, desc=f"student epoch {epoch + 1}/{epochs}", unit="batch",
                   disable=not progress, leave=False) as bar:
-            for features, target in dataset:
-                logs = trainer.train_on_batch(features, target, return_dict=True)
+            for features, target, weight in dataset:
+                logs = trainer.train_on_batch(features, target, sample_weight=weight,
+                                              return_dict=True)
                 losses.append(float(logs["loss"]))
                 bar.update(1)
         history.append(float(np.mean(losses)))
@@ -222,9 +227,10 @@ def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores:
 
     Returns:
         (the student, {"layers", "epochs", "learning_rate", "embedding_weight",
-        "temperature", "texts", "loss_per_epoch", "validation_per_epoch", "best_epoch",
-        "fingerprint", "seconds", "cpu_seconds"} for the report; the times are the
-        distillation's, per-epoch validation included).
+        "temperature", "class_weighting", "texts", "loss_per_epoch",
+        "validation_per_epoch", "best_epoch", "fingerprint", "seconds", "cpu_seconds"}
+        for the report; the times are the distillation's, per-epoch validation
+        included).
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     student = truncated_student(teacher, settings.student_layers)
@@ -234,13 +240,15 @@ def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores:
                       embedding_weight=settings.student_embedding_weight,
                       temperature=settings.student_temperature,
                       validation=None if validation is None else lambda: validation(student),
-                      seed=seed, progress=progress)
+                      seed=seed, progress=progress,
+                      class_weighting=settings.student_class_weighting)
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     student.save(folder)
     return student, {"layers": settings.student_layers, "epochs": settings.student_epochs,
                      "learning_rate": settings.student_learning_rate,
                      "embedding_weight": settings.student_embedding_weight,
-                     "temperature": settings.student_temperature, "texts": len(texts),
+                     "temperature": settings.student_temperature,
+                     "class_weighting": settings.student_class_weighting, "texts": len(texts),
                      **history, "fingerprint": student.fingerprint(),
                      "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
