@@ -133,3 +133,31 @@ def test_two_replicas_train_and_select_by_true_macro_f1(tiny_config, tmp_path):
         validation.labels, result.model.score(validation.texts).probabilities,
         ("negative", "neutral", "positive"))["macro_f1"]
     assert result.best_macro_f1 == pytest.approx(expected, abs=1e-5)
+
+
+def test_bfloat16_fine_tuning_trains_a_mixed_copy_and_returns_float32_weights(tiny_config,
+                                                                             tmp_path):
+    data, validation = labelled(2), labelled(1, "validation")
+    config = dataclasses.replace(small(tiny_config), dropout=0.0, batch_size=8,
+                                 train_bfloat16=True)
+    result = train_classifier(config, data, validation, tmp_path / "bf16", seed=3, verbose=0)
+    backbone = result.model.classifier.backbone
+    assert backbone.dtype_policy.name == "float32"  # scored, saved, exported in float32
+    assert all(w.dtype == "float32" for w in result.model.classifier.weights)
+    # Its weights are the mixed copy's best epoch: loaded into such a copy, the same.
+    from tfrec_sentiment.sentiment.inference import bfloat16_copy
+
+    mixed = bfloat16_copy(result.model)
+    assert mixed.classifier.backbone.dtype_policy.name == "mixed_bfloat16"
+    mixed.classifier.load_weights(tmp_path / "bf16" / "checkpoints" / "best.weights.h5")
+    for a, b in zip(mixed.classifier.get_weights(), result.model.classifier.get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    # It trained: the weights moved from the ones the same seed starts from.
+    from tfrec_sentiment.sentiment.model import SentimentModel
+
+    keras.utils.set_random_seed(3)
+    start = SentimentModel.from_config(config)
+    assert all(np.isfinite(epoch["loss"]) for epoch in result.history)
+    assert not np.allclose(result.model.output_dense.get_weights()[0],
+                           start.output_dense.get_weights()[0])

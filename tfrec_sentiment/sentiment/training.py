@@ -70,7 +70,7 @@ from tfrec_sentiment.sentiment.calibration import calibrate
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts
 from tfrec_sentiment.sentiment.empty_text import prior_from_labels
-from tfrec_sentiment.sentiment.inference import packed_lengths
+from tfrec_sentiment.sentiment.inference import bfloat16_copy, packed_lengths
 from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.macro_f1 import MacroF1
 from tfrec_sentiment.sentiment.model import SentimentModel
@@ -255,25 +255,28 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = SentimentModel.from_config(config)
+        # `train_bfloat16`: the weights train in a mixed_bfloat16 copy (float32 variables,
+        # bfloat16 matmuls), copied back into the float32 model at the end.
+        fitted = bfloat16_copy(model) if config.train_bfloat16 else model
     model.set_class_prior(prior_from_labels(train.labels))  # the empty-text answer
     weights = class_weights(train.labels, config.class_weighting)
     train_lengths = packed_lengths(model, train.texts)
     val_lengths = packed_lengths(model, validation.texts)
     steps = -(-len(train) // config.batch_size)
     with strategy.scope():
-        compile_classifier(model, config, total_steps=steps * config.epochs)
+        compile_classifier(fitted, config, total_steps=steps * config.epochs)
         # Built before `fit` (zero slots, as the first step would make them): variables
         # created inside the first train step make tf.function trace it twice, ~1/3 of a
         # tiny fine-tune's CPU; the weights trained are bit-identical either way.
-        model.classifier.optimizer.build(model.classifier.trainable_variables)
+        fitted.classifier.optimizer.build(fitted.classifier.trainable_variables)
         if done:
-            model.classifier.load_weights(checkpoints / state["last_checkpoint"])
+            fitted.classifier.load_weights(checkpoints / state["last_checkpoint"])
     state.setdefault("class_weights", weights.tolist())
     epochs_run = 0
     if done < config.epochs:
         dataset = training_dataset(train, train_lengths, weights, config.batch_size, seed,
                                    range(done, config.epochs), config.sort_pool_batches)
-        model.classifier.fit(
+        fitted.classifier.fit(
             dataset, epochs=config.epochs, initial_epoch=done, steps_per_epoch=steps,
             validation_data=evaluation_dataset(validation, val_lengths,
                                                config.inference_batch_size),
@@ -282,7 +285,9 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         )
         epochs_run = int(state["epochs_done"]) - done
     if (checkpoints / BEST_WEIGHTS).is_file():
-        model.classifier.load_weights(checkpoints / BEST_WEIGHTS)
+        fitted.classifier.load_weights(checkpoints / BEST_WEIGHTS)
+    if fitted is not model:
+        model.classifier.set_weights(fitted.classifier.get_weights())
     calibration = (calibrate(model, validation, config.inference_batch_size)
                    if config.calibration == "temperature" else {})
     return TrainResult(
