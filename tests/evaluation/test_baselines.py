@@ -259,3 +259,13 @@ def test_item_knn_grid_reuses_its_products_with_the_same_choice(monkeypatch):
     subset = np.append(items[::-3], "unknown")
     np.testing.assert_allclose(model.score_items(users, subset),
                                np.c_[first[:, ::-3], np.zeros(3)], rtol=1e-12)
+
+
+def test_id_table_codes_its_own_ids_in_order_and_any_other_list_by_lookup():
+    from tfrec_sentiment.evaluation.baselines.common import IdTable
+
+    table = IdTable(np.array(["b", "a", "c", "a"]))
+    np.testing.assert_array_equal(table.codes(table.ids), [0, 1, 2])  # the catalogue
+    np.testing.assert_array_equal(table.codes(["a", "b", "c"]), [0, 1, 2])  # a list too
+    np.testing.assert_array_equal(table.codes(np.array(["c", "a", "b"])), [2, 0, 1])
+    np.testing.assert_array_equal(table.codes(np.array(["a", "z", "c"])), [0, 3, 2])

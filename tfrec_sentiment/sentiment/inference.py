@@ -231,8 +231,12 @@ def token_ids(model: SentimentModel, texts: Sequence[str],
 def packed_lengths(model: SentimentModel, texts: Sequence[str],
                    batch_size: int = 1024) -> np.ndarray:
     """Packed token length of each text ([CLS]/[SEP] included, capped), int32 [N]."""
-    lengths = token_ids(model, texts, batch_size).row_lengths().numpy()
-    return (lengths + 2).astype(np.int32)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.constant(list(texts)))
+        .batch(batch_size)
+        .map(model.preprocessor.packed_lengths, num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    return np.concatenate([batch.numpy() for batch in dataset]).astype(np.int32)
 
 
 def _bfloat16_model(model: SentimentModel) -> SentimentModel:

@@ -107,7 +107,6 @@ class ItemKNN:
         shrinkage's similarity is made."""
         data = Interactions(train)
         self.users_, self.items_ = data.users, data.items
-        self.catalogue_ = self.items_.index.to_numpy()
         # Distinct (user, item) pairs: a repeated review is one co-review, not two.
         pairs = np.unique(np.stack([data.user, data.item], 1), axis=0)
         self.user_start_ = np.searchsorted(pairs[:, 0], np.arange(data.n_users + 1))
@@ -216,10 +215,7 @@ class ItemKNN:
         return self._score(neighbours, item_ids)
 
     def _score(self, neighbours: sp.csr_array, item_ids: np.ndarray) -> np.ndarray:
-        if len(item_ids) == len(self.catalogue_) and np.array_equal(item_ids, self.catalogue_):
-            items = np.arange(len(item_ids))  # the catalogue in order (an evaluation's)
-        else:
-            items = self.items_.codes(item_ids)
+        items = self.items_.codes(item_ids)
         known = np.flatnonzero(items < self.items_.fallback_row)
         scores = np.empty((neighbours.shape[0], len(items)), np.float64)
         scores[:] = self.prior_[items]  # unknown items: the prior's 0 alone
