@@ -16,7 +16,8 @@ a fine-tuned `--model`), on a fixed random sample of Musical Instruments review 
   (Keras `mixed_bfloat16`), and oneDNN's grappler bfloat16 rewrite. Each variant is
   timed back to back with the baseline `--rounds` times; the ratio is the median of
   per-round ratios of reviews per CPU-second of this process (steady when other jobs
-  share the cores), with the wall-clock ratio beside it.
+  share the cores), with the wall-clock ratio beside it. Where openvino is installed,
+  the same graph compiled by OpenVINO, float32 and bfloat16 (`openvino_runtime.py`).
 - fine-tuning, baseline: `fit` on raw strings at fixed length 128; ours: the
   length-sorted, bucket-padded `tf.data` pipeline of `training.py`.
 
@@ -47,9 +48,10 @@ from tfrec_sentiment.sentiment.inference import (
     packed_lengths,
     predict_sorted,
 )
-from tfrec_sentiment.sentiment.labels import POSITIVE, labels_from_stars, review_texts
-from tfrec_sentiment.sentiment.metrics import to_binary
+from tfrec_sentiment.sentiment.labels import LABELS, POSITIVE, labels_from_stars, review_texts
+from tfrec_sentiment.sentiment.metrics import classification_metrics, to_binary
 from tfrec_sentiment.sentiment.model import SentimentModel
+from tfrec_sentiment.sentiment.openvino_runtime import openvino_available, openvino_forward
 from tfrec_sentiment.sentiment.scorer import classification_head
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
 from tfrec_sentiment.sentiment.training import (
@@ -78,8 +80,13 @@ def parse_args() -> argparse.Namespace:
                              "meaningful); default: MiniLM with a new head")
     parser.add_argument("--accuracy-set", type=Path, default=None,
                         help="an SST file (e.g. sst/dev.txt): print its binary accuracy "
-                             "in float32 and bfloat16 (use with --model)")
+                             "in float32 and bfloat16, TensorFlow and OpenVINO "
+                             "(use with --model)")
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--sequence-length", type=int, default=128,
+                        help="our side's longest packed review, set on the model's "
+                             "preprocessor (keras-hub's side is fixed at 128; a fine-tuned "
+                             "--model keeps its own length otherwise, 64 by default)")
     return parser.parse_args()
 
 
@@ -122,11 +129,13 @@ def timed_both(fn, count: int) -> tuple[float, float, object]:
     return count / wall, count / max(cpu, 1e-9), result
 
 
-def bench_inference(model: SentimentModel, texts: list[str], batch: int, rounds: int) -> None:
+def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray, batch: int,
+                    rounds: int) -> None:
     n = len(texts)
     lengths = packed_lengths(model, texts)
     print(f"\n## inference on {n} reviews (packed length mean {lengths.mean():.0f}, "
-          f"median {np.median(lengths):.0f}, capped at 128)")
+          f"median {np.median(lengths):.0f}, capped at "
+          f"{model.preprocessor.sequence_length})")
     print("Each variant is timed back to back with keras-hub's predict (fixed 128, batch 32), "
           "`rounds` times; ratios are medians of per-round ratios, by CPU time of this "
           "process (steady on shared cores) and by wall clock.")
@@ -137,6 +146,9 @@ def bench_inference(model: SentimentModel, texts: list[str], batch: int, rounds:
         return keras.ops.softmax(baseline.predict(texts, batch_size=32, verbose=0)).numpy()
 
     base_probs = run_baseline()
+    base_f1 = classification_metrics(labels, base_probs, LABELS)["macro_f1"]
+    print(f"keras-hub predict: macro-F1 {base_f1:.4f} on these reviews' star labels "
+          "(a fine-tuned --model makes it meaningful)")
 
     def ours(label: str, scorer_model: SentimentModel, size: int, jit: bool,
              forward=None) -> np.ndarray:
@@ -152,9 +164,11 @@ def bench_inference(model: SentimentModel, texts: list[str], batch: int, rounds:
             cpu_rates.append((cpu, base_cpu))
         gap = np.abs(scores.probabilities - base_probs).max()
         ours_cpu, base_cpu = np.median(np.array(cpu_rates), axis=0)
+        macro_f1 = classification_metrics(labels, scores.probabilities, LABELS)["macro_f1"]
         print(f"{label:30s}: {ours_cpu:5.1f} vs {base_cpu:5.1f} reviews/CPU-s -> "
               f"{np.median(cpu_ratios):.2f}x CPU time, {np.median(wall_ratios):.2f}x wall "
-              f"(warm-up {1 / warm:4.1f} s, max |p - p_keras_hub| {gap:.1e})")
+              f"(warm-up {1 / warm:4.1f} s, max |p - p_keras_hub| {gap:.1e}, "
+              f"macro-F1 {macro_f1:.4f})")
         return scores.probabilities
 
     reference = None
@@ -169,6 +183,17 @@ def bench_inference(model: SentimentModel, texts: list[str], batch: int, rounds:
     agree = (half.argmax(1) == reference.argmax(1)).mean()
     print(f"Keras bfloat16 vs float32: max |dp| {np.abs(half - reference).max():.1e}, "
           f"arg-max agreement {agree:.3f}")
+    if openvino_available():  # the same graph compiled by OpenVINO (openvino_runtime.py)
+        for bfloat16 in (False, True):
+            forward = openvino_forward(model, forward_function(model), bfloat16)
+            kind = "bfloat16" if bfloat16 else "float32"
+            for size in (32, 64):
+                ov = ours(f"OpenVINO {kind}, batch {size}", model, size, False, forward)
+            print(f"OpenVINO {kind} vs TF float32: max |dp| "
+                  f"{np.abs(ov - reference).max():.1e}, arg-max agreement "
+                  f"{(ov.argmax(1) == reference.argmax(1)).mean():.3f}")
+    else:
+        print("OpenVINO: not installed (pip install 'tfrec-sentiment[openvino]'), skipped")
     # Last: a process-wide grappler switch. oneDNN rewrites the graph to bfloat16 where
     # it has fused kernels, instead of Keras casting around generic ones.
     tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
@@ -190,10 +215,15 @@ def bfloat16_accuracy(model: SentimentModel, path: Path) -> None:
     data = read_sst(path)
     truth = data.labels == POSITIVE
     print(f"\n## bfloat16 accuracy check on {path.name} ({len(data)} sentences)")
-    for name, scorer in (("float32", model), ("bfloat16", bfloat16_copy(model))):
-        probabilities = predict_sorted(scorer, data.texts, 32).probabilities
+    variants = [("float32", model, None), ("bfloat16", bfloat16_copy(model), None)]
+    if openvino_available():
+        variants += [(f"OpenVINO {kind}", model,
+                      openvino_forward(model, forward_function(model), kind == "bfloat16"))
+                     for kind in ("float32", "bfloat16")]
+    for name, scorer, forward in variants:
+        probabilities = predict_sorted(scorer, data.texts, 32, predict_fn=forward).probabilities
         accuracy = ((to_binary(probabilities)[:, 1] > 0.5) == truth).mean()
-        print(f"{name:9s}: accuracy {accuracy:.4f}")
+        print(f"{name:17s}: accuracy {accuracy:.4f}")
 
 
 def bench_training(model: SentimentModel, texts: list[str], labels: np.ndarray,
@@ -238,9 +268,13 @@ def main() -> None:
         model = SentimentModel.load(args.model)
     else:
         model = SentimentModel.from_config(SentimentConfig(preset="minilm"))
+    # Both sides cap reviews at the same length, so the ratio is the pipeline's.
+    # (Set before the first call, which builds the packer with these.)
+    model.preprocessor.bucket_boundaries = list(SentimentConfig().bucket_boundaries)
+    model.preprocessor.sequence_length = args.sequence_length
     if args.accuracy_set is not None:
         bfloat16_accuracy(model, args.accuracy_set)
-    bench_inference(model, texts, args.batch, args.rounds)
+    bench_inference(model, texts, labels, args.batch, args.rounds)
     if not args.skip_train:
         bench_training(model, texts, labels, args.train_batches, args.train_batch)
     print(f"\nload average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

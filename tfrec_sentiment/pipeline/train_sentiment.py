@@ -26,6 +26,7 @@ from tfrec_sentiment.sentiment.evaluate import (
     labelled_reviews,
     write_report,
 )
+from tfrec_sentiment.sentiment.first_stage import first_stage
 from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews, scoring_options
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
@@ -59,10 +60,13 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         train = labelled_reviews(split.train.sort_values("timestamp", kind="stable"),
                                  "train", settings.label_column)
         validation = labelled_reviews(split.validation, "validation", settings.label_column)
-        result = train_classifier(settings, train.newest(settings.max_train_examples),
+        verbose = "auto" if progress else 0
+        start, first = first_stage(settings, folder, strategy, config.seed, verbose)
+        result = train_classifier(start, train.newest(settings.max_train_examples),
                                   validation, folder, strategy=strategy, seed=config.seed,
-                                  verbose="auto" if progress else 0)
+                                  verbose=verbose)
         model = result.model
+        summary.update(first)
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
                        class_weights=result.class_weights, history=result.history,
                        calibration=result.calibration)

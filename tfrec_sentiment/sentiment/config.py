@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Iterable
 
 from tfrec_sentiment.config_checks import ConfigError, check_fields
@@ -20,6 +21,11 @@ CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")
 CALIBRATIONS = ("temperature", "none")
 # The shortest packed sequence: [CLS], one token, [SEP].
 MIN_SEQUENCE_LENGTH = 3
+# Allowed `first_stage` values (`sentiment.first_stage`): SST with a neutral class,
+# its training sentences or every phrase of the training trees.
+FIRST_STAGES = ("none", "sst3", "sst3-phrases")
+# Allowed `inference_runtime` values (`sentiment.openvino_runtime`).
+INFERENCE_RUNTIMES = ("tensorflow", "openvino")
 
 
 @dataclasses.dataclass
@@ -46,6 +52,14 @@ class SentimentConfig:
         class_weighting: "balanced" (n / (k * n_c)), "sqrt" (its square root, milder)
             or "none"; counters the ~85% five-star skew of Amazon data.
         max_train_examples: cap on the training rows (the newest are kept), None = all.
+        first_stage: "none", or "sst3" / "sst3-phrases": fine-tune on SST's sentences
+            (or phrases), three classes, first, then on the reviews from those weights
+            (`first_stage.py`); skipped with a warning where `first_stage_data` has no
+            `sst/train.txt`.
+        first_stage_data: the folder holding `sst/train.txt` (relative paths from the
+            working directory).
+        first_stage_epochs: epochs of the first stage (the best by its held-out
+            macro-F1 is kept).
         calibration: "temperature" fits one temperature on the validation texts after
             fine-tuning (`calibration.calibrate`, Guo et al. 2017), so the probabilities
             the recommender reads are calibrated (labels unchanged); "none" keeps the
@@ -59,6 +73,11 @@ class SentimentConfig:
         inference_bfloat16: score with a bfloat16-compute copy (`inference.bfloat16_copy`):
             with length buckets 1.96x keras-hub's predict per CPU-second here (AVX512_BF16),
             SST-2 dev accuracy unchanged (bench/sentiment_speed.py --accuracy-set).
+        inference_runtime: "tensorflow", or "openvino" (optional extra `[openvino]`):
+            batch scoring runs the same graph compiled by OpenVINO for the CPU
+            (`openvino_runtime.py`; with `inference_bfloat16`, in its CPU plugin's
+            bfloat16). Fine-tuning and the exported SavedModel stay TensorFlow. Refused
+            at once where openvino is not installed.
         train_bfloat16: fine-tune a Keras `mixed_bfloat16` copy (float32 weights,
             bfloat16 matmuls: AMX / AVX512_BF16 here), its weights then copied into the
             float32 model that is scored, saved and exported. Off: 1.24-1.42x faster
@@ -116,12 +135,17 @@ class SentimentConfig:
     class_weighting: str = dataclasses.field(default="balanced",
                                              metadata={"choices": CLASS_WEIGHTINGS})
     max_train_examples: int | None = dataclasses.field(default=3000, metadata={"min": 1})
+    first_stage: str = dataclasses.field(default="none", metadata={"choices": FIRST_STAGES})
+    first_stage_data: str = "../shared/data/sentiment"
+    first_stage_epochs: int = dataclasses.field(default=1, metadata={"min": 1})
     calibration: str = dataclasses.field(default="temperature",
                                          metadata={"choices": CALIBRATIONS})
     label_column: str | None = None
     sort_pool_batches: int = dataclasses.field(default=50, metadata={"min": 1})
     jit_compile: bool = False
     inference_bfloat16: bool = True
+    inference_runtime: str = dataclasses.field(default="tensorflow",
+                                               metadata={"choices": INFERENCE_RUNTIMES})
     train_bfloat16: bool = False
     student_layers: int = dataclasses.field(default=0, metadata={"min": 0})
     student_epochs: int = dataclasses.field(default=4, metadata={"min": 1})
@@ -142,6 +166,10 @@ class SentimentConfig:
             # Attention splits the hidden width evenly over the heads.
             raise ConfigError(f"must be a multiple of tiny_heads={self.tiny_heads}",
                               "tiny_hidden_dim", self.tiny_hidden_dim)
+        if self.inference_runtime == "openvino" and importlib.util.find_spec("openvino") is None:
+            raise ConfigError("needs the openvino package: pip install "
+                              "'tfrec-sentiment[openvino]' (or pip install openvino)",
+                              "inference_runtime", self.inference_runtime)
 
     @property
     def buckets(self) -> tuple[int, ...]:

@@ -26,6 +26,15 @@ import numpy as np
 
 from tfrec_sentiment.sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE
 
+SST2 = "sst2"
+SST2_PHRASES = "sst2-phrases"
+# Three classes (SST fine-grained 0-1 / 2 / 3-4): short texts with a neutral class, what
+# the aspect-level polarity reads (a clause per mention, tfrec_sentiment.aspects).
+SST3 = "sst3"
+SST3_PHRASES = "sst3-phrases"
+SST_DATASETS = (SST2, SST2_PHRASES, SST3, SST3_PHRASES)
+SST_VALIDATION_SHARE = 0.1
+
 _LEAF = re.compile(r"\((\d+) ([^()\s]+)\)")
 _ROOT = re.compile(r"^\((\d+)\s")
 _PTB_ESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]",
@@ -155,6 +164,34 @@ def read_sst(path: str | Path, binary: bool = True, phrases: bool = False,
             labels.append(NEGATIVE if label <= 1 else NEUTRAL if label == 2 else POSITIVE)
     name = f"sst{'2' if binary else '5→3'}-{path.stem}{'-phrases' if phrases else ''}"
     return LabelledTexts(name, texts, np.array(labels, np.int32), binary)
+
+
+def sst_training_data(dataset: str, path: str | Path) -> tuple[LabelledTexts, LabelledTexts]:
+    """(train, held-out) of an SST training file for fine-tuning on `dataset`.
+
+    The last `SST_VALIDATION_SHARE` of the trees are held out whole (so no phrase of a
+    held-out sentence is trained on), as sentences, named "<sst2|sst3>-train-heldout".
+
+    Args:
+        dataset: one of SST_DATASETS ("-phrases": every phrase of the training trees).
+        path: the SST `train.txt` (one PTB tree per line).
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: `dataset` is not an SST data set.
+    """
+    if dataset not in SST_DATASETS:
+        raise ValueError(f"{dataset!r} is not one of {', '.join(SST_DATASETS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SST train.txt not found at {path}")
+    cut = int(round(count_trees(path) * (1 - SST_VALIDATION_SHARE)))
+    binary = dataset in (SST2, SST2_PHRASES)
+    train = read_sst(path, binary=binary, phrases=dataset.endswith("-phrases"),
+                     trees=slice(0, cut))
+    validation = read_sst(path, binary=binary, trees=slice(cut, None))
+    validation.name = f"{dataset.split('-')[0]}-train-heldout"
+    return train, validation
 
 
 def count_trees(path: str | Path) -> int:

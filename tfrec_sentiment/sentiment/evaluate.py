@@ -64,8 +64,8 @@ def measure(data: LabelledTexts, probabilities: np.ndarray) -> dict:
 
 def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
                   cache=None, vader: bool = True, progress: bool = False,
-                  jit_compile: bool = False,
-                  bfloat16: bool = False) -> dict[str, dict[str, dict]]:
+                  jit_compile: bool = False, bfloat16: bool = False,
+                  runtime: str = "tensorflow") -> dict[str, dict[str, dict]]:
     """{set name: {"bert": metrics, "vader": metrics}} for every set.
 
     Args:
@@ -75,11 +75,12 @@ def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
         vader: also score the VADER lexicon baseline.
         jit_compile: XLA-compile the model's forward pass.
         bfloat16: score in bfloat16 compute (see `inference.bfloat16_copy`).
+        runtime: "tensorflow" or "openvino" (see `inference.score_texts`).
     """
     results: dict[str, dict[str, dict]] = {}
     for data in sets:
         scores = model.score(data.texts, batch_size=batch_size, cache=cache, progress=progress,
-                             jit_compile=jit_compile, bfloat16=bfloat16)
+                             jit_compile=jit_compile, bfloat16=bfloat16, runtime=runtime)
         results[data.name] = {"bert": measure(data, scores.probabilities)}
         if model.temperature != 1.0:  # calibrated: the ECE it had before, beside
             before = measure(data, temper(scores.probabilities, 1.0 / model.temperature))

@@ -42,6 +42,12 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfrec_sentiment.sentiment.labels import LABELS, review_texts
+from tfrec_sentiment.sentiment.openvino_runtime import (
+    OPENVINO,
+    TENSORFLOW,
+    check_runtime,
+    openvino_forward,
+)
 from tfrec_sentiment.sentiment.score_cache import ScoreCache, text_keys
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
 
@@ -93,13 +99,15 @@ def use_bfloat16(requested: bool) -> bool:
 
 def scoring_options(settings) -> dict:
     """The scorer's keyword arguments from a `SentimentConfig`: `batch_size`,
-    `jit_compile` and `bfloat16` (resolved by `use_bfloat16`), for `SentimentModel.score`.
+    `jit_compile`, `bfloat16` (resolved by `use_bfloat16`) and `runtime`
+    (`inference_runtime`), for `SentimentModel.score`.
 
     Every stage that scores reviews with a run's settings (training, update, tuning,
     the comment-only protocol) passes these, so they score alike.
     """
     return {"batch_size": settings.inference_batch_size, "jit_compile": settings.jit_compile,
-            "bfloat16": use_bfloat16(settings.inference_bfloat16)}
+            "bfloat16": use_bfloat16(settings.inference_bfloat16),
+            "runtime": settings.inference_runtime}
 
 
 def run_score_cache(settings, run_dir: str | Path,
@@ -131,7 +139,8 @@ def score_reviews(model: SentimentModel, frame: pd.DataFrame, settings,
 
 def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 32,
                 cache: ScoreCache | None = None, progress: bool = False,
-                jit_compile: bool = False, bfloat16: bool = False) -> Scores:
+                jit_compile: bool = False, bfloat16: bool = False,
+                runtime: str = TENSORFLOW) -> Scores:
     """Class probabilities and embeddings for every text, rows in input order.
 
     Identical texts are scored once; with a `cache`, texts it already holds for this
@@ -144,7 +153,13 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
         cache: optional `ScoreCache`.
         progress: show a tqdm bar.
         jit_compile: XLA-compile the forward pass (one compile per bucket length).
-        bfloat16: compute in bfloat16 (`bfloat16_copy`); cached apart from float32.
+        bfloat16: compute in bfloat16 (`bfloat16_copy`; with OpenVINO, its CPU plugin's
+            bfloat16); cached apart from float32.
+        runtime: "tensorflow", or "openvino" (`openvino_runtime.openvino_forward`: the
+            same graph compiled by OpenVINO; cached apart from TensorFlow's scores).
+
+    Raises:
+        ModuleNotFoundError: runtime "openvino" without the openvino package.
 
     Returns:
         `Scores` with probabilities float32 [N, 3] and embedding float32 [N, D].
@@ -153,9 +168,15 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
     keys = text_keys(texts)
     unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     unique_texts = [texts[i] for i in first]
-    if bfloat16:
+    check_runtime(runtime)
+    predict_fn = None
+    if runtime == OPENVINO:  # the float32 graph; OpenVINO computes it in bfloat16
+        predict_fn = openvino_forward(model, forward_function(model), bfloat16)
+    elif bfloat16:
         model = _bfloat16_model(model)
     fingerprint = model.fingerprint() if cache is not None else ""
+    if runtime == OPENVINO:
+        fingerprint += f"-{OPENVINO}"
     if bfloat16:
         fingerprint += "-bfloat16"
     cached = cache.lookup(fingerprint, unique_keys) if cache is not None else [None] * len(first)
@@ -169,7 +190,8 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
             probabilities[i], embedding[i] = item
     if len(todo):
         fresh = predict_sorted(model, [unique_texts[i] for i in todo], batch_size,
-                               progress=progress, jit_compile=jit_compile)
+                               progress=progress, jit_compile=jit_compile,
+                               predict_fn=predict_fn)
         probabilities[todo], embedding[todo] = fresh.probabilities, fresh.embedding
         if cache is not None:
             cache.add(fingerprint, unique_keys[todo], fresh)
@@ -186,8 +208,9 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     the same features as the preprocessor's `call`.
 
     Args:
-        predict_fn: optional features -> outputs callable (the bench swaps in
-            variants); default `forward_function(model, jit_compile)`.
+        predict_fn: optional features -> outputs callable (tensors or arrays; the
+            bench swaps in variants, OpenVINO is one); default
+            `forward_function(model, jit_compile)`.
 
     Returns:
         `Scores` in the order of `texts`.
@@ -208,8 +231,8 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     with tqdm(total=len(texts), desc="sentiment", unit="review", disable=not progress) as bar:
         for features in dataset:
             outputs = predict_fn(features)
-            probs.append(outputs["probabilities"].numpy())
-            embs.append(outputs["embedding"].numpy())
+            probs.append(np.asarray(outputs["probabilities"]))
+            embs.append(np.asarray(outputs["embedding"]))
             bar.update(len(probs[-1]))
     restore = np.empty_like(order)
     restore[order] = np.arange(len(order))

@@ -283,10 +283,11 @@ class SentimentModel:
 
     def score(self, texts: Sequence[str], batch_size: int = 32, cache=None,
               progress: bool = False, jit_compile: bool = False,
-              bfloat16: bool = False) -> Scores:
+              bfloat16: bool = False, runtime: str = "tensorflow") -> Scores:
         """Batch inference; see `tfrec_sentiment.sentiment.inference.score_texts`."""
         return score_texts(self, texts, batch_size=batch_size, cache=cache,
-                           progress=progress, jit_compile=jit_compile, bfloat16=bfloat16)
+                           progress=progress, jit_compile=jit_compile, bfloat16=bfloat16,
+                           runtime=runtime)
 
 
 def _tokenizer_and_backbone(config: SentimentConfig):

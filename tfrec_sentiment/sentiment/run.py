@@ -15,6 +15,7 @@ Data sets (`dataset`):
   select on the next 10%, evaluate on the newest 10%.
 
 Every run is also evaluated on the public sets found in `public_dir` (SST-2 dev, UCI).
+With `config.first_stage` the classifier is fine-tuned on SST first (`first_stage.py`).
 
 Example (the SST files and a fine-tuning run of many minutes, so not run by the tests:
 `+SKIP`):
@@ -35,24 +36,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_sentiment.sentiment.config import SentimentConfig
-from tfrec_sentiment.sentiment.datasets import LabelledTexts, count_trees, read_sst
+from tfrec_sentiment.sentiment.datasets import SST_DATASETS, LabelledTexts, sst_training_data
 from tfrec_sentiment.sentiment.evaluate import (
     evaluate_sets,
     labelled_reviews,
     public_sets,
     write_report,
 )
+from tfrec_sentiment.sentiment.first_stage import first_stage
 from tfrec_sentiment.sentiment.inference import ScoreCache
 from tfrec_sentiment.sentiment.training import train_classifier
-
-SST2 = "sst2"
-SST2_PHRASES = "sst2-phrases"
-# Three classes (SST fine-grained 0-1 / 2 / 3-4): short texts with a neutral class, what
-# the aspect-level polarity reads (a clause per mention, tfrec_sentiment.aspects).
-SST3 = "sst3"
-SST3_PHRASES = "sst3-phrases"
-SST_DATASETS = (SST2, SST2_PHRASES, SST3, SST3_PHRASES)
-SST_VALIDATION_SHARE = 0.1
 
 
 @dataclasses.dataclass
@@ -69,15 +62,7 @@ def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path 
     """Builds the fine-tuning data for `dataset` (see the module docstring)."""
     if dataset in SST_DATASETS:
         path = Path(public_dir or ".") / "sst" / "train.txt"
-        if not path.is_file():
-            raise FileNotFoundError(f"SST train.txt not found at {path}")
-        # Hold out whole trees, so no phrase of a held-out sentence is trained on.
-        cut = int(round(count_trees(path) * (1 - SST_VALIDATION_SHARE)))
-        binary = dataset in (SST2, SST2_PHRASES)
-        train = read_sst(path, binary=binary, phrases=dataset.endswith("-phrases"),
-                         trees=slice(0, cut))
-        validation = read_sst(path, binary=binary, trees=slice(cut, None))
-        validation.name = f"{dataset.split('-')[0]}-train-heldout"
+        train, validation = sst_training_data(dataset, path)
         # SST has no time order and its file runs in label blocks: a cap takes an even
         # stride over the file, not its tail.
         return SentimentData(_head(train, config.max_train_examples), validation, [])
@@ -111,7 +96,8 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
     public_dir = Path(public_dir) if public_dir is not None else None
     started = time.time()
     data = load_sentiment_data(dataset, config, public_dir, data_format, seed)
-    result = train_classifier(config, data.train, data.validation, out_dir, strategy=strategy,
+    start, first = first_stage(config, out_dir, strategy=strategy, seed=seed, verbose=verbose)
+    result = train_classifier(start, data.train, data.validation, out_dir, strategy=strategy,
                               seed=seed, verbose=verbose)
     trained = time.time()
     result.model.save(out_dir / "model")
@@ -120,7 +106,8 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
     results = evaluate_sets(result.model, sets, batch_size=config.inference_batch_size,
                             cache=ScoreCache(out_dir / "scores"), progress=verbose != 0,
                             jit_compile=config.jit_compile,
-                            bfloat16=config.inference_bfloat16)
+                            bfloat16=config.inference_bfloat16,
+                            runtime=config.inference_runtime)
     summary = {
         "dataset": dataset,
         "train_rows": len(data.train),
@@ -130,6 +117,7 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
         "best_epoch": result.best_epoch,
         "best_validation_macro_f1": result.best_macro_f1,
         "history": result.history,
+        **first,
         "calibration": result.calibration,
         "fingerprint": result.model.fingerprint(),
         "seconds": {"train": round(trained - started, 1),
