@@ -37,8 +37,10 @@ def sst_folder(tmp_path):
     return tmp_path
 
 
-def small(config, folder):
-    return dataclasses.replace(config, epochs=1, batch_size=4, dropout=0.0,
+def small(config, folder, tmp_path):
+    # A saved tiny model as the preset: the "tiny" preset itself skips the stage.
+    preset = SentimentModel.from_config(config).save(tmp_path / "pretrained")
+    return dataclasses.replace(config, epochs=1, batch_size=4, dropout=0.0, preset=str(preset),
                                first_stage="sst3", first_stage_data=str(folder))
 
 
@@ -53,14 +55,14 @@ def test_sst3_training_data_holds_out_whole_trees_with_a_neutral_class(sst_folde
 
 
 def test_reviews_start_from_the_first_stages_weights(tiny_config, sst_folder, tmp_path):
-    config = small(tiny_config, sst_folder)
+    config = small(tiny_config, sst_folder, tmp_path)
     start, summary = first_stage(config, tmp_path / "run", seed=1)
     model_dir = tmp_path / "run" / "first_stage" / "model"
     assert start.preset == str(model_dir) and start.epochs == config.epochs
     assert summary["first_stage"]["train_rows"] == 9
     assert summary["first_stage"]["best_epoch"] == 1
     trained = SentimentModel.load(model_dir)
-    fresh = SentimentModel.from_config(config)
+    fresh = SentimentModel.from_config(config)  # the saved starting point
     assert not np.allclose(trained.output_dense.get_weights()[0],
                            fresh.output_dense.get_weights()[0])
     # The reviews' fine-tuning builds its model from the first stage's.
@@ -81,7 +83,7 @@ def test_reviews_start_from_the_first_stages_weights(tiny_config, sst_folder, tm
 
 
 def test_missing_sst_skips_the_stage_with_a_warning(tiny_config, tmp_path):
-    config = small(tiny_config, tmp_path / "nowhere")
+    config = small(tiny_config, tmp_path / "nowhere", tmp_path)
     with pytest.warns(UserWarning, match="first_stage=sst3 skipped"):
         start, summary = first_stage(config, tmp_path / "run")
     assert start is config
@@ -89,7 +91,13 @@ def test_missing_sst_skips_the_stage_with_a_warning(tiny_config, tmp_path):
     assert not (tmp_path / "run" / "first_stage").exists()
 
 
-def test_none_is_a_no_op_and_unknown_sources_are_refused(tiny_config, tmp_path):
-    assert first_stage(tiny_config, tmp_path) == (tiny_config, {})
+def test_none_and_the_tiny_preset_skip_and_unknown_sources_are_refused(tiny_config, sst_folder,
+                                                                       tmp_path):
+    none = dataclasses.replace(tiny_config, first_stage="none")
+    assert first_stage(none, tmp_path) == (none, {})
+    tiny = dataclasses.replace(tiny_config, first_stage="sst3", first_stage_data=str(sst_folder))
+    start, summary = first_stage(tiny, tmp_path)
+    assert start is tiny and "tiny preset" in summary["first_stage"]["skipped"]
+    assert not (tmp_path / "first_stage").exists()
     with pytest.raises(ConfigError, match="first_stage"):
         dataclasses.replace(tiny_config, first_stage="uci")

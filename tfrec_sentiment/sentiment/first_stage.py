@@ -15,7 +15,8 @@ Stage folder: `<stage dir>/first_stage/` (checkpoints, `model/`, `summary.json`)
 rerun with the same folder reuses the finished model. The SST files are read from
 `first_stage_data` (a folder holding `sst/train.txt`, the layout of
 `../shared/data/sentiment`); where that file is missing, the stage is skipped with a
-warning and `summary["first_stage"]["skipped"]` says why.
+warning and `summary["first_stage"]["skipped"]` says why. The "tiny" preset (random
+weights, a toy vocabulary: the tests' and benchmarks' model) skips it too.
 
 Example (fine-tunes MiniLM on 8k SST sentences, minutes: `+SKIP`):
 
@@ -38,6 +39,7 @@ from tfrec_sentiment.io import atomic_write
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import sst_training_data
 from tfrec_sentiment.sentiment.model import METADATA_FILE
+from tfrec_sentiment.sentiment.presets import TINY
 from tfrec_sentiment.sentiment.training import train_classifier
 
 STAGE_FOLDER = "first_stage"
@@ -62,6 +64,9 @@ def first_stage(config: SentimentConfig, directory: str | Path,
     """
     if config.first_stage == "none":
         return config, {}
+    if config.preset == TINY:  # random weights and a toy vocabulary: nothing to adapt
+        return config, {"first_stage": {"name": config.first_stage,
+                                        "skipped": "the tiny preset (tests and benchmarks)"}}
     path = Path(config.first_stage_data) / "sst" / "train.txt"
     if not path.is_file():
         reason = f"no SST trees at {path} (sentiment.first_stage_data)"
