@@ -10,6 +10,7 @@ import pytest
 
 from tests.sentiment.conftest import labelled
 from tfrec_sentiment.config_checks import ConfigError
+from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import sst_training_data
 from tfrec_sentiment.sentiment.first_stage import first_stage
 from tfrec_sentiment.sentiment.model import SentimentModel
@@ -28,6 +29,14 @@ TREES = [
     "(3 (3 Nice) (2 ending))",
     "(1 (1 Weak) (2 start))",
 ]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return SentimentConfig(preset="tiny", tiny_layers=1, tiny_hidden_dim=8, batch_size=4,
+                           inference_batch_size=8, sequence_length=32,
+                           bucket_boundaries=(8, 16, 32), learning_rate=1e-3,
+                           warmup_fraction=0.0)
 
 
 @pytest.fixture
@@ -54,8 +63,8 @@ def test_sst3_training_data_holds_out_whole_trees_with_a_neutral_class(sst_folde
         sst_training_data("uci", sst_folder / "sst" / "train.txt")
 
 
-def test_reviews_start_from_the_first_stages_weights(tiny_config, sst_folder, tmp_path):
-    config = small(tiny_config, sst_folder, tmp_path)
+def test_reviews_start_from_the_first_stages_weights(tiny, sst_folder, tmp_path):
+    config = small(tiny, sst_folder, tmp_path)
     start, summary = first_stage(config, tmp_path / "run", seed=1)
     model_dir = tmp_path / "run" / "first_stage" / "model"
     assert start.preset == str(model_dir) and start.epochs == config.epochs
@@ -82,8 +91,8 @@ def test_reviews_start_from_the_first_stages_weights(tiny_config, sst_folder, tm
         "name"] == "sst3"
 
 
-def test_missing_sst_skips_the_stage_with_a_warning(tiny_config, tmp_path):
-    config = small(tiny_config, tmp_path / "nowhere", tmp_path)
+def test_missing_sst_skips_the_stage_with_a_warning(tiny, tmp_path):
+    config = small(tiny, tmp_path / "nowhere", tmp_path)
     with pytest.warns(UserWarning, match="first_stage=sst3 skipped"):
         start, summary = first_stage(config, tmp_path / "run")
     assert start is config
@@ -91,13 +100,13 @@ def test_missing_sst_skips_the_stage_with_a_warning(tiny_config, tmp_path):
     assert not (tmp_path / "run" / "first_stage").exists()
 
 
-def test_none_and_the_tiny_preset_skip_and_unknown_sources_are_refused(tiny_config, sst_folder,
+def test_none_and_the_tiny_preset_skip_and_unknown_sources_are_refused(tiny, sst_folder,
                                                                        tmp_path):
-    none = dataclasses.replace(tiny_config, first_stage="none")
+    none = dataclasses.replace(tiny, first_stage="none")
     assert first_stage(none, tmp_path) == (none, {})
-    tiny = dataclasses.replace(tiny_config, first_stage="sst3", first_stage_data=str(sst_folder))
+    tiny = dataclasses.replace(tiny, first_stage="sst3", first_stage_data=str(sst_folder))
     start, summary = first_stage(tiny, tmp_path)
     assert start is tiny and "tiny preset" in summary["first_stage"]["skipped"]
     assert not (tmp_path / "first_stage").exists()
     with pytest.raises(ConfigError, match="first_stage"):
-        dataclasses.replace(tiny_config, first_stage="uci")
+        dataclasses.replace(tiny, first_stage="uci")
