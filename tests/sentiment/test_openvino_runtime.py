@@ -11,7 +11,7 @@ from tests.sentiment.conftest import NEGATIVE_TEXTS, NEUTRAL_TEXTS, POSITIVE_TEX
 from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.inference import ScoreCache, score_texts, scoring_options
-from tfrec_sentiment.sentiment.openvino_runtime import check_runtime
+from tfrec_sentiment.sentiment.openvino_runtime import check_runtime, resolve_runtime
 
 TEXTS = POSITIVE_TEXTS + NEGATIVE_TEXTS + NEUTRAL_TEXTS + ["", "<b>ok</b> " * 30]
 needs_openvino = pytest.mark.skipif(
@@ -59,7 +59,7 @@ def test_openvino_scores_are_cached_apart_and_follow_new_weights(tmp_path):
 
 
 def test_unknown_runtime_is_refused():
-    with pytest.raises(ValueError, match="not one of tensorflow, openvino"):
+    with pytest.raises(ValueError, match="not one of auto, tensorflow, openvino"):
         check_runtime("onnx")
     with pytest.raises(ConfigError, match="inference_runtime"):
         SentimentConfig(inference_runtime="onnx")
@@ -79,4 +79,24 @@ def test_openvino_without_the_package_fails_at_once(monkeypatch):
 def test_run_settings_carry_the_runtime():
     options = scoring_options(SentimentConfig(inference_runtime="openvino"))
     assert options["runtime"] == "openvino"
-    assert scoring_options(SentimentConfig())["runtime"] == "tensorflow"
+    assert scoring_options(SentimentConfig(inference_runtime="tensorflow"))[
+        "runtime"] == "tensorflow"
+
+
+def test_auto_is_openvino_where_installed_on_a_cpu_else_tensorflow(monkeypatch):
+    import tensorflow as tf
+
+    from tfrec_sentiment.sentiment import openvino_runtime
+
+    monkeypatch.setattr(openvino_runtime, "openvino_available", lambda: True)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert resolve_runtime("auto") == "openvino"
+    assert scoring_options(SentimentConfig())["runtime"] == "openvino"  # the default
+    assert resolve_runtime("tensorflow") == "tensorflow"
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+    assert resolve_runtime("auto") == "tensorflow"
+    monkeypatch.setattr(openvino_runtime, "openvino_available", lambda: False)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert resolve_runtime("auto") == "tensorflow"
+    assert SentimentConfig().inference_runtime == "auto"  # no package needed for auto

@@ -47,6 +47,7 @@ from tfrec_sentiment.sentiment.openvino_runtime import (
     TENSORFLOW,
     check_runtime,
     openvino_forward,
+    resolve_runtime,
 )
 from tfrec_sentiment.sentiment.score_cache import ScoreCache, text_keys
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
@@ -100,14 +101,15 @@ def use_bfloat16(requested: bool) -> bool:
 def scoring_options(settings) -> dict:
     """The scorer's keyword arguments from a `SentimentConfig`: `batch_size`,
     `jit_compile`, `bfloat16` (resolved by `use_bfloat16`) and `runtime`
-    (`inference_runtime`), for `SentimentModel.score`.
+    (`inference_runtime`, resolved by `openvino_runtime.resolve_runtime`), for
+    `SentimentModel.score`.
 
     Every stage that scores reviews with a run's settings (training, update, tuning,
     the comment-only protocol) passes these, so they score alike.
     """
     return {"batch_size": settings.inference_batch_size, "jit_compile": settings.jit_compile,
             "bfloat16": use_bfloat16(settings.inference_bfloat16),
-            "runtime": settings.inference_runtime}
+            "runtime": resolve_runtime(settings.inference_runtime)}
 
 
 def run_score_cache(settings, run_dir: str | Path,
@@ -155,8 +157,9 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
         jit_compile: XLA-compile the forward pass (one compile per bucket length).
         bfloat16: compute in bfloat16 (`bfloat16_copy`; with OpenVINO, its CPU plugin's
             bfloat16); cached apart from float32.
-        runtime: "tensorflow", or "openvino" (`openvino_runtime.openvino_forward`: the
-            same graph compiled by OpenVINO; cached apart from TensorFlow's scores).
+        runtime: "tensorflow", "openvino" (`openvino_runtime.openvino_forward`: the
+            same graph compiled by OpenVINO; cached apart from TensorFlow's scores) or
+            "auto" (`openvino_runtime.resolve_runtime`).
 
     Raises:
         ModuleNotFoundError: runtime "openvino" without the openvino package.
@@ -168,9 +171,11 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
     keys = text_keys(texts)
     unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     unique_texts = [texts[i] for i in first]
+    runtime = resolve_runtime(runtime)
     check_runtime(runtime)
     predict_fn = None
     if runtime == OPENVINO:  # the float32 graph; OpenVINO computes it in bfloat16
+        bfloat16 = bfloat16 and native_bfloat16()  # (in float32 on CPUs without it)
         predict_fn = openvino_forward(model, forward_function(model), bfloat16)
     elif bfloat16:
         model = _bfloat16_model(model)

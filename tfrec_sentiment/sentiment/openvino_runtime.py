@@ -1,13 +1,14 @@
 """Batch scoring through OpenVINO: the scorer's graph, compiled for this CPU.
 
 `sentiment.inference_runtime="openvino"` (optional extra: `pip install
-'tfrec-sentiment[openvino]'`) scores batches of reviews with OpenVINO instead of
-TensorFlow. The graph is the one TensorFlow runs: `inference.forward_function`'s
-token ids -> {"probabilities", "embedding"} (the `BertInferenceEncoder` pass, the
-head, calibration and the empty-text answer), converted by OpenVINO's TensorFlow
-frontend (`openvino.convert_model`) and compiled for the CPU. Tokenization, length
-sorting and bucket padding stay in TensorFlow (`inference.predict_sorted`), so both
-runtimes read the same packed ids. With `bfloat16` the CPU plugin computes in
+'tfrec-sentiment[openvino]'`), or "auto" (the default) where openvino is installed and
+TensorFlow sees no GPU, scores batches of reviews with OpenVINO instead of TensorFlow.
+The graph is the one TensorFlow runs: `inference.forward_function`'s token ids ->
+{"probabilities", "embedding"} (the `BertInferenceEncoder` pass, the head, calibration
+and the empty-text answer), converted by OpenVINO's TensorFlow frontend
+(`openvino.convert_model`) and compiled for the CPU. Tokenization, length sorting and
+bucket padding stay in TensorFlow (`inference.predict_sorted`), so both runtimes read
+the same packed ids. With `bfloat16` the CPU plugin computes in
 bfloat16 (`INFERENCE_PRECISION_HINT`; AMX / AVX512_BF16), else in float32.
 
 Only batch scoring uses it: fine-tuning, the exported SavedModel and TF Serving stay
@@ -32,7 +33,7 @@ import tensorflow as tf
 from tfrec_sentiment.sentiment.config import INFERENCE_RUNTIMES
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
 
-TENSORFLOW, OPENVINO = INFERENCE_RUNTIMES
+AUTO, TENSORFLOW, OPENVINO = INFERENCE_RUNTIMES
 _INSTALL = "pip install 'tfrec-sentiment[openvino]' (or: pip install openvino)"
 # One compiled model per (scorer, precision): converting and compiling take seconds.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -41,6 +42,16 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def openvino_available() -> bool:
     """Whether the `openvino` package can be imported here."""
     return importlib.util.find_spec("openvino") is not None
+
+
+def resolve_runtime(runtime: str) -> str:
+    """"auto" -> "openvino" where it is installed and TensorFlow sees no GPU (OpenVINO
+    compiles for the CPU here), else "tensorflow"; any other value unchanged."""
+    if runtime != AUTO:
+        return runtime
+    if openvino_available() and not tf.config.list_physical_devices("GPU"):
+        return OPENVINO
+    return TENSORFLOW
 
 
 def check_runtime(runtime: str) -> None:
