@@ -74,6 +74,8 @@ def resolve_config(args: argparse.Namespace) -> SentimentConfig:
         overrides += [f"epochs={2 if args.dataset.endswith('-phrases') else 3}",
                       "max_train_examples=none", "sequence_length=128", "learning_rate=5e-5",
                       "first_stage=none"]
+    else:  # the first stage reads the SST trees where the evaluation sets are
+        overrides += [f"first_stage_data={args.eval_data}"]
     overrides += args.set
     overrides += [f"{k}={v}" for k, v in (("preset", args.preset), ("epochs", args.epochs))
                   if v is not None]

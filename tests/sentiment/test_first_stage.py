@@ -12,6 +12,7 @@ from tests.sentiment.conftest import labelled
 from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import sst_training_data
+from tfrec_sentiment.sentiment.evaluate import write_report
 from tfrec_sentiment.sentiment.first_stage import first_stage
 from tfrec_sentiment.sentiment.model import SentimentModel
 from tfrec_sentiment.sentiment.training import train_classifier
@@ -89,6 +90,25 @@ def test_reviews_start_from_the_first_stages_weights(tiny, sst_folder, tmp_path)
     assert (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns == before
     assert json.loads((tmp_path / "run" / "first_stage" / "summary.json").read_text())[
         "name"] == "sst3"
+    # Other settings: the old first stage is not reused, it is trained again.
+    longer = dataclasses.replace(config, first_stage_epochs=2)
+    _, retrained = first_stage(longer, tmp_path / "run", seed=1)
+    assert retrained["first_stage"]["epochs"] == 2
+    assert len(retrained["first_stage"]["history"]) == 2
+
+
+def test_metrics_md_says_whether_the_first_stage_ran(tmp_path):
+    ran = {"name": "sst3", "train_rows": 7690, "best_epoch": 1,
+           "best_validation_macro_f1": 0.6224}
+    write_report({}, tmp_path / "a", extra={"first_stage": ran})
+    assert ("First stage: sst3, 7,690 SST sentences, best epoch 1 (held-out macro-F1 0.622)"
+            in (tmp_path / "a" / "metrics.md").read_text())
+    write_report({}, tmp_path / "b", extra={"first_stage": {"name": "sst3",
+                                                             "skipped": "no SST trees"}})
+    skipped = (tmp_path / "b" / "metrics.md").read_text()
+    assert "First stage: sst3 skipped (no SST trees)." in skipped
+    write_report({}, tmp_path / "c", extra={})
+    assert "First stage" not in (tmp_path / "c" / "metrics.md").read_text()
 
 
 def test_missing_sst_skips_the_stage_with_a_warning(tiny, tmp_path):

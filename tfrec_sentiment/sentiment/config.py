@@ -24,7 +24,7 @@ MIN_SEQUENCE_LENGTH = 3
 # Allowed `first_stage` values (`sentiment.first_stage`): SST with a neutral class,
 # its training sentences or every phrase of the training trees.
 FIRST_STAGES = ("none", "sst3", "sst3-phrases")
-# Allowed `inference_runtime` values (`sentiment.openvino_runtime`).
+# Allowed `inference_runtime` values (resolved in sentiment/openvino_runtime.py).
 INFERENCE_RUNTIMES = ("auto", "tensorflow", "openvino")
 
 
@@ -34,8 +34,10 @@ class SentimentConfig:
 
     Attributes:
         preset: "minilm" (the packaged all-MiniLM-L6-v2 weights), "tiny" (a tiny
-            randomly initialised BERT with a built-in toy vocabulary, for tests), or a
-            local keras-hub preset / Hugging Face BERT folder.
+            randomly initialised BERT with a built-in toy vocabulary, for tests), a
+            local keras-hub preset / Hugging Face BERT folder, or a folder written by
+            `SentimentModel.save` (fine-tuned further from its weights: how the first
+            stage hands its model on).
         epochs: fine-tuning epochs; the best one by validation macro-F1 is kept.
         sequence_length: the longest packed sequence, [CLS] and [SEP] included;
             longer reviews are truncated (their head is kept).

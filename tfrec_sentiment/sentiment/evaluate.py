@@ -101,8 +101,16 @@ def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
     json_path = directory / METRICS_JSON
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     md_path = directory / METRICS_MD
+    first = (extra or {}).get("first_stage")
+    stage = ""
+    if first:
+        stage = (f"First stage: {first['name']} skipped ({first['skipped']}).\n\n"
+                 if "skipped" in first else
+                 f"First stage: {first['name']}, {first['train_rows']:,} SST sentences, best "
+                 f"epoch {first['best_epoch']} (held-out macro-F1 "
+                 f"{first['best_validation_macro_f1']:.3f}); then the reviews.\n\n")
     md_path.write_text(
-        "# Sentiment evaluation\n\n" + markdown_table(results)
+        "# Sentiment evaluation\n\n" + stage + markdown_table(results)
         + "\nBinary sets: negative vs positive, the 3-class output renormalised over those "
         "two classes. VADER: compound score as pseudo-probabilities (see baselines.py).\n"
     )

@@ -12,10 +12,11 @@ The first stage shares the run's `sequence_length` and buckets, so the second st
 packs texts the same way, and computes no calibration (the second stage fits it).
 
 Stage folder: `<stage dir>/first_stage/` (checkpoints, `model/`, `summary.json`); a
-rerun with the same folder reuses the finished model. The SST files are read from
-`first_stage_data` (a folder holding `sst/train.txt`, the layout of
-`../shared/data/sentiment`); where that file is missing, the stage is skipped with a
-warning and `summary["first_stage"]["skipped"]` says why. The "tiny" preset (random
+rerun with the same folder reuses the finished model if its settings (data set,
+epochs, preset, sequence length, learning rate, seed) are the same, else trains again.
+The SST files are read from `first_stage_data` (a folder holding `sst/train.txt`, the
+layout of `../shared/data/sentiment`); where that file is missing, the stage is skipped
+with a warning and `summary["first_stage"]["skipped"]` says why. The "tiny" preset (random
 weights, a toy vocabulary: the tests' and benchmarks' model) skips it too.
 
 Example (fine-tunes MiniLM on 8k SST sentences, minutes: `+SKIP`):
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -76,11 +78,21 @@ def first_stage(config: SentimentConfig, directory: str | Path,
     folder = Path(directory) / STAGE_FOLDER
     model_dir = folder / "model"
     summary_path = folder / SUMMARY_FILE
+    stage = dataclasses.replace(
+        config, first_stage="none", epochs=config.first_stage_epochs,
+        max_train_examples=None, calibration="none", student_layers=0, model_dir=None)
+    settings = {"preset": config.preset, "sequence_length": config.sequence_length,
+                "learning_rate": config.learning_rate, "seed": seed}
+    if summary_path.is_file():
+        done = json.loads(summary_path.read_text())
+        if (done.get("name"), done.get("epochs"), done.get("settings")) != (
+                config.first_stage, stage.epochs, settings):
+            shutil.rmtree(folder)  # another first stage's folder: trained again
     if not ((model_dir / METADATA_FILE).is_file() and summary_path.is_file()):
-        stage = dataclasses.replace(
-            config, first_stage="none", epochs=config.first_stage_epochs,
-            max_train_examples=None, calibration="none", student_layers=0, model_dir=None)
         train, validation = sst_training_data(config.first_stage, path)
+        if verbose:
+            print(f"sentiment: first stage, {config.first_stage} ({len(train):,} SST "
+                  f"sentences, {stage.epochs} epoch(s)), then the reviews", flush=True)
         result = train_classifier(stage, train, validation, folder,
                                   strategy=strategy, seed=seed, verbose=verbose)
         result.model.save(model_dir)
@@ -88,7 +100,7 @@ def first_stage(config: SentimentConfig, directory: str | Path,
                    "train_rows": len(train), "validation_rows": len(validation),
                    "epochs": stage.epochs, "best_epoch": result.best_epoch,
                    "best_validation_macro_f1": result.best_macro_f1,
-                   "history": result.history}
+                   "settings": settings, "history": result.history}
         atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")
     summary = json.loads(summary_path.read_text())
     return dataclasses.replace(config, preset=str(model_dir)), {"first_stage": summary}
