@@ -73,7 +73,8 @@ class SentimentConfig:
         jit_compile: XLA-compile the inference function (one compile per bucket length;
             bench/sentiment_speed.py measures whether it pays on the machine at hand).
         inference_bfloat16: score with a bfloat16-compute copy (`inference.bfloat16_copy`):
-            with length buckets 1.96x keras-hub's predict per CPU-second here (AVX512_BF16),
+            with length buckets 2.87x keras-hub's predict per CPU-second here (stop 21;
+            1.96x before the scorer ran `BertInferenceEncoder`; AVX512_BF16),
             SST-2 dev accuracy unchanged (bench/sentiment_speed.py --accuracy-set).
         inference_runtime: "auto" (default: OpenVINO where the openvino package is
             installed and TensorFlow sees no GPU, else TensorFlow), "tensorflow", or
