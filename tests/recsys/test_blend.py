@@ -330,6 +330,30 @@ def test_new_users_are_blended_with_weights_fitted_from_first_reviews():
     np.testing.assert_allclose(served, standardize_rows(counts[None])[0], atol=1e-4)
 
 
+def test_new_user_weights_are_stored_by_component_name(monkeypatch):
+    # The served new-user path builds its components in another order than the blend's
+    # (rating last); a fitted weight must land on the component it was fitted for.
+    data = synthetic_split()
+    trained = _learned(trained_full())
+    trained.fit_blend(_NoTest(data.split))
+    from tfrec_sentiment.recsys import trained as trained_module
+
+    def popularity_only(parts, subset, **options):
+        return (np.array([1.0 if name == "popularity" else 0.0 for name in parts]),
+                {"users": len(subset.users), "objective": 0.0})
+
+    monkeypatch.setattr(trained_module, "fit_pooled", popularity_only)
+    new = trained.fit_new_user_blend(_NoTest(data.split))
+    column = list(new.components).index("popularity")
+    fitted = [b for b, label in enumerate(new.labels) if new.report[label]["source"].startswith(
+        "fitted")]
+    assert fitted
+    for b in fitted:
+        expected = np.zeros(len(new.components))
+        expected[column] = 1.0
+        np.testing.assert_array_equal(new.weights[b], expected)
+
+
 def test_cross_fit_chooses_the_way_of_fitting_that_holds_out():
     # Bucket 0 (users 0-3): point 0 is right for user 0 only (a lucky fit), point 1 is
     # steady; bucket 1 (users 4-7): point 0 is right for all. A fit on a half that holds

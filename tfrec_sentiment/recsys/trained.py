@@ -190,7 +190,9 @@ class TrainedRecommender:
             subset = data.subset(eligible)
             parts = self.components_from_reviews(
                 rows, np.cumsum(eligible)[user[rows]] - 1, count, users_per_batch)
-            parts.pop("history")
+            # fit_pooled returns weights in its mapping's order: the blend's, by name (the
+            # served path builds its dict in another order).
+            parts = {name: parts[name] for name in blend.components}
             fitted.weights[b], info = fit_pooled(parts, subset, k=evaluation.k,
                                                  steps=settings.blend_steps, rule=rule)
             fitted.report[label] = {**info, "given": low, "rule": rule,
