@@ -91,7 +91,7 @@ def test_auto_is_openvino_where_installed_on_a_cpu_else_tensorflow(monkeypatch):
     monkeypatch.setattr(openvino_runtime, "openvino_available", lambda: True)
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert resolve_runtime("auto") == "openvino"
-    assert scoring_options(SentimentConfig())["runtime"] == "openvino"  # the default
+    assert scoring_options(SentimentConfig(inference_runtime="auto"))["runtime"] == "openvino"
     assert resolve_runtime("tensorflow") == "tensorflow"
     monkeypatch.setattr(tf.config, "list_physical_devices",
                         lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
@@ -99,4 +99,5 @@ def test_auto_is_openvino_where_installed_on_a_cpu_else_tensorflow(monkeypatch):
     monkeypatch.setattr(openvino_runtime, "openvino_available", lambda: False)
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert resolve_runtime("auto") == "tensorflow"
-    assert SentimentConfig().inference_runtime == "auto"  # no package needed for auto
+    assert SentimentConfig(inference_runtime="auto").inference_runtime == "auto"  # no package
+    assert SentimentConfig().inference_runtime == "tensorflow"  # the default
