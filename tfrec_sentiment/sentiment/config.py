@@ -26,6 +26,13 @@ MIN_SEQUENCE_LENGTH = 3
 FIRST_STAGES = ("none", "sst3", "sst3-phrases")
 # Allowed `inference_runtime` values (resolved in sentiment/openvino_runtime.py).
 INFERENCE_RUNTIMES = ("auto", "tensorflow", "openvino")
+OPENVINO_INSTALL = "pip install 'tfrec-sentiment[openvino]' (or: pip install openvino)"
+
+
+def openvino_available() -> bool:
+    """Whether the `openvino` package can be imported here (without importing it)."""
+    return importlib.util.find_spec("openvino") is not None
+
 
 
 @dataclasses.dataclass
@@ -173,9 +180,8 @@ class SentimentConfig:
             # Attention splits the hidden width evenly over the heads.
             raise ConfigError(f"must be a multiple of tiny_heads={self.tiny_heads}",
                               "tiny_hidden_dim", self.tiny_hidden_dim)
-        if self.inference_runtime == "openvino" and importlib.util.find_spec("openvino") is None:
-            raise ConfigError("needs the openvino package: pip install "
-                              "'tfrec-sentiment[openvino]' (or pip install openvino)",
+        if self.inference_runtime == "openvino" and not openvino_available():
+            raise ConfigError(f"needs the openvino package: {OPENVINO_INSTALL}",
                               "inference_runtime", self.inference_runtime)
 
     @property

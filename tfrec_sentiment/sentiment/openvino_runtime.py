@@ -25,23 +25,20 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import weakref
 
 import tensorflow as tf
 
-from tfrec_sentiment.sentiment.config import INFERENCE_RUNTIMES
+from tfrec_sentiment.sentiment.config import (
+    INFERENCE_RUNTIMES,
+    OPENVINO_INSTALL,
+    openvino_available,
+)
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
 
 AUTO, TENSORFLOW, OPENVINO = INFERENCE_RUNTIMES
-_INSTALL = "pip install 'tfrec-sentiment[openvino]' (or: pip install openvino)"
 # One compiled model per (scorer, precision): converting and compiling take seconds.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def openvino_available() -> bool:
-    """Whether the `openvino` package can be imported here."""
-    return importlib.util.find_spec("openvino") is not None
 
 
 def resolve_runtime(runtime: str) -> str:
@@ -66,7 +63,7 @@ def check_runtime(runtime: str) -> None:
                          f"{', '.join(INFERENCE_RUNTIMES)}")
     if runtime == OPENVINO and not openvino_available():
         raise ModuleNotFoundError(
-            f"sentiment.inference_runtime=openvino needs the openvino package: {_INSTALL}")
+            f"sentiment.inference_runtime=openvino needs the openvino package: {OPENVINO_INSTALL}")
 
 
 def openvino_forward(model, forward, bfloat16: bool):
