@@ -100,4 +100,34 @@ def test_auto_is_openvino_where_installed_on_a_cpu_else_tensorflow(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert resolve_runtime("auto") == "tensorflow"
     assert SentimentConfig(inference_runtime="auto").inference_runtime == "auto"  # no package
-    assert SentimentConfig().inference_runtime == "tensorflow"  # the default
+    assert SentimentConfig().inference_runtime == "auto"  # the default
+
+
+@needs_openvino
+def test_compiled_graph_owns_its_weights(tmp_path):
+    """The compiled graph holds a copy of the weights it was converted from.
+
+    OpenVINO's frontend shares TensorFlow's variable buffers by default; once training
+    or `set_weights` replaces a buffer and TensorFlow reuses the memory, a shared graph
+    reads whatever lands there (in a fresh-clone suite, a distilled student's per-epoch
+    validation came out as its teacher's).
+    """
+    import tensorflow as tf
+
+    from tfrec_sentiment.sentiment.inference import forward_function
+    from tfrec_sentiment.sentiment.model import SentimentModel
+    from tfrec_sentiment.sentiment.openvino_runtime import openvino_forward
+
+    model = SentimentModel.from_config(SentimentConfig(
+        preset="tiny", tiny_layers=1, tiny_hidden_dim=32, sequence_length=16,
+        bucket_boundaries=(8, 16)))
+    features = {name: np.asarray(value) for name, value in
+                model.preprocessor(tf.constant(TEXTS[:4])).items()}
+    run = openvino_forward(model, forward_function(model), bfloat16=False)
+    before = run(features)["probabilities"]
+    weights = model.classifier.get_weights()
+    model.classifier.set_weights([np.full_like(w, 0.25) for w in weights])
+    # Allocations that may land in the memory the old weights held.
+    reuse = [tf.constant(np.full_like(w, 9.0)) + 0.0 for w in weights for _ in range(3)]
+    np.testing.assert_allclose(run(features)["probabilities"], before, atol=1e-6)
+    assert reuse

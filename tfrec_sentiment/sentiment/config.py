@@ -83,17 +83,14 @@ class SentimentConfig:
             with length buckets 2.87x keras-hub's predict per CPU-second here (stop 21;
             1.96x before the scorer ran `BertInferenceEncoder`; AVX512_BF16),
             SST-2 dev accuracy unchanged (bench/sentiment_speed.py --accuracy-set).
-        inference_runtime: "tensorflow" (default), "auto" (OpenVINO where the openvino
-            package is installed and TensorFlow sees no GPU, else TensorFlow), or
+        inference_runtime: "auto" (default: OpenVINO where the openvino package is
+            installed and TensorFlow sees no GPU, else TensorFlow), "tensorflow", or
             "openvino" (optional extra `[openvino]`; refused at once without it): batch
             scoring runs the same graph compiled by OpenVINO for the CPU
             (`openvino_runtime.py`; with `inference_bfloat16`, in its CPU plugin's
             bfloat16): 4.15x keras-hub's predict per CPU-second against 2.87x for
             TensorFlow bfloat16, same SST-2 and Musical accuracy (README, "Sentiment").
-            Fine-tuning and the exported SavedModel stay TensorFlow. Not the default:
-            in one of five fresh-clone test runs a distilled student's per-epoch
-            validation scored through it did not match the same student scored after
-            (README, "Sentiment"), a mismatch not yet explained.
+            Fine-tuning and the exported SavedModel stay TensorFlow.
         train_bfloat16: fine-tune a Keras `mixed_bfloat16` copy (float32 weights,
             bfloat16 matmuls: AMX / AVX512_BF16 here), its weights then copied into the
             float32 model that is scored, saved and exported. Off: 1.24-1.42x faster
@@ -158,7 +155,7 @@ class SentimentConfig:
     sort_pool_batches: int = dataclasses.field(default=50, metadata={"min": 1})
     jit_compile: bool = False
     inference_bfloat16: bool = True
-    inference_runtime: str = dataclasses.field(default="tensorflow",
+    inference_runtime: str = dataclasses.field(default="auto",
                                                metadata={"choices": INFERENCE_RUNTIMES})
     train_bfloat16: bool = False
     student_layers: int = dataclasses.field(default=0, metadata={"min": 0})

@@ -1,7 +1,7 @@
 """Batch scoring through OpenVINO: the scorer's graph, compiled for this CPU.
 
 `sentiment.inference_runtime="openvino"` (optional extra: `pip install
-'tfrec-sentiment[openvino]'`), or "auto" (opt-in) where openvino is installed and
+'tfrec-sentiment[openvino]'`), or "auto" (the default) where openvino is installed and
 TensorFlow sees no GPU, scores batches of reviews with OpenVINO instead of TensorFlow.
 The graph is the one TensorFlow runs: `inference.forward_function`'s token ids ->
 {"probabilities", "embedding"} (the `BertInferenceEncoder` pass, the head, calibration
@@ -9,7 +9,8 @@ and the empty-text answer), converted by OpenVINO's TensorFlow frontend
 (`openvino.convert_model`) and compiled for the CPU. Tokenization, length sorting and
 bucket padding stay in TensorFlow (`inference.predict_sorted`), so both runtimes read
 the same packed ids. With `bfloat16` the CPU plugin computes in
-bfloat16 (`INFERENCE_PRECISION_HINT`; AMX / AVX512_BF16), else in float32.
+bfloat16 (`INFERENCE_PRECISION_HINT`; AMX / AVX512_BF16), else in float32. The
+compiled graph holds a copy of the weights, taken when it is converted.
 
 Only batch scoring uses it: fine-tuning, the exported SavedModel and TF Serving stay
 TensorFlow-only. Measured by `bench/sentiment_speed.py` (README, "Sentiment"); the
@@ -103,7 +104,10 @@ def _compile(forward, precision: str):
         outputs = forward(dict(zip(FEATURE_NAMES, features)))
         return {"probabilities": outputs["probabilities"], "embedding": outputs["embedding"]}
 
-    converted = openvino.convert_model(named.get_concrete_function())
+    # share_weights=False: the graph gets its own copy of the weights. Shared (the
+    # frontend's default), it reads TensorFlow's variable buffers, which training and
+    # `set_weights` replace and TensorFlow then reuses for other tensors.
+    converted = openvino.convert_model(named.get_concrete_function(), share_weights=False)
     request = openvino.Core().compile_model(
         converted, "CPU", {"INFERENCE_PRECISION_HINT": precision,
                            "PERFORMANCE_HINT": "LATENCY"},
