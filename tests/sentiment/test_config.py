@@ -21,6 +21,9 @@ def test_buckets_are_sorted_capped_and_end_at_sequence_length():
     ({"max_train_examples": 0}, "max_train_examples=0: must be >= 1"),
     ({"tiny_hidden_dim": 10, "tiny_heads": 4}, "tiny_hidden_dim=10: must be a multiple of "
                                                "tiny_heads=4"),
+    ({"sequence_length": 16, "tail_tokens": 14}, "tail_tokens=14: must be at most "
+                                                 "sequence_length - 3 = 13"),
+    ({"tail_tokens": -1}, "tail_tokens=-1: must be >= 0"),
 ])
 def test_bad_values_are_refused_when_built(kwargs, line):
     with pytest.raises(ConfigError) as caught:

@@ -95,6 +95,12 @@ def test_reviews_start_from_the_first_stages_weights(tiny, sst_folder, tmp_path)
     _, retrained = first_stage(longer, tmp_path / "run", seed=1)
     assert retrained["first_stage"]["epochs"] == 2
     assert len(retrained["first_stage"]["history"]) == 2
+    # Nor across precisions (sentiment.train_bfloat16).
+    before = (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns
+    _, half = first_stage(dataclasses.replace(longer, train_bfloat16=True),
+                          tmp_path / "run", seed=1)
+    assert half["first_stage"]["settings"]["train_bfloat16"] is True
+    assert (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns != before
 
 
 def test_metrics_md_says_whether_the_first_stage_ran(tmp_path):

@@ -56,6 +56,20 @@ def test_fingerprint_follows_the_weights():
     assert model.fingerprint() != first
 
 
+def test_tail_tokens_reach_a_loaded_model_and_its_fingerprint(tiny_model, tmp_path):
+    tiny_model.save(tmp_path / "model")
+    long_text = " ".join(["great"] * 40 + ["broke"])
+    loaded = SentimentModel.from_config(SentimentConfig(preset=str(tmp_path / "model"),
+                                                        tail_tokens=4))
+    assert loaded.preprocessor.tail_tokens == 4
+    # The last token is read now: another input, another fingerprint (score cache key).
+    assert loaded.preprocessor.token_ids([long_text]).to_list()[0][-1] != \
+        tiny_model.preprocessor.token_ids([long_text]).to_list()[0][-1]
+    assert loaded.fingerprint() != tiny_model.fingerprint()
+    loaded.save(tmp_path / "tail")
+    assert SentimentModel.load(tmp_path / "tail").preprocessor.tail_tokens == 4
+
+
 def test_missing_folder_and_too_long_sequences_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved SentimentModel"):
         SentimentModel.load(tmp_path)

@@ -156,3 +156,27 @@ def test_keras_hub_preset_lookup_cannot_pick_this_class():
     # keras-hub's TextClassifierPreprocessor.from_preset takes any registered subclass
     # whose backbone_cls matches the preset's; this class must never be one.
     assert SentimentPreprocessor.backbone_cls is None
+
+
+def test_head_and_tail_truncation_keeps_a_long_texts_start_and_end():
+    words = " ".join("abcdefghijklmnopqrst")  # 20 one-letter tokens
+    head_only = SentimentPreprocessor(tiny_tokenizer(), sequence_length=10)
+    both = SentimentPreprocessor(tiny_tokenizer(), sequence_length=10, tail_tokens=3)
+    untruncated = SentimentPreprocessor(tiny_tokenizer(), sequence_length=64)
+    every = untruncated.token_ids([words]).to_list()[0]
+    assert len(every) == 20
+    assert head_only.token_ids([words]).to_list()[0] == every[:8]
+    assert both.token_ids([words]).to_list()[0] == every[:5] + every[-3:]
+    # A text that fits is not cut, and packing is as before: [CLS] ids [SEP].
+    assert both.token_ids(["great strings"]).to_list() == head_only.token_ids(
+        ["great strings"]).to_list()
+    packed = both(tf.constant([words]))["token_ids"].numpy()[0]
+    assert packed.tolist() == [CLS, *every[:5], *every[-3:], SEP]
+    # Past BYTES_PER_TOKEN bytes per token the end survives the byte cut too.
+    huge = "good " * 5_000 + "it broke"
+    assert both.token_ids([huge]).to_list()[0][-3:] == untruncated.token_ids(
+        ["good it broke"]).to_list()[0][-3:]
+    # A setting of the layer: in its config, and changed after a first call.
+    assert run_config_round_trip(both, keras).tail_tokens == 3
+    head_only.tail_tokens = 3
+    assert head_only.token_ids([words]).to_list()[0] == every[:5] + every[-3:]

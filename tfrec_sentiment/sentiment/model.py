@@ -108,7 +108,9 @@ class SentimentModel:
         if config.preset != TINY:
             folder = resolve_preset(config.preset)
             if (folder / METADATA_FILE).is_file():
-                return cls.load(folder)
+                model = cls.load(folder)
+                model.preprocessor.tail_tokens = config.tail_tokens
+                return model
         tokenizer, backbone = _tokenizer_and_backbone(config)
         if config.sequence_length > backbone.max_sequence_length:
             raise ValueError(
@@ -117,7 +119,8 @@ class SentimentModel:
             )
         preprocessor = SentimentPreprocessor(
             tokenizer, sequence_length=config.sequence_length,
-            bucket_boundaries=config.buckets, name="sentiment_preprocessor",
+            bucket_boundaries=config.buckets, tail_tokens=config.tail_tokens,
+            name="sentiment_preprocessor",
         )
         classifier = keras_hub.models.BertTextClassifier(
             backbone=backbone, num_classes=len(LABELS), preprocessor=preprocessor,
@@ -247,8 +250,9 @@ class SentimentModel:
         fingerprints agree, so it keys the score cache. Covered: the weights, the
         vocabulary, sequence length, lower-casing, the text cleaning
         (`text.steps.CLEANING_VERSION`), the emoji mapping (`text.emoji.mapping_version`)
-        and the empty-text prior; the temperature where it is not 1 (so that the
-        fingerprints, and score caches, of uncalibrated models stay as they were).
+        and the empty-text prior; the temperature where it is not 1 and the
+        preprocessor's `tail_tokens` where not 0 (so that the fingerprints, and score
+        caches, of models without them stay as they were).
         """
         digest = hashlib.sha256()
         for weight in self.classifier.get_weights():
@@ -260,6 +264,8 @@ class SentimentModel:
                     [float(p) for p in self.class_prior]]
         if self.temperature != 1.0:
             settings.append({TEMPERATURE_KEY: self.temperature})
+        if self.preprocessor.tail_tokens:
+            settings.append({"tail_tokens": self.preprocessor.tail_tokens})
         digest.update(json.dumps(settings).encode())
         return digest.hexdigest()[:16]
 

@@ -153,6 +153,11 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
         bucket_boundaries: allowed padded lengths (see `SingleSegmentPacker`).
         truncate: keras-hub's argument, kept for its config; with one segment
             "round_robin" and "waterfall" both keep the first `sequence_length - 2` ids.
+        tail_tokens: of a text longer than `sequence_length - 2` ids, keep the first
+            `sequence_length - 2 - tail_tokens` and the last `tail_tokens` ("head +
+            tail" truncation; Sun et al., CCL 2019); 0 (default): the head only.
+            Above `BYTES_PER_TOKEN` bytes per allowed token, the bytes tokenized are
+            the text's start and its last `tail_tokens * BYTES_PER_TOKEN` bytes.
 
     Call arguments:
         x: `tf.string` [B] (texts). `y` and `sample_weight` pass through, so the layer
@@ -163,17 +168,21 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
         with `y` and `sample_weight` when given.
 
     Raises:
-        ValueError: `truncate` is not one of keras-hub's two values.
+        ValueError: `truncate` is not one of keras-hub's two values; `tail_tokens` is
+            negative.
     """
 
     def __init__(self, tokenizer: keras_hub.models.BertTokenizer, sequence_length: int = 128,
                  bucket_boundaries: Sequence[int] = (), truncate: str = "round_robin",
-                 **kwargs):
+                 tail_tokens: int = 0, **kwargs):
         if truncate not in ("round_robin", "waterfall"):
             raise ValueError(f"truncate={truncate!r}: must be 'round_robin' or 'waterfall'")
+        if int(tail_tokens) < 0:
+            raise ValueError(f"tail_tokens={tail_tokens!r}: must be >= 0")
         super().__init__(tokenizer, sequence_length=int(sequence_length), truncate=truncate,
                          **kwargs)
         self.bucket_boundaries = [int(b) for b in bucket_boundaries]
+        self.tail_tokens = int(tail_tokens)
 
     def build(self, input_shape=None) -> None:
         # keras-hub's build makes a MultiSegmentPacker; this layer's packer replaces it,
@@ -218,7 +227,16 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
         """WordPiece ids of cleaned `texts` [B] -> ragged int32 [B, None] (no [CLS]/[SEP])."""
         if not self.built:
             self.build()
-        texts = tf.strings.substr(texts, 0, self.sequence_length * BYTES_PER_TOKEN)
+        limit = self.sequence_length * BYTES_PER_TOKEN
+        tail = min(self.tail_tokens * BYTES_PER_TOKEN, limit // 2)
+        if tail:  # the start and the end of a long text
+            lengths = tf.strings.length(texts)
+            ends = tf.strings.substr(texts, tf.maximum(lengths - tail, 0),
+                                     tf.fill(tf.shape(texts), tail))
+            texts = tf.where(lengths > limit,
+                             tf.strings.substr(texts, 0, limit - tail) + " " + ends, texts)
+        else:
+            texts = tf.strings.substr(texts, 0, limit)
         texts = tf.strings.unicode_transcode(
             texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
         )
@@ -232,9 +250,21 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
         def tokens(texts: tf.Tensor) -> tf.RaggedTensor:
             texts = clean_texts(texts)  # first: the data stage's text steps (text.steps)
             texts = emoji_to_words(texts)  # then emoji and star ratings -> words (text.emoji)
-            return self.tokenize(texts)[:, : self.sequence_length - 2]
+            return self.truncate_ids(self.tokenize(texts))
 
         return _graph_function(self, "tokens", tokens, tf.TensorSpec([None], tf.string))
+
+    def truncate_ids(self, ids: tf.RaggedTensor) -> tf.RaggedTensor:
+        """At most `sequence_length - 2` of each row's ids: its head, and its last
+        `tail_tokens` where set (ragged [B, None] -> ragged [B, None])."""
+        budget = self.sequence_length - 2
+        tail = min(self.tail_tokens, budget - 1)
+        if not tail:
+            return ids[:, :budget]
+        lengths = ids.row_lengths()
+        positions = tf.ragged.range(lengths)
+        keep = (positions < budget - tail) | (positions >= tf.expand_dims(lengths, 1) - tail)
+        return tf.ragged.boolean_mask(ids, keep)
 
     def _pack_function(self):
         if not self.built:
@@ -244,7 +274,8 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update({"bucket_boundaries": list(self.bucket_boundaries)})
+        config.update({"bucket_boundaries": list(self.bucket_boundaries),
+                       "tail_tokens": self.tail_tokens})
         return config
 
     @classmethod
@@ -261,10 +292,11 @@ _GRAPH_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _graph_function(layer: SentimentPreprocessor, kind: str, fn, spec: tf.TypeSpec):
-    # Keyed by the sequence length too: a trace bakes it in, and keras-hub's
-    # `sequence_length` setter may change it after a first call.
+    # Keyed by the lengths too: a trace bakes them in, and keras-hub's
+    # `sequence_length` setter (or `SentimentModel.from_config`, for `tail_tokens`)
+    # may change them after a first call.
     functions = _GRAPH_FUNCTIONS.setdefault(layer, {})
-    key = (kind, layer.sequence_length)
+    key = (kind, layer.sequence_length, layer.tail_tokens)
     if key not in functions:
         functions[key] = tf.function(fn, input_signature=[spec])
     return functions[key]
