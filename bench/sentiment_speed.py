@@ -2,6 +2,7 @@
 
     python bench/sentiment_speed.py                      # ~10 minutes on 2 busy cores
     python bench/sentiment_speed.py --n 128 --rounds 1 --skip-train   # a quick look
+    python bench/sentiment_speed.py --skip-inference --train-batches 24  # fine-tuning only
     python bench/sentiment_speed.py --model runs/sentiment-sst2/model \
         --accuracy-set ../shared/data/sentiment/sst/dev.txt  # bfloat16 accuracy check too
 
@@ -46,13 +47,14 @@ from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst
 from tfrec_sentiment.sentiment.inference import (
     bfloat16_copy,
     forward_function,
+    openvino_function,
     packed_lengths,
     predict_sorted,
 )
 from tfrec_sentiment.sentiment.labels import LABELS, POSITIVE, labels_from_stars, review_texts
 from tfrec_sentiment.sentiment.metrics import classification_metrics, to_binary
 from tfrec_sentiment.sentiment.model import SentimentModel
-from tfrec_sentiment.sentiment.openvino_runtime import openvino_available, openvino_forward
+from tfrec_sentiment.sentiment.openvino_runtime import openvino_available
 from tfrec_sentiment.sentiment.scorer import classification_head
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
 from tfrec_sentiment.sentiment.training import (
@@ -84,6 +86,8 @@ def parse_args() -> argparse.Namespace:
                              "in float32 and bfloat16, TensorFlow and OpenVINO "
                              "(use with --model)")
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--skip-inference", action="store_true",
+                        help="time fine-tuning only")
     parser.add_argument("--sequence-length", type=int, default=128,
                         help="our side's longest packed review, set on the model's "
                              "preprocessor (keras-hub's side is fixed at 128; a fine-tuned "
@@ -186,7 +190,7 @@ def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray,
           f"arg-max agreement {agree:.3f}")
     if openvino_available():  # the same graph compiled by OpenVINO (openvino_runtime.py)
         for bfloat16 in (False, True):
-            forward = openvino_forward(model, forward_function(model), bfloat16)
+            forward = openvino_function(model, bfloat16)
             kind = "bfloat16" if bfloat16 else "float32"
             for size in (32, 64):
                 ov = ours(f"OpenVINO {kind}, batch {size}", model, size, False, forward)
@@ -219,7 +223,7 @@ def bfloat16_accuracy(model: SentimentModel, path: Path) -> None:
     variants = [("float32", model, None), ("bfloat16", bfloat16_copy(model), None)]
     if openvino_available():
         variants += [(f"OpenVINO {kind}", model,
-                      openvino_forward(model, forward_function(model), kind == "bfloat16"))
+                      openvino_function(model, kind == "bfloat16"))
                      for kind in ("float32", "bfloat16")]
     for name, scorer, forward in variants:
         probabilities = predict_sorted(scorer, data.texts, 32, predict_fn=forward).probabilities
@@ -259,7 +263,8 @@ def bench_training(model: SentimentModel, texts: list[str], labels: np.ndarray,
     fitted = bfloat16_copy(model)
     compile_classifier(fitted, config, total_steps=1000)
     fitted.classifier.fit(training_dataset(data, lengths, weights, batch, seed=0,
-                                           epochs=[0]).take(2), epochs=1, verbose=0)
+                                           epochs=[0]).take(2), epochs=1, verbose=0,
+                          shuffle=False)
     wall, cpu, _ = timed_both(lambda: fitted.classifier.fit(
         training_dataset(data, lengths, weights, batch, 0, [1]), epochs=1, verbose=0,
         shuffle=False), n)
@@ -286,7 +291,8 @@ def main() -> None:
     model.preprocessor.sequence_length = args.sequence_length
     if args.accuracy_set is not None:
         bfloat16_accuracy(model, args.accuracy_set)
-    bench_inference(model, texts, labels, args.batch, args.rounds)
+    if not args.skip_inference:
+        bench_inference(model, texts, labels, args.batch, args.rounds)
     if not args.skip_train:
         bench_training(model, texts, labels, args.train_batches, args.train_batch)
     print(f"\nload average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -330,6 +330,39 @@ def test_new_users_are_blended_with_weights_fitted_from_first_reviews():
     np.testing.assert_allclose(served, standardize_rows(counts[None])[0], atol=1e-4)
 
 
+@pytest.mark.parametrize("given", ["latest", "first"])
+def test_new_user_weights_are_fitted_on_the_reviews_config_names(given, monkeypatch):
+    # Bucket "1": each validation user is given ONE training review, their latest
+    # (just before the validation item) or their first, by time then tie-break key.
+    data = synthetic_split()
+    trained = _learned(trained_full())
+    trained.fit_blend(_NoTest(data.split))
+    trained.config = dataclasses.replace(trained.config, new_user_given=given)
+    calls = []
+    served = trained.components_from_reviews
+
+    def spy(rows, segment, num_users, users_per_batch=256):
+        calls.append((np.asarray(rows), np.asarray(segment), num_users))
+        return served(rows, segment, num_users, users_per_batch)
+
+    monkeypatch.setattr(trained, "components_from_reviews", spy)
+    new = trained.fit_new_user_blend(_NoTest(data.split))
+    assert new.report["1"]["source"].startswith(f"fitted ({given} reviews")
+    rows, segment, num_users = calls[0]  # bucket "1", the first fitted
+    train = data.split.train.assign(key=tie_break_keys(data.split.train))
+    train = train.iloc[np.lexsort((train["key"], train["timestamp"]))]
+    validation_users = set(data.split.validation["user_id"])
+    picked = train[train["user_id"].isin(validation_users)].groupby("user_id", sort=False)
+    expected = (picked.tail(1) if given == "latest" else picked.head(1)).index
+    assert num_users == len(rows) == len(expected)
+    assert sorted(rows.tolist()) == sorted(expected.tolist())
+    assert sorted(segment.tolist()) == list(range(num_users))
+    # Two reviews given (bucket "2-4"): each user's two, in time order.
+    rows, segment, _ = calls[1]
+    times = data.split.train["timestamp"].to_numpy()[rows]
+    assert (np.diff(segment) >= 0).all() and (np.diff(times)[np.diff(segment) == 0] >= 0).all()
+
+
 def test_new_user_weights_are_stored_by_component_name(monkeypatch):
     # The served new-user path builds its components in another order than the blend's
     # (rating last); a fitted weight must land on the component it was fitted for.

@@ -114,16 +114,15 @@ def test_compiled_graph_owns_its_weights(tmp_path):
     """
     import tensorflow as tf
 
-    from tfrec_sentiment.sentiment.inference import forward_function
+    from tfrec_sentiment.sentiment.inference import openvino_function
     from tfrec_sentiment.sentiment.model import SentimentModel
-    from tfrec_sentiment.sentiment.openvino_runtime import openvino_forward
 
     model = SentimentModel.from_config(SentimentConfig(
         preset="tiny", tiny_layers=1, tiny_hidden_dim=32, sequence_length=16,
         bucket_boundaries=(8, 16)))
     features = {name: np.asarray(value) for name, value in
                 model.preprocessor(tf.constant(TEXTS[:4])).items()}
-    run = openvino_forward(model, forward_function(model), bfloat16=False)
+    run = openvino_function(model, bfloat16=False)
     before = run(features)["probabilities"]
     weights = model.classifier.get_weights()
     model.classifier.set_weights([np.full_like(w, 0.25) for w in weights])

@@ -140,8 +140,10 @@ class TrainedRecommender:
         """Fits the weights of new users scored from their reviews (after `fit_blend`).
 
         Bucket b (lower bound n_b >= 1) is fitted with `blend.fit_pooled` on the
-        validation users with at least n_b training reviews, each given only their
-        FIRST n_b training reviews (by time, ties by `tie_break_keys`) through the
+        validation users with at least n_b training reviews, each given only n_b of
+        their training reviews (by time, ties by `tie_break_keys`): the FIRST n_b
+        (`config.new_user_given="first"`, the default), or the LATEST n_b, just
+        before the validation item ("latest"), through the
         served new-user path (`components_from_reviews`), by `config.blend_rule`; a
         bucket with fewer than `config.blend_min_users` such users (but at least 2) is
         fitted by the one-standard-error rule (few users: the simplest point within one
@@ -177,6 +179,8 @@ class TrainedRecommender:
         order = own[np.lexsort((tie_break_keys(train.iloc[own]),
                                 train["timestamp"].to_numpy(np.int64)[own], user[own]))]
         position = pd.Series(user[order]).groupby(user[order]).cumcount().to_numpy()
+        if settings.new_user_given == "latest":  # counted from each user's last review
+            position = np.bincount(user[order])[user[order]] - 1 - position
         for b, (label, low, _) in enumerate(history_buckets(blend.bounds)):
             eligible = data.history >= max(low, 1)
             count = int(eligible.sum()) if low >= 1 else 0
@@ -196,7 +200,7 @@ class TrainedRecommender:
             fitted.weights[b], info = fit_pooled(parts, subset, k=evaluation.k,
                                                  steps=settings.blend_steps, rule=rule)
             fitted.report[label] = {**info, "given": low, "rule": rule,
-                                    "source": "fitted (first reviews" + (
+                                    "source": f"fitted ({settings.new_user_given} reviews" + (
                                         ", few users)" if few else ")")}
         self.new_user_blend, self._serving = fitted, None  # served with the new weights
         return fitted

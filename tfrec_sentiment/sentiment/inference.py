@@ -64,6 +64,7 @@ _BFLOAT16_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FEATURE_SPEC = {name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE_NAMES}
 # ScoreCache and text_keys are defined in score_cache.py, public here where they always were.
 __all__ = ["ScoreCache", "bfloat16_copy", "forward_function", "native_bfloat16",
+           "openvino_function",
            "packed_lengths", "predict_sorted", "run_score_cache", "score_reviews",
            "score_texts", "scoring_options", "text_keys", "token_ids", "use_bfloat16"]
 
@@ -176,7 +177,7 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
     predict_fn = None
     if runtime == OPENVINO:  # the float32 graph; OpenVINO computes it in bfloat16
         bfloat16 = bfloat16 and native_bfloat16()  # (in float32 on CPUs without it)
-        predict_fn = openvino_forward(model, forward_function(model), bfloat16)
+        predict_fn = openvino_function(model, bfloat16)
     elif bfloat16:
         model = _bfloat16_model(model)
     fingerprint = model.fingerprint() if cache is not None else ""
@@ -317,3 +318,14 @@ def forward_function(model: SentimentModel, jit_compile: bool = False):
 
     functions[jit_compile] = forward
     return forward
+
+
+def openvino_function(model: SentimentModel, bfloat16: bool):
+    """`forward_function(model)`'s graph compiled by OpenVINO: packed features (int32
+    [B, L] each) -> numpy `probabilities` [B, 3] and `embedding` [B, D]; cached per
+    model and weights (`openvino_runtime.openvino_forward`).
+
+    Raises:
+        ModuleNotFoundError: openvino is not installed (with the install command).
+    """
+    return openvino_forward(model, forward_function(model), bfloat16)
