@@ -21,9 +21,11 @@ CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")
 CALIBRATIONS = ("temperature", "none")
 # The shortest packed sequence: [CLS], one token, [SEP].
 MIN_SEQUENCE_LENGTH = 3
-# Allowed `first_stage` values (`sentiment.first_stage`): SST with a neutral class,
-# its training sentences or every phrase of the training trees.
-FIRST_STAGES = ("none", "sst3", "sst3-phrases")
+# SST with a neutral class (fine-grained 0-1 / 2 / 3-4): its sentences, or every phrase
+# of its trees (`datasets.sst_training_data`, which imports these names).
+SST3, SST3_PHRASES = "sst3", "sst3-phrases"
+# Allowed `first_stage` values (`sentiment.first_stage`).
+FIRST_STAGES = ("none", SST3, SST3_PHRASES)
 # Allowed `inference_runtime` values (resolved in sentiment/openvino_runtime.py).
 INFERENCE_RUNTIMES = ("auto", "tensorflow", "openvino")
 OPENVINO_INSTALL = "pip install 'tfrec-sentiment[openvino]' (or: pip install openvino)"

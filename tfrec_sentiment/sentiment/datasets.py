@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tfrec_sentiment.sentiment.config import SST3, SST3_PHRASES
 from tfrec_sentiment.sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE
 
 SST2 = "sst2"
 SST2_PHRASES = "sst2-phrases"
-# Three classes (SST fine-grained 0-1 / 2 / 3-4): short texts with a neutral class, what
-# the aspect-level polarity reads (a clause per mention, tfrec_sentiment.aspects).
-SST3 = "sst3"
-SST3_PHRASES = "sst3-phrases"
+# Three classes (SST fine-grained 0-1 / 2 / 3-4; SST3, SST3_PHRASES from config.py, the
+# first stage's names): short texts with a neutral class, what the aspect-level polarity
+# reads (a clause per mention, tfrec_sentiment.aspects).
 SST_DATASETS = (SST2, SST2_PHRASES, SST3, SST3_PHRASES)
 SST_VALIDATION_SHARE = 0.1
 
