@@ -42,7 +42,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tfrec_sentiment.sentiment.config import SentimentConfig
+from tfrec_sentiment.sentiment.config import OPENVINO_INSTALL, SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst
 from tfrec_sentiment.sentiment.inference import (
     bfloat16_copy,
@@ -198,7 +198,7 @@ def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray,
                   f"{np.abs(ov - reference).max():.1e}, arg-max agreement "
                   f"{(ov.argmax(1) == reference.argmax(1)).mean():.3f}")
     else:
-        print("OpenVINO: not installed (pip install 'tfrec-sentiment[openvino]'), skipped")
+        print(f"OpenVINO: not installed ({OPENVINO_INSTALL}), skipped")
     # Last: a process-wide grappler switch. oneDNN rewrites the graph to bfloat16 where
     # it has fused kernels, instead of Keras casting around generic ones.
     tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})

@@ -92,6 +92,14 @@ def test_every_input_record_is_accounted_for(cli_run):
     assert sum(part["rows"] for part in split.values()) == report["accepted"]
 
 
+def test_sentiment_metrics_say_how_it_computed(cli_run):
+    run_dir, _ = cli_run
+    compute = json.loads((run_dir / "sentiment" / "metrics.json").read_text())["compute"]
+    assert compute["runtime"] in ("tensorflow", "openvino")  # "auto" resolved
+    assert isinstance(compute["bfloat16"], bool)
+    assert isinstance(compute["train_bfloat16"], bool)
+
+
 def test_ablation_has_baselines_and_the_three_recommender_variants(cli_run):
     run_dir, _ = cli_run
     metrics = json.loads((run_dir / "evaluation" / "metrics.json").read_text())

@@ -97,9 +97,10 @@ def test_reviews_start_from_the_first_stages_weights(tiny, sst_folder, tmp_path)
     assert len(retrained["first_stage"]["history"]) == 2
     # Nor across precisions (sentiment.train_bfloat16).
     before = (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns
-    _, half = first_stage(dataclasses.replace(longer, train_bfloat16=True),
+    other = not longer.train_bfloat16
+    _, half = first_stage(dataclasses.replace(longer, train_bfloat16=other),
                           tmp_path / "run", seed=1)
-    assert half["first_stage"]["settings"]["train_bfloat16"] is True
+    assert half["first_stage"]["settings"]["train_bfloat16"] is other
     assert (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns != before
 
 
@@ -113,6 +114,11 @@ def test_metrics_md_says_whether_the_first_stage_ran(tmp_path):
                                                              "skipped": "no SST trees"}})
     skipped = (tmp_path / "b" / "metrics.md").read_text()
     assert "First stage: sst3 skipped (no SST trees)." in skipped
+    # What "auto" and the bfloat16 switches resolved to is said too.
+    write_report({}, tmp_path / "c", extra={"compute": {
+        "train_bfloat16": True, "runtime": "openvino", "bfloat16": True}})
+    assert ("Fine-tuned in bfloat16; scored with openvino in bfloat16."
+            in (tmp_path / "c" / "metrics.md").read_text())
     write_report({}, tmp_path / "c", extra={})
     assert "First stage" not in (tmp_path / "c" / "metrics.md").read_text()
 

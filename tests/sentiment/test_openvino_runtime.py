@@ -69,7 +69,7 @@ def test_openvino_without_the_package_fails_at_once(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "openvino" else real(name, *a))
-    with pytest.raises(ConfigError, match=r"pip install 'tfrec-sentiment\[openvino\]'"):
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[openvino\]' in a clone"):
         SentimentConfig(inference_runtime="openvino")
     with pytest.raises(ModuleNotFoundError, match="openvino"):
         check_runtime("openvino")

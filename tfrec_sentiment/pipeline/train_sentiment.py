@@ -27,7 +27,12 @@ from tfrec_sentiment.sentiment.evaluate import (
     write_report,
 )
 from tfrec_sentiment.sentiment.first_stage import first_stage
-from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews, scoring_options
+from tfrec_sentiment.sentiment.inference import (
+    run_score_cache,
+    score_reviews,
+    scoring_options,
+    use_bfloat16,
+)
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 from tfrec_sentiment.sentiment.student import train_student
@@ -80,6 +85,11 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
         summary["student"] = distil_student(config, split, model, scores, folder, results,
                                             progress, cache)
+    options = scoring_options(settings)
+    summary["compute"] = {  # "auto" and the bfloat16 switches as resolved here
+        "train_bfloat16": (not settings.model_dir
+                           and use_bfloat16(settings.train_bfloat16, "sentiment.train_bfloat16")),
+        "runtime": options["runtime"], "bfloat16": options["bfloat16"]}
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     return model, scores
 

@@ -109,6 +109,11 @@ def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
                  f"First stage: {first['name']}, {first['train_rows']:,} SST sentences, best "
                  f"epoch {first['best_epoch']} (held-out macro-F1 "
                  f"{first['best_validation_macro_f1']:.3f}); then the reviews.\n\n")
+    compute = (extra or {}).get("compute")
+    if compute:  # what "auto" and the bfloat16 switches resolved to on this machine
+        stage += (f"Fine-tuned in {'bfloat16' if compute['train_bfloat16'] else 'float32'}; "
+                  f"scored with {compute['runtime']}"
+                  f"{' in bfloat16' if compute['bfloat16'] else ''}.\n\n")
     md_path.write_text(
         "# Sentiment evaluation\n\n" + stage + markdown_table(results)
         + "\nBinary sets: negative vs positive, the 3-class output renormalised over those "

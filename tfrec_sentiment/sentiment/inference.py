@@ -85,15 +85,17 @@ def native_bfloat16() -> bool:
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
-def use_bfloat16(requested: bool) -> bool:
+def use_bfloat16(requested: bool, setting: str = "sentiment.inference_bfloat16") -> bool:
     """`requested` where bfloat16 is native here (`native_bfloat16`), else False with a warning.
 
-    The pipeline resolves `sentiment.inference_bfloat16` through this, so its default
-    (on) never makes scoring slower on a machine that would emulate bfloat16.
+    The pipeline resolves `sentiment.inference_bfloat16` and `sentiment.train_bfloat16`
+    (`setting`, named in the warning) through this, so their defaults (on) never make
+    scoring or fine-tuning slower on a machine that would emulate bfloat16.
     """
     if requested and not native_bfloat16():
-        warnings.warn("sentiment.inference_bfloat16: this machine has no native bfloat16 "
-                      "(no GPU, no AVX512_BF16/AMX), scoring in float32, which is faster here",
+        what = "fine-tuning" if "train" in setting else "scoring"
+        warnings.warn(f"{setting}: this machine has no native bfloat16 (no GPU, no "
+                      f"AVX512_BF16/AMX), {what} in float32, which is faster here",
                       stacklevel=1)  # one location: Python's default filter shows it once
         return False
     return bool(requested)

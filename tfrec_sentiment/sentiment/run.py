@@ -44,7 +44,7 @@ from tfrec_sentiment.sentiment.evaluate import (
     write_report,
 )
 from tfrec_sentiment.sentiment.first_stage import first_stage
-from tfrec_sentiment.sentiment.inference import ScoreCache
+from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options, use_bfloat16
 from tfrec_sentiment.sentiment.training import train_classifier
 
 
@@ -103,11 +103,9 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
     result.model.save(out_dir / "model")
     sets = data.held_out + (public_sets(public_dir) if public_dir is not None else [])
     sets = [_head(s, max_eval) for s in sets]
-    results = evaluate_sets(result.model, sets, batch_size=config.inference_batch_size,
-                            cache=ScoreCache(out_dir / "scores"), progress=verbose != 0,
-                            jit_compile=config.jit_compile,
-                            bfloat16=config.inference_bfloat16,
-                            runtime=config.inference_runtime)
+    options = scoring_options(config)
+    results = evaluate_sets(result.model, sets, cache=ScoreCache(out_dir / "scores"),
+                            progress=verbose != 0, **options)
     summary = {
         "dataset": dataset,
         "train_rows": len(data.train),
@@ -119,6 +117,9 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
         "history": result.history,
         **first,
         "calibration": result.calibration,
+        "compute": {"train_bfloat16": use_bfloat16(config.train_bfloat16,
+                                                   "sentiment.train_bfloat16"),
+                    "runtime": options["runtime"], "bfloat16": options["bfloat16"]},
         "fingerprint": result.model.fingerprint(),
         "seconds": {"train": round(trained - started, 1),
                     "evaluate": round(time.time() - trained, 1)},

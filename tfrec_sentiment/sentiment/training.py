@@ -70,7 +70,7 @@ from tfrec_sentiment.sentiment.calibration import calibrate
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts
 from tfrec_sentiment.sentiment.empty_text import prior_from_labels
-from tfrec_sentiment.sentiment.inference import bfloat16_copy, packed_lengths
+from tfrec_sentiment.sentiment.inference import bfloat16_copy, packed_lengths, use_bfloat16
 from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.macro_f1 import MacroF1
 from tfrec_sentiment.sentiment.model import SentimentModel
@@ -257,7 +257,10 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         model = SentimentModel.from_config(config)
         # `train_bfloat16`: the weights train in a mixed_bfloat16 copy (float32 variables,
         # bfloat16 matmuls), copied back into the float32 model at the end.
-        fitted = bfloat16_copy(model) if config.train_bfloat16 else model
+        # Only where bfloat16 is native (`use_bfloat16`): emulated, it is slower.
+        fitted = (bfloat16_copy(model)
+                  if use_bfloat16(config.train_bfloat16, "sentiment.train_bfloat16")
+                  else model)
     model.set_class_prior(prior_from_labels(train.labels))  # the empty-text answer
     weights = class_weights(train.labels, config.class_weighting)
     train_lengths = packed_lengths(model, train.texts)
