@@ -140,17 +140,14 @@ class TrainedRecommender:
         """Fits the weights of new users scored from their reviews (after `fit_blend`).
 
         Bucket b (lower bound n_b >= 1) is fitted with `blend.fit_pooled` on the
-        validation users with at least n_b training reviews, each given only n_b of
-        their training reviews (by time, ties by `tie_break_keys`): the FIRST n_b
-        (`config.new_user_given="first"`, the default), or the LATEST n_b, just
-        before the validation item ("latest"), through the
-        served new-user path (`components_from_reviews`), by `config.blend_rule`; a
-        bucket with fewer than `config.blend_min_users` such users (but at least 2) is
-        fitted by the one-standard-error rule (few users: the simplest point within one
-        SE of the best), and bucket "0" and a bucket with fewer than 2 keep
-        `self.blend`'s row (module doc of `recsys.blend`). Only the exported model
-        needs it: `train_recommender` calls it with `fit_new_users=True`. Sets and
-        returns `self.new_user_blend`.
+        validation users with at least n_b training reviews, each given n_b of them (by
+        time, ties by `tie_break_keys`; the first n_b, or the latest with
+        `config.new_user_given="latest"`) through the served new-user path
+        (`components_from_reviews`), by `config.blend_rule`; a bucket with fewer than
+        `config.blend_min_users` such users (but at least 2) by the one-SE rule (few
+        users: the simplest point within one SE of the best); bucket "0" and a bucket
+        with fewer than 2 keep `self.blend`'s row (`recsys.blend`). Only the export
+        needs it (`train_recommender(fit_new_users=True)`); sets `self.new_user_blend`.
 
         Args:
             split: `train` (the rows the tables were built from, in their order:
@@ -199,9 +196,8 @@ class TrainedRecommender:
             parts = {name: parts[name] for name in blend.components}
             fitted.weights[b], info = fit_pooled(parts, subset, k=evaluation.k,
                                                  steps=settings.blend_steps, rule=rule)
-            fitted.report[label] = {**info, "given": low, "rule": rule,
-                                    "source": f"fitted ({settings.new_user_given} reviews" + (
-                                        ", few users)" if few else ")")}
+            source = f"fitted ({settings.new_user_given} reviews{', few users' if few else ''})"
+            fitted.report[label] = {**info, "given": low, "rule": rule, "source": source}
         self.new_user_blend, self._serving = fitted, None  # served with the new weights
         return fitted
 
