@@ -100,7 +100,7 @@ def test_auto_is_openvino_where_installed_on_a_cpu_else_tensorflow(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert resolve_runtime("auto") == "tensorflow"
     assert SentimentConfig(inference_runtime="auto").inference_runtime == "auto"  # no package
-    assert SentimentConfig().inference_runtime == "auto"  # the default
+    assert SentimentConfig().inference_runtime == "tensorflow"  # the default
 
 
 @needs_openvino

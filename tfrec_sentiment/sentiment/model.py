@@ -292,9 +292,8 @@ class SentimentModel:
               bfloat16: bool = False, runtime: str = "tensorflow") -> Scores:
         """Batch inference; see `tfrec_sentiment.sentiment.inference.score_texts`.
 
-        `runtime` is "tensorflow" unless asked (no OpenVINO compile on a first call);
-        the pipeline passes its config's (`sentiment.inference_runtime`, default
-        "auto": `inference.scoring_options`)."""
+        `runtime`: "tensorflow" unless asked, as the config's default; the pipeline
+        passes its config's (`sentiment.inference_runtime`: `inference.scoring_options`)."""
         return score_texts(self, texts, batch_size=batch_size, cache=cache,
                            progress=progress, jit_compile=jit_compile, bfloat16=bfloat16,
                            runtime=runtime)

@@ -1,7 +1,7 @@
 """Batch scoring through OpenVINO: the scorer's graph, compiled for this CPU.
 
 `sentiment.inference_runtime="openvino"` (optional extra `[openvino]`: `pip install -e
-'.[openvino]'` in a clone), or "auto" (the default) where openvino is installed and
+'.[openvino]'` in a clone), or "auto" (opt-in) where openvino is installed and
 TensorFlow sees no GPU, scores batches of reviews with OpenVINO instead of TensorFlow.
 The graph is the one TensorFlow runs: `inference.forward_function`'s token ids ->
 {"probabilities", "embedding"} (the `BertInferenceEncoder` pass, the head, calibration
