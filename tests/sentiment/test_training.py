@@ -141,6 +141,9 @@ def test_bfloat16_fine_tuning_trains_a_mixed_copy_and_returns_float32_weights(ti
     config = dataclasses.replace(small(tiny_config), dropout=0.0, batch_size=8,
                                  train_bfloat16=True)
     result = train_classifier(config, data, validation, tmp_path / "bf16", seed=3, verbose=0)
+    from tfrec_sentiment.sentiment.inference import native_bfloat16
+
+    assert result.bfloat16 == native_bfloat16()  # asked for; float32 where emulated
     backbone = result.model.classifier.backbone
     assert backbone.dtype_policy.name == "float32"  # scored, saved, exported in float32
     assert all(w.dtype == "float32" for w in result.model.classifier.weights)

@@ -27,12 +27,7 @@ from tfrec_sentiment.sentiment.evaluate import (
     write_report,
 )
 from tfrec_sentiment.sentiment.first_stage import first_stage
-from tfrec_sentiment.sentiment.inference import (
-    run_score_cache,
-    score_reviews,
-    scoring_options,
-    use_bfloat16,
-)
+from tfrec_sentiment.sentiment.inference import run_score_cache, score_reviews, scoring_options
 from tfrec_sentiment.sentiment.labels import review_texts
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 from tfrec_sentiment.sentiment.student import train_student
@@ -58,6 +53,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     folder = run_dir / "sentiment"
     settings = config.sentiment
     summary: dict = {}
+    train_bfloat16 = False  # a reused model was not trained here
     if settings.model_dir:
         model = SentimentModel.load(settings.model_dir)
         summary["reused_model"] = str(settings.model_dir)
@@ -70,7 +66,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         result = train_classifier(start, train.newest(settings.max_train_examples),
                                   validation, folder, strategy=strategy, seed=config.seed,
                                   verbose=verbose)
-        model = result.model
+        model, train_bfloat16 = result.model, result.bfloat16
         summary.update(first)
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
                        class_weights=result.class_weights, history=result.history,
@@ -79,16 +75,14 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     model.save(folder / "model")
     cache = run_score_cache(settings, run_dir, encryption)
     held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
-    results = evaluate_sets(model, [held_out], cache=cache, progress=progress,
-                            **scoring_options(settings))
+    options = scoring_options(settings)
+    results = evaluate_sets(model, [held_out], cache=cache, progress=progress, **options)
     scores = score_reviews(model, split.train, settings, cache, progress)
     if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
         summary["student"] = distil_student(config, split, model, scores, folder, results,
                                             progress, cache)
-    options = scoring_options(settings)
     summary["compute"] = {  # "auto" and the bfloat16 switches as resolved here
-        "train_bfloat16": (not settings.model_dir
-                           and use_bfloat16(settings.train_bfloat16, "sentiment.train_bfloat16")),
+        "train_bfloat16": train_bfloat16,
         "runtime": options["runtime"], "bfloat16": options["bfloat16"]}
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     return model, scores

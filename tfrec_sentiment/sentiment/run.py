@@ -44,7 +44,7 @@ from tfrec_sentiment.sentiment.evaluate import (
     write_report,
 )
 from tfrec_sentiment.sentiment.first_stage import first_stage
-from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options, use_bfloat16
+from tfrec_sentiment.sentiment.inference import ScoreCache, scoring_options
 from tfrec_sentiment.sentiment.training import train_classifier
 
 
@@ -117,8 +117,7 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
         "history": result.history,
         **first,
         "calibration": result.calibration,
-        "compute": {"train_bfloat16": use_bfloat16(config.train_bfloat16,
-                                                   "sentiment.train_bfloat16"),
+        "compute": {"train_bfloat16": result.bfloat16,
                     "runtime": options["runtime"], "bfloat16": options["bfloat16"]},
         "fingerprint": result.model.fingerprint(),
         "seconds": {"train": round(trained - started, 1),

@@ -93,6 +93,8 @@ class TrainResult:
         class_weights: the per-class loss weights used, LABELS order.
         calibration: what `calibration.calibrate` fitted on the validation texts
             (the temperature, validation ECE before / after), {} with calibration "none".
+        bfloat16: whether the weights trained in a bfloat16 copy (`train_bfloat16`
+            as resolved on this machine by `inference.use_bfloat16`).
     """
 
     model: SentimentModel
@@ -102,6 +104,7 @@ class TrainResult:
     epochs_run: int
     class_weights: list[float]
     calibration: dict = dataclasses.field(default_factory=dict)
+    bfloat16: bool = False
 
 
 def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int,
@@ -298,5 +301,5 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         best_epoch=int(state.get("best_epoch", 0)),
         best_macro_f1=float(state.get("best_macro_f1", 0.0)),
         epochs_run=epochs_run, class_weights=list(state["class_weights"]),
-        calibration=calibration,
+        calibration=calibration, bfloat16=fitted is not model,
     )
