@@ -152,7 +152,11 @@ def test_bfloat16_fine_tuning_trains_a_mixed_copy_and_returns_float32_weights(ti
 
     mixed = bfloat16_copy(result.model)
     assert mixed.classifier.backbone.dtype_policy.name == "mixed_bfloat16"
-    mixed.classifier.load_weights(tmp_path / "bf16" / "checkpoints" / "best.weights.h5")
+    # (Checkpoints are the fitted model's: `trainer.build_trainer` on the classifier.)
+    from tfrec_sentiment.sentiment.trainer import build_trainer
+
+    build_trainer(mixed.classifier).load_weights(
+        tmp_path / "bf16" / "checkpoints" / "best.weights.h5")
     for a, b in zip(mixed.classifier.get_weights(), result.model.classifier.get_weights(),
                     strict=True):
         np.testing.assert_array_equal(a, b)

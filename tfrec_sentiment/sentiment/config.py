@@ -69,6 +69,10 @@ class SentimentConfig:
         warmup_fraction: share of all training steps spent warming up linearly.
         weight_decay: AdamW decoupled weight decay.
         dropout: dropout of the classifier head and the backbone.
+        attention_dropout: fine-tuning's dropout rate on the attention probabilities;
+            None = `dropout` (`trainer.build_trainer`).
+        train_token_embeddings: False fine-tunes with the word-piece embedding table
+            frozen at its pre-trained values (`trainer.frozen_token_embeddings`).
         class_weighting: "balanced" (n / (k * n_c)), "sqrt" (its square root, milder)
             or "none"; counters the ~85% five-star skew of Amazon data.
         max_train_examples: cap on the training rows (the newest are kept), None = all.
@@ -161,6 +165,9 @@ class SentimentConfig:
     warmup_fraction: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
     weight_decay: float = dataclasses.field(default=0.01, metadata={"min": 0.0})
     dropout: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
+    attention_dropout: float | None = dataclasses.field(
+        default=None, metadata={"min": 0.0, "below": 1.0})
+    train_token_embeddings: bool = True
     class_weighting: str = dataclasses.field(default="balanced",
                                              metadata={"choices": CLASS_WEIGHTINGS})
     max_train_examples: int | None = dataclasses.field(default=3000, metadata={"min": 1})

@@ -13,7 +13,8 @@ packs texts the same way, and computes no calibration (the second stage fits it)
 
 Stage folder: `<stage dir>/first_stage/` (checkpoints, `model/`, `summary.json`); a
 rerun with the same folder reuses the finished model if its settings (data set,
-epochs, preset, sequence length, learning rate, seed, `train_bfloat16`) are the same,
+epochs, preset, sequence length, learning rate, seed, `train_bfloat16`, dropout,
+`attention_dropout`, `train_token_embeddings`) are the same,
 else trains again.
 The SST files are read from `first_stage_data` (a folder holding `sst/train.txt`, the
 layout of `../shared/data/sentiment`); where that file is missing, the stage is skipped
@@ -84,7 +85,9 @@ def first_stage(config: SentimentConfig, directory: str | Path,
         max_train_examples=None, calibration="none", student_layers=0, model_dir=None)
     settings = {"preset": config.preset, "sequence_length": config.sequence_length,
                 "learning_rate": config.learning_rate, "seed": seed,
-                "train_bfloat16": config.train_bfloat16}
+                "train_bfloat16": config.train_bfloat16, "dropout": config.dropout,
+                "attention_dropout": config.attention_dropout,
+                "train_token_embeddings": config.train_token_embeddings}
     if summary_path.is_file():
         done = json.loads(summary_path.read_text())
         if (done.get("name"), done.get("epochs"), done.get("settings")) != (

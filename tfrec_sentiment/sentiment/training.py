@@ -1,7 +1,10 @@
 """Fine-tuning the sentiment classifier: tf.data, distribution, checkpoints, resume.
 
-- Input: raw texts go through `tf.data`; keras-hub's `fit` maps the classifier's
-  `SentimentPreprocessor` over each batch (tokenization in the pipeline).
+- Model: what is fitted is `trainer.build_trainer(classifier)`, the classifier's
+  logits through `BertInferenceEncoder` with its dropout (fewer ops per step than
+  keras-hub's backbone), on the classifier's own variables.
+- Input: raw texts go through `tf.data`; the classifier's `SentimentPreprocessor` is
+  mapped over each batch (tokenization in the pipeline, `trainer.preprocessed`).
 - Length bucketing by sort-then-batch: each epoch the rows are shuffled, cut into
   pools of `sort_pool_batches` batches, sorted by token length inside a pool, batched,
   and the batches shuffled. A batch is padded to the smallest bucket length that holds
@@ -74,6 +77,11 @@ from tfrec_sentiment.sentiment.inference import bfloat16_copy, packed_lengths, u
 from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.macro_f1 import MacroF1
 from tfrec_sentiment.sentiment.model import SentimentModel
+from tfrec_sentiment.sentiment.trainer import (
+    build_trainer,
+    frozen_token_embeddings,
+    preprocessed,
+)
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS = "best.weights.h5"
@@ -164,9 +172,10 @@ def evaluation_dataset(data: LabelledTexts, lengths: np.ndarray,
     ).batch(batch_size)
 
 
-def compile_classifier(model: SentimentModel, config: SentimentConfig,
+def compile_classifier(trainer: keras.Model, config: SentimentConfig,
                        total_steps: int) -> None:
-    """AdamW with linear warm-up then cosine decay; loss and metrics compiled.
+    """AdamW with linear warm-up then cosine decay; loss and metrics compiled on
+    `trainer` (`trainer.build_trainer`, or any features -> logits model).
 
     Call inside the strategy scope the model was built in.
     """
@@ -179,7 +188,7 @@ def compile_classifier(model: SentimentModel, config: SentimentConfig,
                                        weight_decay=config.weight_decay)
     # Decay the matrices only, as BERT was pre-trained.
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.classifier.compile(
+    trainer.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
@@ -269,29 +278,34 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
     train_lengths = packed_lengths(model, train.texts)
     val_lengths = packed_lengths(model, validation.texts)
     steps = -(-len(train) // config.batch_size)
-    with strategy.scope():
-        compile_classifier(fitted, config, total_steps=steps * config.epochs)
-        # Built before `fit` (zero slots, as the first step would make them): variables
-        # created inside the first train step make tf.function trace it twice, ~1/3 of a
-        # tiny fine-tune's CPU; the weights trained are bit-identical either way.
-        fitted.classifier.optimizer.build(fitted.classifier.trainable_variables)
-        if done:
-            fitted.classifier.load_weights(checkpoints / state["last_checkpoint"])
-    state.setdefault("class_weights", weights.tolist())
-    epochs_run = 0
-    if done < config.epochs:
-        dataset = training_dataset(train, train_lengths, weights, config.batch_size, seed,
-                                   range(done, config.epochs), config.sort_pool_batches)
-        fitted.classifier.fit(
-            dataset, epochs=config.epochs, initial_epoch=done, steps_per_epoch=steps,
-            validation_data=evaluation_dataset(validation, val_lengths,
-                                               config.inference_batch_size),
-            callbacks=[EpochCheckpoint(checkpoints, state), *callbacks], verbose=verbose,
-            shuffle=False,  # the order is planned per epoch (epoch_order)
-        )
-        epochs_run = int(state["epochs_done"]) - done
-    if (checkpoints / BEST_WEIGHTS).is_file():
-        fitted.classifier.load_weights(checkpoints / BEST_WEIGHTS)
+    with frozen_token_embeddings(fitted.classifier, not config.train_token_embeddings):
+        with strategy.scope():
+            trainer = build_trainer(fitted.classifier, config.attention_dropout)
+            compile_classifier(trainer, config, total_steps=steps * config.epochs)
+            # Built before `fit` (zero slots, as the first step would make them):
+            # variables created inside the first train step make tf.function trace it
+            # twice, ~1/3 of a tiny fine-tune's CPU; the weights are bit-identical.
+            trainer.optimizer.build(trainer.trainable_variables)
+            if done:
+                trainer.load_weights(checkpoints / state["last_checkpoint"])
+        state.setdefault("class_weights", weights.tolist())
+        epochs_run = 0
+        if done < config.epochs:
+            dataset = training_dataset(train, train_lengths, weights, config.batch_size,
+                                       seed, range(done, config.epochs),
+                                       config.sort_pool_batches)
+            validation_data = evaluation_dataset(validation, val_lengths,
+                                                 config.inference_batch_size)
+            trainer.fit(
+                preprocessed(dataset, model.preprocessor), epochs=config.epochs,
+                initial_epoch=done, steps_per_epoch=steps,
+                validation_data=preprocessed(validation_data, model.preprocessor),
+                callbacks=[EpochCheckpoint(checkpoints, state), *callbacks],
+                verbose=verbose, shuffle=False,  # the order is planned per epoch
+            )
+            epochs_run = int(state["epochs_done"]) - done
+        if (checkpoints / BEST_WEIGHTS).is_file():
+            trainer.load_weights(checkpoints / BEST_WEIGHTS)
     if fitted is not model:
         model.classifier.set_weights(fitted.classifier.get_weights())
     calibration = (calibrate(model, validation, config.inference_batch_size)
