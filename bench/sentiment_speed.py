@@ -2,7 +2,7 @@
 
     python bench/sentiment_speed.py                      # ~10 minutes on 2 busy cores
     python bench/sentiment_speed.py --n 128 --rounds 1 --skip-train   # a quick look
-    python bench/sentiment_speed.py --skip-inference --train-batches 24  # fine-tuning only
+    python bench/sentiment_speed.py --skip-inference --rounds 3  # fine-tuning only
     python bench/sentiment_speed.py --model runs/sentiment-sst2/model \
         --accuracy-set ../shared/data/sentiment/sst/dev.txt  # bfloat16 accuracy check too
 
@@ -20,8 +20,10 @@ a fine-tuned `--model`), on a fixed random sample of Musical Instruments review 
   share the cores), with the wall-clock ratio beside it. Where openvino is installed,
   the same graph compiled by OpenVINO, float32 and bfloat16 (`openvino_runtime.py`).
 - fine-tuning, baseline: `fit` on raw strings at fixed length 128; ours: the
-  length-sorted, bucket-padded `tf.data` pipeline of `training.py`, then the same
-  pipeline fitting a Keras `mixed_bfloat16` copy (`sentiment.train_bfloat16`).
+  length-sorted, bucket-padded `tf.data` pipeline of `training.py` fitting the
+  classifier itself (keras-hub's backbone), then a Keras `mixed_bfloat16` copy
+  (`sentiment.train_bfloat16`), then that copy through `trainer.build_trainer` (what
+  `training.py` fits), then with `attention_dropout=0` and `train_token_embeddings=False`.
 
 Each timing follows a warm-up that traces (and compiles) every shape it meets.
 """
@@ -29,6 +31,8 @@ Each timing follows a warm-up that traces (and compiles) every shape it meets.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -57,11 +61,24 @@ from tfrec_sentiment.sentiment.model import SentimentModel
 from tfrec_sentiment.sentiment.openvino_runtime import openvino_available
 from tfrec_sentiment.sentiment.scorer import classification_head
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
+from tfrec_sentiment.sentiment.trainer import (
+    build_trainer,
+    frozen_token_embeddings,
+    preprocessed,
+)
 from tfrec_sentiment.sentiment.training import (
     compile_classifier,
     training_dataset,
 )
 
+# Fine-tuning variants: (label, bfloat16, through `build_trainer`, SentimentConfig changes).
+BEFORE_STOP_23 = {"attention_dropout": None, "train_token_embeddings": True}
+TRAINING_VARIANTS = (
+    ("sorted + buckets, keras-hub backbone", False, False, BEFORE_STOP_23),
+    ("+ bfloat16, keras-hub backbone (stop 22)", True, False, BEFORE_STOP_23),
+    ("+ bfloat16, flattened encoder (trainer.py)", True, True, BEFORE_STOP_23),
+    ("  + attention dropout 0, frozen token embeddings (defaults)", True, True, {}),
+)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("TFREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 DEFAULT_FILE = DATA / "amazon2014" / "reviews_Musical_Instruments_5.json.gz"
@@ -72,12 +89,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--n", type=int, default=384, help="texts per inference timing")
     parser.add_argument("--batch", type=int, default=128, help="largest inference batch tried")
-    parser.add_argument("--train-batches", type=int, default=6,
+    parser.add_argument("--train-batches", type=int, default=24,
                         help="timed fine-tuning batches per side")
     parser.add_argument("--train-batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=2,
-                        help="paired baseline/variant timings per inference variant")
+                        help="rounds of paired timings (inference: baseline and one "
+                             "variant; fine-tuning: baseline, then every variant)")
     parser.add_argument("--model", type=Path, default=None,
                         help="a saved SentimentModel (fine-tuned: makes the bfloat16 check "
                              "meaningful); default: MiniLM with a new head")
@@ -232,35 +250,60 @@ def bfloat16_accuracy(model: SentimentModel, path: Path) -> None:
 
 
 def bench_training(model: SentimentModel, texts: list[str], labels: np.ndarray,
-                   batches: int, batch: int) -> None:
+                   batches: int, batch: int, rounds: int) -> None:
     n = batches * batch
-    print(f"\n## fine-tuning, {batches} batches of {batch} (after a 2-batch warm-up)")
+    print(f"\n## fine-tuning, {batches} batches of {batch}, {rounds} rounds (each model "
+          "after a warm-up epoch, which traces each bucket length); per round keras-hub's "
+          "fit, then each of ours; ratios are medians of per-round ratios")
     onehot = np.eye(3, dtype=np.float32)[labels]
     baseline = plain_classifier(model)
     baseline.compile(optimizer=keras.optimizers.AdamW(2e-5),
                      loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=[])
     baseline.fit(texts[:2 * batch], onehot[:2 * batch], batch_size=batch, verbose=0)
-    base_wall, base_cpu, _ = timed_both(
-        lambda: baseline.fit(texts[:n], onehot[:n], batch_size=batch, verbose=0), n)
-    print(f"keras-hub fit, fixed 128: {base_cpu:5.1f} reviews/CPU-s, {base_wall:5.1f}/s wall")
 
     config = SentimentConfig(batch_size=batch)
     data = LabelledTexts("bench", texts[:n], labels[:n], binary=False)
     lengths = packed_lengths(model, data.texts)
     weights = np.ones(3, np.float32)
 
-    # Ours as float32, then as `sentiment.train_bfloat16` fits: a mixed_bfloat16 copy.
-    for name, fitted in (("sorted + buckets", model), ("+ bfloat16", bfloat16_copy(model))):
-        compile_classifier(fitted, config, total_steps=1000)
+    # (label, bfloat16 copy, fitted through `trainer.build_trainer`, config changes):
+    # the classifier's own `fit` (keras-hub's backbone) as stop 22 fitted it, then the
+    # trainer `training.py` fits now, then its two speed options. Every model stays
+    # compiled (and its embeddings frozen where asked) for all rounds.
+    fits = {}
+    with contextlib.ExitStack() as frozen:
+        for name, bfloat16, through_trainer, changes in TRAINING_VARIANTS:
+            options = dataclasses.replace(config, **changes)
+            fitted = bfloat16_copy(model) if bfloat16 else model
+            frozen.enter_context(frozen_token_embeddings(
+                fitted.classifier, not options.train_token_embeddings))
+            trainer = (build_trainer(fitted.classifier, options.attention_dropout)
+                       if through_trainer else fitted.classifier)
+            compile_classifier(trainer, options, total_steps=1000)
 
-        def fit(dataset: tf.data.Dataset, fitted=fitted):
-            return fitted.classifier.fit(dataset, epochs=1, verbose=0, shuffle=False)
+            def fit(epoch: int, trainer=trainer, through_trainer=through_trainer):
+                dataset = training_dataset(data, lengths, weights, batch, 0, [epoch])
+                if through_trainer:
+                    dataset = preprocessed(dataset, model.preprocessor)
+                return trainer.fit(dataset, epochs=1, verbose=0, shuffle=False)
 
-        fit(training_dataset(data, lengths, weights, batch, seed=0, epochs=[0]).take(2))
-        wall, cpu, _ = timed_both(
-            lambda fit=fit: fit(training_dataset(data, lengths, weights, batch, 0, [1])), n)
-        print(f"ours: {name:18s}: {cpu:5.1f} reviews/CPU-s, {wall:5.1f}/s wall -> "
-              f"{cpu / base_cpu:.2f}x CPU time, {wall / base_wall:.2f}x wall")
+            fit(0)  # the same rows in another order: every bucket length traced
+            fits[name] = fit
+        ratios = {name: [] for name in fits}
+        for _ in range(rounds):
+            base_wall, base_cpu, _ = timed_both(
+                lambda: baseline.fit(texts[:n], onehot[:n], batch_size=batch, verbose=0), n)
+            print(f"keras-hub fit, fixed 128: {base_cpu:5.1f} reviews/CPU-s, "
+                  f"{base_wall:5.1f}/s wall")
+            for name, fit in fits.items():
+                wall, cpu, _ = timed_both(lambda fit=fit: fit(1), n)
+                ratios[name].append((cpu / base_cpu, wall / base_wall))
+                print(f"  ours: {name:58s}: {cpu:5.1f} reviews/CPU-s, {wall:5.1f}/s wall")
+    print("median over rounds, vs keras-hub fit:")
+    for name, values in ratios.items():
+        cpu, wall = np.median(np.array(values), axis=0)
+        print(f"ours: {name:58s}: {cpu:.2f}x CPU time, {wall:.2f}x wall "
+              f"(rounds: {', '.join(f'{c:.2f}x' for c, _ in values)})")
 
 
 def main() -> None:
@@ -285,7 +328,8 @@ def main() -> None:
     if not args.skip_inference:
         bench_inference(model, texts, labels, args.batch, args.rounds)
     if not args.skip_train:
-        bench_training(model, texts, labels, args.train_batches, args.train_batch)
+        bench_training(model, texts, labels, args.train_batches, args.train_batch,
+                       args.rounds)
     print(f"\nload average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

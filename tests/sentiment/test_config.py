@@ -18,6 +18,7 @@ def test_buckets_are_sorted_capped_and_end_at_sequence_length():
     ({"sequence_length": 2}, "sequence_length=2: must be >= 3"),
     ({"bucket_boundaries": (16, 2)}, "bucket_boundaries=(16, 2): each item must be >= 3"),
     ({"dropout": 1.0}, "dropout=1.0: must be < 1.0"),
+    ({"attention_dropout": -0.1}, "attention_dropout=-0.1: must be >= 0.0"),
     ({"max_train_examples": 0}, "max_train_examples=0: must be >= 1"),
     ({"tiny_hidden_dim": 10, "tiny_heads": 4}, "tiny_hidden_dim=10: must be a multiple of "
                                                "tiny_heads=4"),

@@ -16,8 +16,8 @@ models (`keras.Model`), never into a `tf.keras` (tf-keras) model; pass plain
   `empty` bool [B].
 - `TemperatureScaling` (sentiment/scorer.py): logits [B, C] -> float32 logits / T, T a
   non-trainable variable (`set_temperature`): temperature-scaling calibration.
-- `BertInferenceEncoder` (sentiment/encoder.py): a keras-hub `BertBackbone`'s inference
-  pass as 2-D matmuls (same outputs, fewer ops): dict `token_ids`, `padding_mask`,
+- `BertInferenceEncoder` (sentiment/encoder.py): a keras-hub `BertBackbone`'s pass as
+  2-D matmuls (same outputs and dropout, fewer ops): dict `token_ids`, `padding_mask`,
   `segment_ids` int [B, L] -> dict `sequence_output` [B, L, H], `pooled_output` [B, H].
 
 Dtype policies (tests/test_public_layers.py): under `bfloat16` / `mixed_bfloat16`,

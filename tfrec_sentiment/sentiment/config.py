@@ -70,9 +70,16 @@ class SentimentConfig:
         weight_decay: AdamW decoupled weight decay.
         dropout: dropout of the classifier head and the backbone.
         attention_dropout: fine-tuning's dropout rate on the attention probabilities;
-            None = `dropout` (`trainer.build_trainer`).
-        train_token_embeddings: False fine-tunes with the word-piece embedding table
-            frozen at its pre-trained values (`trainer.frozen_token_embeddings`).
+            None = `dropout` (`trainer.build_trainer`). 0 by default since stop 23
+            (with `train_token_embeddings=False`): over three seeds on Musical
+            Instruments validation macro-F1 0.638 against 0.637 with both as before
+            (test 0.604 / 0.599, SST-2 dev 0.832 / 0.833, UCI 0.919 / 0.913), and
+            fine-tuning took 2.12x fewer CPU-seconds per review than keras-hub's `fit`
+            instead of 1.68x (README, "Sentiment" benchmarks).
+        train_token_embeddings: False (default) fine-tunes with the word-piece
+            embedding table frozen at its pre-trained values
+            (`trainer.frozen_token_embeddings`); the "tiny" preset, whose table is
+            random, always trains it.
         class_weighting: "balanced" (n / (k * n_c)), "sqrt" (its square root, milder)
             or "none"; counters the ~85% five-star skew of Amazon data.
         max_train_examples: cap on the training rows (the newest are kept), None = all.
@@ -166,8 +173,8 @@ class SentimentConfig:
     weight_decay: float = dataclasses.field(default=0.01, metadata={"min": 0.0})
     dropout: float = dataclasses.field(default=0.1, metadata={"min": 0.0, "below": 1.0})
     attention_dropout: float | None = dataclasses.field(
-        default=None, metadata={"min": 0.0, "below": 1.0})
-    train_token_embeddings: bool = True
+        default=0.0, metadata={"min": 0.0, "below": 1.0})
+    train_token_embeddings: bool = False
     class_weighting: str = dataclasses.field(default="balanced",
                                              metadata={"choices": CLASS_WEIGHTINGS})
     max_train_examples: int | None = dataclasses.field(default=3000, metadata={"min": 1})

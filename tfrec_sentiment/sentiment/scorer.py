@@ -116,7 +116,7 @@ def build_scorer(classifier: keras_hub.models.BertTextClassifier,
 
     Reuses the classifier's layers. The classifier's dropout is left out: it is the
     identity at inference. The backbone runs as `BertInferenceEncoder` (the same
-    function in fewer, larger ops; the backbone itself when called with
+    function in fewer, larger ops, with the backbone's dropout when called with
     `training=True`). The logits are divided by `temperature` before the softmax
     (`TemperatureScaling`, `calibration`). Rows with no token get `prior` (default
     uniform) and a zero embedding (`EmptyTextAnswer`).

@@ -228,6 +228,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
             (self.directory / previous).unlink(missing_ok=True)
 
 
+def _resume(trainer: keras.Model, path: Path) -> None:
+    """Loads an epoch checkpoint into `trainer`, or says why it cannot."""
+    try:
+        trainer.load_weights(path)
+    except ValueError as error:
+        why = " ".join(str(error).split())[:160]  # Keras lists every layer it missed
+        raise ValueError(
+            f"{path}: not a checkpoint of this fine-tuning model ({why}...); "
+            "checkpoints written before fine-tuning ran through trainer.build_trainer "
+            f"(the classifier itself) do not load: remove {path.parent} to train again"
+        ) from error
+
+
 def read_state(directory: Path) -> dict:
     """The checkpoint state of a run folder, or an empty one."""
     path = Path(directory) / STATE_FILE
@@ -258,6 +271,11 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
 
     Returns:
         `TrainResult`; `model` holds the best epoch's weights.
+
+    Raises:
+        ValueError: `directory` holds a checkpoint of another model (e.g. one written
+            before fine-tuning ran through `trainer.build_trainer`), naming the folder
+            to remove.
     """
     strategy = strategy or tf.distribute.get_strategy()
     checkpoints = Path(directory) / "checkpoints"
@@ -278,7 +296,9 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
     train_lengths = packed_lengths(model, train.texts)
     val_lengths = packed_lengths(model, validation.texts)
     steps = -(-len(train) // config.batch_size)
-    with frozen_token_embeddings(fitted.classifier, not config.train_token_embeddings):
+    # The "tiny" preset's table is random, not pre-trained: it always trains.
+    freeze = not config.train_token_embeddings and config.preset != "tiny"
+    with frozen_token_embeddings(fitted.classifier, freeze):
         with strategy.scope():
             trainer = build_trainer(fitted.classifier, config.attention_dropout)
             compile_classifier(trainer, config, total_steps=steps * config.epochs)
@@ -287,7 +307,7 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
             # twice, ~1/3 of a tiny fine-tune's CPU; the weights are bit-identical.
             trainer.optimizer.build(trainer.trainable_variables)
             if done:
-                trainer.load_weights(checkpoints / state["last_checkpoint"])
+                _resume(trainer, checkpoints / state["last_checkpoint"])
         state.setdefault("class_weights", weights.tolist())
         epochs_run = 0
         if done < config.epochs:
