@@ -98,6 +98,7 @@ def test_sentiment_metrics_say_how_it_computed(cli_run):
     assert compute["runtime"] in ("tensorflow", "openvino")  # "auto" resolved
     assert isinstance(compute["bfloat16"], bool)
     assert isinstance(compute["train_bfloat16"], bool)
+    assert compute["frozen_token_embeddings"] is False  # the tiny preset's table trains
 
 
 def test_ablation_has_baselines_and_the_three_recommender_variants(cli_run):

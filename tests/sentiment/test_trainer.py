@@ -68,7 +68,7 @@ def test_frozen_token_embeddings_stay_pretrained_and_the_flag_is_restored(tiny_c
                                   start.token_embedding.get_weights()[0])
     assert not np.allclose(trained.pooled_dense.get_weights()[0],
                            start.pooled_dense.get_weights()[0])
-    assert trained.token_embedding.trainable
+    assert trained.token_embedding.trainable and result.frozen_token_embeddings
     # The "tiny" preset's random table is not pre-trained: it trains whatever the option.
     tiny = dataclasses.replace(config, preset="tiny")
     result = train_classifier(tiny, labelled(2), labelled(1, "validation"), tmp_path / "tiny",
@@ -77,6 +77,7 @@ def test_frozen_token_embeddings_stay_pretrained_and_the_flag_is_restored(tiny_c
     initial = SentimentModel.from_config(tiny).classifier.backbone.token_embedding
     assert not np.allclose(result.model.classifier.backbone.token_embedding.get_weights()[0],
                            initial.get_weights()[0])
+    assert not result.frozen_token_embeddings
 
 def test_a_checkpoint_of_another_model_is_refused_naming_the_folder(tiny_config, tmp_path):
     # As written before fine-tuning ran through the trainer: the classifier's own weights.

@@ -53,7 +53,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     folder = run_dir / "sentiment"
     settings = config.sentiment
     summary: dict = {}
-    train_bfloat16 = False  # a reused model was not trained here
+    train_bfloat16 = frozen = False  # a reused model was not trained here
     if settings.model_dir:
         model = SentimentModel.load(settings.model_dir)
         summary["reused_model"] = str(settings.model_dir)
@@ -67,6 +67,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
                                   validation, folder, strategy=strategy, seed=config.seed,
                                   verbose=verbose)
         model, train_bfloat16 = result.model, result.bfloat16
+        frozen = result.frozen_token_embeddings
         summary.update(first)
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
                        class_weights=result.class_weights, history=result.history,
@@ -82,7 +83,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         summary["student"] = distil_student(config, split, model, scores, folder, results,
                                             progress, cache)
     summary["compute"] = {  # "auto" and the bfloat16 switches as resolved here
-        "train_bfloat16": train_bfloat16,
+        "train_bfloat16": train_bfloat16, "frozen_token_embeddings": frozen,
         "runtime": options["runtime"], "bfloat16": options["bfloat16"]}
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     return model, scores

@@ -74,8 +74,8 @@ class SentimentConfig:
             (with `train_token_embeddings=False`): over three seeds on Musical
             Instruments validation macro-F1 0.638 against 0.637 with both as before
             (test 0.604 / 0.599, SST-2 dev 0.832 / 0.833, UCI 0.919 / 0.913), and
-            fine-tuning took 2.12x fewer CPU-seconds per review than keras-hub's `fit`
-            instead of 1.68x (README, "Sentiment" benchmarks).
+            fine-tuning ran at 2.12x keras-hub's `fit` per CPU-second instead of
+            1.68x (README, "Sentiment" benchmarks).
         train_token_embeddings: False (default) fine-tunes with the word-piece
             embedding table frozen at its pre-trained values
             (`trainer.frozen_token_embeddings`); the "tiny" preset, whose table is

@@ -111,7 +111,9 @@ def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
                  f"{first['best_validation_macro_f1']:.3f}); then the reviews.\n\n")
     compute = (extra or {}).get("compute")
     if compute:  # what "auto" and the bfloat16 switches resolved to on this machine
-        stage += (f"Fine-tuned in {'bfloat16' if compute['train_bfloat16'] else 'float32'}; "
+        frozen = " (word-piece table frozen)" if compute.get("frozen_token_embeddings") else ""
+        stage += (f"Fine-tuned in {'bfloat16' if compute['train_bfloat16'] else 'float32'}"
+                  f"{frozen}; "
                   f"scored with {compute['runtime']}"
                   f"{' in bfloat16' if compute['bfloat16'] else ''}.\n\n")
     md_path.write_text(

@@ -9,12 +9,13 @@ is what is saved, scored and exported. `training.train_classifier` fits it on ba
 that `preprocessed` runs through the classifier's `SentimentPreprocessor` in `tf.data`.
 
 Two options trade regularisation or capacity for speed, both on by default since stop
-23 (`SentimentConfig`; with them fine-tuning took 2.12x fewer CPU-seconds per review
-than keras-hub's `fit`, against 1.68x without, at the same validation macro-F1 over
-three seeds: bench/sentiment_speed.py and the README, "Sentiment"):
+23 (`SentimentConfig`; with them fine-tuning ran at 2.12x keras-hub's `fit` per
+CPU-second, against 1.68x without, at the same validation macro-F1 over three seeds:
+bench/sentiment_speed.py and the README, "Sentiment"):
 
-- `attention_dropout`: the dropout rate on the attention probabilities [B, N, L, L]
-  (default in the config: that of the backbone), the one dropout that grows with L².
+- `attention_dropout`: the dropout rate on the attention probabilities [B, N, L, L],
+  the one dropout that grows with L² (the config's default 0; None, `build_trainer`'s
+  default, keeps the backbone's rate, its `dropout`).
 - `train_token_embeddings=False`: the word-piece embedding table keeps its pre-trained
   values (for MiniLM-L6, 11.7M of its 22.7M weights): no gradient is formed for it and
   AdamW keeps no moments for it nor updates it. Lee et al. ("What Would Elsa Do?
@@ -30,8 +31,11 @@ Example:
 >>> features = model.preprocessor(tf.constant(["great strings", "it broke"]))
 >>> tuple(trainer(features).shape)
 (2, 3)
+>>> trained = len(trainer.trainable_weights)
 >>> with frozen_token_embeddings(model.classifier, True):
-...     len(trainer.trainable_weights) == len(model.classifier.trainable_weights) - 1
+...     len(trainer.trainable_weights) == trained - 1
+True
+>>> len(trainer.trainable_weights) == trained
 True
 """
 
@@ -57,6 +61,8 @@ def build_trainer(classifier: keras_hub.models.BertTextClassifier,
     """Token features (int32 [B, L] each) -> logits [B, 3] in the classifier's compute
     dtype, through `BertInferenceEncoder(classifier.backbone, attention_dropout)`, the
     classifier's dropout and its head; every weight is the classifier's (shared).
+    `attention_dropout=None` keeps the backbone's rate (`training.train_classifier`
+    passes `SentimentConfig.attention_dropout`, 0 by default).
 
     Raises:
         TypeError / ValueError: as `BertInferenceEncoder` (not a post-norm BERT

@@ -103,6 +103,8 @@ class TrainResult:
             (the temperature, validation ECE before / after), {} with calibration "none".
         bfloat16: whether the weights trained in a bfloat16 copy (`train_bfloat16`
             as resolved on this machine by `inference.use_bfloat16`).
+        frozen_token_embeddings: whether the word-piece table was frozen
+            (`train_token_embeddings=False`, a preset other than "tiny").
     """
 
     model: SentimentModel
@@ -113,6 +115,7 @@ class TrainResult:
     class_weights: list[float]
     calibration: dict = dataclasses.field(default_factory=dict)
     bfloat16: bool = False
+    frozen_token_embeddings: bool = False
 
 
 def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int,
@@ -336,4 +339,5 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         best_macro_f1=float(state.get("best_macro_f1", 0.0)),
         epochs_run=epochs_run, class_weights=list(state["class_weights"]),
         calibration=calibration, bfloat16=fitted is not model,
+        frozen_token_embeddings=freeze,
     )
