@@ -50,6 +50,9 @@ def test_preprocessed_maps_texts_to_the_classifiers_features(tiny_config):
 
 def test_frozen_token_embeddings_stay_pretrained_and_the_flag_is_restored(tiny_config,
                                                                           tmp_path):
+    # One small layer and one padded length: two fine-tunes below, each mostly tracing.
+    tiny_config = dataclasses.replace(tiny_config, tiny_layers=1, tiny_hidden_dim=8,
+                                      sequence_length=16, bucket_boundaries=(16,))
     model = SentimentModel.from_config(tiny_config)
     with frozen_token_embeddings(model.classifier, True):
         assert not model.classifier.backbone.token_embedding.trainable
