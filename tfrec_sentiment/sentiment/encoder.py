@@ -24,8 +24,8 @@ probabilities, after the attention output and after the feed-forward output), so
 fine-tuning (`trainer.py`) and the student's distillation (`student.py`) train through
 it too: on this CPU a bfloat16 training step of MiniLM-L6 took 0.94x the backbone's CPU
 time at 16 x 128 and 0.92-0.95x at 16 x 64 (bench/sentiment_speed.py measures the whole
-fit: about +4%). `attention_dropout`
-sets the rate on the attention probabilities (default: the backbone's own rate).
+fit: about +4%). `attention_dropout` sets the rate on the attention probabilities
+(default: the backbone's own rate).
 
 It reads private attributes of keras-hub's `TransformerEncoder` and Keras's
 `MultiHeadAttention` (both pinned in setup.cfg); the constructor checks they are there
