@@ -87,6 +87,8 @@ def test_pipeline_bfloat16_only_where_native(monkeypatch):
     monkeypatch.setattr(inference, "native_bfloat16", lambda: False)
     with pytest.warns(UserWarning, match="no native bfloat16"):
         assert inference.use_bfloat16(True) is False
+    with pytest.warns(UserWarning, match=r"^sentiment.train_bfloat16: .* fine-tuning in float32"):
+        assert inference.use_bfloat16(True, "sentiment.train_bfloat16", "fine-tuning") is False
     assert inference.use_bfloat16(False) is False
     monkeypatch.setattr(inference, "native_bfloat16", lambda: True)
     assert inference.use_bfloat16(True) is True

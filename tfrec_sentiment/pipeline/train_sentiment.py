@@ -22,6 +22,7 @@ from tfrec_sentiment.evaluation.plots import plot_training_curves
 from tfrec_sentiment.privacy import TableEncryption
 from tfrec_sentiment.sentiment.evaluate import (
     METRICS_JSON,
+    compute_record,
     evaluate_sets,
     labelled_reviews,
     write_report,
@@ -53,7 +54,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     folder = run_dir / "sentiment"
     settings = config.sentiment
     summary: dict = {}
-    train_bfloat16 = frozen = False  # a reused model was not trained here
+    result = None  # a reused model was not trained here
     if settings.model_dir:
         model = SentimentModel.load(settings.model_dir)
         summary["reused_model"] = str(settings.model_dir)
@@ -66,8 +67,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         result = train_classifier(start, train.newest(settings.max_train_examples),
                                   validation, folder, strategy=strategy, seed=config.seed,
                                   verbose=verbose)
-        model, train_bfloat16 = result.model, result.bfloat16
-        frozen = result.frozen_token_embeddings
+        model = result.model
         summary.update(first)
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
                        class_weights=result.class_weights, history=result.history,
@@ -82,9 +82,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
         summary["student"] = distil_student(config, split, model, scores, folder, results,
                                             progress, cache)
-    summary["compute"] = {  # "auto" and the bfloat16 switches as resolved here
-        "train_bfloat16": train_bfloat16, "frozen_token_embeddings": frozen,
-        "runtime": options["runtime"], "bfloat16": options["bfloat16"]}
+    summary["compute"] = compute_record(options, result)
     write_report(results, folder, extra={**summary, "fingerprint": model.fingerprint()})
     return model, scores
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from tfrec_sentiment.sentiment.calibration import temper
 from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst, read_uci_folder
 from tfrec_sentiment.sentiment.labels import LABELS, POSITIVE, labels_from_frame, review_texts
 from tfrec_sentiment.sentiment.metrics import classification_metrics, markdown_table, to_binary
+
+if TYPE_CHECKING:
+    from tfrec_sentiment.sentiment.training import TrainResult
 
 BINARY_NAMES = ("negative", "positive")
 METRICS_JSON = "metrics.json"
@@ -91,9 +95,21 @@ def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
     return results
 
 
+def compute_record(options: dict, trained: TrainResult | None) -> dict:
+    """How the model was fine-tuned and scored on this machine, as resolved:
+    `train_bfloat16` and `frozen_token_embeddings` (from `trained`; False for a model not
+    trained here, `trained=None`), `runtime` and `bfloat16` (`options`, from
+    `inference.scoring_options`). The `compute` entry of `metrics.json`, which
+    `write_report` states in `metrics.md`."""
+    return {"train_bfloat16": bool(trained and trained.bfloat16),
+            "frozen_token_embeddings": bool(trained and trained.frozen_token_embeddings),
+            "runtime": options["runtime"], "bfloat16": options["bfloat16"]}
+
+
 def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
                  extra: dict | None = None) -> tuple[Path, Path]:
-    """Writes `metrics.json` (results + `extra`) and `metrics.md` into `directory`."""
+    """Writes `metrics.json` (results + `extra`) and `metrics.md` into `directory`;
+    `extra["compute"]` (`compute_record`) is said in a line of `metrics.md`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     payload = {**(extra or {}), "results": results,

@@ -85,17 +85,18 @@ def native_bfloat16() -> bool:
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
-def use_bfloat16(requested: bool, setting: str = "sentiment.inference_bfloat16") -> bool:
+def use_bfloat16(requested: bool, setting: str = "sentiment.inference_bfloat16",
+                 work: str = "scoring") -> bool:
     """`requested` where bfloat16 is native here (`native_bfloat16`), else False with a warning.
 
     The pipeline resolves `sentiment.inference_bfloat16` and `sentiment.train_bfloat16`
-    (`setting`, named in the warning) through this, so their defaults (on) never make
-    scoring or fine-tuning slower on a machine that would emulate bfloat16.
+    through this (`setting` and `work`, "scoring" or "fine-tuning", named in the
+    warning), so their defaults (on) never make scoring or fine-tuning slower on a
+    machine that would emulate bfloat16.
     """
     if requested and not native_bfloat16():
-        what = "fine-tuning" if "train" in setting else "scoring"
         warnings.warn(f"{setting}: this machine has no native bfloat16 (no GPU, no "
-                      f"AVX512_BF16/AMX), {what} in float32, which is faster here",
+                      f"AVX512_BF16/AMX), {work} in float32, which is faster here",
                       stacklevel=1)  # one location: Python's default filter shows it once
         return False
     return bool(requested)

@@ -38,6 +38,7 @@ import tensorflow as tf
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import SST_DATASETS, LabelledTexts, sst_training_data
 from tfrec_sentiment.sentiment.evaluate import (
+    compute_record,
     evaluate_sets,
     labelled_reviews,
     public_sets,
@@ -117,9 +118,7 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
         "history": result.history,
         **first,
         "calibration": result.calibration,
-        "compute": {"train_bfloat16": result.bfloat16,
-                    "frozen_token_embeddings": result.frozen_token_embeddings,
-                    "runtime": options["runtime"], "bfloat16": options["bfloat16"]},
+        "compute": compute_record(options, result),
         "fingerprint": result.model.fingerprint(),
         "seconds": {"train": round(trained - started, 1),
                     "evaluate": round(time.time() - trained, 1)},

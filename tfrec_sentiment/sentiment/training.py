@@ -292,7 +292,8 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         # bfloat16 matmuls), copied back into the float32 model at the end.
         # Only where bfloat16 is native (`use_bfloat16`): emulated, it is slower.
         fitted = (bfloat16_copy(model)
-                  if use_bfloat16(config.train_bfloat16, "sentiment.train_bfloat16")
+                  if use_bfloat16(config.train_bfloat16, "sentiment.train_bfloat16",
+                                  "fine-tuning")
                   else model)
     model.set_class_prior(prior_from_labels(train.labels))  # the empty-text answer
     weights = class_weights(train.labels, config.class_weighting)
