@@ -149,13 +149,14 @@ class SentimentConfig:
 
     Defaults (issue 15): a first stage on SST's sentences with three classes (1 epoch),
     then the newest 6,000 training reviews (3,000 until stop 24), 2 epochs,
-    learning_rate 5e-5, sequence_length 64, balanced class weights. Chosen at stop 21 on the validation part
-    of `tools/train_sentiment.py`'s time split of Musical Instruments (3 seeds each):
-    validation macro-F1 0.635 +- 0.012 (sd), against 0.508 +- 0.032 for the earlier
-    defaults (no first stage, 1 epoch at 1e-4), 0.592 for 2 epochs at 5e-5 alone and
-    0.581 for the first stage alone; test, read once: 0.598 against 0.506. The earlier
-    defaults (stop 12, one seed): the newest 3,000 reviews at length 64 cost about 0.3x
-    fine-tuning every review at length 128, for the same validation macro-F1.
+    learning_rate 5e-5, sequence_length 64, balanced class weights. Chosen at stop 21 on
+    the validation part of `tools/train_sentiment.py`'s time split of Musical
+    Instruments (3 seeds each): validation macro-F1 0.635 +- 0.012 (sd), against 0.508
+    +- 0.032 for the earlier defaults (no first stage, 1 epoch at 1e-4), 0.592 for 2
+    epochs at 5e-5 alone and 0.581 for the first stage alone; test, read once: 0.598
+    against 0.506. The earlier defaults (stop 12, one seed): the newest 3,000 reviews at
+    length 64 cost about 0.3x fine-tuning every review at length 128, for the same
+    validation macro-F1.
     Stop 24 raised the cap from 3,000 to 6,000 on the same split (stop 23's options,
     3 seeds): validation macro-F1 0.651 against 0.638, every seed higher; test 0.617
     against 0.604; SST-2 dev 0.822 against 0.832; `tools/train.py` on Musical
