@@ -101,6 +101,19 @@ def test_sentiment_metrics_say_how_it_computed(cli_run):
     assert compute["frozen_token_embeddings"] is False  # the tiny preset's table trains
 
 
+def test_sentiment_metrics_say_how_many_reviews_the_fine_tune_read(cli_run):
+    run_dir, _ = cli_run
+    metrics = json.loads((run_dir / "sentiment" / "metrics.json").read_text())
+    split = json.loads((run_dir / "data" / "split.json").read_text())
+    cap = metrics["max_train_examples"]
+    assert metrics["train_rows_available"] == split["train"]["rows"]
+    assert metrics["train_rows"] == min(split["train"]["rows"], cap or split["train"]["rows"])
+    assert sum(metrics["train_class_counts"]) == metrics["train_rows"]
+    assert metrics["validation_rows"] == split["validation"]["rows"]
+    assert f"Fine-tuned on {metrics['train_rows']:,} of" in (
+        run_dir / "sentiment" / "metrics.md").read_text()
+
+
 def test_ablation_has_baselines_and_the_three_recommender_variants(cli_run):
     run_dir, _ = cli_run
     metrics = json.loads((run_dir / "evaluation" / "metrics.json").read_text())

@@ -23,6 +23,7 @@ from tfrec_sentiment.privacy import TableEncryption
 from tfrec_sentiment.sentiment.evaluate import (
     METRICS_JSON,
     compute_record,
+    data_record,
     evaluate_sets,
     labelled_reviews,
     write_report,
@@ -64,11 +65,12 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         validation = labelled_reviews(split.validation, "validation", settings.label_column)
         verbose = "auto" if progress else 0
         start, first = first_stage(settings, folder, strategy, config.seed, verbose)
-        result = train_classifier(start, train.newest(settings.max_train_examples),
-                                  validation, folder, strategy=strategy, seed=config.seed,
-                                  verbose=verbose)
+        used = train.newest(settings.max_train_examples)
+        result = train_classifier(start, used, validation, folder, strategy=strategy,
+                                  seed=config.seed, verbose=verbose)
         model = result.model
         summary.update(first)
+        summary.update(data_record(len(train), used, validation, settings.max_train_examples))
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
                        class_weights=result.class_weights, history=result.history,
                        calibration=result.calibration)

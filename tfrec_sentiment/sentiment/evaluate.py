@@ -95,6 +95,18 @@ def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
     return results
 
 
+def data_record(available: int, used: LabelledTexts, validation: LabelledTexts,
+                cap: int | None) -> dict:
+    """What the fine-tune read: `train_rows` of the `available` training texts
+    (the newest, `max_train_examples` = `cap`; None = all), their `train_class_counts`
+    [negative, neutral, positive], and the `validation_rows` that chose the epoch. The
+    entries of `metrics.json` that `write_report` states in `metrics.md`, so a cap
+    never drops rows unsaid."""
+    return {"train_rows": len(used), "train_rows_available": available,
+            "max_train_examples": cap, "validation_rows": len(validation),
+            "train_class_counts": np.bincount(used.labels, minlength=3).tolist()}
+
+
 def compute_record(options: dict, trained: TrainResult | None) -> dict:
     """How the model was fine-tuned and scored on this machine, as resolved:
     `train_bfloat16` and `frozen_token_embeddings` (from `trained`; False for a model not
@@ -125,6 +137,14 @@ def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
                  f"First stage: {first['name']}, {first['train_rows']:,} SST sentences, best "
                  f"epoch {first['best_epoch']} (held-out macro-F1 "
                  f"{first['best_validation_macro_f1']:.3f}); then the reviews.\n\n")
+    rows = (extra or {}).get("train_rows_available")
+    if rows is not None:  # data_record: how many texts the fine-tune read, of how many
+        counts = ", ".join(f"{n:,} {name}" for n, name in
+                           zip(extra["train_class_counts"], LABELS, strict=True))
+        stage += (f"Fine-tuned on {extra['train_rows']:,} of {rows:,} training texts "
+                  f"(the newest; max_train_examples={extra['max_train_examples']}): "
+                  f"{counts}; {extra['validation_rows']:,} validation texts chose the "
+                  "epoch.\n\n")
     compute = (extra or {}).get("compute")
     if compute:  # what "auto" and the bfloat16 switches resolved to on this machine
         frozen = " (word-piece table frozen)" if compute.get("frozen_token_embeddings") else ""

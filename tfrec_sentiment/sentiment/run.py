@@ -39,6 +39,7 @@ from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import SST_DATASETS, LabelledTexts, sst_training_data
 from tfrec_sentiment.sentiment.evaluate import (
     compute_record,
+    data_record,
     evaluate_sets,
     labelled_reviews,
     public_sets,
@@ -56,6 +57,7 @@ class SentimentData:
     train: LabelledTexts
     validation: LabelledTexts
     held_out: list[LabelledTexts]
+    train_available: int  # training texts before `max_train_examples` kept `train`
 
 
 def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path | None,
@@ -66,7 +68,8 @@ def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path 
         train, validation = sst_training_data(dataset, path)
         # SST has no time order and its file runs in label blocks: a cap takes an even
         # stride over the file, not its tail.
-        return SentimentData(_head(train, config.max_train_examples), validation, [])
+        return SentimentData(_head(train, config.max_train_examples), validation, [],
+                             len(train))
     from tfrec_sentiment.data.prepare import load_dataset
     from tfrec_sentiment.data.splits import time_cutoff
 
@@ -77,7 +80,8 @@ def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path 
                              f"{name}-train", config.label_column)
     validation = labelled_reviews(split.validation, f"{name}-validation", config.label_column)
     test = labelled_reviews(split.test, f"{name}-test (time split)", config.label_column)
-    return SentimentData(train.newest(config.max_train_examples), validation, [test])
+    return SentimentData(train.newest(config.max_train_examples), validation, [test],
+                         len(train))
 
 
 def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
@@ -109,9 +113,8 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
                             progress=verbose != 0, **options)
     summary = {
         "dataset": dataset,
-        "train_rows": len(data.train),
-        "validation_rows": len(data.validation),
-        "train_class_counts": np.bincount(data.train.labels, minlength=3).tolist(),
+        **data_record(data.train_available, data.train, data.validation,
+                      config.max_train_examples),
         "class_weights": result.class_weights,
         "best_epoch": result.best_epoch,
         "best_validation_macro_f1": result.best_macro_f1,
