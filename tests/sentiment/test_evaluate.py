@@ -35,7 +35,8 @@ def test_data_record_counts_what_the_capped_fine_tune_read_and_the_report_says_i
     used = train.newest(3)
     record = data_record(len(train), used, validation, cap=3)
     assert record == {"train_rows": 3, "train_rows_available": 5, "max_train_examples": 3,
-                      "validation_rows": 2, "train_class_counts": [0, 1, 2]}
+                      "kept": "the newest", "validation_rows": 2,
+                      "train_class_counts": [0, 1, 2]}
     _, md_path = write_report({}, tmp_path, extra=record)
     assert ("Fine-tuned on 3 of 5 training texts (the newest; max_train_examples=3): "
             "0 negative, 1 neutral, 2 positive; 2 validation texts chose the epoch."

@@ -32,6 +32,7 @@ def test_review_file_is_split_by_time_with_star_labels(tmp_path):
                                data_format="amazon2014")
     held_out = data.held_out[0]
     assert len(data.train) == 20  # capped: the newest 20 of the training period
+    assert data.train_available > 20 and data.kept == "the newest"
     assert len(data.train) + len(data.validation) + len(held_out) <= 60
     assert len(held_out) > 0 and len(data.validation) > 0
     # Review i has i % 5 + 1 stars and the i-th day: the newest are the test rows.
@@ -52,6 +53,7 @@ def test_sst3_keeps_neutral_and_caps_by_an_even_stride(tmp_path):
     data = load_sentiment_data("sst3", config, tmp_path)
     # 18 training trees (the last 10% held out), 6 kept at an even stride: every class.
     assert len(data.train) == 6 and set(data.train.labels.tolist()) == {0, 1, 2}
+    assert data.train_available == 18 and data.kept == "an even stride over the file"
     assert not data.train.binary and data.validation.name == "sst3-train-heldout"
     binary = load_sentiment_data("sst2", SentimentConfig(), tmp_path)
     assert set(binary.train.labels.tolist()) == {0, 2}  # SST-2 drops the neutral trees

@@ -96,14 +96,15 @@ def evaluate_sets(model, sets: Sequence[LabelledTexts], batch_size: int = 32,
 
 
 def data_record(available: int, used: LabelledTexts, validation: LabelledTexts,
-                cap: int | None) -> dict:
+                cap: int | None, kept: str = "the newest") -> dict:
     """What the fine-tune read: `train_rows` of the `available` training texts
-    (the newest, `max_train_examples` = `cap`; None = all), their `train_class_counts`
-    [negative, neutral, positive], and the `validation_rows` that chose the epoch. The
-    entries of `metrics.json` that `write_report` states in `metrics.md`, so a cap
-    never drops rows unsaid."""
+    (`max_train_examples` = `cap`, None = all; `kept` says which: reviews keep the
+    newest, SST an even stride), their `train_class_counts` [negative, neutral,
+    positive], and the `validation_rows` that chose the epoch. The entries of
+    `metrics.json` that `write_report` states in `metrics.md`, so a cap never drops
+    rows unsaid."""
     return {"train_rows": len(used), "train_rows_available": available,
-            "max_train_examples": cap, "validation_rows": len(validation),
+            "max_train_examples": cap, "kept": kept, "validation_rows": len(validation),
             "train_class_counts": np.bincount(used.labels, minlength=3).tolist()}
 
 
@@ -142,7 +143,7 @@ def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
         counts = ", ".join(f"{n:,} {name}" for n, name in
                            zip(extra["train_class_counts"], LABELS, strict=True))
         stage += (f"Fine-tuned on {extra['train_rows']:,} of {rows:,} training texts "
-                  f"(the newest; max_train_examples={extra['max_train_examples']}): "
+                  f"({extra['kept']}; max_train_examples={extra['max_train_examples']}): "
                   f"{counts}; {extra['validation_rows']:,} validation texts chose the "
                   "epoch.\n\n")
     compute = (extra or {}).get("compute")

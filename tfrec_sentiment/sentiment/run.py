@@ -58,6 +58,7 @@ class SentimentData:
     validation: LabelledTexts
     held_out: list[LabelledTexts]
     train_available: int  # training texts before `max_train_examples` kept `train`
+    kept: str = "the newest"  # which ones the cap keeps (`evaluate.data_record`)
 
 
 def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path | None,
@@ -69,7 +70,7 @@ def load_sentiment_data(dataset: str, config: SentimentConfig, public_dir: Path 
         # SST has no time order and its file runs in label blocks: a cap takes an even
         # stride over the file, not its tail.
         return SentimentData(_head(train, config.max_train_examples), validation, [],
-                             len(train))
+                             len(train), "an even stride over the file")
     from tfrec_sentiment.data.prepare import load_dataset
     from tfrec_sentiment.data.splits import time_cutoff
 
@@ -114,7 +115,7 @@ def run_sentiment(dataset: str, config: SentimentConfig, out_dir: str | Path,
     summary = {
         "dataset": dataset,
         **data_record(data.train_available, data.train, data.validation,
-                      config.max_train_examples),
+                      config.max_train_examples, data.kept),
         "class_weights": result.class_weights,
         "best_epoch": result.best_epoch,
         "best_validation_macro_f1": result.best_macro_f1,
