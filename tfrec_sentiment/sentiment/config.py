@@ -149,8 +149,8 @@ class SentimentConfig:
 
     Defaults (issue 15): a first stage on SST's sentences with three classes (1 epoch),
     then the newest 6,000 training reviews (3,000 until stop 24), 4 epochs (2 until
-    stop 25), learning_rate 5e-5, sequence_length 64, balanced class weights. Chosen at stop 21 on
-    the validation part of `tools/train_sentiment.py`'s time split of Musical
+    stop 25), learning_rate 5e-5, sequence_length 64, balanced class weights. Chosen at
+    stop 21 on the validation part of `tools/train_sentiment.py`'s time split of Musical
     Instruments (3 seeds each): validation macro-F1 0.635 +- 0.012 (sd), against 0.508
     +- 0.032 for the earlier defaults (no first stage, 1 epoch at 1e-4), 0.592 for 2
     epochs at 5e-5 alone and 0.581 for the first stage alone; test, read once: 0.598
