@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         per_epoch = ", ".join(f"{f1:.3f}" for f1 in summary["validation_per_epoch"])
         print(f"validation part macro-F1: teacher {validation['bert']:.3f}, student "
               f"{validation['student']:.3f} ({validation['student'] / validation['bert']:.1%} "
-              f"of the teacher's; per epoch {per_epoch}, epoch {summary['best_epoch']} kept)")
+              f"of the teacher's; per epoch {per_epoch}, epoch {summary['best_epoch']} kept"
+              + (f", stopped early after epoch {summary['stopped_early']}"
+                 if summary.get("stopped_early") else "") + ")")
     line = {"student": str(args.run / "sentiment" / "student")}
     if validation:
         line.update(validation_macro_f1={"teacher": validation["bert"],

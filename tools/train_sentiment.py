@@ -110,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         verbose=0 if args.quiet else 1 if sys.stdout.isatty() else 2, max_eval=args.max_eval,
     )
     print((out / "metrics.md").read_text())
+    stopped = summary["stopped_early"]
     print(f"best epoch {summary['best_epoch']} (validation macro-F1 "
-          f"{summary['best_validation_macro_f1']:.3f}); wrote {out}")
+          f"{summary['best_validation_macro_f1']:.3f})"
+          f"{f', stopped early after epoch {stopped}' if stopped else ''}; wrote {out}")
     return 0
 
 

@@ -45,3 +45,14 @@ def test_data_record_counts_what_the_capped_fine_tune_read_and_the_report_says_i
     _, md_path = write_report({}, tmp_path, extra=data_record(5, train, validation, None))
     assert "Fine-tuned on 5 of 5 training texts (the newest; max_train_examples=None)" in (
         md_path.read_text())
+
+
+def test_report_says_the_best_epoch_and_an_early_stop(tmp_path):
+    history = [{"val_macro_f1": f1} for f1 in (0.61, 0.66, 0.64)]
+    extra = {"history": history, "best_epoch": 2, "best_validation_macro_f1": 0.66}
+    md_path = write_report({}, tmp_path, extra={**extra, "stopped_early": 3})[1]
+    assert ("Best epoch 2 of 3 run (validation macro-F1 0.660); stopped early after "
+            "epoch 3, 1 without improvement." in md_path.read_text())
+    md_path = write_report({}, md_path.parent, extra={**extra, "stopped_early": None})[1]
+    assert "Best epoch 2 of 3 run (validation macro-F1 0.660)." in md_path.read_text()
+    assert "stopped early" not in md_path.read_text()

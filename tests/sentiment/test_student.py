@@ -94,9 +94,21 @@ def test_the_best_epoch_by_validation_is_kept():
                      temperature=2.0, validation=validation)
     assert result["validation_per_epoch"] == [0.4, 0.6, 0.6, 0.5]
     assert result["best_epoch"] == 2 and len(result["loss_per_epoch"]) == 4
+    assert result["stopped_early"] is None
     assert not np.array_equal(weights[1][0], weights[3][0])  # it did train on
     for kept, epoch_2 in zip(student.classifier.get_weights(), weights[1], strict=True):
         np.testing.assert_array_equal(kept, epoch_2)
+
+    # With a patience of 2 the tie (epoch 3) and the drop (epoch 4) end it after
+    # epoch 4 of 6; with 1, after epoch 3; the best epoch is the same.
+    for patience, ran in ((2, 4), (1, 3)):
+        weights.clear()
+        scores = iter([0.4, 0.6, 0.6, 0.5, 0.9, 0.9])
+        result = distill(teacher, student, TEXTS, epochs=6, batch_size=8,
+                         learning_rate=1e-2, validation=validation, patience=patience)
+        assert result["validation_per_epoch"] == [0.4, 0.6, 0.6, 0.5, 0.9, 0.9][:ran]
+        assert (result["best_epoch"], result["stopped_early"]) == (2, ran)
+        assert len(result["loss_per_epoch"]) == len(weights) == ran
 
 
 @pytest.mark.parametrize("class_weighting", ["none", "balanced", "sqrt"])

@@ -115,6 +115,29 @@ def test_interrupted_run_resumes_where_it_stopped(tiny_config, tmp_path):
     assert again.epochs_run == 0
 
 
+def test_early_stopping_ends_after_patience_epochs_and_survives_a_resume(tiny_config,
+                                                                         tmp_path):
+    data, validation = labelled(2), labelled(1, "validation")
+    # A step size of 1e-12 leaves every prediction as it was: validation macro-F1 never
+    # rises after epoch 1, so epoch 1 stays the best and the patience is what decides.
+    config = dataclasses.replace(small(tiny_config), epochs=4, learning_rate=1e-12,
+                                 early_stopping_patience=2, batch_size=8)
+    stopped = train_classifier(config, data, validation, tmp_path, seed=0, verbose=0)
+    scores = [epoch["val_macro_f1"] for epoch in stopped.history]
+    assert len(scores) == 3 and len(set(scores)) == 1  # epochs 2 and 3 did not improve
+    assert (stopped.best_epoch, stopped.stopped_early, stopped.epochs_run) == (1, 3, 3)
+    state = read_state(tmp_path / "checkpoints")
+    assert state["stopped_early"] == 3 and state["epochs_done"] == 3
+    # A second call with the same settings resumes into the same decision: nothing runs.
+    again = train_classifier(config, data, validation, tmp_path, seed=0, verbose=0)
+    assert (again.epochs_run, again.stopped_early, len(again.history)) == (0, 3, 3)
+    # Without early stopping the resumed run finishes the planned epochs.
+    unbounded = dataclasses.replace(config, early_stopping_patience=None)
+    rest = train_classifier(unbounded, data, validation, tmp_path, seed=0, verbose=0)
+    assert (rest.epochs_run, rest.stopped_early, len(rest.history)) == (1, None, 4)
+    assert "stopped_early" not in read_state(tmp_path / "checkpoints")
+
+
 def test_two_replicas_train_and_select_by_true_macro_f1(tiny_config, tmp_path):
     strategy = make_strategy("mirrored", replicas=2)
     assert strategy.num_replicas_in_sync == 2

@@ -72,6 +72,7 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
         summary.update(first)
         summary.update(data_record(len(train), used, validation, settings.max_train_examples))
         summary.update(best_epoch=result.best_epoch, best_validation_macro_f1=result.best_macro_f1,
+                       stopped_early=result.stopped_early,
                        class_weights=result.class_weights, history=result.history,
                        calibration=result.calibration)
         plot_history(result.history, folder / "training_curves.png", "sentiment fine-tuning")

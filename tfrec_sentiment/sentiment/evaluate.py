@@ -146,6 +146,14 @@ def write_report(results: dict[str, dict[str, dict]], directory: str | Path,
                   f"({extra['kept']}; max_train_examples={extra['max_train_examples']}): "
                   f"{counts}; {extra['validation_rows']:,} validation texts chose the "
                   "epoch.\n\n")
+    if (extra or {}).get("history"):  # the review stage's epochs, as `train_classifier` ran them
+        ran = len(extra["history"])
+        stopped = extra.get("stopped_early")
+        stage += (f"Best epoch {extra['best_epoch']} of {ran} run (validation macro-F1 "
+                  f"{extra['best_validation_macro_f1']:.3f})"
+                  + (f"; stopped early after epoch {stopped}, "
+                     f"{stopped - extra['best_epoch']} without improvement" if stopped else "")
+                  + ".\n\n")
     compute = (extra or {}).get("compute")
     if compute:  # what "auto" and the bfloat16 switches resolved to on this machine
         frozen = " (word-piece table frozen)" if compute.get("frozen_token_embeddings") else ""

@@ -104,6 +104,7 @@ def first_stage(config: SentimentConfig, directory: str | Path,
         summary = {"name": config.first_stage, "data": str(path),
                    "train_rows": len(train), "validation_rows": len(validation),
                    "epochs": stage.epochs, "best_epoch": result.best_epoch,
+                   "stopped_early": result.stopped_early,
                    "best_validation_macro_f1": result.best_macro_f1,
                    "settings": settings, "history": result.history}
         atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")

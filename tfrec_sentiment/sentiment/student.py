@@ -51,6 +51,7 @@ from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.model import PRIOR_KEY, TEMPERATURE_KEY, SentimentModel
 from tfrec_sentiment.sentiment.scorer import build_scorer
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
+from tfrec_sentiment.sentiment.training import patience_spent
 
 STUDENT_KEY = "student_of"
 # Probabilities are clipped here before their log (a softmax output can round to 0).
@@ -129,7 +130,8 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
             teacher_scores: Scores | None = None, epochs: int = 2, batch_size: int = 32,
             learning_rate: float = 1e-4, embedding_weight: float = 1.0,
             temperature: float = 1.0, validation: Callable[[], float] | None = None,
-            seed: int = 0, progress: bool = False, class_weighting: str = "none") -> dict:
+            seed: int = 0, progress: bool = False, class_weighting: str = "none",
+            patience: int | None = None) -> dict:
     """Trains `student` to reproduce `teacher` on `texts` (module docstring).
 
     Args:
@@ -148,11 +150,15 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
         progress: a progress bar per epoch.
         class_weighting: each text's weight in both losses, by the teacher's class for
             it (`labels.class_weights` of its argmax: "none", "balanced", "sqrt").
+        patience: with `validation`, stop once this many epochs in a row have not
+            raised its best score (the fine-tune's `early_stopping_patience`); None
+            runs every epoch.
 
     Returns:
-        {"loss_per_epoch": mean training loss of each epoch, "validation_per_epoch":
+        {"loss_per_epoch": mean training loss of each epoch run, "validation_per_epoch":
         `validation()` after each epoch (empty without it), "best_epoch": the kept
-        epoch, 1-based}.
+        epoch, 1-based, "stopped_early": the last epoch run when patience ended the
+        distillation before `epochs`, else None}.
 
     Raises:
         ValueError: no non-empty text, or `teacher_scores` rows differ from `texts`.
@@ -207,12 +213,19 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
             scores.append(float(validation()))
             if best_weights is None or scores[-1] > best_weights[0]:
                 best_weights = (scores[-1], student.classifier.get_weights())
+            state = {"epochs_done": len(scores),
+                     "best_epoch": scores.index(best_weights[0]) + 1}
+            if epoch + 1 < epochs and patience_spent(state, patience):
+                stopped = epoch + 1
+                break
+    else:
+        stopped = None
     best_epoch = len(history)
     if best_weights is not None:
         best_epoch = scores.index(best_weights[0]) + 1
         student.classifier.set_weights(best_weights[1])
     return {"loss_per_epoch": history, "validation_per_epoch": scores,
-            "best_epoch": best_epoch}
+            "best_epoch": best_epoch, "stopped_early": stopped}
 
 
 def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores: Scores,
@@ -228,7 +241,8 @@ def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores:
     Returns:
         (the student, {"layers", "epochs", "learning_rate", "embedding_weight",
         "temperature", "class_weighting", "texts", "loss_per_epoch",
-        "validation_per_epoch", "best_epoch", "fingerprint", "seconds", "cpu_seconds"}
+        "validation_per_epoch", "best_epoch", "stopped_early", "fingerprint", "seconds",
+        "cpu_seconds"}
         for the report; the times are the distillation's, per-epoch validation
         included).
     """
@@ -241,7 +255,8 @@ def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores:
                       temperature=settings.student_temperature,
                       validation=None if validation is None else lambda: validation(student),
                       seed=seed, progress=progress,
-                      class_weighting=settings.student_class_weighting)
+                      class_weighting=settings.student_class_weighting,
+                      patience=settings.early_stopping_patience)
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     student.save(folder)

@@ -15,6 +15,10 @@
 - Imbalance: class weights (see `labels.class_weights`) enter as sample weights;
   model selection by validation macro-F1 (`MacroF1`, compiled), the best
   epoch's weights are kept.
+- Early stopping: with `early_stopping_patience` = P, fitting ends once P epochs in a
+  row have not raised the best validation macro-F1. The learning-rate schedule is
+  planned over all `epochs` either way, so a stopped run is the uninterrupted run cut
+  short: it keeps the same best epoch whenever that epoch comes before the stop.
 - Loss: categorical cross-entropy on logits, in the compiled loss.
 - Distribution: build and compile inside `strategy.scope()`; the global batch is
   split across replicas by Keras.
@@ -39,6 +43,10 @@ tf-keras's `BackupAndRestore`): the resume needs three things they do not give.
 3. One consistent folder. `BackupAndRestore` deletes its backup when `fit` ends and
    must not share its folder with `ModelCheckpoint`; here the best weights are written
    atomically and `state.json` last, so it never names a file not yet complete.
+
+For the same reason early stopping reads the best epoch from `state.json`, not from
+Keras's `EarlyStopping`, whose count of epochs without improvement starts again at 0
+when a run resumes.
 
 `tf.distribute` is not the obstacle: under `MirroredStrategy` those callbacks would
 save the same mirrored weights that `save_weights` saves here.
@@ -97,7 +105,10 @@ class TrainResult:
         history: one dict of Keras logs per finished epoch (resumed runs included).
         best_epoch: 1-based epoch with the highest validation macro-F1.
         best_macro_f1: that value.
-        epochs_run: epochs trained by this call (less than `epochs` when resumed).
+        epochs_run: epochs trained by this call (less than `epochs` when resumed
+            or stopped early).
+        stopped_early: the epoch after which early stopping ended fitting (1-based),
+            or None where every planned epoch ran.
         class_weights: the per-class loss weights used, LABELS order.
         calibration: what `calibration.calibrate` fitted on the validation texts
             (the temperature, validation ECE before / after), {} with calibration "none".
@@ -116,6 +127,7 @@ class TrainResult:
     calibration: dict = dataclasses.field(default_factory=dict)
     bfloat16: bool = False
     frozen_token_embeddings: bool = False
+    stopped_early: int | None = None
 
 
 def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int,
@@ -199,19 +211,39 @@ def compile_classifier(trainer: keras.Model, config: SentimentConfig,
     )
 
 
+def patience_spent(state: dict, patience: int | None) -> bool:
+    """Whether `patience` epochs in a row after the best one (by `state`) ran.
+
+    Example:
+
+    >>> patience_spent({"epochs_done": 3, "best_epoch": 1}, 2)
+    True
+    >>> patience_spent({"epochs_done": 3, "best_epoch": 2}, 2), patience_spent({}, 1)
+    (False, False)
+    """
+    if patience is None or "best_epoch" not in state:
+        return False
+    return int(state["epochs_done"]) - int(state["best_epoch"]) >= patience
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves weights + optimizer after every epoch and tracks the best by macro-F1.
+    """Saves weights + optimizer after every epoch, tracks the best by macro-F1 and
+    stops fitting early once `patience` epochs in a row did not improve on it.
 
     Writes `epoch-NNN.weights.h5` (1-based; the previous one is removed once the new
     one is complete), `best.weights.h5` on improvement, and `state.json` last, so the
-    state never points at a file that is not yet written.
+    state never points at a file that is not yet written. An early stop is recorded
+    in the state as `stopped_early` (the last epoch run) when epochs were left.
     """
 
-    def __init__(self, directory: Path, state: dict, monitor: str = f"val_{MACRO_F1}"):
+    def __init__(self, directory: Path, state: dict, monitor: str = f"val_{MACRO_F1}",
+                 patience: int | None = None, epochs: int | None = None):
         super().__init__()
         self.directory = Path(directory)
         self.state = state
         self.monitor = monitor
+        self.patience = patience
+        self.epochs = epochs
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -226,6 +258,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         previous = self.state.get("last_checkpoint")
         self.state.update(epochs_done=done, last_checkpoint=path.name,
                           history=[*self.state.get("history", []), logs])
+        if patience_spent(self.state, self.patience) and (self.epochs is None
+                                                          or done < self.epochs):
+            self.state["stopped_early"] = done
+            self.model.stop_training = True
         write_state(self.directory, self.state)
         if previous and previous != path.name:
             (self.directory / previous).unlink(missing_ok=True)
@@ -314,7 +350,9 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
                 _resume(trainer, checkpoints / state["last_checkpoint"])
         state.setdefault("class_weights", weights.tolist())
         epochs_run = 0
-        if done < config.epochs:
+        patience = config.early_stopping_patience
+        if done < config.epochs and not patience_spent(state, patience):
+            state.pop("stopped_early", None)  # resumed with a longer patience
             dataset = training_dataset(train, train_lengths, weights, config.batch_size,
                                        seed, range(done, config.epochs),
                                        config.sort_pool_batches)
@@ -324,7 +362,8 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
                 preprocessed(dataset, model.preprocessor), epochs=config.epochs,
                 initial_epoch=done, steps_per_epoch=steps,
                 validation_data=preprocessed(validation_data, model.preprocessor),
-                callbacks=[EpochCheckpoint(checkpoints, state), *callbacks],
+                callbacks=[EpochCheckpoint(checkpoints, state, patience=patience,
+                                           epochs=config.epochs), *callbacks],
                 verbose=verbose, shuffle=False,  # the order is planned per epoch
             )
             epochs_run = int(state["epochs_done"]) - done
@@ -340,5 +379,5 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         best_macro_f1=float(state.get("best_macro_f1", 0.0)),
         epochs_run=epochs_run, class_weights=list(state["class_weights"]),
         calibration=calibration, bfloat16=fitted is not model,
-        frozen_token_embeddings=freeze,
+        frozen_token_embeddings=freeze, stopped_early=state.get("stopped_early"),
     )
