@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.sentiment.conftest import NEGATIVE_TEXTS, POSITIVE_TEXTS
 from tfrec_sentiment.sentiment.config import SentimentConfig
@@ -44,7 +45,9 @@ def test_save_load_round_trip_keeps_scores_and_fingerprint(tiny_model, tmp_path)
     np.testing.assert_allclose(after.probabilities, before.probabilities, atol=1e-6)
     np.testing.assert_allclose(after.embedding, before.embedding, atol=1e-6)
     # A saved folder is itself a preset: building from it loads it.
-    again = SentimentModel.from_config(SentimentConfig(preset=str(tmp_path / "model")))
+    again = SentimentModel.from_config(SentimentConfig(preset=str(tmp_path / "model"),
+                                                       sequence_length=32,
+                                                       bucket_boundaries=(8, 16, 32)))
     assert again.fingerprint() == tiny_model.fingerprint()
 
 
@@ -60,7 +63,7 @@ def test_tail_tokens_reach_a_loaded_model_and_its_fingerprint(tiny_model, tmp_pa
     tiny_model.save(tmp_path / "model")
     long_text = " ".join(["great"] * 40 + ["broke"])
     loaded = SentimentModel.from_config(SentimentConfig(preset=str(tmp_path / "model"),
-                                                        tail_tokens=4))
+                                                        sequence_length=32, tail_tokens=4))
     assert loaded.preprocessor.tail_tokens == 4
     # The last token is read now: another input, another fingerprint (score cache key).
     assert loaded.preprocessor.token_ids([long_text]).to_list()[0][-1] != \
@@ -68,6 +71,28 @@ def test_tail_tokens_reach_a_loaded_model_and_its_fingerprint(tiny_model, tmp_pa
     assert loaded.fingerprint() != tiny_model.fingerprint()
     loaded.save(tmp_path / "tail")
     assert SentimentModel.load(tmp_path / "tail").preprocessor.tail_tokens == 4
+
+
+def test_a_saved_model_fine_tuned_further_takes_the_configs_length(tiny_model, tmp_path):
+    # tools/train_sentiment.py --set preset=<first stage> --set sequence_length=L once
+    # kept the folder's length and recorded L in its config.
+    tiny_model.save(tmp_path / "model")
+    long_text = " ".join(["great"] * 40)
+    assert tiny_model.preprocessor.packed_lengths([long_text]).numpy().tolist() == [32]
+    shorter = SentimentModel.from_config(SentimentConfig(
+        preset=str(tmp_path / "model"), sequence_length=16, bucket_boundaries=(8,)))
+    assert shorter.preprocessor.sequence_length == 16
+    assert shorter.preprocessor.packed_lengths([long_text]).numpy().tolist() == [16]
+    features = shorter.preprocessor(tf.constant([long_text, "ok"]))
+    assert features["token_ids"].shape == (2, 16)
+    assert shorter.preprocessor(tf.constant(["ok"]))["token_ids"].shape == (1, 8)
+    assert shorter.fingerprint() != tiny_model.fingerprint()  # another score cache key
+    shorter.save(tmp_path / "short")
+    assert SentimentModel.load(tmp_path / "short").preprocessor.sequence_length == 16
+    # The tiny backbone has 32 positions: a longer setting is refused, not truncated.
+    with pytest.raises(ValueError, match="sequence_length 64 exceeds the backbone's 32"):
+        SentimentModel.from_config(SentimentConfig(preset=str(tmp_path / "model"),
+                                                   sequence_length=64))
 
 
 def test_missing_folder_and_too_long_sequences_are_refused(tmp_path):

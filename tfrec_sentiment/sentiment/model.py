@@ -103,20 +103,28 @@ class SentimentModel:
 
         "tiny": random weights, toy vocabulary. "minilm" or a folder: pretrained
         backbone and tokenizer loaded offline by keras-hub (the 3-class head is new).
-        A folder written by `SentimentModel.save` is loaded as it is (fine-tuned head).
+        A folder written by `SentimentModel.save` is loaded with its weights and head
+        (fine-tuned further from them), its text settings replaced by `config`'s:
+        `sequence_length`, `bucket_boundaries` and `tail_tokens` (the folder's length
+        was once kept, whatever the config said).
+
+        Raises:
+            ValueError: `config.sequence_length` exceeds the backbone's positions.
         """
         if config.preset != TINY:
             folder = resolve_preset(config.preset)
             if (folder / METADATA_FILE).is_file():
                 model = cls.load(folder)
-                model.preprocessor.tail_tokens = config.tail_tokens
+                _check_positions(config, model.classifier.backbone)
+                preprocessor = model.preprocessor
+                preprocessor.sequence_length = config.sequence_length  # and its packer's
+                preprocessor.bucket_boundaries = list(config.buckets)
+                if preprocessor.packer is not None:
+                    preprocessor.packer.bucket_boundaries = list(config.buckets)
+                preprocessor.tail_tokens = config.tail_tokens
                 return model
         tokenizer, backbone = _tokenizer_and_backbone(config)
-        if config.sequence_length > backbone.max_sequence_length:
-            raise ValueError(
-                f"sequence_length {config.sequence_length} exceeds the backbone's "
-                f"{backbone.max_sequence_length} positions"
-            )
+        _check_positions(config, backbone)
         preprocessor = SentimentPreprocessor(
             tokenizer, sequence_length=config.sequence_length,
             bucket_boundaries=config.buckets, tail_tokens=config.tail_tokens,
@@ -297,6 +305,12 @@ class SentimentModel:
         return score_texts(self, texts, batch_size=batch_size, cache=cache,
                            progress=progress, jit_compile=jit_compile, bfloat16=bfloat16,
                            runtime=runtime)
+
+
+def _check_positions(config: SentimentConfig, backbone: keras_hub.models.BertBackbone) -> None:
+    if config.sequence_length > backbone.max_sequence_length:
+        raise ValueError(f"sequence_length {config.sequence_length} exceeds the backbone's "
+                         f"{backbone.max_sequence_length} positions")
 
 
 def _tokenizer_and_backbone(config: SentimentConfig):

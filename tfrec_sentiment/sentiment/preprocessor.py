@@ -293,10 +293,10 @@ _GRAPH_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _graph_function(layer: SentimentPreprocessor, kind: str, fn, spec: tf.TypeSpec):
     # Keyed by the lengths too: a trace bakes them in, and keras-hub's
-    # `sequence_length` setter (or `SentimentModel.from_config`, for `tail_tokens`)
-    # may change them after a first call.
+    # `sequence_length` setter (or `SentimentModel.from_config`, for a saved model's
+    # text settings) may change them after a first call.
     functions = _GRAPH_FUNCTIONS.setdefault(layer, {})
-    key = (kind, layer.sequence_length, layer.tail_tokens)
+    key = (kind, layer.sequence_length, layer.tail_tokens, tuple(layer.bucket_boundaries))
     if key not in functions:
         functions[key] = tf.function(fn, input_signature=[spec])
     return functions[key]
