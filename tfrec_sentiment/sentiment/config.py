@@ -59,7 +59,9 @@ class SentimentConfig:
             0.558) instead of epoch 4 (0.572); README, "Early stopping".
         sequence_length: the longest packed sequence, [CLS] and [SEP] included;
             longer reviews are truncated (their head is kept, and their last
-            `tail_tokens` tokens).
+            `tail_tokens` tokens). 64: 128 was measured at stop 26 (validation
+            macro-F1 0.693 against 0.682 over three seeds, within their noise; test
+            0.630 both; 36% more fine-tuning time): README, "Length 128 instead of 64".
         tail_tokens: of a review longer than `sequence_length - 2` tokens, keep its
             first `sequence_length - 2 - tail_tokens` and its last `tail_tokens`
             tokens ("head + tail" truncation: Sun et al., "How to Fine-Tune BERT for
