@@ -126,9 +126,9 @@ def test_jsonable_one_conversion_for_every_writer():
 
 
 def test_sentiment_state_and_score_cache_writes_are_atomic(tmp_path, monkeypatch):
+    from tfrec_sentiment.sentiment.checkpoints import STATE_FILE, read_state, write_state
     from tfrec_sentiment.sentiment.inference import ScoreCache
     from tfrec_sentiment.sentiment.model import Scores
-    from tfrec_sentiment.sentiment.training import STATE_FILE, read_state, write_state
 
     write_state(tmp_path, {"epochs_done": 1})
     _half_then_crash(monkeypatch)

@@ -12,11 +12,11 @@ import tensorflow as tf
 
 from tests.sentiment.conftest import labelled
 from tfrec_sentiment.distribute.strategy import make_strategy
+from tfrec_sentiment.sentiment.checkpoints import read_state
 from tfrec_sentiment.sentiment.labels import class_weights
 from tfrec_sentiment.sentiment.metrics import classification_metrics
 from tfrec_sentiment.sentiment.training import (
     epoch_order,
-    read_state,
     train_classifier,
     training_dataset,
 )

@@ -47,11 +47,11 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfrec_sentiment.sentiment.checkpoints import patience_spent
 from tfrec_sentiment.sentiment.labels import LABELS, class_weights
 from tfrec_sentiment.sentiment.model import PRIOR_KEY, TEMPERATURE_KEY, SentimentModel
 from tfrec_sentiment.sentiment.scorer import build_scorer
 from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
-from tfrec_sentiment.sentiment.training import patience_spent
 
 STUDENT_KEY = "student_of"
 # Probabilities are clipped here before their log (a softmax output can round to 0).

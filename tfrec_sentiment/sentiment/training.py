@@ -22,34 +22,9 @@
 - Loss: categorical cross-entropy on logits, in the compiled loss.
 - Distribution: build and compile inside `strategy.scope()`; the global batch is
   split across replicas by Keras.
-- Checkpoints: after every epoch, `checkpoints/epoch-NNN.weights.h5` (model and
-  optimizer state) and `state.json`; a new call with the same folder resumes after
-  the last finished epoch.
-
-Why not Keras 3's `BackupAndRestore` and `ModelCheckpoint` (as `recsys/train.py` uses
-tf-keras's `BackupAndRestore`): the resume needs three things they do not give.
-
-1. The resumed epoch before `fit`. The batch order is a function of (seed, epoch), so
-   the dataset of a resumed run must start at the first unfinished epoch's batches.
-   `BackupAndRestore` learns that epoch in `on_train_begin` (it sets the model's
-   `_initial_epoch`), but Keras 3's `fit` has built its epoch iterator over the dataset
-   before it calls `on_train_begin` (keras/src/backend/tensorflow/trainer.py), so a
-   resumed run would replay the first epoch's batches. `state.json` gives `epochs_done` before
-   the dataset is built.
-2. The history and the best epoch across the interruption. `BackupAndRestore` stores
-   weights and an epoch counter only; `ModelCheckpoint(save_best_only=True)` forgets its
-   best value on restart and records no epoch number. `TrainResult` reports the whole
-   history and the best epoch, resumed or not.
-3. One consistent folder. `BackupAndRestore` deletes its backup when `fit` ends and
-   must not share its folder with `ModelCheckpoint`; here the best weights are written
-   atomically and `state.json` last, so it never names a file not yet complete.
-
-For the same reason early stopping reads the best epoch from `state.json`, not from
-Keras's `EarlyStopping`, whose count of epochs without improvement starts again at 0
-when a run resumes.
-
-`tf.distribute` is not the obstacle: under `MirroredStrategy` those callbacks would
-save the same mirrored weights that `save_weights` saves here.
+- Checkpoints and resume: `checkpoints.py` (`EpochCheckpoint`, after every epoch; it
+  also ends fitting early); a new call with the same folder resumes after the last
+  finished epoch.
 
 Example (fine-tunes and writes checkpoints into `runs/`, so not run by the tests:
 `+SKIP`; tests/sentiment/test_training.py trains the tiny model):
@@ -68,7 +43,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,8 +50,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrec_sentiment.io import atomic_path, atomic_write
 from tfrec_sentiment.sentiment.calibration import calibrate
+from tfrec_sentiment.sentiment.checkpoints import (
+    BEST_WEIGHTS,
+    MACRO_F1,
+    EpochCheckpoint,
+    patience_spent,
+    read_state,
+    resume,
+)
 from tfrec_sentiment.sentiment.config import SentimentConfig
 from tfrec_sentiment.sentiment.datasets import LabelledTexts
 from tfrec_sentiment.sentiment.empty_text import prior_from_labels
@@ -90,10 +71,6 @@ from tfrec_sentiment.sentiment.trainer import (
     frozen_token_embeddings,
     preprocessed,
 )
-
-STATE_FILE = "state.json"
-BEST_WEIGHTS = "best.weights.h5"
-MACRO_F1 = "macro_f1"
 
 
 @dataclasses.dataclass
@@ -211,85 +188,6 @@ def compile_classifier(trainer: keras.Model, config: SentimentConfig,
     )
 
 
-def patience_spent(state: dict, patience: int | None) -> bool:
-    """Whether `patience` epochs in a row after the best one (by `state`) ran.
-
-    Example:
-
-    >>> patience_spent({"epochs_done": 3, "best_epoch": 1}, 2)
-    True
-    >>> patience_spent({"epochs_done": 3, "best_epoch": 2}, 2), patience_spent({}, 1)
-    (False, False)
-    """
-    if patience is None or "best_epoch" not in state:
-        return False
-    return int(state["epochs_done"]) - int(state["best_epoch"]) >= patience
-
-
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves weights + optimizer after every epoch, tracks the best by macro-F1 and
-    stops fitting early once `patience` epochs in a row did not improve on it.
-
-    Writes `epoch-NNN.weights.h5` (1-based; the previous one is removed once the new
-    one is complete), `best.weights.h5` on improvement, and `state.json` last, so the
-    state never points at a file that is not yet written. An early stop is recorded
-    in the state as `stopped_early` (the last epoch run) when epochs were left.
-    """
-
-    def __init__(self, directory: Path, state: dict, monitor: str = f"val_{MACRO_F1}",
-                 patience: int | None = None, epochs: int | None = None):
-        super().__init__()
-        self.directory = Path(directory)
-        self.state = state
-        self.monitor = monitor
-        self.patience = patience
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        done = epoch + 1
-        path = self.directory / f"epoch-{done:03d}.weights.h5"
-        self.model.save_weights(path)
-        score = logs.get(self.monitor, logs.get(MACRO_F1, 0.0))
-        if score > self.state.get("best_macro_f1", -1.0):
-            with atomic_path(self.directory / BEST_WEIGHTS) as staging:
-                self.model.save_weights(staging)
-            self.state.update(best_epoch=done, best_macro_f1=score)
-        previous = self.state.get("last_checkpoint")
-        self.state.update(epochs_done=done, last_checkpoint=path.name,
-                          history=[*self.state.get("history", []), logs])
-        if patience_spent(self.state, self.patience) and (self.epochs is None
-                                                          or done < self.epochs):
-            self.state["stopped_early"] = done
-            self.model.stop_training = True
-        write_state(self.directory, self.state)
-        if previous and previous != path.name:
-            (self.directory / previous).unlink(missing_ok=True)
-
-
-def _resume(trainer: keras.Model, path: Path) -> None:
-    """Loads an epoch checkpoint into `trainer`, or says why it cannot."""
-    try:
-        trainer.load_weights(path)
-    except ValueError as error:
-        why = " ".join(str(error).split())[:160]  # Keras lists every layer it missed
-        raise ValueError(
-            f"{path}: not a checkpoint of this fine-tuning model ({why}...); "
-            "checkpoints written before fine-tuning ran through trainer.build_trainer "
-            f"(the classifier itself) do not load: remove {path.parent} to train again"
-        ) from error
-
-
-def read_state(directory: Path) -> dict:
-    """The checkpoint state of a run folder, or an empty one."""
-    path = Path(directory) / STATE_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_state(directory: Path, state: dict) -> None:
-    atomic_write(Path(directory) / STATE_FILE, json.dumps(state, indent=2) + "\n")
-
-
 def train_classifier(config: SentimentConfig, train: LabelledTexts,
                      validation: LabelledTexts, directory: str | Path,
                      strategy: tf.distribute.Strategy | None = None, seed: int = 0,
@@ -347,7 +245,7 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
             # twice, ~1/3 of a tiny fine-tune's CPU; the weights are bit-identical.
             trainer.optimizer.build(trainer.trainable_variables)
             if done:
-                _resume(trainer, checkpoints / state["last_checkpoint"])
+                resume(trainer, checkpoints / state["last_checkpoint"])
         state.setdefault("class_weights", weights.tolist())
         epochs_run = 0
         patience = config.early_stopping_patience
