@@ -46,19 +46,20 @@ BEST_WEIGHTS = "best.weights.h5"
 MACRO_F1 = "macro_f1"
 
 
-def patience_spent(state: dict, patience: int | None) -> bool:
-    """Whether `patience` epochs in a row after the best one (by `state`) ran.
+def patience_spent(epochs_done: int, best_epoch: int | None, patience: int | None) -> bool:
+    """Whether `patience` epochs in a row ran after the best one (1-based epochs;
+    `best_epoch` None: no epoch scored yet; `patience` None: never).
 
     Example:
 
-    >>> patience_spent({"epochs_done": 3, "best_epoch": 1}, 2)
+    >>> patience_spent(3, 1, 2)
     True
-    >>> patience_spent({"epochs_done": 3, "best_epoch": 2}, 2), patience_spent({}, 1)
-    (False, False)
+    >>> patience_spent(3, 2, 2), patience_spent(0, None, 1), patience_spent(9, 1, None)
+    (False, False, False)
     """
-    if patience is None or "best_epoch" not in state:
+    if patience is None or best_epoch is None:
         return False
-    return int(state["epochs_done"]) - int(state["best_epoch"]) >= patience
+    return epochs_done - best_epoch >= patience
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -93,8 +94,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         previous = self.state.get("last_checkpoint")
         self.state.update(epochs_done=done, last_checkpoint=path.name,
                           history=[*self.state.get("history", []), logs])
-        if patience_spent(self.state, self.patience) and (self.epochs is None
-                                                          or done < self.epochs):
+        if patience_spent(done, self.state.get("best_epoch"), self.patience) and (
+                self.epochs is None or done < self.epochs):
             self.state["stopped_early"] = done
             self.model.stop_training = True
         write_state(self.directory, self.state)

@@ -116,11 +116,9 @@ class SentimentModel:
             if (folder / METADATA_FILE).is_file():
                 model = cls.load(folder)
                 _check_positions(config, model.classifier.backbone)
-                preprocessor = model.preprocessor
-                preprocessor.sequence_length = config.sequence_length  # and its packer's
-                preprocessor.bucket_boundaries = list(config.buckets)
-                if preprocessor.packer is not None:
-                    preprocessor.packer.bucket_boundaries = list(config.buckets)
+                preprocessor = model.preprocessor  # each setter reaches its packer too
+                preprocessor.sequence_length = config.sequence_length
+                preprocessor.bucket_boundaries = config.buckets
                 preprocessor.tail_tokens = config.tail_tokens
                 return model
         tokenizer, backbone = _tokenizer_and_backbone(config)

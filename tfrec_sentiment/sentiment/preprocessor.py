@@ -181,8 +181,21 @@ class SentimentPreprocessor(keras_hub.models.TextClassifierPreprocessor):
             raise ValueError(f"tail_tokens={tail_tokens!r}: must be >= 0")
         super().__init__(tokenizer, sequence_length=int(sequence_length), truncate=truncate,
                          **kwargs)
-        self.bucket_boundaries = [int(b) for b in bucket_boundaries]
+        self.bucket_boundaries = bucket_boundaries
         self.tail_tokens = int(tail_tokens)
+
+    @property
+    def bucket_boundaries(self) -> list[int]:
+        """The allowed padded lengths; set, they reach the packer too (as keras-hub's
+        `sequence_length` setter does), e.g. when a saved model is fine-tuned further
+        under another config (`SentimentModel.from_config`)."""
+        return self._bucket_boundaries
+
+    @bucket_boundaries.setter
+    def bucket_boundaries(self, value: Sequence[int]) -> None:
+        self._bucket_boundaries = [int(b) for b in value]
+        if getattr(self, "packer", None) is not None:
+            self.packer.bucket_boundaries = list(self._bucket_boundaries)
 
     def build(self, input_shape=None) -> None:
         # keras-hub's build makes a MultiSegmentPacker; this layer's packer replaces it,

@@ -189,6 +189,7 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
                     loss_weights={"probabilities": 1.0, "embedding": embedding_weight})
     kept = np.array(texts, dtype=object)[keep]
     history, scores, best_weights = [], [], None
+    best_epoch, stopped = None, None
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         order = rng.permutation(len(keep))
@@ -213,16 +214,13 @@ def distill(teacher: SentimentModel, student: SentimentModel, texts: Sequence[st
             scores.append(float(validation()))
             if best_weights is None or scores[-1] > best_weights[0]:
                 best_weights = (scores[-1], student.classifier.get_weights())
-            state = {"epochs_done": len(scores),
-                     "best_epoch": scores.index(best_weights[0]) + 1}
-            if epoch + 1 < epochs and patience_spent(state, patience):
+                best_epoch = epoch + 1
+            if epoch + 1 < epochs and patience_spent(epoch + 1, best_epoch, patience):
                 stopped = epoch + 1
                 break
+    if best_weights is None:
+        best_epoch = len(history)
     else:
-        stopped = None
-    best_epoch = len(history)
-    if best_weights is not None:
-        best_epoch = scores.index(best_weights[0]) + 1
         student.classifier.set_weights(best_weights[1])
     return {"loss_per_epoch": history, "validation_per_epoch": scores,
             "best_epoch": best_epoch, "stopped_early": stopped}

@@ -249,7 +249,8 @@ def train_classifier(config: SentimentConfig, train: LabelledTexts,
         state.setdefault("class_weights", weights.tolist())
         epochs_run = 0
         patience = config.early_stopping_patience
-        if done < config.epochs and not patience_spent(state, patience):
+        if done < config.epochs and not patience_spent(done, state.get("best_epoch"),
+                                                       patience):
             state.pop("stopped_early", None)  # resumed with a longer patience
             dataset = training_dataset(train, train_lengths, weights, config.batch_size,
                                        seed, range(done, config.epochs),
