@@ -5,6 +5,8 @@
     python bench/sentiment_speed.py --skip-inference --rounds 3  # fine-tuning only
     python bench/sentiment_speed.py --model runs/sentiment-sst2/model \
         --accuracy-set ../shared/data/sentiment/sst/dev.txt  # bfloat16 accuracy check too
+    python bench/sentiment_speed.py --model runs/musical/sentiment/model \
+        --accuracy-run runs/musical --skip-train  # + macro-F1 on the run's test part
 
 Same weights and the same 3-class head on both sides (MiniLM-L6 with a new head, or
 a fine-tuned `--model`), on a fixed random sample of Musical Instruments review texts
@@ -18,7 +20,9 @@ a fine-tuned `--model`), on a fixed random sample of Musical Instruments review 
   timed back to back with the baseline `--rounds` times; the ratio is the median of
   per-round ratios of reviews per CPU-second of this process (steady when other jobs
   share the cores), with the wall-clock ratio beside it. Where openvino is installed,
-  the same graph compiled by OpenVINO, float32 and bfloat16 (`openvino_runtime.py`).
+  the same graph compiled by OpenVINO, float32 and bfloat16 (`openvino_runtime.py`),
+  and where nncf is too, that graph quantised to int8 (`sentiment.inference_runtime=
+  openvino_int8`: its matmuls int8, the rest in bfloat16 / float32).
 - fine-tuning, baseline: `fit` on raw strings at fixed length 128; ours: the
   length-sorted, bucket-padded `tf.data` pipeline of `training.py` fitting the
   classifier itself (keras-hub's backbone), then a Keras `mixed_bfloat16` copy
@@ -51,6 +55,7 @@ from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst
 from tfrec_sentiment.sentiment.inference import (
     bfloat16_copy,
     forward_function,
+    native_bfloat16,
     openvino_function,
     packed_lengths,
     predict_sorted,
@@ -103,6 +108,9 @@ def parse_args() -> argparse.Namespace:
                         help="an SST file (e.g. sst/dev.txt): print its binary accuracy "
                              "in float32 and bfloat16, TensorFlow and OpenVINO "
                              "(use with --model)")
+    parser.add_argument("--accuracy-run", type=Path, default=None,
+                        help="a tools/train.py run folder: print each runtime's macro-F1 "
+                             "on its test part's star labels (use with its --model)")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-inference", action="store_true",
                         help="time fine-tuning only")
@@ -153,7 +161,7 @@ def timed_both(fn, count: int) -> tuple[float, float, object]:
 
 
 def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray, batch: int,
-                    rounds: int) -> None:
+                    rounds: int, calibration: list[str]) -> None:
     n = len(texts)
     lengths = packed_lengths(model, texts)
     print(f"\n## inference on {n} reviews (packed length mean {lengths.mean():.0f}, "
@@ -207,9 +215,7 @@ def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray,
     print(f"Keras bfloat16 vs float32: max |dp| {np.abs(half - reference).max():.1e}, "
           f"arg-max agreement {agree:.3f}")
     if openvino_available():  # the same graph compiled by OpenVINO (openvino_runtime.py)
-        for bfloat16 in (False, True):
-            forward = openvino_function(model, bfloat16)
-            kind = "bfloat16" if bfloat16 else "float32"
+        for kind, forward in openvino_variants(model, calibration).items():
             for size in (32, 64):
                 ov = ours(f"OpenVINO {kind}, batch {size}", model, size, False, forward)
             print(f"OpenVINO {kind} vs TF float32: max |dp| "
@@ -233,20 +239,48 @@ def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray,
           f"arg-max agreement {agree:.3f}")
 
 
-def bfloat16_accuracy(model: SentimentModel, path: Path) -> None:
-    """Binary accuracy of float32 vs bfloat16 scoring on an SST file."""
-    data = read_sst(path)
-    truth = data.labels == POSITIVE
-    print(f"\n## bfloat16 accuracy check on {path.name} ({len(data)} sentences)")
+def openvino_variants(model: SentimentModel, calibration: list[str]) -> dict:
+    """name -> OpenVINO forward function: float32, bfloat16 and, where nncf is
+    installed, int8 (+ bfloat16 where native, as `score_texts` runs it) calibrated on
+    `calibration` (the first call's texts win: the graph is cached per model)."""
+    variants = {kind: openvino_function(model, kind == "bfloat16")
+                for kind in ("float32", "bfloat16")}
+    if openvino_available(int8=True):
+        variants["int8"] = openvino_function(model, native_bfloat16(), True, calibration)
+    else:
+        print(f"OpenVINO int8: nncf not installed ({OPENVINO_INSTALL}), skipped")
+    return variants
+
+
+def accuracy_checks(model: SentimentModel, sst_path: Path | None,
+                    run_dir: Path | None, calibration: list[str]) -> None:
+    """Each runtime's binary accuracy on an SST file and macro-F1 on a run's test part."""
+    sets = []
+    if sst_path is not None:
+        data = read_sst(sst_path)
+        sets.append((f"{sst_path.name} accuracy", data.texts, data.labels == POSITIVE))
+    if run_dir is not None:
+        import pandas as pd
+
+        test = pd.read_parquet(run_dir / "data" / "test.parquet")
+        sets.append((f"{run_dir.name} test macro-F1", review_texts(test),
+                     labels_from_stars(test["rating"].to_numpy())))
+    print("\n## accuracy of each runtime: " + "; ".join(
+        f"{name} ({len(texts)} texts)" for name, texts, _ in sets))
     variants = [("float32", model, None), ("bfloat16", bfloat16_copy(model), None)]
     if openvino_available():
-        variants += [(f"OpenVINO {kind}", model,
-                      openvino_function(model, kind == "bfloat16"))
-                     for kind in ("float32", "bfloat16")]
+        variants += [(f"OpenVINO {kind}", model, forward)
+                     for kind, forward in openvino_variants(model, calibration).items()]
     for name, scorer, forward in variants:
-        probabilities = predict_sorted(scorer, data.texts, 32, predict_fn=forward).probabilities
-        accuracy = ((to_binary(probabilities)[:, 1] > 0.5) == truth).mean()
-        print(f"{name:17s}: accuracy {accuracy:.4f}")
+        cells = []
+        for set_name, texts, truth in sets:
+            probabilities = predict_sorted(scorer, texts, 32, predict_fn=forward).probabilities
+            if truth.dtype == bool:  # SST: binary
+                value = ((to_binary(probabilities)[:, 1] > 0.5) == truth).mean()
+            else:
+                value = classification_metrics(truth, probabilities, LABELS)["macro_f1"]
+            cells.append(f"{set_name} {value:.4f}")
+        print(f"{name:17s}: {'; '.join(cells)}")
 
 
 def bench_training(model: SentimentModel, texts: list[str], labels: np.ndarray,
@@ -323,10 +357,17 @@ def main() -> None:
     # (Set before the first call, which builds the packer with these.)
     model.preprocessor.bucket_boundaries = list(SentimentConfig().bucket_boundaries)
     model.preprocessor.sequence_length = args.sequence_length
-    if args.accuracy_set is not None:
-        bfloat16_accuracy(model, args.accuracy_set)
+    # An int8 graph is calibrated on the texts it is first given (`score_texts`): the
+    # run's training reviews (as in its pipeline) with --accuracy-run, else the sample.
+    calibration = texts
+    if args.accuracy_run is not None:
+        import pandas as pd
+
+        calibration = review_texts(pd.read_parquet(args.accuracy_run / "data" / "train.parquet"))
+    if args.accuracy_set is not None or args.accuracy_run is not None:
+        accuracy_checks(model, args.accuracy_set, args.accuracy_run, calibration)
     if not args.skip_inference:
-        bench_inference(model, texts, labels, args.batch, args.rounds)
+        bench_inference(model, texts, labels, args.batch, args.rounds, calibration)
     if not args.skip_train:
         bench_training(model, texts, labels, args.train_batches, args.train_batch,
                        args.rounds)

@@ -80,8 +80,10 @@ def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
     cache = run_score_cache(settings, run_dir, encryption)
     held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
     options = scoring_options(settings)
-    results = evaluate_sets(model, [held_out], cache=cache, progress=progress, **options)
+    # The training reviews first: an int8 graph (`openvino_int8`) is calibrated on the
+    # first texts it scores, and kept with the scores for every later stage.
     scores = score_reviews(model, split.train, settings, cache, progress)
+    results = evaluate_sets(model, [held_out], cache=cache, progress=progress, **options)
     if settings.student_layers:  # a distilled student to serve (sentiment/student.py)
         summary["student"] = distil_student(config, split, model, scores, folder, results,
                                             progress, cache)

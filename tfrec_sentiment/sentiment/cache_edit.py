@@ -20,11 +20,13 @@ Example:
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from tfrec_sentiment.sentiment.inference import ScoreCache
+from tfrec_sentiment.sentiment.openvino_runtime import INT8_GRAPH
 from tfrec_sentiment.sentiment.scores import Scores
 
 
@@ -32,7 +34,9 @@ def copy_scores(source: ScoreCache, directory: str | Path, keys: np.ndarray) -> 
     """A new cache at `directory` holding only `source`'s entries of `keys`.
 
     One shard per fingerprint, encrypted as `source` is; keys `source` lacks are
-    skipped (nothing is scored).
+    skipped (nothing is scored). A fingerprint's int8 graph (`openvino_runtime.
+    INT8_GRAPH`, the graph its `openvino_int8` scores came from) is copied with it, so
+    texts scored later into the copy come from that graph too.
 
     Args:
         source: the cache to copy from.
@@ -49,6 +53,9 @@ def copy_scores(source: ScoreCache, directory: str | Path, keys: np.ndarray) -> 
                  if entry is not None]
         if found:
             target.add(fingerprint, *_columns(found))
+            graph = source.directory / fingerprint / INT8_GRAPH
+            for path in (graph, graph.with_suffix(".bin")) if graph.exists() else ():
+                shutil.copy2(path, target.directory / fingerprint / path.name)
     return target
 
 

@@ -27,14 +27,16 @@ SST3, SST3_PHRASES = "sst3", "sst3-phrases"
 # Allowed `first_stage` values (`sentiment.first_stage`).
 FIRST_STAGES = ("none", SST3, SST3_PHRASES)
 # Allowed `inference_runtime` values (resolved in sentiment/openvino_runtime.py).
-INFERENCE_RUNTIMES = ("auto", "tensorflow", "openvino")
-OPENVINO_INSTALL = ("pip install -e '.[openvino]' in a clone (the version setup.cfg pins), "
-                    "or pip install openvino")
+INFERENCE_RUNTIMES = ("auto", "tensorflow", "openvino", "openvino_int8")
+OPENVINO_INSTALL = ("pip install -e '.[openvino]' in a clone (the versions setup.cfg pins), "
+                    "or pip install openvino nncf")
 
 
-def openvino_available() -> bool:
-    """Whether the `openvino` package can be imported here (without importing it)."""
-    return importlib.util.find_spec("openvino") is not None
+def openvino_available(int8: bool = False) -> bool:
+    """Whether the `openvino` package (and with `int8`, `nncf`, which quantises for it)
+    can be imported here, without importing them."""
+    needed = ("openvino", "nncf") if int8 else ("openvino",)
+    return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
 
@@ -124,8 +126,14 @@ class SentimentConfig:
             scored as many reviews per CPU-second as TensorFlow bfloat16 (108.6 vs
             108.2) and fewer per second of wall clock (1.79x keras-hub's predict vs
             2.28x); stop 21's 4.15x, measured on shared cores, was not reproduced
-            (README, "Sentiment"). Fine-tuning and the exported SavedModel stay
-            TensorFlow.
+            (README, "Sentiment"). "openvino_int8" (the same extra, which brings
+            NNCF): that graph with its matmuls quantised to int8 after training
+            (`openvino_runtime.quantize_int8`: NNCF's post-training quantisation,
+            calibrated on fixed synthetic reviews; VNNI / AMX), the rest as above:
+            1.2-1.3x OpenVINO bfloat16's reviews per CPU-second on this AVX512_VNNI
+            CPU, probabilities up to 0.24 from float32's (README, stop 27). Opt-in:
+            an optional extra, and not the float32 scores. Fine-tuning and the
+            exported SavedModel stay TensorFlow.
         train_bfloat16: fine-tune (both stages) a Keras `mixed_bfloat16` copy (float32
             weights, bfloat16 matmuls: AMX / AVX512_BF16), its weights then copied into
             the float32 model that is scored, saved and exported; on (default) only
@@ -239,8 +247,10 @@ class SentimentConfig:
             # At least one token of the head: its first words.
             raise ConfigError(f"must be at most sequence_length - 3 = "
                               f"{self.sequence_length - 3}", "tail_tokens", self.tail_tokens)
-        if self.inference_runtime == "openvino" and not openvino_available():
-            raise ConfigError(f"needs the openvino package: {OPENVINO_INSTALL}",
+        int8 = self.inference_runtime == "openvino_int8"
+        if self.inference_runtime.startswith("openvino") and not openvino_available(int8):
+            packages = "openvino and nncf packages" if int8 else "openvino package"
+            raise ConfigError(f"needs the {packages}: {OPENVINO_INSTALL}",
                               "inference_runtime", self.inference_runtime)
 
     @property

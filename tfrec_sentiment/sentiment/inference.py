@@ -43,10 +43,12 @@ from tqdm.auto import tqdm
 
 from tfrec_sentiment.sentiment.labels import LABELS, review_texts
 from tfrec_sentiment.sentiment.openvino_runtime import (
+    INT8_GRAPH,
     OPENVINO,
+    OPENVINO_INT8,
     TENSORFLOW,
     check_runtime,
-    openvino_forward,
+    openvino_function,
     resolve_runtime,
 )
 from tfrec_sentiment.sentiment.score_cache import ScoreCache, text_keys
@@ -162,11 +164,17 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
         bfloat16: compute in bfloat16 (`bfloat16_copy`; with OpenVINO, its CPU plugin's
             bfloat16); cached apart from float32.
         runtime: "tensorflow", "openvino" (`openvino_runtime.openvino_forward`: the
-            same graph compiled by OpenVINO; cached apart from TensorFlow's scores) or
-            "auto" (`openvino_runtime.resolve_runtime`).
+            same graph compiled by OpenVINO; cached apart from TensorFlow's scores),
+            "openvino_int8" (that graph quantised to int8: `openvino_runtime.
+            quantize_int8`, calibrated on a sample of the first texts it scores in
+            this process, `calibration_sample`; with a `cache`, the quantised graph
+            is kept in the cache folder of its scores, `INT8_GRAPH`, and read back
+            there by every later call and process; cached apart too) or "auto"
+            (`openvino_runtime.resolve_runtime`).
 
     Raises:
-        ModuleNotFoundError: runtime "openvino" without the openvino package.
+        ModuleNotFoundError: runtime "openvino" without the openvino package, or
+            "openvino_int8" without openvino or nncf.
 
     Returns:
         `Scores` with probabilities float32 [N, 3] and embedding float32 [N, D].
@@ -177,15 +185,14 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
     unique_texts = [texts[i] for i in first]
     runtime = resolve_runtime(runtime)
     check_runtime(runtime)
-    predict_fn = None
-    if runtime == OPENVINO:  # the float32 graph; OpenVINO computes it in bfloat16
+    openvino = runtime in (OPENVINO, OPENVINO_INT8)
+    if openvino:  # the float32 graph; OpenVINO computes it in bfloat16
         bfloat16 = bfloat16 and native_bfloat16()  # (in float32 on CPUs without it)
-        predict_fn = openvino_function(model, bfloat16)
     elif bfloat16:
         model = _bfloat16_model(model)
     fingerprint = model.fingerprint() if cache is not None else ""
-    if runtime == OPENVINO:
-        fingerprint += f"-{OPENVINO}"
+    if runtime != TENSORFLOW:
+        fingerprint += f"-{runtime}"
     if bfloat16:
         fingerprint += "-bfloat16"
     cached = cache.lookup(fingerprint, unique_keys) if cache is not None else [None] * len(first)
@@ -198,6 +205,12 @@ def score_texts(model: SentimentModel, texts: Sequence[str], batch_size: int = 3
         if item is not None:
             probabilities[i], embedding[i] = item
     if len(todo):
+        predict_fn = None
+        if openvino:  # int8: calibrated on this call's texts, or the cache's graph
+            saved = (cache.directory / fingerprint / INT8_GRAPH
+                     if cache is not None and runtime == OPENVINO_INT8 else None)
+            predict_fn = openvino_function(model, bfloat16, runtime == OPENVINO_INT8,
+                                           unique_texts, saved)
         fresh = predict_sorted(model, [unique_texts[i] for i in todo], batch_size,
                                progress=progress, jit_compile=jit_compile,
                                predict_fn=predict_fn)
@@ -227,14 +240,7 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     if not texts:
         return Scores(np.zeros((0, len(LABELS)), np.float32),
                       np.zeros((0, model.embedding_dim), np.float32))
-    ids = token_ids(model, texts)
-    order = np.argsort(ids.row_lengths().numpy(), kind="stable")
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(tf.gather(ids, order))
-        .batch(batch_size)
-        .map(model.preprocessor.pack, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset, order = packed_batches(model, texts, batch_size)
     predict_fn = predict_fn or forward_function(model, jit_compile)
     probs, embs = [], []
     with tqdm(total=len(texts), desc="sentiment", unit="review", disable=not progress) as bar:
@@ -246,6 +252,26 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     restore = np.empty_like(order)
     restore[order] = np.arange(len(order))
     return Scores(np.concatenate(probs)[restore], np.concatenate(embs)[restore])
+
+
+def packed_batches(model: SentimentModel, texts: Sequence[str],
+                   batch_size: int) -> tuple[tf.data.Dataset, np.ndarray]:
+    """`texts` as the scorer reads them: tokenized once, sorted by length, in batches
+    of `batch_size` packed to their bucket length (`SentimentPreprocessor.pack`).
+
+    Returns:
+        The dataset of feature dicts (int32 [B, L] each) and `order`, int64 [N]: the
+        text index of each row, batches in sequence.
+    """
+    ids = token_ids(model, texts)
+    order = np.argsort(ids.row_lengths().numpy(), kind="stable")
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.gather(ids, order))
+        .batch(batch_size)
+        .map(model.preprocessor.pack, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return dataset, order
 
 
 def token_ids(model: SentimentModel, texts: Sequence[str],
@@ -321,14 +347,3 @@ def forward_function(model: SentimentModel, jit_compile: bool = False):
 
     functions[jit_compile] = forward
     return forward
-
-
-def openvino_function(model: SentimentModel, bfloat16: bool):
-    """`forward_function(model)`'s graph compiled by OpenVINO: packed features (int32
-    [B, L] each) -> numpy `probabilities` [B, 3] and `embedding` [B, D]; cached per
-    model and weights (`openvino_runtime.openvino_forward`).
-
-    Raises:
-        ModuleNotFoundError: openvino is not installed (with the install command).
-    """
-    return openvino_forward(model, forward_function(model), bfloat16)
