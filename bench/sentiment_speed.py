@@ -22,7 +22,7 @@ a fine-tuned `--model`), on a fixed random sample of Musical Instruments review 
   share the cores), with the wall-clock ratio beside it. Where openvino is installed,
   the same graph compiled by OpenVINO, float32 and bfloat16 (`openvino_runtime.py`),
   and where nncf is too, that graph quantised to int8 (`sentiment.inference_runtime=
-  openvino_int8`: its matmuls int8, the rest in bfloat16 / float32).
+  openvino_int8`: its matmuls int8, the rest in float32).
 - fine-tuning, baseline: `fit` on raw strings at fixed length 128; ours: the
   length-sorted, bucket-padded `tf.data` pipeline of `training.py` fitting the
   classifier itself (keras-hub's backbone), then a Keras `mixed_bfloat16` copy
@@ -55,7 +55,6 @@ from tfrec_sentiment.sentiment.datasets import LabelledTexts, read_sst
 from tfrec_sentiment.sentiment.inference import (
     bfloat16_copy,
     forward_function,
-    native_bfloat16,
     openvino_function,
     packed_lengths,
     predict_sorted,
@@ -241,12 +240,12 @@ def bench_inference(model: SentimentModel, texts: list[str], labels: np.ndarray,
 
 def openvino_variants(model: SentimentModel, calibration: list[str]) -> dict:
     """name -> OpenVINO forward function: float32, bfloat16 and, where nncf is
-    installed, int8 (+ bfloat16 where native, as `score_texts` runs it) calibrated on
+    installed, int8 (the rest in float32, as `score_texts` runs it) calibrated on
     `calibration` (the first call's texts win: the graph is cached per model)."""
     variants = {kind: openvino_function(model, kind == "bfloat16")
                 for kind in ("float32", "bfloat16")}
     if openvino_available(int8=True):
-        variants["int8"] = openvino_function(model, native_bfloat16(), True, calibration)
+        variants["int8"] = openvino_function(model, False, True, calibration)
     else:
         print(f"OpenVINO int8: nncf not installed ({OPENVINO_INSTALL}), skipped")
     return variants

@@ -10,7 +10,12 @@ import pytest
 from tests.sentiment.conftest import NEGATIVE_TEXTS, NEUTRAL_TEXTS, POSITIVE_TEXTS
 from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.sentiment.config import SentimentConfig
-from tfrec_sentiment.sentiment.inference import ScoreCache, score_texts, scoring_options
+from tfrec_sentiment.sentiment.inference import (
+    ScoreCache,
+    predict_sorted,
+    score_texts,
+    scoring_options,
+)
 from tfrec_sentiment.sentiment.openvino_runtime import check_runtime, resolve_runtime
 
 TEXTS = POSITIVE_TEXTS + NEGATIVE_TEXTS + NEUTRAL_TEXTS + ["", "<b>ok</b> " * 30]
@@ -101,6 +106,12 @@ def test_openvino_int8_graph_is_kept_with_its_scores(tmp_path):
     openvino_runtime._COMPILED.clear()
     recalibrated = score_texts(model, TEXTS[6:], runtime="openvino_int8")  # other texts
     assert not np.array_equal(recalibrated.embedding, expected.embedding)
+    # A process that quantised on its own texts first takes the cache's graph when it
+    # scores into that cache.
+    run = openvino_runtime.openvino_function(model, False, True, TEXTS[6:], saved[0])
+    np.testing.assert_array_equal(
+        predict_sorted(model, TEXTS[6:], 32, predict_fn=run).probabilities,
+        expected.probabilities)
 
 
 def test_calibration_sample_spreads_and_tops_up():

@@ -129,11 +129,11 @@ class SentimentConfig:
             (README, "Sentiment"). "openvino_int8" (the same extra, which brings
             NNCF): that graph with its matmuls quantised to int8 after training
             (`openvino_runtime.quantize_int8`: NNCF's post-training quantisation,
-            calibrated on fixed synthetic reviews; VNNI / AMX), the rest as above:
-            1.2-1.3x OpenVINO bfloat16's reviews per CPU-second on this AVX512_VNNI
-            CPU, probabilities up to 0.24 from float32's (README, stop 27). Opt-in:
-            an optional extra, and not the float32 scores. Fine-tuning and the
-            exported SavedModel stay TensorFlow.
+            calibrated on the first texts scored, the pipeline's training reviews;
+            VNNI / AMX), the rest in float32: 1.2-1.3x OpenVINO bfloat16's reviews per
+            CPU-second on this AVX512_VNNI CPU, probabilities up to ~0.2 from
+            float32's (README, stop 27). Opt-in: an optional extra, and not the
+            float32 scores. Fine-tuning and the exported SavedModel stay TensorFlow.
         train_bfloat16: fine-tune (both stages) a Keras `mixed_bfloat16` copy (float32
             weights, bfloat16 matmuls: AMX / AVX512_BF16), its weights then copied into
             the float32 model that is scored, saved and exported; on (default) only

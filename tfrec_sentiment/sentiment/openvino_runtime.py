@@ -124,13 +124,18 @@ def openvino_forward(model, forward, bfloat16: bool, calibration=None, saved=Non
     precision = "bf16" if bfloat16 else "f32"
     key = (model.fingerprint(), precision, calibration is not None)
     compiled = _COMPILED.setdefault(model.scorer, {})
-    if key not in compiled:
+    on_disk = saved is not None and Path(saved).exists()
+    # (run, graph, the file it was read from or written to): a graph quantised here
+    # on other texts gives way to the one kept with the cache's scores.
+    if key not in compiled or (on_disk and compiled[key][2] != str(saved)):
         if not any(k[0] == key[0] for k in compiled):
             compiled.clear()  # a changed fingerprint: the old graphs have old weights
-        compiled[key] = _compile(forward, precision, calibration, saved)
-    run, graph = compiled[key]
-    if saved is not None and not Path(saved).exists():  # quantised here before
+        compiled[key] = (*_compile(forward, precision, calibration, saved),
+                         str(saved) if on_disk else None)
+    run, graph, _ = compiled[key]
+    if saved is not None and not on_disk:  # quantised here: kept for the next process
         _save(graph, Path(saved))
+        compiled[key] = (run, graph, str(saved))
     return run
 
 
