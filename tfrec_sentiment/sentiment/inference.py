@@ -41,6 +41,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfrec_sentiment.sentiment.batches import (
+    forward_function,
+    packed_batches,
+    packed_lengths,
+    token_ids,
+)
 from tfrec_sentiment.sentiment.labels import LABELS, review_texts
 from tfrec_sentiment.sentiment.openvino_runtime import (
     INT8_GRAPH,
@@ -52,7 +58,7 @@ from tfrec_sentiment.sentiment.openvino_runtime import (
     resolve_runtime,
 )
 from tfrec_sentiment.sentiment.score_cache import ScoreCache, text_keys
-from tfrec_sentiment.sentiment.scores import FEATURE_NAMES, Scores
+from tfrec_sentiment.sentiment.scores import Scores
 
 if TYPE_CHECKING:  # annotations only: model.py imports this module (SentimentModel.score)
     import pandas as pd
@@ -60,13 +66,10 @@ if TYPE_CHECKING:  # annotations only: model.py imports this module (SentimentMo
     from tfrec_sentiment.privacy.encryption import TableEncryption
     from tfrec_sentiment.sentiment.model import SentimentModel
 
-# One traced forward function per model and XLA setting (tracing BERT takes seconds).
-_FORWARD_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BFLOAT16_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_FEATURE_SPEC = {name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE_NAMES}
 # ScoreCache and text_keys are defined in score_cache.py, public here where they always were.
 __all__ = ["ScoreCache", "bfloat16_copy", "forward_function", "native_bfloat16",
-           "openvino_function",
+           "openvino_function", "packed_batches",
            "packed_lengths", "predict_sorted", "run_score_cache", "score_reviews",
            "score_texts", "scoring_options", "text_keys", "token_ids", "use_bfloat16"]
 
@@ -256,49 +259,6 @@ def predict_sorted(model: SentimentModel, texts: Sequence[str], batch_size: int 
     return Scores(np.concatenate(probs)[restore], np.concatenate(embs)[restore])
 
 
-def packed_batches(model: SentimentModel, texts: Sequence[str],
-                   batch_size: int) -> tuple[tf.data.Dataset, np.ndarray]:
-    """`texts` as the scorer reads them: tokenized once, sorted by length, in batches
-    of `batch_size` packed to their bucket length (`SentimentPreprocessor.pack`).
-
-    Returns:
-        The dataset of feature dicts (int32 [B, L] each) and `order`, int64 [N]: the
-        text index of each row, batches in sequence.
-    """
-    ids = token_ids(model, texts)
-    order = np.argsort(ids.row_lengths().numpy(), kind="stable")
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(tf.gather(ids, order))
-        .batch(batch_size)
-        .map(model.preprocessor.pack, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    return dataset, order
-
-
-def token_ids(model: SentimentModel, texts: Sequence[str],
-              batch_size: int = 1024) -> tf.RaggedTensor:
-    """Each text's ids as the model's preprocessor packs them (cleaned, at most
-    `sequence_length - 2`; `SentimentPreprocessor.token_ids`), ragged int32 [N, None]."""
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(tf.constant(list(texts)))
-        .batch(batch_size)
-        .map(model.preprocessor.token_ids, num_parallel_calls=tf.data.AUTOTUNE)
-    )
-    return tf.concat(list(dataset), axis=0)
-
-
-def packed_lengths(model: SentimentModel, texts: Sequence[str],
-                   batch_size: int = 1024) -> np.ndarray:
-    """Packed token length of each text ([CLS]/[SEP] included, capped), int32 [N]."""
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(tf.constant(list(texts)))
-        .batch(batch_size)
-        .map(model.preprocessor.packed_lengths, num_parallel_calls=tf.data.AUTOTUNE)
-    )
-    return np.concatenate([batch.numpy() for batch in dataset]).astype(np.int32)
-
-
 def _bfloat16_model(model: SentimentModel) -> SentimentModel:
     # One copy per model, refreshed when the float32 weights change.
     fingerprint = model.fingerprint()
@@ -330,22 +290,3 @@ def bfloat16_copy(model: SentimentModel) -> SentimentModel:
     copy = type(model)(classifier, {**model.metadata, "compute_dtype": "bfloat16"})
     copy.output_dense.set_weights(model.output_dense.get_weights())
     return copy
-
-
-def forward_function(model: SentimentModel, jit_compile: bool = False):
-    """A traced features -> {"probabilities", "embedding"} function of `model.scorer`.
-
-    Shapes are [None, None], so one trace serves every bucket length; with XLA each
-    distinct length compiles once, which the bucket lengths keep to a handful.
-    """
-    scorer = model.scorer
-    functions = _FORWARD_FUNCTIONS.setdefault(scorer, {})
-    if jit_compile in functions:
-        return functions[jit_compile]
-
-    @tf.function(input_signature=[_FEATURE_SPEC], jit_compile=jit_compile)
-    def forward(features):
-        return scorer(features, training=False)
-
-    functions[jit_compile] = forward
-    return forward

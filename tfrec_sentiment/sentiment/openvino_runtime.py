@@ -3,7 +3,7 @@
 `sentiment.inference_runtime="openvino"` (optional extra `[openvino]`: `pip install -e
 '.[openvino]'` in a clone), or "auto" (opt-in) where openvino is installed and
 TensorFlow sees no GPU, scores batches of reviews with OpenVINO instead of TensorFlow.
-The graph is the one TensorFlow runs: `inference.forward_function`'s token ids ->
+The graph is the one TensorFlow runs: `batches.forward_function`'s token ids ->
 {"probabilities", "embedding"} (the `BertInferenceEncoder` pass, the head, calibration
 and the empty-text answer), converted by OpenVINO's TensorFlow frontend
 (`openvino.convert_model`) and compiled for the CPU. Tokenization, length sorting and
@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfrec_sentiment.sentiment.batches import forward_function, packed_batches
 from tfrec_sentiment.sentiment.config import (
     INFERENCE_RUNTIMES,
     OPENVINO_INSTALL,
@@ -100,7 +101,7 @@ def openvino_forward(model, forward, bfloat16: bool, calibration=None, saved=Non
     Args:
         model: the `SentimentModel` whose scorer `forward` traces (keys the cache:
             a model whose weights change gets a new compiled graph).
-        forward: `inference.forward_function(model)`: a tf.function of the features
+        forward: `batches.forward_function(model)`: a tf.function of the features
             dict (`token_ids`, `padding_mask`, `segment_ids`, int32 [B, L]).
         bfloat16: compute in bfloat16 on the CPU plugin, else float32 (with
             `calibration`: the operations left in floating point).
@@ -153,8 +154,6 @@ def openvino_function(model, bfloat16: bool, int8: bool = False,
         ModuleNotFoundError: openvino (with `int8`, or nncf) is not installed (with the
             install command).
     """
-    from tfrec_sentiment.sentiment.inference import forward_function, packed_batches
-
     def calibration() -> list[dict]:
         texts = calibration_sample(calibration_texts)
         return [{name: value.numpy() for name, value in features.items()}
