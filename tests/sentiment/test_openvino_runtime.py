@@ -127,23 +127,16 @@ def test_calibration_sample_spreads_and_tops_up():
 
 @needs_nncf
 def test_quantize_int8_puts_int8_on_the_matmuls(tiny_model):
-    import openvino
-    import tensorflow as tf
+    from tfrec_sentiment.sentiment.inference import forward_function
+    from tfrec_sentiment.sentiment.openvino_runtime import (
+        calibration_batches,
+        calibration_sample,
+        convert,
+        quantize_int8,
+    )
 
-    from tfrec_sentiment.sentiment.inference import forward_function, packed_batches
-    from tfrec_sentiment.sentiment.openvino_runtime import calibration_sample, quantize_int8
-    from tfrec_sentiment.sentiment.scores import FEATURE_NAMES
-
-    forward = forward_function(tiny_model)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name=name)
-                                  for name in FEATURE_NAMES])
-    def named(*features):
-        return forward(dict(zip(FEATURE_NAMES, features)))["probabilities"]
-
-    converted = openvino.convert_model(named.get_concrete_function(), share_weights=False)
-    batches = [{name: value.numpy() for name, value in features.items()}
-               for features in packed_batches(tiny_model, calibration_sample(TEXTS, 64), 32)[0]]
+    converted = convert(forward_function(tiny_model))
+    batches = calibration_batches(tiny_model, calibration_sample(TEXTS, 64))
     kinds = [op.get_type_name() for op in quantize_int8(converted, batches).get_ops()]
     assert kinds.count("FakeQuantize") >= 4  # at least Q, K, V and the output projection
     assert "FakeQuantize" not in [op.get_type_name() for op in converted.get_ops()]

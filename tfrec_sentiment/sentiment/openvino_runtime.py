@@ -131,7 +131,8 @@ def openvino_forward(model, forward, bfloat16: bool, calibration=None, saved=Non
     if key not in compiled or (on_disk and compiled[key][2] != str(saved)):
         if not any(k[0] == key[0] for k in compiled):
             compiled.clear()  # a changed fingerprint: the old graphs have old weights
-        compiled[key] = (*_compile(forward, precision, calibration, saved),
+        compiled[key] = (*_compile(forward, precision, calibration,
+                                   Path(saved) if on_disk else None),
                          str(saved) if on_disk else None)
     run, graph, _ = compiled[key]
     if saved is not None and not on_disk:  # quantised here: kept for the next process
@@ -146,21 +147,25 @@ def openvino_function(model, bfloat16: bool, int8: bool = False,
     [B, L] each) -> numpy `probabilities` [B, 3] and `embedding` [B, D]; cached per
     model and weights (`openvino_forward`).
 
-    With `int8` its matmuls are quantised, calibrated on `calibration_sample(
-    calibration_texts)` packed as scoring packs them (batches of 32, length-sorted,
-    bucket-padded); `saved` as in `openvino_forward`.
+    With `int8` its matmuls are quantised, calibrated on `calibration_batches` of
+    `calibration_sample(calibration_texts)`; `saved` as in `openvino_forward`.
 
     Raises:
         ModuleNotFoundError: openvino (with `int8`, or nncf) is not installed (with the
             install command).
     """
     def calibration() -> list[dict]:
-        texts = calibration_sample(calibration_texts)
-        return [{name: value.numpy() for name, value in features.items()}
-                for features in packed_batches(model, texts, 32)[0]]
+        return calibration_batches(model, calibration_sample(calibration_texts))
 
     return openvino_forward(model, forward_function(model), bfloat16,
                             calibration if int8 else None, saved)
+
+
+def calibration_batches(model, texts) -> list[dict]:
+    """`texts` packed as scoring packs them (batches of 32, length-sorted,
+    bucket-padded), as numpy feature dicts (int32 [B, L] each) for `quantize_int8`."""
+    return [{name: value.numpy() for name, value in features.items()}
+            for features in packed_batches(model, texts, 32)[0]]
 
 
 def calibration_sample(texts, count: int = INT8_CALIBRATION_TEXTS) -> list[str]:
@@ -221,8 +226,9 @@ def quantize_int8(converted, batches: list[dict]):
         console.quiet = quiet
 
 
-def _compile(forward, precision: str, calibration=None, saved=None):
-    """(run, graph): the features -> outputs callable and the `openvino.Model` it runs."""
+def convert(forward):
+    """`forward` (`batches.forward_function(model)`) as an `openvino.Model` whose inputs
+    carry the feature names, with its own copy of the weights."""
     import openvino
 
     # Named positional inputs, so the converted graph's inputs carry the feature names.
@@ -235,11 +241,19 @@ def _compile(forward, precision: str, calibration=None, saved=None):
     # share_weights=False: the graph gets its own copy of the weights. Shared (the
     # frontend's default), it reads TensorFlow's variable buffers, which training and
     # `set_weights` replace and TensorFlow then reuses for other tensors.
-    if calibration is not None and saved is not None and Path(saved).exists():
-        converted = openvino.Core().read_model(str(saved))
+    return openvino.convert_model(named.get_concrete_function(), share_weights=False)
+
+
+def _compile(forward, precision: str, calibration=None, read_from: Path | None = None):
+    """(run, graph): the features -> outputs callable and the `openvino.Model` it runs:
+    the quantised graph kept at `read_from`, else `forward` converted (and quantised
+    with `calibration`)."""
+    import openvino
+
+    if read_from is not None:
+        converted = openvino.Core().read_model(str(read_from))
     else:
-        converted = openvino.convert_model(named.get_concrete_function(),
-                                           share_weights=False)
+        converted = convert(forward)
         if calibration is not None:
             converted = quantize_int8(converted, calibration())
     request = openvino.Core().compile_model(
