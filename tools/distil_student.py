@@ -4,14 +4,18 @@
     python tools/distil_student.py --run RUN --layers 3 --set sentiment.student_epochs=3
     python tools/distil_student.py --run COPY --layers 1 --validation-only --set ...
     python tools/distil_student.py --run COPY --measure-test
+    python tools/distil_student.py --run RUN --layers 3 \
+        --set sentiment.student_extra_texts=other_reviews.csv.zip,more_reviews.json.gz
 
 What `tools/train.py --set sentiment.student_layers=N` does in its sentiment stage, for
 a run trained without it (`pipeline.train_sentiment.add_student`): the student keeps the
 teacher's bottom N transformer layers and learns the teacher's calibrated
 probabilities and embeddings on the run's training reviews (`sentiment/student.py`),
-read from the run's score cache, so the teacher does not score them again. After each
-epoch the student's macro-F1 on the run's validation part is measured and the best
-epoch kept; compare settings (`--set`) on that, not on the test part. Writes
+read from the run's score cache, so the teacher does not score them again, and on
+other review files' texts with `sentiment.student_extra_texts`. After each
+epoch the student is measured on the run's validation part and the best epoch kept (by
+its agreement with the teacher there, or its macro-F1 against the stars:
+`sentiment.student_selection`); compare settings (`--set`) on that, not on the test part. Writes
 `RUN/sentiment/student/` (replacing one there), adds the student's validation- and
 test-part metrics to `RUN/sentiment/metrics.json` / `.md` (the teacher beside it, and
 VADER on the test part; the run's other facts kept) and records the student's settings
@@ -23,9 +27,11 @@ the teacher.
 To compare settings, distil each with `--validation-only` (in copies of the run
 folder), then read the test part once for the chosen one with `--measure-test`.
 
-Prints the validation part's macro-F1 of teacher and student (per epoch too), the test
-part's of teacher, student and VADER, the student's shares of the teacher's and the
-distillation time; its last line is one JSON object with the same.
+Prints the validation part's macro-F1 of teacher and student (per epoch too), the
+student's agreement with the teacher there (its classes against the teacher's: macro-F1,
+accuracy, recall of each class the teacher gave), the test part's macro-F1 of teacher,
+student and VADER, the student's shares of the teacher's and the distillation time;
+its last line is one JSON object with the same.
 
 Only the `sentiment.student_*` fields can be changed with `--set`: the rest of the
 config made the run's split and teacher. Exit status: 0 on success, 1 when the run
@@ -47,6 +53,9 @@ from tfrec_sentiment.config_checks import ToolArgumentParser
 
 # The only section.field prefix `--set` may change on a finished run.
 STUDENT_FIELDS = "sentiment.student_"
+# What chose the epoch (`sentiment.student_selection`), as the per-epoch line says it.
+SELECTIONS = {"agreement": "agreement macro-F1 with the teacher",
+              "macro_f1": "macro-F1 against the stars"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -131,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         per_epoch = ", ".join(f"{f1:.3f}" for f1 in summary["validation_per_epoch"])
         print(f"validation part macro-F1: teacher {validation['bert']:.3f}, student "
               f"{validation['student']:.3f} ({validation['student'] / validation['bert']:.1%} "
-              f"of the teacher's; per epoch {per_epoch}, epoch {summary['best_epoch']} kept"
+              f"of the teacher's; {SELECTIONS[summary['selection']]} per epoch {per_epoch}, "
+              f"epoch {summary['best_epoch']} kept"
               + (f", stopped early after epoch {summary['stopped_early']}"
                  if summary.get("stopped_early") else "") + ")")
     line = {"student": str(args.run / "sentiment" / "student")}
@@ -139,11 +149,33 @@ def main(argv: list[str] | None = None) -> int:
         line.update(validation_macro_f1={"teacher": validation["bert"],
                                          "student": validation["student"]},
                     validation_share_of_teacher=validation["student"] / validation["bert"])
+    if "agreement" in result:
+        line["validation_agreement"] = agreement_line(result["agreement"])
     if "student" in result:  # the test part was read
         line.update(test_line(result, summary["layers"]))
+    if "extra_texts" in summary:
+        extra = summary["extra_texts"]
+        print(f"distilled on {summary['texts']:,} texts: the training reviews and "
+              f"{sum(extra['kept']):,} of {len(extra['files'])} other review files' "
+              f"({extra['drawn']:,} drawn of {extra['read']:,} read; the teacher's classes "
+              + ", ".join(f"{name} {kept:,} of {drawn:,}" for name, kept, drawn in zip(
+                  ("negative", "neutral", "positive"), extra["kept"],
+                  extra["teacher_classes"], strict=True))
+              + f"; {extra['in_run']:,} texts of the run's own reviews left out)")
     print(f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
     print(json.dumps({**line, **summary}))
     return 0
+
+
+def agreement_line(metrics: dict) -> dict:
+    """Prints the student's agreement with the teacher on the validation part (the
+    teacher's classes as labels); returns its JSON fields."""
+    recall = {name: values["recall"] for name, values in metrics["per_class"].items()}
+    print(f"agreement with the teacher on the validation part: macro-F1 "
+          f"{metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, recall of the "
+          "teacher's classes " + ", ".join(f"{k} {v:.2f}" for k, v in recall.items()))
+    return {"macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"],
+            "recall": recall}
 
 
 def test_line(result: dict, layers: int) -> dict:

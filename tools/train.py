@@ -110,11 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         quiet_tensorflow()
     from tfrec_sentiment.pipeline.train import check_multi_worker, run_training
     from tfrec_sentiment.privacy import check_privacy
+    from tfrec_sentiment.sentiment.distillation_texts import check_files
 
     try:
         check_multi_worker(config, args.run_dir)
         check_privacy(config, export=not args.no_export)
-    except ValueError as error:
+        if config.sentiment.student_layers:
+            check_files(config.sentiment.student_extra_texts)
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if config.strategy == "mirrored" and config.replicas:

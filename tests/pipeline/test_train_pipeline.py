@@ -187,6 +187,17 @@ def test_bad_override_exits_with_a_named_error():
     assert "unknown config field 'nope'" in result.stderr
 
 
+def test_a_missing_student_text_file_fails_before_any_work(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "train.py"), "--quiet", "--run-dir",
+         str(tmp_path / "run"), "--set", "sentiment.student_layers=1", "--set",
+         f"sentiment.student_extra_texts={tmp_path / 'nowhere.json.gz'}"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 2
+    assert "student_extra_texts" in result.stderr and "nowhere.json.gz not found" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_plot_history_accepts_both_history_shapes(tmp_path):
     per_epoch = [{"loss": 1.0, "val_loss": 1.2}, {"loss": 0.5, "val_loss": 0.9}]
     assert plot_history(per_epoch, tmp_path / "a.png", "t").stat().st_size > 1000

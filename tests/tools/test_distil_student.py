@@ -65,10 +65,26 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
     # the kept epoch's macro-F1 is the one reported.
     validation = metrics["results"]["validation (time split)"]
     assert set(validation) == {"bert", "student"}
-    assert metrics["student"]["validation_per_epoch"] == [validation["student"]["macro_f1"]]
     assert metrics["student"]["best_epoch"] == 1
     assert "| validation (time split) | student |" in (
         run_dir / "sentiment" / "metrics.md").read_text()
+    # Agreement: the student's classes against the teacher's on the validation texts,
+    # computed here from the two models' own answers.
+    from tfrec_sentiment.data.splits import Split
+    from tfrec_sentiment.sentiment.labels import LABELS, review_texts
+    from tfrec_sentiment.sentiment.metrics import classification_metrics
+
+    texts = review_texts(Split.load(run_dir / "data").validation)
+    taught = SentimentModel.load(run_dir / "sentiment" / "model").score(texts).probabilities
+    expected = classification_metrics(taught.argmax(axis=1), student.score(texts).probabilities,
+                                      LABELS)
+    agreement = metrics["results"]["validation, the teacher's classes"]
+    assert set(agreement) == {"student"} and agreement["student"]["n"] == len(texts)
+    assert agreement["student"]["macro_f1"] == pytest.approx(expected["macro_f1"], abs=1e-6)
+    assert agreement["student"]["confusion_matrix"] == expected["confusion_matrix"]
+    # By default the epoch is chosen on the agreement; the kept one's is reported.
+    assert metrics["student"]["selection"] == "agreement"
+    assert metrics["student"]["validation_per_epoch"] == [agreement["student"]["macro_f1"]]
     saved = config_lib.load(run_dir / "config.json").sentiment
     assert (saved.student_layers, saved.student_epochs) == (1, 1)
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -77,10 +93,12 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
         test_part["student"]["macro_f1"] / test_part["bert"]["macro_f1"])
     assert last["validation_share_of_teacher"] == pytest.approx(
         validation["student"]["macro_f1"] / validation["bert"]["macro_f1"])
+    assert last["validation_agreement"]["macro_f1"] == agreement["student"]["macro_f1"]
 
     # Comparing settings: the test part is not read, the earlier student's entry dropped.
     argv = ["--run", str(run_dir), "--set", "sentiment.student_temperature=3", "--quiet",
-            "--validation-only"]
+            "--validation-only", "--set", "sentiment.student_selection=macro_f1",
+            "--set", "sentiment.student_epochs=2"]
     assert distil_student.main(argv) == 0
     out = capsys.readouterr().out
     assert "test part" not in out and "validation part macro-F1" in out
@@ -91,8 +109,12 @@ def test_distils_a_runs_student_and_records_it(run_dir, capsys):
     # score alike in bfloat16, so the entry is told by the student that wrote it).
     assert compared["student"]["fingerprint"] != metrics["student"]["fingerprint"]
     assert compared["student"]["temperature"] == 3.0
+    # Chosen on the stars now: the kept epoch's macro-F1 there is the best of both.
+    assert compared["student"]["selection"] == "macro_f1"
+    per_epoch = compared["student"]["validation_per_epoch"]
+    assert len(per_epoch) == 2
     assert results["validation (time split)"]["student"]["macro_f1"] == (
-        compared["student"]["validation_per_epoch"][compared["student"]["best_epoch"] - 1])
+        per_epoch[compared["student"]["best_epoch"] - 1]) == max(per_epoch)
     assert config_lib.load(run_dir / "config.json").sentiment.student_temperature == 3.0
 
     # The chosen student's test part, read once: recorded, its summary and validation kept.
@@ -126,3 +148,42 @@ def test_refuses_bad_flags_before_any_work(tmp_path, capsys, argv, status, messa
 def test_a_folder_without_a_config_is_not_a_run(tmp_path, capsys):
     assert distil_student.main(["--run", str(tmp_path), "--layers", "1"]) == 1
     assert "config.json not found" in capsys.readouterr().err
+
+
+def test_other_review_files_join_the_distillation_held_out_texts_left_out(run_dir, capsys):
+    import gzip
+
+    from tfrec_sentiment.data.splits import Split
+    from tfrec_sentiment.sentiment.labels import review_texts
+
+    split = Split.load(run_dir / "data")
+    # Copies of the run's own reviews: one of each part.
+    held = [split.train.iloc[0], split.validation.iloc[0], split.test.iloc[0]]
+    rows = [{"reviewerID": f"X{i}", "asin": f"P{i % 5}", "overall": 3.0, "helpful": [0, 0],
+             "summary": "", "reviewText": f"other shop's review {i}, it was fine",
+             "unixReviewTime": 1400000000 + i} for i in range(40)]
+    rows += [{"reviewerID": f"H{i}", "asin": "P9", "overall": 1.0, "helpful": [0, 0],
+              "summary": row["title"], "reviewText": row["text"],
+              "unixReviewTime": 1500000000 + i} for i, row in enumerate(held)]
+    other = run_dir.parent / "other.json.gz"
+    with gzip.open(other, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(json.dumps(row) for row in rows) + "\n")
+
+    argv = ["--run", str(run_dir), "--layers", "1", "--quiet", "--validation-only",
+            "--set", "sentiment.student_epochs=1", "--set",
+            f"sentiment.student_extra_texts={other}", "--set", "sentiment.student_extra_sample=30"]
+    assert distil_student.main(argv) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((run_dir / "sentiment" / "metrics.json").read_text())["student"]
+    extra = summary["extra_texts"]
+    assert extra["files"] == {str(other): 43} and extra["in_run"] == 3
+    assert extra["drawn"] == 30 and sum(extra["teacher_classes"]) == 30
+    assert summary["texts"] == len(review_texts(split.train)) + sum(extra["kept"])
+    assert f"{sum(extra['kept'])} of 1 other review files'" in out
+    saved = config_lib.load(run_dir / "config.json").sentiment
+    assert saved.student_extra_texts == (str(other),) and saved.student_extra_sample == 30
+
+    # A missing file: a clear error naming it, exit 1.
+    argv[-3] = f"sentiment.student_extra_texts={run_dir / 'nowhere.json.gz'}"
+    assert distil_student.main(argv) == 1
+    assert "nowhere.json.gz not found" in capsys.readouterr().err

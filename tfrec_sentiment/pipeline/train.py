@@ -66,6 +66,7 @@ from tfrec_sentiment.pipeline.train_sentiment import plot_history, sentiment_sta
 from tfrec_sentiment.privacy import TableEncryption, check_privacy
 from tfrec_sentiment.recsys.train import train_recommender
 from tfrec_sentiment.recsys.trained import TrainedRecommender
+from tfrec_sentiment.sentiment.distillation_texts import check_files
 from tfrec_sentiment.sentiment.model import Scores, SentimentModel
 
 # Ablation rows of the recommender: report name -> RecsysConfig.variant.
@@ -108,6 +109,8 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     Raises:
         ExportRootError: the export folder cannot take the SavedModel (before
             training), or writing it failed for lack of space or permission.
+        FileNotFoundError: a student's `sentiment.student_extra_texts` file is
+            missing (before any work).
 
     Strategy "multi_worker" (TF_CONFIG set on every worker): each worker runs this
     with the SAME `run_dir` on a shared file system and `sentiment.model_dir` set
@@ -116,6 +119,8 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     inside it, removed at the end, except the recommender's backup, which all share.
     """
     check_multi_worker(config, run_dir)
+    if config.sentiment.student_layers:  # the student's other review files: there?
+        check_files(config.sentiment.student_extra_texts)
     encryption = check_privacy(config, export)
     if export:
         check_export_config(config.export, estimate_run_export_bytes(config))

@@ -20,6 +20,8 @@ from tfrec_sentiment import config as config_lib
 from tfrec_sentiment.data.splits import Split
 from tfrec_sentiment.evaluation.plots import plot_training_curves
 from tfrec_sentiment.privacy import TableEncryption
+from tfrec_sentiment.sentiment.datasets import LabelledTexts
+from tfrec_sentiment.sentiment.distillation_texts import check_files, extra_texts, joined
 from tfrec_sentiment.sentiment.evaluate import (
     METRICS_JSON,
     compute_record,
@@ -39,6 +41,9 @@ from tfrec_sentiment.sentiment.training import train_classifier
 HELD_OUT = "test (time split)"
 # The validation part's name there: the student's settings are chosen on it.
 VALIDATION = "validation (time split)"
+# The validation part's texts with the teacher's classes as labels: the student's
+# agreement with its teacher (what it is trained for), without the stars' noise.
+AGREEMENT = "validation, the teacher's classes"
 
 
 def sentiment_stage(config: config_lib.RunConfig, split: Split, run_dir: Path,
@@ -100,26 +105,48 @@ def distil_student(config: config_lib.RunConfig, split: Split, teacher: Sentimen
     its held-out metrics in `results` (the "student" entry beside "bert" and "vader"),
     if `results` has the test part (`add_student(test=False)` leaves it out).
 
-    The student's epoch is chosen by its macro-F1 on the validation part (its reviews
-    and star labels, measured as the test part is); that part's metrics of teacher
-    (scored through `cache`) and student are put in `results` too, under VALIDATION,
-    so settings are compared there and the test part is read once.
+    With `sentiment.student_extra_texts`, texts of other review files join the
+    training reviews (`distillation_texts.extra_texts`; texts of the run's own
+    reviews left out); the summary's "extra_texts" says what was read and kept.
+
+    The student's epoch is chosen on the validation part by `sentiment.student_selection`:
+    its macro-F1 against the teacher's classes there ("agreement", AGREEMENT) or against
+    the stars ("macro_f1", VALIDATION). Both parts' metrics of the student (and the
+    stars' of the teacher, scored through `cache`) are put in `results`, so settings
+    are compared there and the test part is read once.
 
     Returns:
-        The student's summary (`student.train_student`: settings, losses, validation
-        macro-F1 per epoch, best epoch, fingerprint, times).
+        The student's summary (`student.train_student`: settings, losses, the
+        selection's macro-F1 per epoch, best epoch, fingerprint, times; "selection").
     """
     settings = config.sentiment
     options = scoring_options(settings)
     validation = labelled_reviews(split.validation, VALIDATION, settings.label_column)
+    agreement = None
+    if len(validation):  # the teacher's classes as labels
+        taught = teacher.score(validation.texts, cache=cache, **options).probabilities
+        agreement = LabelledTexts(AGREEMENT, validation.texts, taught.argmax(axis=1),
+                                  binary=False)
+    chosen_on = agreement if settings.student_selection == "agreement" else validation
 
     def validation_macro_f1(student: SentimentModel) -> float:
-        measured = evaluate_sets(student, [validation], vader=False, **options)
-        return measured[VALIDATION]["bert"]["macro_f1"]
+        measured = evaluate_sets(student, [chosen_on], vader=False, **options)
+        return measured[chosen_on.name]["bert"]["macro_f1"]
 
-    student, summary = train_student(teacher, review_texts(split.train), scores, settings,
+    texts, extra = review_texts(split.train), None
+    if settings.student_extra_texts:  # other review files, read by the teacher
+        own = {*texts, *validation.texts, *review_texts(split.test)}
+        more, more_scores, extra = extra_texts(
+            settings.student_extra_texts, settings.student_extra_sample,
+            settings.student_extra_per_class, own, config.seed,
+            lambda batch: teacher.score(batch, progress=progress, **options), progress)
+        texts, scores = texts + more, joined(scores, more_scores)
+    student, summary = train_student(teacher, texts, scores, settings,
                                      folder / "student", config.seed, progress,
                                      validation=validation_macro_f1 if len(validation) else None)
+    summary["selection"] = settings.student_selection
+    if extra is not None:
+        summary["extra_texts"] = extra
     held_out = labelled_reviews(split.test, HELD_OUT, settings.label_column)
     parts = [validation] if len(validation) else []
     for part in parts + ([held_out] if HELD_OUT in results else []):
@@ -128,6 +155,9 @@ def distil_student(config: config_lib.RunConfig, split: Split, teacher: Sentimen
                                                         vader=False, **options)[part.name]["bert"]}
         results[part.name]["student"] = evaluate_sets(
             student, [part], vader=False, **options)[part.name]["bert"]
+    if agreement is not None:
+        results[AGREEMENT] = {"student": evaluate_sets(
+            student, [agreement], vader=False, **options)[AGREEMENT]["bert"]}
     return summary
 
 
@@ -147,8 +177,9 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
     Returns:
         The metrics of the test part: {"bert": teacher, "student", "vader"}, each
         `metrics.classification_metrics` (none with `test=False`), plus "summary"
-        (`distil_student`'s) and "validation" (the validation part's {"bert",
-        "student"}; empty if it has none).
+        (`distil_student`'s), "validation" (the validation part's {"bert",
+        "student"}; empty if it has none) and "agreement" (the student's metrics
+        against the teacher's classes there; absent without a validation part).
 
     Raises:
         FileNotFoundError: the run lacks its split or its teacher.
@@ -160,6 +191,7 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
     folder = run_dir / "sentiment"
     if not (folder / "model").is_dir():
         raise FileNotFoundError(f"the run's sentiment model {folder / 'model'} is missing")
+    check_files(settings.student_extra_texts)
     split = Split.load(run_dir / "data", encryption)
     teacher = SentimentModel.load(folder / "model")
     if settings.student_layers >= (layers := teacher.describe()["layers"]):
@@ -176,7 +208,8 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
     summary = distil_student(config, split, teacher, scores, folder, results, progress, cache)
     record(folder, results, teacher, summary, replace_student=True)
     return {**results.get(held_out.name, {}), "summary": summary,
-            "validation": results.get(VALIDATION, {})}
+            "validation": results.get(VALIDATION, {}),
+            **({"agreement": results[AGREEMENT]["student"]} if AGREEMENT in results else {})}
 
 
 def measure_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = True,

@@ -233,8 +233,9 @@ def train_student(teacher: SentimentModel, texts: Sequence[str], teacher_scores:
     """The run's student: `settings.student_layers` layers (a `SentimentConfig`)
     distilled on `texts` with the teacher's `teacher_scores`, saved in `folder`.
 
-    `validation(student)`, if given, scores the student after each epoch (the
-    validation part's macro-F1 in the pipeline); the best epoch is kept (`distill`).
+    `validation(student)`, if given, scores the student after each epoch (in the
+    pipeline its macro-F1 on the validation part against the teacher's classes or the
+    stars, `sentiment.student_selection`); the best epoch is kept (`distill`).
 
     Returns:
         (the student, {"layers", "epochs", "learning_rate", "embedding_weight",
