@@ -36,7 +36,7 @@ its last line is one JSON object with the same.
 Only the `sentiment.student_*` fields can be changed with `--set`: the rest of the
 config made the run's split and teacher. Exit status: 0 on success, 1 when the run
 folder lacks its config, split, teacher (or, with `--measure-test`, student) or its
-tables cannot be opened, 2 for bad
+tables cannot be opened, or a `sentiment.student_extra_texts` file is missing, 2 for bad
 arguments or a layer count the teacher cannot give (not below its own).
 """
 
