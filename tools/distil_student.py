@@ -27,17 +27,19 @@ the teacher.
 To compare settings, distil each with `--validation-only` (in copies of the run
 folder), then read the test part once for the chosen one with `--measure-test`.
 
-Prints the validation part's macro-F1 of teacher and student (per epoch too), the
-student's agreement with the teacher there (its classes against the teacher's: macro-F1,
-accuracy, recall of each class the teacher gave), the test part's macro-F1 of teacher,
-student and VADER, the student's shares of the teacher's and the distillation time;
-its last line is one JSON object with the same.
+Prints the validation part's macro-F1 of teacher and student (and, per epoch, the
+macro-F1 that chose the epoch: `sentiment.student_selection`), the student's agreement
+with the teacher there (its classes against the teacher's: macro-F1, accuracy, recall
+of each class the teacher gave), what other review files added, the test part's
+macro-F1 of teacher, student and VADER, the student's shares of the teacher's and the
+distillation time; its last line is one JSON object with the same.
 
 Only the `sentiment.student_*` fields can be changed with `--set`: the rest of the
 config made the run's split and teacher. Exit status: 0 on success, 1 when the run
 folder lacks its config, split, teacher (or, with `--measure-test`, student) or its
-tables cannot be opened, or a `sentiment.student_extra_texts` file is missing, 2 for bad
-arguments or a layer count the teacher cannot give (not below its own).
+tables cannot be opened, 2 for bad arguments (a missing `sentiment.student_extra_texts`
+file among them, as for `tools/train.py`) or a layer count the teacher cannot give (not
+below its own).
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ def student_config(args: argparse.Namespace) -> config_lib.RunConfig:
     """The run's config with the student's settings from the flags.
 
     Raises:
-        ConfigError: an unreadable config, a `--set` outside `sentiment.student_*`, or
-            a value a field does not allow.
+        ConfigError: an unreadable config, a `--set` outside `sentiment.student_*`, a
+            value a field does not allow, or a `student_extra_texts` file that is missing.
         FileNotFoundError: the run has no config.json.
     """
     for override in args.set:
@@ -101,6 +103,9 @@ def student_config(args: argparse.Namespace) -> config_lib.RunConfig:
     if not config.sentiment.student_layers:
         raise config_lib.ConfigError("give the student's layers (--layers N, N >= 1)",
                                      "sentiment.student_layers", 0)
+    from tfrec_sentiment.sentiment.distillation_texts import check_files
+
+    check_files(config.sentiment.student_extra_texts)  # a bad argument, as in tools/train.py
     return config
 
 
@@ -155,13 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         line.update(test_line(result, summary["layers"]))
     if "extra_texts" in summary:
         extra = summary["extra_texts"]
+        files = len(extra["files"])
         print(f"distilled on {summary['texts']:,} texts: the training reviews and "
-              f"{sum(extra['kept']):,} of {len(extra['files'])} other review files' "
-              f"({extra['drawn']:,} drawn of {extra['read']:,} read; the teacher's classes "
+              f"{sum(extra['kept']):,} texts of {files} other review file{'s' * (files > 1)} "
+              f"({extra['read']:,} read, of which {extra['repeated']:,} repeats, "
+              f"{extra['empty']:,} empty and {extra['in_run']:,} texts of the run's own "
+              f"reviews left out; {extra['drawn']:,} drawn; kept per teacher's class "
               + ", ".join(f"{name} {kept:,} of {drawn:,}" for name, kept, drawn in zip(
                   ("negative", "neutral", "positive"), extra["kept"],
-                  extra["teacher_classes"], strict=True))
-              + f"; {extra['in_run']:,} texts of the run's own reviews left out)")
+                  extra["teacher_classes"], strict=True)) + ")")
     print(f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
     print(json.dumps({**line, **summary}))
     return 0

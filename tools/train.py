@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         check_privacy(config, export=not args.no_export)
         if config.sentiment.student_layers:
             check_files(config.sentiment.student_extra_texts)
-    except (ValueError, FileNotFoundError) as error:
+    except ValueError as error:  # ConfigError too
         print(f"error: {error}", file=sys.stderr)
         return 2
     if config.strategy == "mirrored" and config.replicas:

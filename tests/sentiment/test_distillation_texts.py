@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.sentiment.distillation_texts import extra_texts, joined
 from tfrec_sentiment.sentiment.scores import Scores
 
@@ -86,7 +87,7 @@ def test_the_sample_bounds_what_the_teacher_scores(tmp_path):
 
 
 def test_a_missing_file_or_nothing_to_add_fails_clearly(tmp_path):
-    with pytest.raises(FileNotFoundError, match="student_extra_texts.*missing.json.gz"):
+    with pytest.raises(ConfigError, match="student_extra_texts=.*missing.json.gz.*no such file"):
         extra_texts([tmp_path / "missing.json.gz"], 10, 10, (), 0, stand_in_teacher([]))
     path = amazon_file(tmp_path / "a.json.gz", texts_of("good", range(3)))
     with pytest.raises(ValueError, match="no text to add.*'in_run': 3"):

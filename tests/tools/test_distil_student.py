@@ -179,11 +179,15 @@ def test_other_review_files_join_the_distillation_held_out_texts_left_out(run_di
     assert extra["files"] == {str(other): 43} and extra["in_run"] == 3
     assert extra["drawn"] == 30 and sum(extra["teacher_classes"]) == 30
     assert summary["texts"] == len(review_texts(split.train)) + sum(extra["kept"])
-    assert f"{sum(extra['kept'])} of 1 other review files'" in out
+    assert f"{sum(extra['kept'])} texts of 1 other review file (43 read" in out
     saved = config_lib.load(run_dir / "config.json").sentiment
     assert saved.student_extra_texts == (str(other),) and saved.student_extra_sample == 30
 
-    # A missing file: a clear error naming it, exit 1.
+    # A missing file: a bad argument (exit 2, as tools/train.py), named, before any work.
+    before = (run_dir / "sentiment" / "metrics.json").read_text()
     argv[-3] = f"sentiment.student_extra_texts={run_dir / 'nowhere.json.gz'}"
-    assert distil_student.main(argv) == 1
-    assert "nowhere.json.gz not found" in capsys.readouterr().err
+    assert distil_student.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "sentiment.student_extra_texts=" in err and "nowhere.json.gz" in err
+    assert "no such file" in err
+    assert (run_dir / "sentiment" / "metrics.json").read_text() == before

@@ -109,8 +109,8 @@ def run_training(config: config_lib.RunConfig, run_dir: str | Path | None = None
     Raises:
         ExportRootError: the export folder cannot take the SavedModel (before
             training), or writing it failed for lack of space or permission.
-        FileNotFoundError: a student's `sentiment.student_extra_texts` file is
-            missing (before any work).
+        ConfigError: a student's `sentiment.student_extra_texts` file is missing
+            (before any work).
 
     Strategy "multi_worker" (TF_CONFIG set on every worker): each worker runs this
     with the SAME `run_dir` on a shared file system and `sentiment.model_dir` set

@@ -183,7 +183,8 @@ def add_student(config: config_lib.RunConfig, run_dir: Path, progress: bool = Tr
 
     Raises:
         FileNotFoundError: the run lacks its split or its teacher.
-        ValueError: `student_layers` is 0 or not below the teacher's layers.
+        ValueError: `student_layers` is 0 or not below the teacher's layers;
+            `ConfigError` (a ValueError): a `student_extra_texts` file is missing.
     """
     settings = config.sentiment
     if not settings.student_layers:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfrec_sentiment.config_checks import ConfigError
 from tfrec_sentiment.data.prepare import prepare_reviews
 from tfrec_sentiment.sentiment.labels import LABELS, review_texts
 from tfrec_sentiment.sentiment.scores import Scores
@@ -61,7 +62,7 @@ def extra_texts(paths: Sequence[str | Path], sample: int, per_class: int,
         M = sum of "kept").
 
     Raises:
-        FileNotFoundError: a file is missing.
+        ConfigError: a file is missing (`check_files`).
         ValueError: a file cannot be read as reviews (the reader's error, naming it),
             or no text is left to add (the report says why).
     """
@@ -94,11 +95,12 @@ def extra_texts(paths: Sequence[str | Path], sample: int, per_class: int,
 
 
 def check_files(paths: Iterable[str | Path]) -> None:
-    """Raises FileNotFoundError naming the first of `paths` that is not a file: the
-    pipeline and `tools/distil_student.py` call it before any work."""
+    """Raises `ConfigError` naming the first of `paths` that is not a file (a bad
+    `sentiment.student_extra_texts` value): `tools/train.py`, `run_training`, and
+    `tools/distil_student.py` call it before any work."""
     for path in paths:
         if not Path(path).is_file():
-            raise FileNotFoundError(f"sentiment.student_extra_texts: {path} not found")
+            raise ConfigError("no such file", "sentiment.student_extra_texts", str(path))
 
 
 def joined(first: Scores, second: Scores) -> Scores:
