@@ -23,8 +23,9 @@ cache keeps the quantised graph in the cache folder of its scores (`saved`), and
 later call and process reads it back, so one cache never mixes two calibrations.
 Calibrated on the data set's own reviews, the probabilities moved by up to 0.17 from
 float32's on the classifiers of three real data sets, macro-F1 on the test part by
--0.23 to +0.57 points and SST-2 dev accuracy by -0.34 to +0.69; fixed demo reviews
-alone did worse (-0.77 and -0.68 points at worst: README, "Sentiment", stop 27).
+-0.35 to -0.26 points at their length of 64 (-0.60 at 128) and SST-2 dev accuracy by
+-0.34 to +0.80; fixed demo reviews alone did worse (-0.77 and -0.68 points at worst:
+README, "Benchmarks", stop 27).
 
 Only batch scoring uses it: fine-tuning, the exported SavedModel and TF Serving stay
 TensorFlow-only. Measured by `bench/sentiment_speed.py` (README, "Sentiment"); the
