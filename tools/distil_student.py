@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     if "student" in result:  # the test part was read
         line.update(test_line(result, summary["layers"]))
     if "extra_texts" in summary:
+        from tfrec_sentiment.sentiment.labels import LABELS
+
         extra = summary["extra_texts"]
         files = len(extra["files"])
         print(f"distilled on {summary['texts']:,} texts: the training reviews and "
@@ -167,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{extra['empty']:,} empty and {extra['in_run']:,} texts of the run's own "
               f"reviews left out; {extra['drawn']:,} drawn; kept per teacher's class "
               + ", ".join(f"{name} {kept:,} of {drawn:,}" for name, kept, drawn in zip(
-                  ("negative", "neutral", "positive"), extra["kept"],
-                  extra["teacher_classes"], strict=True)) + ")")
+                  LABELS, extra["kept"], extra["teacher_classes"], strict=True)) + ")")
     print(f"distilled in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} CPU-s)")
     print(json.dumps({**line, **summary}))
     return 0
