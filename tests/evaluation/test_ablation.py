@@ -101,6 +101,14 @@ def test_report_lists_every_variant_and_the_comparison(ablation):
     assert "± = half-width of the 95% Student-t interval over seeds" in report
     assert "no spread over seeds" not in report
     assert f"{FULL} − {IDS_ONLY}" in report and "NDCG@10" in report
+    # Each bootstrap table ends with what its users can show, one cell per metric.
+    rows = [line for line in report.splitlines()
+            if line.startswith("| smallest difference detectable (80% power")]
+    cells = rows[0].strip("|").split("|")[1:]
+    assert len(cells) == len(metric_names(result.config.k)) and all(
+        float(cell) > 0 for cell in cells if cell.strip() != "–")
+    full_ids = [d for d in result.comparisons if (d.candidate, d.reference) == (FULL, IDS_ONLY)]
+    assert all(d.detectable() > 0 for d in full_ids)
 
 
 def test_one_seed_has_no_spread_note_and_a_count_of_one_is_singular(split):

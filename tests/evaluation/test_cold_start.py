@@ -186,6 +186,7 @@ def test_protocol_runs_every_model_on_the_same_users(chain, tmp_path):
     text = paths["markdown"].read_text()
     assert "## k = 1 given review" in text and "## k = 3 given reviews" in text
     assert "text-aware (from reviews) − item-kNN (given items)" in text
+    assert text.count("| smallest difference detectable (80% power") == 2  # one per k
 
 
 def test_cli_runs_the_protocol_on_an_encrypted_run_folder(chain, tmp_path, capsys):

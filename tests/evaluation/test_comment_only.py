@@ -190,6 +190,10 @@ def test_run_comment_only_trains_the_recommenders_and_writes_the_report(tmp_path
     assert saved["ablation"]["variants"][IMPLICIT]["seeds"] == [0]
     text = (tmp_path / "comment_only.md").read_text()
     assert f"Sentiment-graded model = **{result.chosen}**" in text
+    # The goal line says what 10% is on these users and what they can show at all.
+    goal = f"10% is {0.1 * head['liked_ndcg@10 implicit']:+.4f} here, against "
+    assert goal + f"{head['liked_ndcg@10 detectable']:.4f} detectable at 80% power" in text
+    assert head["liked_ndcg@10 detectable"] > 0
     assert "\n## All test users" not in text and "\n### All test users" in text
     assert not (tmp_path / "metrics.json").exists()  # the main table's files are not touched
 

@@ -11,6 +11,7 @@ from tfrec_sentiment.evaluation.stats import (
     mean_ci,
     paired_bootstrap,
     paired_bootstraps,
+    resample_statistics,
     t_quantile,
 )
 
@@ -116,6 +117,49 @@ def test_bootstrap_interval_coverage_and_share():
         small_share_null += null.share < 0.05
     assert covered / trials >= 0.88  # nominal 0.95; percentile intervals run a bit narrow
     assert small_share_null / trials <= 0.12  # about 5% false alarms under no difference
+
+
+def test_detectable_is_the_power_formula_over_the_resampled_spread():
+    rng = np.random.default_rng(6)
+    reference = rng.normal(0, 1, 120)
+    candidate = reference + rng.normal(0.1, 1, 120)
+    diff = paired_bootstrap(_mean_statistic(candidate), _mean_statistic(reference), 120,
+                            n_resamples=500, seed=2)
+    values = resample_statistics({"c": _mean_statistic(candidate),
+                                  "r": _mean_statistic(reference)}, 120, n_resamples=500,
+                                 seed=2)
+    spread = np.std(values["c"][1:] - values["r"][1:], ddof=1)
+    assert diff.standard_error == pytest.approx(spread)
+    # z(0.975) = 1.959964, z(0.8) = 0.841621, z(0.9) = 1.281552 (printed normal tables)
+    assert diff.detectable() == pytest.approx((1.959964 + 0.841621) * spread, rel=1e-6)
+    assert diff.detectable(0.9) == pytest.approx((1.959964 + 1.281552) * spread, rel=1e-6)
+    assert diff.to_dict()["detectable_80"] == pytest.approx(diff.detectable())
+    # The bootstrap SE of a mean is close to the textbook one, sd / sqrt(n).
+    assert spread == pytest.approx(np.std(candidate - reference, ddof=1) / math.sqrt(120),
+                                   rel=0.15)
+    with pytest.raises(ValueError, match="power"):
+        diff.detectable(1.0)
+
+
+def test_a_true_difference_of_the_detectable_size_is_found_about_80_percent_of_the_time():
+    rng = np.random.default_rng(7)
+    n_users, trials, found = 150, 200, 0
+    # SE of the mean difference = 1 / sqrt(150); the detectable size at 80% power:
+    shift = (1.959964 + 0.841621) / math.sqrt(n_users)
+    for trial in range(trials):
+        reference = rng.normal(0, 1, n_users)
+        candidate = reference + shift + rng.normal(0, 1, n_users)
+        diff = paired_bootstrap(_mean_statistic(candidate), _mean_statistic(reference),
+                                n_users, n_resamples=400, seed=trial)
+        assert diff.detectable() == pytest.approx(shift, rel=0.2)
+        found += diff.candidate_better
+    assert 0.68 <= found / trials <= 0.92  # nominal 0.80
+
+
+def test_an_undefined_difference_has_no_detectable_size():
+    never = paired_bootstrap(lambda i: np.full(len(i), np.nan), _mean_statistic(np.ones(5)), 5,
+                             n_resamples=20)
+    assert math.isnan(never.detectable())
 
 
 def test_direction_of_better():

@@ -1,7 +1,12 @@
 """The ablation's report: `report.md`, the cells of its tables, the protocol texts.
 
-Also the table cells the cold-start report shares (`metric_column`, `diff_cell`) and
-`no_nan`, which writes NaN as JSON null.
+Also the table cells the cold-start report shares (`metric_column`, `diff_cell`,
+`detectable_row`) and `no_nan`, which writes NaN as JSON null.
+
+Each table of paired differences ends with the smallest difference its users can show
+(`detectable_row`: the median over the table's comparisons of
+`BootstrapDiff.detectable`, 80% power): a goal "beyond the interval" smaller than
+that is not a question these users can answer.
 
 Example:
 
@@ -12,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -166,7 +172,30 @@ def ablation_markdown(result: AblationResult) -> str:
                 row = [f"{candidate} − {reference}",
                        *(diff_cell(cells[m]) if m in cells else "" for m in metrics)]
                 lines.append("| " + " | ".join(row) + " |")
+            lines.append(detectable_row(by_pair.values(), metrics))
     return "\n".join(lines) + "\n"
+
+
+def detectable_row(rows: Iterable[Mapping[str, BootstrapDiff]], metrics: Sequence[str],
+                   power: float = 0.8) -> str:
+    """The last row of a table of paired differences: per metric, the median over
+    `rows` (each metric -> its `BootstrapDiff`) of the minimum detectable difference
+    at `power` ("–" where no row defines it).
+
+    Example:
+
+    >>> diff = BootstrapDiff("ndcg@10", "a", "b", 0.01, -0.002, 0.022, 0.1, 500, 2000,
+    ...                      False, standard_error=0.006)
+    >>> detectable_row([{"ndcg@10": diff}], ["ndcg@10", "rmse"])
+    '| smallest difference detectable (80% power; median of the rows above) | 0.0168 | – |'
+    """
+    cells = []
+    for metric in metrics:
+        values = [row[metric].detectable(power) for row in rows if metric in row]
+        values = [v for v in values if not math.isnan(v)]
+        cells.append(f"{float(np.median(values)):.4f}" if values else "–")
+    return (f"| smallest difference detectable ({power:.0%} power; median of the rows above) | "
+            + " | ".join(cells) + " |")
 
 
 def metric_column(metric: str) -> str:

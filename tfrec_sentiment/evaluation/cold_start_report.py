@@ -9,7 +9,12 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from tfrec_sentiment.evaluation.ablation_report import diff_cell, metric_column, no_nan
+from tfrec_sentiment.evaluation.ablation_report import (
+    detectable_row,
+    diff_cell,
+    metric_column,
+    no_nan,
+)
 from tfrec_sentiment.evaluation.evaluate import EvalResult, metric_names
 from tfrec_sentiment.evaluation.stats import BootstrapDiff
 from tfrec_sentiment.markdown import counted
@@ -66,6 +71,7 @@ class ColdStartResult:
         for (candidate, reference), cells in by_pair.items():
             lines.append(f"| {candidate} − {reference} | "
                          + " | ".join(diff_cell(cells[m]) for m in keys) + " |")
+        lines.append(detectable_row(by_pair.values(), keys))
         return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,7 @@ class CommentOnlyResult:
             if diff is not None:
                 out[f"{metric} difference"] = diff.difference
                 out[f"{metric} low"], out[f"{metric} high"] = diff.low, diff.high
+                out[f"{metric} detectable"] = diff.detectable()
         return out
 
     def to_dict(self) -> dict:
@@ -89,12 +90,19 @@ class CommentOnlyResult:
             if metric + " difference" in head:
                 cell += (f"; paired bootstrap difference {head[metric + ' difference']:+.4f} "
                          f"[{head[metric + ' low']:+.4f}, {head[metric + ' high']:+.4f}]")
+                if not math.isnan(head[metric + " detectable"]):
+                    cell += (f", smallest difference these users can show "
+                             f"{head[metric + ' detectable']:.4f} (80% power)")
             lines.append(f"- {metric_label(metric)}, sentiment-graded vs implicit ids only: "
                          f"{cell}.")
         relative = head[liked + " relative"]
         met = "met" if not math.isnan(relative) and relative >= GOAL else "not met"
-        lines += [f"- Goal (>= {GOAL:.0%} relative on {metric_label(liked)}): **{met}**.",
-                  "", "## Validation choice (star-free)", "",
+        goal = f"- Goal (>= {GOAL:.0%} relative on {metric_label(liked)}): **{met}**"
+        detectable = head.get(liked + " detectable", math.nan)
+        if not math.isnan(detectable):
+            goal += (f"; {GOAL:.0%} is {GOAL * head[liked + ' implicit']:+.4f} here, against "
+                     f"{detectable:.4f} detectable at 80% power")
+        lines += [goal + ".", "", "## Validation choice (star-free)", "",
                   f"| candidate | validation {metric_label(liked)} (pseudo) | "
                   f"validation NDCG@{k} | chosen |", "|---|---|---|---|"]
         for name, values in self.selection.items():

@@ -10,6 +10,12 @@ Two sources of noise, two tools:
   difference candidate - reference of a metric with a percentile interval and the
   two-sided bootstrap share (twice the smaller share of resampled differences on either
   side of zero, capped at 1): a p-value-like number, not an exact test.
+- What the users can tell apart: `BootstrapDiff.detectable` is the minimum detectable
+  difference, (z(1 - alpha/2) + z(power)) * SE with SE the standard deviation of the
+  resampled differences: a true difference this large would come out beyond the
+  interval with probability `power` (normal approximation; Bloom, "Minimum Detectable
+  Effects", Evaluation Review 19(5), 1995). A goal smaller than it is a coin toss on
+  these users whatever the model.
 
 Both are deterministic given their inputs and `seed`. The t quantile is scipy's
 (`scipy.stats.t.ppf`).
@@ -68,6 +74,26 @@ class BootstrapDiff:
     n_resamples: int
     lower_is_better: bool
     population: str = "all"  # the users compared: "all" or a slice name
+    standard_error: float = math.nan  # standard deviation of the resampled differences
+    level: float = 0.95  # the interval's coverage
+
+    def detectable(self, power: float = 0.8) -> float:
+        """The minimum detectable difference (same units as the metric, >= 0): a true
+        difference of this size lands beyond the two-sided `level` interval with
+        probability `power`, (z(0.5 + level / 2) + z(power)) * SE (normal
+        approximation; NaN where the difference is undefined).
+
+        Example:
+
+        >>> diff = BootstrapDiff("ndcg@10", "a", "b", 0.01, -0.002, 0.022, 0.1, 500, 2000,
+        ...                      False, standard_error=0.006)
+        >>> round(diff.detectable(), 4)  # (1.960 + 0.842) * 0.006
+        0.0168
+        """
+        if not 0.0 < power < 1.0:
+            raise ValueError(f"power must be in (0, 1), got {power}")
+        z = scipy_stats.norm.ppf
+        return float((z(0.5 + self.level / 2) + z(power)) * self.standard_error)
 
     @property
     def candidate_better(self) -> bool:
@@ -75,7 +101,8 @@ class BootstrapDiff:
         return self.high < 0 if self.lower_is_better else self.low > 0
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "candidate_better": self.candidate_better}
+        return {**dataclasses.asdict(self), "candidate_better": self.candidate_better,
+                "detectable_80": self.detectable()}
 
 
 @functools.lru_cache(maxsize=256)
@@ -235,12 +262,13 @@ def bootstrap_diff(candidate: np.ndarray, reference: np.ndarray, n_users: int, *
     diff = candidate[1:] - reference[1:]
     diff = diff[~np.isnan(diff)]
     if math.isnan(observed) or diff.size == 0:
-        low = high = share = math.nan
+        low = high = share = spread = math.nan
     else:
         low, high = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2])
         share = min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0)))
+        spread = float(diff.std(ddof=1)) if diff.size > 1 else math.nan
     return BootstrapDiff(metric=metric, candidate=names[0], reference=names[1],
                          difference=observed, low=float(low), high=float(high),
                          share=float(share), n_users=n_users,
                          n_resamples=len(candidate) - 1, lower_is_better=lower_is_better,
-                         population=population)
+                         population=population, standard_error=spread, level=level)
