@@ -68,6 +68,7 @@ from tfrec_sentiment.evaluation.ablation import (
     run_ablation,
     slice_title,
 )
+from tfrec_sentiment.evaluation.ablation_report import detectable_row
 from tfrec_sentiment.evaluation.baselines import Popularity
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import (
@@ -77,6 +78,7 @@ from tfrec_sentiment.evaluation.evaluate import (
     metric_names,
 )
 from tfrec_sentiment.evaluation.protocol import SplitLike
+from tfrec_sentiment.evaluation.stats import BootstrapDiff
 from tfrec_sentiment.privacy import table_encryption
 from tfrec_sentiment.sentiment.labels import review_texts
 
@@ -623,6 +625,9 @@ def peers_markdown(report: dict) -> str:
             for peer, cells in by_peer.items():
                 lines.append("| " + " | ".join([f"full − {peer}", *(
                     _diff_cell(cells[m]) if m in cells else "–" for m in metrics)]) + " |")
+            lines.append(detectable_row(
+                [{m: BootstrapDiff.from_dict(d) for m, d in cells.items()}
+                 for cells in by_peer.values()], metrics))
     return "\n".join(lines) + "\n"
 
 

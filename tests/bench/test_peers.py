@@ -180,6 +180,7 @@ def test_run_peers_writes_one_table_with_the_package_rows(tmp_path, split):
     assert "| Broken: not run: RuntimeError: boom |" in markdown
     assert "| cornac: FakePop | 1 (deterministic) | – | – |" in markdown
     assert "| full − FakeMean |" in markdown and "## Paired bootstrap" in markdown
+    assert "| smallest difference detectable (80% power; median of the rows above) |" in markdown
     assert "- cornac: FakePop: seed 0: mode=count" in markdown
     assert "- cornac: FakeMean: seed 0: defaults; seed 1: defaults" in markdown
     assert any("Broken: not run" in line for line in lines)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from tfrec_sentiment.evaluation.stats import (
+    BootstrapDiff,
     mean_ci,
     paired_bootstrap,
     paired_bootstraps,
@@ -154,6 +156,18 @@ def test_a_true_difference_of_the_detectable_size_is_found_about_80_percent_of_t
         assert diff.detectable() == pytest.approx(shift, rel=0.2)
         found += diff.candidate_better
     assert 0.68 <= found / trials <= 0.92  # nominal 0.80
+
+
+def test_from_dict_inverts_to_dict_through_json():
+    rng = np.random.default_rng(8)
+    reference = rng.normal(0, 1, 50)
+    diff = paired_bootstrap(_mean_statistic(reference + 0.1), _mean_statistic(reference), 50,
+                            metric="ndcg@10", n_resamples=100)
+    assert BootstrapDiff.from_dict(json.loads(json.dumps(diff.to_dict()))) == diff
+    # JSON null is NaN; a file written before `standard_error` existed reads NaN for it.
+    old = {k: v for k, v in diff.to_dict().items() if k not in ("standard_error", "level")}
+    read = BootstrapDiff.from_dict({**old, "low": None})
+    assert math.isnan(read.low) and math.isnan(read.detectable()) and read.level == 0.95
 
 
 def test_an_undefined_difference_has_no_detectable_size():

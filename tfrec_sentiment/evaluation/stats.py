@@ -104,6 +104,14 @@ class BootstrapDiff:
         return {**dataclasses.asdict(self), "candidate_better": self.candidate_better,
                 "detectable_80": self.detectable()}
 
+    @classmethod
+    def from_dict(cls, values: Mapping) -> BootstrapDiff:
+        """The inverse of `to_dict` as JSON holds it (null for NaN; derived keys and a
+        missing `standard_error`, from files written before it, are ignored / NaN)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: math.nan if value is None else value
+                      for name, value in values.items() if name in fields})
+
 
 @functools.lru_cache(maxsize=256)
 def t_quantile(probability: float, df: float) -> float:
