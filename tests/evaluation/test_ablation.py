@@ -18,6 +18,7 @@ from tfrec_sentiment.evaluation.ablation import (
     load_metrics,
     run_ablation,
 )
+from tfrec_sentiment.evaluation.ablation_report import detectable_row
 from tfrec_sentiment.evaluation.baselines import (
     MatrixFactorization,
     UserItemBias,
@@ -25,6 +26,7 @@ from tfrec_sentiment.evaluation.baselines import (
 )
 from tfrec_sentiment.evaluation.config import EvalConfig
 from tfrec_sentiment.evaluation.evaluate import metric_names
+from tfrec_sentiment.evaluation.stats import BootstrapDiff
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -109,6 +111,20 @@ def test_report_lists_every_variant_and_the_comparison(ablation):
         float(cell) > 0 for cell in cells if cell.strip() != "–")
     full_ids = [d for d in result.comparisons if (d.candidate, d.reference) == (FULL, IDS_ONLY)]
     assert all(d.detectable() > 0 for d in full_ids)
+
+
+def test_detectable_row_leaves_out_comparisons_of_identical_models():
+    def diff(difference, spread):
+        return BootstrapDiff("ndcg@10", "a", "b", difference, difference, difference, 1.0, 9,
+                             100, False, standard_error=spread)
+
+    # Identical on every user (0 everywhere): no information, left out of the median.
+    same, shifted, noisy = diff(0.0, 0.0), diff(0.01, 0.0), diff(0.0, 0.01)
+    assert detectable_row([{"ndcg@10": same}], ["ndcg@10"]).endswith("| – |")
+    row = detectable_row([{"ndcg@10": same}, {"ndcg@10": noisy}], ["ndcg@10"])
+    assert row.endswith(f"| {noisy.detectable():.4f} |")
+    # A constant non-zero shift is detectable at any size: it stays, as 0.
+    assert detectable_row([{"ndcg@10": shifted}], ["ndcg@10"]).endswith("| 0.0000 |")
 
 
 def test_one_seed_has_no_spread_note_and_a_count_of_one_is_singular(split):

@@ -170,6 +170,12 @@ def test_from_dict_inverts_to_dict_through_json():
     assert math.isnan(read.low) and math.isnan(read.detectable()) and read.level == 0.95
 
 
+def test_arrays_instead_of_statistics_are_a_clear_error():
+    values = np.arange(5.0)
+    with pytest.raises(TypeError, match=r"reference must be a statistic.*lambda i"):
+        paired_bootstrap(_mean_statistic(values), values, 5)
+
+
 def test_an_undefined_difference_has_no_detectable_size():
     never = paired_bootstrap(lambda i: np.full(len(i), np.nan), _mean_statistic(np.ones(5)), 5,
                              n_resamples=20)

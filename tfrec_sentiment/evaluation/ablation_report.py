@@ -180,7 +180,9 @@ def detectable_row(rows: Iterable[Mapping[str, BootstrapDiff]], metrics: Sequenc
                    power: float = 0.8) -> str:
     """The last row of a table of paired differences: per metric, the median over
     `rows` (each metric -> its `BootstrapDiff`) of the minimum detectable difference
-    at `power` ("–" where no row defines it).
+    at `power` ("–" where no row defines it). A comparison whose difference is 0 on
+    every resample (two models with the same value for every user, e.g. neither ever
+    ranks a relevant item of the slice) says nothing about the spread and is left out.
 
     Example:
 
@@ -191,7 +193,8 @@ def detectable_row(rows: Iterable[Mapping[str, BootstrapDiff]], metrics: Sequenc
     """
     cells = []
     for metric in metrics:
-        values = [row[metric].detectable(power) for row in rows if metric in row]
+        values = [row[metric].detectable(power) for row in rows if metric in row
+                  and not (row[metric].standard_error == 0 and row[metric].difference == 0)]
         values = [v for v in values if not math.isnan(v)]
         cells.append(f"{float(np.median(values)):.4f}" if values else "–")
     return (f"| smallest difference detectable ({power:.0%} power; median of the rows above) | "

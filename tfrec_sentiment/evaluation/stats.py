@@ -106,8 +106,9 @@ class BootstrapDiff:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> BootstrapDiff:
-        """The inverse of `to_dict` as JSON holds it (null for NaN; derived keys and a
-        missing `standard_error`, from files written before it, are ignored / NaN)."""
+        """The inverse of `to_dict`, also as the reports' JSON holds it (NaN written
+        as null); the derived keys are ignored, and a missing `standard_error` (files
+        written before it) reads NaN."""
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{name: math.nan if value is None else value
                       for name, value in values.items() if name in fields})
@@ -209,6 +210,12 @@ def paired_bootstraps(statistics: Mapping[str, tuple[Statistic, Statistic, bool]
         1.0
     """
     flat = {(metric, side): pair[side] for metric, pair in statistics.items() for side in (0, 1)}
+    for (metric, side), statistic in flat.items():
+        if not callable(statistic):
+            raise TypeError(
+                f"{metric or 'the metric'}: the {('candidate', 'reference')[side]} must be a "
+                f"statistic, a function of an int [R, n] matrix of user indices giving float "
+                f"[R] (e.g. lambda i: values[i].mean(1)), not {type(statistic).__name__}")
     values = resample_statistics(flat, n_users, n_resamples=n_resamples, seed=seed,
                                  max_elements=max_elements)
     return [bootstrap_diff(values[(metric, 0)], values[(metric, 1)], n_users, metric=metric,
