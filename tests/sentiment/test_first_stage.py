@@ -101,6 +101,14 @@ def test_reviews_start_from_the_first_stages_weights(tiny, sst_folder, tmp_path)
     _, half = first_stage(dataclasses.replace(longer, train_bfloat16=other),
                           tmp_path / "run", seed=1)
     assert half["first_stage"]["settings"]["train_bfloat16"] is other
+    # Its class weights are its own: the reviews' weighting does not reach it.
+    halved = dataclasses.replace(longer, train_bfloat16=other, class_weighting="none")
+    assert first_stage(halved, tmp_path / "run", seed=1)[1] == half  # reused as it was
+    assert half["first_stage"]["settings"]["class_weighting"] == "balanced"
+    _, unweighted = first_stage(dataclasses.replace(halved, first_stage_class_weighting="none"),
+                                tmp_path / "run", seed=1)
+    assert unweighted["first_stage"]["settings"]["class_weighting"] == "none"
+    assert (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns != before
     assert (tmp_path / "run" / "first_stage" / "summary.json").stat().st_mtime_ns != before
 
 

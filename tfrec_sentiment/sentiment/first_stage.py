@@ -82,12 +82,14 @@ def first_stage(config: SentimentConfig, directory: str | Path,
     summary_path = folder / SUMMARY_FILE
     stage = dataclasses.replace(
         config, first_stage="none", epochs=config.first_stage_epochs,
+        class_weighting=config.first_stage_class_weighting,
         max_train_examples=None, calibration="none", student_layers=0, model_dir=None)
     settings = {"preset": config.preset, "sequence_length": config.sequence_length,
                 "learning_rate": config.learning_rate, "seed": seed,
                 "train_bfloat16": config.train_bfloat16, "dropout": config.dropout,
                 "attention_dropout": config.attention_dropout,
-                "train_token_embeddings": config.train_token_embeddings}
+                "train_token_embeddings": config.train_token_embeddings,
+                "class_weighting": stage.class_weighting}
     if summary_path.is_file():
         done = json.loads(summary_path.read_text())
         if (done.get("name"), done.get("epochs"), done.get("settings")) != (
