@@ -195,14 +195,13 @@ class SentimentConfig:
     stop 25), learning_rate 5e-5, sequence_length 64, square-root class weights ("sqrt";
     "balanced" until stop 29: validation macro-F1 +0.028 on Musical Instruments, +0.004
     on Subscription Boxes, +0.029 on Yelp 10k, README "Class weights and soft star
-    labels"). Chosen at
-    stop 21 on the validation part of `tools/train_sentiment.py`'s time split of Musical
-    Instruments (3 seeds each): validation macro-F1 0.635 +- 0.012 (sd), against 0.508
-    +- 0.032 for the earlier defaults (no first stage, 1 epoch at 1e-4), 0.592 for 2
-    epochs at 5e-5 alone and 0.581 for the first stage alone; test, read once: 0.598
-    against 0.506. The earlier defaults (stop 12, one seed): the newest 3,000 reviews at
-    length 64 cost about 0.3x fine-tuning every review at length 128, for the same
-    validation macro-F1.
+    labels"). The rest chosen at stop 21 on the validation part of
+    `tools/train_sentiment.py`'s time split of Musical Instruments (3 seeds each):
+    validation macro-F1 0.635 +- 0.012 (sd), against 0.508 +- 0.032 for the earlier
+    defaults (no first stage, 1 epoch at 1e-4), 0.592 for 2 epochs at 5e-5 alone and
+    0.581 for the first stage alone; test, read once: 0.598 against 0.506. The earlier
+    defaults (stop 12, one seed): the newest 3,000 reviews at length 64 cost about 0.3x
+    fine-tuning every review at length 128, for the same validation macro-F1.
     Stop 24 raised the cap from 3,000 to 6,000 on the same split (stop 23's options,
     3 seeds): validation macro-F1 0.651 against 0.638, every seed higher; test 0.617
     against 0.604; SST-2 dev 0.822 against 0.832; `tools/train.py` on Musical
